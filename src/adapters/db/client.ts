@@ -1,0 +1,114 @@
+// Opens the database: PGlite (Postgres compiled to WASM, persisted in the data dir) when no
+// URL is configured, postgres.js otherwise. Both give the same drizzle PgDatabase, so
+// everything above this file runs one code path on either.
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { PGlite } from '@electric-sql/pglite'
+import { sql } from 'drizzle-orm'
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
+import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator'
+import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
+import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator'
+import postgres from 'postgres'
+import { AppError, errors } from '../../core/errors.js'
+import { schema, type Schema } from './schema.js'
+
+export type Db = PgDatabase<PgQueryResultHKT, Schema>
+
+export interface Database {
+  kind: 'pglite' | 'postgres'
+  db: Db
+  /** Applies pending migrations; safe to call twice and from several processes at once. */
+  migrate(): Promise<void>
+  close(): Promise<void>
+}
+
+export type DatabaseOptions =
+  | { kind: 'postgres', url: string, poolSize: number, connectTimeoutSeconds?: number }
+  | { kind: 'pglite', dataDir: string | null }
+
+const migrationsFolder = fileURLToPath(new URL('../../../drizzle', import.meta.url))
+// Any constant works; it only has to be the same in every Stratavore process.
+const MIGRATION_LOCK_KEY = 0x5354_5241_5641n
+
+export const openDatabase = async (options: DatabaseOptions): Promise<Database> =>
+  options.kind === 'postgres' ? openPostgres(options) : openPglite(options.dataDir)
+
+const openPostgres = async ({ url, poolSize, connectTimeoutSeconds = 10 }: { url: string, poolSize: number, connectTimeoutSeconds?: number }): Promise<Database> => {
+  const client = postgres(url, {
+    max: poolSize,
+    connect_timeout: connectTimeoutSeconds,
+    idle_timeout: 60,
+    onnotice: () => {},
+    connection: { application_name: 'stratavored', idle_in_transaction_session_timeout: 60_000 },
+  })
+  const db = drizzlePostgres({ client, schema }) as unknown as Db
+  return {
+    kind: 'postgres',
+    db,
+    async migrate () {
+      // A dedicated connection holds a session advisory lock for the whole run, so two
+      // daemons starting together apply each migration once, one after the other.
+      const lockClient = postgres(url, { max: 1, connect_timeout: connectTimeoutSeconds, onnotice: () => {} })
+      try {
+        await lockClient`select pg_advisory_lock(${MIGRATION_LOCK_KEY.toString()}::bigint)`
+        await migratePostgres(drizzlePostgres({ client: lockClient }), { migrationsFolder })
+        await lockClient`select pg_advisory_unlock(${MIGRATION_LOCK_KEY.toString()}::bigint)`
+      } finally {
+        await lockClient.end({ timeout: 5 })
+      }
+    },
+    async close () { await client.end({ timeout: 5 }) },
+  }
+}
+
+const openPglite = async (dataDir: string | null): Promise<Database> => {
+  const releaseLock = dataDir ? lockDataDir(dataDir) : () => {}
+  try {
+    const client = new PGlite(dataDir ? join(dataDir, 'pglite') : undefined)
+    await client.waitReady
+    const db = drizzlePglite({ client, schema }) as unknown as Db
+    return {
+      kind: 'pglite',
+      db,
+      async migrate () { await migratePglite(drizzlePglite({ client }), { migrationsFolder }) },
+      async close () {
+        try { await client.close() } finally { releaseLock() }
+      },
+    }
+  } catch (err) {
+    releaseLock()
+    throw err instanceof AppError ? err : errors.unavailable(`cannot open the embedded database in ${dataDir ?? 'memory'}`, {}, err)
+  }
+}
+
+// PGlite is a single-process database: a second daemon on the same data dir would corrupt it.
+const lockDataDir = (dataDir: string): (() => void) => {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+  const lockPath = join(dataDir, 'stratavored.lock')
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(lockPath, 'wx', 0o600)
+      writeSync(fd, String(process.pid))
+      closeSync(fd)
+      return () => rmSync(lockPath, { force: true })
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+      const holder = Number(readFileSync(lockPath, 'utf8').trim())
+      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
+        throw errors.unavailable(`the data dir ${dataDir} is in use by another stratavored (pid ${holder}); ` +
+          'stop it, or set DATABASE_URL to share a Postgres between daemons')
+      }
+      rmSync(lockPath, { force: true }) // left behind by a daemon that died
+    }
+  }
+  throw errors.unavailable(`cannot lock the data dir ${dataDir}`)
+}
+
+const isAlive = (pid: number) => {
+  try { process.kill(pid, 0); return true } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM' }
+}
+
+export const ping = async (db: Db): Promise<void> => { await db.execute(sql`select 1`) }

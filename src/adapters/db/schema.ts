@@ -1,0 +1,233 @@
+// The Postgres schema, the source drizzle-kit generates migrations from (`npm run db:generate`).
+// Migrations in drizzle/ are append-only: change this file, generate, commit both.
+//
+// Deliberate departures from the original Go schema (shared/reference/original-go-system.md §5):
+// - budget scope_id is NOT NULL ('' for global) so UNIQUE(scope, scope_id, period_start) holds;
+// - runners that never heartbeated are reaped by start time, so last_heartbeat may stay NULL;
+// - project counters are computed on read, not stored;
+// - ids are UUIDv7 made by the application, so id order is creation order (cursor pagination).
+import { sql } from 'drizzle-orm'
+import {
+  bigint, bigserial, boolean, check, index, integer, jsonb, pgTable, primaryKey, real, text, timestamp, uniqueIndex, uuid,
+} from 'drizzle-orm/pg-core'
+
+const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' })
+const tokens = (name: string) => bigint(name, { mode: 'number' }).notNull().default(0)
+
+export const projects = pgTable('projects', {
+  name: text('name').primaryKey(),
+  path: text('path').notNull(),
+  description: text('description').notNull().default(''),
+  tags: text('tags').array().notNull().default(sql`'{}'::text[]`),
+  archived: boolean('archived').notNull().default(false),
+  eventSeq: integer('event_seq').notNull().default(0),
+  createdAt: ts('created_at').notNull().defaultNow(),
+  updatedAt: ts('updated_at').notNull().defaultNow(),
+  lastAccessedAt: ts('last_accessed_at'),
+  archivedAt: ts('archived_at'),
+}, t => [
+  uniqueIndex('projects_path_key').on(t.path),
+])
+
+export const nodes = pgTable('nodes', {
+  id: uuid('id').primaryKey(),
+  name: text('name').notNull(),
+  hostname: text('hostname').notNull(),
+  version: text('version').notNull(),
+  capacity: integer('capacity').notNull().default(60),
+  status: text('status').notNull().default('ready'),
+  labels: jsonb('labels').$type<Record<string, string>>().notNull().default({}),
+  credentialHash: text('credential_hash'),
+  registeredAt: ts('registered_at').notNull().defaultNow(),
+  lastHeartbeat: ts('last_heartbeat'),
+  updatedAt: ts('updated_at').notNull().defaultNow(),
+}, t => [
+  uniqueIndex('nodes_name_key').on(t.name),
+  check('nodes_status_check', sql`${t.status} in ('ready', 'lost', 'down')`),
+])
+
+export const nodeJoinTokens = pgTable('node_join_tokens', {
+  tokenHash: text('token_hash').primaryKey(),
+  issuedBy: text('issued_by').notNull(),
+  createdAt: ts('created_at').notNull().defaultNow(),
+  expiresAt: ts('expires_at').notNull(),
+  usedAt: ts('used_at'),
+  revokedAt: ts('revoked_at'),
+  nodeId: uuid('node_id').references(() => nodes.id, { onDelete: 'set null' }),
+}, t => [
+  index('node_join_tokens_unused_idx').on(t.expiresAt).where(sql`${t.usedAt} is null and ${t.revokedAt} is null`),
+])
+
+export const runners = pgTable('runners', {
+  id: uuid('id').primaryKey(),
+  projectName: text('project_name').notNull().references(() => projects.name, { onDelete: 'cascade' }),
+  projectPath: text('project_path').notNull(),
+  agent: text('agent').notNull(),
+  runtimeType: text('runtime_type').notNull().default('process'),
+  runtimeId: text('runtime_id').notNull().default(''),
+  nodeId: uuid('node_id').references(() => nodes.id, { onDelete: 'set null' }),
+  status: text('status').notNull().default('pending'),
+  desiredState: text('desired_state').notNull().default('running'),
+  flags: jsonb('flags').$type<string[]>().notNull().default([]),
+  capabilities: jsonb('capabilities').$type<string[]>().notNull().default([]),
+  environment: jsonb('environment').$type<Record<string, string>>().notNull().default({}),
+  conversationMode: text('conversation_mode').notNull().default('new'),
+  sessionId: text('session_id'),
+  god: boolean('god').notNull().default(false),
+  prompt: text('prompt'),
+  tokensUsed: tokens('tokens_used'),
+  inputTokens: tokens('input_tokens'),
+  outputTokens: tokens('output_tokens'),
+  cacheReadTokens: tokens('cache_read_tokens'),
+  cacheCreationTokens: tokens('cache_creation_tokens'),
+  cpuPercent: real('cpu_percent').notNull().default(0),
+  memoryMb: integer('memory_mb').notNull().default(0),
+  restartAttempts: integer('restart_attempts').notNull().default(0),
+  maxRestartAttempts: integer('max_restart_attempts').notNull().default(3),
+  heartbeatTtlSeconds: integer('heartbeat_ttl_seconds').notNull().default(30),
+  // Fencing token: bumped on every (re)start so a heartbeat from an older life is refused.
+  generation: integer('generation').notNull().default(0),
+  eventSeq: integer('event_seq').notNull().default(0),
+  stopForce: boolean('stop_force').notNull().default(false),
+  stopTimeoutSeconds: integer('stop_timeout_seconds'),
+  stopRequestedAt: ts('stop_requested_at'),
+  startedAt: ts('started_at'),
+  lastHeartbeat: ts('last_heartbeat'),
+  terminatedAt: ts('terminated_at'),
+  exitCode: integer('exit_code'),
+  createdBy: text('created_by').notNull(),
+  createdAt: ts('created_at').notNull().defaultNow(),
+  updatedAt: ts('updated_at').notNull().defaultNow(),
+}, t => [
+  index('runners_project_idx').on(t.projectName, t.id),
+  index('runners_active_idx').on(t.projectName).where(sql`${t.status} not in ('terminated', 'failed')`),
+  index('runners_node_idx').on(t.nodeId).where(sql`${t.status} not in ('terminated', 'failed')`),
+  index('runners_heartbeat_idx').on(t.lastHeartbeat).where(sql`${t.status} in ('starting', 'running', 'paused', 'stopping', 'lost')`),
+  check('runners_status_check', sql`${t.status} in ('pending', 'starting', 'running', 'paused', 'stopping', 'lost', 'terminated', 'failed')`),
+  check('runners_desired_state_check', sql`${t.desiredState} in ('running', 'stopped')`),
+  check('runners_conversation_mode_check', sql`${t.conversationMode} in ('new', 'continue', 'resume')`),
+])
+
+export const sessions = pgTable('sessions', {
+  id: text('id').primaryKey(),
+  runnerId: uuid('runner_id').references(() => runners.id, { onDelete: 'set null' }),
+  projectName: text('project_name').notNull().references(() => projects.name, { onDelete: 'cascade' }),
+  agent: text('agent').notNull(),
+  startedAt: ts('started_at').notNull().defaultNow(),
+  endedAt: ts('ended_at'),
+  lastMessageAt: ts('last_message_at'),
+  messageCount: integer('message_count').notNull().default(0),
+  tokensUsed: tokens('tokens_used'),
+  inputTokens: tokens('input_tokens'),
+  outputTokens: tokens('output_tokens'),
+  cacheReadTokens: tokens('cache_read_tokens'),
+  cacheCreationTokens: tokens('cache_creation_tokens'),
+  resumable: boolean('resumable').notNull().default(true),
+  resumedFrom: text('resumed_from'),
+  summary: text('summary'),
+  transcriptPath: text('transcript_path'),
+  createdAt: ts('created_at').notNull().defaultNow(),
+}, t => [
+  index('sessions_project_idx').on(t.projectName, t.lastMessageAt),
+  index('sessions_runner_idx').on(t.runnerId),
+])
+
+// Outbox row states: pending ──publish+confirm──> delivered; pending ──attempts exhausted──> dead.
+export const outbox = pgTable('outbox', {
+  id: bigserial('id', { mode: 'number' }).primaryKey(),
+  eventId: uuid('event_id').notNull(),
+  eventType: text('event_type').notNull(),
+  routingKey: text('routing_key').notNull(),
+  aggregateType: text('aggregate_type').notNull(),
+  aggregateId: text('aggregate_id').notNull(),
+  seq: integer('seq').notNull(),
+  payload: jsonb('payload').$type<Record<string, unknown>>().notNull(),
+  createdAt: ts('created_at').notNull().defaultNow(),
+  attempts: integer('attempts').notNull().default(0),
+  maxAttempts: integer('max_attempts').notNull().default(10),
+  nextAttemptAt: ts('next_attempt_at').notNull().defaultNow(),
+  lastError: text('last_error'),
+  deliveredAt: ts('delivered_at'),
+  deadAt: ts('dead_at'),
+}, t => [
+  uniqueIndex('outbox_event_id_key').on(t.eventId),
+  index('outbox_pending_idx').on(t.nextAttemptAt, t.id).where(sql`${t.deliveredAt} is null and ${t.deadAt} is null`),
+  index('outbox_aggregate_idx').on(t.aggregateId, t.seq),
+])
+
+// The audit log: append-only, one row per state change, chained by HMAC (mac over prev_mac and
+// the canonical row) so an edited, deleted or reordered row is detectable.
+export const events = pgTable('events', {
+  id: bigserial('id', { mode: 'number' }).primaryKey(),
+  eventId: uuid('event_id').notNull(),
+  eventType: text('event_type').notNull(),
+  entityType: text('entity_type').notNull(),
+  entityId: text('entity_id').notNull(),
+  project: text('project'),
+  actor: text('actor').notNull(),
+  occurredAt: ts('occurred_at').notNull(),
+  data: jsonb('data').$type<Record<string, unknown>>().notNull(),
+  keyId: text('key_id'),
+  prevMac: text('prev_mac'),
+  mac: text('mac'),
+}, t => [
+  uniqueIndex('events_event_id_key').on(t.eventId),
+  index('events_entity_idx').on(t.entityType, t.entityId),
+  index('events_occurred_idx').on(t.occurredAt),
+])
+
+export const tokenBudgets = pgTable('token_budgets', {
+  id: bigserial('id', { mode: 'number' }).primaryKey(),
+  scope: text('scope').notNull(),
+  scopeId: text('scope_id').notNull().default(''),
+  limitTokens: bigint('limit_tokens', { mode: 'number' }).notNull(),
+  usedTokens: tokens('used_tokens'),
+  periodGranularity: text('period_granularity').notNull(),
+  periodStart: ts('period_start').notNull(),
+  periodEnd: ts('period_end').notNull(),
+  createdAt: ts('created_at').notNull().defaultNow(),
+  updatedAt: ts('updated_at').notNull().defaultNow(),
+}, t => [
+  uniqueIndex('token_budgets_scope_period_key').on(t.scope, t.scopeId, t.periodStart),
+  index('token_budgets_period_idx').on(t.periodStart, t.periodEnd),
+  check('token_budgets_scope_check', sql`${t.scope} in ('global', 'project', 'runner')`),
+  check('token_budgets_global_scope_id_check', sql`(${t.scope} = 'global') = (${t.scopeId} = '')`),
+  check('token_budgets_granularity_check', sql`${t.periodGranularity} in ('hourly', 'daily', 'weekly', 'monthly')`),
+  check('token_budgets_limit_check', sql`${t.limitTokens} >= 0`),
+])
+
+export const resourceQuotas = pgTable('resource_quotas', {
+  projectName: text('project_name').primaryKey().references(() => projects.name, { onDelete: 'cascade' }),
+  maxConcurrentRunners: integer('max_concurrent_runners').notNull().default(5),
+  maxMemoryMb: bigint('max_memory_mb', { mode: 'number' }),
+  maxCpuPercent: integer('max_cpu_percent'),
+  maxTokensPerDay: bigint('max_tokens_per_day', { mode: 'number' }),
+  createdAt: ts('created_at').notNull().defaultNow(),
+  updatedAt: ts('updated_at').notNull().defaultNow(),
+}, t => [
+  check('resource_quotas_max_runners_check', sql`${t.maxConcurrentRunners} >= 0`),
+])
+
+export const daemonInstances = pgTable('daemon_instances', {
+  id: uuid('id').primaryKey(),
+  hostname: text('hostname').notNull(),
+  pid: integer('pid').notNull(),
+  version: text('version').notNull(),
+  roles: text('roles').array().notNull(),
+  startedAt: ts('started_at').notNull().defaultNow(),
+  lastHeartbeat: ts('last_heartbeat').notNull().defaultNow(),
+  stoppedAt: ts('stopped_at'),
+})
+
+export const projectCapabilities = pgTable('project_capabilities', {
+  projectName: text('project_name').notNull().references(() => projects.name, { onDelete: 'cascade' }),
+  capability: text('capability').notNull(),
+  enabled: boolean('enabled').notNull().default(true),
+  config: jsonb('config').$type<Record<string, unknown>>().notNull().default({}),
+  createdAt: ts('created_at').notNull().defaultNow(),
+}, t => [primaryKey({ columns: [t.projectName, t.capability] })])
+
+export const schema = {
+  projects, nodes, nodeJoinTokens, runners, sessions, outbox, events, tokenBudgets, resourceQuotas, daemonInstances, projectCapabilities,
+}
+export type Schema = typeof schema

@@ -1,0 +1,37 @@
+// Binds the repositories to a database handle, and to one transaction per unit of work.
+import { sql } from 'drizzle-orm'
+import type { Repositories, TransactionRepositories, UnitOfWork } from '../../core/ports.js'
+import type { Db } from './client.js'
+import { createBudgetRepository } from './repositories/budgets.js'
+import { createEventLog } from './repositories/event-log.js'
+import { createNodeRepository } from './repositories/nodes.js'
+import { createProjectRepository } from './repositories/projects.js'
+import { createQuotaRepository } from './repositories/quotas.js'
+import { createRunnerRepository } from './repositories/runners.js'
+import { createSessionRepository } from './repositories/sessions.js'
+import { createDaemonRepository, createStatsRepository } from './repositories/system.js'
+
+export const createRepositories = (db: Db): Repositories => ({
+  projects: createProjectRepository(db),
+  runners: createRunnerRepository(db),
+  sessions: createSessionRepository(db),
+  quotas: createQuotaRepository(db),
+  budgets: createBudgetRepository(db),
+  nodes: createNodeRepository(db),
+  stats: createStatsRepository(db),
+  daemons: createDaemonRepository(db),
+  events: createEventLog(db),
+})
+
+// hashtextextended gives a 64-bit key; one key space for every per-project lock.
+export const lockProject = async (db: Db, name: string): Promise<void> => {
+  await db.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`project:${name}`}, 0))`)
+}
+
+export const createUnitOfWork = (db: Db): UnitOfWork => ({
+  run: work => db.transaction(async tx => {
+    const scoped = tx as unknown as Db
+    const repos: TransactionRepositories = { ...createRepositories(scoped), lockProject: name => lockProject(scoped, name) }
+    return work(repos)
+  }, { isolationLevel: 'read committed' }),
+})

@@ -1,0 +1,24 @@
+// pino, pretty on a terminal and JSON otherwise. Secrets that could reach a log line through
+// request bodies or config are redacted by path.
+import { pino, type Logger } from 'pino'
+
+export type { Logger }
+
+export const REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  '*.password',
+  '*.token',
+  '*.environment',
+  'config.databaseUrl',
+  'config.amqpUrl',
+]
+
+export const createLogger = ({ level, format }: { level: string, format: 'auto' | 'json' | 'pretty' }): Logger => {
+  const pretty = format === 'pretty' || (format === 'auto' && process.stdout.isTTY === true)
+  return pino({
+    level,
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    ...(pretty ? { transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } } : {}),
+  })
+}

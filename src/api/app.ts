@@ -1,0 +1,52 @@
+// buildApp: the HTTP surface as a Fastify instance that is not listening yet, so tests can
+// inject requests and workers can listen. Cross-cutting plugins first, then the routes.
+import cors from '@fastify/cors'
+import Fastify, { LogController, type FastifyInstance } from 'fastify'
+import fastifyMetrics from 'fastify-metrics'
+import type { Context } from '../context.js'
+import { openapiPlugin } from './plugins/openapi.js'
+import { problemPlugin, sendRouteNotFound } from './plugins/problem.js'
+import { validationPlugin } from './plugins/validation.js'
+import { isAppRoute, sendAppIndex, webuiStaticPlugin } from './plugins/webui-static.js'
+import { projectRoutes } from './rest/projects.js'
+import { runnerRoutes } from './rest/runners.js'
+import { sessionRoutes } from './rest/sessions.js'
+import { webuiRoutes } from './webui/routes.js'
+import './types.js'
+
+export const buildApp = async (ctx: Context): Promise<FastifyInstance> => {
+  const app = Fastify({
+    loggerInstance: ctx.logger.child({ component: 'api' }),
+    bodyLimit: ctx.config.daemon.body_limit_bytes,
+    // No reverse proxy is assumed: bound how long a slow client may hold a request.
+    requestTimeout: 120_000,
+    connectionTimeout: 130_000,
+    routerOptions: { maxParamLength: 200 },
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    // One line per request (the onResponse hook below) instead of Fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
+  })
+  app.decorate('ctx', ctx)
+  app.decorateRequest('actor', 'anonymous')
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info({ method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')
+  })
+
+  // Request histograms for the Prometheus port; the endpoint itself lives on the metrics server.
+  await app.register(fastifyMetrics.default, { endpoint: null, clearRegisterOnInit: true, routeMetrics: { enabled: true, registeredRoutesOnly: true } })
+  await app.register(problemPlugin)
+  await app.register(validationPlugin)
+  if (ctx.config.daemon.cors_origins.length > 0) {
+    await app.register(cors, { origin: ctx.config.daemon.cors_origins.includes('*') ? true : ctx.config.daemon.cors_origins })
+  }
+  await app.register(openapiPlugin)
+  await app.register(projectRoutes)
+  await app.register(runnerRoutes)
+  await app.register(sessionRoutes)
+  await app.register(webuiRoutes)
+  const servesWebui = ctx.config.webui.dir !== ''
+  if (servesWebui) await app.register(webuiStaticPlugin, { root: ctx.config.webui.dir })
+  app.setNotFoundHandler((request, reply) => servesWebui && isAppRoute(request) ? sendAppIndex(reply) : sendRouteNotFound(request, reply))
+  return app as unknown as FastifyInstance
+}

@@ -1,0 +1,29 @@
+// The OpenAPI 3.1 document, generated from the route schemas, served at /openapi.json with a
+// browsable page at /docs. openapi/openapi.json is the checked-in copy (a test fails on drift).
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import { VERSION } from '../../version.js'
+
+export const openapiPlugin = fp(async (app: FastifyInstance) => {
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Stratavore API',
+        version: VERSION,
+        description: 'Control plane for AI coding agents. Errors on resource routes are application/problem+json with a stable `code`; ' +
+          'routes tagged `webui` follow the Lex WebUI contract (domain errors as 200 with `error`).',
+      },
+      tags: [
+        { name: 'projects', description: 'Projects: named directories runners work in' },
+        { name: 'runners', description: 'Runners: supervised agent sessions' },
+        { name: 'sessions', description: 'Agent conversations that can be resumed' },
+        { name: 'webui', description: 'The Lex WebUI contract (shared/contracts/lex-webui.md)' },
+      ],
+    },
+  })
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true })
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
+}, { name: 'openapi' })

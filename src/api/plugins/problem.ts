@@ -1,0 +1,95 @@
+// The one place REST maps errors: AppError kinds, Fastify's own request errors and everything
+// else become application/problem+json (RFC 9457). A 5xx never shows internals: the body says
+// "internal error" and the log has the cause.
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import { isAppError, type ErrorKind } from '../../core/errors.js'
+import { isConnectionError } from '../../adapters/db/pg-errors.js'
+
+export const STATUS_OF_KIND: Record<ErrorKind, number> = {
+  invalid_argument: 400,
+  not_found: 404,
+  already_exists: 409,
+  failed_precondition: 409,
+  resource_exhausted: 429,
+  unavailable: 503,
+  internal: 500,
+}
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request', 404: 'Not Found', 405: 'Method Not Allowed', 406: 'Not Acceptable', 409: 'Conflict', 413: 'Content Too Large',
+  415: 'Unsupported Media Type', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable',
+}
+
+// Fastify's request errors, by code, with the stable code we expose for each.
+const FASTIFY_CODES: Record<string, string> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'MALFORMED_REQUEST',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'MALFORMED_REQUEST',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'MALFORMED_JSON',
+  FST_ERR_CTP_EMPTY_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+}
+
+export interface ProblemBody {
+  type: string
+  title: string
+  status: number
+  code: string
+  detail: string
+  instance?: string
+  errors?: Array<{ path: string, message: string }>
+}
+
+export const problemOf = (status: number, code: string, detail: string, extra: Partial<ProblemBody> = {}): ProblemBody => ({
+  type: `https://stratavore.dev/problems/${code.toLowerCase().replaceAll('_', '-')}`,
+  title: TITLES[status] ?? 'Error',
+  status,
+  code,
+  detail,
+  ...extra,
+})
+
+export const sendProblem = (reply: FastifyReply, problem: ProblemBody) => {
+  if (problem.status === 503) void reply.header('retry-after', '5')
+  return reply.code(problem.status).type('application/problem+json; charset=utf-8').send(problem)
+}
+
+/** Maps any thrown value to a problem; logs what the client must not see. */
+export const toProblem = (err: unknown, request: FastifyRequest): ProblemBody => {
+  const instance = request.url.split('?')[0]!
+  if (isAppError(err)) {
+    const status = STATUS_OF_KIND[err.kind]
+    if (status >= 500) request.log.error({ err }, 'request failed')
+    return status >= 500 && err.kind === 'internal' ? problemOf(500, 'INTERNAL', 'internal error', { instance }) : problemOf(status, err.code, err.message, { instance })
+  }
+  const fe = err as FastifyError & { validation?: Array<{ instancePath: string, message?: string, params?: Record<string, unknown> }>, validationContext?: string }
+  if (fe?.validation) {
+    const errors = fe.validation.map(v => ({
+      path: `${fe.validationContext ?? 'body'}${v.instancePath || ''}${v.params?.additionalProperty ? `/${String(v.params.additionalProperty)}` : ''}`,
+      message: v.params?.additionalProperty ? 'is not a known field' : v.message ?? 'is invalid',
+    }))
+    return problemOf(400, 'VALIDATION_FAILED', errors.map(e => `${e.path} ${e.message}`).join('; '), { instance, errors })
+  }
+  if (isConnectionError(err)) {
+    request.log.error({ err }, 'database unavailable')
+    return problemOf(503, 'UNAVAILABLE', 'the database is unavailable; retry shortly', { instance })
+  }
+  const status = typeof fe?.statusCode === 'number' ? fe.statusCode : 500
+  if (status >= 400 && status < 500) {
+    const code = FASTIFY_CODES[fe.code] ?? (err instanceof SyntaxError ? 'MALFORMED_JSON' : 'BAD_REQUEST')
+    return problemOf(status, code, fe.message, { instance })
+  }
+  request.log.error({ err }, 'request failed')
+  return problemOf(500, 'INTERNAL', 'internal error', { instance })
+}
+
+export const sendRouteNotFound = (request: FastifyRequest, reply: FastifyReply) => {
+  const path = request.url.split('?')[0]!
+  return sendProblem(reply, problemOf(404, 'ROUTE_NOT_FOUND', `no route ${request.method} ${path}`, { instance: path }))
+}
+
+export const problemPlugin = fp(async (app: FastifyInstance) => {
+  app.setErrorHandler((err, request, reply) => sendProblem(reply, toProblem(err, request)))
+}, { name: 'problem' })

@@ -1,0 +1,86 @@
+// Domain objects to REST DTOs: the only place this mapping happens.
+import type { Project } from '../../core/projects/project.js'
+import { maskEnvironment } from '../../core/runners/launch-input.js'
+import type { Runner } from '../../core/runners/runner.js'
+import type { Session } from '../../core/sessions/session.js'
+import type { ProjectDto, RunnerDto, SessionDto } from './schemas.js'
+
+const iso = (d: Date) => d.toISOString()
+const isoOrNull = (d: Date | null) => d ? d.toISOString() : null
+
+export const toProjectDto = (p: Project): ProjectDto => ({
+  name: p.name,
+  path: p.path,
+  status: p.status,
+  description: p.description,
+  tags: p.tags,
+  totalRunners: p.totalRunners,
+  activeRunners: p.activeRunners,
+  totalSessions: p.totalSessions,
+  totalTokens: p.totalTokens,
+  maxConcurrentRunners: p.maxConcurrentRunners,
+  createdAt: iso(p.createdAt),
+  updatedAt: iso(p.updatedAt),
+  lastAccessedAt: isoOrNull(p.lastAccessedAt),
+  archivedAt: isoOrNull(p.archivedAt),
+})
+
+export const toRunnerDto = (r: Runner): RunnerDto => ({
+  id: r.id,
+  project: r.projectName,
+  projectPath: r.projectPath,
+  agent: r.agent,
+  runtimeType: r.runtimeType,
+  runtimeId: r.runtimeId,
+  nodeId: r.nodeId,
+  status: r.status,
+  desiredState: r.desiredState,
+  flags: r.flags,
+  capabilities: r.capabilities,
+  environment: maskEnvironment(r.environment),
+  conversationMode: r.conversationMode,
+  sessionId: r.sessionId,
+  god: r.god,
+  headless: r.prompt !== null,
+  tokensUsed: r.tokensUsed,
+  inputTokens: r.inputTokens,
+  outputTokens: r.outputTokens,
+  cacheReadTokens: r.cacheReadTokens,
+  cacheCreationTokens: r.cacheCreationTokens,
+  cpuPercent: r.cpuPercent,
+  memoryMb: r.memoryMb,
+  restartAttempts: r.restartAttempts,
+  maxRestartAttempts: r.maxRestartAttempts,
+  heartbeatTtlSeconds: r.heartbeatTtlSeconds,
+  generation: r.generation,
+  stopForce: r.stopForce,
+  stopTimeoutSeconds: r.stopTimeoutSeconds,
+  stopRequestedAt: isoOrNull(r.stopRequestedAt),
+  startedAt: isoOrNull(r.startedAt),
+  lastHeartbeat: isoOrNull(r.lastHeartbeat),
+  terminatedAt: isoOrNull(r.terminatedAt),
+  exitCode: r.exitCode,
+  createdBy: r.createdBy,
+  createdAt: iso(r.createdAt),
+  updatedAt: iso(r.updatedAt),
+})
+
+export const toSessionDto = (s: Session): SessionDto => ({
+  id: s.id,
+  runnerId: s.runnerId,
+  project: s.projectName,
+  agent: s.agent,
+  startedAt: iso(s.startedAt),
+  endedAt: isoOrNull(s.endedAt),
+  lastMessageAt: isoOrNull(s.lastMessageAt),
+  messageCount: s.messageCount,
+  tokensUsed: s.tokensUsed,
+  inputTokens: s.inputTokens,
+  outputTokens: s.outputTokens,
+  cacheReadTokens: s.cacheReadTokens,
+  cacheCreationTokens: s.cacheCreationTokens,
+  resumable: s.resumable,
+  resumedFrom: s.resumedFrom,
+  summary: s.summary,
+  createdAt: iso(s.createdAt),
+})

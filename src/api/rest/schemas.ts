@@ -1,0 +1,169 @@
+// JSON schemas of the REST resource routes: the one owner of REST wire types. The OpenAPI
+// document is generated from these; handlers get their types from them.
+import { Type, type Static, type TSchema } from '@sinclair/typebox'
+import { PROJECT_NAME_PATTERN, PROJECT_STATUSES } from '../../core/projects/project.js'
+import { ENV_NAME_PATTERN, MAX_ENV_VALUE_LENGTH, MAX_ENV_VARS, MAX_FLAGS, MAX_FLAG_LENGTH, MAX_PROMPT_LENGTH, SESSION_ID_PATTERN } from '../../core/runners/launch-input.js'
+import { CONVERSATION_MODES, RUNNER_STATUSES, RUNTIME_TYPES } from '../../core/runners/runner.js'
+import { MAX_PAGE_SIZE } from '../../core/runners/runner-service.js'
+
+const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()])
+const DateTime = Type.String({ format: 'date-time' })
+const strict = { additionalProperties: false }
+const literals = <T extends string>(values: readonly T[]) => Type.Union(values.map(v => Type.Literal(v)))
+
+export const ProjectName = Type.String({ pattern: PROJECT_NAME_PATTERN, description: 'letters, digits, "-" and "_"; 1-63 characters' })
+export const RunnerId = Type.String({ format: 'uuid' })
+export const SessionId = Type.String({ pattern: SESSION_ID_PATTERN })
+const Tags = Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 32 })
+export const Flags = Type.Array(Type.String({ maxLength: MAX_FLAG_LENGTH }), { maxItems: MAX_FLAGS })
+export const Capabilities = Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 32 })
+export const Environment = Type.Record(Type.String({ pattern: ENV_NAME_PATTERN }), Type.String({ maxLength: MAX_ENV_VALUE_LENGTH }), {
+  maxProperties: MAX_ENV_VARS,
+  description: 'variable names match ^[A-Z_][A-Z0-9_]*$; loader and interpreter variables (LD_*, NODE_OPTIONS, PATH, ...) are refused',
+})
+export const ConversationMode = literals(CONVERSATION_MODES)
+
+export const Problem = Type.Object({
+  type: Type.String(),
+  title: Type.String(),
+  status: Type.Integer(),
+  code: Type.String({ description: 'stable machine-readable error code, e.g. QUOTA_EXCEEDED' }),
+  detail: Type.String(),
+  instance: Type.Optional(Type.String()),
+  errors: Type.Optional(Type.Array(Type.Object({ path: Type.String(), message: Type.String() }))),
+}, { description: 'RFC 9457 problem details (application/problem+json)' })
+
+/** Problem responses for the given statuses, for a route's `response` map. */
+export const problems = (...statuses: number[]) =>
+  Object.fromEntries(statuses.map(s => [s, { ...Problem, description: `problem (${s})` }]))
+
+export const ProjectDto = Type.Object({
+  name: Type.String(),
+  path: Type.String(),
+  status: literals(PROJECT_STATUSES),
+  description: Type.String(),
+  tags: Type.Array(Type.String()),
+  totalRunners: Type.Integer(),
+  activeRunners: Type.Integer(),
+  totalSessions: Type.Integer(),
+  totalTokens: Type.Integer(),
+  maxConcurrentRunners: Type.Integer(),
+  createdAt: DateTime,
+  updatedAt: DateTime,
+  lastAccessedAt: Nullable(DateTime),
+  archivedAt: Nullable(DateTime),
+})
+export type ProjectDto = Static<typeof ProjectDto>
+
+export const CreateProjectBody = Type.Object({
+  name: ProjectName,
+  path: Type.String({ minLength: 1, maxLength: 4096, description: 'absolute path of an existing directory; stored as its realpath' }),
+  description: Type.Optional(Type.String({ maxLength: 2000 })),
+  tags: Type.Optional(Tags),
+}, strict)
+
+export const QuotaBody = Type.Object({ maxConcurrentRunners: Type.Integer({ minimum: 0, maximum: 10_000 }) }, strict)
+export const ProjectParams = Type.Object({ name: ProjectName }, strict)
+export const ProjectListQuery = Type.Object({ status: Type.Optional(literals(PROJECT_STATUSES)) }, strict)
+
+export const RunnerDto = Type.Object({
+  id: Type.String(),
+  project: Type.String(),
+  projectPath: Type.String(),
+  agent: Type.String(),
+  runtimeType: Type.String(),
+  runtimeId: Type.String(),
+  nodeId: Nullable(Type.String()),
+  status: literals(RUNNER_STATUSES),
+  desiredState: literals(['running', 'stopped']),
+  flags: Type.Array(Type.String()),
+  capabilities: Type.Array(Type.String()),
+  environment: Type.Record(Type.String(), Type.String(), { description: 'values of secret-looking names are masked' }),
+  conversationMode: ConversationMode,
+  sessionId: Nullable(Type.String()),
+  god: Type.Boolean(),
+  headless: Type.Boolean(),
+  tokensUsed: Type.Integer(),
+  inputTokens: Type.Integer(),
+  outputTokens: Type.Integer(),
+  cacheReadTokens: Type.Integer(),
+  cacheCreationTokens: Type.Integer(),
+  cpuPercent: Type.Number(),
+  memoryMb: Type.Integer(),
+  restartAttempts: Type.Integer(),
+  maxRestartAttempts: Type.Integer(),
+  heartbeatTtlSeconds: Type.Integer(),
+  generation: Type.Integer(),
+  stopForce: Type.Boolean(),
+  stopTimeoutSeconds: Nullable(Type.Integer()),
+  stopRequestedAt: Nullable(DateTime),
+  startedAt: Nullable(DateTime),
+  lastHeartbeat: Nullable(DateTime),
+  terminatedAt: Nullable(DateTime),
+  exitCode: Nullable(Type.Integer()),
+  createdBy: Type.String(),
+  createdAt: DateTime,
+  updatedAt: DateTime,
+})
+export type RunnerDto = Static<typeof RunnerDto>
+
+export const LaunchBody = Type.Object({
+  project: ProjectName,
+  agent: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,31}$', description: 'a configured agent; defaults.agent when omitted' })),
+  projectPath: Type.Optional(Type.String({ maxLength: 4096, description: 'working directory inside the project; the project path when empty' })),
+  flags: Type.Optional(Flags),
+  capabilities: Type.Optional(Capabilities),
+  environment: Type.Optional(Environment),
+  conversationMode: Type.Optional(ConversationMode),
+  sessionId: Type.Optional(SessionId),
+  god: Type.Optional(Type.Boolean({ description: "skip the agent's permission prompts (Claude: --dangerously-skip-permissions)" })),
+  prompt: Type.Optional(Type.String({ maxLength: MAX_PROMPT_LENGTH, description: 'run headless with this prompt' })),
+  runtimeType: Type.Optional(literals(RUNTIME_TYPES)),
+  maxRestartAttempts: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })),
+}, strict)
+
+export const StopBody = Type.Object({
+  force: Type.Optional(Type.Boolean({ description: 'SIGKILL at once instead of SIGTERM first' })),
+  timeoutSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 3600, description: 'grace between SIGTERM and SIGKILL (default 10)' })),
+}, strict)
+
+export const RunnerParams = Type.Object({ id: RunnerId }, strict)
+export const RunnerListQuery = Type.Object({
+  project: Type.Optional(ProjectName),
+  status: Type.Optional(literals(RUNNER_STATUSES)),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE_SIZE, default: 50 })),
+  cursor: Type.Optional(Type.String({ maxLength: 200 })),
+}, strict)
+export const RunnerPageDto = Type.Object({
+  runners: Type.Array(RunnerDto),
+  total: Type.Integer({ description: 'runners matching the filter, over all pages' }),
+  nextCursor: Nullable(Type.String({ description: 'pass as ?cursor= for the next page; null on the last page' })),
+})
+
+export const SessionDto = Type.Object({
+  id: Type.String(),
+  runnerId: Nullable(Type.String()),
+  project: Type.String(),
+  agent: Type.String(),
+  startedAt: DateTime,
+  endedAt: Nullable(DateTime),
+  lastMessageAt: Nullable(DateTime),
+  messageCount: Type.Integer(),
+  tokensUsed: Type.Integer(),
+  inputTokens: Type.Integer(),
+  outputTokens: Type.Integer(),
+  cacheReadTokens: Type.Integer(),
+  cacheCreationTokens: Type.Integer(),
+  resumable: Type.Boolean(),
+  resumedFrom: Nullable(Type.String()),
+  summary: Nullable(Type.String()),
+  createdAt: DateTime,
+})
+export type SessionDto = Static<typeof SessionDto>
+export const SessionParams = Type.Object({ id: SessionId }, strict)
+export const SessionListQuery = Type.Object({
+  project: Type.Optional(ProjectName),
+  runnerId: Type.Optional(RunnerId),
+  resumable: Type.Optional(Type.Boolean({ description: 'only sessions that can still be resumed' })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+}, strict)

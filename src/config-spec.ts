@@ -1,0 +1,113 @@
+// The known configuration keys: their types, bounds and defaults. config.ts reads the YAML
+// file and the environment against this table; a key that is not here is a typo and stops the
+// daemon, with the key named.
+
+export type Leaf =
+  | { type: 'string', default: string, pattern?: RegExp, secret?: boolean }
+  | { type: 'int', default: number, min: number, max: number }
+  | { type: 'bool', default: boolean }
+  | { type: 'enum', default: string, values: readonly string[] }
+  | { type: 'list', default: string[], pattern?: RegExp }
+
+export interface SpecTree { [key: string]: Leaf | SpecTree }
+
+type LeafOf<T extends Leaf['type']> = Extract<Leaf, { type: T }>
+const str = (def: string, extra: { pattern?: RegExp, secret?: boolean } = {}): LeafOf<'string'> => ({ type: 'string', default: def, ...extra })
+const int = (def: number, min: number, max: number): LeafOf<'int'> => ({ type: 'int', default: def, min, max })
+const port = (def: number): LeafOf<'int'> => int(def, 1, 65535)
+const bool = (def: boolean): LeafOf<'bool'> => ({ type: 'bool', default: def })
+const oneOf = (def: string, values: readonly string[]): LeafOf<'enum'> => ({ type: 'enum', default: def, values })
+const list = (pattern?: RegExp): LeafOf<'list'> => ({ type: 'list', default: [], ...(pattern ? { pattern } : {}) })
+const secret = (def = ''): LeafOf<'string'> => str(def, { secret: true })
+const seconds = (def: number, max = 86_400) => int(def, 1, max)
+
+export const CONFIG_SPEC = {
+  database: {
+    driver: oneOf('pglite', ['pglite', 'postgres']),
+    postgresql: {
+      host: str('localhost'),
+      port: port(5432),
+      database: str('stratavore'),
+      user: str('stratavore'),
+      password: secret(),
+      password_file: str(''),
+      sslmode: oneOf('prefer', ['disable', 'prefer', 'require', 'verify-full']),
+      max_conns: int(20, 1, 500),
+    },
+  },
+  docker: {
+    rabbitmq: {
+      enabled: bool(false),
+      host: str('localhost'),
+      port: port(5672),
+      user: str('guest'),
+      password: secret('guest'),
+      password_file: str(''),
+      vhost: str('/'),
+      exchange: str('stratavore.events', { pattern: /^[A-Za-z0-9._-]{1,127}$/ }),
+      publisher_confirms: bool(true),
+    },
+    prometheus: {
+      enabled: bool(true),
+      host: str('127.0.0.1'),
+      port: port(9091),
+    },
+  },
+  daemon: {
+    host: str('127.0.0.1'),
+    http_port: port(8080),
+    grpc_port: port(50051),
+    heartbeat_interval_seconds: seconds(10, 3600),
+    reconcile_interval_seconds: seconds(30, 3600),
+    shutdown_timeout_seconds: seconds(30, 3600),
+    data_dir: str('~/.local/share/stratavore'),
+    body_limit_bytes: int(262_144, 1024, 16 * 1024 * 1024),
+    cors_origins: list(/^(\*|https?:\/\/[^\s/]+)$/),
+  },
+  observability: {
+    log_level: oneOf('info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    log_format: oneOf('auto', ['auto', 'json', 'pretty']),
+  },
+  defaults: {
+    agent: str('claude', { pattern: /^[a-z0-9][a-z0-9_-]{0,31}$/ }),
+  },
+  webui: {
+    dir: str(''),
+  },
+  github: {
+    token: secret(),
+    token_file: str(''),
+    api_url: str('https://api.github.com', { pattern: /^https?:\/\/\S+$/ }),
+    fleet_repos: list(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/),
+    cache_seconds: seconds(120),
+  },
+} satisfies SpecTree
+
+// Every `password`/`token` key has a `_file` twin whose contents win when it is set.
+export const SECRET_FILE_TWINS: Array<[secretPath: string, filePath: string]> = [
+  ['database.postgresql.password', 'database.postgresql.password_file'],
+  ['docker.rabbitmq.password', 'docker.rabbitmq.password_file'],
+  ['github.token', 'github.token_file'],
+]
+
+export const AGENT_KINDS = ['claude', 'codex', 'gemini', 'aider', 'opencode', 'generic'] as const
+export type AgentKind = typeof AGENT_KINDS[number]
+export const AGENT_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/
+
+// The CLIs as their packages install them; `generic` has no default and needs a command.
+export const DEFAULT_AGENT_COMMANDS: Record<Exclude<AgentKind, 'generic'>, string[]> = {
+  claude: ['claude'],
+  codex: ['codex'],
+  gemini: ['gemini'],
+  aider: ['aider'],
+  opencode: ['opencode'],
+}
+
+export const isLeaf = (node: Leaf | SpecTree): node is Leaf => typeof (node as Leaf).type === 'string' && 'default' in node
+
+/** Every leaf with its dotted path, e.g. ['daemon.http_port', {...}]. */
+export const leaves = (tree: SpecTree = CONFIG_SPEC, prefix = ''): Array<[string, Leaf]> =>
+  Object.entries(tree).flatMap(([key, node]) => isLeaf(node) ? [[`${prefix}${key}`, node]] : leaves(node, `${prefix}${key}.`))
+
+/** STRATAVORE_DAEMON_HTTP_PORT for daemon.http_port. */
+export const envNameOf = (path: string) => `STRATAVORE_${path.replaceAll('.', '_').toUpperCase()}`

@@ -1,0 +1,218 @@
+// The only reader of configuration files and environment variables. Order of precedence:
+// defaults < YAML file (--config, else ~/.config/stratavore/stratavore.yaml, else
+// /etc/stratavore/stratavore.yaml) < STRATAVORE_* variables < DATABASE_URL, AMQP_URL and
+// STRATAVORE_DATA_DIR. Any bad key or value throws one AppError whose message names the key.
+import { existsSync, readFileSync } from 'node:fs'
+import { homedir } from 'node:os'
+import { isAbsolute, join, resolve } from 'node:path'
+import { parse as parseYaml } from 'yaml'
+import { AGENT_KINDS, AGENT_NAME, CONFIG_SPEC, DEFAULT_AGENT_COMMANDS, SECRET_FILE_TWINS, envNameOf, isLeaf, leaves, type AgentKind, type Leaf, type SpecTree } from './config-spec.js'
+import { AppError } from './core/errors.js'
+import { checkEnvironment } from './core/runners/launch-input.js'
+
+type LeafValue<L> = L extends { type: 'int' } ? number : L extends { type: 'bool' } ? boolean : L extends { type: 'list' } ? string[] : string
+type Values<T> = { [K in keyof T]: T[K] extends Leaf ? LeafValue<T[K]> : Values<T[K]> }
+export type Settings = Values<typeof CONFIG_SPEC>
+
+export interface AgentConfig { name: string, kind: AgentKind, command: string[], env: Record<string, string> }
+
+export interface Config extends Settings {
+  /** The file that was read, or null when none exists. */
+  configFile: string | null
+  dataDir: string
+  databaseUrl: string | null
+  amqpUrl: string | null
+  agents: Record<string, AgentConfig>
+}
+
+export interface LoadOptions { configPath?: string, env?: NodeJS.ProcessEnv, home?: string }
+
+const configError = (key: string, problem: string, source: string) =>
+  new AppError({ code: 'CONFIG_INVALID', kind: 'invalid_argument', message: `config ${key}: ${problem} (from ${source})`, details: { key } })
+
+const describe = (value: unknown) => JSON.stringify(value)?.slice(0, 80) ?? String(value)
+
+const coerce = (path: string, leaf: Leaf, raw: unknown, source: string, fromEnv: boolean): unknown => {
+  const fail = (problem: string) => configError(path, `${problem}, got ${describe(raw)}`, source)
+  switch (leaf.type) {
+    case 'string': {
+      if (typeof raw !== 'string' && !(typeof raw === 'number' && !leaf.secret)) throw fail('must be a string')
+      const value = String(raw)
+      if (value.includes('\u0000')) throw fail('must not contain NUL')
+      if (leaf.pattern && value !== '' && !leaf.pattern.test(value)) throw fail(`must match ${leaf.pattern}`)
+      return value
+    }
+    case 'int': {
+      const n = typeof raw === 'string' && fromEnv && /^-?\d+$/.test(raw.trim()) ? Number(raw) : raw
+      if (typeof n !== 'number' || !Number.isInteger(n) || n < leaf.min || n > leaf.max) throw fail(`must be an integer from ${leaf.min} to ${leaf.max}`)
+      return n
+    }
+    case 'bool': {
+      if (typeof raw === 'boolean') return raw
+      if (fromEnv && typeof raw === 'string') {
+        if (/^(true|1|yes|on)$/i.test(raw)) return true
+        if (/^(false|0|no|off)$/i.test(raw)) return false
+      }
+      throw fail('must be true or false')
+    }
+    case 'enum':
+      if (typeof raw !== 'string' || !leaf.values.includes(raw)) throw fail(`must be one of ${leaf.values.join(', ')}`)
+      return raw
+    case 'list': {
+      const items = fromEnv && typeof raw === 'string' ? raw.split(',').map(s => s.trim()).filter(Boolean) : raw
+      if (!Array.isArray(items) || !items.every(i => typeof i === 'string')) throw fail('must be a list of strings')
+      const bad = leaf.pattern ? items.find(i => !leaf.pattern!.test(i)) : undefined
+      if (bad !== undefined) throw configError(path, `item ${describe(bad)} must match ${leaf.pattern}`, source)
+      return items
+    }
+  }
+}
+
+const setPath = (target: Record<string, unknown>, path: string, value: unknown) => {
+  const keys = path.split('.')
+  let node = target
+  for (const key of keys.slice(0, -1)) node = (node[key] ??= {}) as Record<string, unknown>
+  node[keys.at(-1)!] = value
+}
+
+/** Walks the YAML document against the spec; unknown keys are errors, `agents` is checked apart. */
+const applyFile = (target: Record<string, unknown>, doc: unknown, spec: SpecTree, prefix: string, source: string) => {
+  if (doc === null || doc === undefined) return
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw configError(prefix.slice(0, -1) || '(root)', 'must be a mapping', source)
+  for (const [key, value] of Object.entries(doc)) {
+    const path = `${prefix}${key}`
+    if (path === 'agents') continue
+    const node = spec[key]
+    if (!node) throw configError(path, 'is not a known key', source)
+    if (isLeaf(node)) setPath(target, path, coerce(path, node, value, source, false))
+    else applyFile(target, value, node, `${path}.`, source)
+  }
+}
+
+const parseAgents = (raw: unknown, source: string): Record<string, AgentConfig> => {
+  const agents: Record<string, AgentConfig> = {}
+  for (const kind of Object.keys(DEFAULT_AGENT_COMMANDS) as Array<keyof typeof DEFAULT_AGENT_COMMANDS>) {
+    agents[kind] = { name: kind, kind, command: [...DEFAULT_AGENT_COMMANDS[kind]], env: {} }
+  }
+  if (raw === undefined || raw === null) return agents
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw configError('agents', 'must be a mapping of name to {kind, command, env}', source)
+  for (const [name, entry] of Object.entries(raw as Record<string, unknown>)) {
+    const key = `agents.${name}`
+    if (!AGENT_NAME.test(name)) throw configError(key, `name must match ${AGENT_NAME}`, source)
+    if (!entry || typeof entry !== 'object' || Array.isArray(entry)) throw configError(key, 'must be a mapping', source)
+    const { kind = name, command, env = {}, ...rest } = entry as Record<string, unknown>
+    const unknown = Object.keys(rest)[0]
+    if (unknown) throw configError(`${key}.${unknown}`, 'is not a known key', source)
+    if (typeof kind !== 'string' || !(AGENT_KINDS as readonly string[]).includes(kind)) {
+      throw configError(`${key}.kind`, `must be one of ${AGENT_KINDS.join(', ')}, got ${describe(kind)}`, source)
+    }
+    const fallback = kind === 'generic' ? undefined : DEFAULT_AGENT_COMMANDS[kind as Exclude<AgentKind, 'generic'>]
+    const argv = command ?? fallback
+    if (!Array.isArray(argv) || argv.length === 0 || !argv.every(a => typeof a === 'string' && a !== '' && !a.includes('\u0000'))) {
+      throw configError(`${key}.command`, 'must be a non-empty list of strings (argv; no shell)', source)
+    }
+    if (!env || typeof env !== 'object' || Array.isArray(env) || !Object.values(env).every(v => typeof v === 'string')) {
+      throw configError(`${key}.env`, 'must be a mapping of NAME to string', source)
+    }
+    try { checkEnvironment(env as Record<string, string>) } catch (err) { throw configError(`${key}.env`, (err as Error).message, source) }
+    agents[name] = { name, kind: kind as AgentKind, command: argv as string[], env: env as Record<string, string> }
+  }
+  return agents
+}
+
+const expandHome = (path: string, home: string) => path === '~' ? home : path.startsWith('~/') ? join(home, path.slice(2)) : path
+
+const readSecretFile = (key: string, path: string, home: string): string => {
+  try {
+    return readFileSync(expandHome(path, home), 'utf8').replace(/\r?\n$/, '')
+  } catch (err) {
+    throw configError(key, `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, 'file')
+  }
+}
+
+const getPath = (obj: Record<string, unknown>, path: string): unknown =>
+  path.split('.').reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], obj)
+
+export const loadConfig = ({ configPath, env = process.env, home = env.HOME || homedir() }: LoadOptions = {}): Config => {
+  const settings: Record<string, unknown> = {}
+  for (const [path, leaf] of leaves()) setPath(settings, path, structuredClone(leaf.default))
+
+  const candidates = configPath
+    ? [resolve(configPath)]
+    : [join(home, '.config/stratavore/stratavore.yaml'), '/etc/stratavore/stratavore.yaml']
+  const configFile = candidates.find(p => existsSync(p)) ?? null
+  if (configPath && !configFile) throw configError('--config', `file not found: ${configPath}`, 'command line')
+
+  let agentsRaw: unknown
+  if (configFile) {
+    let doc: unknown
+    try {
+      doc = parseYaml(readFileSync(configFile, 'utf8'))
+    } catch (err) {
+      throw configError('(file)', `cannot parse ${configFile}: ${(err as Error).message.split('\n')[0]}`, configFile)
+    }
+    applyFile(settings, doc, CONFIG_SPEC, '', configFile)
+    agentsRaw = (doc as Record<string, unknown> | null)?.agents
+  }
+
+  for (const [path, leaf] of leaves()) {
+    const name = envNameOf(path)
+    const raw = env[name]
+    if (raw !== undefined && raw !== '') setPath(settings, path, coerce(path, leaf, raw, name, true))
+  }
+  for (const [secretPath, filePath] of SECRET_FILE_TWINS) {
+    const file = getPath(settings, filePath) as string
+    if (file) setPath(settings, secretPath, readSecretFile(filePath, file, home))
+  }
+
+  const s = settings as unknown as Settings
+  const dataDirRaw = env.STRATAVORE_DATA_DIR || s.daemon.data_dir
+  const dataDir = resolve(expandHome(dataDirRaw, home))
+  if (!isAbsolute(dataDir)) throw configError('daemon.data_dir', 'must be an absolute path', 'STRATAVORE_DATA_DIR')
+
+  const agents = parseAgents(agentsRaw, configFile ?? 'defaults')
+  if (!agents[s.defaults.agent]) throw configError('defaults.agent', `names no configured agent: ${s.defaults.agent}`, configFile ?? 'defaults')
+
+  return {
+    ...s,
+    configFile,
+    dataDir,
+    databaseUrl: databaseUrlOf(s, env),
+    amqpUrl: amqpUrlOf(s, env),
+    agents,
+  }
+}
+
+const databaseUrlOf = (s: Settings, env: NodeJS.ProcessEnv): string | null => {
+  if (env.DATABASE_URL) return checkUrl('DATABASE_URL', env.DATABASE_URL, /^postgres(ql)?:$/)
+  if (s.database.driver !== 'postgres') return null
+  const pg = s.database.postgresql
+  const auth = `${encodeURIComponent(pg.user)}${pg.password ? `:${encodeURIComponent(pg.password)}` : ''}`
+  return `postgres://${auth}@${pg.host}:${pg.port}/${encodeURIComponent(pg.database)}?sslmode=${pg.sslmode}`
+}
+
+const amqpUrlOf = (s: Settings, env: NodeJS.ProcessEnv): string | null => {
+  if (env.AMQP_URL) return checkUrl('AMQP_URL', env.AMQP_URL, /^amqps?:$/)
+  const mq = s.docker.rabbitmq
+  if (!mq.enabled) return null
+  return `amqp://${encodeURIComponent(mq.user)}:${encodeURIComponent(mq.password)}@${mq.host}:${mq.port}/${encodeURIComponent(mq.vhost)}`
+}
+
+const checkUrl = (name: string, value: string, protocol: RegExp): string => {
+  let url: URL
+  try { url = new URL(value) } catch { throw configError(name, 'is not a URL', name) }
+  if (!protocol.test(url.protocol)) throw configError(name, `has the wrong scheme ${url.protocol}`, name)
+  return value
+}
+
+/** The config with secrets replaced, for logs and diagnostics. */
+export const redactedConfig = (config: Config) => ({
+  ...config,
+  databaseUrl: config.databaseUrl?.replace(/:[^:@/]*@/, ':***@') ?? null,
+  amqpUrl: config.amqpUrl?.replace(/:[^:@/]*@/, ':***@') ?? null,
+  database: { ...config.database, postgresql: { ...config.database.postgresql, password: '***' } },
+  docker: { ...config.docker, rabbitmq: { ...config.docker.rabbitmq, password: '***' } },
+  github: { ...config.github, token: config.github.token ? '***' : '' },
+})
+
+export type { SpecTree }

@@ -1,0 +1,84 @@
+// The composition root: config, logger, database, repositories and use cases, built once per
+// process and shared by the API and every worker. close() tears down in reverse order.
+import { hostname } from 'node:os'
+import type { Logger } from './adapters/logger.js'
+import { openDatabase, type Database } from './adapters/db/client.js'
+import { createRepositories, createUnitOfWork } from './adapters/db/unit-of-work.js'
+import { systemClock, uuidV7Ids } from './adapters/system/clock-and-ids.js'
+import { fileSystemPaths } from './adapters/system/path-resolver.js'
+import type { Config } from './config.js'
+import type { AgentCatalogue, Clock, IdGenerator, Repositories, UnitOfWork } from './core/ports.js'
+import { createProjectService, type ProjectService } from './core/projects/project-service.js'
+import { createRunnerService, type RunnerService } from './core/runners/runner-service.js'
+import { createSessionService, type SessionService } from './core/sessions/session-service.js'
+import { createStatusService, type StatusService } from './core/status/status-service.js'
+import { VERSION } from './version.js'
+
+export interface Context {
+  config: Config
+  logger: Logger
+  database: Database
+  repos: Repositories
+  uow: UnitOfWork
+  clock: Clock
+  ids: IdGenerator
+  daemonId: string
+  projects: ProjectService
+  runners: RunnerService
+  sessions: SessionService
+  status: StatusService
+  close(): Promise<void>
+}
+
+export interface ContextOptions {
+  roles: string[]
+  /** Tests pass a database they opened (in-memory PGlite or a scratch Postgres). */
+  database?: Database
+}
+
+export const agentCatalogue = (config: Config): AgentCatalogue => ({
+  names: () => Object.keys(config.agents).sort(),
+  has: name => Object.hasOwn(config.agents, name),
+  defaultAgent: config.defaults.agent,
+})
+
+export const openConfiguredDatabase = (config: Config): Promise<Database> => config.databaseUrl
+  ? openDatabase({ kind: 'postgres', url: config.databaseUrl, poolSize: config.database.postgresql.max_conns })
+  : openDatabase({ kind: 'pglite', dataDir: config.dataDir })
+
+export const createContext = async (config: Config, logger: Logger, options: ContextOptions): Promise<Context> => {
+  const database = options.database ?? await openConfiguredDatabase(config)
+  try {
+    await database.migrate()
+    const repos = createRepositories(database.db)
+    const uow = createUnitOfWork(database.db)
+    const clock = systemClock
+    const ids = uuidV7Ids
+    const instance = await repos.daemons.register({ id: ids.next(), hostname: hostname(), pid: process.pid, version: VERSION, roles: options.roles })
+    logger.info({ daemonId: instance.id, database: database.kind, roles: options.roles }, 'daemon registered')
+    const paths = fileSystemPaths
+    return {
+      config,
+      logger,
+      database,
+      repos,
+      uow,
+      clock,
+      ids,
+      daemonId: instance.id,
+      projects: createProjectService({ repos, uow, clock, ids, paths }),
+      runners: createRunnerService({
+        repos, uow, clock, ids, paths, agents: agentCatalogue(config), heartbeatTtlSeconds: 3 * config.daemon.heartbeat_interval_seconds,
+      }),
+      sessions: createSessionService({ repos }),
+      status: createStatusService({ repos, clock, daemonId: instance.id, staleAfterSeconds: 3 * config.daemon.heartbeat_interval_seconds }),
+      async close () {
+        await repos.daemons.markStopped(instance.id).catch(err => logger.warn({ err }, 'could not mark the daemon stopped'))
+        await database.close()
+      },
+    }
+  } catch (err) {
+    await database.close().catch(() => {})
+    throw err
+  }
+}

@@ -1,0 +1,74 @@
+// The one error type of Stratavore. Core code throws AppError; each surface (REST, Lex WebUI,
+// workers) maps `kind` to its own vocabulary in exactly one place. `code` is stable: clients may
+// switch on it, so codes are only ever added, never renamed.
+
+export type ErrorKind =
+  | 'invalid_argument'
+  | 'not_found'
+  | 'already_exists'
+  | 'failed_precondition'
+  | 'resource_exhausted'
+  | 'unavailable'
+  | 'internal'
+
+export interface AppErrorInit {
+  code: string
+  kind: ErrorKind
+  message: string
+  details?: Record<string, unknown>
+  cause?: unknown
+}
+
+export class AppError extends Error {
+  readonly code: string
+  readonly kind: ErrorKind
+  readonly details?: Record<string, unknown>
+
+  constructor (init: AppErrorInit) {
+    super(init.message, init.cause === undefined ? undefined : { cause: init.cause })
+    this.name = 'AppError'
+    this.code = init.code
+    this.kind = init.kind
+    if (init.details !== undefined) this.details = init.details
+  }
+}
+
+export const isAppError = (err: unknown): err is AppError => err instanceof AppError
+
+const make = (code: string, kind: ErrorKind) =>
+  (message: string, details?: Record<string, unknown>, cause?: unknown) =>
+    new AppError({ code, kind, message, ...(details ? { details } : {}), ...(cause !== undefined ? { cause } : {}) })
+
+// The catalogue. Named constructors keep messages consistent across surfaces.
+export const errors = {
+  invalidArgument: make('INVALID_ARGUMENT', 'invalid_argument'),
+  invalidProjectPath: (path: string, reason: string) =>
+    make('INVALID_PROJECT_PATH', 'invalid_argument')(`invalid project path ${JSON.stringify(path)}: ${reason}`, { path }),
+  invalidEnvironment: (name: string, reason: string) =>
+    make('INVALID_ENVIRONMENT', 'invalid_argument')(`environment variable ${JSON.stringify(name)} ${reason}`, { name }),
+  unknownAgent: (agent: string, known: string[]) =>
+    make('UNKNOWN_AGENT', 'invalid_argument')(`unknown agent ${JSON.stringify(agent)}; configured agents: ${known.join(', ') || 'none'}`, { agent, known }),
+  invalidCursor: () => make('INVALID_CURSOR', 'invalid_argument')('invalid pagination cursor'),
+
+  projectNotFound: (name: string) => make('PROJECT_NOT_FOUND', 'not_found')(`project not found: ${name}`, { name }),
+  runnerNotFound: (id: string) => make('RUNNER_NOT_FOUND', 'not_found')(`runner not found: ${id}`, { id }),
+  sessionNotFound: (id: string) => make('SESSION_NOT_FOUND', 'not_found')(`session not found: ${id}`, { id }),
+
+  projectExists: (name: string) => make('PROJECT_EXISTS', 'already_exists')(`project already exists: ${name}`, { name }),
+  projectPathTaken: (path: string, owner: string) =>
+    make('PROJECT_PATH_TAKEN', 'already_exists')(`path ${path} already belongs to project ${owner}`, { path, project: owner }),
+
+  projectArchived: (name: string) => make('PROJECT_ARCHIVED', 'failed_precondition')(`project is archived: ${name}`, { name }),
+  projectHasActiveRunners: (name: string, active: number) =>
+    make('PROJECT_HAS_ACTIVE_RUNNERS', 'failed_precondition')(`project ${name} has ${active} active runner(s); stop them first`, { name, active }),
+  runnerNotActive: (id: string, status: string) =>
+    make('RUNNER_NOT_ACTIVE', 'failed_precondition')(`runner not active: ${id} is ${status}`, { id, status }),
+
+  quotaExceeded: (project: string, active: number, limit: number) =>
+    make('QUOTA_EXCEEDED', 'resource_exhausted')(`quota exceeded: ${active}/${limit} runners active in project ${project}`, { project, active, limit }),
+  budgetExhausted: (scope: string, used: number, limit: number) =>
+    make('BUDGET_EXHAUSTED', 'resource_exhausted')(`token budget exhausted for ${scope}: ${used}/${limit} tokens used`, { scope, used, limit }),
+
+  unavailable: make('UNAVAILABLE', 'unavailable'),
+  internal: make('INTERNAL', 'internal'),
+}

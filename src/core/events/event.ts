@@ -1,0 +1,45 @@
+// Domain events. Every state change produces one, written to the outbox (for the bus) and the
+// audit log in the same transaction as the change itself. The envelope is versioned: consumers
+// dedupe on `eventId` and order per aggregate by `seq`.
+
+export const EVENT_ENVELOPE_VERSION = 1
+
+export type EventType =
+  | 'project.created'
+  | 'project.archived'
+  | 'project.deleted'
+  | 'project.quota_changed'
+  | 'runner.launched'
+  | 'runner.stop_requested'
+  | 'runner.stopped'
+
+export type AggregateType = 'project' | 'runner'
+
+export interface DomainEvent {
+  eventId: string
+  type: EventType
+  occurredAt: Date
+  project: string
+  aggregateType: AggregateType
+  aggregateId: string
+  seq: number
+  actor: string
+  data: Record<string, unknown>
+}
+
+// `runner.launched.myproject`: the project is the last word so that `runner.*.myproject`
+// selects one project's runner events.
+export const routingKeyOf = (event: Pick<DomainEvent, 'type' | 'project'>): string => `${event.type}.${event.project}`
+
+export const envelopeOf = (event: DomainEvent) => ({
+  version: EVENT_ENVELOPE_VERSION,
+  event_id: event.eventId,
+  type: event.type,
+  occurred_at: event.occurredAt.toISOString(),
+  project: event.project,
+  aggregate_type: event.aggregateType,
+  aggregate_id: event.aggregateId,
+  seq: event.seq,
+  actor: event.actor,
+  data: event.data,
+})

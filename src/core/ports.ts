@@ -1,0 +1,135 @@
+// The interfaces the core needs from the outside world. Adapters implement them; the core
+// imports nothing else. Repositories are handed out by the unit of work, bound to one
+// transaction, so a use case cannot write outside the transaction it started.
+import type { DomainEvent } from './events/event.js'
+import type { NewProject, Project, ProjectStatus } from './projects/project.js'
+import type { ConversationMode, Runner, RunnerStatus } from './runners/runner.js'
+import type { Session } from './sessions/session.js'
+
+export interface Clock { now(): Date }
+export interface IdGenerator { /** time-ordered UUID (v7) */ next(): string }
+
+export type DirectoryCheck = { ok: true, realPath: string } | { ok: false, reason: string }
+export interface PathResolver { resolveDirectory(path: string): Promise<DirectoryCheck> }
+
+export interface AgentCatalogue {
+  names(): string[]
+  has(name: string): boolean
+  defaultAgent: string
+}
+
+export interface ProjectRepository {
+  insert(project: NewProject): Promise<void>
+  find(name: string): Promise<Project | null>
+  findByPath(path: string): Promise<Project | null>
+  list(filter: { status?: ProjectStatus }): Promise<Project[]>
+  /** Conditional: false when already archived. */
+  archive(name: string, at: Date): Promise<boolean>
+  delete(name: string): Promise<boolean>
+  touch(name: string, at: Date): Promise<void>
+  nextSeq(name: string): Promise<number>
+}
+
+export interface NewRunner {
+  id: string
+  projectName: string
+  projectPath: string
+  agent: string
+  nodeId: string | null
+  flags: string[]
+  capabilities: string[]
+  environment: Record<string, string>
+  conversationMode: ConversationMode
+  sessionId: string | null
+  god: boolean
+  prompt: string | null
+  maxRestartAttempts: number
+  heartbeatTtlSeconds: number
+  createdBy: string
+  createdAt: Date
+}
+
+export interface RunnerFilter { project?: string, status?: RunnerStatus }
+
+export interface StopRequest { force: boolean, timeoutSeconds: number | null, at: Date }
+
+export interface RunnerRepository {
+  insert(runner: NewRunner): Promise<Runner>
+  find(id: string): Promise<Runner | null>
+  /** Newest first; `beforeId` continues a page (ids are time-ordered). */
+  list(filter: RunnerFilter & { limit: number, beforeId?: string }): Promise<Runner[]>
+  count(filter: RunnerFilter): Promise<number>
+  countActive(project: string): Promise<number>
+  /** Conditional: only a non-terminal runner is changed; null otherwise. */
+  requestStop(id: string, stop: StopRequest): Promise<Runner | null>
+  /** Conditional: only a runner no supervisor has started yet (pending) is terminated. */
+  terminateUnstarted(id: string, at: Date): Promise<Runner | null>
+}
+
+export interface SessionRepository {
+  find(id: string): Promise<Session | null>
+  list(filter: { project?: string, runnerId?: string, resumableOnly?: boolean, limit: number }): Promise<Session[]>
+}
+
+export interface QuotaRepository {
+  maxConcurrentRunners(project: string): Promise<number>
+  setMaxConcurrentRunners(project: string, max: number, at: Date): Promise<void>
+}
+
+export interface BudgetStatus { scope: 'global' | 'project' | 'runner', scopeId: string, limitTokens: number, usedTokens: number }
+export interface BudgetRepository {
+  /** Budgets whose period contains `at`, for the global scope and the given project. */
+  activeFor(project: string, at: Date): Promise<BudgetStatus[]>
+  globalLimit(at: Date): Promise<number>
+}
+
+export interface NodeRepository {
+  /** The least loaded ready node with room left, or null when none has registered. */
+  pickForLaunch(): Promise<string | null>
+}
+
+export interface GlobalCounts { activeRunners: number, activeProjects: number, totalSessions: number, tokensUsed: number }
+export interface StatsRepository { globalCounts(): Promise<GlobalCounts> }
+
+export interface DaemonInstance {
+  id: string
+  hostname: string
+  pid: number
+  version: string
+  roles: string[]
+  startedAt: Date
+  lastHeartbeat: Date
+}
+export interface DaemonRepository {
+  register(instance: Omit<DaemonInstance, 'startedAt' | 'lastHeartbeat'>): Promise<DaemonInstance>
+  heartbeat(id: string): Promise<DaemonInstance | null>
+  markStopped(id: string): Promise<void>
+  find(id: string): Promise<DaemonInstance | null>
+}
+
+export interface EventLog {
+  /** Appends to the outbox and the audit log; must run in the caller's transaction. */
+  append(event: DomainEvent): Promise<void>
+}
+
+export interface Repositories {
+  projects: ProjectRepository
+  runners: RunnerRepository
+  sessions: SessionRepository
+  quotas: QuotaRepository
+  budgets: BudgetRepository
+  nodes: NodeRepository
+  stats: StatsRepository
+  daemons: DaemonRepository
+  events: EventLog
+}
+
+export interface TransactionRepositories extends Repositories {
+  /** Serializes launches per project until the transaction ends (pg_advisory_xact_lock). */
+  lockProject(name: string): Promise<void>
+}
+
+export interface UnitOfWork {
+  /** Runs `work` in one READ COMMITTED transaction; everything commits or nothing does. */
+  run<T>(work: (tx: TransactionRepositories) => Promise<T>): Promise<T>
+}

@@ -1,0 +1,170 @@
+// Runner use cases. A launch is one READ COMMITTED transaction that takes the project's
+// advisory lock first, so that the quota count it reads includes every launch committed
+// before it (REPEATABLE READ would take its snapshot before the lock and leak the quota:
+// shared/reference/reliability-and-performance.md, M8). Supervisors act on the rows later.
+import { errors } from '../errors.js'
+import type { DomainEvent, EventType } from '../events/event.js'
+import type { AgentCatalogue, Clock, IdGenerator, PathResolver, Repositories, RunnerFilter, TransactionRepositories, UnitOfWork } from '../ports.js'
+import { checkInteger } from '../validation.js'
+import { checkLaunchInput, type LaunchInput } from './launch-input.js'
+import { isActive, type Runner } from './runner.js'
+
+export interface RunnerServiceDeps {
+  repos: Repositories
+  uow: UnitOfWork
+  clock: Clock
+  ids: IdGenerator
+  paths: PathResolver
+  agents: AgentCatalogue
+  heartbeatTtlSeconds: number
+}
+
+export interface StopInput { force?: boolean, timeoutSeconds?: number }
+
+export interface RunnerPage { runners: Runner[], total: number, nextCursor: string | null }
+
+export const MAX_PAGE_SIZE = 500
+
+const encodeCursor = (id: string) => Buffer.from(id, 'utf8').toString('base64url')
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+const decodeCursor = (cursor: string): string => {
+  const id = Buffer.from(cursor, 'base64url').toString('utf8')
+  if (!UUID.test(id)) throw errors.invalidCursor()
+  return id
+}
+
+const isInside = (path: string, root: string) => path === root || path.startsWith(root.endsWith('/') ? root : `${root}/`)
+
+export const createRunnerService = ({ repos, uow, clock, ids, paths, agents, heartbeatTtlSeconds }: RunnerServiceDeps) => {
+  const runnerEvent = async (tx: TransactionRepositories, type: EventType, runner: Runner, actor: string, data: Record<string, unknown>) => {
+    const event: DomainEvent = {
+      eventId: ids.next(),
+      type,
+      occurredAt: clock.now(),
+      project: runner.projectName,
+      aggregateType: 'runner',
+      aggregateId: runner.id,
+      // Every runner write bumps event_seq in the same statement, so the row returned by the
+      // write already carries the seq of the event that describes it.
+      seq: runner.eventSeq,
+      actor,
+      data,
+    }
+    await tx.events.append(event)
+  }
+  const get = async (id: string): Promise<Runner> => {
+    // A malformed id names no runner; checking here keeps it from reaching a uuid column.
+    const runner = UUID.test(id) ? await repos.runners.find(id.toLowerCase()) : null
+    if (!runner) throw errors.runnerNotFound(id)
+    return runner
+  }
+
+  const resolveWorkingDirectory = async (projectPath: string, requested: string | null): Promise<string> => {
+    if (!requested) return projectPath
+    if (!requested.startsWith('/')) throw errors.invalidProjectPath(requested, 'must be absolute')
+    const resolved = await paths.resolveDirectory(requested)
+    if (!resolved.ok) throw errors.invalidProjectPath(requested, resolved.reason)
+    if (!isInside(resolved.realPath, projectPath)) throw errors.invalidProjectPath(requested, `must be inside the project directory ${projectPath}`)
+    return resolved.realPath
+  }
+
+  return {
+    get,
+
+    async launch (input: LaunchInput, actor: string): Promise<Runner> {
+      const launch = checkLaunchInput(input, agents.defaultAgent)
+      if (!agents.has(launch.agent)) throw errors.unknownAgent(launch.agent, agents.names())
+      const project = await repos.projects.find(launch.project)
+      if (!project) throw errors.projectNotFound(launch.project)
+      const workingDirectory = await resolveWorkingDirectory(project.path, launch.projectPath)
+
+      return uow.run(async tx => {
+        await tx.lockProject(project.name)
+        const current = await tx.projects.find(project.name)
+        if (!current) throw errors.projectNotFound(project.name)
+        if (current.status === 'archived') throw errors.projectArchived(project.name)
+        const limit = await tx.quotas.maxConcurrentRunners(project.name)
+        const active = await tx.runners.countActive(project.name)
+        if (active >= limit) throw errors.quotaExceeded(project.name, active, limit)
+        const now = clock.now()
+        for (const budget of await tx.budgets.activeFor(project.name, now)) {
+          if (budget.usedTokens >= budget.limitTokens) {
+            throw errors.budgetExhausted(budget.scope === 'global' ? 'global' : `${budget.scope} ${budget.scopeId}`, budget.usedTokens, budget.limitTokens)
+          }
+        }
+        const runner = await tx.runners.insert({
+          id: ids.next(),
+          projectName: project.name,
+          projectPath: workingDirectory,
+          agent: launch.agent,
+          nodeId: await tx.nodes.pickForLaunch(),
+          flags: launch.flags,
+          capabilities: launch.capabilities,
+          environment: launch.environment,
+          conversationMode: launch.conversationMode,
+          sessionId: launch.sessionId,
+          god: launch.god,
+          prompt: launch.prompt,
+          maxRestartAttempts: launch.maxRestartAttempts,
+          heartbeatTtlSeconds: heartbeatTtlSeconds,
+          createdBy: actor,
+          createdAt: now,
+        })
+        await tx.projects.touch(project.name, now)
+        await runnerEvent(tx, 'runner.launched', runner, actor, {
+          agent: runner.agent,
+          node_id: runner.nodeId,
+          conversation_mode: runner.conversationMode,
+          session_id: runner.sessionId,
+          headless: runner.prompt !== null,
+        })
+        return runner
+      })
+    },
+
+    async list (filter: RunnerFilter & { limit?: number, cursor?: string }): Promise<RunnerPage> {
+      const limit = checkInteger('limit', filter.limit ?? 50, 1, MAX_PAGE_SIZE)
+      const beforeId = filter.cursor ? decodeCursor(filter.cursor) : undefined
+      const where: RunnerFilter = {
+        ...(filter.project !== undefined ? { project: filter.project } : {}),
+        ...(filter.status !== undefined ? { status: filter.status } : {}),
+      }
+      // One more than asked tells whether another page exists without a second query.
+      const rows = await repos.runners.list({ ...where, limit: limit + 1, ...(beforeId ? { beforeId } : {}) })
+      const runners = rows.slice(0, limit)
+      const last = runners.at(-1)
+      return {
+        runners,
+        total: await repos.runners.count(where),
+        nextCursor: rows.length > limit && last ? encodeCursor(last.id) : null,
+      }
+    },
+
+    /**
+     * Records the wish to stop; the supervisor does the stopping. A runner no supervisor has
+     * picked up yet has no process, so it is terminated here and now.
+     */
+    async stop (id: string, input: StopInput, actor: string): Promise<Runner> {
+      const timeoutSeconds = input.timeoutSeconds === undefined ? null : checkInteger('timeoutSeconds', input.timeoutSeconds, 0, 3600)
+      const force = input.force ?? false
+      if (!UUID.test(id)) throw errors.runnerNotFound(id)
+      return uow.run(async tx => {
+        const runner = await tx.runners.find(id)
+        if (!runner) throw errors.runnerNotFound(id)
+        if (!isActive(runner.status)) throw errors.runnerNotActive(id, runner.status)
+        const at = clock.now()
+        const unstarted = runner.status === 'pending' ? await tx.runners.terminateUnstarted(id, at) : null
+        if (unstarted) {
+          await runnerEvent(tx, 'runner.stopped', unstarted, actor, { reason: 'stopped before start', exit_code: null })
+          return unstarted
+        }
+        const stopping = await tx.runners.requestStop(id, { force, timeoutSeconds, at })
+        if (!stopping) throw errors.runnerNotActive(id, runner.status)
+        await runnerEvent(tx, 'runner.stop_requested', stopping, actor, { force, timeout_seconds: timeoutSeconds })
+        return stopping
+      })
+    },
+  }
+}
+
+export type RunnerService = ReturnType<typeof createRunnerService>

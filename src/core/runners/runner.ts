@@ -1,0 +1,72 @@
+// The runner aggregate: one supervised agent session. Desired state is what a person asked
+// for; status is what the supervisor last observed. The supervisor converges status towards
+// the desired state; the reconciler judges runners whose supervisor stopped reporting.
+//
+//            launch                    supervisor spawns           process exits 0 / stop
+//   (none) ────────> pending ──────────> starting ──> running ─────────────────> terminated
+//                      │  stop before pickup            │  │  exit != 0
+//                      └────────────> terminated        │  └──────────────────> failed
+//                                                       │ no heartbeat for TTL
+//                                                       └──> lost ──(grace)──> failed
+//
+// `paused` and `stopping` sit beside `running`. terminated and failed are terminal: nothing
+// ever leaves them.
+
+export const RUNNER_STATUSES = ['pending', 'starting', 'running', 'paused', 'stopping', 'lost', 'terminated', 'failed'] as const
+export type RunnerStatus = typeof RUNNER_STATUSES[number]
+
+export const TERMINAL_STATUSES: readonly RunnerStatus[] = ['terminated', 'failed']
+// Every non-terminal status holds a quota slot: a pending runner is a promise to run.
+export const ACTIVE_STATUSES: readonly RunnerStatus[] = RUNNER_STATUSES.filter(s => !TERMINAL_STATUSES.includes(s))
+
+export const CONVERSATION_MODES = ['new', 'continue', 'resume'] as const
+export type ConversationMode = typeof CONVERSATION_MODES[number]
+
+export const RUNTIME_TYPES = ['process'] as const
+export type RuntimeType = typeof RUNTIME_TYPES[number]
+
+export type DesiredState = 'running' | 'stopped'
+
+export interface Runner {
+  id: string
+  projectName: string
+  projectPath: string
+  agent: string
+  runtimeType: RuntimeType
+  runtimeId: string
+  nodeId: string | null
+  status: RunnerStatus
+  desiredState: DesiredState
+  flags: string[]
+  capabilities: string[]
+  environment: Record<string, string>
+  conversationMode: ConversationMode
+  sessionId: string | null
+  god: boolean
+  prompt: string | null
+  tokensUsed: number
+  inputTokens: number
+  outputTokens: number
+  cacheReadTokens: number
+  cacheCreationTokens: number
+  cpuPercent: number
+  memoryMb: number
+  restartAttempts: number
+  maxRestartAttempts: number
+  heartbeatTtlSeconds: number
+  generation: number
+  /** seq of the latest event about this runner; the outbox orders per runner by it */
+  eventSeq: number
+  stopForce: boolean
+  stopTimeoutSeconds: number | null
+  stopRequestedAt: Date | null
+  startedAt: Date | null
+  lastHeartbeat: Date | null
+  terminatedAt: Date | null
+  exitCode: number | null
+  createdBy: string
+  createdAt: Date
+  updatedAt: Date
+}
+
+export const isActive = (status: RunnerStatus): boolean => ACTIVE_STATUSES.includes(status)

@@ -1,0 +1,69 @@
+// How every stratavored process lives and dies: load config, build the context, start the
+// parts, and on SIGINT/SIGTERM stop them gracefully (in-flight requests finish, transactions
+// commit) before closing the database. A second signal, or the shutdown timeout, forces exit.
+import { createLogger, type Logger } from '../adapters/logger.js'
+import { loadConfig, type Config } from '../config.js'
+import { createContext, type Context } from '../context.js'
+import { isAppError } from '../core/errors.js'
+
+/** A started part of the process; stop() must resolve once it is quiet. */
+export interface Part { name: string, stop(): Promise<void> }
+
+export interface ProcessSpec {
+  roles: string[]
+  configPath?: string
+  start(ctx: Context): Promise<Part[]>
+}
+
+export const runProcess = async ({ roles, configPath, start }: ProcessSpec): Promise<void> => {
+  let config: Config
+  try {
+    config = loadConfig(configPath ? { configPath } : {})
+  } catch (err) {
+    process.stderr.write(`stratavored: ${(err as Error).message}\n`)
+    process.exit(2)
+  }
+  const logger = createLogger({ level: config.observability.log_level, format: config.observability.log_format as 'auto' | 'json' | 'pretty' })
+
+  let ctx: Context
+  let parts: Part[] = []
+  try {
+    ctx = await createContext(config, logger, { roles })
+    parts = await start(ctx)
+  } catch (err) {
+    logger.fatal({ err }, isAppError(err) ? err.message : 'startup failed')
+    await Promise.allSettled(parts.reverse().map(p => p.stop()))
+    // Give pino's transport a moment to flush the fatal line.
+    setTimeout(() => process.exit(1), 100).unref()
+    return
+  }
+
+  let stopping = false
+  const shutdown = async (signal: string) => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now')
+      process.exit(1)
+    }
+    stopping = true
+    logger.info({ signal }, 'shutting down')
+    const force = setTimeout(() => {
+      logger.error('shutdown timed out: exiting now')
+      process.exit(1)
+    }, config.daemon.shutdown_timeout_seconds * 1000)
+    force.unref()
+    for (const part of [...parts].reverse()) {
+      await part.stop().catch(err => logger.error({ err, part: part.name }, 'part did not stop cleanly'))
+    }
+    await ctx.close().catch(err => logger.error({ err }, 'context did not close cleanly'))
+    logger.info('stopped')
+    clearTimeout(force)
+    flushAndExit(logger, 0)
+  }
+  process.on('SIGINT', () => void shutdown('SIGINT'))
+  process.on('SIGTERM', () => void shutdown('SIGTERM'))
+}
+
+const flushAndExit = (logger: Logger, code: number) => {
+  logger.flush?.()
+  setTimeout(() => process.exit(code), 50).unref()
+}

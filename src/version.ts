@@ -1,0 +1,4 @@
+// The version every process reports (status, node registration, logs): package.json's.
+import { createRequire } from 'node:module'
+
+export const VERSION: string = (createRequire(import.meta.url)('../package.json') as { version: string }).version

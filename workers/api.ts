@@ -1,0 +1,30 @@
+// `stratavored api`: the HTTP API (REST, Lex WebUI routes, OpenAPI) on daemon.http_port, and
+// Prometheus metrics on docker.prometheus.port.
+import { buildApp } from '../src/api/app.js'
+import { buildMetricsServer } from '../src/api/metrics-server.js'
+import type { Context } from '../src/context.js'
+import type { Part } from '../src/process/lifecycle.js'
+
+export const startApi = async (ctx: Context): Promise<Part[]> => {
+  const { daemon, docker } = ctx.config
+  const parts: Part[] = []
+
+  const app = await buildApp(ctx)
+  await app.listen({ host: daemon.host, port: daemon.http_port })
+  ctx.logger.info({ url: `http://${daemon.host}:${daemon.http_port}`, docs: `http://${daemon.host}:${daemon.http_port}/docs` }, 'api listening')
+  parts.push({ name: 'api', stop: () => app.close() })
+
+  if (docker.prometheus.enabled) {
+    const metrics = buildMetricsServer(ctx)
+    await metrics.listen({ host: docker.prometheus.host, port: docker.prometheus.port })
+    ctx.logger.info({ url: `http://${docker.prometheus.host}:${docker.prometheus.port}/metrics` }, 'metrics listening')
+    parts.push({ name: 'metrics', stop: () => metrics.close() })
+  }
+
+  // This daemon's own liveness row, read by /api/v1/status on every daemon of the group.
+  const beat = setInterval(() => {
+    ctx.repos.daemons.heartbeat(ctx.daemonId).catch(err => ctx.logger.warn({ err }, 'daemon heartbeat failed'))
+  }, daemon.heartbeat_interval_seconds * 1000)
+  parts.push({ name: 'daemon-heartbeat', stop: async () => clearInterval(beat) })
+  return parts
+}

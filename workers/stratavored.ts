@@ -1,0 +1,43 @@
+// The stratavored command: one subcommand per process, `all` (the default) runs every role in
+// one process. Parses only the subcommand and --config; everything else is configuration.
+import { parseArgs } from 'node:util'
+import { runProcess } from '../src/process/lifecycle.js'
+import { startApi } from './api.js'
+
+const USAGE = `usage: stratavored [all|api] [--config FILE]
+
+  all   every role in one process (default; what npm start runs)
+  api   the HTTP API on daemon.http_port and metrics on docker.prometheus.port
+
+Configuration: --config FILE, else ~/.config/stratavore/stratavore.yaml, else
+/etc/stratavore/stratavore.yaml; STRATAVORE_* variables override the file
+(STRATAVORE_DAEMON_HTTP_PORT sets daemon.http_port). DATABASE_URL selects Postgres,
+otherwise the embedded PGlite in STRATAVORE_DATA_DIR (~/.local/share/stratavore).
+`
+
+const ROLES: Record<string, string[]> = { all: ['api'], api: ['api'] }
+
+let parsed
+try {
+  parsed = parseArgs({ allowPositionals: true, options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } } })
+} catch (err) {
+  process.stderr.write(`stratavored: ${(err as Error).message}\n${USAGE}`)
+  process.exit(2)
+}
+const { values, positionals } = parsed
+if (values.help) {
+  process.stdout.write(USAGE)
+  process.exit(0)
+}
+const command = positionals[0] ?? 'all'
+const roles = ROLES[command]
+if (!roles || positionals.length > 1) {
+  process.stderr.write(`stratavored: unknown command ${JSON.stringify(positionals.join(' '))}\n${USAGE}`)
+  process.exit(2)
+}
+
+await runProcess({
+  roles,
+  ...(values.config ? { configPath: values.config } : {}),
+  start: async ctx => [...await startApi(ctx)],
+})
