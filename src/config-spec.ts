@@ -59,6 +59,8 @@ export const CONFIG_SPEC = {
     grpc_port: port(50051),
     heartbeat_interval_seconds: seconds(10, 3600),
     reconcile_interval_seconds: seconds(30, 3600),
+    // How long a lost runner may stay silent after its TTL before it is declared failed.
+    lost_grace_seconds: seconds(300, 86_400),
     shutdown_timeout_seconds: seconds(30, 3600),
     data_dir: str('~/.local/share/stratavore'),
     body_limit_bytes: int(262_144, 1024, 16 * 1024 * 1024),

@@ -7,6 +7,9 @@ import { createRepositories, createUnitOfWork } from './adapters/db/unit-of-work
 import { systemClock, uuidV7Ids } from './adapters/system/clock-and-ids.js'
 import { fileSystemPaths } from './adapters/system/path-resolver.js'
 import type { Config } from './config.js'
+import { createGithubPullRequests } from './adapters/github/pull-requests.js'
+import { createFleetService, type FleetService } from './core/fleet/fleet-service.js'
+import { createReconcileService, type ReconcileService } from './core/runners/reconcile-service.js'
 import type { AgentCatalogue, Clock, IdGenerator, Repositories, UnitOfWork } from './core/ports.js'
 import { createProjectService, type ProjectService } from './core/projects/project-service.js'
 import { createRunnerService, type RunnerService } from './core/runners/runner-service.js'
@@ -27,6 +30,8 @@ export interface Context {
   runners: RunnerService
   sessions: SessionService
   status: StatusService
+  reconciler: ReconcileService
+  fleet: FleetService
   close(): Promise<void>
 }
 
@@ -72,6 +77,14 @@ export const createContext = async (config: Config, logger: Logger, options: Con
       }),
       sessions: createSessionService({ repos }),
       status: createStatusService({ repos, clock, daemonId: instance.id, staleAfterSeconds: 3 * config.daemon.heartbeat_interval_seconds }),
+      reconciler: createReconcileService({ uow, clock, ids, lostGraceSeconds: config.daemon.lost_grace_seconds }),
+      fleet: createFleetService({
+        source: config.github.token ? createGithubPullRequests({ apiUrl: config.github.api_url, token: config.github.token }) : null,
+        repos: config.github.fleet_repos,
+        cacheSeconds: config.github.cache_seconds,
+        clock,
+        onRepoError: (repo, err) => logger.warn({ repo, err }, 'fleet: could not list pull requests'),
+      }),
       async close () {
         await repos.daemons.markStopped(instance.id).catch(err => logger.warn({ err }, 'could not mark the daemon stopped'))
         await database.close()

@@ -9,9 +9,11 @@ import { problemPlugin, sendRouteNotFound } from './plugins/problem.js'
 import { validationPlugin } from './plugins/validation.js'
 import { isAppRoute, sendAppIndex, webuiStaticPlugin } from './plugins/webui-static.js'
 import { projectRoutes } from './rest/projects.js'
+import { restSharedSchemas } from './rest/schemas.js'
 import { runnerRoutes } from './rest/runners.js'
 import { sessionRoutes } from './rest/sessions.js'
 import { webuiRoutes } from './webui/routes.js'
+import { webuiSharedSchemas } from './webui/schemas.js'
 import './types.js'
 
 export const buildApp = async (ctx: Context): Promise<FastifyInstance> => {
@@ -35,12 +37,23 @@ export const buildApp = async (ctx: Context): Promise<FastifyInstance> => {
 
   // Request histograms for the Prometheus port; the endpoint itself lives on the metrics server.
   await app.register(fastifyMetrics.default, { endpoint: null, clearRegisterOnInit: true, routeMetrics: { enabled: true, registeredRoutesOnly: true } })
+  // JSON as Fastify parses it (prototype poisoning refused), except that an empty body is "no
+  // body": clients (axios, curl -XPOST) send a JSON content type on body-less POSTs such as
+  // /api/v1/reconcile. A route that needs a body still gets a 400 from its schema.
+  const parseJson = app.getDefaultJsonParser('error', 'error')
+  app.removeContentTypeParser('application/json')
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = body.toString()
+    if (text.trim() === '') return done(null, undefined)
+    parseJson(request, text, done)
+  })
   await app.register(problemPlugin)
   await app.register(validationPlugin)
   if (ctx.config.daemon.cors_origins.length > 0) {
     await app.register(cors, { origin: ctx.config.daemon.cors_origins.includes('*') ? true : ctx.config.daemon.cors_origins })
   }
   await app.register(openapiPlugin)
+  for (const schema of [...restSharedSchemas, ...webuiSharedSchemas]) app.addSchema(schema)
   await app.register(projectRoutes)
   await app.register(runnerRoutes)
   await app.register(sessionRoutes)

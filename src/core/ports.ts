@@ -112,6 +112,13 @@ export interface EventLog {
   append(event: DomainEvent): Promise<void>
 }
 
+export interface ReconcileRepository {
+  /** Conditional: active runners silent for longer than their TTL, by the database clock, become lost. */
+  markSilentRunnersLost(limit: number): Promise<Runner[]>
+  /** Conditional: lost runners still silent `graceSeconds` after their TTL become failed. */
+  failLostRunners(graceSeconds: number, limit: number): Promise<Runner[]>
+}
+
 export interface Repositories {
   projects: ProjectRepository
   runners: RunnerRepository
@@ -121,6 +128,7 @@ export interface Repositories {
   nodes: NodeRepository
   stats: StatsRepository
   daemons: DaemonRepository
+  reconcile: ReconcileRepository
   events: EventLog
 }
 

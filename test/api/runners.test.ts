@@ -106,9 +106,9 @@ t.test(`runners on ${backendName()}`, async t => {
     const seen: string[] = []
     let cursor: string | null = null
     do {
-      const res = await app.inject({ method: 'GET', url: '/api/v1/runners', query: { project: project.name, limit: '3', ...(cursor ? { cursor } : {}) } })
+      const res: { statusCode: number, json(): any } = await app.inject({ method: 'GET', url: '/api/v1/runners', query: { project: project.name, limit: '3', ...(cursor ? { cursor } : {}) } })
       t.equal(res.statusCode, 200)
-      const page = res.json()
+      const page: { total: number, runners: Array<{ id: string }>, nextCursor: string | null } = res.json()
       t.equal(page.total, 7)
       seen.push(...page.runners.map((r: { id: string }) => r.id))
       cursor = page.nextCursor

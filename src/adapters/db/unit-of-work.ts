@@ -7,6 +7,7 @@ import { createEventLog } from './repositories/event-log.js'
 import { createNodeRepository } from './repositories/nodes.js'
 import { createProjectRepository } from './repositories/projects.js'
 import { createQuotaRepository } from './repositories/quotas.js'
+import { createReconcileRepository } from './repositories/reconcile.js'
 import { createRunnerRepository } from './repositories/runners.js'
 import { createSessionRepository } from './repositories/sessions.js'
 import { createDaemonRepository, createStatsRepository } from './repositories/system.js'
@@ -20,6 +21,7 @@ export const createRepositories = (db: Db): Repositories => ({
   nodes: createNodeRepository(db),
   stats: createStatsRepository(db),
   daemons: createDaemonRepository(db),
+  reconcile: createReconcileRepository(db),
   events: createEventLog(db),
 })
 

@@ -8,6 +8,8 @@ import { VERSION } from '../../version.js'
 
 export const openapiPlugin = fp(async (app: FastifyInstance) => {
   await app.register(swagger, {
+    // Shared schemas appear under components/schemas by their $id (Runner, Project, ...).
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}` },
     openapi: {
       openapi: '3.1.0',
       info: {

@@ -1,5 +1,6 @@
 // /api/v1/runners: thin handlers over ctx.runners.
 import type { Static } from '@sinclair/typebox'
+import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { toRunnerDto } from './mappers.js'
 import { LaunchBody, RunnerDto, RunnerListQuery, RunnerPageDto, RunnerParams, StopBody, problems } from './schemas.js'
@@ -22,12 +23,12 @@ export const runnerRoutes = async (app: FastifyInstance) => {
       summary: 'Launch a runner',
       description: 'Admits the runner against the project quota and token budgets and records it as pending; a supervisor starts it.',
       body: LaunchBody,
-      response: { 201: RunnerDto, ...problems(400, 404, 409, 429) },
+      response: { 201: Type.Ref(RunnerDto), ...problems(400, 404, 409, 429) },
     },
   }, async (request, reply) => reply.code(201).send(toRunnerDto(await ctx.runners.launch(request.body, request.actor))))
 
   app.get<{ Params: Static<typeof RunnerParams> }>('/api/v1/runners/:id', {
-    schema: { tags, summary: 'Get a runner', params: RunnerParams, response: { 200: RunnerDto, ...problems(400, 404) } },
+    schema: { tags, summary: 'Get a runner', params: RunnerParams, response: { 200: Type.Ref(RunnerDto), ...problems(400, 404) } },
   }, async request => toRunnerDto(await ctx.runners.get(request.params.id)))
 
   app.post<{ Params: Static<typeof RunnerParams>, Body: Static<typeof StopBody> | undefined }>('/api/v1/runners/:id/stop', {
@@ -37,7 +38,7 @@ export const runnerRoutes = async (app: FastifyInstance) => {
       description: 'Sets the desired state to stopped: SIGTERM to the process group, SIGKILL after timeoutSeconds, or at once with force.',
       params: RunnerParams,
       body: StopBody,
-      response: { 202: RunnerDto, ...problems(400, 404, 409) },
+      response: { 202: Type.Ref(RunnerDto), ...problems(400, 404, 409) },
     },
   }, async (request, reply) => reply.code(202).send(toRunnerDto(await ctx.runners.stop(request.params.id, request.body ?? {}, request.actor))))
 }

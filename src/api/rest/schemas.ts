@@ -31,11 +31,14 @@ export const Problem = Type.Object({
   detail: Type.String(),
   instance: Type.Optional(Type.String()),
   errors: Type.Optional(Type.Array(Type.Object({ path: Type.String(), message: Type.String() }))),
-}, { description: 'RFC 9457 problem details (application/problem+json)' })
+}, { $id: 'Problem', description: 'RFC 9457 problem details (application/problem+json)' })
 
 /** Problem responses for the given statuses, for a route's `response` map. */
 export const problems = (...statuses: number[]) =>
-  Object.fromEntries(statuses.map(s => [s, { ...Problem, description: `problem (${s})` }]))
+  Object.fromEntries(statuses.map(s => [s, {
+    description: `problem (${s})`,
+    content: { 'application/problem+json': { schema: Type.Ref(Problem) } },
+  }]))
 
 export const ProjectDto = Type.Object({
   name: Type.String(),
@@ -52,7 +55,7 @@ export const ProjectDto = Type.Object({
   updatedAt: DateTime,
   lastAccessedAt: Nullable(DateTime),
   archivedAt: Nullable(DateTime),
-})
+}, { $id: 'Project' })
 export type ProjectDto = Static<typeof ProjectDto>
 
 export const CreateProjectBody = Type.Object({
@@ -104,7 +107,7 @@ export const RunnerDto = Type.Object({
   createdBy: Type.String(),
   createdAt: DateTime,
   updatedAt: DateTime,
-})
+}, { $id: 'Runner' })
 export type RunnerDto = Static<typeof RunnerDto>
 
 export const LaunchBody = Type.Object({
@@ -135,7 +138,7 @@ export const RunnerListQuery = Type.Object({
   cursor: Type.Optional(Type.String({ maxLength: 200 })),
 }, strict)
 export const RunnerPageDto = Type.Object({
-  runners: Type.Array(RunnerDto),
+  runners: Type.Array(Type.Ref(RunnerDto)),
   total: Type.Integer({ description: 'runners matching the filter, over all pages' }),
   nextCursor: Nullable(Type.String({ description: 'pass as ?cursor= for the next page; null on the last page' })),
 })
@@ -158,7 +161,7 @@ export const SessionDto = Type.Object({
   resumedFrom: Nullable(Type.String()),
   summary: Nullable(Type.String()),
   createdAt: DateTime,
-})
+}, { $id: 'Session' })
 export type SessionDto = Static<typeof SessionDto>
 export const SessionParams = Type.Object({ id: SessionId }, strict)
 export const SessionListQuery = Type.Object({
@@ -167,3 +170,6 @@ export const SessionListQuery = Type.Object({
   resumable: Type.Optional(Type.Boolean({ description: 'only sessions that can still be resumed' })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
 }, strict)
+
+/** Schemas with an $id, registered once with app.addSchema and referenced by routes. */
+export const restSharedSchemas = [Problem, ProjectDto, RunnerDto, SessionDto]

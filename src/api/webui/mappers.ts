@@ -1,5 +1,6 @@
 // Domain objects to the Lex WebUI's shapes (shared/contracts/lex-webui.md): camelCase runners
 // and projects, snake_case sessions, "" for unknown times, every listed field present.
+import type { PullRequest } from '../../core/fleet/fleet-service.js'
 import type { Project } from '../../core/projects/project.js'
 import { maskEnvironment } from '../../core/runners/launch-input.js'
 import type { Runner, RunnerStatus } from '../../core/runners/runner.js'
@@ -96,4 +97,15 @@ export const toWebuiMetricsSnake = (m: GlobalMetrics) => ({
   total_sessions: m.totalSessions,
   tokens_used: m.tokensUsed,
   token_limit: m.tokenLimit,
+})
+
+export const toWebuiPullRequest = (pr: PullRequest) => ({
+  repo: pr.repo,
+  number: pr.number,
+  title: pr.title,
+  author: pr.author,
+  created_at: pr.createdAt,
+  draft: pr.draft,
+  assignees: pr.assignees,
+  url: pr.url,
 })

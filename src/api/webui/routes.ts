@@ -6,9 +6,9 @@ import { Type } from '@sinclair/typebox'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { isAppError } from '../../core/errors.js'
 import { problems } from '../rest/schemas.js'
-import { toWebuiDaemon, toWebuiMetrics, toWebuiMetricsSnake, toWebuiProject, toWebuiRunner, toWebuiSession } from './mappers.js'
+import { toWebuiDaemon, toWebuiPullRequest, toWebuiMetrics, toWebuiMetricsSnake, toWebuiProject, toWebuiRunner, toWebuiSession } from './mappers.js'
 import {
-  CreateProjectRequest, DaemonStatus, DeleteProjectRequest, GlobalMetrics, LaunchRunnerRequest, MetricsSnake, OptionalProjectQuery, ProjectNameQuery,
+  CreateProjectRequest, DaemonStatus, FleetPrs, FleetQuery, DeleteProjectRequest, GlobalMetrics, LaunchRunnerRequest, MetricsSnake, OptionalProjectQuery, ProjectNameQuery,
   RequiredProjectQuery, RunnerIdQuery, SessionIdQuery, StatusQuery, StopRunnerRequest, Success, WebuiProject, WebuiRunner, WebuiSession, orError,
 } from './schemas.js'
 
@@ -47,27 +47,47 @@ export const webuiRoutes = async (app: FastifyInstance) => {
   })
 
   app.get('/api/v1/status', {
-    schema: { tags, summary: 'Daemon status and global metrics', response: { 200: Type.Object({ daemon: DaemonStatus, metrics: GlobalMetrics }), ...problems(503) } },
+    schema: { tags, summary: 'Daemon status and global metrics', response: { 200: Type.Object({ daemon: Type.Ref(DaemonStatus), metrics: Type.Ref(GlobalMetrics) }), ...problems(503) } },
   }, async () => ({ daemon: toWebuiDaemon(await ctx.status.daemon()), metrics: toWebuiMetrics(await ctx.status.metrics()) }))
 
   app.get('/api/v1/metrics', {
-    schema: { tags, summary: 'Global metrics (snake_case)', response: { 200: MetricsSnake } },
+    schema: { tags, summary: 'Global metrics (snake_case)', response: { 200: Type.Ref(MetricsSnake) } },
   }, async () => toWebuiMetricsSnake(await ctx.status.metrics()))
 
+  app.post('/api/v1/reconcile', {
+    schema: { tags, summary: 'Run a reconcile pass now', response: { 200: Type.Object({ reconciledCount: Type.Integer(), failedRunnerIds: Type.Array(Type.String()) }), ...problems(503) } },
+  }, async request => {
+    const result = await ctx.reconciler.reconcile(request.actor)
+    return { reconciledCount: result.reconciledCount, failedRunnerIds: result.failedRunnerIds }
+  })
+
+  app.get<{ Querystring: Static<typeof FleetQuery> }>('/api/v1/fleet/prs', {
+    schema: {
+      tags,
+      summary: 'Open pull requests across the configured repositories',
+      querystring: FleetQuery,
+      response: { 200: FleetPrs, 503: Type.Object({ error: Type.String() }), ...problems(400) },
+    },
+  }, async (request, reply) => {
+    if (!ctx.fleet.configured()) return reply.code(503).send({ error: 'no fleet is configured: set github.token and github.fleet_repos' })
+    const snapshot = await ctx.fleet.openPullRequests({ refresh: request.query.refresh ?? false })
+    return { prs: snapshot.prs.map(toWebuiPullRequest), cached_at: snapshot.cachedAt.toISOString(), total: snapshot.prs.length }
+  })
+
   app.get<{ Querystring: Static<typeof OptionalProjectQuery> }>('/api/v1/runners/list', {
-    schema: { tags, summary: 'All runners known, newest first', querystring: OptionalProjectQuery, response: { 200: orError(Type.Object({ runners: Type.Array(WebuiRunner), total: Type.Integer() })), ...problems(400) } },
+    schema: { tags, summary: 'All runners known, newest first', querystring: OptionalProjectQuery, response: { 200: orError(Type.Object({ runners: Type.Array(Type.Ref(WebuiRunner)), total: Type.Integer() })), ...problems(400) } },
   }, async request => domainError(async () => {
     const page = await ctx.runners.list({ ...(request.query.project ? { project: request.query.project } : {}), limit: 500 })
     return { runners: page.runners.map(toWebuiRunner), total: page.total }
   }))
 
   app.get<{ Querystring: Static<typeof RunnerIdQuery> }>('/api/v1/runners/get', {
-    schema: { tags, summary: 'One runner', querystring: RunnerIdQuery, response: { 200: orError(Type.Object({ runner: WebuiRunner })), ...problems(400) } },
+    schema: { tags, summary: 'One runner', querystring: RunnerIdQuery, response: { 200: orError(Type.Object({ runner: Type.Ref(WebuiRunner) })), ...problems(400) } },
   }, async request => domainError(async () => ({ runner: toWebuiRunner(await ctx.runners.get(request.query.id)) })))
 
   app.post<{ Body: Static<typeof LaunchRunnerRequest> }>('/api/v1/runners/launch', {
     preValidation: keyFolder(LaunchRunnerRequest),
-    schema: { tags, summary: 'Launch a runner', body: LaunchRunnerRequest, response: { 200: orError(Type.Object({ runner: WebuiRunner })), ...problems(400) } },
+    schema: { tags, summary: 'Launch a runner', body: LaunchRunnerRequest, response: { 200: orError(Type.Object({ runner: Type.Ref(WebuiRunner) })), ...problems(400) } },
   }, async request => domainError(async () => {
     const { projectName, ...rest } = request.body
     return { runner: toWebuiRunner(await ctx.runners.launch({ ...rest, project: projectName }, request.actor)) }
@@ -83,16 +103,16 @@ export const webuiRoutes = async (app: FastifyInstance) => {
   }, failure))
 
   app.get<{ Querystring: Static<typeof StatusQuery> }>('/api/v1/projects/list', {
-    schema: { tags, summary: 'Projects', querystring: StatusQuery, response: { 200: orError(Type.Object({ projects: Type.Array(WebuiProject) })), ...problems(400) } },
+    schema: { tags, summary: 'Projects', querystring: StatusQuery, response: { 200: orError(Type.Object({ projects: Type.Array(Type.Ref(WebuiProject)) })), ...problems(400) } },
   }, async request => domainError(async () => ({ projects: (await ctx.projects.list(request.query)).map(toWebuiProject) })))
 
   app.post<{ Body: Static<typeof CreateProjectRequest> }>('/api/v1/projects/create', {
     preValidation: keyFolder(CreateProjectRequest),
-    schema: { tags, summary: 'Create a project', body: CreateProjectRequest, response: { 200: orError(Type.Object({ project: WebuiProject })), ...problems(400) } },
+    schema: { tags, summary: 'Create a project', body: CreateProjectRequest, response: { 200: orError(Type.Object({ project: Type.Ref(WebuiProject) })), ...problems(400) } },
   }, async request => domainError(async () => ({ project: toWebuiProject(await ctx.projects.create(request.body, request.actor)) })))
 
   app.get<{ Querystring: Static<typeof ProjectNameQuery> }>('/api/v1/projects/get', {
-    schema: { tags, summary: 'One project', querystring: ProjectNameQuery, response: { 200: orError(Type.Object({ project: WebuiProject })), ...problems(400) } },
+    schema: { tags, summary: 'One project', querystring: ProjectNameQuery, response: { 200: orError(Type.Object({ project: Type.Ref(WebuiProject) })), ...problems(400) } },
   }, async request => domainError(async () => ({ project: toWebuiProject(await ctx.projects.get(request.query.name)) })))
 
   app.post<{ Body: Static<typeof DeleteProjectRequest> }>('/api/v1/projects/delete', {
@@ -104,10 +124,10 @@ export const webuiRoutes = async (app: FastifyInstance) => {
   }, failure))
 
   app.get<{ Querystring: Static<typeof RequiredProjectQuery> }>('/api/v1/sessions/list', {
-    schema: { tags, summary: "A project's sessions", querystring: RequiredProjectQuery, response: { 200: orError(Type.Object({ sessions: Type.Array(WebuiSession) })), ...problems(400) } },
+    schema: { tags, summary: "A project's sessions", querystring: RequiredProjectQuery, response: { 200: orError(Type.Object({ sessions: Type.Array(Type.Ref(WebuiSession)) })), ...problems(400) } },
   }, async request => domainError(async () => ({ sessions: (await ctx.sessions.list({ project: request.query.project })).map(toWebuiSession) })))
 
   app.get<{ Querystring: Static<typeof SessionIdQuery> }>('/api/v1/sessions/get', {
-    schema: { tags, summary: 'One session', querystring: SessionIdQuery, response: { 200: orError(Type.Object({ session: WebuiSession })), ...problems(400) } },
+    schema: { tags, summary: 'One session', querystring: SessionIdQuery, response: { 200: orError(Type.Object({ session: Type.Ref(WebuiSession) })), ...problems(400) } },
   }, async request => domainError(async () => ({ session: toWebuiSession(await ctx.sessions.get(request.query.session_id)) })))
 }

@@ -35,7 +35,7 @@ export const WebuiRunner = Type.Object({
   createdAt: Time,
   updatedAt: Time,
   agent: Type.String(),
-})
+}, { $id: 'WebuiRunner' })
 
 export const WebuiProject = Type.Object({
   name: Type.String(),
@@ -51,7 +51,7 @@ export const WebuiProject = Type.Object({
   lastAccessedAt: Time,
   archivedAt: Type.Optional(Time),
   updatedAt: Time,
-})
+}, { $id: 'WebuiProject' })
 
 export const WebuiSession = Type.Object({
   id: Type.String(),
@@ -66,7 +66,7 @@ export const WebuiSession = Type.Object({
   resumed_from: Type.Optional(Type.String()),
   summary: Type.Optional(Type.String()),
   created_at: Time,
-})
+}, { $id: 'WebuiSession' })
 
 export const DaemonStatus = Type.Object({
   daemonId: Type.String(),
@@ -75,7 +75,7 @@ export const DaemonStatus = Type.Object({
   startedAt: Time,
   lastHeartbeat: Time,
   healthy: Type.Boolean(),
-})
+}, { $id: 'DaemonStatus' })
 
 export const GlobalMetrics = Type.Object({
   activeRunners: Type.Integer(),
@@ -83,7 +83,7 @@ export const GlobalMetrics = Type.Object({
   totalSessions: Type.Integer(),
   tokensUsed: Type.Integer(),
   tokenLimit: Type.Integer(),
-})
+}, { $id: 'GlobalMetrics' })
 
 export const MetricsSnake = Type.Object({
   active_runners: Type.Integer(),
@@ -91,6 +91,21 @@ export const MetricsSnake = Type.Object({
   total_sessions: Type.Integer(),
   tokens_used: Type.Integer(),
   token_limit: Type.Integer(),
+}, { $id: 'MetricsSnake' })
+
+export const FleetPrs = Type.Object({
+  prs: Type.Array(Type.Object({
+    repo: Type.String(),
+    number: Type.Integer(),
+    title: Type.String(),
+    author: Type.String(),
+    created_at: Type.String(),
+    draft: Type.Boolean(),
+    assignees: Type.Array(Type.String()),
+    url: Type.String(),
+  })),
+  cached_at: Type.String(),
+  total: Type.Integer(),
 })
 
 export const Success = Type.Object({ success: Type.Boolean(), error: Type.Optional(Type.String()) })
@@ -137,3 +152,5 @@ export const RequiredProjectQuery = Type.Object({ project: Lookup }, strict)
 export const SessionIdQuery = Type.Object({ session_id: Lookup }, strict)
 export const StatusQuery = Type.Object({ status: Type.Optional(literals(PROJECT_STATUSES)) }, strict)
 export const FleetQuery = Type.Object({ refresh: Type.Optional(Type.Boolean()) }, strict)
+
+export const webuiSharedSchemas = [WebuiRunner, WebuiProject, WebuiSession, DaemonStatus, GlobalMetrics, MetricsSnake]

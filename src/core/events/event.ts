@@ -12,6 +12,8 @@ export type EventType =
   | 'runner.launched'
   | 'runner.stop_requested'
   | 'runner.stopped'
+  | 'runner.lost'
+  | 'runner.failed'
 
 export type AggregateType = 'project' | 'runner'
 

@@ -1,0 +1,38 @@
+// The reconciler's transitions. Each is one conditional UPDATE ... RETURNING judged by the
+// database clock: only the rows it returns changed, so two reconcilers running at once never
+// move the same runner twice, and each returned row gets exactly one event.
+import { and, inArray, lt, sql } from 'drizzle-orm'
+import type { ReconcileRepository } from '../../../core/ports.js'
+import type { Runner, RunnerStatus } from '../../../core/runners/runner.js'
+import type { Db } from '../client.js'
+import { runners } from '../schema.js'
+import { toRunner } from './runners.js'
+
+const SUPERVISED: RunnerStatus[] = ['starting', 'running', 'paused', 'stopping']
+// When a runner last proved it was alive: its last heartbeat, else its start.
+const lastSeen = sql`coalesce(${runners.lastHeartbeat}, ${runners.startedAt}, ${runners.updatedAt})`
+
+const transition = async (db: Db, from: RunnerStatus[], to: RunnerStatus, overdue: ReturnType<typeof sql>, limit: number): Promise<Runner[]> => {
+  // The sub-select takes row locks in id order (no deadlock between two reconcilers) and skips
+  // rows another transaction holds; the outer WHERE re-checks the state it is leaving.
+  const candidates = db.select({ id: runners.id }).from(runners)
+    .where(and(inArray(runners.status, from), overdue))
+    .orderBy(runners.id).limit(limit).for('update', { skipLocked: true })
+  const rows = await db.update(runners)
+    .set({
+      status: to,
+      eventSeq: sql`${runners.eventSeq} + 1`,
+      updatedAt: sql`now()`,
+      ...(to === 'failed' ? { terminatedAt: sql`now()`, desiredState: 'stopped' } : {}),
+    })
+    .where(and(inArray(runners.id, candidates), inArray(runners.status, from)))
+    .returning()
+  return rows.map(toRunner)
+}
+
+export const createReconcileRepository = (db: Db): ReconcileRepository => ({
+  markSilentRunnersLost: limit =>
+    transition(db, SUPERVISED, 'lost', lt(lastSeen, sql`now() - make_interval(secs => ${runners.heartbeatTtlSeconds})`), limit),
+  failLostRunners: (graceSeconds, limit) =>
+    transition(db, ['lost'], 'failed', lt(lastSeen, sql`now() - make_interval(secs => ${runners.heartbeatTtlSeconds} + ${graceSeconds})`), limit),
+})

@@ -1,0 +1,45 @@
+// One reconcile pass: runners whose supervisor stopped reporting become `lost` after their
+// TTL, and `failed` after a further grace. Lost is "we cannot see it", failed is "we have given
+// up on it" (Nomad's vocabulary); the grace keeps a brief partition from killing work.
+// Transitions and their events commit together; a pass is bounded so it stays short.
+import type { DomainEvent } from '../events/event.js'
+import type { Clock, IdGenerator, UnitOfWork } from '../ports.js'
+import type { Runner } from './runner.js'
+
+export interface ReconcileResult { lostRunnerIds: string[], failedRunnerIds: string[], reconciledCount: number }
+
+export const RECONCILE_BATCH = 1000
+
+export const createReconcileService = ({ uow, clock, ids, lostGraceSeconds }: {
+  uow: UnitOfWork
+  clock: Clock
+  ids: IdGenerator
+  lostGraceSeconds: number
+}) => ({
+  async reconcile (actor: string): Promise<ReconcileResult> {
+    return uow.run(async tx => {
+      const event = (runner: Runner, type: 'runner.lost' | 'runner.failed', data: Record<string, unknown>): DomainEvent => ({
+        eventId: ids.next(),
+        type,
+        occurredAt: clock.now(),
+        project: runner.projectName,
+        aggregateType: 'runner',
+        aggregateId: runner.id,
+        seq: runner.eventSeq,
+        actor,
+        data: { ...data, node_id: runner.nodeId, last_heartbeat: runner.lastHeartbeat?.toISOString() ?? null },
+      })
+      const lost = await tx.reconcile.markSilentRunnersLost(RECONCILE_BATCH)
+      for (const runner of lost) await tx.events.append(event(runner, 'runner.lost', { reason: 'heartbeat_timeout', ttl_seconds: runner.heartbeatTtlSeconds }))
+      const failed = await tx.reconcile.failLostRunners(lostGraceSeconds, RECONCILE_BATCH)
+      for (const runner of failed) await tx.events.append(event(runner, 'runner.failed', { reason: 'lost', grace_seconds: lostGraceSeconds }))
+      return {
+        lostRunnerIds: lost.map(r => r.id),
+        failedRunnerIds: failed.map(r => r.id),
+        reconciledCount: lost.length + failed.length,
+      }
+    })
+  },
+})
+
+export type ReconcileService = ReturnType<typeof createReconcileService>
