@@ -33,8 +33,9 @@ export const runProcess = async ({ roles, configPath, start }: ProcessSpec): Pro
   } catch (err) {
     logger.fatal({ err }, isAppError(err) ? err.message : 'startup failed')
     await Promise.allSettled(parts.reverse().map(p => p.stop()))
-    // Give pino's transport a moment to flush the fatal line.
-    setTimeout(() => process.exit(1), 100).unref()
+    process.exitCode = 1
+    // Give pino's transport a moment to flush the fatal line; exit even if a handle lingers.
+    setTimeout(() => process.exit(1), 500).unref()
     return
   }
 

@@ -1,0 +1,57 @@
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import t from 'tap'
+import { tempDir } from '../helpers/app.js'
+import { startDaemon, waitHealthy } from '../helpers/daemon.js'
+
+t.test('npm start path: embedded default, clean shutdown, state kept across restarts', async t => {
+  const home = tempDir(t)
+  const env = { HOME: home, STRATAVORE_DATA_DIR: join(home, 'data') }
+  const projectDir = join(home, 'work')
+  mkdirSync(projectDir)
+
+  const first = await startDaemon(['all'], env)
+  t.teardown(() => { first.child.kill('SIGKILL') })
+  await waitHealthy(first)
+  const created = await fetch(`${first.url}/api/v1/projects`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'kept', path: projectDir }) })
+  t.equal(created.status, 201)
+  const launched = await fetch(`${first.url}/api/v1/runners`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ project: 'kept', agent: 'claude' }) })
+  t.equal(launched.status, 201)
+  const runnerId = (await launched.json() as { id: string }).id
+
+  await t.test('a second daemon on the same data dir is refused with a clear line', async t => {
+    const second = await startDaemon(['all'], env)
+    const { code } = await second.exited
+    t.equal(code, 1)
+    t.match(second.output(), /data dir .* is in use by another stratavored/)
+  })
+
+  first.child.kill('SIGTERM')
+  const exit = await first.exited
+  t.same(exit, { code: 0, signal: null }, 'SIGTERM stops it cleanly')
+  t.match(first.output(), /"msg":"stopped"/)
+
+  const again = await startDaemon(['all'], env)
+  t.teardown(() => { again.child.kill('SIGKILL') })
+  await waitHealthy(again)
+  const project = await (await fetch(`${again.url}/api/v1/projects/kept`)).json() as { totalRunners: number, path: string }
+  t.match(project, { totalRunners: 1, path: projectDir }, 'the project and its runner survived the restart')
+  t.equal((await fetch(`${again.url}/api/v1/runners/${runnerId}`)).status, 200)
+  again.child.kill('SIGINT')
+  t.equal((await again.exited).code, 0, 'SIGINT stops it cleanly too')
+})
+
+t.test('bad configuration stops the daemon with one line naming the key', async t => {
+  const home = tempDir(t)
+  const daemon = await startDaemon(['all'], { HOME: home, STRATAVORE_DATA_DIR: join(home, 'data'), STRATAVORE_DAEMON_HTTP_PORT: 'eighty' })
+  const { code } = await daemon.exited
+  t.equal(code, 2)
+  t.match(daemon.output(), /^stratavored: config daemon\.http_port: must be an integer from 1 to 65535, got "eighty" \(from STRATAVORE_DAEMON_HTTP_PORT\)\n$/)
+})
+
+t.test('usage errors exit 2', async t => {
+  const home = tempDir(t)
+  const daemon = await startDaemon(['frobnicate'], { HOME: home })
+  t.equal((await daemon.exited).code, 2)
+  t.match(daemon.output(), /unknown command "frobnicate"/)
+})
