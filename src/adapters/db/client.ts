@@ -70,10 +70,16 @@ const openPglite = async (dataDir: string | null): Promise<Database> => {
     const client = new PGlite(dataDir ? join(dataDir, 'pglite') : undefined)
     await client.waitReady
     const db = drizzlePglite({ client, schema }) as unknown as Db
+    // Only this process can open the data dir (see lockDataDir), so serializing the calls made
+    // here is all it takes to run migrations once.
+    let migrating: Promise<void> = Promise.resolve()
     return {
       kind: 'pglite',
       db,
-      async migrate () { await migratePglite(drizzlePglite({ client }), { migrationsFolder }) },
+      migrate () {
+        migrating = migrating.catch(() => {}).then(() => migratePglite(drizzlePglite({ client }), { migrationsFolder }))
+        return migrating
+      },
       async close () {
         try { await client.close() } finally { releaseLock() }
       },
