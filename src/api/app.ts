@@ -36,7 +36,7 @@ export const buildApp = async (ctx: Context): Promise<FastifyInstance> => {
   })
 
   // Request histograms for the Prometheus port; the endpoint itself lives on the metrics server.
-  await app.register(fastifyMetrics.default, { endpoint: null, clearRegisterOnInit: true, routeMetrics: { enabled: true, registeredRoutesOnly: true } })
+  await app.register(fastifyMetrics.default, { endpoint: null, clearRegisterOnInit: true, routeMetrics: { enabled: { histogram: true, summary: false }, registeredRoutesOnly: true } })
   // JSON as Fastify parses it (prototype poisoning refused), except that an empty body is "no
   // body": clients (axios, curl -XPOST) send a JSON content type on body-less POSTs such as
   // /api/v1/reconcile. A route that needs a body still gets a 400 from its schema.
@@ -47,6 +47,8 @@ export const buildApp = async (ctx: Context): Promise<FastifyInstance> => {
     if (text.trim() === '') return done(null, undefined)
     parseJson(request, text, done)
   })
+  // Every body is JSON; anything else is a 415, not a string for the schema to puzzle over.
+  app.removeContentTypeParser('text/plain')
   await app.register(problemPlugin)
   await app.register(validationPlugin)
   if (ctx.config.daemon.cors_origins.length > 0) {

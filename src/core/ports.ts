@@ -18,9 +18,20 @@ export interface AgentCatalogue {
   defaultAgent: string
 }
 
+/** What a launch must know about its project, read in one statement under the project lock. */
+export interface LaunchAdmission {
+  path: string
+  archived: boolean
+  maxConcurrentRunners: number
+  activeRunners: number
+  /** A current global or project budget with no tokens left, if any. */
+  exhaustedBudget: BudgetStatus | null
+}
+
 export interface ProjectRepository {
   insert(project: NewProject): Promise<void>
   find(name: string): Promise<Project | null>
+  admission(name: string, at: Date): Promise<LaunchAdmission | null>
   findByPath(path: string): Promise<Project | null>
   list(filter: { status?: ProjectStatus }): Promise<Project[]>
   /** Conditional: false when already archived. */

@@ -1,6 +1,6 @@
 import t from 'tap'
-import { count, eq } from 'drizzle-orm'
-import { events, outbox, runners } from '../../src/adapters/db/schema.js'
+import { count, eq, sql } from 'drizzle-orm'
+import { events, outbox, runners, tokenBudgets } from '../../src/adapters/db/schema.js'
 import { build } from '../helpers/app.js'
 import { backendName } from '../helpers/database.js'
 import { createProject } from '../helpers/fixtures.js'
@@ -21,6 +21,12 @@ t.test(`runners on ${backendName()}`, async t => {
     t.match(refused.headers['content-type'], /application\/problem\+json/)
     t.match(refused.json(), { code: 'QUOTA_EXCEEDED', status: 429 })
     t.equal(await ctx.runners.list({ project: project.name }).then(p => p.total), 5, 'five rows in the database')
+  })
+
+  t.test('units of work run at READ COMMITTED (a REPEATABLE READ snapshot would predate the lock and leak the quota)', async t => {
+    const rows = await ctx.database.db.transaction(tx => tx.execute<{ transaction_isolation: string }>(sql`show transaction_isolation`))
+    const list = Array.isArray(rows) ? rows : (rows as unknown as { rows: Array<{ transaction_isolation: string }> }).rows
+    t.equal(list[0]!.transaction_isolation, 'read committed')
   })
 
   t.test('a launch writes the runner, its outbox event and its audit row together', async t => {
@@ -63,6 +69,30 @@ t.test(`runners on ${backendName()}`, async t => {
     }
     t.equal(await rows(runners), before.runners)
     t.equal(await rows(outbox), before.outbox)
+  })
+
+  t.test('token budgets: an exhausted current budget refuses launches; expired and other projects\' do not', async t => {
+    const project = await createProject(t, ctx)
+    const other = await createProject(t, ctx)
+    const hour = 3600_000
+    const now = Date.now()
+    const budget = (scope: 'global' | 'project', scopeId: string, used: number, startOffset: number) => ctx.database.db.insert(tokenBudgets).values({
+      scope, scopeId, limitTokens: 1000, usedTokens: used, periodGranularity: 'hourly',
+      periodStart: new Date(now + startOffset), periodEnd: new Date(now + startOffset + hour),
+    })
+    await budget('project', project.name, 1000, -2 * hour) // expired period
+    await budget('project', other.name, 5000, -hour / 2) // another project's
+    t.equal((await app.inject(launch({ project: project.name, agent: 'generic-test' }))).statusCode, 201)
+    await budget('project', project.name, 1000, -hour / 2)
+    const refused = await app.inject(launch({ project: project.name, agent: 'generic-test' }))
+    t.equal(refused.statusCode, 429)
+    t.match(refused.json(), { code: 'BUDGET_EXHAUSTED', detail: /project .*1000\/1000/ })
+    await budget('global', '', 10, -hour / 2)
+    t.equal((await app.inject({ method: 'GET', url: '/api/v1/metrics' })).json().token_limit, 1000, 'the current global budget is the token limit')
+    await ctx.database.db.update(tokenBudgets).set({ usedTokens: 1000 }).where(eq(tokenBudgets.scope, 'global'))
+    const global = await app.inject(launch({ project: (await createProject(t, ctx)).name, agent: 'generic-test' }))
+    t.match(global.json(), { code: 'BUDGET_EXHAUSTED', detail: /global/ })
+    await ctx.database.db.delete(tokenBudgets)
   })
 
   t.test('an archived project takes no launches', async t => {

@@ -42,9 +42,15 @@ const openPostgres = async ({ url, poolSize, connectTimeoutSeconds = 10 }: { url
     connect_timeout: connectTimeoutSeconds,
     idle_timeout: 60,
     onnotice: () => {},
-    connection: { application_name: 'stratavored', idle_in_transaction_session_timeout: 60_000 },
+    connection: {
+      application_name: 'stratavored',
+      idle_in_transaction_session_timeout: 60_000,
+      // Launch admission depends on READ COMMITTED (the advisory lock must come before the
+      // snapshot); pinning it per connection also saves a SET TRANSACTION per unit of work.
+      default_transaction_isolation: 'read committed',
+    },
   })
-  const db = drizzlePostgres({ client, schema }) as unknown as Db
+  const db = drizzlePostgres({ client: preparedByDefault(client), schema }) as unknown as Db
   return {
     kind: 'postgres',
     db,
@@ -63,6 +69,27 @@ const openPostgres = async ({ url, poolSize, connectTimeoutSeconds = 10 }: { url
     async close () { await client.end({ timeout: 5 }) },
   }
 }
+
+// drizzle sends unnamed queries unprepared, so postgres.js does a Parse/Describe round trip
+// and Postgres re-plans every statement. Our statements are a fixed set of shapes, so letting
+// postgres.js prepare and cache them per connection halves round trips and planning.
+type SqlClient = postgres.Sql | postgres.TransactionSql
+const preparedByDefault = <T extends SqlClient>(client: T): T => new Proxy(client, {
+  get (target, property, receiver) {
+    if (property === 'unsafe') {
+      return (query: string, params?: postgres.ParameterOrJSON<never>[], options?: postgres.UnsafeQueryOptions) =>
+        // eslint-disable-next-line no-restricted-syntax -- drizzle's own parameterized statements pass through here
+        target.unsafe(query, params, { ...options, prepare: true })
+    }
+    if (property === 'begin') {
+      return (...args: unknown[]) => {
+        const work = args.pop() as (tx: postgres.TransactionSql) => unknown
+        return (target as postgres.Sql).begin(...(args as [string]), tx => work(preparedByDefault(tx)))
+      }
+    }
+    return Reflect.get(target, property, receiver)
+  },
+})
 
 const openPglite = async (dataDir: string | null): Promise<Database> => {
   const releaseLock = dataDir ? lockDataDir(dataDir) : () => {}

@@ -1,4 +1,6 @@
 // Binds the repositories to a database handle, and to one transaction per unit of work.
+// Transactions run at READ COMMITTED, the connection default (pinned in client.ts): never
+// REPEATABLE READ on the launch path, whose snapshot would predate the advisory lock.
 import { sql } from 'drizzle-orm'
 import type { Repositories, TransactionRepositories, UnitOfWork } from '../../core/ports.js'
 import type { Db } from './client.js'
@@ -35,5 +37,5 @@ export const createUnitOfWork = (db: Db): UnitOfWork => ({
     const scoped = tx as unknown as Db
     const repos: TransactionRepositories = { ...createRepositories(scoped), lockProject: name => lockProject(scoped, name) }
     return work(repos)
-  }, { isolationLevel: 'read committed' }),
+  }),
 })

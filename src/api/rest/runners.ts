@@ -31,7 +31,9 @@ export const runnerRoutes = async (app: FastifyInstance) => {
     schema: { tags, summary: 'Get a runner', params: RunnerParams, response: { 200: Type.Ref(RunnerDto), ...problems(400, 404) } },
   }, async request => toRunnerDto(await ctx.runners.get(request.params.id)))
 
-  app.post<{ Params: Static<typeof RunnerParams>, Body: Static<typeof StopBody> | undefined }>('/api/v1/runners/:id/stop', {
+  app.post<{ Params: Static<typeof RunnerParams>, Body: Static<typeof StopBody> }>('/api/v1/runners/:id/stop', {
+    // A body-less stop means the defaults.
+    preValidation: async request => { request.body ??= {} },
     schema: {
       tags,
       summary: 'Stop a runner',
@@ -40,5 +42,5 @@ export const runnerRoutes = async (app: FastifyInstance) => {
       body: StopBody,
       response: { 202: Type.Ref(RunnerDto), ...problems(400, 404, 409) },
     },
-  }, async (request, reply) => reply.code(202).send(toRunnerDto(await ctx.runners.stop(request.params.id, request.body ?? {}, request.actor))))
+  }, async (request, reply) => reply.code(202).send(toRunnerDto(await ctx.runners.stop(request.params.id, request.body, request.actor))))
 }

@@ -77,8 +77,8 @@ export const webuiRoutes = async (app: FastifyInstance) => {
   app.get<{ Querystring: Static<typeof OptionalProjectQuery> }>('/api/v1/runners/list', {
     schema: { tags, summary: 'All runners known, newest first', querystring: OptionalProjectQuery, response: { 200: orError(Type.Object({ runners: Type.Array(Type.Ref(WebuiRunner)), total: Type.Integer() })), ...problems(400) } },
   }, async request => domainError(async () => {
-    const page = await ctx.runners.list({ ...(request.query.project ? { project: request.query.project } : {}), limit: 500 })
-    return { runners: page.runners.map(toWebuiRunner), total: page.total }
+    const { runners, total } = await ctx.runners.listAll(request.query.project ? { project: request.query.project } : {})
+    return { runners: runners.map(toWebuiRunner), total }
   }))
 
   app.get<{ Querystring: Static<typeof RunnerIdQuery> }>('/api/v1/runners/get', {
@@ -104,7 +104,7 @@ export const webuiRoutes = async (app: FastifyInstance) => {
 
   app.get<{ Querystring: Static<typeof StatusQuery> }>('/api/v1/projects/list', {
     schema: { tags, summary: 'Projects', querystring: StatusQuery, response: { 200: orError(Type.Object({ projects: Type.Array(Type.Ref(WebuiProject)) })), ...problems(400) } },
-  }, async request => domainError(async () => ({ projects: (await ctx.projects.list(request.query)).map(toWebuiProject) })))
+  }, async request => domainError(async () => ({ projects: (await ctx.projects.list(request.query.status ? { status: request.query.status } : {})).map(toWebuiProject) })))
 
   app.post<{ Body: Static<typeof CreateProjectRequest> }>('/api/v1/projects/create', {
     preValidation: keyFolder(CreateProjectRequest),

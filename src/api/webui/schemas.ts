@@ -147,10 +147,11 @@ export const DeleteProjectRequest = Type.Object({ name: Type.String({ minLength:
 const Lookup = Type.String({ minLength: 1, maxLength: 256 })
 export const RunnerIdQuery = Type.Object({ id: Lookup }, strict)
 export const ProjectNameQuery = Type.Object({ name: Lookup }, strict)
-export const OptionalProjectQuery = Type.Object({ project: Type.Optional(Lookup) }, strict)
+// Optional filters may come empty (axios sends `?project=` for ''): empty means no filter.
+export const OptionalProjectQuery = Type.Object({ project: Type.Optional(Type.String({ maxLength: 256 })) }, strict)
 export const RequiredProjectQuery = Type.Object({ project: Lookup }, strict)
 export const SessionIdQuery = Type.Object({ session_id: Lookup }, strict)
-export const StatusQuery = Type.Object({ status: Type.Optional(literals(PROJECT_STATUSES)) }, strict)
+export const StatusQuery = Type.Object({ status: Type.Optional(literals(['', ...PROJECT_STATUSES])) }, strict)
 export const FleetQuery = Type.Object({ refresh: Type.Optional(Type.Boolean()) }, strict)
 
 export const webuiSharedSchemas = [WebuiRunner, WebuiProject, WebuiSession, DaemonStatus, GlobalMetrics, MetricsSnake]

@@ -80,18 +80,16 @@ export const createRunnerService = ({ repos, uow, clock, ids, paths, agents, hea
 
       return uow.run(async tx => {
         await tx.lockProject(project.name)
-        const current = await tx.projects.find(project.name)
-        if (!current) throw errors.projectNotFound(project.name)
-        if (current.status === 'archived') throw errors.projectArchived(project.name)
-        const limit = await tx.quotas.maxConcurrentRunners(project.name)
-        const active = await tx.runners.countActive(project.name)
-        if (active >= limit) throw errors.quotaExceeded(project.name, active, limit)
-        const now = clock.now()
-        for (const budget of await tx.budgets.activeFor(project.name, now)) {
-          if (budget.usedTokens >= budget.limitTokens) {
-            throw errors.budgetExhausted(budget.scope === 'global' ? 'global' : `${budget.scope} ${budget.scopeId}`, budget.usedTokens, budget.limitTokens)
-          }
+        // Read after the lock: every launch committed before it is counted.
+        const admission = await tx.projects.admission(project.name, clock.now())
+        if (!admission) throw errors.projectNotFound(project.name)
+        if (admission.archived) throw errors.projectArchived(project.name)
+        if (admission.activeRunners >= admission.maxConcurrentRunners) {
+          throw errors.quotaExceeded(project.name, admission.activeRunners, admission.maxConcurrentRunners)
         }
+        const budget = admission.exhaustedBudget
+        if (budget) throw errors.budgetExhausted(budget.scope === 'global' ? 'global' : `${budget.scope} ${budget.scopeId}`, budget.usedTokens, budget.limitTokens)
+        const now = clock.now()
         const runner = await tx.runners.insert({
           id: ids.next(),
           projectName: project.name,
@@ -138,6 +136,18 @@ export const createRunnerService = ({ repos, uow, clock, ids, paths, agents, hea
         total: await repos.runners.count(where),
         nextCursor: rows.length > limit && last ? encodeCursor(last.id) : null,
       }
+    },
+
+    /** Every runner matching the filter, newest first, read page by page. */
+    async listAll (filter: RunnerFilter): Promise<{ runners: Runner[], total: number }> {
+      const all: Runner[] = []
+      let cursor: string | null = null
+      do {
+        const page: RunnerPage = await this.list({ ...filter, limit: MAX_PAGE_SIZE, ...(cursor ? { cursor } : {}) })
+        all.push(...page.runners)
+        cursor = page.nextCursor
+      } while (cursor)
+      return { runners: all, total: all.length }
     },
 
     /**
