@@ -26,11 +26,15 @@ export interface LaunchAdmission {
   activeRunners: number
   /** A current global or project budget with no tokens left, if any. */
   exhaustedBudget: BudgetStatus | null
+  /** The ready node with the most room left, or null when none has registered or has room. */
+  nodeId: string | null
 }
 
 export interface ProjectRepository {
   insert(project: NewProject): Promise<void>
   find(name: string): Promise<Project | null>
+  /** The stored (real) path alone, without the counters `find` computes. */
+  pathOf(name: string): Promise<string | null>
   admission(name: string, at: Date): Promise<LaunchAdmission | null>
   findByPath(path: string): Promise<Project | null>
   list(filter: { status?: ProjectStatus }): Promise<Project[]>

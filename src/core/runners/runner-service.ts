@@ -74,28 +74,29 @@ export const createRunnerService = ({ repos, uow, clock, ids, paths, agents, hea
     async launch (input: LaunchInput, actor: string): Promise<Runner> {
       const launch = checkLaunchInput(input, agents.defaultAgent)
       if (!agents.has(launch.agent)) throw errors.unknownAgent(launch.agent, agents.names())
-      const project = await repos.projects.find(launch.project)
-      if (!project) throw errors.projectNotFound(launch.project)
-      const workingDirectory = await resolveWorkingDirectory(project.path, launch.projectPath)
+      const projectName = launch.project
+      const projectPath = await repos.projects.pathOf(projectName)
+      if (!projectPath) throw errors.projectNotFound(projectName)
+      const workingDirectory = await resolveWorkingDirectory(projectPath, launch.projectPath)
 
       return uow.run(async tx => {
-        await tx.lockProject(project.name)
+        await tx.lockProject(projectName)
         // Read after the lock: every launch committed before it is counted.
-        const admission = await tx.projects.admission(project.name, clock.now())
-        if (!admission) throw errors.projectNotFound(project.name)
-        if (admission.archived) throw errors.projectArchived(project.name)
+        const admission = await tx.projects.admission(projectName, clock.now())
+        if (!admission) throw errors.projectNotFound(projectName)
+        if (admission.archived) throw errors.projectArchived(projectName)
         if (admission.activeRunners >= admission.maxConcurrentRunners) {
-          throw errors.quotaExceeded(project.name, admission.activeRunners, admission.maxConcurrentRunners)
+          throw errors.quotaExceeded(projectName, admission.activeRunners, admission.maxConcurrentRunners)
         }
         const budget = admission.exhaustedBudget
         if (budget) throw errors.budgetExhausted(budget.scope === 'global' ? 'global' : `${budget.scope} ${budget.scopeId}`, budget.usedTokens, budget.limitTokens)
         const now = clock.now()
         const runner = await tx.runners.insert({
           id: ids.next(),
-          projectName: project.name,
+          projectName,
           projectPath: workingDirectory,
           agent: launch.agent,
-          nodeId: await tx.nodes.pickForLaunch(),
+          nodeId: admission.nodeId,
           flags: launch.flags,
           capabilities: launch.capabilities,
           environment: launch.environment,
@@ -108,7 +109,7 @@ export const createRunnerService = ({ repos, uow, clock, ids, paths, agents, hea
           createdBy: actor,
           createdAt: now,
         })
-        await tx.projects.touch(project.name, now)
+        await tx.projects.touch(projectName, now)
         await runnerEvent(tx, 'runner.launched', runner, actor, {
           agent: runner.agent,
           node_id: runner.nodeId,

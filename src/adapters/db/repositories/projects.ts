@@ -1,11 +1,12 @@
 // Project rows, read together with counters computed from runners and sessions and the quota.
 import { and, asc, eq, getTableColumns, sql, type SQL } from 'drizzle-orm'
 import { errors } from '../../../core/errors.js'
-import type { BudgetStatus, ProjectRepository } from '../../../core/ports.js'
+import type { ProjectRepository } from '../../../core/ports.js'
 import { DEFAULT_MAX_CONCURRENT_RUNNERS, type Project, type ProjectStatus } from '../../../core/projects/project.js'
 import type { Db } from '../client.js'
 import { isUniqueViolation } from '../pg-errors.js'
-import { projects, resourceQuotas, tokenBudgets } from '../schema.js'
+import { readLaunchAdmission } from './launch-admission.js'
+import { projects, resourceQuotas } from '../schema.js'
 
 const ACTIVE = sql`('terminated', 'failed')`
 const hasActiveRunner = sql`exists (select 1 from runners r where r.project_name = ${projects.name} and r.status not in ${ACTIVE})`
@@ -63,25 +64,11 @@ export const createProjectRepository = (db: Db): ProjectRepository => {
       }
     },
     find: name => findWhere(eq(projects.name, name)),
-    async admission (name, at) {
-      const when = at.toISOString()
-      const exhausted = sql<BudgetStatus | null>`(
-        select json_build_object('scope', b.scope, 'scopeId', b.scope_id, 'limitTokens', b.limit_tokens, 'usedTokens', b.used_tokens)
-        from ${tokenBudgets} b
-        where b.period_start <= ${when}::timestamptz and b.period_end > ${when}::timestamptz and b.used_tokens >= b.limit_tokens
-          and (b.scope = 'global' or (b.scope = 'project' and b.scope_id = ${projects.name}))
-        order by b.scope limit 1)`
-      const [row] = await db.select({
-        path: projects.path,
-        archived: projects.archived,
-        maxConcurrentRunners: projectView.maxConcurrentRunners,
-        activeRunners: projectView.activeRunners,
-        exhaustedBudget: exhausted,
-      }).from(projects).leftJoin(resourceQuotas, eq(resourceQuotas.projectName, projects.name)).where(eq(projects.name, name)).limit(1)
-      if (!row) return null
-      const budget = row.exhaustedBudget
-      return { ...row, exhaustedBudget: budget ? { ...budget, limitTokens: Number(budget.limitTokens), usedTokens: Number(budget.usedTokens) } : null }
+    async pathOf (name) {
+      const [row] = await db.select({ path: projects.path }).from(projects).where(eq(projects.name, name)).limit(1)
+      return row?.path ?? null
     },
+    admission: (name, at) => readLaunchAdmission(db, name, at),
     findByPath: path => findWhere(eq(projects.path, path)),
     async list ({ status }) {
       const rows = await select()

@@ -1,0 +1,45 @@
+// The one statement a launch reads under its project lock: the project, its quota, its active
+// runner count, an exhausted budget if any, and the node to place the runner on. It is written
+// as flat SQL rather than composed with the query builder because it runs on every launch, and
+// building a nested drizzle query costs more CPU than Postgres spends answering it.
+import { sql } from 'drizzle-orm'
+import type { BudgetStatus, LaunchAdmission } from '../../../core/ports.js'
+import { DEFAULT_MAX_CONCURRENT_RUNNERS } from '../../../core/projects/project.js'
+import { rowsOf, type Db } from '../client.js'
+
+interface AdmissionRow {
+  path: string
+  archived: boolean
+  maxConcurrentRunners: number
+  activeRunners: number
+  exhaustedBudget: { scope: BudgetStatus['scope'], scopeId: string, limitTokens: number | string, usedTokens: number | string } | null
+  nodeId: string | null
+}
+
+export const readLaunchAdmission = async (db: Db, project: string, at: Date): Promise<LaunchAdmission | null> => {
+  const when = at.toISOString()
+  const [row] = rowsOf<AdmissionRow>(await db.execute(sql`
+    select p.path, p.archived,
+      coalesce(q.max_concurrent_runners, ${DEFAULT_MAX_CONCURRENT_RUNNERS})::int as "maxConcurrentRunners",
+      (select count(*) from runners r where r.project_name = p.name and r.status not in ('terminated', 'failed'))::int as "activeRunners",
+      (select json_build_object('scope', b.scope, 'scopeId', b.scope_id, 'limitTokens', b.limit_tokens, 'usedTokens', b.used_tokens)
+         from token_budgets b
+        where b.period_start <= ${when}::timestamptz and b.period_end > ${when}::timestamptz and b.used_tokens >= b.limit_tokens
+          and (b.scope = 'global' or (b.scope = 'project' and b.scope_id = p.name))
+        order by b.scope limit 1) as "exhaustedBudget",
+      (select n.id from nodes n
+         left join runners r on r.node_id = n.id and r.status not in ('terminated', 'failed')
+        where n.status = 'ready'
+        group by n.id, n.capacity
+       having count(r.id) < n.capacity
+        order by n.capacity - count(r.id) desc, n.id
+        limit 1) as "nodeId"
+    from projects p left join resource_quotas q on q.project_name = p.name
+    where p.name = ${project}`))
+  if (!row) return null
+  const budget = row.exhaustedBudget
+  return {
+    ...row,
+    exhaustedBudget: budget ? { ...budget, limitTokens: Number(budget.limitTokens), usedTokens: Number(budget.usedTokens) } : null,
+  }
+}
