@@ -10,7 +10,8 @@ import type { Config } from './config.js'
 import { createGithubPullRequests } from './adapters/github/pull-requests.js'
 import { createFleetService, type FleetService } from './core/fleet/fleet-service.js'
 import { createReconcileService, type ReconcileService } from './core/runners/reconcile-service.js'
-import type { AgentCatalogue, Clock, IdGenerator, Repositories, UnitOfWork } from './core/ports.js'
+import { createInProcessBus } from './adapters/bus/in-process-bus.js'
+import type { AgentCatalogue, Clock, EventBus, IdGenerator, Repositories, UnitOfWork } from './core/ports.js'
 import { createProjectService, type ProjectService } from './core/projects/project-service.js'
 import { createRunnerService, type RunnerService } from './core/runners/runner-service.js'
 import { createSessionService, type SessionService } from './core/sessions/session-service.js'
@@ -21,6 +22,8 @@ export interface Context {
   config: Config
   logger: Logger
   database: Database
+  /** RabbitMQ when AMQP_URL (or docker.rabbitmq.enabled) is set, else the in-process bus. */
+  bus: EventBus
   repos: Repositories
   uow: UnitOfWork
   clock: Clock
@@ -39,6 +42,8 @@ export interface ContextOptions {
   roles: string[]
   /** Tests pass a database they opened (in-memory PGlite or a scratch Postgres). */
   database?: Database
+  /** Tests may pass a bus (for example one connected to a scratch RabbitMQ vhost). */
+  bus?: EventBus
 }
 
 export const agentCatalogue = (config: Config): AgentCatalogue => ({
@@ -51,8 +56,16 @@ export const openConfiguredDatabase = (config: Config): Promise<Database> => con
   ? openDatabase({ kind: 'postgres', url: config.databaseUrl, poolSize: config.database.postgresql.max_conns })
   : openDatabase({ kind: 'pglite', dataDir: config.dataDir })
 
+export const openConfiguredBus = async (config: Config, logger: Logger): Promise<EventBus> => {
+  const onHandlerError = (err: unknown) => logger.error({ err }, 'event subscriber failed')
+  if (!config.amqpUrl) return createInProcessBus({ onHandlerError })
+  const { createAmqpBus } = await import('./adapters/bus/amqp-bus.js')
+  return createAmqpBus({ url: config.amqpUrl, exchange: config.docker.rabbitmq.exchange, logger: logger.child({ component: 'bus' }), onHandlerError })
+}
+
 export const createContext = async (config: Config, logger: Logger, options: ContextOptions): Promise<Context> => {
   const database = options.database ?? await openConfiguredDatabase(config)
+  const bus = options.bus ?? await openConfiguredBus(config, logger)
   try {
     await database.migrate()
     const repos = createRepositories(database.db)
@@ -66,6 +79,7 @@ export const createContext = async (config: Config, logger: Logger, options: Con
       config,
       logger,
       database,
+      bus,
       repos,
       uow,
       clock,
@@ -87,10 +101,12 @@ export const createContext = async (config: Config, logger: Logger, options: Con
       }),
       async close () {
         await repos.daemons.markStopped(instance.id).catch(err => logger.warn({ err }, 'could not mark the daemon stopped'))
+        await bus.close().catch(err => logger.warn({ err }, 'could not close the bus'))
         await database.close()
       },
     }
   } catch (err) {
+    await bus.close().catch(() => {})
     await database.close().catch(() => {})
     throw err
   }

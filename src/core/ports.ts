@@ -156,3 +156,38 @@ export interface UnitOfWork {
   /** Runs `work` in one READ COMMITTED transaction; everything commits or nothing does. */
   run<T>(work: (tx: TransactionRepositories) => Promise<T>): Promise<T>
 }
+
+/** A message on the event bus: the outbox row's envelope, keyed for topic routing. */
+export interface BusMessage {
+  routingKey: string
+  /** The event id: consumers dedupe on it (delivery is at least once). */
+  messageId: string
+  type: string
+  timestamp: Date
+  body: Record<string, unknown>
+}
+
+/** Per message: confirmed by the bus, or refused for a reason that concerns this message. */
+export type PublishOutcome = { ok: true } | { ok: false, reason: 'returned' | 'nacked' | 'rejected', error: string }
+
+export interface EventPublisher {
+  /** True while a publish can succeed (connected, channel open). */
+  ready(): boolean
+  /**
+   * Publishes a window of messages and waits for every confirm. Message-level refusals come
+   * back as outcomes; losing the connection or channel mid-window throws (the bus is
+   * unavailable, the messages' fate unknown), so the caller retries them all later.
+   */
+  publishBatch(messages: BusMessage[]): Promise<PublishOutcome[]>
+}
+
+export interface BusSubscription { close(): Promise<void> }
+
+export interface EventSubscriber {
+  /** Delivers every message whose routing key matches `pattern` (`*` one word, `#` any). */
+  subscribe(pattern: string, onMessage: (message: BusMessage) => void): Promise<BusSubscription>
+}
+
+export interface EventBus extends EventPublisher, EventSubscriber {
+  close(): Promise<void>
+}

@@ -1,0 +1,196 @@
+// RabbitMQ as the event bus. amqplib neither reconnects nor survives an unhandled channel
+// error, so this file owns the connection's life: reconnect with capped, jittered backoff,
+// redeclare the topology, re-create subscriptions, and never let an 'error' event escape.
+//
+// Topology: a durable topic exchange (docker.rabbitmq.exchange), and a durable, bounded
+// catch-all queue `<exchange>.log` bound with '#', so that every well-formed event is
+// routable: with `mandatory`, a message the broker cannot route comes back as a failure
+// instead of being confirmed and dropped. Subscribers each get an exclusive auto-delete queue.
+import amqp from 'amqplib'
+import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib'
+import type { Logger } from 'pino'
+import type { BusMessage, BusSubscription, EventBus, PublishOutcome } from '../../core/ports.js'
+import { checkTopicPattern } from '../../core/events/topic.js'
+
+export interface AmqpBusOptions {
+  url: string
+  exchange: string
+  logger: Logger
+  onHandlerError: (err: unknown) => void
+  /** Retained catch-all queue length; the oldest messages are dropped beyond it. */
+  logQueueMaxLength?: number
+  heartbeatSeconds?: number
+}
+
+interface Subscription { pattern: string, onMessage: (m: BusMessage) => void, channel: Channel | null, closed: boolean }
+
+export class BusUnavailableError extends Error {
+  constructor (message: string) { super(message); this.name = 'BusUnavailableError' }
+}
+
+const backoffMs = (attempt: number) => Math.min(10_000, 100 * 1.5 ** attempt) * (0.5 + Math.random() / 2)
+
+export const createAmqpBus = async (options: AmqpBusOptions): Promise<EventBus & { connected: Promise<void> }> => {
+  const { url, exchange, logger, onHandlerError, logQueueMaxLength = 100_000, heartbeatSeconds = 15 } = options
+  let connection: ChannelModel | null = null
+  let publishChannel: ConfirmChannel | null = null
+  let closing = false
+  let attempt = 0
+  let reconnectTimer: NodeJS.Timeout | null = null
+  const subscriptions = new Set<Subscription>()
+  // Messages the broker returned (unroutable) on the current channel, by message id.
+  let returned = new Set<string>()
+  let signalConnected: () => void = () => {}
+  const connected = new Promise<void>(resolve => { signalConnected = resolve })
+
+  const declareTopology = async (channel: Channel) => {
+    await channel.assertExchange(exchange, 'topic', { durable: true })
+    await channel.assertQueue(`${exchange}.log`, { durable: true, arguments: { 'x-max-length': logQueueMaxLength, 'x-overflow': 'drop-head' } })
+    await channel.bindQueue(`${exchange}.log`, exchange, '#')
+  }
+
+  const openPublishChannel = async (conn: ChannelModel) => {
+    const channel = await conn.createConfirmChannel()
+    channel.on('error', err => logger.warn({ err }, 'publish channel error'))
+    channel.on('return', (msg: ConsumeMessage) => { if (msg.properties.messageId) returned.add(String(msg.properties.messageId)) })
+    channel.on('close', () => {
+      if (publishChannel !== channel) return
+      publishChannel = null
+      // The connection may still be fine (a channel-level error such as 404 or 406 closes only
+      // the channel): try a new channel, and fall back to a full reconnect.
+      if (!closing && connection === conn) openPublishChannel(conn).catch(err => { logger.warn({ err }, 'cannot reopen publish channel'); scheduleReconnect() })
+    })
+    await declareTopology(channel)
+    returned = new Set()
+    publishChannel = channel
+  }
+
+  const openSubscription = async (conn: ChannelModel, sub: Subscription) => {
+    const channel = await conn.createChannel()
+    channel.on('error', err => logger.warn({ err, pattern: sub.pattern }, 'subscription channel error'))
+    await channel.assertExchange(exchange, 'topic', { durable: true })
+    const { queue } = await channel.assertQueue('', { exclusive: true, autoDelete: true, durable: false })
+    await channel.bindQueue(queue, exchange, sub.pattern)
+    await channel.prefetch(256)
+    await channel.consume(queue, msg => {
+      if (!msg) return
+      try {
+        sub.onMessage({
+          routingKey: msg.fields.routingKey,
+          messageId: String(msg.properties.messageId ?? ''),
+          type: String(msg.properties.type ?? ''),
+          timestamp: new Date(Number(msg.properties.timestamp ?? 0) * 1000),
+          body: JSON.parse(msg.content.toString('utf8')) as Record<string, unknown>,
+        })
+      } catch (err) {
+        onHandlerError(err)
+      }
+      channel.ack(msg)
+    })
+    sub.channel = channel
+  }
+
+  const scheduleReconnect = () => {
+    if (closing || reconnectTimer) return
+    const delay = backoffMs(attempt++)
+    logger.warn({ delayMs: Math.round(delay), attempt }, 'bus disconnected; reconnecting')
+    reconnectTimer = setTimeout(() => { reconnectTimer = null; void connect() }, delay)
+  }
+
+  const connect = async () => {
+    try {
+      const conn = await amqp.connect(url, { heartbeat: heartbeatSeconds, clientProperties: { connection_name: 'stratavored' } })
+      conn.on('error', err => logger.warn({ err }, 'bus connection error'))
+      conn.on('close', () => {
+        if (connection !== conn) return
+        connection = null
+        publishChannel = null
+        for (const sub of subscriptions) sub.channel = null
+        scheduleReconnect()
+      })
+      connection = conn
+      await openPublishChannel(conn)
+      for (const sub of subscriptions) if (!sub.closed) await openSubscription(conn, sub)
+      attempt = 0
+      logger.info('bus connected')
+      signalConnected()
+    } catch (err) {
+      logger.warn({ err }, 'bus connect failed')
+      const conn = connection
+      connection = null
+      publishChannel = null
+      await conn?.close().catch(() => {})
+      scheduleReconnect()
+    }
+  }
+
+  void connect()
+
+  return {
+    connected,
+
+    ready: () => publishChannel !== null,
+
+    async publishBatch (messages) {
+      const channel = publishChannel
+      if (!channel) throw new BusUnavailableError('not connected to RabbitMQ')
+      const sent = messages.map(message => new Promise<PublishOutcome>((resolve, reject) => {
+        try {
+          channel.publish(exchange, message.routingKey, Buffer.from(JSON.stringify(message.body)), {
+            persistent: true,
+            mandatory: true,
+            messageId: message.messageId,
+            type: message.type,
+            timestamp: Math.floor(message.timestamp.getTime() / 1000),
+            contentType: 'application/json',
+          }, err => {
+            // A return (basic.return) precedes the confirm of the same message.
+            if (err && /channel closed/i.test(String(err.message))) reject(new BusUnavailableError('the channel closed before the confirm arrived'))
+            else if (err) resolve({ ok: false, reason: 'nacked', error: String(err.message ?? err) })
+            else if (returned.delete(message.messageId)) resolve({ ok: false, reason: 'returned', error: 'unroutable: no queue is bound for this routing key' })
+            else resolve({ ok: true })
+          })
+        } catch (err) {
+          // amqplib throws synchronously for a message it cannot encode (e.g. a routing key
+          // over 255 bytes) and for a closed channel.
+          if (publishChannel !== channel) reject(new BusUnavailableError('the channel closed while publishing'))
+          else resolve({ ok: false, reason: 'rejected', error: (err as Error).message })
+        }
+      }))
+      let onClose = () => {}
+      const closed = new Promise<never>((_, reject) => {
+        onClose = () => reject(new BusUnavailableError('the channel closed before every confirm arrived'))
+        channel.once('close', onClose)
+      })
+      closed.catch(() => {})
+      try {
+        return await Promise.race([Promise.all(sent), closed])
+      } finally {
+        channel.removeListener('close', onClose)
+      }
+    },
+
+    async subscribe (pattern, onMessage): Promise<BusSubscription> {
+      checkTopicPattern(pattern)
+      const sub: Subscription = { pattern, onMessage, channel: null, closed: false }
+      subscriptions.add(sub)
+      if (connection) await openSubscription(connection, sub)
+      return {
+        close: async () => {
+          sub.closed = true
+          subscriptions.delete(sub)
+          await sub.channel?.close().catch(() => {})
+        },
+      }
+    },
+
+    async close () {
+      closing = true
+      if (reconnectTimer) clearTimeout(reconnectTimer)
+      const conn = connection
+      connection = null
+      publishChannel = null
+      await conn?.close().catch(() => {})
+    },
+  }
+}
