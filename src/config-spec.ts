@@ -66,6 +66,12 @@ export const CONFIG_SPEC = {
     body_limit_bytes: int(262_144, 1024, 16 * 1024 * 1024),
     cors_origins: list(/^(\*|https?:\/\/[^\s/]+)$/),
   },
+  relay: {
+    // Rows claimed and published per transaction (the confirm window).
+    batch_size: int(200, 1, 5000),
+    // How often a relay looks for due rows when no NOTIFY woke it.
+    poll_interval_ms: int(1000, 50, 60_000),
+  },
   observability: {
     log_level: oneOf('info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     log_format: oneOf('auto', ['auto', 'json', 'pretty']),

@@ -1,13 +1,16 @@
 // The stratavored command: one subcommand per process, `all` (the default) runs every role in
 // one process. Parses only the subcommand and --config; everything else is configuration.
 import { parseArgs } from 'node:util'
-import { runProcess } from '../src/process/lifecycle.js'
+import type { Context } from '../src/context.js'
+import { runProcess, type Part } from '../src/process/lifecycle.js'
 import { startApi } from './api.js'
+import { startRelay } from './outbox-relay.js'
 
-const USAGE = `usage: stratavored [all|api] [--config FILE]
+const USAGE = `usage: stratavored [all|api|relay] [--config FILE]
 
-  all   every role in one process (default; what npm start runs)
-  api   the HTTP API on daemon.http_port and metrics on docker.prometheus.port
+  all    every role in one process (default; what npm start runs)
+  api    the HTTP API on daemon.http_port and metrics on docker.prometheus.port
+  relay  publishes the outbox to the event bus (RabbitMQ with AMQP_URL)
 
 Configuration: --config FILE, else ~/.config/stratavore/stratavore.yaml, else
 /etc/stratavore/stratavore.yaml; STRATAVORE_* variables override the file
@@ -15,7 +18,8 @@ Configuration: --config FILE, else ~/.config/stratavore/stratavore.yaml, else
 otherwise the embedded PGlite in STRATAVORE_DATA_DIR (~/.local/share/stratavore).
 `
 
-const ROLES: Record<string, string[]> = { all: ['api'], api: ['api'] }
+const ROLES: Record<string, string[]> = { all: ['api', 'relay'], api: ['api'], relay: ['relay'] }
+const STARTERS: Record<string, (ctx: Context) => Promise<Part[]>> = { api: startApi, relay: startRelay }
 
 let parsed
 try {
@@ -39,5 +43,9 @@ if (!roles || positionals.length > 1) {
 await runProcess({
   roles,
   ...(values.config ? { configPath: values.config } : {}),
-  start: async ctx => [...await startApi(ctx)],
+  start: async ctx => {
+    const parts: Part[] = []
+    for (const role of roles) parts.push(...await STARTERS[role]!(ctx))
+    return parts
+  },
 })

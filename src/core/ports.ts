@@ -134,6 +134,25 @@ export interface ReconcileRepository {
   failLostRunners(graceSeconds: number, limit: number): Promise<Runner[]>
 }
 
+export interface OutboxRow {
+  id: number
+  eventId: string
+  eventType: string
+  routingKey: string
+  payload: Record<string, unknown>
+  attempts: number
+  maxAttempts: number
+  createdAt: Date
+}
+
+export interface OutboxRepository {
+  /** Locks up to `limit` due rows for this transaction, skipping rows other relays hold. */
+  claimBatch(limit: number): Promise<OutboxRow[]>
+  markDelivered(ids: number[]): Promise<void>
+  markFailed(id: number, failure: { error: string, retryInSeconds: number, dead: boolean }): Promise<void>
+  backlog(): Promise<{ pending: number, dead: number }>
+}
+
 export interface Repositories {
   projects: ProjectRepository
   runners: RunnerRepository
@@ -144,6 +163,7 @@ export interface Repositories {
   stats: StatsRepository
   daemons: DaemonRepository
   reconcile: ReconcileRepository
+  outbox: OutboxRepository
   events: EventLog
 }
 

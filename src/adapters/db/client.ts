@@ -22,6 +22,11 @@ export interface Database {
   db: Db
   /** Applies pending migrations; safe to call twice and from several processes at once. */
   migrate(): Promise<void>
+  /**
+   * LISTENs on `channel`. `onListen` runs each time the listener is (re)established, since
+   * notifications sent while it was down are lost. Resolves to an unlisten function.
+   */
+  listen(channel: string, onNotify: () => void, onListen: () => void): Promise<() => Promise<void>>
   close(): Promise<void>
 }
 
@@ -66,6 +71,10 @@ const openPostgres = async ({ url, poolSize, connectTimeoutSeconds = 10 }: { url
         await lockClient.end({ timeout: 5 })
       }
     },
+    async listen (channel, onNotify, onListen) {
+      const { unlisten } = await client.listen(channel, onNotify, onListen)
+      return unlisten
+    },
     async close () { await client.end({ timeout: 5 }) },
   }
 }
@@ -106,6 +115,11 @@ const openPglite = async (dataDir: string | null): Promise<Database> => {
       migrate () {
         migrating = migrating.catch(() => {}).then(() => migratePglite(drizzlePglite({ client }), { migrationsFolder }))
         return migrating
+      },
+      async listen (channel, onNotify, onListen) {
+        const unlisten = await client.listen(channel, onNotify)
+        onListen()
+        return unlisten
       },
       async close () {
         try { await client.close() } finally { releaseLock() }

@@ -7,6 +7,7 @@ import type { Db } from './client.js'
 import { createBudgetRepository } from './repositories/budgets.js'
 import { createEventLog } from './repositories/event-log.js'
 import { createNodeRepository } from './repositories/nodes.js'
+import { createOutboxRepository } from './repositories/outbox.js'
 import { createProjectRepository } from './repositories/projects.js'
 import { createQuotaRepository } from './repositories/quotas.js'
 import { createReconcileRepository } from './repositories/reconcile.js'
@@ -24,6 +25,7 @@ export const createRepositories = (db: Db): Repositories => ({
   stats: createStatsRepository(db),
   daemons: createDaemonRepository(db),
   reconcile: createReconcileRepository(db),
+  outbox: createOutboxRepository(db),
   events: createEventLog(db),
 })
 
@@ -32,10 +34,22 @@ export const lockProject = async (db: Db, name: string): Promise<void> => {
   await db.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`project:${name}`}, 0))`)
 }
 
+export const OUTBOX_CHANNEL = 'stratavore_outbox'
+
 export const createUnitOfWork = (db: Db): UnitOfWork => ({
   run: work => db.transaction(async tx => {
     const scoped = tx as unknown as Db
-    const repos: TransactionRepositories = { ...createRepositories(scoped), lockProject: name => lockProject(scoped, name) }
-    return work(repos)
+    const base = createRepositories(scoped)
+    let appended = false
+    const repos: TransactionRepositories = {
+      ...base,
+      events: { append: event => { appended = true; return base.events.append(event) } },
+      lockProject: name => lockProject(scoped, name),
+    }
+    const result = await work(repos)
+    // Wakes the relays when this transaction commits (NOTIFY is delivered at commit, once per
+    // channel and payload). Only a hint: relays poll as well.
+    if (appended) await scoped.execute(sql`select pg_notify(${OUTBOX_CHANNEL}, '')`)
+    return result
   }),
 })

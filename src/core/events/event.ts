@@ -14,8 +14,9 @@ export type EventType =
   | 'runner.stopped'
   | 'runner.lost'
   | 'runner.failed'
+  | 'system.alert'
 
-export type AggregateType = 'project' | 'runner'
+export type AggregateType = 'project' | 'runner' | 'outbox'
 
 export interface DomainEvent {
   eventId: string
@@ -27,11 +28,14 @@ export interface DomainEvent {
   seq: number
   actor: string
   data: Record<string, unknown>
+  /** Set for events that are not about a project (system alerts): `system.alert.<severity>`. */
+  routingKey?: string
 }
 
 // `runner.launched.myproject`: the project is the last word so that `runner.*.myproject`
 // selects one project's runner events.
-export const routingKeyOf = (event: Pick<DomainEvent, 'type' | 'project'>): string => `${event.type}.${event.project}`
+export const routingKeyOf = (event: Pick<DomainEvent, 'type' | 'project' | 'routingKey'>): string =>
+  event.routingKey ?? `${event.type}.${event.project}`
 
 export const envelopeOf = (event: DomainEvent) => ({
   version: EVENT_ENVELOPE_VERSION,

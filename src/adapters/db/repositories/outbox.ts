@@ -1,0 +1,52 @@
+// Outbox rows as the relay sees them. Claiming runs inside the relay's transaction with
+// FOR UPDATE SKIP LOCKED, so several relays share the backlog without waiting on each other
+// and a relay that dies releases its rows with its connection.
+//
+//   pending ──published and confirmed──> delivered
+//      │ └──refused (attempts left)──> pending, next_attempt_at pushed back
+//      └────refused (attempts used up)──> dead (and a system.alert.error event)
+import { and, asc, inArray, isNull, lte, sql } from 'drizzle-orm'
+import type { OutboxRepository } from '../../../core/ports.js'
+import type { Db } from '../client.js'
+import { outbox } from '../schema.js'
+
+export const createOutboxRepository = (db: Db): OutboxRepository => ({
+  async claimBatch (limit) {
+    return db.select({
+      id: outbox.id,
+      eventId: outbox.eventId,
+      eventType: outbox.eventType,
+      routingKey: outbox.routingKey,
+      payload: outbox.payload,
+      attempts: outbox.attempts,
+      maxAttempts: outbox.maxAttempts,
+      createdAt: outbox.createdAt,
+    }).from(outbox)
+      .where(and(isNull(outbox.deliveredAt), isNull(outbox.deadAt), lte(outbox.nextAttemptAt, sql`now()`)))
+      .orderBy(asc(outbox.id))
+      .limit(limit)
+      .for('update', { skipLocked: true })
+  },
+
+  async markDelivered (ids) {
+    if (ids.length === 0) return
+    await db.update(outbox).set({ deliveredAt: sql`now()` }).where(inArray(outbox.id, ids))
+  },
+
+  async markFailed (id, { error, retryInSeconds, dead }) {
+    await db.update(outbox).set({
+      attempts: sql`${outbox.attempts} + 1`,
+      lastError: error.slice(0, 2000),
+      nextAttemptAt: sql`now() + make_interval(secs => ${retryInSeconds})`,
+      ...(dead ? { deadAt: sql`now()` } : {}),
+    }).where(inArray(outbox.id, [id]))
+  },
+
+  async backlog () {
+    const [row] = await db.select({
+      pending: sql<number>`count(*) filter (where ${outbox.deliveredAt} is null and ${outbox.deadAt} is null)`.mapWith(Number),
+      dead: sql<number>`count(*) filter (where ${outbox.deadAt} is not null)`.mapWith(Number),
+    }).from(outbox)
+    return row ?? { pending: 0, dead: 0 }
+  },
+})

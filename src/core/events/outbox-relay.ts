@@ -1,0 +1,88 @@
+// One relay pass: claim a batch of due outbox rows in a transaction, publish them with
+// confirms, mark what the bus confirmed as delivered, push back what it refused, commit.
+// Delivery is at least once: a relay that dies after publishing and before committing leaves
+// its rows pending, and they go out again with the same event id (consumers dedupe on it).
+//
+// A refusal that concerns one message (returned as unroutable, nacked, unencodable) costs that
+// row an attempt, with exponential backoff; after the last attempt the row is dead and a
+// `system.alert.error` event says so. It never blocks the rows behind it. Losing the bus
+// mid-batch concerns no message in particular: the transaction rolls back and no attempt is
+// counted, so a broker outage cannot exhaust anyone's attempts.
+import type { DomainEvent } from './event.js'
+import type { BusMessage, Clock, EventPublisher, IdGenerator, OutboxRow, UnitOfWork } from '../ports.js'
+import { errors } from '../errors.js'
+
+export interface RelayResult { claimed: number, delivered: number, retried: number, dead: number }
+
+export interface RelayOptions {
+  uow: UnitOfWork
+  publisher: EventPublisher
+  clock: Clock
+  ids: IdGenerator
+  batchSize: number
+  /** Backoff of a refused row: base * 2^(attempt-1), capped, with ±25% jitter. */
+  retryBaseSeconds?: number
+  retryMaxSeconds?: number
+}
+
+export const retryDelaySeconds = (attempt: number, base: number, max: number, random = Math.random) =>
+  Math.min(max, base * 2 ** Math.max(0, attempt - 1)) * (0.75 + random() / 2)
+
+const toMessage = (row: OutboxRow): BusMessage => ({
+  routingKey: row.routingKey,
+  messageId: row.eventId,
+  type: row.eventType,
+  timestamp: row.createdAt,
+  body: row.payload,
+})
+
+export const createOutboxRelay = ({ uow, publisher, clock, ids, batchSize, retryBaseSeconds = 1, retryMaxSeconds = 300 }: RelayOptions) => ({
+  async relayOnce (): Promise<RelayResult> {
+    if (!publisher.ready()) throw errors.unavailable('the event bus is not connected')
+    return uow.run(async tx => {
+      const rows = await tx.outbox.claimBatch(batchSize)
+      const result: RelayResult = { claimed: rows.length, delivered: 0, retried: 0, dead: 0 }
+      if (rows.length === 0) return result
+      const outcomes = await publisher.publishBatch(rows.map(toMessage))
+      const delivered = rows.filter((_, i) => outcomes[i]!.ok)
+      await tx.outbox.markDelivered(delivered.map(r => r.id))
+      result.delivered = delivered.length
+      for (const [i, row] of rows.entries()) {
+        const outcome = outcomes[i]!
+        if (outcome.ok) continue
+        const attempt = row.attempts + 1
+        const dead = attempt >= row.maxAttempts
+        await tx.outbox.markFailed(row.id, { error: `${outcome.reason}: ${outcome.error}`, retryInSeconds: retryDelaySeconds(attempt, retryBaseSeconds, retryMaxSeconds), dead })
+        if (!dead) {
+          result.retried++
+          continue
+        }
+        result.dead++
+        const alert: DomainEvent = {
+          eventId: ids.next(),
+          type: 'system.alert',
+          routingKey: 'system.alert.error',
+          occurredAt: clock.now(),
+          project: '',
+          aggregateType: 'outbox',
+          aggregateId: row.eventId,
+          seq: 1,
+          actor: 'relay',
+          data: {
+            severity: 'error',
+            reason: 'event dead-lettered',
+            event_id: row.eventId,
+            event_type: row.eventType,
+            routing_key: row.routingKey,
+            attempts: attempt,
+            error: `${outcome.reason}: ${outcome.error}`,
+          },
+        }
+        await tx.events.append(alert)
+      }
+      return result
+    })
+  },
+})
+
+export type OutboxRelay = ReturnType<typeof createOutboxRelay>

@@ -1,0 +1,72 @@
+// Runs relay passes until stopped: straight on while batches come back full, otherwise waits
+// for a wake-up (LISTEN/NOTIFY, or the in-process signal) or the poll interval, whichever is
+// first. NOTIFY is only a hint (notifications sent while disconnected are lost), so the poll
+// always runs and a (re)established listener triggers a pass. Errors never end the loop: it
+// backs off (capped, jittered) and tries again, so a database or broker outage only delays.
+import type { OutboxRelay, RelayResult } from './outbox-relay.js'
+
+export interface RelayLoopOptions {
+  relay: OutboxRelay
+  batchSize: number
+  pollIntervalMs: number
+  /** Registers a wake-up callback; returns an unsubscribe function. */
+  onWake?: (wake: () => void) => () => void
+  onBatch?: (result: RelayResult) => void
+  onError?: (err: unknown, consecutiveFailures: number) => void
+}
+
+export const errorBackoffMs = (failures: number, random = Math.random) => Math.min(10_000, 100 * 1.5 ** failures) * (0.5 + random() / 2)
+
+export const createRelayLoop = ({ relay, batchSize, pollIntervalMs, onWake, onBatch, onError }: RelayLoopOptions) => {
+  let stopped = true
+  let running: Promise<void> | null = null
+  let wakeNow: (() => void) | null = null
+  let woken = false
+  const wake = () => {
+    woken = true
+    wakeNow?.()
+  }
+  let unsubscribe: () => void = () => {}
+
+  const pause = (ms: number) => new Promise<void>(resolve => {
+    if (woken || stopped) { woken = false; resolve(); return }
+    const timer = setTimeout(done, ms)
+    function done () { clearTimeout(timer); wakeNow = null; woken = false; resolve() }
+    wakeNow = done
+  })
+
+  const loop = async () => {
+    let failures = 0
+    while (!stopped) {
+      try {
+        woken = false
+        const result = await relay.relayOnce()
+        failures = 0
+        if (result.claimed > 0) onBatch?.(result)
+        if (result.claimed >= batchSize) continue
+        await pause(pollIntervalMs)
+      } catch (err) {
+        failures++
+        onError?.(err, failures)
+        await pause(errorBackoffMs(failures))
+      }
+    }
+  }
+
+  return {
+    start () {
+      if (!stopped) return
+      stopped = false
+      unsubscribe = onWake?.(wake) ?? (() => {})
+      running = loop()
+    },
+    /** Resolves once the pass in flight (if any) has committed or rolled back. */
+    async stop () {
+      stopped = true
+      unsubscribe()
+      wakeNow?.()
+      await running
+    },
+    wake,
+  }
+}

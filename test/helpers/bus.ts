@@ -1,0 +1,36 @@
+// RabbitMQ for tests: STRATAVORE_TEST_AMQP_URL names the broker. Each test gets its own
+// exchange (and so its own catch-all queue), deleted at teardown. Without the variable a
+// RabbitMQ test is skipped on a developer's machine and fails in CI, where it must run.
+import amqp from 'amqplib'
+import { randomBytes } from 'node:crypto'
+import { pino } from 'pino'
+import { createAmqpBus } from '../../src/adapters/bus/amqp-bus.js'
+import type { EventBus } from '../../src/core/ports.js'
+
+type TapTest = { teardown(fn: () => unknown): void, pass(...args: any[]): unknown, fail(...args: any[]): unknown }
+
+export const testAmqpUrl = (): string | null => process.env.STRATAVORE_TEST_AMQP_URL || null
+
+/** Returns false (after failing in CI, or skipping elsewhere) when no broker is configured. */
+export const requireRabbit = (t: TapTest): boolean => {
+  if (testAmqpUrl()) return true
+  if (process.env.CI) t.fail('STRATAVORE_TEST_AMQP_URL is not set: CI must run the RabbitMQ tests')
+  else t.pass('RabbitMQ tests', { skip: 'STRATAVORE_TEST_AMQP_URL is not set (RabbitMQ tests are skipped outside CI)' })
+  return false
+}
+
+export const openTestAmqpBus = async (t: TapTest): Promise<{ bus: EventBus, exchange: string, url: string }> => {
+  const url = testAmqpUrl()!
+  const exchange = `stv-test-${randomBytes(5).toString('hex')}`
+  const bus = await createAmqpBus({ url, exchange, logger: pino({ level: process.env.STRATAVORE_TEST_LOG_LEVEL ?? 'silent' }), onHandlerError: err => { throw err } })
+  await Promise.race([bus.connected, new Promise((_, reject) => setTimeout(() => reject(new Error(`RabbitMQ at ${url} did not accept a connection in 10 s`)), 10_000).unref())])
+  t.teardown(async () => {
+    await bus.close()
+    const conn = await amqp.connect(url)
+    const ch = await conn.createChannel()
+    await ch.deleteQueue(`${exchange}.log`)
+    await ch.deleteExchange(exchange)
+    await conn.close()
+  })
+  return { bus, exchange, url }
+}
