@@ -1,3 +1,5 @@
+import { RELAY_FAULT_POINTS } from './core/events/outbox-relay.js'
+
 // The known configuration keys: their types, bounds and defaults. config.ts reads the YAML
 // file and the environment against this table; a key that is not here is a typo and stops the
 // daemon, with the key named.
@@ -71,6 +73,10 @@ export const CONFIG_SPEC = {
     batch_size: int(200, 1, 5000),
     // How often a relay looks for due rows when no NOTIFY woke it.
     poll_interval_ms: int(1000, 50, 60_000),
+  },
+  debug: {
+    // Crash tests only: the relay kills its own process (SIGKILL) at this point of a pass.
+    fault_point: oneOf('', ['', ...RELAY_FAULT_POINTS]),
   },
   observability: {
     log_level: oneOf('info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),

@@ -9,7 +9,11 @@ import type { Part } from '../src/process/lifecycle.js'
 export const startRelay = async (ctx: Context): Promise<Part[]> => {
   const { batch_size: batchSize, poll_interval_ms: pollIntervalMs } = ctx.config.relay
   const log = ctx.logger.child({ component: 'relay' })
-  const relay = createOutboxRelay({ uow: ctx.uow, publisher: ctx.bus, clock: ctx.clock, ids: ctx.ids, batchSize })
+  const fault = ctx.config.debug.fault_point
+  const relay = createOutboxRelay({
+    uow: ctx.uow, publisher: ctx.bus, clock: ctx.clock, ids: ctx.ids, batchSize,
+    ...(fault ? { faultPoint: point => { if (point === fault) process.kill(process.pid, 'SIGKILL') } } : {}),
+  })
   let unlisten: () => Promise<void> = async () => {}
   const loop = createRelayLoop({
     relay,

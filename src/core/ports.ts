@@ -1,6 +1,7 @@
 // The interfaces the core needs from the outside world. Adapters implement them; the core
 // imports nothing else. Repositories are handed out by the unit of work, bound to one
 // transaction, so a use case cannot write outside the transaction it started.
+import type { AuditRecord } from './audit/audit-record.js'
 import type { DomainEvent } from './events/event.js'
 import type { NewProject, Project, ProjectStatus } from './projects/project.js'
 import type { ConversationMode, Runner, RunnerStatus } from './runners/runner.js'
@@ -123,8 +124,35 @@ export interface DaemonRepository {
 }
 
 export interface EventLog {
-  /** Appends to the outbox and the audit log; must run in the caller's transaction. */
+  /**
+   * Appends to the outbox and to the audit log, chained and signed; must run in the caller's
+   * transaction, and takes the project's lock (lockProject) until it ends.
+   */
   append(event: DomainEvent): Promise<void>
+}
+
+export type MacCheck = 'ok' | 'mismatch' | 'unknown_key'
+
+/** Signs and checks audit-log MACs (HMAC-SHA256); the keys never leave the adapter. */
+export interface AuditSigner {
+  /** The MAC of `text` under the current signing key, with that key's id. */
+  sign(text: string): { keyId: string, mac: string }
+  /** Compares in constant time; 'unknown_key' when no configured key has that id. */
+  check(keyId: string, text: string, mac: string): MacCheck
+}
+
+export interface StoredAuditRow extends AuditRecord {
+  id: number
+  keyId: string | null
+  prevMac: string | null
+  mac: string | null
+}
+
+export interface AuditPosition { chain: string, chainSeq: number, id: number }
+
+export interface AuditReader {
+  /** Up to `limit` rows in (chain, chain_seq, id) order after `after`; one chain when given. */
+  page(query: { chain?: string, after: AuditPosition | null, limit: number }): Promise<StoredAuditRow[]>
 }
 
 export interface ReconcileRepository {
@@ -198,7 +226,7 @@ export interface EventPublisher {
    * back as outcomes; losing the connection or channel mid-window throws (the bus is
    * unavailable, the messages' fate unknown), so the caller retries them all later.
    */
-  publishBatch(messages: BusMessage[]): Promise<PublishOutcome[]>
+  publishBatch(messages: BusMessage[], hooks?: { afterSend?: () => void }): Promise<PublishOutcome[]>
 }
 
 export interface BusSubscription { close(): Promise<void> }

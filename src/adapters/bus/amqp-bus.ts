@@ -131,7 +131,7 @@ export const createAmqpBus = async (options: AmqpBusOptions): Promise<EventBus &
 
     ready: () => publishChannel !== null,
 
-    async publishBatch (messages) {
+    async publishBatch (messages, hooks) {
       const channel = publishChannel
       if (!channel) throw new BusUnavailableError('not connected to RabbitMQ')
       const sent = messages.map(message => new Promise<PublishOutcome>((resolve, reject) => {
@@ -157,6 +157,7 @@ export const createAmqpBus = async (options: AmqpBusOptions): Promise<EventBus &
           else resolve({ ok: false, reason: 'rejected', error: (err as Error).message })
         }
       }))
+      hooks?.afterSend?.()
       let onClose = () => {}
       const closed = new Promise<never>((_, reject) => {
         onClose = () => reject(new BusUnavailableError('the channel closed before every confirm arrived'))

@@ -20,7 +20,7 @@ export const createInProcessBus = ({ onHandlerError }: { onHandlerError: (err: u
   return {
     ready: () => !closed,
 
-    async publishBatch (messages) {
+    async publishBatch (messages, hooks) {
       if (closed) throw new Error('the in-process bus is closed')
       const outcomes: PublishOutcome[] = messages.map(m => Buffer.byteLength(m.routingKey) > MAX_ROUTING_KEY_BYTES
         ? { ok: false, reason: 'rejected', error: `routing key longer than ${MAX_ROUTING_KEY_BYTES} bytes` }
@@ -29,6 +29,7 @@ export const createInProcessBus = ({ onHandlerError }: { onHandlerError: (err: u
       // holds up the relay.
       const accepted = messages.filter((_, i) => outcomes[i]!.ok)
       if (accepted.length > 0) setImmediate(() => accepted.forEach(deliver))
+      hooks?.afterSend?.()
       return outcomes
     },
 

@@ -23,7 +23,12 @@ export interface RelayOptions {
   /** Backoff of a refused row: base * 2^(attempt-1), capped, with ±25% jitter. */
   retryBaseSeconds?: number
   retryMaxSeconds?: number
+  /** Fault injection for crash tests: called at each named point of a pass. */
+  faultPoint?: (point: RelayFaultPoint) => void
 }
+
+export const RELAY_FAULT_POINTS = ['relay.after_claim', 'relay.after_publish', 'relay.after_confirm', 'relay.before_commit'] as const
+export type RelayFaultPoint = typeof RELAY_FAULT_POINTS[number]
 
 export const retryDelaySeconds = (attempt: number, base: number, max: number, random = Math.random) =>
   Math.min(max, base * 2 ** Math.max(0, attempt - 1)) * (0.75 + random() / 2)
@@ -36,14 +41,16 @@ const toMessage = (row: OutboxRow): BusMessage => ({
   body: row.payload,
 })
 
-export const createOutboxRelay = ({ uow, publisher, clock, ids, batchSize, retryBaseSeconds = 1, retryMaxSeconds = 300 }: RelayOptions) => ({
+export const createOutboxRelay = ({ uow, publisher, clock, ids, batchSize, retryBaseSeconds = 1, retryMaxSeconds = 300, faultPoint = () => {} }: RelayOptions) => ({
   async relayOnce (): Promise<RelayResult> {
     if (!publisher.ready()) throw errors.unavailable('the event bus is not connected')
     return uow.run(async tx => {
       const rows = await tx.outbox.claimBatch(batchSize)
       const result: RelayResult = { claimed: rows.length, delivered: 0, retried: 0, dead: 0 }
       if (rows.length === 0) return result
-      const outcomes = await publisher.publishBatch(rows.map(toMessage))
+      faultPoint('relay.after_claim')
+      const outcomes = await publisher.publishBatch(rows.map(toMessage), { afterSend: () => faultPoint('relay.after_publish') })
+      faultPoint('relay.after_confirm')
       const delivered = rows.filter((_, i) => outcomes[i]!.ok)
       await tx.outbox.markDelivered(delivered.map(r => r.id))
       result.delivered = delivered.length
@@ -80,6 +87,7 @@ export const createOutboxRelay = ({ uow, publisher, clock, ids, batchSize, retry
         }
         await tx.events.append(alert)
       }
+      faultPoint('relay.before_commit')
       return result
     })
   },
