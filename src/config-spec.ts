@@ -1,8 +1,7 @@
-import { RELAY_FAULT_POINTS } from './core/events/outbox-relay.js'
-
 // The known configuration keys: their types, bounds and defaults. config.ts reads the YAML
 // file and the environment against this table; a key that is not here is a typo and stops the
 // daemon, with the key named.
+import { RELAY_FAULT_POINTS } from './core/events/outbox-relay.js'
 
 export type Leaf =
   | { type: 'string', default: string, pattern?: RegExp, secret?: boolean }
