@@ -1,0 +1,39 @@
+// `stratavored reconciler`: a reconcile pass every daemon.reconcile_interval_seconds (croner,
+// never overlapping itself). Several reconcilers may run: each transition is a conditional
+// update, so two never act on the same runner.
+import { Cron } from 'croner'
+import type { Context } from '../src/context.js'
+import { createReconcileGate } from '../src/core/runners/reconcile-gate.js'
+import type { Part } from '../src/process/lifecycle.js'
+
+export const startReconciler = async (ctx: Context): Promise<Part[]> => {
+  const log = ctx.logger.child({ component: 'reconciler' })
+  const { reconcile_interval_seconds: interval, heartbeat_interval_seconds: beat } = ctx.config.daemon
+  const gate = createReconcileGate({ graceMs: 3 * beat * 1000, now: () => Date.now() })
+  let running: Promise<void> = Promise.resolve()
+
+  const pass = async () => {
+    try {
+      // The database answering is what the gate waits for, judged or not.
+      await ctx.repos.outbox.backlog()
+      gate.recordSuccess()
+      if (!gate.mayJudge()) {
+        log.debug('within the post-start grace: not judging runners yet')
+        return
+      }
+      const result = await ctx.reconciler.reconcile('reconciler')
+      if (result.reconciledCount > 0) log.info(result, 'reconciled')
+    } catch (err) {
+      gate.recordFailure()
+      log.warn({ err }, 'reconcile pass failed')
+    }
+  }
+
+  // Every second, at most once per `interval` seconds, never while the previous pass runs.
+  const job = new Cron('* * * * * *', { protect: true, interval }, () => {
+    running = pass()
+    return running
+  })
+  log.info({ intervalSeconds: interval }, 'reconciler started')
+  return [{ name: 'reconciler', stop: async () => { job.stop(); await running } }]
+}
