@@ -87,6 +87,14 @@ export const CONFIG_SPEC = {
   webui: {
     dir: str(''),
   },
+  security: {
+    // The audit log's HMAC keys. audit_key_file (lines `key_id=secret`; the first signs, the
+    // rest verify older rows) wins over the inline key; with neither, the daemon generates one
+    // in its data dir.
+    audit_key_file: str(''),
+    audit_key: secret(),
+    audit_key_id: str('k1', { pattern: /^[A-Za-z0-9._-]{1,64}$/ }),
+  },
   github: {
     token: secret(),
     token_file: str(''),

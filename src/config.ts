@@ -7,6 +7,7 @@ import { homedir } from 'node:os'
 import { isAbsolute, join, resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { AGENT_KINDS, AGENT_NAME, CONFIG_SPEC, DEFAULT_AGENT_COMMANDS, SECRET_FILE_TWINS, envNameOf, isLeaf, leaves, type AgentKind, type Leaf, type SpecTree } from './config-spec.js'
+import { auditKeyProblem, parseAuditKeys, type AuditKey } from './core/audit/audit-keys.js'
 import { AppError } from './core/errors.js'
 import { checkEnvironment } from './core/runners/launch-input.js'
 
@@ -23,6 +24,11 @@ export interface Config extends Settings {
   databaseUrl: string | null
   amqpUrl: string | null
   agents: Record<string, AgentConfig>
+  /**
+   * The audit log's keys, the signing key first, from security.audit_key_file or
+   * security.audit_key; null when neither is set (the daemon then uses `<dataDir>/audit.key`).
+   */
+  auditKeys: AuditKey[] | null
 }
 
 export interface LoadOptions { configPath?: string, env?: NodeJS.ProcessEnv, home?: string }
@@ -180,7 +186,21 @@ export const loadConfig = ({ configPath, env = process.env, home = env.HOME || h
     databaseUrl: databaseUrlOf(s, env),
     amqpUrl: amqpUrlOf(s, env),
     agents,
+    auditKeys: auditKeysOf(s, home),
   }
+}
+
+// The file wins over the inline key, as every `_file` twin does.
+const auditKeysOf = (s: Settings, home: string): AuditKey[] | null => {
+  const { audit_key_file: file, audit_key: secret, audit_key_id: id } = s.security
+  if (file) {
+    const text = readSecretFile('security.audit_key_file', file, home)
+    try { return parseAuditKeys(text) } catch (err) { throw configError('security.audit_key_file', (err as Error).message, file) }
+  }
+  if (!secret) return null
+  const problem = auditKeyProblem({ id, secret })
+  if (problem) throw configError('security.audit_key', problem, 'config')
+  return [{ id, secret }]
 }
 
 const databaseUrlOf = (s: Settings, env: NodeJS.ProcessEnv): string | null => {
@@ -213,6 +233,8 @@ export const redactedConfig = (config: Config) => ({
   database: { ...config.database, postgresql: { ...config.database.postgresql, password: '***' } },
   docker: { ...config.docker, rabbitmq: { ...config.docker.rabbitmq, password: '***' } },
   github: { ...config.github, token: config.github.token ? '***' : '' },
+  security: { ...config.security, audit_key: config.security.audit_key ? '***' : '' },
+  auditKeys: config.auditKeys?.map(k => ({ id: k.id, secret: '***' })) ?? null,
 })
 
 export type { SpecTree }

@@ -1,6 +1,8 @@
 // The composition root: config, logger, database, repositories and use cases, built once per
 // process and shared by the API and every worker. close() tears down in reverse order.
 import { hostname } from 'node:os'
+import { createHmacSigner } from './adapters/audit/hmac-signer.js'
+import { resolveAuditKeys } from './adapters/audit/key-store.js'
 import type { Logger } from './adapters/logger.js'
 import { openDatabase, type Database } from './adapters/db/client.js'
 import { createRepositories, createUnitOfWork } from './adapters/db/unit-of-work.js'
@@ -68,8 +70,9 @@ export const createContext = async (config: Config, logger: Logger, options: Con
   const bus = options.bus ?? await openConfiguredBus(config, logger)
   try {
     await database.migrate()
-    const repos = createRepositories(database.db)
-    const uow = createUnitOfWork(database.db)
+    const signer = createHmacSigner(resolveAuditKeys({ configured: config.auditKeys, dataDir: config.dataDir, sharedDatabase: database.kind === 'postgres' }, logger))
+    const repos = createRepositories(database.db, signer)
+    const uow = createUnitOfWork(database.db, signer)
     const clock = systemClock
     const ids = uuidV7Ids
     const instance = await repos.daemons.register({ id: ids.next(), hostname: hostname(), pid: process.pid, version: VERSION, roles: options.roles })

@@ -8,11 +8,14 @@
 // - ids are UUIDv7 made by the application, so id order is creation order (cursor pagination).
 import { sql } from 'drizzle-orm'
 import {
-  bigint, bigserial, boolean, check, index, integer, jsonb, pgTable, primaryKey, real, text, timestamp, uniqueIndex, uuid,
+  bigint, bigserial, boolean, check, customType, index, integer, jsonb, pgTable, primaryKey, real, text, timestamp, uniqueIndex, uuid,
 } from 'drizzle-orm/pg-core'
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' })
 const tokens = (name: string) => bigint(name, { mode: 'number' }).notNull().default(0)
+// A full 64-bit transaction id (Postgres 13+); drizzle has no built-in type for it. Read as a
+// decimal string, since it can exceed Number.MAX_SAFE_INTEGER.
+const xid8 = customType<{ data: string, driverData: string }>({ dataType: () => 'xid8' })
 
 export const projects = pgTable('projects', {
   name: text('name').primaryKey(),
@@ -156,9 +159,15 @@ export const outbox = pgTable('outbox', {
 ])
 
 // The audit log: append-only, one row per state change, chained by HMAC (mac over prev_mac and
-// the canonical row) so an edited, deleted or reordered row is detectable.
+// the canonical row) so an edited, deleted or reordered row is detectable. One chain per project
+// (`_system` for events without one), numbered 1, 2, 3... by chain_seq with no gaps; appends to
+// a chain are serialized by the project's advisory lock (src/adapters/db/repositories/event-log.ts).
+// key_id names the key of the MAC so keys can rotate. tx_id is the writing transaction, for
+// readers that tail the table without skipping rows that commit out of order.
 export const events = pgTable('events', {
   id: bigserial('id', { mode: 'number' }).primaryKey(),
+  chain: text('chain').notNull(),
+  chainSeq: integer('chain_seq').notNull(),
   eventId: uuid('event_id').notNull(),
   eventType: text('event_type').notNull(),
   entityType: text('entity_type').notNull(),
@@ -170,8 +179,10 @@ export const events = pgTable('events', {
   keyId: text('key_id'),
   prevMac: text('prev_mac'),
   mac: text('mac'),
+  txId: xid8('tx_id').notNull().default(sql`pg_current_xact_id()`),
 }, t => [
   uniqueIndex('events_event_id_key').on(t.eventId),
+  uniqueIndex('events_chain_seq_key').on(t.chain, t.chainSeq),
   index('events_entity_idx').on(t.entityType, t.entityId),
   index('events_occurred_idx').on(t.occurredAt),
 ])

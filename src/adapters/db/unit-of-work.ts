@@ -2,8 +2,9 @@
 // Transactions run at READ COMMITTED, the connection default (pinned in client.ts): never
 // REPEATABLE READ on the launch path, whose snapshot would predate the advisory lock.
 import { sql } from 'drizzle-orm'
-import type { Repositories, TransactionRepositories, UnitOfWork } from '../../core/ports.js'
+import type { AuditSigner, Repositories, TransactionRepositories, UnitOfWork } from '../../core/ports.js'
 import type { Db } from './client.js'
+import { lockProject } from './project-lock.js'
 import { createBudgetRepository } from './repositories/budgets.js'
 import { createEventLog } from './repositories/event-log.js'
 import { createNodeRepository } from './repositories/nodes.js'
@@ -15,7 +16,7 @@ import { createRunnerRepository } from './repositories/runners.js'
 import { createSessionRepository } from './repositories/sessions.js'
 import { createDaemonRepository, createStatsRepository } from './repositories/system.js'
 
-export const createRepositories = (db: Db): Repositories => ({
+export const createRepositories = (db: Db, audit: AuditSigner): Repositories => ({
   projects: createProjectRepository(db),
   runners: createRunnerRepository(db),
   sessions: createSessionRepository(db),
@@ -26,20 +27,15 @@ export const createRepositories = (db: Db): Repositories => ({
   daemons: createDaemonRepository(db),
   reconcile: createReconcileRepository(db),
   outbox: createOutboxRepository(db),
-  events: createEventLog(db),
+  events: createEventLog(db, audit),
 })
-
-// hashtextextended gives a 64-bit key; one key space for every per-project lock.
-export const lockProject = async (db: Db, name: string): Promise<void> => {
-  await db.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`project:${name}`}, 0))`)
-}
 
 export const OUTBOX_CHANNEL = 'stratavore_outbox'
 
-export const createUnitOfWork = (db: Db): UnitOfWork => ({
+export const createUnitOfWork = (db: Db, audit: AuditSigner): UnitOfWork => ({
   run: work => db.transaction(async tx => {
     const scoped = tx as unknown as Db
-    const base = createRepositories(scoped)
+    const base = createRepositories(scoped, audit)
     let appended = false
     const repos: TransactionRepositories = {
       ...base,

@@ -82,6 +82,9 @@ export const createProjectService = ({ repos, uow, clock, ids, paths }: ProjectS
     /** Archiving keeps history and refuses new launches; runners already active keep going. */
     async archive (name: string, actor: string): Promise<Project> {
       await uow.run(async tx => {
+        // The lock first, as a launch takes it: the archive locks the project row and then the
+        // project's audit chain, while a launch holds the chain lock and then touches the row.
+        await tx.lockProject(name)
         const project = await tx.projects.find(name)
         if (!project) throw errors.projectNotFound(name)
         if (project.status === 'archived') return

@@ -30,9 +30,15 @@ export const createReconcileService = ({ uow, clock, ids, lostGraceSeconds }: {
         data: { ...data, node_id: runner.nodeId, last_heartbeat: runner.lastHeartbeat?.toISOString() ?? null },
       })
       const lost = await tx.reconcile.markSilentRunnersLost(RECONCILE_BATCH)
-      for (const runner of lost) await tx.events.append(event(runner, 'runner.lost', { reason: 'heartbeat_timeout', ttl_seconds: runner.heartbeatTtlSeconds }))
       const failed = await tx.reconcile.failLostRunners(lostGraceSeconds, RECONCILE_BATCH)
-      for (const runner of failed) await tx.events.append(event(runner, 'runner.failed', { reason: 'lost', grace_seconds: lostGraceSeconds }))
+      // Each append takes its project's lock until commit. Taking them in one global order
+      // (by project name) keeps two reconcilers from each holding a lock the other waits for.
+      // The sort is stable: a runner that went lost and failed in this pass keeps that order.
+      const pending = [
+        ...lost.map(runner => event(runner, 'runner.lost', { reason: 'heartbeat_timeout', ttl_seconds: runner.heartbeatTtlSeconds })),
+        ...failed.map(runner => event(runner, 'runner.failed', { reason: 'lost', grace_seconds: lostGraceSeconds })),
+      ].sort((a, b) => a.project < b.project ? -1 : a.project > b.project ? 1 : 0)
+      for (const e of pending) await tx.events.append(e)
       return {
         lostRunnerIds: lost.map(r => r.id),
         failedRunnerIds: failed.map(r => r.id),
