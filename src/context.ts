@@ -5,10 +5,12 @@ import { createHmacSigner } from './adapters/audit/hmac-signer.js'
 import { resolveAuditKeys } from './adapters/audit/key-store.js'
 import type { Logger } from './adapters/logger.js'
 import { openDatabase, type Database } from './adapters/db/client.js'
+import { createAuditReader } from './adapters/db/repositories/audit-reader.js'
 import { createRepositories, createUnitOfWork } from './adapters/db/unit-of-work.js'
 import { systemClock, uuidV7Ids } from './adapters/system/clock-and-ids.js'
 import { fileSystemPaths } from './adapters/system/path-resolver.js'
 import type { Config } from './config.js'
+import { createAuditService, type AuditService } from './core/audit/audit-service.js'
 import { createGithubPullRequests } from './adapters/github/pull-requests.js'
 import { createFleetService, type FleetService } from './core/fleet/fleet-service.js'
 import { createReconcileService, type ReconcileService } from './core/runners/reconcile-service.js'
@@ -37,6 +39,7 @@ export interface Context {
   status: StatusService
   reconciler: ReconcileService
   fleet: FleetService
+  audit: AuditService
   close(): Promise<void>
 }
 
@@ -102,6 +105,7 @@ export const createContext = async (config: Config, logger: Logger, options: Con
         clock,
         onRepoError: (repo, err) => logger.warn({ repo, err }, 'fleet: could not list pull requests'),
       }),
+      audit: createAuditService({ reader: createAuditReader(database.db), signer }),
       async close () {
         await repos.daemons.markStopped(instance.id).catch(err => logger.warn({ err }, 'could not mark the daemon stopped'))
         await bus.close().catch(err => logger.warn({ err }, 'could not close the bus'))

@@ -8,6 +8,7 @@ import { openapiPlugin } from './plugins/openapi.js'
 import { problemPlugin, sendRouteNotFound } from './plugins/problem.js'
 import { validationPlugin } from './plugins/validation.js'
 import { isAppRoute, sendAppIndex, webuiStaticPlugin } from './plugins/webui-static.js'
+import { auditRoutes } from './rest/audit.js'
 import { projectRoutes } from './rest/projects.js'
 import { restSharedSchemas } from './rest/schemas.js'
 import { runnerRoutes } from './rest/runners.js'
@@ -59,6 +60,7 @@ export const buildApp = async (ctx: Context): Promise<FastifyInstance> => {
   await app.register(projectRoutes)
   await app.register(runnerRoutes)
   await app.register(sessionRoutes)
+  await app.register(auditRoutes)
   await app.register(webuiRoutes)
   const servesWebui = ctx.config.webui.dir !== ''
   if (servesWebui) await app.register(webuiStaticPlugin, { root: ctx.config.webui.dir })

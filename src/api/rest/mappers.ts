@@ -1,9 +1,10 @@
 // Domain objects to REST DTOs: the only place this mapping happens.
+import type { AuditVerification } from '../../core/audit/audit-service.js'
 import type { Project } from '../../core/projects/project.js'
 import { maskEnvironment } from '../../core/runners/launch-input.js'
 import type { Runner } from '../../core/runners/runner.js'
 import type { Session } from '../../core/sessions/session.js'
-import type { ProjectDto, RunnerDto, SessionDto } from './schemas.js'
+import type { AuditVerificationDto, ProjectDto, RunnerDto, SessionDto } from './schemas.js'
 
 const iso = (d: Date) => d.toISOString()
 const isoOrNull = (d: Date | null) => d ? d.toISOString() : null
@@ -83,4 +84,11 @@ export const toSessionDto = (s: Session): SessionDto => ({
   resumedFrom: s.resumedFrom,
   summary: s.summary,
   createdAt: iso(s.createdAt),
+})
+
+export const toAuditVerificationDto = (v: AuditVerification): AuditVerificationDto => ({
+  ok: v.ok,
+  checkedRows: v.checkedRows,
+  chains: v.chains,
+  ...(v.firstBroken ? { firstBroken: { chain: v.firstBroken.chain, chainSeq: v.firstBroken.chainSeq, eventId: v.firstBroken.eventId, reason: v.firstBroken.reason } } : {}),
 })

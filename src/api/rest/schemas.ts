@@ -1,6 +1,8 @@
 // JSON schemas of the REST resource routes: the one owner of REST wire types. The OpenAPI
 // document is generated from these; handlers get their types from them.
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
+import { SYSTEM_CHAIN } from '../../core/audit/audit-record.js'
+import { BROKEN_REASONS } from '../../core/audit/audit-service.js'
 import { PROJECT_NAME_PATTERN, PROJECT_STATUSES } from '../../core/projects/project.js'
 import { ENV_NAME_PATTERN, MAX_ENV_VALUE_LENGTH, MAX_ENV_VARS, MAX_FLAGS, MAX_FLAG_LENGTH, MAX_PROMPT_LENGTH, SESSION_ID_PATTERN } from '../../core/runners/launch-input.js'
 import { CONVERSATION_MODES, RUNNER_STATUSES, RUNTIME_TYPES } from '../../core/runners/runner.js'
@@ -171,5 +173,21 @@ export const SessionListQuery = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
 }, strict)
 
+export const AuditVerifyQuery = Type.Object({
+  chain: Type.Optional(Type.String({ minLength: 1, maxLength: 63, description: `one chain: a project name, or ${JSON.stringify(SYSTEM_CHAIN)} for events without a project` })),
+}, strict)
+export const AuditVerificationDto = Type.Object({
+  ok: Type.Boolean({ description: 'true when every row checked is intact' }),
+  checkedRows: Type.Integer({ description: 'rows examined, the broken one included' }),
+  chains: Type.Integer({ description: 'chains examined, the broken one included' }),
+  firstBroken: Type.Optional(Type.Object({
+    chain: Type.String(),
+    chainSeq: Type.Integer(),
+    eventId: Type.String(),
+    reason: literals(BROKEN_REASONS),
+  }, { description: 'the first row, in chain then chain_seq order, that does not verify' })),
+}, { $id: 'AuditVerification' })
+export type AuditVerificationDto = Static<typeof AuditVerificationDto>
+
 /** Schemas with an $id, registered once with app.addSchema and referenced by routes. */
-export const restSharedSchemas = [Problem, ProjectDto, RunnerDto, SessionDto]
+export const restSharedSchemas = [Problem, ProjectDto, RunnerDto, SessionDto, AuditVerificationDto]
