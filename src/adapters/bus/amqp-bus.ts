@@ -28,6 +28,9 @@ export class BusUnavailableError extends Error {
   constructor (message: string) { super(message); this.name = 'BusUnavailableError' }
 }
 
+// AMQP 0-9-1 short strings (routing key, message id, type) hold at most 255 bytes.
+const MAX_SHORTSTR_BYTES = 255
+
 const backoffMs = (attempt: number) => Math.min(10_000, 100 * 1.5 ** attempt) * (0.5 + Math.random() / 2)
 
 export const createAmqpBus = async (options: AmqpBusOptions): Promise<EventBus & { connected: Promise<void> }> => {
@@ -135,6 +138,12 @@ export const createAmqpBus = async (options: AmqpBusOptions): Promise<EventBus &
       const channel = publishChannel
       if (!channel) throw new BusUnavailableError('not connected to RabbitMQ')
       const sent = messages.map(message => new Promise<PublishOutcome>((resolve, reject) => {
+        // Refused here rather than left to amqplib: ConfirmChannel.publish registers the confirm
+        // callback before it encodes, so a message it throws on leaves a callback no confirm
+        // matches; every later confirm on the channel then lands one message early and the
+        // batch's last one never comes (the relay hangs). Found by test/faults/poison-row.
+        const oversized = (['routingKey', 'messageId', 'type'] as const).find(f => Buffer.byteLength(message[f]) > MAX_SHORTSTR_BYTES)
+        if (oversized) return resolve({ ok: false, reason: 'rejected', error: `${oversized === 'routingKey' ? 'routing key' : oversized} longer than ${MAX_SHORTSTR_BYTES} bytes` })
         try {
           channel.publish(exchange, message.routingKey, Buffer.from(JSON.stringify(message.body)), {
             persistent: true,
