@@ -185,6 +185,8 @@ export const events = pgTable('events', {
   uniqueIndex('events_chain_seq_key').on(t.chain, t.chainSeq),
   index('events_entity_idx').on(t.entityType, t.entityId),
   index('events_occurred_idx').on(t.occurredAt),
+  // The live feed tails the log in (tx_id, id) order (src/adapters/db/repositories/event-feed.ts).
+  index('events_tx_position_idx').on(t.txId, t.id),
 ])
 
 export const tokenBudgets = pgTable('token_budgets', {

@@ -1,0 +1,1 @@
+CREATE INDEX "events_tx_position_idx" ON "events" USING btree ("tx_id","id");
