@@ -69,6 +69,11 @@ export const errors = {
   budgetExhausted: (scope: string, used: number, limit: number) =>
     make('BUDGET_EXHAUSTED', 'resource_exhausted')(`token budget exhausted for ${scope}: ${used}/${limit} tokens used`, { scope, used, limit }),
 
+  // The live event feed: a client too far behind must reload its state rather than replay.
+  resyncRequired: (reason: string) => make('RESYNC_REQUIRED', 'failed_precondition')(`resync required: ${reason}`),
+  feedOverflow: (limit: number) =>
+    make('FEED_OVERFLOW', 'resource_exhausted')(`more than ${limit} live events arrived while the replay was still running`, { limit }),
+
   unavailable: make('UNAVAILABLE', 'unavailable'),
   internal: make('INTERNAL', 'internal'),
 }
