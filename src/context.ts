@@ -14,6 +14,8 @@ import { createAuditService, type AuditService } from './core/audit/audit-servic
 import { createGithubPullRequests } from './adapters/github/pull-requests.js'
 import { createFleetService, type FleetService } from './core/fleet/fleet-service.js'
 import { createReconcileService, type ReconcileService } from './core/runners/reconcile-service.js'
+import { createEventFeed, type EventFeed } from './core/events/event-feed.js'
+import { createEventFeedSource } from './adapters/db/repositories/event-feed.js'
 import { createInProcessBus } from './adapters/bus/in-process-bus.js'
 import type { AgentCatalogue, Clock, EventBus, IdGenerator, Repositories, UnitOfWork } from './core/ports.js'
 import { createProjectService, type ProjectService } from './core/projects/project-service.js'
@@ -39,6 +41,8 @@ export interface Context {
   status: StatusService
   reconciler: ReconcileService
   fleet: FleetService
+  /** The live event feed (GET /api/v1/events): tails the audit log while anyone listens. */
+  feed: EventFeed
   audit: AuditService
   close(): Promise<void>
 }
@@ -81,6 +85,11 @@ export const createContext = async (config: Config, logger: Logger, options: Con
     const instance = await repos.daemons.register({ id: ids.next(), hostname: hostname(), pid: process.pid, version: VERSION, roles: options.roles })
     logger.info({ daemonId: instance.id, database: database.kind, roles: options.roles }, 'daemon registered')
     const paths = fileSystemPaths
+    const feed = createEventFeed({
+      source: createEventFeedSource(database.db),
+      bus,
+      onError: err => logger.warn({ err }, 'event feed: read failed; retrying'),
+    })
     return {
       config,
       logger,
@@ -106,7 +115,9 @@ export const createContext = async (config: Config, logger: Logger, options: Con
         onRepoError: (repo, err) => logger.warn({ repo, err }, 'fleet: could not list pull requests'),
       }),
       audit: createAuditService({ reader: createAuditReader(database.db), signer }),
+      feed,
       async close () {
+        await feed.close().catch(err => logger.warn({ err }, 'could not close the event feed'))
         await repos.daemons.markStopped(instance.id).catch(err => logger.warn({ err }, 'could not mark the daemon stopped'))
         await bus.close().catch(err => logger.warn({ err }, 'could not close the bus'))
         await database.close()

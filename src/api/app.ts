@@ -1,6 +1,7 @@
 // buildApp: the HTTP surface as a Fastify instance that is not listening yet, so tests can
 // inject requests and workers can listen. Cross-cutting plugins first, then the routes.
 import cors from '@fastify/cors'
+import websocket from '@fastify/websocket'
 import Fastify, { LogController, type FastifyInstance } from 'fastify'
 import fastifyMetrics from 'fastify-metrics'
 import type { Context } from '../context.js'
@@ -15,6 +16,8 @@ import { runnerRoutes } from './rest/runners.js'
 import { sessionRoutes } from './rest/sessions.js'
 import { webuiRoutes } from './webui/routes.js'
 import { webuiSharedSchemas } from './webui/schemas.js'
+import { closeWebSockets } from './ws/close.js'
+import { eventFeedRoutes } from './ws/events.js'
 import './types.js'
 
 export const buildApp = async (ctx: Context): Promise<FastifyInstance> => {
@@ -56,12 +59,15 @@ export const buildApp = async (ctx: Context): Promise<FastifyInstance> => {
     await app.register(cors, { origin: ctx.config.daemon.cors_origins.includes('*') ? true : ctx.config.daemon.cors_origins })
   }
   await app.register(openapiPlugin)
+  // ws accepts 100 MiB messages by default; clients here only ever send small pings.
+  await app.register(websocket, { options: { maxPayload: 64 * 1024 }, preClose: closeWebSockets, errorHandler: (err, _socket, request) => request.log.info({ err }, 'websocket error') })
   for (const schema of [...restSharedSchemas, ...webuiSharedSchemas]) app.addSchema(schema)
   await app.register(projectRoutes)
   await app.register(runnerRoutes)
   await app.register(sessionRoutes)
   await app.register(auditRoutes)
   await app.register(webuiRoutes)
+  await app.register(eventFeedRoutes)
   const servesWebui = ctx.config.webui.dir !== ''
   if (servesWebui) await app.register(webuiStaticPlugin, { root: ctx.config.webui.dir })
   app.setNotFoundHandler((request, reply) => servesWebui && isAppRoute(request) ? sendAppIndex(reply) : sendRouteNotFound(request, reply))

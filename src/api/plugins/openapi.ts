@@ -22,6 +22,7 @@ export const openapiPlugin = fp(async (app: FastifyInstance) => {
         { name: 'projects', description: 'Projects: named directories runners work in' },
         { name: 'runners', description: 'Runners: supervised agent sessions' },
         { name: 'sessions', description: 'Agent conversations that can be resumed' },
+        { name: 'events', description: 'The live event feed (WebSocket), resumable from the audit log' },
         { name: 'audit', description: 'The audit log: one HMAC chain per project, and its verifier' },
         { name: 'webui', description: 'The Lex WebUI contract (shared/contracts/lex-webui.md)' },
       ],
