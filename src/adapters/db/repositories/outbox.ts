@@ -23,7 +23,11 @@ export const createOutboxRepository = (db: Db): OutboxRepository => ({
       createdAt: outbox.createdAt,
     }).from(outbox)
       .where(and(isNull(outbox.deliveredAt), isNull(outbox.deadAt), lte(outbox.nextAttemptAt, sql`now()`)))
-      .orderBy(asc(outbox.id))
+      // The order of outbox_pending_idx (next_attempt_at, id), so the claim is a range scan of
+      // pending rows. ORDER BY id alone made Postgres walk the primary key past every delivered
+      // row: 13 ms per claim after 10k deliveries, 46 ms after 20k, growing without bound
+      // (bench/events). Rows written by one transaction share next_attempt_at and keep id order.
+      .orderBy(asc(outbox.nextAttemptAt), asc(outbox.id))
       .limit(limit)
       .for('update', { skipLocked: true })
   },
