@@ -1,0 +1,179 @@
+// bench/events: the event path's throughput and latency on real Postgres and RabbitMQ, each
+// beside a raw baseline measured in the same run (see bench/README.md):
+//   - L9  relay throughput draining a backlog vs raw amqplib publishing with confirms;
+//   - L10 commit → consumer latency at a steady rate vs raw publish → consume;
+//   - L11/L12 WebSocket fan-out: not measured yet (see `ws_fanout` in the output).
+// Prints one JSON object on stdout; progress goes to stderr.
+//
+//   npx tsx bench/events/run.ts [--backlog 20000] [--batch 200] [--rate 100] [--duration 20]
+//     [--warmup 2] [--rounds 1] [--sections throughput,latency]
+//     [--database-url postgres://postgres@127.0.0.1:5432/postgres] [--amqp-url amqp://guest:guest@127.0.0.1:5672] [--check]
+//
+// Every option also reads STRATAVORE_BENCH_<NAME>. --check makes a missed target exit 1.
+import { cpus, loadavg, totalmem } from 'node:os'
+import { parseArgs } from 'node:util'
+import { loadConfig } from '../../src/config.js'
+import { serverInfo } from '../launch/scratch.js'
+import { rawLatency, relayLatency, type LatencyRun } from './latency.js'
+import { BENCH_AGENT, openEventsRig } from './rig.js'
+import { fillBacklog, rawThroughput, relayThroughput, type ThroughputRun } from './throughput.js'
+
+const TARGETS = { events_per_second_min: 2000, ratio_to_raw_min: 0.5, p50_ms_max: 10, p99_ms_max: 100 }
+const SECTIONS = ['throughput', 'latency'] as const
+type Section = typeof SECTIONS[number]
+
+const log = (message: string) => process.stderr.write(`[bench:events] ${message}\n`)
+
+const parseOptions = () => {
+  const { values } = parseArgs({
+    options: {
+      backlog: { type: 'string' },
+      batch: { type: 'string' },
+      rate: { type: 'string' },
+      duration: { type: 'string' },
+      warmup: { type: 'string' },
+      rounds: { type: 'string' },
+      sections: { type: 'string' },
+      'database-url': { type: 'string' },
+      'amqp-url': { type: 'string' },
+      check: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  })
+  if (values.help) {
+    process.stderr.write('usage: tsx bench/events/run.ts [--backlog N] [--batch N] [--rate N] [--duration S] [--warmup S] [--rounds N] ' +
+      '[--sections throughput,latency] [--database-url URL] [--amqp-url URL] [--check]\n')
+    process.exit(0)
+  }
+  const env = (name: string) => process.env[`STRATAVORE_BENCH_${name.toUpperCase().replaceAll('-', '_')}`]
+  const pick = (name: keyof typeof values) => (values[name] as string | undefined) ?? env(name)
+  const num = (name: keyof typeof values, fallback: number, min: number, max: number) => {
+    const raw = pick(name)
+    const n = raw === undefined || raw === '' ? fallback : Number(raw)
+    if (!Number.isFinite(n) || n < min || n > max) throw new Error(`--${name} must be a number from ${min} to ${max}, got ${raw}`)
+    return n
+  }
+  const sections = (pick('sections') ?? SECTIONS.join(',')).split(',').map(s => s.trim()).filter(Boolean)
+  for (const s of sections) if (!(SECTIONS as readonly string[]).includes(s)) throw new Error(`--sections: unknown section ${s} (${SECTIONS.join(', ')})`)
+  // The relay's batch size as a daemon with no config file has it (relay.batch_size).
+  const defaultBatch = loadConfig({ env: { HOME: '/nonexistent' }, home: '/nonexistent' }).relay.batch_size
+  return {
+    databaseUrl: pick('database-url') ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+    amqpUrl: pick('amqp-url') ?? 'amqp://guest:guest@127.0.0.1:5672',
+    backlog: Math.round(num('backlog', 20_000, 100, 1_000_000)),
+    batch: Math.round(num('batch', defaultBatch, 1, 5000)),
+    rate: num('rate', 100, 1, 5000),
+    durationS: num('duration', 20, 1, 600),
+    warmupS: num('warmup', 2, 0, 60),
+    rounds: Math.round(num('rounds', 1, 1, 10)),
+    sections: sections as Section[],
+    check: values.check ?? ['1', 'true'].includes(env('check') ?? ''),
+  }
+}
+
+const mean = (xs: number[]) => xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN
+const round = (n: number, digits = 3) => Number.isFinite(n) ? Number(n.toFixed(digits)) : null
+
+const main = async () => {
+  const options = parseOptions()
+  const startedAt = new Date()
+  const perRoundS = (options.sections.includes('throughput') ? 120 : 0) + (options.sections.includes('latency') ? 2 * (options.warmupS + options.durationS + 45) : 0)
+  const budgetMs = (options.rounds * perRoundS + 60) * 1000
+  setTimeout(() => { log(`gave up after ${budgetMs} ms`); process.exit(3) }, budgetMs).unref()
+
+  const loadBefore = loadavg()
+  const pg = await serverInfo(options.databaseUrl)
+  const throughput: { relay: ThroughputRun[], raw: ThroughputRun[] } = { relay: [], raw: [] }
+  const latency: { relay: LatencyRun[], raw: LatencyRun[] } = { relay: [], raw: [] }
+
+  for (let round = 1; round <= options.rounds; round++) {
+    const rig = await openEventsRig({ adminUrl: options.databaseUrl, amqpUrl: options.amqpUrl })
+    try {
+      if (options.sections.includes('throughput')) {
+        log(`round ${round}: filling a backlog of ${options.backlog} on ${rig.scratch.name}`)
+        const messages = await fillBacklog(rig, options.backlog)
+        // Alternate the order each round so drift on the machine favours neither.
+        const order = round % 2 === 1 ? ['raw', 'relay'] as const : ['relay', 'raw'] as const
+        for (const variant of order) {
+          const run = variant === 'raw'
+            ? await rawThroughput(rig, { messages, window: options.batch })
+            : await relayThroughput(rig, { events: options.backlog, batchSize: options.batch, adminUrl: options.databaseUrl })
+          log(`round ${round}: ${variant} throughput ${run.events_per_second} events/s (${run.queued} queued)`)
+          throughput[variant].push(run)
+        }
+      }
+      if (options.sections.includes('latency')) {
+        // The raw variant sends real runner.launched envelopes (a few launches make some).
+        const [project] = await rig.projects(1)
+        for (let i = 0; i < 10; i++) await rig.ctx.runners.launch({ project: project!, agent: BENCH_AGENT }, 'bench')
+        const bodies = (await rig.ctx.database.db.query.outbox.findMany({ where: (o, { eq }) => eq(o.eventType, 'runner.launched'), limit: 50 })).map(r => r.payload)
+        const order = round % 2 === 1 ? ['raw', 'relay'] as const : ['relay', 'raw'] as const
+        for (const variant of order) {
+          const params = { rate: options.rate, warmupS: options.warmupS, durationS: options.durationS }
+          const run = variant === 'raw' ? await rawLatency(rig, { ...params, bodies }) : await relayLatency(rig, params)
+          log(`round ${round}: ${variant} latency p50 ${run.p50_ms} ms, p99 ${run.p99_ms} ms (${run.count} samples, ${run.missing} missing)`)
+          latency[variant].push(run)
+        }
+      }
+    } finally {
+      await rig.close().catch(err => log(`cleanup failed: ${(err as Error).message}`))
+    }
+  }
+
+  const relayRate = mean(throughput.relay.map(r => r.events_per_second))
+  const rawRate = mean(throughput.raw.map(r => r.events_per_second))
+  const ratio = round(relayRate / rawRate)
+  const worst = (key: 'p50_ms' | 'p99_ms') => Math.max(...latency.relay.map(r => r[key] ?? Infinity))
+  const targets = {
+    ...(options.sections.includes('throughput')
+      ? {
+          events_per_second_min: TARGETS.events_per_second_min,
+          events_per_second_pass: relayRate >= TARGETS.events_per_second_min,
+          ratio_to_raw_min: TARGETS.ratio_to_raw_min,
+          ratio_to_raw_pass: ratio !== null && ratio >= TARGETS.ratio_to_raw_min,
+          // Every backlog row reached our queue exactly once.
+          throughput_ledger_pass: throughput.relay.every(r => r.queued === r.events) && throughput.raw.every(r => r.queued === r.events),
+        }
+      : {}),
+    ...(options.sections.includes('latency')
+      ? {
+          p50_ms_max: TARGETS.p50_ms_max,
+          p50_pass: worst('p50_ms') <= TARGETS.p50_ms_max,
+          p99_ms_max: TARGETS.p99_ms_max,
+          p99_pass: worst('p99_ms') <= TARGETS.p99_ms_max,
+          latency_nothing_missing_pass: latency.relay.every(r => r.missing === 0),
+        }
+      : {}),
+  }
+  const pass = Object.entries(targets).filter(([k]) => k.endsWith('_pass')).every(([, v]) => v === true)
+
+  const report = {
+    benchmark: 'events',
+    started_at: startedAt.toISOString(),
+    machine: {
+      cpus: cpus().length,
+      cpu_model: cpus()[0]?.model ?? 'unknown',
+      memory_gib: round(totalmem() / 2 ** 30, 1),
+      node: process.version,
+      postgres: pg,
+      // A busy machine makes every absolute figure pessimistic; compare the ratios then.
+      load_average_1m_before: round(loadBefore[0]!, 2),
+      load_average_1m_after: round(loadavg()[0]!, 2),
+    },
+    parameters: { backlog: options.backlog, batch_size: options.batch, rate_per_second: options.rate, warmup_s: options.warmupS, duration_s: options.durationS, rounds: options.rounds },
+    throughput: options.sections.includes('throughput')
+      ? { relay: { events_per_second: Math.round(relayRate), runs: throughput.relay }, raw: { events_per_second: Math.round(rawRate), runs: throughput.raw }, relay_to_raw_ratio: ratio }
+      : null,
+    latency: options.sections.includes('latency') ? { relay: latency.relay, raw: latency.raw } : null,
+    ws_fanout: { skipped: 'the WebSocket feed (src/api/ws/events.ts) had not landed when this benchmark was written' },
+    targets,
+    pass,
+  }
+  process.stdout.write(`${JSON.stringify(report, null, 2)}\n`)
+  if (options.check && !pass) process.exitCode = 1
+}
+
+main().catch(err => {
+  log(`failed: ${(err as Error)?.stack ?? err}`)
+  process.exitCode = 2
+})
