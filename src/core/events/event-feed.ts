@@ -144,8 +144,8 @@ export const createEventFeed = (options: EventFeedOptions): EventFeed => {
 
   const arm = (t: Tail, delayMs: number) => {
     if (t.timer) clearTimeout(t.timer)
+    // Not unref'd: the tail runs only while someone listens, and stops when the last one leaves.
     t.timer = setTimeout(() => run(t), delayMs)
-    t.timer.unref?.()
   }
 
   const run = (t: Tail) => {
