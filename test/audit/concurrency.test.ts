@@ -47,6 +47,16 @@ t.test(`audit chains under concurrency on ${backendName()}`, async t => {
     t.same(await ctx.audit.verify({ chain: project.name }), { ok: true, checkedRows: 87, chains: 1 })
   })
 
+  t.test('appends started together inside one transaction still take consecutive numbers', async t => {
+    const project = await createProject(t, ctx)
+    await ctx.uow.run(tx => Promise.all(range(10).map(i => tx.events.append({
+      eventId: ctx.ids.next(), type: 'project.quota_changed', occurredAt: new Date(), project: project.name,
+      aggregateType: 'project', aggregateId: project.name, seq: 100 + i, actor: 'test', data: { i },
+    }))))
+    t.same(await seqs(project.name), range(11))
+    t.same(await ctx.audit.verify({ chain: project.name }), { ok: true, checkedRows: 11, chains: 1 })
+  })
+
   t.test('two reconcilers at once over runners of several projects: no deadlock, chains intact', async t => {
     const names = range(4).map(() => uniqueName('rec'))
     const projects = await Promise.all(names.map(name => createProject(t, ctx, { name, maxConcurrentRunners: 10 })))

@@ -4,7 +4,6 @@
 import { sql } from 'drizzle-orm'
 import type { AuditSigner, Repositories, TransactionRepositories, UnitOfWork } from '../../core/ports.js'
 import type { Db } from './client.js'
-import { lockProject } from './project-lock.js'
 import { createBudgetRepository } from './repositories/budgets.js'
 import { createEventLog } from './repositories/event-log.js'
 import { createNodeRepository } from './repositories/nodes.js'
@@ -35,12 +34,15 @@ export const OUTBOX_CHANNEL = 'stratavore_outbox'
 export const createUnitOfWork = (db: Db, audit: AuditSigner): UnitOfWork => ({
   run: work => db.transaction(async tx => {
     const scoped = tx as unknown as Db
-    const base = createRepositories(scoped, audit)
+    // One event log per transaction: it caches the chain heads whose locks it holds, and
+    // lockProject takes the lock through it, reading the head in the same round trip.
+    const chains = createEventLog(scoped, audit)
+    const base = { ...createRepositories(scoped, audit), events: chains }
     let appended = false
     const repos: TransactionRepositories = {
       ...base,
       events: { append: event => { appended = true; return base.events.append(event) } },
-      lockProject: name => lockProject(scoped, name),
+      lockProject: name => chains.lock(name),
     }
     const result = await work(repos)
     // Wakes the relays when this transaction commits (NOTIFY is delivered at commit, once per

@@ -6,7 +6,9 @@
 // projects do not wait for each other.
 //
 // Events are on every write path, so round trips matter: the lock and the head read are sent
-// together (one round trip), and the outbox and audit inserts are one statement.
+// together (one round trip), and the outbox and audit inserts are one statement. The unit of
+// work's lockProject goes through here too, so a launch, which locks its project first, has the
+// head in hand by the time it appends.
 import { sql } from 'drizzle-orm'
 import { chainOf, macInput, type AuditRecord } from '../../../core/audit/audit-record.js'
 import { envelopeOf, routingKeyOf } from '../../../core/events/event.js'
@@ -32,14 +34,33 @@ const lockAndReadHead = async (db: Db, chain: string): Promise<ChainHead> => {
   return head ? { seq: Number(head.seq), mac: head.mac ?? '' } : { seq: 0, mac: '' }
 }
 
+export interface ChainedEventLog extends EventLog {
+  /** Takes the project's lock until the transaction ends (and reads its chain's head). */
+  lock(project: string): Promise<void>
+}
+
 /** One per transaction (the unit of work makes one per run): the heads it caches are only
  * current while the transaction holds their locks. */
-export const createEventLog = (db: Db, signer: AuditSigner): EventLog => {
+export const createEventLog = (db: Db, signer: AuditSigner): ChainedEventLog => {
   const heads = new Map<string, ChainHead>()
+  const headOf = async (chain: string): Promise<ChainHead> => {
+    let head = heads.get(chain)
+    if (!head) heads.set(chain, head = await lockAndReadHead(db, chain))
+    return head
+  }
+  // Reading the head and writing the next row must not interleave, even when a caller starts
+  // several appends of one transaction at once: they run one after another.
+  let queue: Promise<unknown> = Promise.resolve()
+  const serially = <T>(work: () => Promise<T>): Promise<T> => {
+    const run = queue.then(work, work)
+    queue = run.catch(() => {})
+    return run
+  }
   return {
-    async append (event) {
+    lock: project => serially(async () => { await headOf(chainOf(project)) }),
+    append: event => serially(async () => {
       const chain = chainOf(event.project)
-      const head = heads.get(chain) ?? await lockAndReadHead(db, chain)
+      const head = await headOf(chain)
       const row: AuditRecord = {
         chain,
         chainSeq: head.seq + 1,
@@ -64,6 +85,6 @@ export const createEventLog = (db: Db, signer: AuditSigner): EventLog => {
         values (${chain}, ${row.chainSeq}, ${event.eventId}, ${event.type}, ${event.aggregateType}, ${event.aggregateId}, ${event.project}, ${event.actor},
                 ${at}::timestamptz, ${JSON.stringify(event.data)}::jsonb, ${keyId}, ${head.mac}, ${mac})`)
       heads.set(chain, { seq: row.chainSeq, mac })
-    },
+    }),
   }
 }
