@@ -63,7 +63,7 @@ t.test(`relay on ${backendName()} with the in-process bus`, async t => {
     await makeEvents(t, ctx, 5)
     const relay = relayWith(ctx, bus, 100)
     const results = [await relay.relayOnce(), await relay.relayOnce(), await relay.relayOnce()]
-    t.equal(results[0]!.delivered, 10, 'the good rows went out in the first pass despite the poison row')
+    t.equal(results[0]!.delivered, 7, 'the good rows (project.created, quota_changed, 5 launches) went out in the first pass despite the poison row')
     t.equal(results.reduce((n, r) => n + r.dead, 0), 1, 'the poison row died after its attempts')
     const [poison] = await ctx.database.db.select().from(outbox).where(eq(outbox.aggregateId, 'poison'))
     t.match(poison, { attempts: 3, deliveredAt: null, lastError: /rejected: routing key longer than 255 bytes/ })

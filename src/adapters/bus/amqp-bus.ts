@@ -20,6 +20,8 @@ export interface AmqpBusOptions {
   /** Retained catch-all queue length; the oldest messages are dropped beyond it. */
   logQueueMaxLength?: number
   heartbeatSeconds?: number
+  /** How long a batch may wait for its confirms before the channel is given up. */
+  confirmTimeoutMs?: number
 }
 
 interface Subscription { pattern: string, onMessage: (m: BusMessage) => void, channel: Channel | null, closed: boolean }
@@ -34,7 +36,7 @@ const MAX_SHORTSTR_BYTES = 255
 const backoffMs = (attempt: number) => Math.min(10_000, 100 * 1.5 ** attempt) * (0.5 + Math.random() / 2)
 
 export const createAmqpBus = async (options: AmqpBusOptions): Promise<EventBus & { connected: Promise<void> }> => {
-  const { url, exchange, logger, onHandlerError, logQueueMaxLength = 100_000, heartbeatSeconds = 15 } = options
+  const { url, exchange, logger, onHandlerError, logQueueMaxLength = 100_000, heartbeatSeconds = 15, confirmTimeoutMs = 30_000 } = options
   let connection: ChannelModel | null = null
   let publishChannel: ConfirmChannel | null = null
   let closing = false
@@ -173,9 +175,21 @@ export const createAmqpBus = async (options: AmqpBusOptions): Promise<EventBus &
         channel.once('close', onClose)
       })
       closed.catch(() => {})
+      // A broker that stops confirming without dropping the connection (a blocked connection,
+      // a stuck disk) must not hold the relay's transaction open forever: give up on the
+      // channel, so no late confirm can be matched to a later message, and let the caller retry.
+      let timer: NodeJS.Timeout | undefined
+      const timedOut = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          reject(new BusUnavailableError(`no confirm within ${confirmTimeoutMs} ms`))
+          channel.close().catch(() => {})
+        }, confirmTimeoutMs)
+      })
+      timedOut.catch(() => {})
       try {
-        return await Promise.race([Promise.all(sent), closed])
+        return await Promise.race([Promise.all(sent), closed, timedOut])
       } finally {
+        clearTimeout(timer)
         channel.removeListener('close', onClose)
       }
     },
