@@ -36,8 +36,9 @@ export const startWriter = ({ ratePerSecond, maxInFlight = 32, maxWrites = 100_0
         () => { stats.ok++; stats.maxLatencyMs = Math.max(stats.maxLatencyMs, performance.now() - at) },
         (err: unknown) => {
           stats.errors++
-          const e = err as { code?: string, name?: string, cause?: { code?: string } }
-          const kind = String(e?.code ?? e?.cause?.code ?? e?.name ?? 'error')
+          // fetch wraps socket errors (cause.code); a DOMException's numeric code says less than its name.
+          const e = err as { code?: unknown, name?: string, cause?: { code?: string } }
+          const kind = String(e?.cause?.code ?? (typeof e?.code === 'string' ? e.code : e?.name) ?? 'error')
           stats.errorsByKind[kind] = (stats.errorsByKind[kind] ?? 0) + 1
         },
       ).finally(() => { stats.inFlight--; pending.delete(p) })
