@@ -12,6 +12,11 @@ export const REDACT_PATHS = [
   '*.environment',
   'config.databaseUrl',
   'config.amqpUrl',
+  // The audit log's HMAC keys: whoever holds one can forge history.
+  '*.audit_key',
+  'auditKeys',
+  '*.auditKeys',
+  'config.security.audit_key',
 ]
 
 export const createLogger = ({ level, format }: { level: string, format: 'auto' | 'json' | 'pretty' }): Logger => {

@@ -7,6 +7,7 @@ import { Writable } from 'node:stream'
 import t from 'tap'
 import { pino } from 'pino'
 import { dataDirAuditKeys, resolveAuditKeys } from '../../src/adapters/audit/key-store.js'
+import { REDACT_PATHS } from '../../src/adapters/logger.js'
 import { parseAuditKeys } from '../../src/core/audit/audit-keys.js'
 import { loadConfig, redactedConfig } from '../../src/config.js'
 import { tempDir } from '../helpers/app.js'
@@ -23,7 +24,7 @@ const errorOf = (fn: () => unknown): string => {
 const capturingLogger = () => {
   const lines: string[] = []
   const stream = new Writable({ write (chunk, _enc, done) { lines.push(String(chunk)); done() } })
-  return { logger: pino({ level: 'info' }, stream), text: () => lines.join('') }
+  return { logger: pino({ level: 'info', redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, stream), text: () => lines.join('') }
 }
 
 t.test('parseAuditKeys: key_id=secret lines, first one signs; comments and blanks skipped', async t => {
@@ -57,6 +58,10 @@ t.test('config: security.audit_key_file wins over the inline key; env works; sec
   for (const c of [both, inline]) {
     const shown = JSON.stringify(redactedConfig(c))
     t.notMatch(shown, /secret-[ABC]|first-secret/, 'no secret in the redacted config')
+    const log = capturingLogger()
+    log.logger.info({ config: c }, 'config')
+    log.logger.info({ security: c.security, auditKeys: c.auditKeys }, 'parts')
+    t.notMatch(log.text(), /secret-[ABC]|first-secret/, 'nor in a log line that carries the config')
   }
 })
 
