@@ -4,7 +4,7 @@
 // Transitions and their events commit together; a pass is bounded so it stays short.
 import type { DomainEvent } from '../events/event.js'
 import type { Clock, IdGenerator, UnitOfWork } from '../ports.js'
-import type { Runner } from './runner.js'
+import { runnerEventOf, type Runner } from './runner.js'
 
 export interface ReconcileResult { lostRunnerIds: string[], failedRunnerIds: string[], reconciledCount: number }
 
@@ -18,17 +18,8 @@ export const createReconcileService = ({ uow, clock, ids, lostGraceSeconds }: {
 }) => ({
   async reconcile (actor: string): Promise<ReconcileResult> {
     return uow.run(async tx => {
-      const event = (runner: Runner, type: 'runner.lost' | 'runner.failed', data: Record<string, unknown>): DomainEvent => ({
-        eventId: ids.next(),
-        type,
-        occurredAt: clock.now(),
-        project: runner.projectName,
-        aggregateType: 'runner',
-        aggregateId: runner.id,
-        seq: runner.eventSeq,
-        actor,
-        data: { ...data, node_id: runner.nodeId, last_heartbeat: runner.lastHeartbeat?.toISOString() ?? null },
-      })
+      const event = (runner: Runner, type: 'runner.lost' | 'runner.failed', data: Record<string, unknown>): DomainEvent =>
+        runnerEventOf(runner, type, actor, { ...data, node_id: runner.nodeId, last_heartbeat: runner.lastHeartbeat?.toISOString() ?? null }, { ids, clock })
       const lost = await tx.reconcile.markSilentRunnersLost(RECONCILE_BATCH)
       const failed = await tx.reconcile.failLostRunners(lostGraceSeconds, RECONCILE_BATCH)
       // Each append takes its project's lock until commit. Taking them in one global order

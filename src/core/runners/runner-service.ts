@@ -3,11 +3,11 @@
 // before it (REPEATABLE READ would take its snapshot before the lock and leak the quota:
 // shared/reference/reliability-and-performance.md, M8). Supervisors act on the rows later.
 import { errors } from '../errors.js'
-import type { DomainEvent, EventType } from '../events/event.js'
+import type { EventType } from '../events/event.js'
 import type { AgentCatalogue, Clock, IdGenerator, PathResolver, Repositories, RunnerFilter, TransactionRepositories, UnitOfWork } from '../ports.js'
 import { checkInteger } from '../validation.js'
 import { checkLaunchInput, type LaunchInput } from './launch-input.js'
-import { isActive, type Runner } from './runner.js'
+import { isActive, runnerEventOf, type Runner } from './runner.js'
 
 export interface RunnerServiceDeps {
   repos: Repositories
@@ -36,22 +36,8 @@ const decodeCursor = (cursor: string): string => {
 const isInside = (path: string, root: string) => path === root || path.startsWith(root.endsWith('/') ? root : `${root}/`)
 
 export const createRunnerService = ({ repos, uow, clock, ids, paths, agents, heartbeatTtlSeconds }: RunnerServiceDeps) => {
-  const runnerEvent = async (tx: TransactionRepositories, type: EventType, runner: Runner, actor: string, data: Record<string, unknown>) => {
-    const event: DomainEvent = {
-      eventId: ids.next(),
-      type,
-      occurredAt: clock.now(),
-      project: runner.projectName,
-      aggregateType: 'runner',
-      aggregateId: runner.id,
-      // Every runner write bumps event_seq in the same statement, so the row returned by the
-      // write already carries the seq of the event that describes it.
-      seq: runner.eventSeq,
-      actor,
-      data,
-    }
-    await tx.events.append(event)
-  }
+  const runnerEvent = (tx: TransactionRepositories, type: EventType, runner: Runner, actor: string, data: Record<string, unknown>) =>
+    tx.events.append(runnerEventOf(runner, type, actor, data, { ids, clock }))
   const get = async (id: string): Promise<Runner> => {
     // A malformed id names no runner; checking here keeps it from reaching a uuid column.
     const runner = UUID.test(id) ? await repos.runners.find(id.toLowerCase()) : null

@@ -12,6 +12,9 @@
 // `paused` and `stopping` sit beside `running`. terminated and failed are terminal: nothing
 // ever leaves them.
 
+import type { DomainEvent, EventType } from '../events/event.js'
+import type { Clock, IdGenerator } from '../ports.js'
+
 export const RUNNER_STATUSES = ['pending', 'starting', 'running', 'paused', 'stopping', 'lost', 'terminated', 'failed'] as const
 export type RunnerStatus = typeof RUNNER_STATUSES[number]
 
@@ -70,3 +73,25 @@ export interface Runner {
 }
 
 export const isActive = (status: RunnerStatus): boolean => ACTIVE_STATUSES.includes(status)
+
+/**
+ * The event describing a runner's latest write. Every runner write bumps event_seq in the same
+ * statement, so the row the write returned already carries the seq of its event.
+ */
+export const runnerEventOf = (
+  runner: Runner,
+  type: EventType,
+  actor: string,
+  data: Record<string, unknown>,
+  { ids, clock }: { ids: IdGenerator, clock: Clock },
+): DomainEvent => ({
+  eventId: ids.next(),
+  type,
+  occurredAt: clock.now(),
+  project: runner.projectName,
+  aggregateType: 'runner',
+  aggregateId: runner.id,
+  seq: runner.eventSeq,
+  actor,
+  data,
+})
