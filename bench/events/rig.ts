@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -13,6 +14,15 @@ import { pino } from 'pino'
 import { loadConfig } from '../../src/config.js'
 import { createContext, type Context } from '../../src/context.js'
 import { createScratchDatabase, type ScratchDatabase } from '../launch/scratch.js'
+
+const freePort = () => new Promise<number>((resolve, reject) => {
+  const server = createServer()
+  server.once('error', reject)
+  server.listen(0, '127.0.0.1', () => {
+    const { port } = server.address() as { port: number }
+    server.close(() => resolve(port))
+  })
+})
 
 const BIN = fileURLToPath(new URL('../../bin/stratavored.mjs', import.meta.url))
 export const BENCH_AGENT = 'generic-test'
@@ -34,6 +44,8 @@ export interface EventsRig {
   /** Projects with quota 10,000 (the API's maximum), created through the use case. */
   projects(n: number): Promise<string[]>
   spawnRelay(env?: Record<string, string>): RelayProcess
+  /** `stratavored all` (API, live feed, relay) on a free port; resolves once /health answers. */
+  spawnAll(env?: Record<string, string>): Promise<RelayProcess & { url: string }>
   /** The topology the relay's bus declares, plus a queue of our own bound '#'. */
   declareQueues(channel: amqp.Channel, queue: string): Promise<void>
   close(): Promise<void>
@@ -70,6 +82,56 @@ export const openEventsRig = async ({ adminUrl, amqpUrl }: { adminUrl: string, a
   }
   const context = ctx
   let projectNo = 0
+  // The 'relay started' line is the start signal of both roles (`all` runs the relay too).
+  const spawnRole = (role: 'relay' | 'all', env: Record<string, string>): RelayProcess => {
+    // STRATAVORE_BENCH_DAEMON_NODE_ARGS profiles the daemon, e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof' (written on SIGTERM).
+    const nodeArgs = (process.env.STRATAVORE_BENCH_DAEMON_NODE_ARGS ?? '').split(' ').filter(Boolean)
+    const child = spawn(process.execPath, [...nodeArgs, BIN, role], {
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        HOME: home,
+        STRATAVORE_DATA_DIR: context.config.dataDir,
+        DATABASE_URL: scratch.url,
+        AMQP_URL: amqpUrl,
+        STRATAVORE_DOCKER_RABBITMQ_EXCHANGE: exchange,
+        STRATAVORE_OBSERVABILITY_LOG_FORMAT: 'json',
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    children.add(child)
+    let output = ''
+    let resolveStarted: (ms: number) => void = () => {}
+    let rejectStarted: (err: Error) => void = () => {}
+    const started = new Promise<number>((resolve, reject) => { resolveStarted = resolve; rejectStarted = reject })
+    let seen = false
+    const onData = (d: Buffer) => {
+      output += d
+      const line = seen ? undefined : output.split('\n').find(l => l.includes('"relay started"'))
+      if (line) { seen = true; resolveStarted(Number((JSON.parse(line) as { time: number }).time)) }
+      if (output.length > 1_000_000) output = output.slice(-100_000)
+    }
+    child.stdout!.on('data', onData)
+    child.stderr!.on('data', onData)
+    const exited = new Promise<void>(resolve => child.once('exit', (code, signal) => {
+      children.delete(child)
+      rejectStarted(new Error(`stratavored ${role} exited (${code ?? signal}) before it started:\n${output.slice(-2000)}`))
+      resolve()
+    }))
+    return {
+      child,
+      started,
+      cpuMs: () => processCpuMs(child.pid),
+      async stop () {
+        if (child.exitCode !== null || child.signalCode !== null) return
+        child.kill('SIGTERM')
+        const force = setTimeout(() => child.kill('SIGKILL'), 15_000)
+        await exited
+        clearTimeout(force)
+      },
+    }
+  }
+
 
   return {
     ctx: context,
@@ -88,50 +150,17 @@ export const openEventsRig = async ({ adminUrl, amqpUrl }: { adminUrl: string, a
       }
       return names
     },
-    spawnRelay (env = {}) {
-      const child = spawn(process.execPath, [BIN, 'relay'], {
-        env: {
-          PATH: process.env.PATH ?? '/usr/bin:/bin',
-          HOME: home,
-          STRATAVORE_DATA_DIR: context.config.dataDir,
-          DATABASE_URL: scratch.url,
-          AMQP_URL: amqpUrl,
-          STRATAVORE_DOCKER_RABBITMQ_EXCHANGE: exchange,
-          STRATAVORE_OBSERVABILITY_LOG_FORMAT: 'json',
-          ...env,
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      })
-      children.add(child)
-      let output = ''
-      let resolveStarted: (ms: number) => void = () => {}
-      let rejectStarted: (err: Error) => void = () => {}
-      const started = new Promise<number>((resolve, reject) => { resolveStarted = resolve; rejectStarted = reject })
-      const onData = (d: Buffer) => {
-        output += d
-        const line = output.split('\n').find(l => l.includes('"relay started"'))
-        if (line) resolveStarted(Number((JSON.parse(line) as { time: number }).time))
-        if (output.length > 1_000_000) output = output.slice(-100_000)
+    spawnRelay: env => spawnRole('relay', env ?? {}),
+    async spawnAll (env = {}) {
+      const port = await freePort()
+      const proc = spawnRole('all', { STRATAVORE_DAEMON_HTTP_PORT: String(port), STRATAVORE_DOCKER_PROMETHEUS_PORT: String(await freePort()), ...env })
+      const url = `http://127.0.0.1:${port}`
+      await proc.started
+      for (let i = 0; !(await fetch(`${url}/api/v1/health`).then(r => r.ok, () => false)); i++) {
+        if (i > 300) throw new Error('stratavored all did not become healthy within 30 s')
+        await new Promise(resolve => setTimeout(resolve, 100))
       }
-      child.stdout!.on('data', onData)
-      child.stderr!.on('data', onData)
-      const exited = new Promise<void>(resolve => child.once('exit', (code, signal) => {
-        children.delete(child)
-        rejectStarted(new Error(`stratavored relay exited (${code ?? signal}) before it started:\n${output.slice(-2000)}`))
-        resolve()
-      }))
-      return {
-        child,
-        started,
-        cpuMs: () => processCpuMs(child.pid),
-        async stop () {
-          if (child.exitCode !== null || child.signalCode !== null) return
-          child.kill('SIGTERM')
-          const force = setTimeout(() => child.kill('SIGKILL'), 15_000)
-          await exited
-          clearTimeout(force)
-        },
-      }
+      return { ...proc, url }
     },
     async declareQueues (channel, queue) {
       // Same arguments as src/adapters/bus/amqp-bus.ts, so the raw baseline routes every

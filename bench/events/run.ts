@@ -2,11 +2,11 @@
 // beside a raw baseline measured in the same run (see bench/README.md):
 //   - L9  relay throughput draining a backlog vs raw amqplib publishing with confirms;
 //   - L10 commit → consumer latency at a steady rate vs raw publish → consume;
-//   - L11/L12 WebSocket fan-out: not measured yet (see `ws_fanout` in the output).
+//   - L11/L12 live-feed WebSocket fan-out to many subscribers vs a raw `ws` server.
 // Prints one JSON object on stdout; progress goes to stderr.
 //
 //   npx tsx bench/events/run.ts [--backlog 20000] [--batch 200] [--rate 100] [--duration 20]
-//     [--warmup 2] [--rounds 1] [--sections throughput,latency]
+//     [--warmup 2] [--rounds 1] [--sections throughput,latency,ws] [--subscribers 1000] [--ws-rate 20] [--burst 500]
 //     [--database-url postgres://postgres@127.0.0.1:5432/postgres] [--amqp-url amqp://guest:guest@127.0.0.1:5672] [--check]
 //
 // Every option also reads STRATAVORE_BENCH_<NAME>. --check makes a missed target exit 1.
@@ -17,9 +17,10 @@ import { serverInfo } from '../launch/scratch.js'
 import { rawLatency, relayLatency, type LatencyRun } from './latency.js'
 import { BENCH_AGENT, openEventsRig } from './rig.js'
 import { fillBacklog, rawThroughput, relayThroughput, type ThroughputRun } from './throughput.js'
+import { rawFanout, realFanout, type FanoutRun } from './ws.js'
 
-const TARGETS = { events_per_second_min: 2000, ratio_to_raw_min: 0.5, p50_ms_max: 10, p99_ms_max: 100 }
-const SECTIONS = ['throughput', 'latency'] as const
+const TARGETS = { events_per_second_min: 2000, ratio_to_raw_min: 0.5, p50_ms_max: 10, p99_ms_max: 100, ws_p99_ms_max: 150, ws_deliveries_per_second_min: 40_000 }
+const SECTIONS = ['throughput', 'latency', 'ws'] as const
 type Section = typeof SECTIONS[number]
 
 const log = (message: string) => process.stderr.write(`[bench:events] ${message}\n`)
@@ -34,6 +35,9 @@ const parseOptions = () => {
       warmup: { type: 'string' },
       rounds: { type: 'string' },
       sections: { type: 'string' },
+      subscribers: { type: 'string' },
+      'ws-rate': { type: 'string' },
+      burst: { type: 'string' },
       'database-url': { type: 'string' },
       'amqp-url': { type: 'string' },
       check: { type: 'boolean' },
@@ -42,7 +46,7 @@ const parseOptions = () => {
   })
   if (values.help) {
     process.stderr.write('usage: tsx bench/events/run.ts [--backlog N] [--batch N] [--rate N] [--duration S] [--warmup S] [--rounds N] ' +
-      '[--sections throughput,latency] [--database-url URL] [--amqp-url URL] [--check]\n')
+      '[--sections throughput,latency,ws] [--subscribers N] [--ws-rate N] [--burst N] [--database-url URL] [--amqp-url URL] [--check]\n')
     process.exit(0)
   }
   const env = (name: string) => process.env[`STRATAVORE_BENCH_${name.toUpperCase().replaceAll('-', '_')}`]
@@ -67,6 +71,9 @@ const parseOptions = () => {
     warmupS: num('warmup', 2, 0, 60),
     rounds: Math.round(num('rounds', 1, 1, 10)),
     sections: sections as Section[],
+    subscribers: Math.round(num('subscribers', 1000, 1, 10_000)),
+    wsRate: num('ws-rate', 20, 1, 1000),
+    burst: Math.round(num('burst', 500, 1, 10_000)),
     check: values.check ?? ['1', 'true'].includes(env('check') ?? ''),
   }
 }
@@ -77,7 +84,8 @@ const round = (n: number, digits = 3) => Number.isFinite(n) ? Number(n.toFixed(d
 const main = async () => {
   const options = parseOptions()
   const startedAt = new Date()
-  const perRoundS = (options.sections.includes('throughput') ? 120 : 0) + (options.sections.includes('latency') ? 2 * (options.warmupS + options.durationS + 45) : 0)
+  const perRoundS = (options.sections.includes('throughput') ? 120 : 0) + (options.sections.includes('latency') ? 2 * (options.warmupS + options.durationS + 45) : 0) +
+    (options.sections.includes('ws') ? 2 * (options.durationS + 120) : 0)
   const budgetMs = (options.rounds * perRoundS + 60) * 1000
   setTimeout(() => { log(`gave up after ${budgetMs} ms`); process.exit(3) }, budgetMs).unref()
 
@@ -85,6 +93,7 @@ const main = async () => {
   const pg = await serverInfo(options.databaseUrl)
   const throughput: { relay: ThroughputRun[], raw: ThroughputRun[] } = { relay: [], raw: [] }
   const latency: { relay: LatencyRun[], raw: LatencyRun[] } = { relay: [], raw: [] }
+  const fanout: { stratavore: FanoutRun[], raw: FanoutRun[] } = { stratavore: [], raw: [] }
 
   for (let round = 1; round <= options.rounds; round++) {
     const rig = await openEventsRig({ adminUrl: options.databaseUrl, amqpUrl: options.amqpUrl })
@@ -113,6 +122,19 @@ const main = async () => {
           const run = variant === 'raw' ? await rawLatency(rig, { ...params, bodies }) : await relayLatency(rig, params)
           log(`round ${round}: ${variant} latency p50 ${run.p50_ms} ms, p99 ${run.p99_ms} ms (${run.count} samples, ${run.missing} missing)`)
           latency[variant].push(run)
+        }
+      }
+      if (options.sections.includes('ws')) {
+        // The raw server sends frames shaped like the feed's: a runner.launched envelope plus routing_key.
+        const [row] = await rig.ctx.database.db.query.outbox.findMany({ where: (o, { eq }) => eq(o.eventType, 'runner.launched'), limit: 1 })
+        const template = row ? { ...row.payload, routing_key: row.routingKey } : { type: 'runner.launched' }
+        const params = { subscribers: options.subscribers, rate: options.wsRate, durationS: options.durationS, burst: options.burst }
+        const order = round % 2 === 1 ? ['raw', 'stratavore'] as const : ['stratavore', 'raw'] as const
+        for (const variant of order) {
+          const run = variant === 'raw' ? await rawFanout({ ...params, template }) : await realFanout(rig, params)
+          log(`round ${round}: ${variant} fan-out to ${run.subscribers}: steady p99 ${run.steady.p99_ms} ms (${run.steady.missing} missing), ` +
+            `burst ${run.burst.deliveries_per_second} deliveries/s (${run.burst.missing} missing)`)
+          fanout[variant].push(run)
         }
       }
     } finally {
@@ -145,6 +167,15 @@ const main = async () => {
         }
       : {}),
   }
+  if (options.sections.includes('ws')) {
+    Object.assign(targets, {
+      ws_p99_ms_max: TARGETS.ws_p99_ms_max,
+      ws_p99_pass: Math.max(...fanout.stratavore.map(r => r.steady.p99_ms ?? Infinity)) <= TARGETS.ws_p99_ms_max,
+      ws_deliveries_per_second_min: TARGETS.ws_deliveries_per_second_min,
+      ws_capacity_pass: Math.min(...fanout.stratavore.map(r => r.burst.deliveries_per_second ?? 0)) >= TARGETS.ws_deliveries_per_second_min,
+      ws_nothing_missing_pass: fanout.stratavore.every(r => r.steady.missing === 0 && r.burst.missing === 0),
+    })
+  }
   const pass = Object.entries(targets).filter(([k]) => k.endsWith('_pass')).every(([, v]) => v === true)
 
   const report = {
@@ -160,12 +191,15 @@ const main = async () => {
       load_average_1m_before: round(loadBefore[0]!, 2),
       load_average_1m_after: round(loadavg()[0]!, 2),
     },
-    parameters: { backlog: options.backlog, batch_size: options.batch, rate_per_second: options.rate, warmup_s: options.warmupS, duration_s: options.durationS, rounds: options.rounds },
+    parameters: {
+      backlog: options.backlog, batch_size: options.batch, rate_per_second: options.rate, warmup_s: options.warmupS, duration_s: options.durationS,
+      subscribers: options.subscribers, ws_rate_per_second: options.wsRate, ws_burst_events: options.burst, rounds: options.rounds,
+    },
     throughput: options.sections.includes('throughput')
       ? { relay: { events_per_second: Math.round(relayRate), runs: throughput.relay }, raw: { events_per_second: Math.round(rawRate), runs: throughput.raw }, relay_to_raw_ratio: ratio }
       : null,
     latency: options.sections.includes('latency') ? { relay: latency.relay, raw: latency.raw } : null,
-    ws_fanout: { skipped: 'the WebSocket feed (src/api/ws/events.ts) had not landed when this benchmark was written' },
+    ws_fanout: options.sections.includes('ws') ? fanout : null,
     targets,
     pass,
   }
