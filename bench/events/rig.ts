@@ -174,17 +174,24 @@ export const openEventsRig = async ({ adminUrl, amqpUrl }: { adminUrl: string, a
     async close () {
       for (const child of children) child.kill('SIGKILL')
       await context.close().catch(() => {})
-      const conn = await amqp.connect(amqpUrl).catch(() => null)
-      if (conn) {
-        conn.on('error', () => {})
-        const ch = await conn.createChannel()
-        ch.on('error', () => {})
-        for (const q of [`${exchange}.log`, `${exchange}.bench`, `${exchange}.raw`]) await ch.deleteQueue(q).catch(() => {})
-        await ch.deleteExchange(exchange).catch(() => {})
-        await conn.close().catch(() => {})
+      try {
+        const conn = await amqp.connect(amqpUrl).catch(() => null)
+        if (conn) {
+          conn.on('error', () => {})
+          try {
+            const ch = await conn.createChannel()
+            ch.on('error', () => {})
+            for (const q of [`${exchange}.log`, `${exchange}.bench`]) await ch.deleteQueue(q).catch(() => {})
+            await ch.deleteExchange(exchange).catch(() => {})
+          } finally {
+            await conn.close().catch(() => {})
+          }
+        }
+      } finally {
+        // The database goes whatever happened to the broker's side.
+        await scratch.drop()
+        rmSync(home, { recursive: true, force: true })
       }
-      await scratch.drop()
-      rmSync(home, { recursive: true, force: true })
     },
   }
 }
