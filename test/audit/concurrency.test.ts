@@ -27,7 +27,7 @@ t.test(`audit chains under concurrency on ${backendName()}`, async t => {
     }
   })
 
-  t.test('writers that take no lock of their own first (stop, bare appends) still never clash', async t => {
+  t.test('writers that take no lock of their own first (stop, bare appends) never clash with each other or with launches', async t => {
     // A stop's statement snapshot must not predate its wait for the chain lock, or it would
     // read a stale head and take a chain_seq that is already used.
     const project = await createProject(t, ctx, { maxConcurrentRunners: 30 })
@@ -40,11 +40,12 @@ t.test(`audit chains under concurrency on ${backendName()}`, async t => {
     const results = await Promise.allSettled([
       ...ids.map(id => ctx.runners.stop(id, {}, 'test')),
       ...range(20).map(() => ctx.uow.run(tx => tx.events.append(bare()))),
-      ...range(5).map(i => ctx.projects.setQuota(project.name, 30 + i, 'test')),
+      ...range(5).map(i => ctx.projects.setQuota(project.name, 100 + i, 'test')),
+      ...range(10).map(() => ctx.runners.launch({ project: project.name, agent: 'generic-test' }, 'test')),
     ])
     t.same(results.filter(r => r.status === 'rejected'), [], 'no writer failed')
-    t.same(await seqs(project.name), range(2 + 30 + 30 + 20 + 5))
-    t.same(await ctx.audit.verify({ chain: project.name }), { ok: true, checkedRows: 87, chains: 1 })
+    t.same(await seqs(project.name), range(2 + 30 + 30 + 20 + 5 + 10))
+    t.same(await ctx.audit.verify({ chain: project.name }), { ok: true, checkedRows: 97, chains: 1 })
   })
 
   t.test('appends started together inside one transaction still take consecutive numbers', async t => {

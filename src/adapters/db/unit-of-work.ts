@@ -5,7 +5,7 @@ import { sql } from 'drizzle-orm'
 import type { AuditSigner, Repositories, TransactionRepositories, UnitOfWork } from '../../core/ports.js'
 import type { Db } from './client.js'
 import { createBudgetRepository } from './repositories/budgets.js'
-import { createEventLog } from './repositories/event-log.js'
+import { createEventLog, newChainLocks, type ChainedEventLog } from './repositories/event-log.js'
 import { createNodeRepository } from './repositories/nodes.js'
 import { createOutboxRepository } from './repositories/outbox.js'
 import { createProjectRepository } from './repositories/projects.js'
@@ -15,8 +15,12 @@ import { createRunnerRepository } from './repositories/runners.js'
 import { createSessionRepository } from './repositories/sessions.js'
 import { createDaemonRepository, createStatsRepository } from './repositories/system.js'
 
-export const createRepositories = (db: Db, audit: AuditSigner): Repositories => ({
-  projects: createProjectRepository(db),
+/**
+ * `locks` is what the transaction knows about the audit chains it has locked (see
+ * repositories/event-log.ts): one per unit of work.
+ */
+export const createRepositories = (db: Db, audit: AuditSigner, locks = newChainLocks()): Repositories & { events: ChainedEventLog } => ({
+  projects: createProjectRepository(db, locks),
   runners: createRunnerRepository(db),
   sessions: createSessionRepository(db),
   quotas: createQuotaRepository(db),
@@ -26,7 +30,7 @@ export const createRepositories = (db: Db, audit: AuditSigner): Repositories => 
   daemons: createDaemonRepository(db),
   reconcile: createReconcileRepository(db),
   outbox: createOutboxRepository(db),
-  events: createEventLog(db, audit),
+  events: createEventLog(db, audit, locks),
 })
 
 export const OUTBOX_CHANNEL = 'stratavore_outbox'
@@ -34,15 +38,14 @@ export const OUTBOX_CHANNEL = 'stratavore_outbox'
 export const createUnitOfWork = (db: Db, audit: AuditSigner): UnitOfWork => ({
   run: work => db.transaction(async tx => {
     const scoped = tx as unknown as Db
-    // One event log per transaction: it caches the chain heads whose locks it holds, and
-    // lockProject takes the lock through it, reading the head in the same round trip.
-    const chains = createEventLog(scoped, audit)
-    const base = { ...createRepositories(scoped, audit), events: chains }
+    // Fresh chain-lock state per transaction; lockProject goes through the event log so that
+    // it knows which chains this transaction holds.
+    const base = createRepositories(scoped, audit)
     let appended = false
     const repos: TransactionRepositories = {
       ...base,
       events: { append: event => { appended = true; return base.events.append(event) } },
-      lockProject: name => chains.lock(name),
+      lockProject: name => base.events.lock(name),
     }
     const result = await work(repos)
     // Wakes the relays when this transaction commits (NOTIFY is delivered at commit, once per

@@ -5,10 +5,10 @@
 // are, by the project's advisory lock, held until the transaction ends. Appends to different
 // projects do not wait for each other.
 //
-// Events are on every write path, so round trips matter: the lock and the head read are sent
-// together (one round trip), and the outbox and audit inserts are one statement. The unit of
-// work's lockProject goes through here too, so a launch, which locks its project first, has the
-// head in hand by the time it appends.
+// Events are on every write path, so round trips matter. The outbox and audit inserts are one
+// statement. The head is read once per transaction and chain: sent together with the lock when
+// the transaction does not hold it yet (one round trip), alone when it does, and not at all on
+// a launch, whose admission statement reads it under the lock (launch-admission.ts).
 import { sql } from 'drizzle-orm'
 import { chainOf, macInput, type AuditRecord } from '../../../core/audit/audit-record.js'
 import { envelopeOf, routingKeyOf } from '../../../core/events/event.js'
@@ -17,35 +17,52 @@ import { rowsOf, type Db } from '../client.js'
 import { lockProject } from '../project-lock.js'
 import { events, outbox } from '../schema.js'
 
-interface ChainHead { seq: number, mac: string }
+export interface ChainHead { seq: number, mac: string }
+
+/**
+ * What one transaction knows about chain locks: the chains (project names) whose lock it holds,
+ * and the heads of those it has read. A head stays current until the transaction ends, since
+ * nobody else can append to a chain while the lock is held. Make one per transaction.
+ */
+export interface ChainLocks { held: Set<string>, heads: Map<string, ChainHead> }
+export const newChainLocks = (): ChainLocks => ({ held: new Set(), heads: new Map() })
+
+/** The head as a row of (seq, mac) reads it; null columns mean an empty chain. */
+export const toChainHead = (seq: number | string | null, mac: string | null): ChainHead =>
+  // A head without a MAC predates the chain (drizzle/0001_audit_chain.sql); the verifier reports
+  // it as unsigned, and the chain goes on from ''.
+  seq === null ? { seq: 0, mac: '' } : { seq: Number(seq), mac: mac ?? '' }
+
+const readHead = (db: Db, chain: string) =>
+  db.execute(sql`select ${events.chainSeq} as seq, ${events.mac} as mac from ${events} where ${events.chain} = ${chain} order by ${events.chainSeq} desc limit 1`)
+
+const headOf = (result: unknown): ChainHead => {
+  const [row] = rowsOf<{ seq: number, mac: string | null }>(result)
+  return toChainHead(row?.seq ?? null, row?.mac ?? null)
+}
 
 // The head must be read by a statement of its own: under READ COMMITTED a statement's snapshot
 // is taken when it starts, so a read in the same statement as the lock would predate the wait
-// and miss the row the previous holder just committed. postgres.js pipelines the two statements
-// on the transaction's connection, so this is still one round trip.
+// and miss the row the previous holder just committed (tried: duplicate chain_seqs on Postgres).
+// postgres.js pipelines the two statements on the transaction's connection: one round trip.
 const lockAndReadHead = async (db: Db, chain: string): Promise<ChainHead> => {
-  const [, result] = await Promise.all([
-    lockProject(db, chain),
-    db.execute(sql`select ${events.chainSeq} as seq, ${events.mac} as mac from ${events} where ${events.chain} = ${chain} order by ${events.chainSeq} desc limit 1`),
-  ])
-  const [head] = rowsOf<{ seq: number, mac: string | null }>(result)
-  // A head without a MAC predates the chain (see drizzle/0001_audit_chain.sql); the verifier
-  // reports it as unsigned, and the chain goes on from ''.
-  return head ? { seq: Number(head.seq), mac: head.mac ?? '' } : { seq: 0, mac: '' }
+  const [, result] = await Promise.all([lockProject(db, chain), readHead(db, chain)])
+  return headOf(result)
 }
 
 export interface ChainedEventLog extends EventLog {
-  /** Takes the project's lock until the transaction ends (and reads its chain's head). */
+  /** Takes the project's lock until the transaction ends (the unit of work's lockProject). */
   lock(project: string): Promise<void>
 }
 
-/** One per transaction (the unit of work makes one per run): the heads it caches are only
- * current while the transaction holds their locks. */
-export const createEventLog = (db: Db, signer: AuditSigner): ChainedEventLog => {
-  const heads = new Map<string, ChainHead>()
-  const headOf = async (chain: string): Promise<ChainHead> => {
-    let head = heads.get(chain)
-    if (!head) heads.set(chain, head = await lockAndReadHead(db, chain))
+export const createEventLog = (db: Db, signer: AuditSigner, locks: ChainLocks): ChainedEventLog => {
+  const currentHead = async (chain: string): Promise<ChainHead> => {
+    let head = locks.heads.get(chain)
+    if (!head) {
+      head = locks.held.has(chain) ? headOf(await readHead(db, chain)) : await lockAndReadHead(db, chain)
+      locks.held.add(chain)
+      locks.heads.set(chain, head)
+    }
     return head
   }
   // Reading the head and writing the next row must not interleave, even when a caller starts
@@ -57,10 +74,15 @@ export const createEventLog = (db: Db, signer: AuditSigner): ChainedEventLog => 
     return run
   }
   return {
-    lock: project => serially(async () => { await headOf(chainOf(project)) }),
+    lock: project => serially(async () => {
+      const chain = chainOf(project)
+      if (locks.held.has(chain)) return
+      await lockProject(db, chain)
+      locks.held.add(chain)
+    }),
     append: event => serially(async () => {
       const chain = chainOf(event.project)
-      const head = await headOf(chain)
+      const head = await currentHead(chain)
       const row: AuditRecord = {
         chain,
         chainSeq: head.seq + 1,
@@ -84,7 +106,7 @@ export const createEventLog = (db: Db, signer: AuditSigner): ChainedEventLog => 
         insert into ${events} (chain, chain_seq, event_id, event_type, entity_type, entity_id, project, actor, occurred_at, data, key_id, prev_mac, mac)
         values (${chain}, ${row.chainSeq}, ${event.eventId}, ${event.type}, ${event.aggregateType}, ${event.aggregateId}, ${event.project}, ${event.actor},
                 ${at}::timestamptz, ${JSON.stringify(event.data)}::jsonb, ${keyId}, ${head.mac}, ${mac})`)
-      heads.set(chain, { seq: row.chainSeq, mac })
+      locks.heads.set(chain, { seq: row.chainSeq, mac })
     }),
   }
 }

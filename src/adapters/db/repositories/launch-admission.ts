@@ -1,11 +1,14 @@
 // The one statement a launch reads under its project lock: the project, its quota, its active
-// runner count, an exhausted budget if any, and the node to place the runner on. It is written
+// runner count, an exhausted budget if any, the node to place the runner on, and the head of the
+// project's audit chain (handed to the transaction's event log, so the launch's append needs no
+// read of its own). It is written
 // as flat SQL rather than composed with the query builder because it runs on every launch, and
 // building a nested drizzle query costs more CPU than Postgres spends answering it.
 import { sql } from 'drizzle-orm'
 import type { BudgetStatus, LaunchAdmission } from '../../../core/ports.js'
 import { DEFAULT_MAX_CONCURRENT_RUNNERS } from '../../../core/projects/project.js'
 import { rowsOf, type Db } from '../client.js'
+import { toChainHead, type ChainLocks } from './event-log.js'
 
 interface AdmissionRow {
   path: string
@@ -14,9 +17,11 @@ interface AdmissionRow {
   activeRunners: number
   exhaustedBudget: { scope: BudgetStatus['scope'], scopeId: string, limitTokens: number | string, usedTokens: number | string } | null
   nodeId: string | null
+  chainSeq: number | null
+  chainMac: string | null
 }
 
-export const readLaunchAdmission = async (db: Db, project: string, at: Date): Promise<LaunchAdmission | null> => {
+export const readLaunchAdmission = async (db: Db, locks: ChainLocks, project: string, at: Date): Promise<LaunchAdmission | null> => {
   const when = at.toISOString()
   const [row] = rowsOf<AdmissionRow>(await db.execute(sql`
     select p.path, p.archived,
@@ -33,13 +38,18 @@ export const readLaunchAdmission = async (db: Db, project: string, at: Date): Pr
         group by n.id, n.capacity
        having count(r.id) < n.capacity
         order by n.capacity - count(r.id) desc, n.id
-        limit 1) as "nodeId"
+        limit 1) as "nodeId",
+      h.chain_seq as "chainSeq", h.mac as "chainMac"
     from projects p left join resource_quotas q on q.project_name = p.name
+      left join lateral (select e.chain_seq, e.mac from events e where e.chain = p.name order by e.chain_seq desc limit 1) h on true
     where p.name = ${project}`))
   if (!row) return null
-  const budget = row.exhaustedBudget
+  // Current only if this statement started after the lock was granted; otherwise the event log
+  // reads the head itself.
+  if (locks.held.has(project)) locks.heads.set(project, toChainHead(row.chainSeq, row.chainMac))
+  const { chainSeq: _seq, chainMac: _mac, exhaustedBudget: budget, ...rest } = row
   return {
-    ...row,
+    ...rest,
     exhaustedBudget: budget ? { ...budget, limitTokens: Number(budget.limitTokens), usedTokens: Number(budget.usedTokens) } : null,
   }
 }

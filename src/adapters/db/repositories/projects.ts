@@ -5,6 +5,7 @@ import type { ProjectRepository } from '../../../core/ports.js'
 import { DEFAULT_MAX_CONCURRENT_RUNNERS, type Project, type ProjectStatus } from '../../../core/projects/project.js'
 import type { Db } from '../client.js'
 import { isUniqueViolation } from '../pg-errors.js'
+import type { ChainLocks } from './event-log.js'
 import { readLaunchAdmission } from './launch-admission.js'
 import { projects, resourceQuotas } from '../schema.js'
 
@@ -46,7 +47,7 @@ const statusCondition = (status: ProjectStatus): SQL => {
   return and(eq(projects.archived, false), status === 'active' ? hasActiveRunner : sql`not ${hasActiveRunner}`)!
 }
 
-export const createProjectRepository = (db: Db): ProjectRepository => {
+export const createProjectRepository = (db: Db, locks: ChainLocks): ProjectRepository => {
   const select = () => db.select(projectView).from(projects).leftJoin(resourceQuotas, eq(resourceQuotas.projectName, projects.name))
   const findWhere = async (where: SQL) => {
     const [row] = await select().where(where).limit(1)
@@ -68,7 +69,7 @@ export const createProjectRepository = (db: Db): ProjectRepository => {
       const [row] = await db.select({ path: projects.path }).from(projects).where(eq(projects.name, name)).limit(1)
       return row?.path ?? null
     },
-    admission: (name, at) => readLaunchAdmission(db, name, at),
+    admission: (name, at) => readLaunchAdmission(db, locks, name, at),
     findByPath: path => findWhere(eq(projects.path, path)),
     async list ({ status }) {
       const rows = await select()
