@@ -20,10 +20,10 @@ export const startRelay = async (ctx: Context): Promise<Part[]> => {
     batchSize,
     pollIntervalMs,
     onWake: wake => {
-      ctx.database.listen(OUTBOX_CHANNEL, wake, wake)
+      const listening = ctx.database.listen(OUTBOX_CHANNEL, wake, wake)
         .then(stop => { unlisten = stop })
         .catch(err => log.warn({ err }, 'LISTEN failed; polling only'))
-      return () => { void unlisten() }
+      return async () => { await listening; await unlisten() }
     },
     onBatch: r => {
       if (r.retried + r.dead > 0) log.warn(r, 'relay batch had refusals')

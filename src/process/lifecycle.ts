@@ -15,6 +15,28 @@ export interface ProcessSpec {
   start(ctx: Context): Promise<Part[]>
 }
 
+// postgres.js 3.4.x can schedule a socket write (setImmediate) that runs after a dropped
+// connection has already nulled its socket, throwing from a timer, so no caller can catch it
+// (porsager/postgres#1066, #1154, #1208; the guard of PR #1168 is unreleased). The connection
+// is already closed and its queries already failed, so the write has nothing left to do: this
+// one error is logged and survived. Every other uncaught error still ends the process.
+export const isPostgresJsDeadSocketWrite = (err: unknown): boolean =>
+  err instanceof TypeError &&
+  /Cannot read properties of null \(reading 'write'\)/.test(err.message) &&
+  /nextWrite[^\n]*postgres[\\/]src[\\/]connection\.js/.test(err.stack ?? '')
+
+const surviveKnownDriverBugs = (logger: Logger) => {
+  process.on('uncaughtException', err => {
+    if (isPostgresJsDeadSocketWrite(err)) {
+      logger.warn({ err }, 'postgres.js wrote to a closed connection (upstream bug); ignored')
+      return
+    }
+    logger.fatal({ err }, 'uncaught exception')
+    logger.flush?.()
+    process.exit(1)
+  })
+}
+
 export const runProcess = async ({ roles, configPath, start }: ProcessSpec): Promise<void> => {
   let config: Config
   try {
@@ -24,6 +46,7 @@ export const runProcess = async ({ roles, configPath, start }: ProcessSpec): Pro
     process.exit(2)
   }
   const logger = createLogger({ level: config.observability.log_level, format: config.observability.log_format as 'auto' | 'json' | 'pretty' })
+  surviveKnownDriverBugs(logger)
 
   let ctx: Context
   let parts: Part[] = []

@@ -98,7 +98,7 @@ t.test(`relay on ${backendName()} with the in-process bus`, async t => {
   t.test('NOTIFY wakes a waiting relay without waiting for the poll', async t => {
     const loop = createRelayLoop({
       relay: relayWith(ctx, bus), batchSize: 50, pollIntervalMs: 60_000,
-      onWake: wake => { const stop = ctx.database.listen('stratavore_outbox', wake, wake); return () => { void stop.then(s => s()) } },
+      onWake: wake => { const stop = ctx.database.listen('stratavore_outbox', wake, wake); return async () => { await (await stop)() } },
     })
     loop.start()
     t.teardown(() => loop.stop())

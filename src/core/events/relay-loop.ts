@@ -9,8 +9,8 @@ export interface RelayLoopOptions {
   relay: OutboxRelay
   batchSize: number
   pollIntervalMs: number
-  /** Registers a wake-up callback; returns an unsubscribe function. */
-  onWake?: (wake: () => void) => () => void
+  /** Registers a wake-up callback; returns an unsubscribe function, awaited on stop. */
+  onWake?: (wake: () => void) => () => void | Promise<void>
   onBatch?: (result: RelayResult) => void
   onError?: (err: unknown, consecutiveFailures: number) => void
 }
@@ -26,7 +26,7 @@ export const createRelayLoop = ({ relay, batchSize, pollIntervalMs, onWake, onBa
     woken = true
     wakeNow?.()
   }
-  let unsubscribe: () => void = () => {}
+  let unsubscribe: () => void | Promise<void> = () => {}
 
   const pause = (ms: number) => new Promise<void>(resolve => {
     if (woken || stopped) { woken = false; resolve(); return }
@@ -63,9 +63,10 @@ export const createRelayLoop = ({ relay, batchSize, pollIntervalMs, onWake, onBa
     /** Resolves once the pass in flight (if any) has committed or rolled back. */
     async stop () {
       stopped = true
-      unsubscribe()
       wakeNow?.()
       await running
+      // A listener that cannot unlisten (its connection is gone) has nothing left to undo.
+      await Promise.resolve().then(unsubscribe).catch(err => onError?.(err, 0))
     },
     wake,
   }
