@@ -5,6 +5,20 @@ import { buildMetricsServer } from '../src/api/metrics-server.js'
 import type { Context } from '../src/context.js'
 import type { Part } from '../src/process/lifecycle.js'
 
+// In-flight requests get this long to finish on shutdown. A request can wait on a query that
+// postgres.js never settles after its connection was cut (a Postgres restart); those only fail
+// when the database closes, which comes after the API, so past the deadline their connections
+// are closed and the database close then fails their queries.
+const DRAIN_MS = 5000
+
+const closeDraining = async (app: Awaited<ReturnType<typeof buildApp>>, ctx: Context) => {
+  const deadline = setTimeout(() => {
+    ctx.logger.warn('requests still running after the drain period; closing their connections')
+    app.server.closeAllConnections()
+  }, DRAIN_MS)
+  try { await app.close() } finally { clearTimeout(deadline) }
+}
+
 export const startApi = async (ctx: Context): Promise<Part[]> => {
   const { daemon, docker } = ctx.config
   const parts: Part[] = []
@@ -12,7 +26,7 @@ export const startApi = async (ctx: Context): Promise<Part[]> => {
   const app = await buildApp(ctx)
   await app.listen({ host: daemon.host, port: daemon.http_port })
   ctx.logger.info({ url: `http://${daemon.host}:${daemon.http_port}`, docs: `http://${daemon.host}:${daemon.http_port}/docs` }, 'api listening')
-  parts.push({ name: 'api', stop: () => app.close() })
+  parts.push({ name: 'api', stop: () => closeDraining(app, ctx) })
 
   if (docker.prometheus.enabled) {
     const metrics = buildMetricsServer(ctx)

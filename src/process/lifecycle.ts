@@ -76,8 +76,10 @@ export const runProcess = async ({ roles, configPath, start }: ProcessSpec): Pro
     }, config.daemon.shutdown_timeout_seconds * 1000)
     force.unref()
     for (const part of [...parts].reverse()) {
+      logger.debug({ part: part.name }, 'stopping')
       await part.stop().catch(err => logger.error({ err, part: part.name }, 'part did not stop cleanly'))
     }
+    logger.debug('closing the context')
     await ctx.close().catch(err => logger.error({ err }, 'context did not close cleanly'))
     logger.info('stopped')
     clearTimeout(force)

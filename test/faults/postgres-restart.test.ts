@@ -28,7 +28,7 @@ t.test(`Postgres down for ${DOWN_S} s under ${RATE} launches/s`, async t => {
   const rig = await openRig(t, { batchSize: BATCH })
   const postgres = pg(testDatabaseUrl()!)
   const projects = await rig.projects(10)
-  const api = await rig.spawn('api')
+  const api = await rig.spawn('api', { STRATAVORE_OBSERVABILITY_LOG_LEVEL: 'debug' })
   await waitHealthy(api)
   const relay = await rig.spawn('relay')
   const writer = startWriter({ ratePerSecond: RATE, maxInFlight: 64, maxWrites: Math.ceil(RATE * (DOWN_S + 120)), write: launchOverHttp(api.url, projects, 5_000) })
@@ -72,7 +72,12 @@ t.test(`Postgres down for ${DOWN_S} s under ${RATE} launches/s`, async t => {
   t.same(check.unknown, [])
 
   for (const p of [api, relay].filter(p => !p.exit)) {
+    const stopStarted = performance.now()
     await p.stop()
-    t.same(p.exit, { code: 0, signal: null }, `the ${p.role} process stops cleanly afterwards`)
+    t.same(p.exit, { code: 0, signal: null }, `the ${p.role} process stops cleanly afterwards`, {
+      diagnostic: true,
+      stopMs: Math.round(performance.now() - stopStarted),
+      lastLogLines: p.logs().filter(l => l.msg !== 'database unavailable').slice(-20).map(l => `${String(l.msg)} ${l.err ? JSON.stringify(l.err).slice(0, 300) : ''}`),
+    })
   }
 })
