@@ -1,0 +1,129 @@
+// Claude Code: argv for new/continue/resume, god and headless runs, and an observer that follows
+// the session's JSONL transcript (plus subagent transcripts) for deduplicated usage. Streamed
+// stdout is used only to learn the session id: its assistant events repeat a provisional usage
+// per content block (agent-clis.md §1.6) and must never be summed.
+import { randomUUID } from 'node:crypto'
+import { readdirSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { childHome, flag, processEnv } from './common.js'
+import { claudeConfigDir, claudeProjectDir, createClaudeUsageLedger } from './claude-transcript.js'
+import { createJsonlTail, parseJsonObject, sizeNow, str, type JsonlTail } from './jsonl-tail.js'
+import type { AgentAdapter, AgentInvocation, AgentLaunchSpec, AgentObserver } from './types.js'
+
+const invocation = (spec: AgentLaunchSpec): AgentInvocation => {
+  const argv = [...spec.command]
+  const env: Record<string, string> = {}
+  let sessionId: string | null = null
+  if (spec.prompt !== null) argv.push('-p', flag('--output-format', 'stream-json'), '--verbose')
+  if (spec.conversationMode === 'resume' && spec.sessionId) {
+    argv.push(flag('--resume', spec.sessionId))
+    sessionId = spec.sessionId
+  } else if (spec.conversationMode === 'new') {
+    // Pre-assigned so the transcript path is known before the spawn.
+    sessionId = randomUUID()
+    argv.push(flag('--session-id', sessionId))
+  } else {
+    // `continue`, and `resume` without an id (a bare --resume would open a picker, or fail in -p).
+    argv.push('--continue')
+  }
+  if (spec.god) {
+    argv.push('--dangerously-skip-permissions')
+    // As root the CLI refuses skip-permissions unless told it runs in a sandbox (§1.2).
+    if (spec.runningAsRoot) env.IS_SANDBOX = '1'
+  }
+  argv.push(...spec.flags)
+  // After `--` a prompt that starts with `-` cannot be read as a flag (verified on 2.1.332).
+  if (spec.prompt !== null) argv.push('--', spec.prompt)
+  // CLAUDECODE=1 (set inside Claude's own tool shells) makes a child Claude think it is nested.
+  return { argv, env, unsetEnv: ['CLAUDECODE'], terminal: spec.prompt === null, sessionId }
+}
+
+/** `.jsonl` files under a project dir and their sizes, the baseline of "already there". */
+const snapshotSizes = (projectDir: string): Map<string, number> => {
+  const sizes = new Map<string, number>()
+  const visit = (dir: string, depth: number) => {
+    let names: string[]
+    try { names = readdirSync(dir) } catch { return }
+    for (const name of names) {
+      const path = join(dir, name)
+      if (name.endsWith('.jsonl')) sizes.set(path, sizeNow(path))
+      else if (depth < 2 && !name.includes('.')) visit(path, depth + 1)
+    }
+  }
+  visit(projectDir, 0)
+  return sizes
+}
+
+/** The newest transcript in the project dir that grew after the baseline (interactive --continue). */
+const newestWritten = (projectDir: string, baseline: Map<string, number>): string | null => {
+  let best: { id: string, mtime: number } | null = null
+  let names: string[]
+  try { names = readdirSync(projectDir) } catch { return null }
+  for (const name of names) {
+    if (!name.endsWith('.jsonl')) continue
+    const path = join(projectDir, name)
+    try {
+      const st = statSync(path)
+      if (st.size <= (baseline.get(path) ?? 0)) continue
+      if (!best || st.mtimeMs > best.mtime) best = { id: name.slice(0, -'.jsonl'.length), mtime: st.mtimeMs }
+    } catch { /* vanished */ }
+  }
+  return best?.id ?? null
+}
+
+const observe = (spec: AgentLaunchSpec, inv: AgentInvocation): AgentObserver => {
+  const env = processEnv(spec, inv)
+  const configDir = claudeConfigDir(env, childHome(spec, inv))
+  let projectDir = claudeProjectDir(configDir, spec.cwd)
+  // Resumed and continued sessions append to files that already hold earlier runs' usage; only
+  // bytes written after this moment belong to this process.
+  const baseline = snapshotSizes(projectDir)
+  const ledger = createClaudeUsageLedger()
+  const tails = new Map<string, JsonlTail>()
+  let sessionId = inv.sessionId
+  let closed = false
+
+  const tailOf = (path: string) => {
+    let tail = tails.get(path)
+    if (!tail) { tail = createJsonlTail(path, baseline.get(path) ?? 0); tails.set(path, tail) }
+    return tail
+  }
+
+  const transcriptFiles = (id: string): string[] => {
+    const files = [join(projectDir, `${id}.jsonl`)]
+    const subagents = join(projectDir, id, 'subagents')
+    try {
+      for (const name of readdirSync(subagents).sort()) {
+        if (name.startsWith('agent-') && name.endsWith('.jsonl')) files.push(join(subagents, name))
+      }
+    } catch { /* no subagents yet */ }
+    return files
+  }
+
+  return {
+    onStdoutLine(line) {
+      const event = parseJsonObject(line)
+      const id = str(event?.session_id)
+      // Every stream-json event carries session_id; old CLIs fork a new id on --resume (§1.3).
+      if (id) sessionId = id
+    },
+    async poll() {
+      if (closed) return
+      // A long cwd's directory name ends in a hash; it can only be matched once it exists.
+      if (tails.size === 0) projectDir = claudeProjectDir(configDir, spec.cwd)
+      if (!sessionId && spec.prompt === null) sessionId = newestWritten(projectDir, baseline)
+      if (!sessionId) return
+      // Earlier ids stay followed: a fork mid-run must not lose what the old file recorded.
+      for (const path of transcriptFiles(sessionId)) tailOf(path)
+      for (const tail of tails.values()) {
+        for (const record of await tail.read()) ledger.add(record)
+      }
+    },
+    sessionId: () => sessionId,
+    usage: () => ledger.total(),
+    transcriptPath: () => sessionId ? join(projectDir, `${sessionId}.jsonl`) : null,
+    close() { closed = true },
+  }
+}
+
+export const claudeAdapter: AgentAdapter = { kind: 'claude', invocation, observe }

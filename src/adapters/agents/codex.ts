@@ -1,0 +1,87 @@
+// OpenAI Codex CLI: `codex exec --json` for headless runs, the TUI for interactive ones, and an
+// observer that takes the thread id from `thread.started` and usage from the rollout file. The
+// stdout `turn.completed.usage` is thread-cumulative (it includes earlier runs after a resume),
+// so it is only a fallback for brand-new threads whose rollout cannot be found.
+import { join } from 'node:path'
+import { childHome, processEnv } from './common.js'
+import { createRolloutUsage, discoverRollout, findRollout, usageFromOpenAI } from './codex-rollout.js'
+import { asRecord, createJsonlTail, parseJsonObject, str, type JsonlTail } from './jsonl-tail.js'
+import type { AgentAdapter, AgentInvocation, AgentLaunchSpec, AgentObserver, TokenUsage } from './types.js'
+
+const GOD = '--dangerously-bypass-approvals-and-sandbox'
+
+const invocation = (spec: AgentLaunchSpec): AgentInvocation => {
+  const argv = [...spec.command]
+  const resumeId = spec.conversationMode === 'resume' ? spec.sessionId : null
+  // `resume` without an id behaves as `continue`: the newest session in this cwd (--last).
+  const resuming = spec.conversationMode !== 'new'
+  if (spec.prompt !== null) {
+    // Verified on 0.169: `codex exec resume [OPTIONS] [SESSION_ID] [PROMPT]` takes its options
+    // after the subcommand, and `--` keeps an id or prompt starting with `-` positional.
+    argv.push('exec')
+    if (resuming) argv.push('resume')
+    argv.push('--json', '--skip-git-repo-check')
+    if (resuming && !resumeId) argv.push('--last')
+    if (spec.god) argv.push(GOD)
+    argv.push(...spec.flags, '--')
+    if (resumeId) argv.push(resumeId)
+    argv.push(spec.prompt)
+  } else {
+    if (resuming) argv.push('resume')
+    if (resuming && !resumeId) argv.push('--last')
+    if (spec.god) argv.push(GOD)
+    argv.push(...spec.flags)
+    if (resumeId) argv.push('--', resumeId)
+  }
+  return { argv, env: {}, terminal: spec.prompt === null, sessionId: resumeId }
+}
+
+const observe = (spec: AgentLaunchSpec, inv: AgentInvocation): AgentObserver => {
+  const env = processEnv(spec, inv)
+  const codexHome = env.CODEX_HOME || join(childHome(spec, inv), '.codex')
+  const startedAt = Date.now()
+  const rolloutUsage = createRolloutUsage(startedAt)
+  let threadId = inv.sessionId
+  let rollout: JsonlTail | null = null
+  // Last thread-cumulative usage printed on stdout; this run's own only for a new thread.
+  let streamed: TokenUsage | null = null
+  let closed = false
+
+  const locate = () => {
+    if (threadId) {
+      const path = findRollout(codexHome, threadId)
+      if (path) rollout = createJsonlTail(path)
+    } else if (spec.prompt === null) {
+      const found = discoverRollout(codexHome, spec.cwd, startedAt)
+      if (found) { rollout = createJsonlTail(found[0]); threadId = found[1] }
+    }
+  }
+
+  return {
+    onStdoutLine(line) {
+      const event = parseJsonObject(line)
+      if (!event) return
+      if (event.type === 'thread.started') {
+        const id = str(event.thread_id)
+        if (id && id !== threadId) { threadId = id; rollout = null }
+      } else if (event.type === 'turn.completed') {
+        const usage = asRecord(event.usage)
+        if (usage) streamed = usageFromOpenAI(usage)
+      }
+    },
+    async poll() {
+      if (closed) return
+      if (!rollout) locate()
+      const tail = rollout as JsonlTail | null
+      if (!tail) return
+      for (const record of await tail.read()) rolloutUsage.add(record)
+    },
+    sessionId: () => threadId,
+    usage: () => rolloutUsage.total()
+      ?? (spec.conversationMode === 'new' && streamed ? streamed : { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheCreationTokens: 0 }),
+    transcriptPath: () => (rollout as JsonlTail | null)?.path ?? null,
+    close() { closed = true },
+  }
+}
+
+export const codexAdapter: AgentAdapter = { kind: 'codex', invocation, observe }

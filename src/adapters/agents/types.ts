@@ -1,0 +1,80 @@
+// What the supervisor needs from an agent CLI adapter: how to start it (argv, environment,
+// terminal or pipes) and how to read what it did (its session id and token usage) from the
+// CLI's own structured output or transcript. One adapter per CLI kind; see
+// shared/reference/agent-clis.md for each CLI's real flags and formats.
+import type { AgentKind } from '../../config-spec.js'
+
+export interface AgentLaunchSpec {
+  runnerId: string
+  /** The configured agent name (`agents.<name>`) and its kind. */
+  agentName: string
+  kind: AgentKind
+  /** `agents.<name>.command`: the program and any fixed leading arguments. */
+  command: string[]
+  /** Absolute, already checked working directory. */
+  cwd: string
+  /** The runner's own extra flags, appended after the adapter's; never parsed by a shell. */
+  flags: string[]
+  god: boolean
+  conversationMode: 'new' | 'continue' | 'resume'
+  /** The session to resume (mode `resume`), or null. */
+  sessionId: string | null
+  /** Headless when set: the CLI runs this one prompt with structured output and exits. */
+  prompt: string | null
+  /** The environment the process will get (config env + runner env + the supervisor's base). */
+  env: Record<string, string>
+  /** True when the supervisor runs as uid 0 (Claude refuses skip-permissions as root without IS_SANDBOX=1). */
+  runningAsRoot: boolean
+}
+
+export interface AgentInvocation {
+  /** argv[0] is the program; an array, never a shell string. */
+  argv: string[]
+  /** Variables the adapter adds on top of spec.env. */
+  env: Record<string, string>
+  /**
+   * Variables to remove from spec.env before the spawn (e.g. CLAUDECODE, which makes Claude
+   * think it runs nested inside another Claude). Use processEnv() in ./index.ts to apply both.
+   */
+  unsetEnv?: string[]
+  /** true: run in a pseudo-terminal; false: pipes, stdout carries the structured output. */
+  terminal: boolean
+  /** The agent's session id when known before the spawn (pre-assigned or resumed). */
+  sessionId: string | null
+}
+
+export interface TokenUsage {
+  inputTokens: number
+  outputTokens: number
+  cacheReadTokens: number
+  cacheCreationTokens: number
+}
+
+export const ZERO_USAGE: TokenUsage = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheCreationTokens: 0 }
+export const totalTokens = (u: TokenUsage) => u.inputTokens + u.outputTokens + u.cacheReadTokens + u.cacheCreationTokens
+
+/**
+ * Reads one running process's structured signals. The supervisor feeds it stdout lines (pipes
+ * mode only) and calls poll() before every heartbeat; observers that tail a transcript read
+ * the new bytes there. Every method must tolerate garbage input (unknown record types,
+ * partial lines, missing files) without throwing.
+ */
+export interface AgentObserver {
+  /** One complete line of the process's stdout (pipes mode). */
+  onStdoutLine(line: string): void
+  /** Reads whatever files the observer follows (transcripts); cheap when nothing changed. */
+  poll(): Promise<void>
+  /** The session id last seen (it may change, e.g. on old CLIs that fork on resume). */
+  sessionId(): string | null
+  /** Usage of this process's life so far, deduplicated, cumulative. */
+  usage(): TokenUsage
+  /** Where the transcript lives, when known (stored on the session). */
+  transcriptPath(): string | null
+  close(): void
+}
+
+export interface AgentAdapter {
+  kind: AgentKind
+  invocation(spec: AgentLaunchSpec): AgentInvocation
+  observe(spec: AgentLaunchSpec, invocation: AgentInvocation): AgentObserver
+}

@@ -1,0 +1,116 @@
+// Helpers for tests that run the REAL agent CLIs (installed as devDependencies) against the local
+// mock model APIs in test/fixtures. Every directory the CLIs may write to is a temp dir removed in
+// teardown, so no test reads or writes the real ~/.claude or ~/.codex.
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+interface Teardown { teardown(fn: () => unknown): void }
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
+
+const installed = (name: string, pkg: string): string => {
+  const bin = join(repoRoot, 'node_modules', '.bin', name)
+  if (!existsSync(bin)) {
+    throw new Error(`${name} is not installed at ${bin}: run \`npm ci\` (devDependency ${pkg}); adapter tests need the real CLI`)
+  }
+  return bin
+}
+
+/** The installed Claude Code binary; throws with the reason when it is missing. */
+export const claudeBin = (): string => installed('claude', '@anthropic-ai/claude-code')
+/** The installed Codex CLI (a node launcher for the native binary). */
+export const codexBin = (): string => installed('codex', '@openai/codex')
+
+/**
+ * Whether a real-CLI test may run. Locally a missing CLI skips with the reason; under CI=true a
+ * missing CLI is a failure, never a quiet skip.
+ */
+export const cliAvailable = (t: { fail(msg: string): void, comment(msg: string): void }, bin: () => string): string | null => {
+  try {
+    return bin()
+  } catch (err) {
+    const msg = (err as Error).message
+    if (process.env.CI === 'true') t.fail(msg)
+    else t.comment(`not run: ${msg}`)
+    return null
+  }
+}
+
+export const tempDir = (t: Teardown, prefix: string): string => {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+export const MOCK_ANTHROPIC_KEY = 'sk-ant-api03-stratavore-test-key-0123456789'
+
+/** A PATH without the user's other tools mattering; the CLIs need sh and coreutils for their own tools. */
+const basePath = () => process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin'
+
+/**
+ * The environment for a Claude Code run against the mock: a private HOME and CLAUDE_CONFIG_DIR
+ * seeded so an interactive run skips onboarding, the trust dialog and the API-key question.
+ * Returns the env plus the config dir (the transcripts go under `<configDir>/projects`).
+ */
+export const claudeEnv = (t: Teardown, { baseUrl, cwd, apiKey = MOCK_ANTHROPIC_KEY }: { baseUrl: string, cwd: string, apiKey?: string }): { env: Record<string, string>, configDir: string, home: string } => {
+  const home = tempDir(t, 'stv-claude-home-')
+  const configDir = join(home, '.claude')
+  mkdirSync(configDir, { recursive: true })
+  writeFileSync(join(configDir, '.claude.json'), JSON.stringify({
+    hasCompletedOnboarding: true,
+    projects: { [cwd]: { hasTrustDialogAccepted: true } },
+    customApiKeyResponses: { approved: [apiKey.slice(-20)], rejected: [] },
+  }))
+  return {
+    home,
+    configDir,
+    env: {
+      PATH: basePath(),
+      HOME: home,
+      TERM: 'xterm-256color',
+      ANTHROPIC_BASE_URL: baseUrl,
+      ANTHROPIC_API_KEY: apiKey,
+      CLAUDE_CONFIG_DIR: configDir,
+      DISABLE_AUTOUPDATER: '1',
+      CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+    },
+  }
+}
+
+export const MOCK_OPENAI_KEY = 'sk-mock-openai-test'
+
+/**
+ * The environment for a Codex run against the mock: CODEX_HOME (which must exist) holds a
+ * config.toml naming the mock as the model provider, so the adapter's argv stays its own.
+ */
+export const codexEnv = (t: Teardown, { baseUrl, model = 'gpt-5-mock' }: { baseUrl: string, model?: string }): { env: Record<string, string>, codexHome: string, home: string } => {
+  const home = tempDir(t, 'stv-codex-home-')
+  const codexHome = join(home, '.codex')
+  mkdirSync(codexHome, { recursive: true })
+  writeFileSync(join(codexHome, 'config.toml'), [
+    `model = "${model}"`,
+    'model_provider = "mock"',
+    '',
+    '[model_providers.mock]',
+    'name = "mock"',
+    `base_url = "${baseUrl}/v1"`,
+    'env_key = "MOCK_OPENAI_KEY"',
+    'wire_api = "responses"',
+    'request_max_retries = 0',
+    'stream_max_retries = 0',
+    '',
+  ].join('\n'))
+  return {
+    home,
+    codexHome,
+    env: {
+      PATH: basePath(),
+      HOME: home,
+      TERM: 'xterm-256color',
+      CODEX_HOME: codexHome,
+      MOCK_OPENAI_KEY,
+    },
+  }
+}
