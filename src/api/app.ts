@@ -11,6 +11,7 @@ import { validationPlugin } from './plugins/validation.js'
 import { isAppRoute, sendAppIndex, webuiStaticPlugin } from './plugins/webui-static.js'
 import { auditRoutes } from './rest/audit.js'
 import { projectRoutes } from './rest/projects.js'
+import { rpcPlugin } from './rpc/plugin.js'
 import { restSharedSchemas } from './rest/schemas.js'
 import { runnerRoutes } from './rest/runners.js'
 import { sessionRoutes } from './rest/sessions.js'
@@ -68,6 +69,8 @@ export const buildApp = async (ctx: Context): Promise<FastifyInstance> => {
   await app.register(auditRoutes)
   await app.register(webuiRoutes)
   await app.register(eventFeedRoutes)
+  // Connect-RPC (stratavore.v1.*): the same use cases as REST, at /stratavore.v1.<Service>/<Method>.
+  await app.register(rpcPlugin)
   const servesWebui = ctx.config.webui.dir !== ''
   if (servesWebui) await app.register(webuiStaticPlugin, { root: ctx.config.webui.dir })
   app.setNotFoundHandler((request, reply) => servesWebui && isAppRoute(request) ? sendAppIndex(reply) : sendRouteNotFound(request, reply))

@@ -1,0 +1,66 @@
+// stratavore.v1.RunnerService: thin handlers over ctx.runners, the use cases behind
+// /api/v1/runners, checked with the same schemas. WatchRunnerOutput waits for the supervisor.
+import { Code, ConnectError, type ServiceImpl } from '@connectrpc/connect'
+import type { Context } from '../../context.js'
+import { RunnerService } from '../../gen/stratavore/v1/runner_pb.js'
+import { LaunchBody, RunnerListQuery, RunnerParams, StopBody } from '../rest/schemas.js'
+import { actorOf } from './actor.js'
+import { conversationModes, runnerStatuses, toRunnerProto } from './mappers.js'
+import { checkShape, defined } from './validate.js'
+
+/** A stream that ends at once with `error`: the shape a server-streaming handler must return. */
+const failedStream = (error: Error): AsyncIterable<never> => ({
+  [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(error) }),
+})
+
+export const runnerService = (ctx: Context): ServiceImpl<typeof RunnerService> => {
+  const idOf = (id: string) => checkShape(RunnerParams, { id }).id
+
+  return {
+    async launchRunner (req, context) {
+      const body = checkShape(LaunchBody, defined({
+        project: req.project,
+        agent: req.agent,
+        projectPath: req.projectPath,
+        flags: req.flags,
+        capabilities: req.capabilities,
+        environment: req.environment,
+        conversationMode: conversationModes.fromProto('conversation_mode', req.conversationMode),
+        sessionId: req.sessionId,
+        god: req.god,
+        prompt: req.prompt,
+        runtimeType: req.runtimeType,
+        maxRestartAttempts: req.maxRestartAttempts,
+      }))
+      return { runner: toRunnerProto(await ctx.runners.launch(body, actorOf(context))) }
+    },
+
+    async getRunner (req) {
+      return { runner: toRunnerProto(await ctx.runners.get(idOf(req.id))) }
+    },
+
+    async listRunners (req) {
+      const query = checkShape(RunnerListQuery, defined({
+        project: req.project,
+        status: runnerStatuses.fromProto('status', req.status),
+        limit: req.limit,
+        cursor: req.cursor,
+      }))
+      const page = await ctx.runners.list(query)
+      return { runners: page.runners.map(toRunnerProto), total: page.total, nextCursor: page.nextCursor ?? undefined }
+    },
+
+    async stopRunner (req, context) {
+      const id = idOf(req.id)
+      const body = checkShape(StopBody, defined({ force: req.force, timeoutSeconds: req.timeoutSeconds }))
+      return { runner: toRunnerProto(await ctx.runners.stop(id, body, actorOf(context))) }
+    },
+
+    // The request is checked and the runner looked up now, so clients get their NotFound and
+    // InvalidArgument today; the bytes come with the supervisor's PTY output.
+    async * watchRunnerOutput (req) {
+      await ctx.runners.get(checkShape(RunnerParams, { id: req.runnerId }).id)
+      yield * failedStream(new ConnectError('runner output streaming arrives with the supervisor', Code.Unimplemented))
+    },
+  }
+}
