@@ -58,6 +58,9 @@ export const CONFIG_SPEC = {
     host: str('127.0.0.1'),
     http_port: port(8080),
     grpc_port: port(50051),
+    // TLS for the gRPC port: PEM files, both or neither; without them it serves cleartext h2c.
+    grpc_tls_cert_file: str(''),
+    grpc_tls_key_file: str(''),
     heartbeat_interval_seconds: seconds(10, 3600),
     reconcile_interval_seconds: seconds(30, 3600),
     // How long a lost runner may stay silent after its TTL before it is declared failed.

@@ -29,6 +29,8 @@ export interface Config extends Settings {
    * security.audit_key; null when neither is set (the daemon then uses `<dataDir>/audit.key`).
    */
   auditKeys: AuditKey[] | null
+  /** PEM certificate chain and key for the gRPC port, from daemon.grpc_tls_*_file; null for cleartext h2c. */
+  grpcTls: { cert: string, key: string } | null
 }
 
 export interface LoadOptions { configPath?: string, env?: NodeJS.ProcessEnv, home?: string }
@@ -187,7 +189,15 @@ export const loadConfig = ({ configPath, env = process.env, home = env.HOME || h
     amqpUrl: amqpUrlOf(s, env),
     agents,
     auditKeys: auditKeysOf(s, home),
+    grpcTls: grpcTlsOf(s, home),
   }
+}
+
+const grpcTlsOf = (s: Settings, home: string): Config['grpcTls'] => {
+  const { grpc_tls_cert_file: certFile, grpc_tls_key_file: keyFile } = s.daemon
+  if (!certFile && !keyFile) return null
+  if (!certFile || !keyFile) throw configError(certFile ? 'daemon.grpc_tls_key_file' : 'daemon.grpc_tls_cert_file', 'must be set with its twin (TLS needs a certificate and a key)', 'config')
+  return { cert: readSecretFile('daemon.grpc_tls_cert_file', certFile, home), key: readSecretFile('daemon.grpc_tls_key_file', keyFile, home) }
 }
 
 // The file wins over the inline key, as every `_file` twin does.
@@ -235,6 +245,7 @@ export const redactedConfig = (config: Config) => ({
   github: { ...config.github, token: config.github.token ? '***' : '' },
   security: { ...config.security, audit_key: config.security.audit_key ? '***' : '' },
   auditKeys: config.auditKeys?.map(k => ({ id: k.id, secret: '***' })) ?? null,
+  grpcTls: config.grpcTls ? { cert: config.grpcTls.cert, key: '***' } : null,
 })
 
 export type { SpecTree }

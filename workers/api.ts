@@ -1,6 +1,8 @@
-// `stratavored api`: the HTTP API (REST, Lex WebUI routes, OpenAPI) on daemon.http_port, and
-// Prometheus metrics on docker.prometheus.port.
+// `stratavored api`: the HTTP API (REST, Connect-RPC, Lex WebUI routes, OpenAPI) on
+// daemon.http_port, the RPC router over HTTP/2 on daemon.grpc_port, and Prometheus metrics on
+// docker.prometheus.port.
 import { buildApp } from '../src/api/app.js'
+import { buildGrpcServer } from '../src/api/grpc-server.js'
 import { buildMetricsServer } from '../src/api/metrics-server.js'
 import type { Context } from '../src/context.js'
 import type { Part } from '../src/process/lifecycle.js'
@@ -27,6 +29,12 @@ export const startApi = async (ctx: Context): Promise<Part[]> => {
   await app.listen({ host: daemon.host, port: daemon.http_port })
   ctx.logger.info({ url: `http://${daemon.host}:${daemon.http_port}`, docs: `http://${daemon.host}:${daemon.http_port}/docs` }, 'api listening')
   parts.push({ name: 'api', stop: () => closeDraining(app, ctx) })
+
+  // The same RPC router over HTTP/2 for gRPC clients.
+  const grpc = buildGrpcServer(ctx, { drainMs: DRAIN_MS })
+  await grpc.listen({ host: daemon.host, port: daemon.grpc_port })
+  ctx.logger.info({ url: `${grpc.tls ? 'https' : 'http'}://${daemon.host}:${daemon.grpc_port}`, tls: grpc.tls }, 'grpc listening (Connect, gRPC, gRPC-Web over HTTP/2)')
+  parts.push({ name: 'grpc', stop: () => grpc.close() })
 
   if (docker.prometheus.enabled) {
     const metrics = buildMetricsServer(ctx)
