@@ -5,6 +5,10 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { spawn } from 'node:child_process'
+import { createInterface } from 'node:readline'
+import { adapterFor, processEnv } from '../../src/adapters/agents/index.js'
+import type { AgentInvocation, AgentLaunchSpec, AgentObserver } from '../../src/adapters/agents/types.js'
 
 interface Teardown { teardown(fn: () => unknown): void }
 
@@ -113,4 +117,53 @@ export const codexEnv = (t: Teardown, { baseUrl, model = 'gpt-5-mock' }: { baseU
       MOCK_OPENAI_KEY,
     },
   }
+}
+
+/** A launch spec with test defaults; override what the test is about. */
+export const agentSpec = (overrides: Partial<AgentLaunchSpec> & Pick<AgentLaunchSpec, 'kind'>): AgentLaunchSpec => ({
+  runnerId: 'runner-1',
+  agentName: overrides.kind,
+  command: [overrides.kind],
+  cwd: '/work/project',
+  flags: [],
+  god: false,
+  conversationMode: 'new',
+  sessionId: null,
+  prompt: null,
+  env: {},
+  runningAsRoot: false,
+  ...overrides,
+})
+
+export interface HeadlessRun {
+  code: number | null
+  stdout: string[]
+  stderr: string
+  invocation: AgentInvocation
+  observer: AgentObserver
+}
+
+/**
+ * Spawns a headless run the way the supervisor does (pipes, stdin ignored), feeds stdout lines to
+ * the adapter's observer, and polls it once more after exit. Kills the child on teardown.
+ */
+export const runHeadless = async (t: Teardown, spec: AgentLaunchSpec, timeoutMs = 60_000): Promise<HeadlessRun> => {
+  const adapter = adapterFor(spec.kind)
+  const invocation = adapter.invocation(spec)
+  const observer = adapter.observe(spec, invocation)
+  const [program, ...args] = invocation.argv
+  const child = spawn(program!, args, { cwd: spec.cwd, env: processEnv(spec, invocation), stdio: ['ignore', 'pipe', 'pipe'] })
+  t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
+  const stdout: string[] = []
+  let stderr = ''
+  createInterface({ input: child.stdout }).on('line', line => { stdout.push(line); observer.onStdoutLine(line) })
+  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString('utf8') })
+  const code = await new Promise<number | null>((resolve, reject) => {
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`${program} did not exit within ${timeoutMs} ms; stderr: ${stderr}`)) }, timeoutMs)
+    child.on('error', err => { clearTimeout(timer); reject(err) })
+    child.on('close', c => { clearTimeout(timer); resolve(c) })
+  })
+  await observer.poll()
+  observer.close()
+  return { code, stdout, stderr, invocation, observer }
 }
