@@ -39,7 +39,9 @@ export interface AttachOptions {
  *  on them: a descendant that escaped every kill keeps them open forever. */
 const PIPE_CLOSE_GRACE_MS = 2000
 
-const signalNames = new Map<number, string>(Object.entries(osConstants.signals).map(([name, number]) => [number, name]))
+// Several names share a number (SIGIOT is SIGABRT); the first listed is the usual one.
+const signalNames = new Map<number, string>()
+for (const [name, number] of Object.entries(osConstants.signals)) if (!signalNames.has(number)) signalNames.set(number, name)
 
 /**
  * node-pty, with `encoding: null` so output arrives as the bytes the program wrote: a string
