@@ -70,6 +70,23 @@ export const CONFIG_SPEC = {
     body_limit_bytes: int(262_144, 1024, 16 * 1024 * 1024),
     cors_origins: list(/^(\*|https?:\/\/[^\s/]+)$/),
   },
+  supervisor: {
+    // This host's node: its name (default: the hostname) and how many runners it takes.
+    node_name: str('', { pattern: /^$|^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/ }),
+    capacity: int(60, 1, 10_000),
+    // The attach channel the API dials (WebSocket); port 0 picks a free one at start.
+    listen_host: str('127.0.0.1'),
+    listen_port: int(0, 0, 65535),
+    // What the API should dial when it is not listen_host:port (NAT, containers), e.g. ws://10.0.0.5:7070.
+    advertise_url: str('', { pattern: /^$|^wss?:\/\/\S+$/ }),
+    // Bytes of terminal output kept per runner for viewers who attach late.
+    scrollback_bytes: int(262_144, 4096, 16 * 1024 * 1024),
+    // Restarts back off exponentially from base to cap; a runner up this long is healthy again.
+    restart_backoff_base_ms: int(1000, 10, 600_000),
+    restart_backoff_cap_ms: int(60_000, 10, 3_600_000),
+    healthy_after_seconds: seconds(60, 86_400),
+    stop_timeout_seconds: seconds(10, 3600),
+  },
   relay: {
     // Rows claimed and published per transaction (the confirm window).
     batch_size: int(200, 1, 5000),

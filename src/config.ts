@@ -29,6 +29,11 @@ export interface Config extends Settings {
    * security.audit_key; null when neither is set (the daemon then uses `<dataDir>/audit.key`).
    */
   auditKeys: AuditKey[] | null
+  /**
+   * What agents inherit from the daemon's environment: everything but the daemon's own settings
+   * and credentials (STRATAVORE_*, DATABASE_URL, AMQP_URL, PG*).
+   */
+  agentEnvironment: Record<string, string>
   /** PEM certificate chain and key for the gRPC port, from daemon.grpc_tls_*_file; null for cleartext h2c. */
   grpcTls: { cert: string, key: string } | null
 }
@@ -190,8 +195,11 @@ export const loadConfig = ({ configPath, env = process.env, home = env.HOME || h
     agents,
     auditKeys: auditKeysOf(s, home),
     grpcTls: grpcTlsOf(s, home),
+    agentEnvironment: Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined && !PRIVATE_VARIABLE.test(e[0]))),
   }
 }
+
+const PRIVATE_VARIABLE = /^(STRATAVORE_|DATABASE_URL$|AMQP_URL$|PG[A-Z]*$)/
 
 const grpcTlsOf = (s: Settings, home: string): Config['grpcTls'] => {
   const { grpc_tls_cert_file: certFile, grpc_tls_key_file: keyFile } = s.daemon

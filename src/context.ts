@@ -22,6 +22,7 @@ import { createProjectService, type ProjectService } from './core/projects/proje
 import { createRunnerService, type RunnerService } from './core/runners/runner-service.js'
 import { createSessionService, type SessionService } from './core/sessions/session-service.js'
 import { createStatusService, type StatusService } from './core/status/status-service.js'
+import type { NodeSupervisor } from './core/supervisor/node-supervisor.js'
 import { VERSION } from './version.js'
 
 export interface Context {
@@ -44,6 +45,8 @@ export interface Context {
   /** The live event feed (GET /api/v1/events): tails the audit log while anyone listens. */
   feed: EventFeed
   audit: AuditService
+  /** This process's node supervisor, when it runs one (roles `all` and `supervisor`). */
+  supervisor?: NodeSupervisor
   close(): Promise<void>
 }
 

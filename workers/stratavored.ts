@@ -6,13 +6,15 @@ import { runProcess, type Part } from '../src/process/lifecycle.js'
 import { startApi } from './api.js'
 import { startRelay } from './outbox-relay.js'
 import { startReconciler } from './reconciler.js'
+import { startSupervisor } from './supervisor.js'
 
-const USAGE = `usage: stratavored [all|api|relay|reconciler] [--config FILE]
+const USAGE = `usage: stratavored [all|api|relay|reconciler|supervisor] [--config FILE]
 
   all         every role in one process (default; what npm start runs)
   api         the HTTP API on daemon.http_port and metrics on docker.prometheus.port
   relay       publishes the outbox to the event bus (RabbitMQ with AMQP_URL)
   reconciler  marks silent runners lost, then failed (every daemon.reconcile_interval_seconds)
+  supervisor  this host's node: runs the agents assigned to it, heartbeats, serves attach
 
 Configuration: --config FILE, else ~/.config/stratavore/stratavore.yaml, else
 /etc/stratavore/stratavore.yaml; STRATAVORE_* variables override the file
@@ -20,8 +22,10 @@ Configuration: --config FILE, else ~/.config/stratavore/stratavore.yaml, else
 otherwise the embedded PGlite in STRATAVORE_DATA_DIR (~/.local/share/stratavore).
 `
 
-const ROLES: Record<string, string[]> = { all: ['api', 'relay', 'reconciler'], api: ['api'], relay: ['relay'], reconciler: ['reconciler'] }
-const STARTERS: Record<string, (ctx: Context) => Promise<Part[]>> = { api: startApi, relay: startRelay, reconciler: startReconciler }
+const ROLES: Record<string, string[]> = {
+  all: ['api', 'relay', 'reconciler', 'supervisor'], api: ['api'], relay: ['relay'], reconciler: ['reconciler'], supervisor: ['supervisor'],
+}
+const STARTERS: Record<string, (ctx: Context) => Promise<Part[]>> = { api: startApi, relay: startRelay, reconciler: startReconciler, supervisor: startSupervisor }
 
 let parsed
 try {

@@ -8,6 +8,14 @@ import type { ConversationMode, Runner, RunnerStatus } from './runners/runner.js
 import type { Session } from './sessions/session.js'
 
 export interface Clock { now(): Date }
+
+/** The slice of a structured logger (pino's shape) the core may use. */
+export interface Log {
+  debug(obj: object, msg?: string): void
+  info(obj: object, msg?: string): void
+  warn(obj: object, msg?: string): void
+  error(obj: object, msg?: string): void
+}
 export interface IdGenerator { /** time-ordered UUID (v7) */ next(): string }
 
 export type DirectoryCheck = { ok: true, realPath: string } | { ok: false, reason: string }
@@ -181,6 +189,62 @@ export interface OutboxRepository {
   backlog(): Promise<{ pending: number, dead: number }>
 }
 
+export interface NodeRegistration {
+  id: string
+  name: string
+  hostname: string
+  version: string
+  capacity: number
+  credentialHash: string
+  attachUrl: string
+  attachKey: string
+}
+
+export interface NodeAttachInfo { nodeId: string, attachUrl: string | null, attachKey: string | null, status: string }
+
+/** A runner's process as one heartbeat reports it; tokens are the runner's running totals. */
+export interface RunnerBeat {
+  runnerId: string
+  generation: number
+  cpuPercent: number
+  memoryMb: number
+  inputTokens: number
+  outputTokens: number
+  cacheReadTokens: number
+  cacheCreationTokens: number
+}
+
+export interface HeartbeatOutcome {
+  /** Recorded; the runner is alive as far as the database knows. */
+  accepted: string[]
+  /** Recorded, but the reconciler had declared the runner lost: it must be recovered. */
+  lost: string[]
+  /** Refused: the runner is finished or lives in a newer generation; its process must die. */
+  fenced: string[]
+}
+
+/** The supervisor's conditional transitions; each returns the changed row or null. */
+export interface SupervisionRepository {
+  /** 'ok', or why this node may not register under that id and name. */
+  registerNode(node: NodeRegistration): Promise<'ok' | 'name_taken' | 'credential_mismatch'>
+  nodeAttachInfo(nodeId: string): Promise<NodeAttachInfo | null>
+  /** Assigns up to `limit` pending runners that no node holds yet to this node. */
+  claimUnassigned(nodeId: string, limit: number): Promise<number>
+  /** The active runners assigned to this node, oldest first. */
+  assigned(nodeId: string): Promise<Runner[]>
+  /** pending (or any active state, for a restart) → starting, in a new generation. */
+  beginStart(id: string, nodeId: string, expect: { generation: number, restartAttempts: number }): Promise<Runner | null>
+  markRunning(id: string, generation: number, process: { pid: number, sessionId: string | null }): Promise<Runner | null>
+  markExited(id: string, generation: number, outcome: { status: 'terminated' | 'failed', exitCode: number | null }): Promise<Runner | null>
+  recoverLost(id: string, generation: number): Promise<Runner | null>
+  resetRestartAttempts(id: string, generation: number): Promise<void>
+  setSession(id: string, generation: number, sessionId: string): Promise<Runner | null>
+  /** Inserts the session unless it exists; true when it was new. */
+  recordSession(session: { id: string, runnerId: string, project: string, agent: string, transcriptPath: string | null, resumedFrom: string | null }): Promise<boolean>
+  /** One statement for the whole host: fenced by generation, timed by the database clock. */
+  heartbeat(nodeId: string, beats: RunnerBeat[]): Promise<HeartbeatOutcome>
+}
+
 export interface Repositories {
   projects: ProjectRepository
   runners: RunnerRepository
@@ -192,6 +256,7 @@ export interface Repositories {
   daemons: DaemonRepository
   reconcile: ReconcileRepository
   outbox: OutboxRepository
+  supervision: SupervisionRepository
   events: EventLog
 }
 

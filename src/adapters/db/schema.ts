@@ -41,6 +41,10 @@ export const nodes = pgTable('nodes', {
   status: text('status').notNull().default('ready'),
   labels: jsonb('labels').$type<Record<string, string>>().notNull().default({}),
   credentialHash: text('credential_hash'),
+  // Where the API reaches this node's supervisor for terminal attach, and the key (derived from
+  // the node's credential, which only the node holds) that MACs the API's attach tickets.
+  attachUrl: text('attach_url'),
+  attachKey: text('attach_key'),
   registeredAt: ts('registered_at').notNull().defaultNow(),
   lastHeartbeat: ts('last_heartbeat'),
   updatedAt: ts('updated_at').notNull().defaultNow(),

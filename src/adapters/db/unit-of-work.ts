@@ -13,6 +13,7 @@ import { createQuotaRepository } from './repositories/quotas.js'
 import { createReconcileRepository } from './repositories/reconcile.js'
 import { createRunnerRepository } from './repositories/runners.js'
 import { createSessionRepository } from './repositories/sessions.js'
+import { createSupervisionRepository } from './repositories/supervision.js'
 import { createDaemonRepository, createStatsRepository } from './repositories/system.js'
 
 /**
@@ -30,6 +31,7 @@ export const createRepositories = (db: Db, audit: AuditSigner, locks = newChainL
   daemons: createDaemonRepository(db),
   reconcile: createReconcileRepository(db),
   outbox: createOutboxRepository(db),
+  supervision: createSupervisionRepository(db),
   events: createEventLog(db, audit, locks),
 })
 

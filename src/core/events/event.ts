@@ -14,9 +14,15 @@ export type EventType =
   | 'runner.stopped'
   | 'runner.lost'
   | 'runner.failed'
+  | 'runner.started'
+  | 'runner.restarting'
+  | 'runner.recovered'
+  | 'session.created'
+  | 'node.registered'
+  | 'node.lost'
   | 'system.alert'
 
-export type AggregateType = 'project' | 'runner' | 'outbox'
+export type AggregateType = 'project' | 'runner' | 'session' | 'node' | 'outbox'
 
 export interface DomainEvent {
   eventId: string

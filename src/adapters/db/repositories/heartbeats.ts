@@ -1,0 +1,85 @@
+// The heartbeat: one statement per host per interval, whatever the number of runners. It
+// stamps the node and every reported runner with the database's clock, locks the runner rows in
+// id order (two writers never deadlock), and refuses rows whose generation or state says the
+// report comes from a process that should no longer exist (fencing). Tokens arrive as each
+// runner's running totals, so a repeated or reordered report never counts twice; the increase
+// over the stored totals is added to the runner's session and to the budgets in force.
+import { sql } from 'drizzle-orm'
+import type { HeartbeatOutcome, RunnerBeat } from '../../../core/ports.js'
+import { rowsOf, type Db } from '../client.js'
+
+const BEATING = ['starting', 'running', 'paused', 'stopping', 'lost']
+
+export const createHeartbeatStatement = (db: Db) => async (nodeId: string, beats: RunnerBeat[]): Promise<HeartbeatOutcome> => {
+  const input = JSON.stringify(beats.map(b => ({
+    id: b.runnerId,
+    generation: b.generation,
+    cpu: Number.isFinite(b.cpuPercent) ? b.cpuPercent : 0,
+    mem: Math.round(b.memoryMb),
+    input: b.inputTokens,
+    output: b.outputTokens,
+    cache_read: b.cacheReadTokens,
+    cache_creation: b.cacheCreationTokens,
+  })))
+  const rows = rowsOf<{ id: string, was_status: string }>(await db.execute(sql`
+    with beat as (
+      select * from jsonb_to_recordset(${input}::jsonb)
+        as b(id uuid, generation int, cpu real, mem int, input bigint, output bigint, cache_read bigint, cache_creation bigint)
+    ),
+    node as (
+      update nodes set last_heartbeat = now(), status = 'ready', updated_at = now() where id = ${nodeId} returning id
+    ),
+    locked as (
+      select r.id, r.status, r.input_tokens, r.output_tokens, r.cache_read_tokens, r.cache_creation_tokens, r.tokens_used
+      from runners r join beat b on b.id = r.id and b.generation = r.generation
+      where r.node_id = ${nodeId} and r.status in (${sql.join(BEATING.map(s => sql`${s}`), sql`, `)})
+      order by r.id
+      for update of r
+    ),
+    updated as (
+      update runners r set
+        last_heartbeat = now(), cpu_percent = b.cpu, memory_mb = b.mem,
+        input_tokens = greatest(l.input_tokens, b.input),
+        output_tokens = greatest(l.output_tokens, b.output),
+        cache_read_tokens = greatest(l.cache_read_tokens, b.cache_read),
+        cache_creation_tokens = greatest(l.cache_creation_tokens, b.cache_creation),
+        tokens_used = greatest(l.input_tokens, b.input) + greatest(l.output_tokens, b.output)
+          + greatest(l.cache_read_tokens, b.cache_read) + greatest(l.cache_creation_tokens, b.cache_creation)
+      from beat b join locked l on l.id = b.id
+      where r.id = b.id
+      returning r.id, r.project_name, r.session_id, l.status as was_status,
+        r.tokens_used - l.tokens_used as delta,
+        r.input_tokens - l.input_tokens as d_input, r.output_tokens - l.output_tokens as d_output,
+        r.cache_read_tokens - l.cache_read_tokens as d_cache_read, r.cache_creation_tokens - l.cache_creation_tokens as d_cache_creation
+    ),
+    session_use as (
+      update sessions s set
+        tokens_used = s.tokens_used + d.delta, input_tokens = s.input_tokens + d.d_input, output_tokens = s.output_tokens + d.d_output,
+        cache_read_tokens = s.cache_read_tokens + d.d_cache_read, cache_creation_tokens = s.cache_creation_tokens + d.d_cache_creation,
+        last_message_at = now()
+      from (
+        select session_id, sum(delta) as delta, sum(d_input) as d_input, sum(d_output) as d_output,
+          sum(d_cache_read) as d_cache_read, sum(d_cache_creation) as d_cache_creation
+        from updated where session_id is not null and delta > 0 group by session_id
+      ) d
+      where s.id = d.session_id
+      returning s.id
+    ),
+    budget_use as (
+      update token_budgets t set used_tokens = t.used_tokens + d.delta, updated_at = now()
+      from (
+        select 'global' as scope, '' as scope_id, sum(delta) as delta from updated having sum(delta) > 0
+        union all select 'project', project_name, sum(delta) from updated group by project_name having sum(delta) > 0
+        union all select 'runner', id::text, delta from updated where delta > 0
+      ) d
+      where t.scope = d.scope and t.scope_id = d.scope_id and now() >= t.period_start and now() < t.period_end
+      returning t.id
+    )
+    select id::text as id, was_status from updated`))
+  const seen = new Map(rows.map(r => [r.id, r.was_status]))
+  return {
+    accepted: beats.filter(b => seen.has(b.runnerId) && seen.get(b.runnerId) !== 'lost').map(b => b.runnerId),
+    lost: beats.filter(b => seen.get(b.runnerId) === 'lost').map(b => b.runnerId),
+    fenced: beats.filter(b => !seen.has(b.runnerId)).map(b => b.runnerId),
+  }
+}

@@ -1,0 +1,105 @@
+// What a supervisor writes. Every runner transition is conditional on the generation (the
+// fencing token) and the state it leaves, and bumps event_seq, so a supervisor from an older
+// life, or one racing the reconciler, changes nothing and writes no event.
+import { and, asc, eq, inArray, isNull, notInArray, sql } from 'drizzle-orm'
+import type { SupervisionRepository } from '../../../core/ports.js'
+import { ACTIVE_STATUSES, TERMINAL_STATUSES } from '../../../core/runners/runner.js'
+import { rowsOf, type Db } from '../client.js'
+import { nodes, runners, sessions } from '../schema.js'
+import { createHeartbeatStatement } from './heartbeats.js'
+import { toRunner } from './runners.js'
+
+const bumpSeq = { eventSeq: sql`${runners.eventSeq} + 1`, updatedAt: sql`now()` }
+const active = notInArray(runners.status, [...TERMINAL_STATUSES])
+const one = async (rows: Promise<Array<typeof runners.$inferSelect>>) => {
+  const [row] = await rows
+  return row ? toRunner(row) : null
+}
+
+export const createSupervisionRepository = (db: Db): SupervisionRepository => ({
+  async registerNode (node) {
+    const [byName] = await db.select({ id: nodes.id }).from(nodes).where(eq(nodes.name, node.name)).limit(1)
+    if (byName && byName.id !== node.id) return 'name_taken'
+    const rows = await db.insert(nodes).values({
+      id: node.id, name: node.name, hostname: node.hostname, version: node.version, capacity: node.capacity, status: 'ready',
+      credentialHash: node.credentialHash, attachUrl: node.attachUrl, attachKey: node.attachKey, lastHeartbeat: sql`now()`,
+    }).onConflictDoUpdate({
+      target: nodes.id,
+      set: {
+        name: node.name, hostname: node.hostname, version: node.version, capacity: node.capacity, status: 'ready',
+        attachUrl: node.attachUrl, attachKey: node.attachKey, lastHeartbeat: sql`now()`, updatedAt: sql`now()`,
+      },
+      // A node id is only ever re-registered by the holder of its credential.
+      setWhere: eq(nodes.credentialHash, node.credentialHash),
+    }).returning({ id: nodes.id })
+    return rows.length === 1 ? 'ok' : 'credential_mismatch'
+  },
+
+  async nodeAttachInfo (nodeId) {
+    const [row] = await db.select({ nodeId: nodes.id, attachUrl: nodes.attachUrl, attachKey: nodes.attachKey, status: nodes.status })
+      .from(nodes).where(eq(nodes.id, nodeId)).limit(1)
+    return row ?? null
+  },
+
+  async claimUnassigned (nodeId, limit) {
+    if (limit <= 0) return 0
+    const candidates = db.select({ id: runners.id }).from(runners)
+      .where(and(isNull(runners.nodeId), eq(runners.status, 'pending')))
+      .orderBy(asc(runners.id)).limit(limit).for('update', { skipLocked: true })
+    const rows = await db.update(runners).set({ nodeId, updatedAt: sql`now()` })
+      .where(and(inArray(runners.id, candidates), isNull(runners.nodeId), eq(runners.status, 'pending')))
+      .returning({ id: runners.id })
+    return rows.length
+  },
+
+  async assigned (nodeId) {
+    const rows = await db.select().from(runners).where(and(eq(runners.nodeId, nodeId), active)).orderBy(asc(runners.id))
+    return rows.map(toRunner)
+  },
+
+  beginStart: (id, nodeId, { generation, restartAttempts }) => one(db.update(runners)
+    .set({ status: 'starting', generation: sql`${runners.generation} + 1`, restartAttempts, exitCode: null, ...bumpSeq })
+    .where(and(eq(runners.id, id), eq(runners.nodeId, nodeId), eq(runners.generation, generation), eq(runners.desiredState, 'running'),
+      inArray(runners.status, [...ACTIVE_STATUSES])))
+    .returning()),
+
+  markRunning: (id, generation, { pid, sessionId }) => one(db.update(runners)
+    .set({
+      status: 'running', runtimeId: String(pid), startedAt: sql`now()`, lastHeartbeat: sql`now()`,
+      sessionId: sql`coalesce(${sessionId}::text, ${runners.sessionId})`, ...bumpSeq,
+    })
+    .where(and(eq(runners.id, id), eq(runners.generation, generation), eq(runners.status, 'starting')))
+    .returning()),
+
+  markExited: (id, generation, { status, exitCode }) => one(db.update(runners)
+    .set({ status, exitCode, desiredState: 'stopped', terminatedAt: sql`now()`, cpuPercent: 0, memoryMb: 0, ...bumpSeq })
+    .where(and(eq(runners.id, id), eq(runners.generation, generation), active))
+    .returning()),
+
+  recoverLost: (id, generation) => one(db.update(runners)
+    .set({ status: 'running', ...bumpSeq })
+    .where(and(eq(runners.id, id), eq(runners.generation, generation), eq(runners.status, 'lost')))
+    .returning()),
+
+  async resetRestartAttempts (id, generation) {
+    await db.update(runners).set({ restartAttempts: 0, updatedAt: sql`now()` })
+      .where(and(eq(runners.id, id), eq(runners.generation, generation), active))
+  },
+
+  setSession: (id, generation, sessionId) => one(db.update(runners)
+    .set({ sessionId, ...bumpSeq })
+    .where(and(eq(runners.id, id), eq(runners.generation, generation), active, sql`${runners.sessionId} is distinct from ${sessionId}`))
+    .returning()),
+
+  async recordSession (s) {
+    const rows = rowsOf(await db.execute(sql`
+      insert into ${sessions} (id, runner_id, project_name, agent, transcript_path, resumed_from, started_at, last_message_at)
+      values (${s.id}, ${s.runnerId}, ${s.project}, ${s.agent}, ${s.transcriptPath}, ${s.resumedFrom}, now(), now())
+      on conflict (id) do update set runner_id = excluded.runner_id, ended_at = null,
+        transcript_path = coalesce(excluded.transcript_path, ${sessions.transcriptPath})
+      returning (xmax = 0) as inserted`))
+    return (rows[0] as { inserted?: boolean } | undefined)?.inserted === true
+  },
+
+  heartbeat: createHeartbeatStatement(db),
+})

@@ -1,0 +1,97 @@
+// The supervisor's hands on this machine: an agent adapter turns a runner into argv, env and
+// an observer; the PTY adapter runs it. Keeps each runner's live process for the attach channel.
+import { userInfo } from 'node:os'
+import { adapterFor } from '../agents/index.js'
+import type { AgentLaunchSpec, TokenUsage } from '../agents/types.js'
+import { killIdentified } from '../pty/kill-tree.js'
+import { findTaggedProcesses, readProcEntry } from '../pty/proc-table.js'
+import { createProcessTreeSampler } from '../pty/process-tree.js'
+import { spawnAgentProcess } from '../pty/spawn-agent.js'
+import type { AgentProcess } from '../pty/types.js'
+import type { Config } from '../../config.js'
+import type { AgentRuntime, LiveAgent } from '../../core/supervisor/agent-runtime.js'
+
+/** In every agent's environment: finds a previous life's processes after a supervisor restart. */
+export const RUNNER_ID_VARIABLE = 'STRATAVORE_RUNNER_ID'
+
+const minus = (a: TokenUsage, b: TokenUsage): TokenUsage => ({
+  inputTokens: Math.max(0, a.inputTokens - b.inputTokens),
+  outputTokens: Math.max(0, a.outputTokens - b.outputTokens),
+  cacheReadTokens: Math.max(0, a.cacheReadTokens - b.cacheReadTokens),
+  cacheCreationTokens: Math.max(0, a.cacheCreationTokens - b.cacheCreationTokens),
+})
+
+export type SupervisorRuntime = AgentRuntime & { terminalOf(runnerId: string): AgentProcess | undefined }
+
+export const createAgentRuntime = (config: Config): SupervisorRuntime => {
+  const terminals = new Map<string, AgentProcess>()
+  const sampler = createProcessTreeSampler()
+  const runningAsRoot = userInfo().uid === 0
+
+  return {
+    async start (runner, plan): Promise<LiveAgent> {
+      const agent = config.agents[runner.agent]
+      if (!agent) throw new Error(`agent ${JSON.stringify(runner.agent)} is not configured on this node`)
+      const adapter = adapterFor(agent.kind)
+      const spec: AgentLaunchSpec = {
+        runnerId: runner.id,
+        agentName: agent.name,
+        kind: agent.kind,
+        command: agent.command,
+        cwd: runner.projectPath,
+        flags: runner.flags,
+        god: runner.god,
+        conversationMode: plan.conversationMode,
+        sessionId: plan.sessionId,
+        prompt: runner.prompt,
+        env: { ...config.agentEnvironment, ...agent.env, ...runner.environment, [RUNNER_ID_VARIABLE]: runner.id },
+        runningAsRoot,
+      }
+      const invocation = adapter.invocation(spec)
+      const observer = adapter.observe(spec, invocation)
+      // A resumed session's transcript already holds earlier lives' usage: count only what is new.
+      await observer.poll()
+      const before = observer.usage()
+      const child = spawnAgentProcess({
+        argv: invocation.argv,
+        cwd: runner.projectPath,
+        env: { TERM: 'xterm-256color', ...spec.env, ...invocation.env },
+        terminal: invocation.terminal,
+        scrollbackBytes: config.supervisor.scrollback_bytes,
+      })
+      child.onStdoutLine(line => observer.onStdoutLine(line))
+      terminals.set(runner.id, child)
+      void child.exited.then(() => {
+        observer.close()
+        if (terminals.get(runner.id) === child) terminals.delete(runner.id)
+      })
+      return {
+        pid: child.pid,
+        exited: child.exited,
+        stop: timeoutMs => child.stop(timeoutMs),
+        poll: () => observer.poll(),
+        sessionId: () => observer.sessionId() ?? invocation.sessionId,
+        transcriptPath: () => observer.transcriptPath(),
+        usage: () => minus(observer.usage(), before),
+      }
+    },
+
+    sample (pids) {
+      return sampler.sample(pids)
+    },
+
+    async killLeftover (runnerId, pid) {
+      const tagged = await findTaggedProcesses(`${RUNNER_ID_VARIABLE}=${runnerId}`, 0)
+      const targets = new Map<number, number>()
+      for (const p of tagged) {
+        if (p === process.pid) continue
+        const entry = readProcEntry(p)
+        if (entry) targets.set(p, entry.startTicks)
+      }
+      killIdentified(targets)
+      return targets.has(pid) || targets.size > 0
+    },
+
+    terminalOf: runnerId => terminals.get(runnerId),
+  }
+}

@@ -1,0 +1,44 @@
+// What the supervisor needs from the machine it runs on: starting an agent's process (the
+// adapters pick argv, terminal and transcript), sampling process trees, and cleaning up a
+// process a previous supervisor left behind. Implemented in src/adapters/agents/runtime.ts.
+import type { ConversationMode, Runner } from '../runners/runner.js'
+
+export interface TokenCounts {
+  inputTokens: number
+  outputTokens: number
+  cacheReadTokens: number
+  cacheCreationTokens: number
+}
+
+export interface ExitStatus { code: number | null, signal: string | null }
+
+export interface LiveAgent {
+  pid: number
+  /** Resolves once, when the process has exited and its output is drained. */
+  exited: Promise<ExitStatus>
+  /** SIGTERM to the process group, SIGKILL after timeoutMs (0: at once); no descendant survives. */
+  stop(timeoutMs: number): Promise<ExitStatus>
+  /** Reads the agent's structured signals (transcript) so the getters below are current. */
+  poll(): Promise<void>
+  sessionId(): string | null
+  transcriptPath(): string | null
+  /** Tokens this process has used so far (not counting earlier lives of the session). */
+  usage(): TokenCounts
+}
+
+export interface StartPlan {
+  generation: number
+  conversationMode: ConversationMode
+  sessionId: string | null
+}
+
+export interface ProcessSample { cpuPercent: number, memoryMb: number }
+
+export interface AgentRuntime {
+  /** Spawns the runner's agent; rejects (spawn failed, agent unknown) without leaving a process. */
+  start(runner: Runner, plan: StartPlan): Promise<LiveAgent>
+  /** CPU and memory of each pid's whole process tree, read in one pass. */
+  sample(pids: number[]): Map<number, ProcessSample>
+  /** Kills the process tree at `pid` if it is this runner's agent from an earlier life; true if it was. */
+  killLeftover(runnerId: string, pid: number): Promise<boolean>
+}

@@ -1,0 +1,87 @@
+// Every heartbeat interval: sample the process trees, read each agent's tokens, and write one
+// batched heartbeat for the whole host. The database's answer is obeyed: a fenced runner's
+// process is killed at once (the runner was failed or restarted elsewhere), a runner the
+// reconciler had declared lost is recovered.
+import type { Log, NodeRegistration, Repositories, RunnerBeat } from '../ports.js'
+import type { Runner } from '../runners/runner.js'
+import type { AgentRuntime } from './agent-runtime.js'
+import type { SupervisorSettings, Tracked } from './node-supervisor.js'
+import type { Transitions } from './transitions.js'
+
+export interface HeartbeatTickDeps {
+  repos: Repositories
+  runtime: AgentRuntime
+  node: NodeRegistration
+  log: Log
+  settings: SupervisorSettings
+  live: Map<string, Tracked>
+  transitions: Transitions
+  clock: { now(): Date }
+  publishHeartbeats?: (node: NodeRegistration, beats: Array<{ runner: Runner, cpuPercent: number, memoryMb: number, tokensUsed: number }>) => void
+}
+
+export const createHeartbeatTick = ({ repos, runtime, node, log, settings, live, transitions, clock, publishHeartbeats }: HeartbeatTickDeps) => {
+  let timer: NodeJS.Timeout | null = null
+  let running: Promise<void> = Promise.resolve()
+
+  const beatOf = (t: Tracked, sample: { cpuPercent: number, memoryMb: number } | undefined): RunnerBeat => {
+    const used = t.agent.usage()
+    return {
+      runnerId: t.runner.id,
+      generation: t.generation,
+      cpuPercent: sample?.cpuPercent ?? 0,
+      memoryMb: sample?.memoryMb ?? 0,
+      inputTokens: t.base.inputTokens + used.inputTokens,
+      outputTokens: t.base.outputTokens + used.outputTokens,
+      cacheReadTokens: t.base.cacheReadTokens + used.cacheReadTokens,
+      cacheCreationTokens: t.base.cacheCreationTokens + used.cacheCreationTokens,
+    }
+  }
+
+  /** One heartbeat for the given runners (all live ones by default); the node's own beat too. */
+  const runOnce = async (tracked: Tracked[] = [...live.values()]) => {
+    const samples = runtime.sample(tracked.map(t => t.agent.pid))
+    await Promise.all(tracked.map(t => t.agent.poll().catch(err => log.debug({ err, runnerId: t.runner.id }, 'could not read the agent\'s transcript'))))
+    const beats = tracked.map(t => beatOf(t, samples.get(t.agent.pid)))
+    const outcome = await repos.supervision.heartbeat(node.id, beats)
+    for (const runnerId of outcome.fenced) {
+      const t = live.get(runnerId)
+      if (!t || t.fenced) continue
+      t.fenced = true
+      log.warn({ runnerId, generation: t.generation }, 'heartbeat refused (the runner was failed or restarted elsewhere): killing its process')
+      void t.agent.stop(0)
+    }
+    for (const runnerId of outcome.lost) {
+      const t = live.get(runnerId)
+      if (t) await transitions.recovered(runnerId, t.generation).catch(err => log.warn({ err, runnerId }, 'could not recover a lost runner'))
+    }
+    const healthyAt = clock.now().getTime() - settings.restart.healthyAfterMs
+    for (const t of tracked) {
+      if (t.runner.restartAttempts > 0 && t.upSince <= healthyAt && !t.fenced) {
+        await repos.supervision.resetRestartAttempts(t.runner.id, t.generation)
+        t.runner = { ...t.runner, restartAttempts: 0 }
+      }
+    }
+    publishHeartbeats?.(node, tracked.flatMap((t, i) => {
+      const beat = beats[i]!
+      return t.fenced ? [] : [{ runner: t.runner, cpuPercent: beat.cpuPercent, memoryMb: beat.memoryMb, tokensUsed: beat.inputTokens + beat.outputTokens + beat.cacheReadTokens + beat.cacheCreationTokens }]
+    }))
+  }
+
+  const tick = () => {
+    running = runOnce().catch(err => log.warn({ err }, 'heartbeat failed'))
+  }
+
+  return {
+    runOnce,
+    start () {
+      tick()
+      timer = setInterval(tick, settings.heartbeatIntervalMs)
+    },
+    stop () {
+      if (timer) clearInterval(timer)
+      timer = null
+      return running
+    },
+  }
+}

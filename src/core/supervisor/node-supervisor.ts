@@ -1,0 +1,245 @@
+// One host's supervisor, level-triggered like a kubelet: it reads the runners assigned to its
+// node and makes the processes match. A runner that should run and has no process gets one; a
+// runner that should stop is stopped; a process that exits is reported (terminated, failed, or
+// restarted with its conversation resumed). Bus messages only wake it early.
+//
+//   pending ──begin──> starting ──spawned──> running ──exit 0 / stop──> terminated
+//                         ▲                     │ exit ≠ 0
+//                         └──backoff (attempts)─┤
+//                                               └──no attempts left──> failed
+//
+// Every write is a conditional transition in a new or current generation (fencing), so a
+// report from a process the database has moved past changes nothing. A report that cannot be
+// written (database down) is kept and retried: an exit is never forgotten.
+import type { Clock, IdGenerator, Log, NodeRegistration, Repositories, UnitOfWork } from '../ports.js'
+import type { Runner } from '../runners/runner.js'
+import type { AgentRuntime, ExitStatus, LiveAgent, StartPlan, TokenCounts } from './agent-runtime.js'
+import { createHeartbeatTick } from './heartbeat-tick.js'
+import { decideRestart, type RestartPolicy } from './restart-policy.js'
+import { createTransitions } from './transitions.js'
+
+export interface SupervisorSettings {
+  capacity: number
+  heartbeatIntervalMs: number
+  convergeIntervalMs: number
+  stopTimeoutMs: number
+  restart: RestartPolicy
+}
+
+export interface Tracked {
+  runner: Runner
+  generation: number
+  agent: LiveAgent
+  upSince: number
+  /** The runner's token totals before this process started. */
+  base: TokenCounts
+  sessionId: string | null
+  stopRequested: boolean
+  /** The database refused this process's heartbeat: it is being killed and must not report. */
+  fenced: boolean
+}
+
+export interface NodeSupervisorDeps {
+  repos: Repositories
+  uow: UnitOfWork
+  clock: Clock
+  ids: IdGenerator
+  runtime: AgentRuntime
+  node: NodeRegistration
+  log: Log
+  settings: SupervisorSettings
+  /** Heartbeats are ephemeral: published straight to the bus when given, never through the outbox. */
+  publishHeartbeats?: (node: NodeRegistration, beats: Array<{ runner: Runner, cpuPercent: number, memoryMb: number, tokensUsed: number }>) => void
+}
+
+const planFor = (runner: Runner): StartPlan => ({
+  generation: runner.generation,
+  // A restart, or a runner whose session is already known, picks the conversation up again.
+  conversationMode: runner.sessionId && (runner.restartAttempts > 0 || runner.conversationMode !== 'new') ? 'resume' : runner.conversationMode,
+  sessionId: runner.sessionId,
+})
+
+const describeExit = (exit: ExitStatus) => exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.code}`
+
+export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
+  const { repos, clock, runtime, node, log, settings } = deps
+  const transitions = createTransitions(deps)
+  const live = new Map<string, Tracked>()
+  const busy = new Set<string>()
+  const restarts = new Map<string, { dueAt: number, runner: Runner }>()
+  const unreported = new Map<string, () => Promise<unknown>>()
+  let shuttingDown = false
+  let timer: NodeJS.Timeout | null = null
+  let passing: Promise<void> = Promise.resolve()
+  const now = () => clock.now().getTime()
+
+  /** Runs `work` for one runner at a time; errors are logged, never thrown into the loop. */
+  const exclusive = (runnerId: string, work: () => Promise<unknown>) => {
+    busy.add(runnerId)
+    work().catch(err => log.error({ err, runnerId }, 'supervisor action failed'))
+      .finally(() => { busy.delete(runnerId); if (!shuttingDown) wake() })
+  }
+
+  /** Writes a report now, or keeps it and retries on every pass until the database takes it. */
+  const report = async (runnerId: string, write: () => Promise<unknown>) => {
+    try {
+      await write()
+      unreported.delete(runnerId)
+    } catch (err) {
+      log.warn({ err, runnerId }, 'could not record a runner transition; will retry')
+      unreported.set(runnerId, write)
+    }
+  }
+
+  const spawnAndRun = async (row: Runner) => {
+    let agent: LiveAgent
+    try {
+      agent = await runtime.start(row, planFor(row))
+    } catch (err) {
+      await report(row.id, () => transitions.exited(row, row.generation, 'failed', null, `could not start the agent: ${(err as Error).message}`))
+      return
+    }
+    const running = await transitions.running(row, row.generation, agent.pid, agent.sessionId(), agent.transcriptPath())
+      .catch(async err => { await agent.stop(0); throw err })
+    if (!running) {
+      // Stopped or failed while it was starting: the process must not outlive the decision.
+      await agent.stop(0)
+      return
+    }
+    const tracked: Tracked = {
+      runner: running, generation: running.generation, agent, upSince: now(), sessionId: agent.sessionId(), stopRequested: false, fenced: false,
+      base: { inputTokens: row.inputTokens, outputTokens: row.outputTokens, cacheReadTokens: row.cacheReadTokens, cacheCreationTokens: row.cacheCreationTokens },
+    }
+    live.set(row.id, tracked)
+    log.info({ runnerId: row.id, pid: agent.pid, generation: running.generation, agent: row.agent }, 'runner started')
+    void agent.exited.then(exit => { exclusive(row.id, () => onExit(tracked, exit)) })
+  }
+
+  const onExit = async (t: Tracked, exit: ExitStatus) => {
+    live.delete(t.runner.id)
+    if (shuttingDown || t.fenced) return
+    // The last tokens the agent wrote land before the runner is closed.
+    await t.agent.poll().catch(() => {})
+    await heartbeat.runOnce([t]).catch(() => {})
+    const runner = { ...t.runner, generation: t.generation }
+    log.info({ runnerId: runner.id, ...exit }, 'runner exited')
+    if (t.stopRequested || runner.desiredState === 'stopped') {
+      return report(runner.id, () => transitions.exited(runner, t.generation, 'terminated', exit, 'stopped'))
+    }
+    if (exit.code === 0) return report(runner.id, () => transitions.exited(runner, t.generation, 'terminated', exit, 'exited'))
+    const decision = decideRestart(settings.restart, { attemptsSoFar: runner.restartAttempts, maxAttempts: runner.maxRestartAttempts, upMs: now() - t.upSince })
+    if (!decision.restart) {
+      const reason = `${describeExit(exit)}${runner.maxRestartAttempts > 0 ? ` after ${decision.attempt} restart(s)` : ''}`
+      return report(runner.id, () => transitions.exited(runner, t.generation, 'failed', exit, reason))
+    }
+    await report(runner.id, async () => {
+      const row = await transitions.begin(runner, { attempt: decision.attempt, delayMs: decision.delayMs, reason: describeExit(exit) })
+      if (row) restarts.set(row.id, { dueAt: now() + decision.delayMs, runner: row })
+    })
+  }
+
+  /** An active runner of this node with no process here: left by an earlier supervisor. */
+  const recoverOrphan = async (r: Runner) => {
+    const pid = Number(r.runtimeId)
+    if (Number.isInteger(pid) && pid > 1 && await runtime.killLeftover(r.id, pid)) log.warn({ runnerId: r.id, pid }, 'killed a process left by an earlier supervisor')
+    if (r.restartAttempts < r.maxRestartAttempts) {
+      const row = await transitions.begin(r, { attempt: r.restartAttempts + 1, delayMs: 0, reason: 'its supervisor restarted' })
+      if (row) await spawnAndRun(row)
+      return
+    }
+    await report(r.id, () => transitions.exited(r, r.generation, 'failed', null, 'its process was lost with its supervisor'))
+  }
+
+  const convergeOne = (r: Runner) => {
+    const t = live.get(r.id)
+    if (t) {
+      if (r.generation !== t.generation) {
+        t.fenced = true
+        void t.agent.stop(0)
+      } else if (r.desiredState === 'stopped' && !t.stopRequested) {
+        t.stopRequested = true
+        void t.agent.stop(r.stopForce ? 0 : (r.stopTimeoutSeconds ?? settings.stopTimeoutMs / 1000) * 1000)
+      } else {
+        t.runner = { ...r, restartAttempts: t.runner.restartAttempts }
+      }
+      return
+    }
+    if (r.desiredState === 'stopped') {
+      restarts.delete(r.id)
+      exclusive(r.id, () => report(r.id, () => transitions.exited(r, r.generation, 'terminated', null, 'stopped')))
+      return
+    }
+    if (r.status === 'pending') {
+      exclusive(r.id, async () => {
+        const row = await transitions.begin(r, null)
+        if (row) await spawnAndRun(row)
+      })
+      return
+    }
+    const restart = restarts.get(r.id)
+    if (restart) {
+      if (restart.runner.generation !== r.generation) restarts.delete(r.id)
+      else if (restart.dueAt <= now()) {
+        restarts.delete(r.id)
+        exclusive(r.id, () => spawnAndRun(restart.runner))
+      }
+      return
+    }
+    exclusive(r.id, () => recoverOrphan(r))
+  }
+
+  const pass = async () => {
+    for (const [runnerId, write] of unreported) if (!busy.has(runnerId)) exclusive(runnerId, () => report(runnerId, write))
+    const room = settings.capacity - live.size - busy.size - restarts.size
+    if (room > 0) await repos.supervision.claimUnassigned(node.id, room)
+    for (const r of await repos.supervision.assigned(node.id)) {
+      if (!busy.has(r.id) && !unreported.has(r.id)) convergeOne(r)
+    }
+    for (const t of live.values()) {
+      const sessionId = t.agent.sessionId()
+      if (sessionId && sessionId !== t.sessionId) {
+        t.sessionId = sessionId
+        transitions.sessionSeen(t.runner, t.generation, sessionId, t.agent.transcriptPath())
+          .catch(err => { t.sessionId = null; log.warn({ err, runnerId: t.runner.id }, 'could not record the session') })
+      }
+    }
+  }
+
+  const schedule = (delayMs: number) => {
+    if (shuttingDown) return
+    if (timer) clearTimeout(timer)
+    timer = setTimeout(() => {
+      timer = null
+      passing = passing.then(pass).catch(err => log.warn({ err }, 'supervisor pass failed')).finally(() => schedule(settings.convergeIntervalMs))
+    }, delayMs)
+  }
+  const wake = () => schedule(0)
+
+  const heartbeat = createHeartbeatTick({ ...deps, live, transitions })
+
+  return {
+    nodeId: node.id,
+    wake,
+    /** Registers the node and starts converging and heartbeating. */
+    async start () {
+      const registered = await repos.supervision.registerNode(node)
+      if (registered !== 'ok') throw new Error(registered === 'name_taken'
+        ? `another node is registered as ${node.name}; set supervisor.node_name`
+        : `node ${node.id} is registered with another credential`)
+      schedule(0)
+      heartbeat.start()
+    },
+    /** Stops every agent (their runners are picked up again by the next supervisor on this node). */
+    async stop () {
+      shuttingDown = true
+      if (timer) clearTimeout(timer)
+      heartbeat.stop()
+      await passing
+      await Promise.all([...live.values()].map(t => t.agent.stop(settings.stopTimeoutMs).catch(() => {})))
+    },
+    liveCount: () => live.size,
+    isLive: (runnerId: string) => live.has(runnerId),
+  }
+}
+
+export type NodeSupervisor = ReturnType<typeof createNodeSupervisor>

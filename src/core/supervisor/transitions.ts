@@ -1,0 +1,65 @@
+// The supervisor's writes, each one unit of work: the conditional transition and its event
+// commit together, or neither does. A null result means the row had moved on (stopped by a
+// person, failed by the reconciler, restarted by a newer life) and nothing was written.
+import type { EventType } from '../events/event.js'
+import type { Clock, IdGenerator, NodeRegistration, UnitOfWork } from '../ports.js'
+import { runnerEventOf, type Runner } from '../runners/runner.js'
+import type { ExitStatus } from './agent-runtime.js'
+
+export const SUPERVISOR_ACTOR = 'supervisor'
+
+export const createTransitions = ({ uow, clock, ids, node }: { uow: UnitOfWork, clock: Clock, ids: IdGenerator, node: NodeRegistration }) => {
+  const event = (runner: Runner, type: EventType, data: Record<string, unknown>) =>
+    runnerEventOf(runner, type, SUPERVISOR_ACTOR, { node_id: node.id, ...data }, { ids, clock })
+
+  const recordSession = async (tx: Parameters<Parameters<UnitOfWork['run']>[0]>[0], runner: Runner, sessionId: string, transcriptPath: string | null, resumedFrom: string | null) => {
+    const created = await tx.supervision.recordSession({ id: sessionId, runnerId: runner.id, project: runner.projectName, agent: runner.agent, transcriptPath, resumedFrom })
+    if (!created) return
+    await tx.events.append({
+      eventId: ids.next(), type: 'session.created', occurredAt: clock.now(), project: runner.projectName, aggregateType: 'session',
+      aggregateId: sessionId, seq: 1, actor: SUPERVISOR_ACTOR,
+      data: { runner_id: runner.id, agent: runner.agent, resumed_from: resumedFrom, transcript_path: transcriptPath },
+    })
+  }
+
+  return {
+    /** pending → starting (first start) or any active state → starting (restart), in a new generation. */
+    begin: (runner: Runner, restart: { attempt: number, delayMs: number, reason: string } | null) => uow.run(async tx => {
+      const row = await tx.supervision.beginStart(runner.id, node.id, { generation: runner.generation, restartAttempts: restart ? restart.attempt : runner.restartAttempts })
+      if (row && restart) {
+        await tx.events.append(event(row, 'runner.restarting', { attempt: restart.attempt, max_attempts: row.maxRestartAttempts, delay_ms: restart.delayMs, reason: restart.reason }))
+      }
+      return row
+    }),
+
+    running: (runner: Runner, generation: number, pid: number, sessionId: string | null, transcriptPath: string | null) => uow.run(async tx => {
+      const row = await tx.supervision.markRunning(runner.id, generation, { pid, sessionId })
+      if (!row) return null
+      await tx.events.append(event(row, 'runner.started', { pid, generation, session_id: row.sessionId, restart_attempt: row.restartAttempts }))
+      if (sessionId) await recordSession(tx, row, sessionId, transcriptPath, runner.conversationMode === 'resume' || runner.restartAttempts > 0 ? runner.sessionId : null)
+      return row
+    }),
+
+    sessionSeen: (runner: Runner, generation: number, sessionId: string, transcriptPath: string | null) => uow.run(async tx => {
+      const row = await tx.supervision.setSession(runner.id, generation, sessionId)
+      await recordSession(tx, row ?? runner, sessionId, transcriptPath, runner.sessionId && runner.sessionId !== sessionId ? runner.sessionId : null)
+      return row
+    }),
+
+    exited: (runner: Runner, generation: number, status: 'terminated' | 'failed', exit: ExitStatus | null, reason: string) => uow.run(async tx => {
+      const row = await tx.supervision.markExited(runner.id, generation, { status, exitCode: exit?.code ?? null })
+      if (!row) return null
+      const data = { reason, exit_code: exit?.code ?? null, signal: exit?.signal ?? null }
+      await tx.events.append(event(row, status === 'terminated' ? 'runner.stopped' : 'runner.failed', data))
+      return row
+    }),
+
+    recovered: (runnerId: string, generation: number) => uow.run(async tx => {
+      const row = await tx.supervision.recoverLost(runnerId, generation)
+      if (row) await tx.events.append(event(row, 'runner.recovered', { generation }))
+      return row
+    }),
+  }
+}
+
+export type Transitions = ReturnType<typeof createTransitions>

@@ -1,0 +1,96 @@
+// The supervisor against a real database and real processes (the fake agent): start, exit
+// codes, restarts with backoff, stop with and without SIGTERM honoured, heartbeats and fencing.
+import t from 'tap'
+import { eq } from 'drizzle-orm'
+import { runners } from '../../src/adapters/db/schema.js'
+import { backendName } from '../helpers/database.js'
+import { createProject } from '../helpers/fixtures.js'
+import { buildSupervisedContext, eventTypesOf, eventsOf, waitForRunner } from '../helpers/supervisor.js'
+
+const alive = (pid: number) => { try { process.kill(pid, 0); return true } catch { return false } }
+
+t.test(`runner lifecycle under a supervisor on ${backendName()}`, async t => {
+  const { ctx } = await buildSupervisedContext(t)
+  const project = await createProject(t, ctx, { maxConcurrentRunners: 20 })
+  const launch = (flags: string[], extra: { maxRestartAttempts?: number } = {}) =>
+    ctx.runners.launch({ project: project.name, agent: 'fake', flags, ...extra }, 'test')
+
+  await t.test('a clean exit ends terminated with its code and a runner.stopped event', async t => {
+    const launched = await launch(['--after-ms', '700', '--exit-code', '0'])
+    const running = await waitForRunner(ctx, launched.id, 'running')
+    t.ok(Number(running.runtimeId) > 0, 'the runner carries its pid')
+    t.equal(running.generation, 1)
+    const done = await waitForRunner(ctx, launched.id, 'terminated')
+    t.equal(done.exitCode, 0)
+    t.equal(done.desiredState, 'stopped')
+    t.same(await eventTypesOf(ctx, launched.id), ['runner.launched', 'runner.started', 'runner.stopped'])
+  })
+
+  await t.test('a crash is restarted with backoff, then failed when attempts run out', async t => {
+    const launched = await launch(['--after-ms', '200', '--exit-code', '3'], { maxRestartAttempts: 2 })
+    const failed = await waitForRunner(ctx, launched.id, 'failed')
+    t.equal(failed.exitCode, 3)
+    t.equal(failed.generation, 3, 'three lives: the first start and two restarts')
+    t.equal(failed.restartAttempts, 2)
+    const events = await eventsOf(ctx, launched.id)
+    t.same(events.map(e => e.type), [
+      'runner.launched', 'runner.started', 'runner.restarting', 'runner.started', 'runner.restarting', 'runner.started', 'runner.failed',
+    ])
+    t.same(events.filter(e => e.type === 'runner.restarting').map(e => e.data.attempt), [1, 2])
+    t.match(events.at(-1)!.data, { exit_code: 3, reason: /exited with code 3/ })
+  })
+
+  await t.test('no restart policy: a crash fails at once', async t => {
+    const launched = await launch(['--exit-code', '7'], { maxRestartAttempts: 0 })
+    const failed = await waitForRunner(ctx, launched.id, 'failed')
+    t.equal(failed.exitCode, 7)
+    t.equal(failed.generation, 1)
+  })
+
+  await t.test('stop: SIGTERM to the group, terminated with runner.stopped', async t => {
+    const launched = await launch([])
+    const running = await waitForRunner(ctx, launched.id, 'running')
+    await ctx.runners.stop(launched.id, {}, 'test')
+    const done = await waitForRunner(ctx, launched.id, 'terminated')
+    t.equal(done.exitCode, null, 'ended by a signal')
+    t.notOk(alive(Number(running.runtimeId)), 'the process is gone')
+    t.same((await eventTypesOf(ctx, launched.id)).slice(-2), ['runner.stop_requested', 'runner.stopped'])
+  })
+
+  await t.test('stop with a timeout: an agent that ignores SIGTERM is killed after it', async t => {
+    const launched = await launch(['--ignore-sigterm'])
+    const running = await waitForRunner(ctx, launched.id, 'running')
+    // Running means spawned; give Node a moment to install the agent's SIGTERM handler.
+    await new Promise(resolve => setTimeout(resolve, 1000))
+    const asked = Date.now()
+    await ctx.runners.stop(launched.id, { timeoutSeconds: 1 }, 'test')
+    await waitForRunner(ctx, launched.id, 'terminated')
+    t.ok(Date.now() - asked >= 1000, 'it was given its timeout before the kill')
+    t.notOk(alive(Number(running.runtimeId)))
+    const stopped = (await eventsOf(ctx, launched.id)).at(-1)!
+    t.match(stopped.data, { reason: 'stopped', signal: 'SIGKILL' })
+  })
+
+  await t.test('no orphaned grandchildren after a stop', async t => {
+    const launched = await launch(['--spawn-grandchild'])
+    await waitForRunner(ctx, launched.id, 'running')
+    await new Promise(resolve => setTimeout(resolve, 300))
+    await ctx.runners.stop(launched.id, { force: true }, 'test')
+    await waitForRunner(ctx, launched.id, 'terminated')
+    const { execFileSync } = await import('node:child_process')
+    const left = execFileSync('sh', ['-c', `grep -l "STRATAVORE_RUNNER_ID=${launched.id}" /proc/[0-9]*/environ 2>/dev/null || true`]).toString().trim()
+    t.equal(left, '', 'no process of the runner is left')
+  })
+
+  await t.test('heartbeats carry CPU and memory; a fenced runner is killed', async t => {
+    const launched = await launch(['--busy-child'])
+    const running = await waitForRunner(ctx, launched.id, r => r.status === 'running' && r.memoryMb > 0 && r.cpuPercent > 0)
+    t.ok(running.lastHeartbeat, 'the heartbeat is stamped')
+    // The reconciler (or a newer life) has moved on: the next heartbeat is refused.
+    await ctx.database.db.update(runners).set({ status: 'failed', terminatedAt: new Date() }).where(eq(runners.id, launched.id))
+    const deadline = Date.now() + 10_000
+    while (alive(Number(running.runtimeId)) && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 100))
+    t.notOk(alive(Number(running.runtimeId)), 'the supervisor killed the fenced process')
+    t.equal((await ctx.runners.get(launched.id)).status, 'failed', 'and reported nothing over the failure')
+  })
+})

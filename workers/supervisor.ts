@@ -1,0 +1,67 @@
+// `stratavored supervisor`: this host's node. Registers it, serves the attach channel the API
+// dials, and converges the runners assigned to it (src/core/supervisor/node-supervisor.ts).
+import { hostname } from 'node:os'
+import { createAgentRuntime } from '../src/adapters/supervisor/agent-runtime.js'
+import { startAttachServer } from '../src/adapters/supervisor/attach-server.js'
+import { attachKeyOf, credentialHash, loadOrCreateNodeIdentity } from '../src/adapters/supervisor/node-identity.js'
+import type { Context } from '../src/context.js'
+import { createNodeSupervisor } from '../src/core/supervisor/node-supervisor.js'
+import type { Part } from '../src/process/lifecycle.js'
+import { VERSION } from '../src/version.js'
+
+export const startSupervisor = async (ctx: Context): Promise<Part[]> => {
+  const { supervisor: settings, daemon } = ctx.config
+  const log = ctx.logger.child({ component: 'supervisor' })
+  const identity = loadOrCreateNodeIdentity(ctx.config.dataDir)
+  const attachKey = attachKeyOf(identity.credential)
+  const runtime = createAgentRuntime(ctx.config)
+  const attach = await startAttachServer({ host: settings.listen_host, port: settings.listen_port, attachKey, terminalOf: runtime.terminalOf, log })
+  const node = {
+    id: identity.id,
+    name: settings.node_name || hostname(),
+    hostname: hostname(),
+    version: VERSION,
+    capacity: settings.capacity,
+    credentialHash: credentialHash(identity.credential),
+    attachUrl: settings.advertise_url || attach.url,
+    attachKey,
+  }
+  const supervisor = createNodeSupervisor({
+    ...ctx,
+    runtime,
+    node,
+    log,
+    settings: {
+      capacity: settings.capacity,
+      heartbeatIntervalMs: daemon.heartbeat_interval_seconds * 1000,
+      convergeIntervalMs: 500,
+      stopTimeoutMs: settings.stop_timeout_seconds * 1000,
+      restart: { baseMs: settings.restart_backoff_base_ms, capMs: settings.restart_backoff_cap_ms, healthyAfterMs: settings.healthy_after_seconds * 1000 },
+    },
+    publishHeartbeats: (n, beats) => {
+      if (!ctx.bus.ready() || beats.length === 0) return
+      ctx.bus.publishBatch(beats.map(b => ({
+        routingKey: `runner.heartbeat.${b.runner.id}`,
+        messageId: ctx.ids.next(),
+        type: 'runner.heartbeat',
+        timestamp: ctx.clock.now(),
+        body: { runner_id: b.runner.id, project: b.runner.projectName, node_id: n.id, cpu_percent: b.cpuPercent, memory_mb: b.memoryMb, tokens_used: b.tokensUsed },
+      }))).catch(err => log.debug({ err }, 'could not publish heartbeats'))
+    },
+  })
+  try {
+    await supervisor.start()
+  } catch (err) {
+    await attach.close()
+    throw err
+  }
+  // Launches and stop requests wake the loop at once; it also looks every half second.
+  const wakeUps = await Promise.all(['runner.launched.#', 'runner.stop_requested.#'].map(pattern => ctx.bus.subscribe(pattern, () => supervisor.wake())))
+  ctx.supervisor = supervisor
+  log.info({ nodeId: node.id, node: node.name, attach: node.attachUrl, capacity: node.capacity }, 'supervisor started')
+  // Stopped in reverse: the supervisor (and its agents) first, so viewers see them end.
+  return [
+    { name: 'attach-server', stop: () => attach.close() },
+    { name: 'supervisor', stop: async () => { await Promise.all(wakeUps.map(s => s.close())); await supervisor.stop() } },
+  ]
+}
