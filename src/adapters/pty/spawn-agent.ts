@@ -90,6 +90,14 @@ export function spawnAgentProcess(options: SpawnOptions): AgentProcess {
     for (const [pid, startTicks] of descendantsOf(backend.pid, leaderStartTicks)) known.set(pid, startTicks)
   }
 
+  function killWhenDue(): void {
+    // libuv measures timers from its cached loop time, which can lag the wall clock, so a
+    // timer may fire a little before `timeoutMs` after the stop call; the grace is a promise.
+    const remaining = killAt - Date.now()
+    if (remaining > 0) killTimer = setTimeout(killWhenDue, remaining)
+    else forceKill()
+  }
+
   function forceKill(): void {
     if (leaderStatus !== undefined) return
     rememberDescendants()
@@ -129,7 +137,7 @@ export function spawnAgentProcess(options: SpawnOptions): AgentProcess {
       if (at < killAt) {
         killAt = at
         clearTimeout(killTimer)
-        killTimer = setTimeout(forceKill, timeoutMs)
+        killTimer = setTimeout(killWhenDue, timeoutMs)
       }
       return exited
     },
