@@ -2,11 +2,22 @@
 // Messages API: the pre-assigned session id, the transcript path the observer computes, the
 // deduplicated usage, resume, and god mode as root. Each run takes one to two seconds.
 import t from 'tap'
+import { spawn as spawnPty } from '@lydell/node-pty'
 import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { startMockAnthropic } from '../../fixtures/mock-anthropic.js'
 import { agentSpec, claudeBin, claudeEnv, cliAvailable, runHeadless, tempDir } from '../../helpers/agent-clis.js'
 import { encodeProjectDir } from '../../../src/adapters/agents/claude-transcript.js'
+import { adapterFor, processEnv } from '../../../src/adapters/agents/index.js'
+
+/** Polls `cond` every 100 ms; fails naming `what` when it stays false. */
+const waitFor = async (what: string, cond: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> => {
+  const end = Date.now() + ms
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+}
 
 const bin = cliAvailable(t, claudeBin)
 
@@ -67,5 +78,34 @@ if (bin) {
     t.equal(next.invocation.sessionId, null, 'unknown before the spawn')
     t.equal(next.observer.sessionId(), first.invocation.sessionId, 'continue picked the newest session in the cwd')
     t.same(next.observer.usage(), { inputTokens: 12, outputTokens: 7, cacheReadTokens: 1500, cacheCreationTokens: 3000 })
+  })
+
+  t.test('interactive run in a PTY: seeded config goes straight to the prompt; usage from the transcript', async t => {
+    const mock = await startMockAnthropic(t)
+    const cwd = tempDir(t, 'stv-claude-cwd-')
+    const { env } = claudeEnv(t, { baseUrl: mock.url, cwd })
+    const spec = agentSpec({ kind: 'claude', command: [bin], cwd, env })
+    const adapter = adapterFor('claude')
+    const invocation = adapter.invocation(spec)
+    t.equal(invocation.terminal, true)
+    const observer = adapter.observe(spec, invocation)
+    const [program, ...args] = invocation.argv
+    const child = spawnPty(program!, args, { cwd, env: processEnv(spec, invocation), cols: 120, rows: 40, name: 'xterm-256color' })
+    const exited = new Promise<void>(resolve => child.onExit(() => resolve()))
+    t.teardown(async () => { child.kill('SIGKILL'); await exited })
+    // The TUI moves the cursor instead of printing spaces: compare text without escapes or spaces.
+    let screen = ''
+    // eslint-disable-next-line no-control-regex -- matching the ESC of terminal control sequences is the point
+    child.onData(data => { screen += data.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\s/g, '') })
+    await waitFor('the input prompt', () => screen.includes('❯') && /for(shortcuts|agents)/.test(screen))
+    t.notMatch(screen, /trustthefiles|Choosethetextstyle|DoyouwanttousethisAPIkey/, 'no onboarding, trust or API-key screen')
+    child.write('say hi')
+    await waitFor('the typed prompt to echo', () => screen.includes('sayhi'))
+    child.write('\r')
+    await waitFor('usage in the transcript', async () => { await observer.poll(); return observer.usage().outputTokens > 0 })
+    t.same(observer.usage(), { inputTokens: 12, outputTokens: 7, cacheReadTokens: 1500, cacheCreationTokens: 3000 })
+    t.equal(observer.sessionId(), invocation.sessionId)
+    t.equal(mock.messageRequests().length, 1)
+    observer.close()
   })
 }
