@@ -19,6 +19,7 @@ import { createEventFeedSource } from './adapters/db/repositories/event-feed.js'
 import { createInProcessBus } from './adapters/bus/in-process-bus.js'
 import type { AgentCatalogue, Clock, EventBus, IdGenerator, Repositories, UnitOfWork } from './core/ports.js'
 import { createProjectService, type ProjectService } from './core/projects/project-service.js'
+import { createAttachService, type AttachService } from './core/runners/attach-service.js'
 import { createRunnerService, type RunnerService } from './core/runners/runner-service.js'
 import { createSessionService, type SessionService } from './core/sessions/session-service.js'
 import { createStatusService, type StatusService } from './core/status/status-service.js'
@@ -38,6 +39,8 @@ export interface Context {
   daemonId: string
   projects: ProjectService
   runners: RunnerService
+  /** Where a runner's terminal is (GET /api/v1/runners/{id}/attach dials it). */
+  attach: AttachService
   sessions: SessionService
   status: StatusService
   reconciler: ReconcileService
@@ -93,6 +96,9 @@ export const createContext = async (config: Config, logger: Logger, options: Con
       bus,
       onError: err => logger.warn({ err }, 'event feed: read failed; retrying'),
     })
+    const runners = createRunnerService({
+      repos, uow, clock, ids, paths, agents: agentCatalogue(config), heartbeatTtlSeconds: 3 * config.daemon.heartbeat_interval_seconds,
+    })
     return {
       config,
       logger,
@@ -104,9 +110,8 @@ export const createContext = async (config: Config, logger: Logger, options: Con
       ids,
       daemonId: instance.id,
       projects: createProjectService({ repos, uow, clock, ids, paths }),
-      runners: createRunnerService({
-        repos, uow, clock, ids, paths, agents: agentCatalogue(config), heartbeatTtlSeconds: 3 * config.daemon.heartbeat_interval_seconds,
-      }),
+      runners,
+      attach: createAttachService({ repos, getRunner: runners.get }),
       sessions: createSessionService({ repos }),
       status: createStatusService({ repos, clock, daemonId: instance.id, staleAfterSeconds: 3 * config.daemon.heartbeat_interval_seconds }),
       reconciler: createReconcileService({ uow, clock, ids, lostGraceSeconds: config.daemon.lost_grace_seconds }),

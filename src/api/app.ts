@@ -18,6 +18,7 @@ import { sessionRoutes } from './rest/sessions.js'
 import { webuiRoutes } from './webui/routes.js'
 import { webuiSharedSchemas } from './webui/schemas.js'
 import { closeWebSockets } from './ws/close.js'
+import { attachRoutes } from './ws/attach.js'
 import { eventFeedRoutes } from './ws/events.js'
 import './types.js'
 
@@ -69,6 +70,7 @@ export const buildApp = async (ctx: Context): Promise<FastifyInstance> => {
   await app.register(auditRoutes)
   await app.register(webuiRoutes)
   await app.register(eventFeedRoutes)
+  await app.register(attachRoutes)
   // Connect-RPC (stratavore.v1.*): the same use cases as REST, at /stratavore.v1.<Service>/<Method>.
   await app.register(rpcPlugin)
   const servesWebui = ctx.config.webui.dir !== ''

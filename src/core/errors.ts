@@ -64,6 +64,13 @@ export const errors = {
   runnerNotActive: (id: string, status: string) =>
     make('RUNNER_NOT_ACTIVE', 'failed_precondition')(`runner not active: ${id} is ${status}`, { id, status }),
 
+  runnerFinished: (id: string, status: string) =>
+    make('RUNNER_FINISHED', 'failed_precondition')(`runner ${id} has finished (${status}): there is no terminal to attach to`, { id, status }),
+  runnerNotStarted: (id: string, status: string) =>
+    make('RUNNER_NOT_STARTED', 'failed_precondition')(`runner ${id} is ${status}: its process is not running yet; retry shortly`, { id, status }),
+  nodeUnreachable: (runnerId: string, nodeId: string | null) =>
+    make('NODE_UNREACHABLE', 'unavailable')(`the supervisor of runner ${runnerId} cannot be reached${nodeId ? ` (node ${nodeId})` : ''}`, { runnerId, nodeId }),
+
   quotaExceeded: (project: string, active: number, limit: number) =>
     make('QUOTA_EXCEEDED', 'resource_exhausted')(`quota exceeded: ${active}/${limit} runners active in project ${project}`, { project, active, limit }),
   budgetExhausted: (scope: string, used: number, limit: number) =>
