@@ -1,0 +1,120 @@
+// The gRPC port (src/api/grpc-server.ts) with real HTTP/2 clients: `buf curl --protocol grpc`
+// as a subprocess, and connect-node's gRPC (always HTTP/2), gRPC-Web and Connect transports;
+// TLS with a self-signed certificate; HTTP/1.1 refused; a graceful stop that ends streams.
+import { execFile } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import t from 'tap'
+import { createClient } from '@connectrpc/connect'
+import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from '@connectrpc/connect-node'
+import { buildGrpcServer } from '../../../src/api/grpc-server.js'
+import { loadConfig } from '../../../src/config.js'
+import { EventService } from '../../../src/gen/stratavore/v1/event_service_pb.js'
+import { ProjectService } from '../../../src/gen/stratavore/v1/project_pb.js'
+import { RunnerService, RunnerStatus } from '../../../src/gen/stratavore/v1/runner_pb.js'
+import { SystemService } from '../../../src/gen/stratavore/v1/system_pb.js'
+import { buildContext, tempDir } from '../../helpers/app.js'
+import { backendName } from '../../helpers/database.js'
+import { commitEvents } from '../../helpers/events.js'
+import { createProject } from '../../helpers/fixtures.js'
+import { failureOf, waitFor } from './helpers.js'
+
+const run = promisify(execFile)
+const root = new URL('../../../', import.meta.url).pathname
+
+/** buf curl, a gRPC client that is not ours; resolves with its exit code and output. */
+const bufCurl = async (url: string, data: object) => {
+  const args = ['curl', '--protocol', 'grpc', '--http2-prior-knowledge', '--schema', 'proto', '-d', JSON.stringify(data), url]
+  try {
+    const { stdout, stderr } = await run(join(root, 'node_modules/.bin/buf'), args, { cwd: root, timeout: 60_000 })
+    return { code: 0, stdout, stderr }
+  } catch (err) {
+    const e = err as { code?: number, stdout?: string, stderr?: string }
+    return { code: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' }
+  }
+}
+
+t.test(`the gRPC port on ${backendName()}`, async t => {
+  const ctx = await buildContext(t)
+  const server = buildGrpcServer(ctx, { drainMs: 500 })
+  const { port } = await server.listen({ host: '127.0.0.1', port: 0 })
+  t.teardown(() => server.close())
+  const baseUrl = `http://127.0.0.1:${port}`
+  const grpc = createGrpcTransport({ baseUrl })
+
+  t.test('buf curl --protocol grpc: unary calls and an error status', async t => {
+    const project = await createProject(t, ctx)
+    const got = await bufCurl(`${baseUrl}/stratavore.v1.ProjectService/GetProject`, { name: project.name })
+    t.equal(got.code, 0, got.stderr)
+    t.match(JSON.parse(got.stdout), { project: { name: project.name, path: project.path, status: 'PROJECT_STATUS_IDLE', maxConcurrentRunners: 5 } })
+    const launched = await bufCurl(`${baseUrl}/stratavore.v1.RunnerService/LaunchRunner`, { project: project.name, agent: 'generic-test', environment: { GITHUB_TOKEN: 'x' } })
+    t.equal(launched.code, 0, launched.stderr)
+    t.match(JSON.parse(launched.stdout), { runner: { project: project.name, status: 'RUNNER_STATUS_PENDING', environment: { GITHUB_TOKEN: '********' } } })
+    const missing = await bufCurl(`${baseUrl}/stratavore.v1.ProjectService/GetProject`, { name: 'no-such-project' })
+    t.not(missing.code, 0)
+    t.match(missing.stderr, /not_found/)
+    t.match(missing.stderr, /project not found: no-such-project/)
+  })
+
+  t.test('connect-node gRPC transport over HTTP/2', async t => {
+    const project = await createProject(t, ctx, { maxConcurrentRunners: 1 })
+    const runners = createClient(RunnerService, grpc)
+    const { runner } = await runners.launchRunner({ project: project.name, agent: 'generic-test' })
+    t.equal(runner?.status, RunnerStatus.PENDING)
+    t.same((await runners.listRunners({ project: project.name })).runners.map(r => r.id), [runner!.id])
+    t.match(await failureOf(runners.launchRunner({ project: project.name, agent: 'generic-test' })), { code: 'ResourceExhausted', detail: 'QUOTA_EXCEEDED' }, 'error details travel in gRPC trailers')
+    t.match(await failureOf(runners.getRunner({ id: 'nope' })), { code: 'InvalidArgument', detail: 'VALIDATION_FAILED' })
+    t.equal((await createClient(SystemService, grpc).health({})).status, 'OK')
+  })
+
+  t.test('gRPC-Web and Connect on the same HTTP/2 port', async t => {
+    const project = await createProject(t, ctx)
+    for (const transport of [createGrpcWebTransport({ baseUrl, httpVersion: '2' }), createConnectTransport({ baseUrl, httpVersion: '2' })]) {
+      t.equal((await createClient(ProjectService, transport).getProject({ name: project.name })).project?.name, project.name)
+    }
+  })
+
+  t.test('HTTP/1.1 is refused on the gRPC port', async t => {
+    await t.rejects(fetch(`${baseUrl}/stratavore.v1.SystemService/Health`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }))
+  })
+
+  t.test('WatchEvents streams over gRPC; stopping the server ends the stream with UNAVAILABLE', async t => {
+    const [marker] = await commitEvents(ctx, [{ project: 'marker', type: 'project.created' }])
+    const ids: string[] = []
+    const ended = (async () => {
+      for await (const message of createClient(EventService, grpc).watchEvents({ after: marker!.eventId })) ids.push(message.event!.eventId)
+    })()
+    ended.catch(() => {})
+    const [event] = await commitEvents(ctx, [{ project: 'p1' }])
+    await waitFor('the event over gRPC', () => ids.length > 0)
+    t.same(ids, [event!.eventId])
+    const started = Date.now()
+    const stopped = server.close()
+    t.match(await failureOf(ended), { code: 'Unavailable' })
+    await stopped
+    t.ok(Date.now() - started < 5000, 'the stop did not wait out open streams')
+    await waitFor('the subscription to be released', () => ctx.feed.stats().subscribers === 0)
+  })
+})
+
+t.test('TLS on the gRPC port', async t => {
+  const dir = tempDir(t)
+  const [cert, key] = [join(dir, 'cert.pem'), join(dir, 'key.pem')]
+  await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=localhost',
+    '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', key, '-out', cert])
+  const env = { HOME: dir, STRATAVORE_DAEMON_GRPC_TLS_CERT_FILE: cert, STRATAVORE_DAEMON_GRPC_TLS_KEY_FILE: key }
+  t.throws(() => loadConfig({ env: { HOME: dir, STRATAVORE_DAEMON_GRPC_TLS_CERT_FILE: cert }, home: dir }), /daemon\.grpc_tls_key_file/, 'a certificate needs its key')
+  const grpcTls = loadConfig({ env, home: dir }).grpcTls
+  t.ok(grpcTls, 'both files set: TLS')
+
+  const ctx = await buildContext(t, config => { config.grpcTls = grpcTls })
+  const server = buildGrpcServer(ctx, { drainMs: 500 })
+  const { port } = await server.listen({ host: '127.0.0.1', port: 0 })
+  t.teardown(() => server.close())
+  t.equal(server.tls, true)
+  const transport = createGrpcTransport({ baseUrl: `https://localhost:${port}`, nodeOptions: { ca: readFileSync(cert) } })
+  t.equal((await createClient(SystemService, transport).health({})).status, 'OK', 'a client that trusts the certificate gets through')
+  const untrusting = createGrpcTransport({ baseUrl: `https://localhost:${port}` })
+  t.match(await failureOf(createClient(SystemService, untrusting).health({})), { message: /certificate/ }, 'one that does not is refused')
+})
