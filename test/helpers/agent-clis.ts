@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import type { Test } from 'tap'
 import { spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { adapterFor, processEnv } from '../../src/adapters/agents/index.js'
@@ -28,16 +29,16 @@ export const claudeBin = (): string => installed('claude', '@anthropic-ai/claude
 export const codexBin = (): string => installed('codex', '@openai/codex')
 
 /**
- * Whether a real-CLI test may run. Locally a missing CLI skips with the reason; under CI=true a
- * missing CLI is a failure, never a quiet skip.
+ * Whether a real-CLI test may run. Under CI=true a missing CLI is a failure; elsewhere it is a
+ * visible skip (counted in tap's skip total, with the reason), never a silent pass.
  */
-export const cliAvailable = (t: { fail(msg: string): void, comment(msg: string): void }, bin: () => string): string | null => {
+export const cliAvailable = (t: Test, bin: () => string): string | null => {
   try {
     return bin()
   } catch (err) {
     const msg = (err as Error).message
     if (process.env.CI === 'true') t.fail(msg)
-    else t.comment(`not run: ${msg}`)
+    else t.test(msg, { skip: msg }, () => {})
     return null
   }
 }
