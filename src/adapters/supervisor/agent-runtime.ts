@@ -1,7 +1,7 @@
 // The supervisor's hands on this machine: an agent adapter turns a runner into argv, env and
 // an observer; the PTY adapter runs it. Keeps each runner's live process for the attach channel.
 import { userInfo } from 'node:os'
-import { adapterFor } from '../agents/index.js'
+import { adapterFor, processEnv } from '../agents/index.js'
 import type { AgentLaunchSpec, TokenUsage } from '../agents/types.js'
 import { killIdentified } from '../pty/kill-tree.js'
 import { findTaggedProcesses, readProcEntry } from '../pty/proc-table.js'
@@ -55,19 +55,22 @@ export const createAgentRuntime = (config: Config): SupervisorRuntime => {
       const child = spawnAgentProcess({
         argv: invocation.argv,
         cwd: runner.projectPath,
-        env: { TERM: 'xterm-256color', ...spec.env, ...invocation.env },
+        env: { TERM: 'xterm-256color', ...processEnv(spec, invocation) },
         terminal: invocation.terminal,
         scrollbackBytes: config.supervisor.scrollback_bytes,
       })
       child.onStdoutLine(line => observer.onStdoutLine(line))
       terminals.set(runner.id, child)
-      void child.exited.then(() => {
+      // The last records an agent writes land as it exits: read them before anyone hears of the exit.
+      const exited = child.exited.then(async exit => {
+        await observer.poll().catch(() => {})
         observer.close()
         if (terminals.get(runner.id) === child) terminals.delete(runner.id)
+        return exit
       })
       return {
         pid: child.pid,
-        exited: child.exited,
+        exited,
         stop: timeoutMs => child.stop(timeoutMs),
         poll: () => observer.poll(),
         sessionId: () => observer.sessionId() ?? invocation.sessionId,
