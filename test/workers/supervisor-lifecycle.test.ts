@@ -94,3 +94,26 @@ t.test(`runner lifecycle under a supervisor on ${backendName()}`, async t => {
     t.equal((await ctx.runners.get(launched.id)).status, 'failed', 'and reported nothing over the failure')
   })
 })
+
+t.test(`a restarted supervisor picks up its node's runners with resume on ${backendName()}`, async t => {
+  const { ctx, supervisor } = await buildSupervisedContext(t)
+  const project = await createProject(t, ctx)
+  const keep = await ctx.runners.launch({ project: project.name, agent: 'fake', flags: [], maxRestartAttempts: 3 }, 'test')
+  const noRestarts = await ctx.runners.launch({ project: project.name, agent: 'fake', flags: [], maxRestartAttempts: 0 }, 'test')
+  const first = await waitForRunner(ctx, keep.id, 'running')
+  await waitForRunner(ctx, noRestarts.id, 'running')
+  // The supervisor goes away (its agents with it); the runners still say running.
+  await supervisor.stop()
+  t.notOk(alive(Number(first.runtimeId)), 'a stopping supervisor leaves no agent behind')
+  t.equal((await ctx.runners.get(keep.id)).status, 'running', 'nothing was reported as finished')
+
+  const { startTestSupervisor } = await import('../helpers/supervisor.js')
+  await startTestSupervisor(t, ctx)
+  const again = await waitForRunner(ctx, keep.id, r => r.status === 'running' && r.generation > first.generation)
+  t.not(again.runtimeId, first.runtimeId, 'a new process')
+  t.equal(again.restartAttempts, 1)
+  t.match((await eventsOf(ctx, keep.id)).find(e => e.type === 'runner.restarting')?.data, { reason: 'its supervisor restarted' })
+  const failed = await waitForRunner(ctx, noRestarts.id, 'failed')
+  t.equal(failed.exitCode, null)
+  t.match((await eventsOf(ctx, noRestarts.id)).at(-1), { type: 'runner.failed', data: { reason: /lost with its supervisor/ } })
+})
