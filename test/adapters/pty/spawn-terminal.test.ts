@@ -27,6 +27,15 @@ t.test('a terminal runner', async t => {
     t.same(agent.size(), { cols: 132, rows: 50 })
   })
 
+  t.test('delivers all output before exited resolves, even right after a burst', async t => {
+    const agent = startFakeAgent(t, ['--flood', '2000000', '--exit-code', '0'])
+    let total = 0
+    agent.onOutput(chunk => { total += chunk.length })
+    await agent.exited
+    t.ok(total >= 2_000_000, `all ${total} bytes arrived`)
+    t.match(agent.scrollback().toString(), /FLOODED\r\nREADY\r\n$/)
+  })
+
   t.test('passes the exit code on', async t => {
     const agent = startFakeAgent(t, ['--exit-code', '3'])
     t.same(await agent.exited, { code: 3, signal: null })
