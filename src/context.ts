@@ -114,7 +114,9 @@ export const createContext = async (config: Config, logger: Logger, options: Con
       attach: createAttachService({ repos, getRunner: runners.get }),
       sessions: createSessionService({ repos }),
       status: createStatusService({ repos, clock, daemonId: instance.id, staleAfterSeconds: 3 * config.daemon.heartbeat_interval_seconds }),
-      reconciler: createReconcileService({ uow, clock, ids, lostGraceSeconds: config.daemon.lost_grace_seconds }),
+      reconciler: createReconcileService({
+        uow, clock, ids, lostGraceSeconds: config.daemon.lost_grace_seconds, nodeTtlSeconds: 3 * config.daemon.heartbeat_interval_seconds,
+      }),
       fleet: createFleetService({
         source: config.github.token ? createGithubPullRequests({ apiUrl: config.github.api_url, token: config.github.token }) : null,
         repos: config.github.fleet_repos,

@@ -168,6 +168,8 @@ export interface ReconcileRepository {
   markSilentRunnersLost(limit: number): Promise<Runner[]>
   /** Conditional: lost runners still silent `graceSeconds` after their TTL become failed. */
   failLostRunners(graceSeconds: number, limit: number): Promise<Runner[]>
+  /** Conditional: ready nodes silent for longer than `ttlSeconds` become lost. */
+  markSilentNodesLost(ttlSeconds: number): Promise<Array<{ id: string, name: string, lastHeartbeat: Date | null }>>
 }
 
 export interface OutboxRow {

@@ -6,15 +6,17 @@ import type { DomainEvent } from '../events/event.js'
 import type { Clock, IdGenerator, UnitOfWork } from '../ports.js'
 import { runnerEventOf, type Runner } from './runner.js'
 
-export interface ReconcileResult { lostRunnerIds: string[], failedRunnerIds: string[], reconciledCount: number }
+export interface ReconcileResult { lostRunnerIds: string[], failedRunnerIds: string[], lostNodeIds: string[], reconciledCount: number }
 
 export const RECONCILE_BATCH = 1000
 
-export const createReconcileService = ({ uow, clock, ids, lostGraceSeconds }: {
+export const createReconcileService = ({ uow, clock, ids, lostGraceSeconds, nodeTtlSeconds }: {
   uow: UnitOfWork
   clock: Clock
   ids: IdGenerator
   lostGraceSeconds: number
+  /** A node silent this long is lost (its runners are judged one by one, by their own TTLs). */
+  nodeTtlSeconds: number
 }) => ({
   async reconcile (actor: string): Promise<ReconcileResult> {
     return uow.run(async tx => {
@@ -30,10 +32,18 @@ export const createReconcileService = ({ uow, clock, ids, lostGraceSeconds }: {
         ...failed.map(runner => event(runner, 'runner.failed', { reason: 'lost', grace_seconds: lostGraceSeconds })),
       ].sort((a, b) => a.project < b.project ? -1 : a.project > b.project ? 1 : 0)
       for (const e of pending) await tx.events.append(e)
+      const lostNodes = await tx.reconcile.markSilentNodesLost(nodeTtlSeconds)
+      for (const node of lostNodes) {
+        await tx.events.append({
+          eventId: ids.next(), type: 'node.lost', routingKey: `node.lost.${node.id}`, occurredAt: clock.now(), project: '', aggregateType: 'node',
+          aggregateId: node.id, seq: 1, actor, data: { name: node.name, ttl_seconds: nodeTtlSeconds, last_heartbeat: node.lastHeartbeat?.toISOString() ?? null },
+        })
+      }
       return {
         lostRunnerIds: lost.map(r => r.id),
         failedRunnerIds: failed.map(r => r.id),
-        reconciledCount: lost.length + failed.length,
+        lostNodeIds: lostNodes.map(n => n.id),
+        reconciledCount: lost.length + failed.length + lostNodes.length,
       }
     })
   },

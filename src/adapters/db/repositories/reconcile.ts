@@ -1,11 +1,11 @@
 // The reconciler's transitions. Each is one conditional UPDATE ... RETURNING judged by the
 // database clock: only the rows it returns changed, so two reconcilers running at once never
 // move the same runner twice, and each returned row gets exactly one event.
-import { and, inArray, lt, sql } from 'drizzle-orm'
+import { and, eq, inArray, lt, sql } from 'drizzle-orm'
 import type { ReconcileRepository } from '../../../core/ports.js'
 import type { Runner, RunnerStatus } from '../../../core/runners/runner.js'
 import type { Db } from '../client.js'
-import { runners } from '../schema.js'
+import { nodes, runners } from '../schema.js'
 import { toRunner } from './runners.js'
 
 const SUPERVISED: RunnerStatus[] = ['starting', 'running', 'paused', 'stopping']
@@ -35,4 +35,8 @@ export const createReconcileRepository = (db: Db): ReconcileRepository => ({
     transition(db, SUPERVISED, 'lost', lt(lastSeen, sql`now() - make_interval(secs => ${runners.heartbeatTtlSeconds})`), limit),
   failLostRunners: (graceSeconds, limit) =>
     transition(db, ['lost'], 'failed', lt(lastSeen, sql`now() - make_interval(secs => ${runners.heartbeatTtlSeconds} + ${graceSeconds})`), limit),
+  // A node comes back to ready by itself with its next heartbeat (repositories/heartbeats.ts).
+  markSilentNodesLost: ttlSeconds => db.update(nodes).set({ status: 'lost', updatedAt: sql`now()` })
+    .where(and(eq(nodes.status, 'ready'), lt(sql`coalesce(${nodes.lastHeartbeat}, ${nodes.registeredAt})`, sql`now() - make_interval(secs => ${ttlSeconds})`)))
+    .returning({ id: nodes.id, name: nodes.name, lastHeartbeat: nodes.lastHeartbeat }),
 })
