@@ -16,7 +16,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file stratavore/v1/events.proto.
  */
 export const file_stratavore_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("ChpzdHJhdGF2b3JlL3YxL2V2ZW50cy5wcm90bxINc3RyYXRhdm9yZS52MSKEAgoFRXZlbnQSDwoHdmVyc2lvbhgBIAEoBRIaCghldmVudF9pZBgCIAEoCVIIZXZlbnRfaWQSDAoEdHlwZRgDIAEoCRIgCgtvY2N1cnJlZF9hdBgEIAEoCVILb2NjdXJyZWRfYXQSDwoHcHJvamVjdBgFIAEoCRImCg5hZ2dyZWdhdGVfdHlwZRgGIAEoCVIOYWdncmVnYXRlX3R5cGUSIgoMYWdncmVnYXRlX2lkGAcgASgJUgxhZ2dyZWdhdGVfaWQSCwoDc2VxGAggASgDEg0KBWFjdG9yGAkgASgJEiUKBGRhdGEYCiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IkEKDlByb2plY3RDcmVhdGVkEgwKBHBhdGgYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkSDAoEdGFncxgDIAMoCSIeCg5Qcm9qZWN0RGVsZXRlZBIMCgRwYXRoGAEgASgJIjUKE1Byb2plY3RRdW90YUNoYW5nZWQSHgoWbWF4X2NvbmN1cnJlbnRfcnVubmVycxgBIAEoBSK+AQoOUnVubmVyTGF1bmNoZWQSDQoFYWdlbnQYASABKAkSHQoHbm9kZV9pZBgCIAEoCUgAUgdub2RlX2lkiAEBEiwKEWNvbnZlcnNhdGlvbl9tb2RlGAMgASgJUhFjb252ZXJzYXRpb25fbW9kZRIjCgpzZXNzaW9uX2lkGAQgASgJSAFSCnNlc3Npb25faWSIAQESEAoIaGVhZGxlc3MYBSABKAhCCgoIX25vZGVfaWRCDQoLX3Nlc3Npb25faWQiZwoTUnVubmVyU3RvcFJlcXVlc3RlZBINCgVmb3JjZRgBIAEoCBItCg90aW1lb3V0X3NlY29uZHMYAiABKAVIAFIPdGltZW91dF9zZWNvbmRziAEBQhIKEF90aW1lb3V0X3NlY29uZHMiUAoNUnVubmVyU3RvcHBlZBIOCgZyZWFzb24YASABKAkSIQoJZXhpdF9jb2RlGAIgASgFSABSCWV4aXRfY29kZYgBAUIMCgpfZXhpdF9jb2RlIqkBCgpSdW5uZXJMb3N0Eg4KBnJlYXNvbhgBIAEoCRIgCgt0dGxfc2Vjb25kcxgCIAEoBVILdHRsX3NlY29uZHMSHQoHbm9kZV9pZBgDIAEoCUgAUgdub2RlX2lkiAEBEisKDmxhc3RfaGVhcnRiZWF0GAQgASgJSAFSDmxhc3RfaGVhcnRiZWF0iAEBQgoKCF9ub2RlX2lkQhEKD19sYXN0X2hlYXJ0YmVhdCKvAQoMUnVubmVyRmFpbGVkEg4KBnJlYXNvbhgBIAEoCRIkCg1ncmFjZV9zZWNvbmRzGAIgASgFUg1ncmFjZV9zZWNvbmRzEh0KB25vZGVfaWQYAyABKAlIAFIHbm9kZV9pZIgBARIrCg5sYXN0X2hlYXJ0YmVhdBgEIAEoCUgBUg5sYXN0X2hlYXJ0YmVhdIgBAUIKCghfbm9kZV9pZEIRCg9fbGFzdF9oZWFydGJlYXQirgEKC1N5c3RlbUFsZXJ0EhAKCHNldmVyaXR5GAEgASgJEg4KBnJlYXNvbhgCIAEoCRIaCghldmVudF9pZBgDIAEoCVIIZXZlbnRfaWQSHgoKZXZlbnRfdHlwZRgEIAEoCVIKZXZlbnRfdHlwZRIgCgtyb3V0aW5nX2tleRgFIAEoCVILcm91dGluZ19rZXkSEAoIYXR0ZW1wdHMYBiABKAUSDQoFZXJyb3IYByABKAliBnByb3RvMw", [file_google_protobuf_struct]);
+  fileDesc("ChpzdHJhdGF2b3JlL3YxL2V2ZW50cy5wcm90bxINc3RyYXRhdm9yZS52MSKEAgoFRXZlbnQSDwoHdmVyc2lvbhgBIAEoBRIaCghldmVudF9pZBgCIAEoCVIIZXZlbnRfaWQSDAoEdHlwZRgDIAEoCRIgCgtvY2N1cnJlZF9hdBgEIAEoCVILb2NjdXJyZWRfYXQSDwoHcHJvamVjdBgFIAEoCRImCg5hZ2dyZWdhdGVfdHlwZRgGIAEoCVIOYWdncmVnYXRlX3R5cGUSIgoMYWdncmVnYXRlX2lkGAcgASgJUgxhZ2dyZWdhdGVfaWQSCwoDc2VxGAggASgDEg0KBWFjdG9yGAkgASgJEiUKBGRhdGEYCiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IkEKDlByb2plY3RDcmVhdGVkEgwKBHBhdGgYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkSDAoEdGFncxgDIAMoCSIeCg5Qcm9qZWN0RGVsZXRlZBIMCgRwYXRoGAEgASgJIjUKE1Byb2plY3RRdW90YUNoYW5nZWQSHgoWbWF4X2NvbmN1cnJlbnRfcnVubmVycxgBIAEoBSK+AQoOUnVubmVyTGF1bmNoZWQSDQoFYWdlbnQYASABKAkSHQoHbm9kZV9pZBgCIAEoCUgAUgdub2RlX2lkiAEBEiwKEWNvbnZlcnNhdGlvbl9tb2RlGAMgASgJUhFjb252ZXJzYXRpb25fbW9kZRIjCgpzZXNzaW9uX2lkGAQgASgJSAFSCnNlc3Npb25faWSIAQESEAoIaGVhZGxlc3MYBSABKAhCCgoIX25vZGVfaWRCDQoLX3Nlc3Npb25faWQiZwoTUnVubmVyU3RvcFJlcXVlc3RlZBINCgVmb3JjZRgBIAEoCBItCg90aW1lb3V0X3NlY29uZHMYAiABKAVIAFIPdGltZW91dF9zZWNvbmRziAEBQhIKEF90aW1lb3V0X3NlY29uZHMimwEKDVJ1bm5lclN0b3BwZWQSDgoGcmVhc29uGAEgASgJEiEKCWV4aXRfY29kZRgCIAEoBUgAUglleGl0X2NvZGWIAQESHQoHbm9kZV9pZBgDIAEoCUgBUgdub2RlX2lkiAEBEhMKBnNpZ25hbBgEIAEoCUgCiAEBQgwKCl9leGl0X2NvZGVCCgoIX25vZGVfaWRCCQoHX3NpZ25hbCKpAQoKUnVubmVyTG9zdBIOCgZyZWFzb24YASABKAkSIAoLdHRsX3NlY29uZHMYAiABKAVSC3R0bF9zZWNvbmRzEh0KB25vZGVfaWQYAyABKAlIAFIHbm9kZV9pZIgBARIrCg5sYXN0X2hlYXJ0YmVhdBgEIAEoCUgBUg5sYXN0X2hlYXJ0YmVhdIgBAUIKCghfbm9kZV9pZEIRCg9fbGFzdF9oZWFydGJlYXQigAIKDFJ1bm5lckZhaWxlZBIOCgZyZWFzb24YASABKAkSJAoNZ3JhY2Vfc2Vjb25kcxgCIAEoBVINZ3JhY2Vfc2Vjb25kcxIdCgdub2RlX2lkGAMgASgJSABSB25vZGVfaWSIAQESKwoObGFzdF9oZWFydGJlYXQYBCABKAlIAVIObGFzdF9oZWFydGJlYXSIAQESIQoJZXhpdF9jb2RlGAUgASgFSAJSCWV4aXRfY29kZYgBARITCgZzaWduYWwYBiABKAlIA4gBAUIKCghfbm9kZV9pZEIRCg9fbGFzdF9oZWFydGJlYXRCDAoKX2V4aXRfY29kZUIJCgdfc2lnbmFsIqgBCg1SdW5uZXJTdGFydGVkEhgKB25vZGVfaWQYASABKAlSB25vZGVfaWQSCwoDcGlkGAIgASgFEhIKCmdlbmVyYXRpb24YAyABKAUSIwoKc2Vzc2lvbl9pZBgEIAEoCUgAUgpzZXNzaW9uX2lkiAEBEigKD3Jlc3RhcnRfYXR0ZW1wdBgFIAEoBVIPcmVzdGFydF9hdHRlbXB0Qg0KC19zZXNzaW9uX2lkIo0BChBSdW5uZXJSZXN0YXJ0aW5nEhgKB25vZGVfaWQYASABKAlSB25vZGVfaWQSDwoHYXR0ZW1wdBgCIAEoBRIiCgxtYXhfYXR0ZW1wdHMYAyABKAVSDG1heF9hdHRlbXB0cxIaCghkZWxheV9tcxgEIAEoBVIIZGVsYXlfbXMSDgoGcmVhc29uGAUgASgJIj8KD1J1bm5lclJlY292ZXJlZBIYCgdub2RlX2lkGAEgASgJUgdub2RlX2lkEhIKCmdlbmVyYXRpb24YAiABKAUiugEKDlNlc3Npb25DcmVhdGVkEhwKCXJ1bm5lcl9pZBgBIAEoCVIJcnVubmVyX2lkEg0KBWFnZW50GAIgASgJEicKDHJlc3VtZWRfZnJvbRgDIAEoCUgAUgxyZXN1bWVkX2Zyb22IAQESLQoPdHJhbnNjcmlwdF9wYXRoGAQgASgJSAFSD3RyYW5zY3JpcHRfcGF0aIgBAUIPCg1fcmVzdW1lZF9mcm9tQhIKEF90cmFuc2NyaXB0X3BhdGgiegoITm9kZUxvc3QSDAoEbmFtZRgBIAEoCRIgCgt0dGxfc2Vjb25kcxgCIAEoBVILdHRsX3NlY29uZHMSKwoObGFzdF9oZWFydGJlYXQYAyABKAlIAFIObGFzdF9oZWFydGJlYXSIAQFCEQoPX2xhc3RfaGVhcnRiZWF0IsUBChhSdW5uZXJIZWFydGJlYXRQdWJsaXNoZWQSHAoJcnVubmVyX2lkGAEgASgJUglydW5uZXJfaWQSDwoHcHJvamVjdBgCIAEoCRIYCgdub2RlX2lkGAMgASgJUgdub2RlX2lkEiAKC2NwdV9wZXJjZW50GAQgASgBUgtjcHVfcGVyY2VudBIcCgltZW1vcnlfbWIYBSABKAVSCW1lbW9yeV9tYhIgCgt0b2tlbnNfdXNlZBgGIAEoA1ILdG9rZW5zX3VzZWQirgEKC1N5c3RlbUFsZXJ0EhAKCHNldmVyaXR5GAEgASgJEg4KBnJlYXNvbhgCIAEoCRIaCghldmVudF9pZBgDIAEoCVIIZXZlbnRfaWQSHgoKZXZlbnRfdHlwZRgEIAEoCVIKZXZlbnRfdHlwZRIgCgtyb3V0aW5nX2tleRgFIAEoCVILcm91dGluZ19rZXkSEAoIYXR0ZW1wdHMYBiABKAUSDQoFZXJyb3IYByABKAliBnByb3RvMw", [file_google_protobuf_struct]);
 
 /**
  * The versioned envelope of every event. AMQP properties: message_id = event_id,
@@ -248,6 +248,16 @@ export type RunnerStopped = Message<"stratavore.v1.RunnerStopped"> & {
    * @generated from field: optional int32 exit_code = 2 [json_name = "exit_code"];
    */
   exitCode?: number | undefined;
+
+  /**
+   * @generated from field: optional string node_id = 3 [json_name = "node_id"];
+   */
+  nodeId?: string | undefined;
+
+  /**
+   * @generated from field: optional string signal = 4;
+   */
+  signal?: string | undefined;
 };
 
 /**
@@ -292,7 +302,8 @@ export const RunnerLostSchema: GenMessage<RunnerLost> = /*@__PURE__*/
   messageDesc(file_stratavore_v1_events, 7);
 
 /**
- * data of runner.failed
+ * data of runner.failed (from the reconciler: grace_seconds and last_heartbeat; from a
+ * supervisor: exit_code and signal)
  *
  * @generated from message stratavore.v1.RunnerFailed
  */
@@ -316,6 +327,16 @@ export type RunnerFailed = Message<"stratavore.v1.RunnerFailed"> & {
    * @generated from field: optional string last_heartbeat = 4 [json_name = "last_heartbeat"];
    */
   lastHeartbeat?: string | undefined;
+
+  /**
+   * @generated from field: optional int32 exit_code = 5 [json_name = "exit_code"];
+   */
+  exitCode?: number | undefined;
+
+  /**
+   * @generated from field: optional string signal = 6;
+   */
+  signal?: string | undefined;
 };
 
 /**
@@ -324,6 +345,215 @@ export type RunnerFailed = Message<"stratavore.v1.RunnerFailed"> & {
  */
 export const RunnerFailedSchema: GenMessage<RunnerFailed> = /*@__PURE__*/
   messageDesc(file_stratavore_v1_events, 8);
+
+/**
+ * data of runner.started: a process is up, in this generation (fencing token)
+ *
+ * @generated from message stratavore.v1.RunnerStarted
+ */
+export type RunnerStarted = Message<"stratavore.v1.RunnerStarted"> & {
+  /**
+   * @generated from field: string node_id = 1 [json_name = "node_id"];
+   */
+  nodeId: string;
+
+  /**
+   * @generated from field: int32 pid = 2;
+   */
+  pid: number;
+
+  /**
+   * @generated from field: int32 generation = 3;
+   */
+  generation: number;
+
+  /**
+   * @generated from field: optional string session_id = 4 [json_name = "session_id"];
+   */
+  sessionId?: string | undefined;
+
+  /**
+   * @generated from field: int32 restart_attempt = 5 [json_name = "restart_attempt"];
+   */
+  restartAttempt: number;
+};
+
+/**
+ * Describes the message stratavore.v1.RunnerStarted.
+ * Use `create(RunnerStartedSchema)` to create a new message.
+ */
+export const RunnerStartedSchema: GenMessage<RunnerStarted> = /*@__PURE__*/
+  messageDesc(file_stratavore_v1_events, 9);
+
+/**
+ * data of runner.restarting
+ *
+ * @generated from message stratavore.v1.RunnerRestarting
+ */
+export type RunnerRestarting = Message<"stratavore.v1.RunnerRestarting"> & {
+  /**
+   * @generated from field: string node_id = 1 [json_name = "node_id"];
+   */
+  nodeId: string;
+
+  /**
+   * @generated from field: int32 attempt = 2;
+   */
+  attempt: number;
+
+  /**
+   * @generated from field: int32 max_attempts = 3 [json_name = "max_attempts"];
+   */
+  maxAttempts: number;
+
+  /**
+   * @generated from field: int32 delay_ms = 4 [json_name = "delay_ms"];
+   */
+  delayMs: number;
+
+  /**
+   * @generated from field: string reason = 5;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message stratavore.v1.RunnerRestarting.
+ * Use `create(RunnerRestartingSchema)` to create a new message.
+ */
+export const RunnerRestartingSchema: GenMessage<RunnerRestarting> = /*@__PURE__*/
+  messageDesc(file_stratavore_v1_events, 10);
+
+/**
+ * data of runner.recovered: a lost runner's heartbeats came back
+ *
+ * @generated from message stratavore.v1.RunnerRecovered
+ */
+export type RunnerRecovered = Message<"stratavore.v1.RunnerRecovered"> & {
+  /**
+   * @generated from field: string node_id = 1 [json_name = "node_id"];
+   */
+  nodeId: string;
+
+  /**
+   * @generated from field: int32 generation = 2;
+   */
+  generation: number;
+};
+
+/**
+ * Describes the message stratavore.v1.RunnerRecovered.
+ * Use `create(RunnerRecoveredSchema)` to create a new message.
+ */
+export const RunnerRecoveredSchema: GenMessage<RunnerRecovered> = /*@__PURE__*/
+  messageDesc(file_stratavore_v1_events, 11);
+
+/**
+ * data of session.created
+ *
+ * @generated from message stratavore.v1.SessionCreated
+ */
+export type SessionCreated = Message<"stratavore.v1.SessionCreated"> & {
+  /**
+   * @generated from field: string runner_id = 1 [json_name = "runner_id"];
+   */
+  runnerId: string;
+
+  /**
+   * @generated from field: string agent = 2;
+   */
+  agent: string;
+
+  /**
+   * @generated from field: optional string resumed_from = 3 [json_name = "resumed_from"];
+   */
+  resumedFrom?: string | undefined;
+
+  /**
+   * @generated from field: optional string transcript_path = 4 [json_name = "transcript_path"];
+   */
+  transcriptPath?: string | undefined;
+};
+
+/**
+ * Describes the message stratavore.v1.SessionCreated.
+ * Use `create(SessionCreatedSchema)` to create a new message.
+ */
+export const SessionCreatedSchema: GenMessage<SessionCreated> = /*@__PURE__*/
+  messageDesc(file_stratavore_v1_events, 12);
+
+/**
+ * data of node.lost
+ *
+ * @generated from message stratavore.v1.NodeLost
+ */
+export type NodeLost = Message<"stratavore.v1.NodeLost"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: int32 ttl_seconds = 2 [json_name = "ttl_seconds"];
+   */
+  ttlSeconds: number;
+
+  /**
+   * @generated from field: optional string last_heartbeat = 3 [json_name = "last_heartbeat"];
+   */
+  lastHeartbeat?: string | undefined;
+};
+
+/**
+ * Describes the message stratavore.v1.NodeLost.
+ * Use `create(NodeLostSchema)` to create a new message.
+ */
+export const NodeLostSchema: GenMessage<NodeLost> = /*@__PURE__*/
+  messageDesc(file_stratavore_v1_events, 13);
+
+/**
+ * body of runner.heartbeat.<runner_id> (published directly to the bus)
+ *
+ * @generated from message stratavore.v1.RunnerHeartbeatPublished
+ */
+export type RunnerHeartbeatPublished = Message<"stratavore.v1.RunnerHeartbeatPublished"> & {
+  /**
+   * @generated from field: string runner_id = 1 [json_name = "runner_id"];
+   */
+  runnerId: string;
+
+  /**
+   * @generated from field: string project = 2;
+   */
+  project: string;
+
+  /**
+   * @generated from field: string node_id = 3 [json_name = "node_id"];
+   */
+  nodeId: string;
+
+  /**
+   * @generated from field: double cpu_percent = 4 [json_name = "cpu_percent"];
+   */
+  cpuPercent: number;
+
+  /**
+   * @generated from field: int32 memory_mb = 5 [json_name = "memory_mb"];
+   */
+  memoryMb: number;
+
+  /**
+   * @generated from field: int64 tokens_used = 6 [json_name = "tokens_used"];
+   */
+  tokensUsed: bigint;
+};
+
+/**
+ * Describes the message stratavore.v1.RunnerHeartbeatPublished.
+ * Use `create(RunnerHeartbeatPublishedSchema)` to create a new message.
+ */
+export const RunnerHeartbeatPublishedSchema: GenMessage<RunnerHeartbeatPublished> = /*@__PURE__*/
+  messageDesc(file_stratavore_v1_events, 14);
 
 /**
  * data of system.alert.<severity>
@@ -372,5 +602,5 @@ export type SystemAlert = Message<"stratavore.v1.SystemAlert"> & {
  * Use `create(SystemAlertSchema)` to create a new message.
  */
 export const SystemAlertSchema: GenMessage<SystemAlert> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_events, 9);
+  messageDesc(file_stratavore_v1_events, 15);
 
