@@ -73,6 +73,21 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
   let passing: Promise<void> = Promise.resolve()
   const now = () => clock.now().getTime()
 
+  // Starts go a few at a time, each through begin → spawn → running before the next: a burst
+  // of 100 launches started all at once would queue 100 transactions ahead of every runner's
+  // `running`, and no runner would run before the whole burst had spawned.
+  const START_CONCURRENCY = 4
+  let starting = 0
+  const startQueue: Array<() => void> = []
+  const startSlot = async <T>(work: () => Promise<T>): Promise<T> => {
+    if (starting >= START_CONCURRENCY) await new Promise<void>(resolve => startQueue.push(resolve))
+    starting++
+    try { return await work() } finally {
+      starting--
+      startQueue.shift()?.()
+    }
+  }
+
   /** Runs `work` for one runner at a time; errors are logged, never thrown into the loop. */
   const exclusive = (runnerId: string, work: () => Promise<unknown>) => {
     busy.add(runnerId)
@@ -170,10 +185,10 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
       return
     }
     if (r.status === 'pending') {
-      exclusive(r.id, async () => {
+      exclusive(r.id, () => startSlot(async () => {
         const row = await transitions.begin(r, null)
         if (row) await spawnAndRun(row)
-      })
+      }))
       return
     }
     const restart = restarts.get(r.id)
@@ -181,11 +196,11 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
       if (restart.runner.generation !== r.generation) restarts.delete(r.id)
       else if (restart.dueAt <= now()) {
         restarts.delete(r.id)
-        exclusive(r.id, () => spawnAndRun(restart.runner))
+        exclusive(r.id, () => startSlot(() => spawnAndRun(restart.runner)))
       }
       return
     }
-    exclusive(r.id, () => recoverOrphan(r))
+    exclusive(r.id, () => startSlot(() => recoverOrphan(r)))
   }
 
   const pass = async () => {
