@@ -23,7 +23,9 @@ import { createAttachService, type AttachService } from './core/runners/attach-s
 import { createRunnerService, type RunnerService } from './core/runners/runner-service.js'
 import { createSessionService, type SessionService } from './core/sessions/session-service.js'
 import { createStatusService, type StatusService } from './core/status/status-service.js'
+import { createHeartbeatService, type HeartbeatService } from './core/supervisor/heartbeat-service.js'
 import type { NodeSupervisor } from './core/supervisor/node-supervisor.js'
+import { credentialHash } from './adapters/supervisor/node-identity.js'
 import { VERSION } from './version.js'
 
 export interface Context {
@@ -41,6 +43,8 @@ export interface Context {
   runners: RunnerService
   /** Where a runner's terminal is (GET /api/v1/runners/{id}/attach dials it). */
   attach: AttachService
+  /** Heartbeats reported over the API by supervisors that authenticate with their node's credential. */
+  heartbeats: HeartbeatService
   sessions: SessionService
   status: StatusService
   reconciler: ReconcileService
@@ -112,6 +116,7 @@ export const createContext = async (config: Config, logger: Logger, options: Con
       projects: createProjectService({ repos, uow, clock, ids, paths }),
       runners,
       attach: createAttachService({ repos, getRunner: runners.get }),
+      heartbeats: createHeartbeatService({ repos, uow, clock, ids, hashCredential: credentialHash }),
       sessions: createSessionService({ repos }),
       status: createStatusService({ repos, clock, daemonId: instance.id, staleAfterSeconds: 3 * config.daemon.heartbeat_interval_seconds }),
       reconciler: createReconcileService({

@@ -10,6 +10,7 @@ import { problemPlugin, sendRouteNotFound } from './plugins/problem.js'
 import { validationPlugin } from './plugins/validation.js'
 import { isAppRoute, sendAppIndex, webuiStaticPlugin } from './plugins/webui-static.js'
 import { auditRoutes } from './rest/audit.js'
+import { nodeRoutes } from './rest/nodes.js'
 import { projectRoutes } from './rest/projects.js'
 import { rpcPlugin } from './rpc/plugin.js'
 import { restSharedSchemas } from './rest/schemas.js'
@@ -67,6 +68,7 @@ export const buildApp = async (ctx: Context): Promise<FastifyInstance> => {
   await app.register(projectRoutes)
   await app.register(runnerRoutes)
   await app.register(sessionRoutes)
+  await app.register(nodeRoutes)
   await app.register(auditRoutes)
   await app.register(webuiRoutes)
   await app.register(eventFeedRoutes)

@@ -9,6 +9,7 @@ export type ErrorKind =
   | 'failed_precondition'
   | 'resource_exhausted'
   | 'unavailable'
+  | 'unauthenticated'
   | 'internal'
 
 export interface AppErrorInit {
@@ -80,6 +81,14 @@ export const errors = {
   resyncRequired: (reason: string) => make('RESYNC_REQUIRED', 'failed_precondition')(`resync required: ${reason}`),
   feedOverflow: (limit: number) =>
     make('FEED_OVERFLOW', 'resource_exhausted')(`more than ${limit} live events arrived while the replay was still running`, { limit }),
+
+  nodeNotFound: (id: string) => make('NODE_NOT_FOUND', 'not_found')(`node not found: ${id}`, { id }),
+  nodeUnauthenticated: (id: string) =>
+    make('NODE_UNAUTHENTICATED', 'unauthenticated')(`node ${id}: the credential is missing or wrong`, { id }),
+  // Some runners' heartbeats were refused: the runner was finished or restarted elsewhere, so
+  // the reporting supervisor must kill those processes. The other heartbeats were recorded.
+  heartbeatFenced: (fenced: string[], accepted: string[]) =>
+    make('HEARTBEAT_FENCED', 'failed_precondition')(`${fenced.length} runner(s) no longer run here; kill their processes`, { fenced, accepted }),
 
   unavailable: make('UNAVAILABLE', 'unavailable'),
   internal: make('INTERNAL', 'internal'),

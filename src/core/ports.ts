@@ -202,7 +202,7 @@ export interface NodeRegistration {
   attachKey: string
 }
 
-export interface NodeAttachInfo { nodeId: string, attachUrl: string | null, attachKey: string | null, status: string }
+export interface NodeAttachInfo { nodeId: string, attachUrl: string | null, attachKey: string | null, status: string, credentialHash: string | null }
 
 /** A runner's process as one heartbeat reports it; tokens are the runner's running totals. */
 export interface RunnerBeat {

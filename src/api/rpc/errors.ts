@@ -16,6 +16,7 @@ export const CODE_OF_KIND: Record<ErrorKind, Code> = {
   failed_precondition: Code.FailedPrecondition,
   resource_exhausted: Code.ResourceExhausted,
   unavailable: Code.Unavailable,
+  unauthenticated: Code.Unauthenticated,
   internal: Code.Internal,
 }
 

@@ -1,10 +1,32 @@
-// stratavore.v1.NodeService: supervisors report their runners' heartbeats here. The contract is
-// defined now; the handler waits for the heartbeat use case the supervisor work adds to ctx.
-import { Code, ConnectError, type ServiceImpl } from '@connectrpc/connect'
+// stratavore.v1.NodeService: supervisors report their runners' heartbeats here, authenticated
+// with the node's credential (authorization: Bearer). Same use case as POST
+// /api/v1/nodes/{id}/heartbeats; where REST answers a fenced runner with 409, RPC lists it in
+// fenced_runner_ids beside the recorded ones.
+import type { ServiceImpl } from '@connectrpc/connect'
+import type { Context } from '../../context.js'
+import { isAppError } from '../../core/errors.js'
 import { NodeService } from '../../gen/stratavore/v1/node_pb.js'
 
-export const nodeService = (): ServiceImpl<typeof NodeService> => ({
-  async reportHeartbeats () {
-    throw new ConnectError('heartbeat reporting arrives with the supervisor', Code.Unimplemented)
+export const nodeService = (ctx: Context): ServiceImpl<typeof NodeService> => ({
+  async reportHeartbeats (req, context) {
+    const credential = /^Bearer (\S+)$/.exec(context.requestHeader.get('authorization') ?? '')?.[1] ?? null
+    const beats = req.heartbeats.map(b => ({
+      runnerId: b.runnerId,
+      generation: Number(b.generation),
+      cpuPercent: b.cpuPercent,
+      memoryMb: b.memoryMb,
+      inputTokens: Number(b.inputTokens),
+      outputTokens: Number(b.outputTokens),
+      cacheReadTokens: Number(b.cacheReadTokens),
+      cacheCreationTokens: Number(b.cacheCreationTokens),
+    }))
+    try {
+      const { accepted, recovered } = await ctx.heartbeats.report(req.nodeId, credential, beats)
+      return { acceptedRunnerIds: accepted, recoveredRunnerIds: recovered, fencedRunnerIds: [] }
+    } catch (err) {
+      if (!isAppError(err) || err.code !== 'HEARTBEAT_FENCED') throw err
+      const { fenced, accepted } = err.details as { fenced: string[], accepted: string[] }
+      return { acceptedRunnerIds: accepted, recoveredRunnerIds: [], fencedRunnerIds: fenced }
+    }
   },
 })

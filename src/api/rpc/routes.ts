@@ -31,7 +31,7 @@ export const routes = ({ ctx, closing }: RpcDeps) => (router: ConnectRouter) => 
   router.service(SessionService, sessionService(ctx))
   router.service(SystemService, systemService(ctx))
   router.service(EventService, eventService(ctx, { closing }))
-  router.service(NodeService, nodeService())
+  router.service(NodeService, nodeService(ctx))
 }
 
 /** Options both servers share: limits as REST's, and the one error mapping. */

@@ -1,17 +1,13 @@
 // stratavore.v1.RunnerService: thin handlers over ctx.runners, the use cases behind
-// /api/v1/runners, checked with the same schemas. WatchRunnerOutput waits for the supervisor.
-import { Code, ConnectError, type ServiceImpl } from '@connectrpc/connect'
+// /api/v1/runners, checked with the same schemas.
+import type { ServiceImpl } from '@connectrpc/connect'
+import { readTerminal } from '../../adapters/supervisor/terminal-stream.js'
 import type { Context } from '../../context.js'
 import { RunnerService } from '../../gen/stratavore/v1/runner_pb.js'
 import { LaunchBody, RunnerListQuery, RunnerParams, StopBody } from '../rest/schemas.js'
 import { actorOf } from './actor.js'
 import { conversationModes, runnerStatuses, toRunnerProto } from './mappers.js'
 import { checkShape, defined } from './validate.js'
-
-/** A stream that ends at once with `error`: the shape a server-streaming handler must return. */
-const failedStream = (error: Error): AsyncIterable<never> => ({
-  [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(error) }),
-})
 
 export const runnerService = (ctx: Context): ServiceImpl<typeof RunnerService> => {
   const idOf = (id: string) => checkShape(RunnerParams, { id }).id
@@ -56,11 +52,12 @@ export const runnerService = (ctx: Context): ServiceImpl<typeof RunnerService> =
       return { runner: toRunnerProto(await ctx.runners.stop(id, body, actorOf(context))) }
     },
 
-    // The request is checked and the runner looked up now, so clients get their NotFound and
-    // InvalidArgument today; the bytes come with the supervisor's PTY output.
-    async * watchRunnerOutput (req) {
-      await ctx.runners.get(checkShape(RunnerParams, { id: req.runnerId }).id)
-      yield * failedStream(new ConnectError('runner output streaming arrives with the supervisor', Code.Unimplemented))
+    // Read from the runner's supervisor as a viewer, wherever it runs (docs/attach.md).
+    async * watchRunnerOutput (req, context) {
+      const target = await ctx.attach.target(checkShape(RunnerParams, { id: req.runnerId }).id)
+      for await (const chunk of readTerminal(target, { follow: req.follow, signal: context.signal })) {
+        yield chunk.kind === 'output' ? { data: chunk.data } : { data: new Uint8Array(), exit: { code: chunk.code ?? undefined, signal: chunk.signal ?? undefined } }
+      }
     },
   }
 }

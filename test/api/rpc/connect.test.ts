@@ -75,7 +75,7 @@ t.test(`Connect on the HTTP port, ${backendName()}`, async t => {
     const stopped = (await runners.stopRunner({ id: runner!.id, timeoutSeconds: 5 })).runner!
     t.equal(stopped.status, RunnerStatus.TERMINATED, 'a pending runner stops at once')
     t.match(await failureOf(runners.stopRunner({ id: runner!.id })), { code: 'FailedPrecondition', detail: 'RUNNER_NOT_ACTIVE' })
-    t.match(await failureOf(runners.watchRunnerOutput({ runnerId: second.id })[Symbol.asyncIterator]().next()), { code: 'Unimplemented' })
+    t.match(await failureOf(runners.watchRunnerOutput({ runnerId: second.id })[Symbol.asyncIterator]().next()), { code: 'FailedPrecondition', detail: 'RUNNER_NOT_STARTED' })
     t.match(await failureOf(runners.watchRunnerOutput({ runnerId: '00000000-0000-7000-8000-000000000000' })[Symbol.asyncIterator]().next()), { code: 'NotFound' })
   })
 
@@ -108,7 +108,7 @@ t.test(`Connect on the HTTP port, ${backendName()}`, async t => {
     t.match(await failureOf(runners.launchRunner({ project: project.name, prompt: 'a\u0000b' })), { code: 'InvalidArgument', detail: 'INVALID_STRING' })
     t.match(await failureOf(runners.listRunners({ status: 99 as RunnerStatus })), { code: 'InvalidArgument', message: /unknown enum value 99/ })
     t.match(await failureOf(runners.listRunners({ cursor: 'bm9wZQ' })), { code: 'InvalidArgument', detail: 'INVALID_CURSOR' })
-    t.match(await failureOf(createClient(NodeService, transport).reportHeartbeats({ nodeId: 'n1', heartbeats: [] })), { code: 'Unimplemented' })
+    t.match(await failureOf(createClient(NodeService, transport).reportHeartbeats({ nodeId: 'n1', heartbeats: [] })), { code: 'NotFound', detail: 'NODE_NOT_FOUND' })
   })
 
   t.test('sessions: list and get', async t => {

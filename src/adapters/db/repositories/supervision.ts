@@ -36,7 +36,7 @@ export const createSupervisionRepository = (db: Db): SupervisionRepository => ({
   },
 
   async nodeAttachInfo (nodeId) {
-    const [row] = await db.select({ nodeId: nodes.id, attachUrl: nodes.attachUrl, attachKey: nodes.attachKey, status: nodes.status })
+    const [row] = await db.select({ nodeId: nodes.id, attachUrl: nodes.attachUrl, attachKey: nodes.attachKey, status: nodes.status, credentialHash: nodes.credentialHash })
       .from(nodes).where(eq(nodes.id, nodeId)).limit(1)
     return row ?? null
   },

@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file stratavore/v1/node.proto.
  */
 export const file_stratavore_v1_node: GenFile = /*@__PURE__*/
-  fileDesc("ChhzdHJhdGF2b3JlL3YxL25vZGUucHJvdG8SDXN0cmF0YXZvcmUudjEixwEKD1J1bm5lckhlYXJ0YmVhdBIRCglydW5uZXJfaWQYASABKAkSEgoKZ2VuZXJhdGlvbhgCIAEoAxITCgtjcHVfcGVyY2VudBgDIAEoARIRCgltZW1vcnlfbWIYBCABKAUSFAoMaW5wdXRfdG9rZW5zGAUgASgDEhUKDW91dHB1dF90b2tlbnMYBiABKAMSGQoRY2FjaGVfcmVhZF90b2tlbnMYByABKAMSHQoVY2FjaGVfY3JlYXRpb25fdG9rZW5zGAggASgDIl4KF1JlcG9ydEhlYXJ0YmVhdHNSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkSMgoKaGVhcnRiZWF0cxgCIAMoCzIeLnN0cmF0YXZvcmUudjEuUnVubmVySGVhcnRiZWF0IjUKGFJlcG9ydEhlYXJ0YmVhdHNSZXNwb25zZRIZChFmZW5jZWRfcnVubmVyX2lkcxgBIAMoCTJyCgtOb2RlU2VydmljZRJjChBSZXBvcnRIZWFydGJlYXRzEiYuc3RyYXRhdm9yZS52MS5SZXBvcnRIZWFydGJlYXRzUmVxdWVzdBonLnN0cmF0YXZvcmUudjEuUmVwb3J0SGVhcnRiZWF0c1Jlc3BvbnNlYgZwcm90bzM");
+  fileDesc("ChhzdHJhdGF2b3JlL3YxL25vZGUucHJvdG8SDXN0cmF0YXZvcmUudjEixwEKD1J1bm5lckhlYXJ0YmVhdBIRCglydW5uZXJfaWQYASABKAkSEgoKZ2VuZXJhdGlvbhgCIAEoAxITCgtjcHVfcGVyY2VudBgDIAEoARIRCgltZW1vcnlfbWIYBCABKAUSFAoMaW5wdXRfdG9rZW5zGAUgASgDEhUKDW91dHB1dF90b2tlbnMYBiABKAMSGQoRY2FjaGVfcmVhZF90b2tlbnMYByABKAMSHQoVY2FjaGVfY3JlYXRpb25fdG9rZW5zGAggASgDIl4KF1JlcG9ydEhlYXJ0YmVhdHNSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkSMgoKaGVhcnRiZWF0cxgCIAMoCzIeLnN0cmF0YXZvcmUudjEuUnVubmVySGVhcnRiZWF0InAKGFJlcG9ydEhlYXJ0YmVhdHNSZXNwb25zZRIbChNhY2NlcHRlZF9ydW5uZXJfaWRzGAIgAygJEhwKFHJlY292ZXJlZF9ydW5uZXJfaWRzGAMgAygJEhkKEWZlbmNlZF9ydW5uZXJfaWRzGAEgAygJMnIKC05vZGVTZXJ2aWNlEmMKEFJlcG9ydEhlYXJ0YmVhdHMSJi5zdHJhdGF2b3JlLnYxLlJlcG9ydEhlYXJ0YmVhdHNSZXF1ZXN0Gicuc3RyYXRhdm9yZS52MS5SZXBvcnRIZWFydGJlYXRzUmVzcG9uc2ViBnByb3RvMw");
 
 /**
  * @generated from message stratavore.v1.RunnerHeartbeat
@@ -100,6 +100,18 @@ export const ReportHeartbeatsRequestSchema: GenMessage<ReportHeartbeatsRequest> 
  */
 export type ReportHeartbeatsResponse = Message<"stratavore.v1.ReportHeartbeatsResponse"> & {
   /**
+   * Recorded. (Runners the reconciler had declared lost and that beat again are recovered.)
+   *
+   * @generated from field: repeated string accepted_runner_ids = 2;
+   */
+  acceptedRunnerIds: string[];
+
+  /**
+   * @generated from field: repeated string recovered_runner_ids = 3;
+   */
+  recoveredRunnerIds: string[];
+
+  /**
    * Runners whose heartbeat was refused because the runner has a newer generation (or is no
    * longer assigned to this node): the supervisor must stop them.
    *
@@ -121,7 +133,8 @@ export const ReportHeartbeatsResponseSchema: GenMessage<ReportHeartbeatsResponse
 export const NodeService: GenService<{
   /**
    * Records a batch of runner heartbeats. A heartbeat whose generation is older than the
-   * runner's (a partitioned host coming back) is refused for that runner only.
+   * runner's (a partitioned host coming back) is refused for that runner only. The node
+   * authenticates with `authorization: Bearer <node credential>` (Unauthenticated otherwise).
    *
    * @generated from rpc stratavore.v1.NodeService.ReportHeartbeats
    */

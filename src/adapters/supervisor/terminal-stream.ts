@@ -1,0 +1,64 @@
+// Reads a runner's terminal output from its supervisor as a viewer (never the writer), for the
+// RPC output stream and `stratavore logs`: the scrollback first, then, when following, the
+// live bytes until the runner ends. Same channel and ticket as attach (docs/attach.md).
+import { WebSocket } from 'ws'
+import { errors } from '../../core/errors.js'
+import type { AttachTarget } from '../../core/runners/attach-service.js'
+import { mintAttachTicket } from './attach-ticket.js'
+
+export type TerminalChunk = { kind: 'output', data: Buffer } | { kind: 'exit', code: number | null, signal: string | null }
+
+/**
+ * Yields the scrollback, then live output while `follow` holds, and an exit chunk if the runner
+ * ends meanwhile. Without `follow` it ends after the scrollback (the first output frame after
+ * the hello, or the hello alone when there is none yet).
+ */
+export async function * readTerminal (target: AttachTarget, { follow, signal }: { follow: boolean, signal?: AbortSignal }): AsyncGenerator<TerminalChunk> {
+  const url = `${target.attachUrl}/v1/runners/${target.runner.id}/attach`
+  const socket = new WebSocket(url, { headers: { authorization: `Bearer ${mintAttachTicket(target.attachKey, target.runner.id, 'viewer')}` }, handshakeTimeout: 10_000 })
+  const queue: Array<TerminalChunk | Error | null> = []
+  let wake: (() => void) | null = null
+  const push = (item: TerminalChunk | Error | null) => { queue.push(item); wake?.() }
+  let helloSeen = false
+  let pendingEnd: NodeJS.Timeout | null = null
+
+  socket.on('message', (data, isBinary) => {
+    if (isBinary) {
+      push({ kind: 'output', data: Buffer.from(data as Buffer) })
+      // The scrollback is the first binary frame after the hello.
+      if (!follow) push(null)
+      return
+    }
+    const frame = JSON.parse(data.toString()) as { type?: string, code?: number | null, signal?: string | null }
+    if (frame.type === 'hello') {
+      helloSeen = true
+      // No scrollback comes when the terminal has printed nothing yet: give it a moment.
+      if (!follow) pendingEnd = setTimeout(() => push(null), 200)
+    } else if (frame.type === 'exit') push({ kind: 'exit', code: frame.code ?? null, signal: frame.signal ?? null })
+  })
+  socket.on('unexpected-response', (_req, res) => {
+    push(res.statusCode === 410 ? null : errors.nodeUnreachable(target.runner.id, target.nodeId))
+    socket.terminate()
+  })
+  socket.on('error', () => push(errors.nodeUnreachable(target.runner.id, target.nodeId)))
+  socket.on('close', () => push(helloSeen ? null : errors.nodeUnreachable(target.runner.id, target.nodeId)))
+  const abort = () => socket.terminate()
+  signal?.addEventListener('abort', abort)
+
+  try {
+    for (;;) {
+      if (queue.length === 0) await new Promise<void>(resolve => { wake = resolve })
+      wake = null
+      const item = queue.shift()
+      if (item === null || item === undefined) return
+      if (item instanceof Error) throw item
+      if (item.kind === 'output' && pendingEnd) { clearTimeout(pendingEnd); pendingEnd = null }
+      yield item
+      if (item.kind === 'exit') return
+    }
+  } finally {
+    if (pendingEnd) clearTimeout(pendingEnd)
+    signal?.removeEventListener('abort', abort)
+    if (socket.readyState <= WebSocket.OPEN) socket.close(1000)
+  }
+}

@@ -1,0 +1,56 @@
+// Heartbeats reported over the API (REST and RPC) by a supervisor that authenticates with its
+// node's credential. The same statement as the in-process supervisor's tick: one batch per
+// host, fenced by generation. Lost runners that beat again are recovered (with their event);
+// refused ones come back as a HEARTBEAT_FENCED error (409) naming them, and the reporter must
+// kill those processes.
+import { errors } from '../errors.js'
+import type { Clock, IdGenerator, Repositories, RunnerBeat, UnitOfWork } from '../ports.js'
+import { runnerEventOf } from '../runners/runner.js'
+
+export const MAX_BEATS_PER_REPORT = 10_000
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+const MAX_TOKENS = Number.MAX_SAFE_INTEGER
+
+const checkBeat = (b: RunnerBeat, i: number): RunnerBeat => {
+  const bad = (field: string) => errors.invalidArgument(`heartbeats[${i}].${field} is invalid`)
+  if (!UUID.test(b.runnerId)) throw bad('runnerId')
+  if (!Number.isInteger(b.generation) || b.generation < 0 || b.generation > 2 ** 31 - 1) throw bad('generation')
+  if (!Number.isFinite(b.cpuPercent) || b.cpuPercent < 0 || b.cpuPercent > 1e6) throw bad('cpuPercent')
+  if (!Number.isInteger(b.memoryMb) || b.memoryMb < 0 || b.memoryMb > 2 ** 31 - 1) throw bad('memoryMb')
+  for (const field of ['inputTokens', 'outputTokens', 'cacheReadTokens', 'cacheCreationTokens'] as const) {
+    if (!Number.isInteger(b[field]) || b[field] < 0 || b[field] > MAX_TOKENS) throw bad(field)
+  }
+  return { ...b, runnerId: b.runnerId.toLowerCase() }
+}
+
+export const createHeartbeatService = ({ repos, uow, clock, ids, hashCredential }: {
+  repos: Repositories
+  uow: UnitOfWork
+  clock: Clock
+  ids: IdGenerator
+  hashCredential: (credential: string) => string
+}) => ({
+  async report (nodeId: string, credential: string | null, beats: RunnerBeat[]): Promise<{ accepted: string[], recovered: string[] }> {
+    if (!UUID.test(nodeId)) throw errors.nodeNotFound(nodeId)
+    if (beats.length > MAX_BEATS_PER_REPORT) throw errors.invalidArgument(`at most ${MAX_BEATS_PER_REPORT} heartbeats per report`)
+    const checked = beats.map(checkBeat)
+    const node = await repos.supervision.nodeAttachInfo(nodeId.toLowerCase())
+    if (!node) throw errors.nodeNotFound(nodeId)
+    if (!credential || !node.credentialHash || hashCredential(credential) !== node.credentialHash) throw errors.nodeUnauthenticated(nodeId)
+    const outcome = await repos.supervision.heartbeat(node.nodeId, checked)
+    const recovered: string[] = []
+    for (const runnerId of outcome.lost) {
+      const generation = checked.find(b => b.runnerId === runnerId)!.generation
+      const row = await uow.run(async tx => {
+        const r = await tx.supervision.recoverLost(runnerId, generation)
+        if (r) await tx.events.append(runnerEventOf(r, 'runner.recovered', `node:${node.nodeId}`, { node_id: node.nodeId, generation }, { ids, clock }))
+        return r
+      })
+      if (row) recovered.push(runnerId)
+    }
+    if (outcome.fenced.length > 0) throw errors.heartbeatFenced(outcome.fenced, [...outcome.accepted, ...recovered])
+    return { accepted: outcome.accepted, recovered }
+  },
+})
+
+export type HeartbeatService = ReturnType<typeof createHeartbeatService>
