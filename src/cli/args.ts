@@ -1,0 +1,173 @@
+// The command table and argument parsing: one entry per command (usage, summary, its flags,
+// how many positionals), so that --help, the parser and the completion scripts never disagree.
+// Parsing is node:util parseArgs, strict, per command; global flags are accepted anywhere.
+import { parseArgs, type ParseArgsConfig } from 'node:util'
+import { UsageError } from './io.js'
+
+type OptionSpec = NonNullable<ParseArgsConfig['options']>[string] & { help: string, value?: string }
+type Options = Record<string, OptionSpec>
+
+export const GLOBAL_OPTIONS: Options = {
+  'api-url': { type: 'string', value: 'URL', help: 'the daemon (default: $STRATAVORE_API_URL, else daemon.host/http_port from the config, else http://127.0.0.1:8080)' },
+  config: { type: 'string', short: 'c', value: 'FILE', help: 'the daemon config file to read daemon.host and daemon.http_port from' },
+  json: { type: 'boolean', help: 'machine-readable output (read commands)' },
+  'no-color': { type: 'boolean', help: 'no colors even on a terminal (also NO_COLOR=1)' },
+  help: { type: 'boolean', short: 'h', help: 'this help, or a command\'s' },
+  version: { type: 'boolean', help: 'the CLI version' },
+}
+
+const LAUNCH_OPTIONS: Options = {
+  agent: { type: 'string', value: 'NAME', help: 'a configured agent (default: defaults.agent)' },
+  god: { type: 'boolean', help: 'skip the agent\'s permission prompts' },
+  flag: { type: 'string', multiple: true, value: 'FLAG', help: 'an extra argument for the agent CLI (repeatable)' },
+  env: { type: 'string', multiple: true, value: 'K=V', help: 'an environment variable for the agent (repeatable)' },
+  prompt: { type: 'string', value: 'TEXT', help: 'run headless with this prompt' },
+  detach: { type: 'boolean', short: 'd', help: 'launch, print the runner id and exit (the default when stdin is not a terminal)' },
+}
+
+export interface CommandSpec {
+  name: string
+  args: string
+  summary: string
+  /** More lines for the command's own --help. */
+  details?: string
+  options: Options
+  /** Positionals accepted: [min, max]. */
+  arity: [number, number]
+  /** What completes each positional: projects, runners, sessions need a call to the daemon. */
+  completes?: Array<'project' | 'runner' | 'shell' | 'none'>
+}
+
+export const COMMANDS: CommandSpec[] = [
+  {
+    name: 'launch', args: '<project>', arity: [1, 1], completes: ['project'],
+    summary: 'attach to the project\'s runner or launch one (also `stratavore <project>`)',
+    details: 'An unknown project is created from the current directory. One active runner: attach to it. Several: pick one (or --runner).\nNone, --new or any launch flag: launch one, wait until it runs, attach. --detach, or stdin not a terminal: launch and print its id.\nAgent arguments that start with a dash go as --flag=--verbose.',
+    options: {
+      ...LAUNCH_OPTIONS,
+      runner: { type: 'string', value: 'ID', help: 'attach to this runner of the project (an id or unique prefix)' },
+      new: { type: 'boolean', help: 'launch a new runner even when one is active' },
+    },
+  },
+  { name: 'status', args: '', arity: [0, 0], summary: 'the daemon and global metrics', options: {} },
+  {
+    name: 'runners', args: '[project]', arity: [0, 1], completes: ['project'], summary: 'active runners (all with --all)',
+    options: { all: { type: 'boolean', short: 'a', help: 'also finished runners (terminated, failed)' } },
+  },
+  { name: 'projects', args: '', arity: [0, 0], summary: 'projects with their runners, sessions and tokens', options: {} },
+  {
+    name: 'new', args: '<name>', arity: [1, 1], completes: ['none'], summary: 'create a project',
+    options: {
+      path: { type: 'string', short: 'p', value: 'DIR', help: 'the project directory (default: the current directory)' },
+      description: { type: 'string', value: 'TEXT', help: 'a description' },
+      tag: { type: 'string', multiple: true, value: 'TAG', help: 'a tag (repeatable)' },
+    },
+  },
+  {
+    name: 'attach', args: '<runner>', arity: [1, 1], completes: ['runner'], summary: 'the runner\'s terminal; Ctrl-] detaches and leaves it running',
+    options: { 'read-only': { type: 'boolean', help: 'watch without typing (a viewer)' } },
+  },
+  {
+    name: 'kill', args: '<runner>', arity: [1, 1], completes: ['runner'], summary: 'stop a runner: SIGTERM, then SIGKILL after the grace',
+    options: {
+      force: { type: 'boolean', short: 'f', help: 'SIGKILL at once' },
+      timeout: { type: 'string', value: 'SECONDS', help: 'grace between SIGTERM and SIGKILL (default 10)' },
+      'no-wait': { type: 'boolean', help: 'return once the stop is requested' },
+    },
+  },
+  { name: 'reconcile', args: '', arity: [0, 0], summary: 'one reconcile pass now: silent runners become lost, then failed', options: {} },
+  { name: 'sessions', args: '<project>', arity: [1, 1], completes: ['project'], summary: 'the project\'s agent sessions, most recent first', options: {} },
+  { name: 'resume', args: '<project> [session]', arity: [1, 2], completes: ['project', 'none'], summary: 'launch a runner resuming a session (picked when not given)', options: { ...LAUNCH_OPTIONS } },
+  { name: 'continue', args: '<project>', arity: [1, 1], completes: ['project'], summary: 'launch a runner continuing the project\'s latest conversation', options: { ...LAUNCH_OPTIONS } },
+  {
+    name: 'logs', args: '<runner>', arity: [1, 1], completes: ['runner'], summary: 'the runner\'s terminal output (scrollback), live with --follow',
+    options: { follow: { type: 'boolean', short: 'f', help: 'keep printing output until the runner ends (Ctrl-C stops)' } },
+  },
+  {
+    name: 'events', args: '', arity: [0, 0], summary: 'the live event feed',
+    options: {
+      filter: { type: 'string', value: 'PATTERN', help: 'routing-key pattern: `*` one word, `#` any, e.g. runner.*.myproject' },
+      after: { type: 'string', value: 'EVENT_ID', help: 'replay the events after this one first' },
+    },
+  },
+  { name: 'completion', args: 'bash|zsh|fish', arity: [1, 1], completes: ['shell'], summary: 'a shell completion script', options: {} },
+  { name: 'help', args: '[command]', arity: [0, 1], completes: ['none'], summary: 'this help, or a command\'s', options: {} },
+]
+
+export const commandNamed = (name: string) => COMMANDS.find(c => c.name === name)
+
+const flagLine = (name: string, o: OptionSpec) => {
+  const head = `${o.short ? `-${o.short}, ` : '    '}--${name}${o.value ? ` ${o.value}` : ''}`
+  return `  ${head.padEnd(26)} ${o.help}`
+}
+
+export const DETACH_KEY_HELP = 'Attached, Ctrl-] (0x1d) detaches: the runner keeps running. Ctrl-C goes to the agent.'
+
+export const usage = (): string => `usage: stratavore <project> [flags]          smart launch: attach to the project's runner or launch one
+       stratavore <command> [args] [flags]
+
+Commands:
+${COMMANDS.map(c => `  ${`${c.name} ${c.args}`.padEnd(26)} ${c.summary}`).join('\n')}
+
+Flags of every command:
+${Object.entries(GLOBAL_OPTIONS).map(([n, o]) => flagLine(n, o)).join('\n')}
+
+Runner ids may be shortened to any unique prefix. ${DETACH_KEY_HELP}
+Exit codes: 0 ok, 1 the request failed, 2 usage error. \`stratavore <command> --help\` for its flags.
+`
+
+export const commandUsage = (c: CommandSpec): string => `usage: stratavore ${c.name} ${c.args}${c.name === 'launch' ? '\n       stratavore <project>' : ''}
+
+${c.summary}
+${c.details ? `\n${c.details}\n` : ''}${Object.keys(c.options).length ? `\nFlags:\n${Object.entries(c.options).map(([n, o]) => flagLine(n, o)).join('\n')}\n` : ''}
+Flags of every command: ${Object.keys(GLOBAL_OPTIONS).map(n => `--${n}`).join(', ')}
+`
+
+export interface Parsed {
+  command: CommandSpec
+  /** True when the command was not named: `stratavore <project>`. */
+  implicit: boolean
+  positionals: string[]
+  values: Record<string, string | boolean | string[] | undefined>
+}
+
+// The long options that take a value, of any command: the first pass must skip their values to
+// find the command word (`stratavore --agent fake myproject` names myproject, not fake).
+const VALUE_FLAGS = new Set(COMMANDS.flatMap(c => Object.entries({ ...GLOBAL_OPTIONS, ...c.options }).filter(([, o]) => o.type === 'string').map(([n]) => `--${n}`)))
+VALUE_FLAGS.add('-c')
+
+const findCommandWord = (argv: string[]): number => {
+  for (let i = 0; i < argv.length; i++) {
+    const token = argv[i]!
+    if (token === '--') return i + 1 < argv.length ? i + 1 : -1
+    if (VALUE_FLAGS.has(token)) { i++; continue }
+    if (!token.startsWith('-') || token === '-') return i
+  }
+  return -1
+}
+
+const stripHelp = ({ help: _help, value: _value, ...o }: OptionSpec) => o
+
+/** Parses argv (without node and the script); throws UsageError with the reason. */
+export const parse = (argv: string[]): Parsed => {
+  const at = findCommandWord(argv)
+  const word = at === -1 ? undefined : argv[at]
+  const named = word === undefined ? undefined : commandNamed(word)
+  const command = named ?? commandNamed(word === undefined ? 'help' : 'launch')!
+  const rest = named ? [...argv.slice(0, at), ...argv.slice(at + 1)] : argv
+  const options = Object.fromEntries(Object.entries({ ...GLOBAL_OPTIONS, ...command.options }).map(([n, o]) => [n, stripHelp(o)]))
+  let parsed
+  try {
+    parsed = parseArgs({ args: rest, options, allowPositionals: true, strict: true })
+  } catch (err) {
+    throw new UsageError(`${command.name === 'help' ? '' : `${command.name}: `}${(err as Error).message.replace(/\. To specify a positional argument.*$/s, '')}`)
+  }
+  const values = parsed.values as Parsed['values']
+  const positionals = parsed.positionals
+  if (!values.help && !values.version) {
+    const [min, max] = command.arity
+    if (positionals.length < min) throw new UsageError(`${command.name}: missing ${command.args.split(' ')[positionals.length]}`)
+    if (positionals.length > max) throw new UsageError(`${command.name}: unexpected argument ${JSON.stringify(positionals[max])}`)
+  }
+  return { command, implicit: !named && word !== undefined, positionals, values }
+}

@@ -1,0 +1,99 @@
+// The CLI's way to the daemon: the API URL (flag, environment, config file, default), one
+// Connect client per service over HTTP/1.1, and the one-line message for every failure, the
+// daemon being down included. Nothing here prints.
+import { Code, ConnectError, createClient } from '@connectrpc/connect'
+import { createConnectTransport } from '@connectrpc/connect-node'
+import { EventService } from '../gen/stratavore/v1/event_service_pb.js'
+import { ProjectService } from '../gen/stratavore/v1/project_pb.js'
+import { RunnerService } from '../gen/stratavore/v1/runner_pb.js'
+import { SessionService } from '../gen/stratavore/v1/session_pb.js'
+import { SystemService } from '../gen/stratavore/v1/system_pb.js'
+import { CliError, UsageError } from './io.js'
+
+export const DEFAULT_API_URL = 'http://127.0.0.1:8080'
+// A unary call that takes longer than this is a stuck daemon, not a slow one.
+const UNARY_TIMEOUT_MS = 30_000
+
+// A daemon listening on every address is reached on loopback.
+const dialHost = (host: string) => {
+  if (host === '' || host === '0.0.0.0') return '127.0.0.1'
+  if (host === '::') return '[::1]'
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host
+}
+
+/**
+ * --api-url, else STRATAVORE_API_URL, else daemon.host and daemon.http_port as the daemon
+ * would load them (--config or the default files, STRATAVORE_DAEMON_* variables), else the default.
+ */
+export const resolveApiUrl = async (flags: { apiUrl?: string, config?: string }, env: Record<string, string | undefined>): Promise<string> => {
+  const explicit = flags.apiUrl ?? (env.STRATAVORE_API_URL || undefined)
+  let url: string
+  if (explicit !== undefined) url = explicit
+  else {
+    // Loaded only here: the config module and what it checks cost most of the CLI's start-up.
+    const { loadConfig } = await import('../config.js')
+    let config
+    try {
+      config = loadConfig({ env, ...(flags.config !== undefined ? { configPath: flags.config } : {}) })
+    } catch (err) {
+      throw new UsageError((err as Error).message)
+    }
+    url = config.configFile || env.STRATAVORE_DAEMON_HTTP_PORT || env.STRATAVORE_DAEMON_HOST
+      ? `http://${dialHost(config.daemon.host)}:${config.daemon.http_port}`
+      : DEFAULT_API_URL
+  }
+  let parsed: URL
+  try { parsed = new URL(url) } catch { throw new UsageError(`--api-url: not a URL: ${url}`) }
+  if (!/^https?:$/.test(parsed.protocol)) throw new UsageError(`--api-url: must be http:// or https://, got ${url}`)
+  return parsed.toString().replace(/\/$/, '')
+}
+
+export const createApi = (baseUrl: string) => {
+  const unary = createConnectTransport({ baseUrl, httpVersion: '1.1', defaultTimeoutMs: UNARY_TIMEOUT_MS })
+  // Streams (events, logs --follow) last as long as the user watches.
+  const streaming = createConnectTransport({ baseUrl, httpVersion: '1.1' })
+  return {
+    baseUrl,
+    projects: createClient(ProjectService, unary),
+    runners: createClient(RunnerService, unary),
+    runnerStreams: createClient(RunnerService, streaming),
+    sessions: createClient(SessionService, unary),
+    system: createClient(SystemService, unary),
+    events: createClient(EventService, streaming),
+  }
+}
+export type Api = ReturnType<typeof createApi>
+
+const UNREACHABLE: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'host not found',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ETIMEDOUT: 'timed out',
+  ECONNRESET: 'connection reset',
+}
+
+export const daemonDown = (baseUrl: string, reason: string) =>
+  `cannot reach the daemon at ${baseUrl} (${reason}); start it with \`npm start\` or \`stratavored\`, or point --api-url at it`
+
+/** The cause's errno code, when the failure is the network's. */
+export const networkReason = (err: unknown): string | undefined => {
+  const code = ((err as { cause?: { code?: unknown } })?.cause?.code ?? (err as { code?: unknown })?.code)
+  return typeof code === 'string' ? UNREACHABLE[code] : undefined
+}
+
+/** Any failure as the one line the user sees (without the `stratavore: ` prefix). */
+export const describeError = (err: unknown, baseUrl: string): string => {
+  if (err instanceof CliError || err instanceof UsageError) return err.message
+  const reason = networkReason(err)
+  if (reason) return daemonDown(baseUrl, reason)
+  if (err instanceof ConnectError) {
+    if (err.code === Code.DeadlineExceeded) return `the daemon at ${baseUrl} did not answer in time`
+    if (err.code === Code.Unimplemented && /HTTP 404/.test(err.rawMessage)) return `${baseUrl} does not serve the Stratavore API (is --api-url right?)`
+    return err.rawMessage
+  }
+  return err instanceof Error ? err.message : String(err)
+}
+
+export const isNotFound = (err: unknown) => err instanceof ConnectError && err.code === Code.NotFound

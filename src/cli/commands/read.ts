@@ -1,0 +1,76 @@
+// The read commands: status, projects, runners, sessions. Tables on a terminal, proto JSON
+// with --json (lists as arrays), so `stratavore runners --json | jq -r '.[].id'` works.
+import { ProjectSchema, ProjectStatus } from '../../gen/stratavore/v1/project_pb.js'
+import { RunnerSchema } from '../../gen/stratavore/v1/runner_pb.js'
+import { SessionSchema } from '../../gen/stratavore/v1/session_pb.js'
+import { GetStatusResponseSchema } from '../../gen/stratavore/v1/system_pb.js'
+import type { Command } from '../context.js'
+import { flagValue } from '../context.js'
+import { ACTIVE_STATUSES, ago, dateOf, enumWord, formatDuration, formatTokens, jsonOf, paint, printJson, runnerStatusWord, shortIdLength, statusCell, table } from '../format.js'
+import { listAllRunners } from '../runners.js'
+
+export const status: Command = async ({ api, out }) => {
+  const res = await api.system.getStatus({})
+  if (out.json) { printJson(out, jsonOf(GetStatusResponseSchema, res)); return 0 }
+  const d = res.daemon!
+  const m = res.metrics!
+  const started = dateOf(d.startedAt)
+  const rows: Array<[string, string]> = [
+    ['Daemon', `${d.healthy ? paint(out, 'green', '✓ healthy') : paint(out, 'red', '✗ unhealthy')}  ${api.baseUrl}`],
+    ['Version', d.version],
+    ['Host', `${d.hostname} (pid ${d.pid})`],
+    ['Roles', d.roles.join(', ')],
+    ['Uptime', started ? formatDuration(Date.now() - started.getTime()) : '-'],
+    ['Active runners', String(m.activeRunners)],
+    ['Active projects', String(m.activeProjects)],
+    ['Sessions', String(m.totalSessions)],
+    ['Tokens used', `${formatTokens(m.tokensUsed)}${m.tokenLimit > 0n ? ` of ${formatTokens(m.tokenLimit)}` : ''}`],
+  ]
+  out.print(rows.map(([k, v]) => `${`${k}:`.padEnd(17)}${v}`).join('\n'))
+  return 0
+}
+
+export const projects: Command = async ({ api, out }) => {
+  const list = (await api.projects.listProjects({})).projects
+  if (out.json) { printJson(out, list.map(p => jsonOf(ProjectSchema, p))); return 0 }
+  if (list.length === 0) { out.note('no projects; create one with `stratavore new <name>` or launch with `stratavore <name>`'); return 0 }
+  out.print(table(out, [{ header: 'NAME' }, { header: 'STATUS' }, { header: 'RUNNERS' }, { header: 'SESSIONS' }, { header: 'TOKENS' }, { header: 'LAST USED' }, { header: 'PATH', flex: true }],
+    list.map(p => [p.name, statusCell(out, enumWord(ProjectStatus[p.status])), `${p.activeRunners}/${p.totalRunners}`, String(p.totalSessions), formatTokens(p.totalTokens), ago(p.lastAccessedAt), p.path])))
+  return 0
+}
+
+export const runners: Command = async c => {
+  const { api, out, args } = c
+  const all = await listAllRunners(api, args[0])
+  const shown = flagValue(c, 'all') ? all : all.filter(r => ACTIVE_STATUSES.has(r.status))
+  if (out.json) { printJson(out, shown.map(r => jsonOf(RunnerSchema, r))); return 0 }
+  if (shown.length === 0) {
+    out.note(`no ${flagValue(c, 'all') ? '' : 'active '}runners${args[0] ? ` in ${args[0]}` : ''}${flagValue(c, 'all') || all.length === 0 ? '' : ` (${all.length} finished: --all shows them)`}`)
+    return 0
+  }
+  // Prefixes are computed over every runner listed, finished ones included, so a short id
+  // shown here is also one `attach` and `kill` accept.
+  const idLength = shortIdLength(all.map(r => r.id))
+  const now = Date.now()
+  out.print(table(out, [{ header: 'ID' }, { header: 'PROJECT' }, { header: 'AGENT' }, { header: 'STATUS' }, { header: 'UPTIME' }, { header: 'CPU%' }, { header: 'MEM(MB)' }, { header: 'TOKENS' }, { header: 'MODE', flex: true }],
+    shown.map(r => {
+      const started = dateOf(r.startedAt)?.getTime()
+      const ended = dateOf(r.terminatedAt)?.getTime() ?? now
+      return [
+        r.id.slice(0, idLength), r.project, r.agent, statusCell(out, runnerStatusWord(r.status)),
+        started ? formatDuration(ended - started) : '-', r.cpuPercent.toFixed(1), String(r.memoryMb), formatTokens(r.tokensUsed),
+        [r.headless ? 'headless' : 'interactive', r.god ? 'god' : '', r.exitCode !== undefined ? `exit ${r.exitCode}` : ''].filter(Boolean).join(', '),
+      ]
+    })))
+  return 0
+}
+
+export const sessions: Command = async ({ api, out, args }) => {
+  await api.projects.getProject({ name: args[0]! })
+  const list = (await api.sessions.listSessions({ project: args[0]! })).sessions
+  if (out.json) { printJson(out, list.map(s => jsonOf(SessionSchema, s))); return 0 }
+  if (list.length === 0) { out.note(`no sessions in ${args[0]}`); return 0 }
+  out.print(table(out, [{ header: 'ID' }, { header: 'AGENT' }, { header: 'STARTED' }, { header: 'LAST MESSAGE' }, { header: 'MESSAGES' }, { header: 'TOKENS' }, { header: 'RESUMABLE' }, { header: 'SUMMARY', flex: true }],
+    list.map(s => [s.id, s.agent, ago(s.startedAt), ago(s.lastMessageAt), String(s.messageCount), formatTokens(s.tokensUsed), s.resumable ? 'yes' : 'no', s.summary ?? ''])))
+  return 0
+}
