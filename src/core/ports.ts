@@ -241,6 +241,8 @@ export interface SupervisionRepository {
   recoverLost(id: string, generation: number): Promise<Runner | null>
   resetRestartAttempts(id: string, generation: number): Promise<void>
   setSession(id: string, generation: number, sessionId: string): Promise<Runner | null>
+  /** The session's last runner has ended: it is no longer live (it stays resumable). */
+  endSession(sessionId: string, runnerId: string): Promise<void>
   /** Inserts the session unless it exists; true when it was new. */
   recordSession(session: { id: string, runnerId: string, project: string, agent: string, transcriptPath: string | null, resumedFrom: string | null }): Promise<boolean>
   /** One statement for the whole host: fenced by generation, timed by the database clock. */

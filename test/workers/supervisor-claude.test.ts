@@ -40,7 +40,8 @@ t.test(`Claude Code under the supervisor on ${backendName()}`, async t => {
     t.match(done, { ...ONE_REPLY, tokensUsed: ONE_REPLY_TOTAL }, 'tokens counted once, by kind')
     sessionId = done.sessionId!
     const session = await sessionOf(sessionId)
-    t.match(session, { runnerId: launched.id, projectName: project.name, tokensUsed: ONE_REPLY_TOTAL })
+    t.match(session, { runnerId: launched.id, projectName: project.name, tokensUsed: ONE_REPLY_TOTAL, resumable: true })
+    t.ok(session!.endedAt, 'the session ended with its runner')
     t.same(await eventTypesOf(ctx, launched.id), ['runner.launched', 'runner.started', 'runner.stopped'])
     t.same(await eventTypesOf(ctx, sessionId), ['session.created'])
     t.equal((await ctx.projects.get(project.name)).totalTokens, ONE_REPLY_TOTAL, 'the project total follows')

@@ -49,6 +49,7 @@ export const createTransitions = ({ uow, clock, ids, node }: { uow: UnitOfWork, 
     exited: (runner: Runner, generation: number, status: 'terminated' | 'failed', exit: ExitStatus | null, reason: string) => uow.run(async tx => {
       const row = await tx.supervision.markExited(runner.id, generation, { status, exitCode: exit?.code ?? null })
       if (!row) return null
+      if (row.sessionId) await tx.supervision.endSession(row.sessionId, row.id)
       const data = { reason, exit_code: exit?.code ?? null, signal: exit?.signal ?? null }
       await tx.events.append(event(row, status === 'terminated' ? 'runner.stopped' : 'runner.failed', data))
       return row

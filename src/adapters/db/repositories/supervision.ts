@@ -91,6 +91,10 @@ export const createSupervisionRepository = (db: Db): SupervisionRepository => ({
     .where(and(eq(runners.id, id), eq(runners.generation, generation), active, sql`${runners.sessionId} is distinct from ${sessionId}`))
     .returning()),
 
+  async endSession (sessionId, runnerId) {
+    await db.update(sessions).set({ endedAt: sql`now()` }).where(and(eq(sessions.id, sessionId), eq(sessions.runnerId, runnerId)))
+  },
+
   async recordSession (s) {
     const rows = rowsOf(await db.execute(sql`
       insert into ${sessions} (id, runner_id, project_name, agent, transcript_path, resumed_from, started_at, last_message_at)
