@@ -35,10 +35,10 @@ const environmentOf = (c: CommandContext): Record<string, string> => {
   return env
 }
 
-const launchRequest = (c: CommandContext, project: string, mode: ConversationMode, sessionId?: string, agent?: string) => create(LaunchRunnerRequestSchema, {
+const launchRequest = (c: CommandContext, environment: Record<string, string>, project: string, mode: ConversationMode, sessionId?: string, agent?: string) => create(LaunchRunnerRequestSchema, {
   project,
   flags: listValue(c, 'flag'),
-  environment: environmentOf(c),
+  environment,
   conversationMode: mode,
   ...(sessionId !== undefined ? { sessionId } : {}),
   ...(stringValue(c, 'agent') ?? agent ? { agent: stringValue(c, 'agent') ?? agent } : {}),
@@ -89,6 +89,8 @@ const projectOrCreate = async (c: CommandContext, name: string): Promise<Project
 }
 
 export const launch: Command = async c => {
+  // Bad arguments are refused before anything is created.
+  const environment = environmentOf(c)
   const project = await projectOrCreate(c, c.args[0]!)
   const runnerArg = stringValue(c, 'runner')
   if (runnerArg !== undefined) {
@@ -99,7 +101,7 @@ export const launch: Command = async c => {
   }
   const wantsNew = flagValue(c, 'new') || detached(c) || LAUNCH_FLAGS.some(f => c.values[f] !== undefined)
   const active = wantsNew ? [] : (await listAllRunners(c.api, project.name)).filter(r => ACTIVE_STATUSES.has(r.status))
-  const fresh = () => launchAndFollow(c, launchRequest(c, project.name, ConversationMode.NEW))
+  const fresh = () => launchAndFollow(c, launchRequest(c, environment, project.name, ConversationMode.NEW))
   if (active.length === 0) return fresh()
   if (active.length === 1) {
     c.out.note(`attaching to runner ${shortId(active[0]!)} of ${project.name} (--new launches another)`)
@@ -121,6 +123,7 @@ export const newProject: Command = async c => {
 
 export const resume: Command = async c => {
   const [project, wanted] = c.args as [string, string | undefined]
+  const environment = environmentOf(c)
   await c.api.projects.getProject({ name: project })
   const sessions = (await c.api.sessions.listSessions({ project, resumable: true })).sessions
   const matching = wanted === undefined ? sessions : sessions.filter(s => s.id.startsWith(wanted))
@@ -134,7 +137,7 @@ export const resume: Command = async c => {
     }
     session = await pick(c.io, `resumable sessions in ${project}:`, matching.map(s => ({ value: s, label: `${s.id}  ${s.agent}  ${s.messageCount} messages  last ${ago(s.lastMessageAt ?? s.startedAt)}${s.summary ? `  ${s.summary.slice(0, 60)}` : ''}` })))
   }
-  return launchAndFollow(c, launchRequest(c, project, ConversationMode.RESUME, session.id, session.agent))
+  return launchAndFollow(c, launchRequest(c, environment, project, ConversationMode.RESUME, session.id, session.agent))
 }
 
-export const continueProject: Command = async c => launchAndFollow(c, launchRequest(c, c.args[0]!, ConversationMode.CONTINUE))
+export const continueProject: Command = async c => launchAndFollow(c, launchRequest(c, environmentOf(c), c.args[0]!, ConversationMode.CONTINUE))

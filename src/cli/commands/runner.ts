@@ -43,6 +43,8 @@ export const kill: Command = async c => {
   return 0
 }
 
+// The scrollback and then, with --follow, live output until the runner ends (a note on
+// stderr says how) or Ctrl-C. The output goes to stdout byte for byte, escapes included.
 export const logs: Command = async c => {
   const runner = await resolveRunner(c.api, c.args[0]!)
   const follow = flagValue(c, 'follow')
@@ -50,12 +52,16 @@ export const logs: Command = async c => {
   const stop = () => abort.abort()
   process.once('SIGINT', stop)
   try {
-    for await (const chunk of c.api.runnerStreams.watchRunnerOutput({ runnerId: runner.id }, { signal: abort.signal })) {
-      c.io.stdout.write(chunk.data)
+    for await (const chunk of c.api.runnerStreams.watchRunnerOutput({ runnerId: runner.id, follow }, { signal: abort.signal })) {
+      if (chunk.data.length > 0) c.io.stdout.write(chunk.data)
+      if (chunk.exit) {
+        const { code, signal } = chunk.exit
+        c.out.note(`runner ${runner.id.slice(0, 13)} ${signal ? `was killed by ${signal}` : `exited with code ${code ?? 'unknown'}`}`)
+      }
     }
   } catch (err) {
     if (abort.signal.aborted) return 0
-    if (err instanceof ConnectError && err.code === Code.Unimplemented) throw new CliError(`this daemon cannot stream runner output yet (${err.rawMessage})`)
+    if (err instanceof ConnectError && err.code === Code.Unimplemented) throw new CliError(`this daemon cannot stream runner output (${err.rawMessage})`)
     throw err
   } finally {
     process.off('SIGINT', stop)

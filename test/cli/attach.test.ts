@@ -1,0 +1,73 @@
+// `stratavore attach` and the smart launch's attach, driven through a real pseudo-terminal:
+// scrollback on join, keystrokes to the agent, resize forwarded, Ctrl-] detaching with the
+// runner left running, the runner's end ending the session, and the terminal restored (cooked
+// mode, echo on) whichever way the CLI leaves.
+import { spawn as spawnPty, type IPty } from '@lydell/node-pty'
+import t, { type Test } from 'tap'
+import { CLI, eventually, startCliDaemon, type CliDaemon } from './helpers.js'
+
+interface Session { pty: IPty, output(): string, waitFor(pattern: RegExp, what: string): Promise<void>, exited: Promise<number> }
+
+// The CLI runs under sh, which runs `stty -a` once it returns: what that prints is the state
+// the CLI left the terminal in.
+const openSession = (d: CliDaemon, args: string[], cwd: string): Session => {
+  const script = `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} ${args.map(a => JSON.stringify(a)).join(' ')}; echo "CLI-EXIT=$?"; stty -a`
+  const pty = spawnPty('/bin/sh', ['-c', script], { name: 'xterm', cols: 100, rows: 30, cwd, env: d.env })
+  let output = ''
+  pty.onData(data => { output += data })
+  const exited = new Promise<number>(resolve => pty.onExit(({ exitCode }) => resolve(exitCode)))
+  return {
+    pty,
+    output: () => output,
+    exited,
+    waitFor: (pattern, what) => eventually(`${what} (output so far: ${JSON.stringify(output.slice(-600))})`, async () => pattern.test(output) ? true : undefined, 20_000).then(() => {}),
+  }
+}
+
+const restored = (t: Test, output: string) => {
+  const stty = output.slice(output.indexOf('CLI-EXIT='))
+  t.match(stty, /(^|\s)icanon(\s|$)/m, 'canonical mode is back')
+  t.match(stty, /(^|\s)echo(\s|$)/m, 'echo is back')
+  t.notMatch(stty, /-icanon|(^|\s)-echo(\s|$)/m, 'nothing of raw mode is left')
+}
+
+t.test('attach through a pseudo-terminal', async t => {
+  const d = await startCliDaemon(t)
+  const dir = d.dir('echoes')
+  t.equal((await d.run(['new', 'echoes', '--path', dir])).code, 0)
+  const launched = await d.run(['echoes', '--detach', '--flag=--echo'])
+  t.equal(launched.code, 0, launched.stderr)
+  const id = launched.stdout.trim()
+  const runnerStatus = async () => (JSON.parse((await d.run(['runners', '--all', '--json'])).stdout) as Array<{ id: string, status: string }>).find(r => r.id === id)?.status
+
+  await t.test('types, resizes, detaches with Ctrl-] and leaves the runner running', async t => {
+    const s = openSession(d, ['attach', id.slice(0, 18)], dir)
+    await s.waitFor(/READY/, 'the scrollback')
+    await s.waitFor(/SIZE 100 30/, 'the terminal sized as the attaching one')
+    s.pty.write('hi')
+    await s.waitFor(/ECHO hi/, 'the keystrokes echoed by the agent')
+    s.pty.resize(120, 40)
+    await s.waitFor(/SIZE 120 40/, 'the resize forwarded')
+    s.pty.write('\x1d')
+    await s.waitFor(/CLI-EXIT=0/, 'the CLI exiting 0 on the detach key')
+    await s.exited
+    t.match(s.output(), /detached from runner/)
+    restored(t, s.output())
+    t.equal(await runnerStatus(), 'RUNNER_STATUS_RUNNING', 'the runner keeps running')
+  })
+
+  await t.test('smart launch attaches to the one active runner; its end ends the session', async t => {
+    const s = openSession(d, ['echoes'], dir)
+    await s.waitFor(/attaching to runner/, 'the smart launch choosing the active runner')
+    await s.waitFor(/READY/, 'the scrollback')
+    s.pty.write('again')
+    await s.waitFor(/ECHO again/, 'the keystrokes echoed')
+    const killed = await d.run(['kill', id, '--force'])
+    t.equal(killed.code, 0, killed.stderr)
+    t.match(killed.stdout, /terminated|failed/)
+    await s.waitFor(/CLI-EXIT=0/, 'the CLI exiting 0 when the runner ends')
+    await s.exited
+    t.match(s.output(), /runner \S+ (was killed by SIGKILL|exited with code)/)
+    restored(t, s.output())
+  })
+})
