@@ -43,6 +43,10 @@ t.test(`attach to a runner's terminal on ${backendName()}`, async t => {
   t.equal((await reader.closed).code, 1009, 'an oversized frame closes that socket with 1009')
   reader.socket.terminate()
 
+  const output = await app.inject({ method: 'GET', url: `/api/v1/runners/${runner.id}/output` })
+  t.equal(output.statusCode, 200)
+  t.match(output.body, /ECHO hello there/, 'GET …/output returns the scrollback')
+
   await ctx.runners.stop(runner.id, {}, 'test')
   const [writerClosed, viewerClosed] = await Promise.all([writer.closed, viewer.closed])
   t.equal(writerClosed.code, 1000, 'a clean close when the runner ends')
@@ -52,6 +56,7 @@ t.test(`attach to a runner's terminal on ${backendName()}`, async t => {
 
   const finished = await app.inject({ method: 'GET', url: `/api/v1/runners/${runner.id}/attach` })
   t.equal(finished.statusCode, 409, 'attach to a finished runner is refused')
+  t.equal((await app.inject({ method: 'GET', url: `/api/v1/runners/${runner.id}/output` })).statusCode, 409, 'so is its output')
   t.match(finished.json(), { code: 'RUNNER_FINISHED' })
   const unknown = await app.inject({ method: 'GET', url: '/api/v1/runners/00000000-0000-7000-8000-000000000000/attach' })
   t.equal(unknown.statusCode, 404)

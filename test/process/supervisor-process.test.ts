@@ -12,13 +12,10 @@ import { FAKE_AGENT } from '../helpers/supervisor.js'
 
 const json = { 'content-type': 'application/json' }
 
-t.test('api and supervisor as separate processes on Postgres', async t => {
-  if (!testDatabaseUrl()) {
-    // PGlite is one process's database; this runs in the PostgreSQL pass of CI.
-    if (process.env.CI === 'true') t.skip('needs a Postgres that two processes share (STRATAVORE_TEST_DATABASE_URL): runs in the PostgreSQL pass')
-    else t.skip('set STRATAVORE_TEST_DATABASE_URL to run')
-    return
-  }
+// PGlite is one process's database: this runs in the PostgreSQL pass of CI.
+const skip = testDatabaseUrl() ? false : 'needs a Postgres that two processes share (STRATAVORE_TEST_DATABASE_URL): runs in the PostgreSQL pass'
+
+t.test('api and supervisor as separate processes on Postgres', { skip }, async t => {
   const databaseUrl = await createScratchDatabase(t)
   const home = tempDir(t)
   const config = join(home, 'stratavore.yaml')

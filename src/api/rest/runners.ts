@@ -2,6 +2,7 @@
 import type { Static } from '@sinclair/typebox'
 import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
+import { readTerminal } from '../../adapters/supervisor/terminal-stream.js'
 import { toRunnerDto } from './mappers.js'
 import { LaunchBody, RunnerDto, RunnerListQuery, RunnerPageDto, RunnerParams, StopBody, problems } from './schemas.js'
 
@@ -30,6 +31,23 @@ export const runnerRoutes = async (app: FastifyInstance) => {
   app.get<{ Params: Static<typeof RunnerParams> }>('/api/v1/runners/:id', {
     schema: { tags, summary: 'Get a runner', params: RunnerParams, response: { 200: Type.Ref(RunnerDto), ...problems(400, 404) } },
   }, async request => toRunnerDto(await ctx.runners.get(request.params.id)))
+
+  app.get<{ Params: Static<typeof RunnerParams> }>('/api/v1/runners/:id/output', {
+    schema: {
+      tags,
+      summary: 'A runner\'s recent terminal output',
+      description: 'The scrollback (the last `supervisor.scrollback_bytes` of output), raw bytes including terminal escapes. ' +
+        'For live output use the attach WebSocket or the RPC `WatchRunnerOutput` with `follow`.',
+      params: RunnerParams,
+      response: { 200: { description: 'the scrollback', content: { 'text/plain': { schema: { type: 'string' } } } }, ...problems(400, 404, 409, 503) },
+    },
+  }, async (request, reply) => {
+    const chunks: Buffer[] = []
+    for await (const chunk of readTerminal(await ctx.attach.target(request.params.id), { follow: false })) {
+      if (chunk.kind === 'output') chunks.push(chunk.data)
+    }
+    return reply.type('text/plain; charset=utf-8').send(Buffer.concat(chunks))
+  })
 
   app.post<{ Params: Static<typeof RunnerParams>, Body: Static<typeof StopBody> }>('/api/v1/runners/:id/stop', {
     // A body-less stop means the defaults.
