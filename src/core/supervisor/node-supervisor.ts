@@ -106,28 +106,58 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
     }
   }
 
-  const spawnAndRun = async (row: Runner) => {
-    let agent: LiveAgent
+  /** Spawns the agent of a runner that is `starting`; a spawn that fails fails the runner. */
+  const spawn = async (row: Runner): Promise<LiveAgent | null> => {
     try {
-      agent = await runtime.start(row, planFor(row))
+      return await runtime.start(row, planFor(row))
     } catch (err) {
       await report(row.id, () => transitions.exited(row, row.generation, 'failed', null, `could not start the agent: ${(err as Error).message}`))
-      return
+      return null
     }
-    const running = await transitions.running(row, row.generation, agent.pid, agent.sessionId(), agent.transcriptPath())
-      .catch(async err => { await agent.stop(0); throw err })
-    if (!running) {
+  }
+
+  /** Records the spawned processes as running (one unit of work) and starts watching them. */
+  const run = async (spawned: Array<{ row: Runner, agent: LiveAgent }>) => {
+    if (spawned.length === 0) return
+    const moved = await transitions.running(spawned.map(({ row, agent }) => ({ runner: row, pid: agent.pid, sessionId: agent.sessionId(), transcriptPath: agent.transcriptPath() })))
+      .catch(async err => { await Promise.all(spawned.map(s => s.agent.stop(0))); throw err })
+    for (const { row, agent } of spawned) {
+      const running = moved.get(row.id)
       // Stopped or failed while it was starting: the process must not outlive the decision.
-      await agent.stop(0)
-      return
+      if (!running) { await agent.stop(0); continue }
+      const tracked: Tracked = {
+        runner: running, generation: running.generation, agent, upSince: now(), sessionId: agent.sessionId(), stopRequested: false, fenced: false,
+        base: { inputTokens: row.inputTokens, outputTokens: row.outputTokens, cacheReadTokens: row.cacheReadTokens, cacheCreationTokens: row.cacheCreationTokens },
+      }
+      live.set(row.id, tracked)
+      log.info({ runnerId: row.id, pid: agent.pid, generation: running.generation, agent: row.agent }, 'runner started')
+      void agent.exited.then(exit => { exclusive(row.id, () => onExit(tracked, exit)) })
     }
-    const tracked: Tracked = {
-      runner: running, generation: running.generation, agent, upSince: now(), sessionId: agent.sessionId(), stopRequested: false, fenced: false,
-      base: { inputTokens: row.inputTokens, outputTokens: row.outputTokens, cacheReadTokens: row.cacheReadTokens, cacheCreationTokens: row.cacheCreationTokens },
+  }
+
+  const spawnAndRun = async (row: Runner) => {
+    const agent = await spawn(row)
+    if (agent) await run([{ row, agent }])
+  }
+
+  // First starts go in batches: two units of work for the whole batch (begin, running) instead of
+  // two per runner, so a burst of launches reaches `running` together and soon.
+  const START_BATCH = 25
+  const startPending = (rows: Runner[]) => {
+    for (let i = 0; i < rows.length; i += START_BATCH) {
+      const batch = rows.slice(i, i + START_BATCH)
+      for (const r of batch) busy.add(r.id)
+      startSlot(async () => {
+        const begun = await transitions.beginMany(batch)
+        const spawned: Array<{ row: Runner, agent: LiveAgent }> = []
+        for (const row of begun) {
+          const agent = await spawn(row)
+          if (agent) spawned.push({ row, agent })
+        }
+        await run(spawned)
+      }).catch(err => log.error({ err }, 'could not start a batch of runners'))
+        .finally(() => { for (const r of batch) busy.delete(r.id); if (!shuttingDown) wake() })
     }
-    live.set(row.id, tracked)
-    log.info({ runnerId: row.id, pid: agent.pid, generation: running.generation, agent: row.agent }, 'runner started')
-    void agent.exited.then(exit => { exclusive(row.id, () => onExit(tracked, exit)) })
   }
 
   const onExit = async (t: Tracked, exit: ExitStatus) => {
@@ -165,7 +195,8 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
     await report(r.id, () => transitions.exited(r, r.generation, 'failed', null, 'its process was lost with its supervisor'))
   }
 
-  const convergeOne = (r: Runner) => {
+  /** Acts on one runner now, or answers 'start' for a first start, which goes in a batch. */
+  const convergeOne = (r: Runner): 'start' | undefined => {
     const t = live.get(r.id)
     if (t) {
       if (r.generation !== t.generation) {
@@ -184,13 +215,7 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
       exclusive(r.id, () => report(r.id, () => transitions.exited(r, r.generation, 'terminated', null, 'stopped')))
       return
     }
-    if (r.status === 'pending') {
-      exclusive(r.id, () => startSlot(async () => {
-        const row = await transitions.begin(r, null)
-        if (row) await spawnAndRun(row)
-      }))
-      return
-    }
+    if (r.status === 'pending') return 'start'
     const restart = restarts.get(r.id)
     if (restart) {
       if (restart.runner.generation !== r.generation) restarts.delete(r.id)
@@ -207,9 +232,11 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
     for (const [runnerId, write] of unreported) if (!busy.has(runnerId)) exclusive(runnerId, () => report(runnerId, write))
     const room = settings.capacity - live.size - busy.size - restarts.size
     if (room > 0) await repos.supervision.claimUnassigned(node.id, room)
+    const firstStarts: Runner[] = []
     for (const r of await repos.supervision.assigned(node.id)) {
-      if (!busy.has(r.id) && !unreported.has(r.id)) convergeOne(r)
+      if (!busy.has(r.id) && !unreported.has(r.id) && convergeOne(r) === 'start') firstStarts.push(r)
     }
+    startPending(firstStarts)
     for (const t of live.values()) {
       const sessionId = t.agent.sessionId()
       if (sessionId && sessionId !== t.sessionId) {

@@ -32,12 +32,27 @@ export const createTransitions = ({ uow, clock, ids, node }: { uow: UnitOfWork, 
       return row
     }),
 
-    running: (runner: Runner, generation: number, pid: number, sessionId: string | null, transcriptPath: string | null) => uow.run(async tx => {
-      const row = await tx.supervision.markRunning(runner.id, generation, { pid, sessionId })
-      if (!row) return null
-      await tx.events.append(event(row, 'runner.started', { pid, generation, session_id: row.sessionId, restart_attempt: row.restartAttempts }))
-      if (sessionId) await recordSession(tx, row, sessionId, transcriptPath, runner.conversationMode === 'resume' || runner.restartAttempts > 0 ? runner.sessionId : null)
-      return row
+    /** starting → running for each spawned process, in one unit of work; the map holds the rows that moved. */
+    running: (started: Array<{ runner: Runner, pid: number, sessionId: string | null, transcriptPath: string | null }>) => uow.run(async tx => {
+      const moved = new Map<string, Runner>()
+      for (const { runner, pid, sessionId, transcriptPath } of started) {
+        const row = await tx.supervision.markRunning(runner.id, runner.generation, { pid, sessionId })
+        if (!row) continue
+        await tx.events.append(event(row, 'runner.started', { pid, generation: row.generation, session_id: row.sessionId, restart_attempt: row.restartAttempts }))
+        if (sessionId) await recordSession(tx, row, sessionId, transcriptPath, runner.conversationMode === 'resume' || runner.restartAttempts > 0 ? runner.sessionId : null)
+        moved.set(row.id, row)
+      }
+      return moved
+    }),
+
+    /** pending → starting for several first starts in one unit of work. */
+    beginMany: (runners: Runner[]) => uow.run(async tx => {
+      const begun: Runner[] = []
+      for (const runner of runners) {
+        const row = await tx.supervision.beginStart(runner.id, node.id, { generation: runner.generation, restartAttempts: runner.restartAttempts })
+        if (row) begun.push(row)
+      }
+      return begun
     }),
 
     sessionSeen: (runner: Runner, generation: number, sessionId: string, transcriptPath: string | null) => uow.run(async tx => {
