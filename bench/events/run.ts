@@ -11,8 +11,8 @@
 //
 // Every option also reads STRATAVORE_BENCH_<NAME>. --check makes a missed target exit 1.
 import { cpus, loadavg, totalmem } from 'node:os'
-import { parseArgs } from 'node:util'
 import { loadConfig } from '../../src/config.js'
+import { mean, progressLog, readOptions, round, watchdog } from '../common.js'
 import { serverInfo } from '../launch/scratch.js'
 import { rawLatency, relayLatency, type LatencyRun } from './latency.js'
 import { BENCH_AGENT, openEventsRig } from './rig.js'
@@ -21,73 +21,41 @@ import { rawFanout, realFanout, type FanoutRun } from './ws.js'
 
 const TARGETS = { events_per_second_min: 2000, ratio_to_raw_min: 0.5, p50_ms_max: 10, p99_ms_max: 100, ws_p99_ms_max: 150, ws_deliveries_per_second_min: 40_000 }
 const SECTIONS = ['throughput', 'latency', 'ws'] as const
-type Section = typeof SECTIONS[number]
 
-const log = (message: string) => process.stderr.write(`[bench:events] ${message}\n`)
+const log = progressLog('events')
 
 const parseOptions = () => {
-  const { values } = parseArgs({
-    options: {
-      backlog: { type: 'string' },
-      batch: { type: 'string' },
-      rate: { type: 'string' },
-      duration: { type: 'string' },
-      warmup: { type: 'string' },
-      rounds: { type: 'string' },
-      sections: { type: 'string' },
-      subscribers: { type: 'string' },
-      'ws-rate': { type: 'string' },
-      burst: { type: 'string' },
-      'database-url': { type: 'string' },
-      'amqp-url': { type: 'string' },
-      check: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  })
-  if (values.help) {
-    process.stderr.write('usage: tsx bench/events/run.ts [--backlog N] [--batch N] [--rate N] [--duration S] [--warmup S] [--rounds N] ' +
-      '[--sections throughput,latency,ws] [--subscribers N] [--ws-rate N] [--burst N] [--database-url URL] [--amqp-url URL] [--check]\n')
-    process.exit(0)
-  }
-  const env = (name: string) => process.env[`STRATAVORE_BENCH_${name.toUpperCase().replaceAll('-', '_')}`]
-  const pick = (name: keyof typeof values) => (values[name] as string | undefined) ?? env(name)
-  const num = (name: keyof typeof values, fallback: number, min: number, max: number) => {
-    const raw = pick(name)
-    const n = raw === undefined || raw === '' ? fallback : Number(raw)
-    if (!Number.isFinite(n) || n < min || n > max) throw new Error(`--${name} must be a number from ${min} to ${max}, got ${raw}`)
-    return n
-  }
-  const sections = (pick('sections') ?? SECTIONS.join(',')).split(',').map(s => s.trim()).filter(Boolean)
-  for (const s of sections) if (!(SECTIONS as readonly string[]).includes(s)) throw new Error(`--sections: unknown section ${s} (${SECTIONS.join(', ')})`)
+  const { text, number, choices, flag } = readOptions({
+    text: ['backlog', 'batch', 'rate', 'duration', 'warmup', 'rounds', 'sections', 'subscribers', 'ws-rate', 'burst', 'database-url', 'amqp-url'],
+    boolean: ['check'],
+  }, 'usage: tsx bench/events/run.ts [--backlog N] [--batch N] [--rate N] [--duration S] [--warmup S] [--rounds N] ' +
+    '[--sections throughput,latency,ws] [--subscribers N] [--ws-rate N] [--burst N] [--database-url URL] [--amqp-url URL] [--check]')
+  const sections = choices('sections', 'section', SECTIONS)
   // The relay's batch size as a daemon with no config file has it (relay.batch_size).
   const defaultBatch = loadConfig({ env: { HOME: '/nonexistent' }, home: '/nonexistent' }).relay.batch_size
   return {
-    databaseUrl: pick('database-url') ?? 'postgres://postgres@127.0.0.1:5432/postgres',
-    amqpUrl: pick('amqp-url') ?? 'amqp://guest:guest@127.0.0.1:5672',
-    backlog: Math.round(num('backlog', 20_000, 100, 1_000_000)),
-    batch: Math.round(num('batch', defaultBatch, 1, 5000)),
-    rate: num('rate', 100, 1, 5000),
-    durationS: num('duration', 20, 1, 600),
-    warmupS: num('warmup', 2, 0, 60),
-    rounds: Math.round(num('rounds', 1, 1, 10)),
-    sections: sections as Section[],
-    subscribers: Math.round(num('subscribers', 1000, 1, 10_000)),
-    wsRate: num('ws-rate', 20, 1, 1000),
-    burst: Math.round(num('burst', 500, 1, 10_000)),
-    check: values.check ?? ['1', 'true'].includes(env('check') ?? ''),
+    databaseUrl: text('database-url') ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+    amqpUrl: text('amqp-url') ?? 'amqp://guest:guest@127.0.0.1:5672',
+    backlog: Math.round(number('backlog', 20_000, 100, 1_000_000)),
+    batch: Math.round(number('batch', defaultBatch, 1, 5000)),
+    rate: number('rate', 100, 1, 5000),
+    durationS: number('duration', 20, 1, 600),
+    warmupS: number('warmup', 2, 0, 60),
+    rounds: Math.round(number('rounds', 1, 1, 10)),
+    sections,
+    subscribers: Math.round(number('subscribers', 1000, 1, 10_000)),
+    wsRate: number('ws-rate', 20, 1, 1000),
+    burst: Math.round(number('burst', 500, 1, 10_000)),
+    check: flag('check'),
   }
 }
-
-const mean = (xs: number[]) => xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN
-const round = (n: number, digits = 3) => Number.isFinite(n) ? Number(n.toFixed(digits)) : null
 
 const main = async () => {
   const options = parseOptions()
   const startedAt = new Date()
   const perRoundS = (options.sections.includes('throughput') ? 120 : 0) + (options.sections.includes('latency') ? 2 * (options.warmupS + options.durationS + 45) : 0) +
     (options.sections.includes('ws') ? 2 * (options.durationS + 120) : 0)
-  const budgetMs = (options.rounds * perRoundS + 60) * 1000
-  setTimeout(() => { log(`gave up after ${budgetMs} ms`); process.exit(3) }, budgetMs).unref()
+  watchdog((options.rounds * perRoundS + 60) * 1000, log)
 
   const loadBefore = loadavg()
   const pg = await serverInfo(options.databaseUrl)
@@ -144,7 +112,7 @@ const main = async () => {
 
   const relayRate = mean(throughput.relay.map(r => r.events_per_second))
   const rawRate = mean(throughput.raw.map(r => r.events_per_second))
-  const ratio = round(relayRate / rawRate)
+  const ratio = round(relayRate / rawRate, 3)
   const worst = (key: 'p50_ms' | 'p99_ms') => Math.max(...latency.relay.map(r => r[key] ?? Infinity))
   const targets = {
     ...(options.sections.includes('throughput')

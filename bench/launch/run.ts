@@ -9,15 +9,17 @@
 //
 // Every option also reads STRATAVORE_BENCH_<NAME> (e.g. STRATAVORE_BENCH_DURATION=30,
 // STRATAVORE_BENCH_DATABASE_URL=...). --check makes a missed target exit 1.
-import { mkdtempSync, realpathSync, rmSync } from 'node:fs'
-import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
+import { realpathSync } from 'node:fs'
+import { cpus, loadavg, totalmem } from 'node:os'
 import { join } from 'node:path'
-import { parseArgs } from 'node:util'
-import { Worker } from 'node:worker_threads'
+import {
+  latencyPercentiles, mean, percentileOfSorted, progressLog, readOptions, round, runLoadWorker, watchdog, withScratchDatabase, withTempDir,
+  type PhaseMessage,
+} from '../common.js'
 import { cpuMeter, type CpuMeter, type WindowCpu } from './cpu.js'
-import type { LoadParams, LoadResult, PhaseMessage } from './load.js'
+import type { LoadParams, LoadResult } from './load.js'
 import { startRaw } from './raw.js'
-import { checkpoint, createScratchDatabase, serverInfo, type ScratchDatabase } from './scratch.js'
+import { checkpoint, serverInfo } from './scratch.js'
 import { BENCH_AGENT, defaultPoolSize, startStratavore } from './stratavore.js'
 import type { BenchProject, Ledger, Variant, VariantOptions } from './variant.js'
 
@@ -26,81 +28,35 @@ const QUOTA = 10_000 // the API's maximum; far above what a run launches per pro
 const VARIANTS = { raw: startRaw, stratavore: startStratavore } as const
 type VariantName = keyof typeof VARIANTS
 
-const log = (message: string) => process.stderr.write(`[bench:launch] ${message}\n`)
+const log = progressLog('launch')
 
 const parseOptions = () => {
-  const { values } = parseArgs({
-    options: {
-      duration: { type: 'string' },
-      warmup: { type: 'string' },
-      clients: { type: 'string' },
-      projects: { type: 'string' },
-      rounds: { type: 'string' },
-      pool: { type: 'string' },
-      variants: { type: 'string' },
-      'log-level': { type: 'string' },
-      'log-dest': { type: 'string' },
-      'database-url': { type: 'string' },
-      check: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  })
-  if (values.help) {
-    process.stderr.write('usage: tsx bench/launch/run.ts [--duration S] [--warmup S] [--clients N] [--projects N] [--rounds N] ' +
-      '[--pool N] [--variants raw,stratavore] [--log-level info] [--log-dest null|stderr] [--database-url URL] [--check]\n')
-    process.exit(0)
-  }
-  const env = (name: string) => process.env[`STRATAVORE_BENCH_${name.toUpperCase().replaceAll('-', '_')}`]
-  const pick = (name: keyof typeof values) => (values[name] as string | undefined) ?? env(name)
-  const num = (name: keyof typeof values, fallback: number, min: number, max: number) => {
-    const raw = pick(name)
-    const n = raw === undefined || raw === '' ? fallback : Number(raw)
-    if (!Number.isFinite(n) || n < min || n > max) throw new Error(`--${name} must be a number from ${min} to ${max}, got ${raw}`)
-    return n
-  }
-  const variants = (pick('variants') ?? 'raw,stratavore').split(',').map(s => s.trim()).filter(Boolean)
-  for (const v of variants) if (!(v in VARIANTS)) throw new Error(`--variants: unknown variant ${v} (raw, stratavore)`)
-  const logDest = pick('log-dest') ?? 'null'
+  const { text, number, choices, flag } = readOptions({
+    text: ['duration', 'warmup', 'clients', 'projects', 'rounds', 'pool', 'variants', 'log-level', 'log-dest', 'database-url'],
+    boolean: ['check'],
+  }, 'usage: tsx bench/launch/run.ts [--duration S] [--warmup S] [--clients N] [--projects N] [--rounds N] ' +
+    '[--pool N] [--variants raw,stratavore] [--log-level info] [--log-dest null|stderr] [--database-url URL] [--check]')
+  const variants = choices('variants', 'variant', Object.keys(VARIANTS) as VariantName[])
+  const logDest = text('log-dest') ?? 'null'
   if (logDest !== 'null' && logDest !== 'stderr') throw new Error('--log-dest must be null or stderr')
   return {
-    databaseUrl: pick('database-url') ?? 'postgres://postgres@127.0.0.1:5432/postgres',
-    durationS: num('duration', 10, 1, 600),
-    warmupS: num('warmup', 2, 0, 120),
-    clients: Math.round(num('clients', 50, 1, 1000)),
-    projects: Math.round(num('projects', 20, 1, 1000)),
-    rounds: Math.round(num('rounds', 2, 1, 10)),
-    poolSize: Math.round(num('pool', defaultPoolSize(), 1, 500)),
-    variants: variants as VariantName[],
-    logLevel: pick('log-level') ?? 'info',
+    databaseUrl: text('database-url') ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+    durationS: number('duration', 10, 1, 600),
+    warmupS: number('warmup', 2, 0, 120),
+    clients: Math.round(number('clients', 50, 1, 1000)),
+    projects: Math.round(number('projects', 20, 1, 1000)),
+    rounds: Math.round(number('rounds', 2, 1, 10)),
+    poolSize: Math.round(number('pool', defaultPoolSize(), 1, 500)),
+    variants,
+    logLevel: text('log-level') ?? 'info',
     logDest: logDest as 'null' | 'stderr',
-    check: values.check ?? ['1', 'true'].includes(env('check') ?? ''),
+    check: flag('check'),
   }
 }
 
-type WorkerMessage = PhaseMessage | { ok: true, result: LoadResult } | { ok: false, error: string }
+const runLoad = (params: LoadParams, onPhase: (m: PhaseMessage) => void) =>
+  runLoadWorker<LoadParams, LoadResult>(new URL('./load.ts', import.meta.url), params, onPhase)
 
-const runLoad = (params: LoadParams, onPhase: (m: PhaseMessage) => void): Promise<LoadResult> => new Promise((resolve, reject) => {
-  // Workers do not inherit tsx's loader: register it in the worker first, as bin/stratavored.mjs does.
-  const bootstrap = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})
-    .then(tsx => { tsx.register(); return import(${JSON.stringify(new URL('./load.ts', import.meta.url).href)}) })`
-  const worker = new Worker(bootstrap, { eval: true, workerData: params })
-  let settled = false
-  worker.on('message', (message: WorkerMessage) => {
-    if ('phase' in message) return onPhase(message)
-    settled = true
-    if (message.ok) resolve(message.result)
-    else reject(new Error(`load worker failed: ${message.error}`))
-  })
-  worker.once('error', err => { settled = true; reject(err) })
-  worker.once('exit', code => { if (!settled) reject(new Error(`load worker exited with code ${code} and no result`)) })
-})
-
-const percentile = (sorted: Float64Array, p: number): number => {
-  if (sorted.length === 0) return NaN
-  const rank = Math.ceil((p / 100) * sorted.length) - 1
-  return sorted[Math.min(sorted.length - 1, Math.max(0, rank))]!
-}
-const round = (n: number, digits = 1) => Number.isFinite(n) ? Number(n.toFixed(digits)) : null
 const addCounts = (into: Record<string, number>, from: Record<string, number>) => {
   for (const [k, v] of Object.entries(from)) into[k] = (into[k] ?? 0) + v
 }
@@ -113,10 +69,10 @@ const meanCpu = (results: RoundResult[]) => {
   const out: Record<string, number | null> = {}
   for (const key of keys) {
     const values = results.map(r => r.cpu?.[key]).filter((v): v is number => typeof v === 'number')
-    out[key] = values.length ? round(values.reduce((a, b) => a + b, 0) / values.length, 3) : null
+    out[key] = round(mean(values), 3)
   }
   const client = results.map(r => r.load.clientEventLoopUtilization).filter(Number.isFinite)
-  out.client_event_loop_utilization = client.length ? round(client.reduce((a, b) => a + b, 0) / client.length, 3) : null
+  out.client_event_loop_utilization = round(mean(client), 3)
   return out
 }
 
@@ -134,11 +90,8 @@ const summarize = (results: RoundResult[]) => {
   const ledgerOk = results.every(r => r.ledger.runners === r.load.totalOk && r.ledger.outbox === r.load.totalOk && r.ledger.events === r.load.totalOk)
   return {
     launches_per_second: round(all.length / windowS),
-    p50_ms: round(percentile(all, 50), 2),
-    p90_ms: round(percentile(all, 90), 2),
-    p99_ms: round(percentile(all, 99), 2),
-    max_ms: round(all.length ? all[all.length - 1]! : NaN, 2),
-    mean_ms: round(all.reduce((a, b) => a + b, 0) / all.length, 2),
+    ...latencyPercentiles(all, 2),
+    mean_ms: round(mean(all), 2),
     count: all.length,
     errors: errorCount,
     errors_by_kind: errors,
@@ -149,7 +102,7 @@ const summarize = (results: RoundResult[]) => {
     rounds: results.map(r => ({
       round: r.round,
       launches_per_second: round(r.load.latencies.length / (r.load.windowMs / 1000)),
-      p99_ms: round(percentile(Float64Array.from(r.load.latencies).sort(), 99), 2),
+      p99_ms: round(percentileOfSorted(Float64Array.from(r.load.latencies).sort(), 99), 2),
       per_second: r.load.perSecond,
       setup_ms: Math.round(r.setupMs),
       client_event_loop_utilization: r.load.clientEventLoopUtilization,
@@ -163,9 +116,7 @@ const summarize = (results: RoundResult[]) => {
 const main = async () => {
   const options = parseOptions()
   const startedAt = new Date()
-  // A hard stop in case something hangs; unref'd so it never keeps a finished run alive.
-  const budgetMs = options.rounds * options.variants.length * (options.warmupS + options.durationS + 60) * 1000 + 60_000
-  setTimeout(() => { log(`gave up after ${budgetMs} ms`); process.exit(3) }, budgetMs).unref()
+  watchdog(options.rounds * options.variants.length * (options.warmupS + options.durationS + 60) * 1000 + 60_000, log)
 
   const loadBefore = loadavg()
   const pg = await serverInfo(options.databaseUrl)
@@ -182,56 +133,55 @@ const main = async () => {
 
   const results: RoundResult[] = []
   for (const { variant, round: roundNo } of schedule) {
-    const workDir = mkdtempSync(join(tmpdir(), 'stv-bench-projects-'))
-    let scratch: ScratchDatabase | undefined
-    let system: Variant | undefined
-    let meter: CpuMeter | undefined
-    try {
+    await withTempDir('stv-bench-projects-', workDir => {
       const setupStart = performance.now()
-      scratch = await createScratchDatabase(options.databaseUrl)
-      const root = realpathSync(workDir)
-      const projects: BenchProject[] = Array.from({ length: options.projects }, (_, i) => ({
-        name: `bench-${String(i + 1).padStart(2, '0')}`,
-        path: join(root, `bench-${String(i + 1).padStart(2, '0')}`),
-        maxConcurrentRunners: QUOTA,
-      }))
-      const variantOptions: VariantOptions = {
-        databaseUrl: scratch.url, poolSize: options.poolSize, projects, logLevel: options.logLevel, logDestination: options.logDest,
-      }
-      log(`round ${roundNo} ${variant}: setting up on ${scratch.name}`)
-      system = await VARIANTS[variant](variantOptions)
-      await checkpoint(options.databaseUrl)
-      const setupMs = performance.now() - setupStart
-      log(`round ${roundNo} ${variant}: loading ${system.url}`)
-      meter = cpuMeter(options.databaseUrl, scratch.name)
-      let startMark: ReturnType<CpuMeter['mark']> | undefined
-      let endMark: ReturnType<CpuMeter['mark']> | undefined
-      const m = meter
-      const load = await runLoad({
-        url: system.url,
-        projects: projects.map(p => p.name),
-        agent: BENCH_AGENT,
-        clients: options.clients,
-        warmupMs: options.warmupS * 1000,
-        durationMs: options.durationS * 1000,
-        requestTimeoutMs: 30_000,
-      }, ({ phase }) => {
-        // Unhandled rejections are impossible here: mark() catches its own query errors.
-        if (phase === 'window-start') startMark = m.mark()
-        else endMark = m.mark()
+      return withScratchDatabase(options.databaseUrl, log, async scratch => {
+        let system: Variant | undefined
+        let meter: CpuMeter | undefined
+        try {
+          const root = realpathSync(workDir)
+          const projects: BenchProject[] = Array.from({ length: options.projects }, (_, i) => ({
+            name: `bench-${String(i + 1).padStart(2, '0')}`,
+            path: join(root, `bench-${String(i + 1).padStart(2, '0')}`),
+            maxConcurrentRunners: QUOTA,
+          }))
+          const variantOptions: VariantOptions = {
+            databaseUrl: scratch.url, poolSize: options.poolSize, projects, logLevel: options.logLevel, logDestination: options.logDest,
+          }
+          log(`round ${roundNo} ${variant}: setting up on ${scratch.name}`)
+          system = await VARIANTS[variant](variantOptions)
+          await checkpoint(options.databaseUrl)
+          const setupMs = performance.now() - setupStart
+          log(`round ${roundNo} ${variant}: loading ${system.url}`)
+          meter = cpuMeter(options.databaseUrl, scratch.name)
+          let startMark: ReturnType<CpuMeter['mark']> | undefined
+          let endMark: ReturnType<CpuMeter['mark']> | undefined
+          const m = meter
+          const load = await runLoad({
+            url: system.url,
+            projects: projects.map(p => p.name),
+            agent: BENCH_AGENT,
+            clients: options.clients,
+            warmupMs: options.warmupS * 1000,
+            durationMs: options.durationS * 1000,
+            requestTimeoutMs: 30_000,
+          }, ({ phase }) => {
+            // Unhandled rejections are impossible here: mark() catches its own query errors.
+            if (phase === 'window-start') startMark = m.mark()
+            else endMark = m.mark()
+          })
+          const [a, b] = await Promise.all([startMark, endMark])
+          const cpu = a && b ? m.summarize(a, b, load.latencies.length) : null
+          const ledger = await system.ledger()
+          const rate = load.latencies.length / (load.windowMs / 1000)
+          log(`round ${roundNo} ${variant}: ${rate.toFixed(0)} launches/s, ${Object.values(load.errors).reduce((a, b) => a + b, 0)} errors`)
+          results.push({ variant, round: roundNo, load, ledger, setupMs, cpu })
+        } finally {
+          await meter?.close().catch(() => {})
+          await system?.close().catch(err => log(`close failed: ${(err as Error).message}`))
+        }
       })
-      const [a, b] = await Promise.all([startMark, endMark])
-      const cpu = a && b ? m.summarize(a, b, load.latencies.length) : null
-      const ledger = await system.ledger()
-      const rate = load.latencies.length / (load.windowMs / 1000)
-      log(`round ${roundNo} ${variant}: ${rate.toFixed(0)} launches/s, ${Object.values(load.errors).reduce((a, b) => a + b, 0)} errors`)
-      results.push({ variant, round: roundNo, load, ledger, setupMs, cpu })
-    } finally {
-      await meter?.close().catch(() => {})
-      await system?.close().catch(err => log(`close failed: ${(err as Error).message}`))
-      await scratch?.drop().catch(err => log(`could not drop ${scratch?.name}: ${(err as Error).message}`))
-      rmSync(workDir, { recursive: true, force: true })
-    }
+    })
   }
 
   const variants = Object.fromEntries(options.variants.map(v => [v, summarize(results.filter(r => r.variant === v))]))

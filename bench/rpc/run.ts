@@ -10,113 +10,68 @@
 //
 // Without --database-url (or STRATAVORE_BENCH_DATABASE_URL) the daemon runs on embedded PGlite
 // in a temp dir, as `npm start` does with no DATABASE_URL; with it, on a scratch database there.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { cpus, loadavg, tmpdir } from 'node:os'
+import { mkdirSync } from 'node:fs'
+import { cpus, loadavg } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { parseArgs } from 'node:util'
-import { Worker } from 'node:worker_threads'
 import { pino } from 'pino'
 import { buildApp } from '../../src/api/app.js'
 import { buildGrpcServer } from '../../src/api/grpc-server.js'
 import { REDACT_PATHS } from '../../src/adapters/logger.js'
 import { loadConfig } from '../../src/config.js'
 import { createContext } from '../../src/context.js'
-import { createScratchDatabase, type ScratchDatabase } from '../launch/scratch.js'
-import { SURFACES, type LoadParams, type LoadResult, type PhaseMessage, type Surface } from './load.js'
+import { latencyPercentiles, mean, progressLog, readOptions, round, runLoadWorker, watchdog, withScratchDatabase, withTempDir, type PhaseMessage } from '../common.js'
+import type { ScratchDatabase } from '../launch/scratch.js'
+import { SURFACES, type LoadParams, type LoadResult, type Surface } from './load.js'
 
-const log = (message: string) => process.stderr.write(`[bench:rpc] ${message}\n`)
+const log = progressLog('rpc')
 
 const parseOptions = () => {
-  const { values } = parseArgs({
-    options: {
-      duration: { type: 'string' }, warmup: { type: 'string' }, clients: { type: 'string' }, rounds: { type: 'string' },
-      surfaces: { type: 'string' }, 'database-url': { type: 'string' }, 'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' },
-    },
-  })
-  if (values.help) {
-    process.stderr.write('usage: tsx bench/rpc/run.ts [--duration S] [--warmup S] [--clients N] [--rounds N] [--surfaces rest,connect,connect_json,connect_client,grpc] [--database-url URL] [--log-level info]\n')
-    process.exit(0)
-  }
-  const env = (name: string) => process.env[`STRATAVORE_BENCH_${name.toUpperCase().replaceAll('-', '_')}`]
-  const pick = (name: keyof typeof values) => (values[name] as string | undefined) ?? env(name)
-  const num = (name: keyof typeof values, fallback: number, min: number, max: number) => {
-    const raw = pick(name)
-    const n = raw === undefined || raw === '' ? fallback : Number(raw)
-    if (!Number.isFinite(n) || n < min || n > max) throw new Error(`--${name} must be a number from ${min} to ${max}, got ${raw}`)
-    return n
-  }
-  const surfaces = (pick('surfaces') ?? SURFACES.join(',')).split(',').map(s => s.trim()).filter(Boolean)
-  for (const s of surfaces) if (!(SURFACES as readonly string[]).includes(s)) throw new Error(`--surfaces: unknown surface ${s} (${SURFACES.join(', ')})`)
+  const { text, number, choices } = readOptions({
+    text: ['duration', 'warmup', 'clients', 'rounds', 'surfaces', 'database-url', 'log-level'],
+  }, 'usage: tsx bench/rpc/run.ts [--duration S] [--warmup S] [--clients N] [--rounds N] [--surfaces rest,connect,connect_json,connect_client,grpc] [--database-url URL] [--log-level info]')
+  const surfaces = choices('surfaces', 'surface', SURFACES)
   if (!surfaces.includes('rest')) throw new Error('--surfaces must include rest, the baseline')
   return {
-    durationS: num('duration', 4, 1, 600),
-    warmupS: num('warmup', 1, 0, 120),
-    clients: Math.round(num('clients', 16, 1, 1000)),
-    rounds: Math.round(num('rounds', 1, 1, 10)),
-    surfaces: surfaces as Surface[],
-    databaseUrl: pick('database-url') || null,
-    logLevel: pick('log-level') ?? 'info',
+    durationS: number('duration', 4, 1, 600),
+    warmupS: number('warmup', 1, 0, 120),
+    clients: Math.round(number('clients', 16, 1, 1000)),
+    rounds: Math.round(number('rounds', 1, 1, 10)),
+    surfaces,
+    databaseUrl: text('database-url') || null,
+    logLevel: text('log-level') ?? 'info',
   }
 }
 
-type WorkerMessage = PhaseMessage | { ok: true, result: LoadResult } | { ok: false, error: string }
-
-const runLoad = (params: LoadParams, onPhase: (m: PhaseMessage) => void): Promise<LoadResult> => new Promise((resolve, reject) => {
-  // Workers do not inherit tsx's loader: register it in the worker first, as bin/stratavored.mjs does.
-  const bootstrap = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})
-    .then(tsx => { tsx.register(); return import(${JSON.stringify(new URL('./load.ts', import.meta.url).href)}) })`
-  const worker = new Worker(bootstrap, { eval: true, workerData: params })
-  let settled = false
-  worker.on('message', (message: WorkerMessage) => {
-    if ('phase' in message) return onPhase(message)
-    settled = true
-    // The gRPC client keeps its HTTP/2 session open: end the worker rather than wait for it.
-    void worker.terminate()
-    if (message.ok) resolve(message.result)
-    else reject(new Error(`load worker failed: ${message.error}`))
-  })
-  worker.once('error', err => { settled = true; reject(err) })
-  worker.once('exit', code => { if (!settled) reject(new Error(`load worker exited with code ${code} and no result`)) })
-})
-
-const percentile = (sorted: Float64Array, p: number) => sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!
-const round = (n: number, digits = 1) => Number.isFinite(n) ? Number(n.toFixed(digits)) : null
+// The gRPC client keeps its HTTP/2 session open: end the worker rather than wait for it.
+const runLoad = (params: LoadParams, onPhase: (m: PhaseMessage) => void) =>
+  runLoadWorker<LoadParams, LoadResult>(new URL('./load.ts', import.meta.url), params, onPhase, { terminate: true })
 
 interface Sample { load: LoadResult, serverElu: number, cpuMsPerCall: number }
 
 const summarize = (samples: Sample[]) => {
   const all = Float64Array.from(samples.flatMap(s => [...s.load.latencies])).sort()
   const windowS = samples.reduce((sum, s) => sum + s.load.windowMs, 0) / 1000
-  const mean = (pick: (s: Sample) => number) => round(samples.reduce((sum, s) => sum + pick(s), 0) / samples.length, 3)
+  const meanOf = (pick: (s: Sample) => number) => round(mean(samples.map(pick)), 3)
   return {
     calls_per_second: round(all.length / windowS),
-    p50_ms: round(percentile(all, 50), 2),
-    p90_ms: round(percentile(all, 90), 2),
-    p99_ms: round(percentile(all, 99), 2),
-    max_ms: round(all.length ? all[all.length - 1]! : NaN, 2),
+    ...latencyPercentiles(all, 2),
     count: all.length,
     errors: samples.reduce((sum, s) => sum + s.load.errors, 0),
     error_samples: samples.flatMap(s => s.load.errorSamples).slice(0, 5),
-    server_event_loop_utilization: mean(s => s.serverElu),
-    node_cpu_ms_per_call: mean(s => s.cpuMsPerCall),
-    client_event_loop_utilization: mean(s => s.load.clientEventLoopUtilization),
+    server_event_loop_utilization: meanOf(s => s.serverElu),
+    node_cpu_ms_per_call: meanOf(s => s.cpuMsPerCall),
+    client_event_loop_utilization: meanOf(s => s.load.clientEventLoopUtilization),
   }
 }
 
-const main = async () => {
-  const options = parseOptions()
-  const budgetMs = options.rounds * options.surfaces.length * (options.warmupS + options.durationS + 30) * 1000 + 60_000
-  setTimeout(() => { log(`gave up after ${budgetMs} ms`); process.exit(3) }, budgetMs).unref()
-  const loadBefore = loadavg()[0]!
-  const home = mkdtempSync(join(tmpdir(), 'stv-bench-rpc-'))
-  let scratch: ScratchDatabase | undefined
+/** The daemon on `scratch` (PGlite under `home` when null), the clients against each surface, and the report. */
+const measure = async (options: ReturnType<typeof parseOptions>, loadBefore: number, home: string, scratch: ScratchDatabase | null) => {
   const destination = pino.destination({ dest: '/dev/null', sync: false })
   // The daemon's logger options: every request line is built, then thrown away.
   const logger = pino({ level: options.logLevel, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, destination)
   const cleanups: Array<() => Promise<unknown>> = []
   try {
-    if (options.databaseUrl) scratch = await createScratchDatabase(options.databaseUrl)
     const config = loadConfig({ env: { HOME: home, STRATAVORE_DATA_DIR: join(home, 'data'), ...(scratch ? { DATABASE_URL: scratch.url } : {}) }, home })
     const ctx = await createContext(config, logger, { roles: ['api'] })
     cleanups.unshift(() => ctx.close())
@@ -175,10 +130,15 @@ const main = async () => {
     }, null, 2)}\n`)
   } finally {
     for (const cleanup of cleanups) await cleanup().catch(err => log(`cleanup failed: ${String(err)}`))
-    await scratch?.drop().catch(err => log(`could not drop ${scratch?.name}: ${String(err)}`))
     destination.end()
-    rmSync(home, { recursive: true, force: true })
   }
+}
+
+const main = async () => {
+  const options = parseOptions()
+  watchdog(options.rounds * options.surfaces.length * (options.warmupS + options.durationS + 30) * 1000 + 60_000, log)
+  const loadBefore = loadavg()[0]!
+  await withTempDir('stv-bench-rpc-', home => withScratchDatabase(options.databaseUrl, log, scratch => measure(options, loadBefore, home, scratch)))
 }
 
 main().then(() => process.exit(0), err => { log(String((err as Error)?.stack ?? err)); process.exit(1) })

@@ -13,89 +13,62 @@
 //     [--max-level-seconds 8] [--projects 10] [--database-url URL] [--check]
 //
 // Every option also reads STRATAVORE_BENCH_<NAME>. --check makes a missed target exit 1.
-import { mkdtempSync, rmSync } from 'node:fs'
-import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
-import { join } from 'node:path'
-import { parseArgs } from 'node:util'
+import { cpus, loadavg, totalmem } from 'node:os'
+import { progressLog, readOptions, round, watchdog, withTempDir } from '../common.js'
 import { measureHeartbeat } from './heartbeat.js'
 import { measureRawPty, measureStratavore } from './latency.js'
 import { measureMemory } from './memory.js'
 import type { Backend } from './rig.js'
-import { round } from './stats.js'
 
 const TARGETS = { launch_p99_ms_max: 1000, overhead_ms_max: 100, memory_per_runner_mib_max: 5, heartbeat_p99_ms_max_at_1000: 50 }
 const SECTIONS = ['launch', 'memory', 'heartbeat'] as const
-type Section = typeof SECTIONS[number]
+const BACKENDS: Backend[] = ['pglite', 'postgres']
 const HEARTBEAT_INTERVAL_MS = 10_000 // daemon.heartbeat_interval_seconds' default
 
-const log = (message: string) => process.stderr.write(`[bench:supervisor] ${message}\n`)
+const log = progressLog('supervisor')
 
 const parseOptions = () => {
-  const { values } = parseArgs({
-    options: {
-      sections: { type: 'string' }, backends: { type: 'string' }, runners: { type: 'string' }, 'memory-runners': { type: 'string' },
-      levels: { type: 'string' }, batches: { type: 'string' }, 'max-level-seconds': { type: 'string' }, projects: { type: 'string' },
-      'database-url': { type: 'string' }, check: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
-    },
-  })
-  if (values.help) {
-    process.stderr.write('usage: tsx bench/supervisor/run.ts [--sections launch,memory,heartbeat] [--backends pglite,postgres] [--runners N] ' +
-      '[--memory-runners N] [--levels 1000,2000,5000,10000] [--batches N] [--max-level-seconds S] [--projects N] [--database-url URL] [--check]\n')
-    process.exit(0)
-  }
-  const env = (name: string) => process.env[`STRATAVORE_BENCH_${name.toUpperCase().replaceAll('-', '_')}`]
-  const pick = (name: keyof typeof values) => (values[name] as string | undefined) ?? env(name)
-  const num = (name: keyof typeof values, fallback: number, min: number, max: number) => {
-    const raw = pick(name)
-    const n = raw === undefined || raw === '' ? fallback : Number(raw)
-    if (!Number.isFinite(n) || n < min || n > max) throw new Error(`--${name} must be a number from ${min} to ${max}, got ${raw}`)
-    return n
-  }
-  const list = (name: keyof typeof values, fallback: string) => (pick(name) ?? fallback).split(',').map(s => s.trim()).filter(Boolean)
-  const databaseUrl = pick('database-url') ?? process.env.DATABASE_URL ?? null
-  const sections = list('sections', SECTIONS.join(','))
-  for (const s of sections) if (!(SECTIONS as readonly string[]).includes(s)) throw new Error(`--sections: unknown section ${s} (${SECTIONS.join(', ')})`)
-  const backends = list('backends', databaseUrl ? 'pglite,postgres' : 'pglite')
-  for (const b of backends) if (b !== 'pglite' && b !== 'postgres') throw new Error(`--backends: unknown backend ${b} (pglite, postgres)`)
+  const { text, number, list, choices, flag } = readOptions({
+    text: ['sections', 'backends', 'runners', 'memory-runners', 'levels', 'batches', 'max-level-seconds', 'projects', 'database-url'],
+    boolean: ['check'],
+  }, 'usage: tsx bench/supervisor/run.ts [--sections launch,memory,heartbeat] [--backends pglite,postgres] [--runners N] ' +
+    '[--memory-runners N] [--levels 1000,2000,5000,10000] [--batches N] [--max-level-seconds S] [--projects N] [--database-url URL] [--check]')
+  const databaseUrl = text('database-url') ?? process.env.DATABASE_URL ?? null
+  const sections = choices('sections', 'section', SECTIONS)
+  const backends = choices('backends', 'backend', BACKENDS, databaseUrl ? BACKENDS : ['pglite'])
   if (backends.includes('postgres') && !databaseUrl) throw new Error('--backends postgres needs --database-url, STRATAVORE_BENCH_DATABASE_URL or DATABASE_URL')
   const levels = list('levels', '1000,2000,5000,10000').map(Number)
   if (levels.some(n => !Number.isInteger(n) || n < 1 || n > 200_000)) throw new Error('--levels must be integers from 1 to 200000')
   return {
     databaseUrl,
-    sections: sections as Section[],
-    backends: backends as Backend[],
-    runners: Math.round(num('runners', 100, 1, 1000)),
-    memoryRunners: Math.round(num('memory-runners', 100, 10, 1000)),
+    sections,
+    backends,
+    runners: Math.round(number('runners', 100, 1, 1000)),
+    memoryRunners: Math.round(number('memory-runners', 100, 10, 1000)),
     levels,
-    batches: Math.round(num('batches', 50, 5, 1000)),
-    maxLevelSeconds: num('max-level-seconds', 8, 1, 600),
-    projects: Math.round(num('projects', 10, 1, 99)),
-    check: values.check ?? ['1', 'true'].includes(env('check') ?? ''),
+    batches: Math.round(number('batches', 50, 5, 1000)),
+    maxLevelSeconds: number('max-level-seconds', 8, 1, 600),
+    projects: Math.round(number('projects', 10, 1, 99)),
+    check: flag('check'),
   }
 }
 
-const launchSection = async (backend: Backend, o: ReturnType<typeof parseOptions>) => {
-  const cwd = mkdtempSync(join(tmpdir(), 'stv-bench-raw-'))
-  try {
-    // Raw first, then Stratavore: both on the same machine within seconds of each other.
-    log(`${backend}: raw node-pty, ${o.runners} spawns at once`)
-    const raw = await measureRawPty({ count: o.runners, cwd })
-    log(`${backend}: ${o.runners} launches at once through the use case, supervisor and relay in-process`)
-    const stratavore = await measureStratavore({ backend, adminUrl: o.databaseUrl, count: o.runners, projects: o.projects, warmup: 3 })
-    const diff = (key: 'p50_ms' | 'p99_ms') => round((stratavore.launch_to_running[key] ?? NaN) - (raw.spawn_to_pid[key] ?? NaN))
-    log(`${backend}: launch → running p50 ${stratavore.launch_to_running.p50_ms} ms, p99 ${stratavore.launch_to_running.p99_ms} ms; raw p50 ${raw.spawn_to_pid.p50_ms} ms, p99 ${raw.spawn_to_pid.p99_ms} ms`)
-    return { stratavore, raw, overhead_p50_ms: diff('p50_ms'), overhead_p99_ms: diff('p99_ms') }
-  } finally {
-    rmSync(cwd, { recursive: true, force: true })
-  }
-}
+const launchSection = (backend: Backend, o: ReturnType<typeof parseOptions>) => withTempDir('stv-bench-raw-', async cwd => {
+  // Raw first, then Stratavore: both on the same machine within seconds of each other.
+  log(`${backend}: raw node-pty, ${o.runners} spawns at once`)
+  const raw = await measureRawPty({ count: o.runners, cwd })
+  log(`${backend}: ${o.runners} launches at once through the use case, supervisor and relay in-process`)
+  const stratavore = await measureStratavore({ backend, adminUrl: o.databaseUrl, count: o.runners, projects: o.projects, warmup: 3 })
+  const diff = (key: 'p50_ms' | 'p99_ms') => round((stratavore.launch_to_running[key] ?? NaN) - (raw.spawn_to_pid[key] ?? NaN))
+  log(`${backend}: launch → running p50 ${stratavore.launch_to_running.p50_ms} ms, p99 ${stratavore.launch_to_running.p99_ms} ms; raw p50 ${raw.spawn_to_pid.p50_ms} ms, p99 ${raw.spawn_to_pid.p99_ms} ms`)
+  return { stratavore, raw, overhead_p50_ms: diff('p50_ms'), overhead_p99_ms: diff('p99_ms') }
+})
 
 const main = async () => {
   const o = parseOptions()
   const startedAt = new Date()
-  const budgetMs = o.backends.length * ((o.sections.includes('launch') ? 180 : 0) + (o.sections.includes('memory') ? 300 : 0) +
-    (o.sections.includes('heartbeat') ? o.levels.length * (o.maxLevelSeconds * 3 + 60) : 0)) * 1000 + 60_000
-  setTimeout(() => { log(`gave up after ${budgetMs} ms`); process.exit(3) }, budgetMs).unref()
+  watchdog(o.backends.length * ((o.sections.includes('launch') ? 180 : 0) + (o.sections.includes('memory') ? 300 : 0) +
+    (o.sections.includes('heartbeat') ? o.levels.length * (o.maxLevelSeconds * 3 + 60) : 0)) * 1000 + 60_000, log)
   const loadBefore = loadavg()
 
   const results: Record<string, Record<string, unknown>> = {}
