@@ -148,13 +148,17 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
       const batch = rows.slice(i, i + START_BATCH)
       for (const r of batch) busy.add(r.id)
       startSlot(async () => {
+        const t0 = now()
         const begun = await transitions.beginMany(batch)
+        const t1 = now()
         const spawned: Array<{ row: Runner, agent: LiveAgent }> = []
         for (const row of begun) {
           const agent = await spawn(row)
           if (agent) spawned.push({ row, agent })
         }
+        const t2 = now()
         await run(spawned)
+        log.debug({ runners: batch.length, beginMs: t1 - t0, spawnMs: t2 - t1, runningMs: now() - t2 }, 'started a batch of runners')
       }).catch(err => log.error({ err }, 'could not start a batch of runners'))
         .finally(() => { for (const r of batch) busy.delete(r.id); if (!shuttingDown) wake() })
     }

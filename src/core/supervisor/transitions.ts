@@ -35,9 +35,15 @@ export const createTransitions = ({ uow, clock, ids, node }: { uow: UnitOfWork, 
     /** starting → running for each spawned process, in one unit of work; the map holds the rows that moved. */
     running: (started: Array<{ runner: Runner, pid: number, sessionId: string | null, transcriptPath: string | null }>) => uow.run(async tx => {
       const moved = new Map<string, Runner>()
-      for (const { runner, pid, sessionId, transcriptPath } of started) {
-        const row = await tx.supervision.markRunning(runner.id, runner.generation, { pid, sessionId })
-        if (!row) continue
+      // Rows first, then the events in project order, as the reconciler does: every transaction
+      // takes project (audit chain) locks in one global order, so two never wait on each other.
+      const updated: Array<{ row: Runner, start: typeof started[number] }> = []
+      for (const start of started) {
+        const row = await tx.supervision.markRunning(start.runner.id, start.runner.generation, { pid: start.pid, sessionId: start.sessionId })
+        if (row) updated.push({ row, start })
+      }
+      updated.sort((a, b) => a.row.projectName < b.row.projectName ? -1 : a.row.projectName > b.row.projectName ? 1 : 0)
+      for (const { row, start: { runner, pid, sessionId, transcriptPath } } of updated) {
         await tx.events.append(event(row, 'runner.started', { pid, generation: row.generation, session_id: row.sessionId, restart_attempt: row.restartAttempts }))
         if (sessionId) await recordSession(tx, row, sessionId, transcriptPath, runner.conversationMode === 'resume' || runner.restartAttempts > 0 ? runner.sessionId : null)
         moved.set(row.id, row)
