@@ -117,3 +117,16 @@ t.test(`a restarted supervisor picks up its node's runners with resume on ${back
   t.equal(failed.exitCode, null)
   t.match((await eventsOf(ctx, noRestarts.id)).at(-1), { type: 'runner.failed', data: { reason: /lost with its supervisor/ } })
 })
+
+t.test(`a runner that stayed up past healthy_after_seconds has its attempts reset on ${backendName()}`, async t => {
+  const { ctx } = await buildSupervisedContext(t, config => { config.supervisor.healthy_after_seconds = 1 })
+  const project = await createProject(t, ctx)
+  // Each life runs 2 s (healthy after 1 s), then crashes: with one attempt allowed, it would
+  // fail on the second crash if the attempts were not reset.
+  const launched = await ctx.runners.launch({ project: project.name, agent: 'fake', flags: ['--after-ms', '2000', '--exit-code', '3'], maxRestartAttempts: 1 }, 'test')
+  const third = await waitForRunner(ctx, launched.id, r => r.generation >= 3 || r.status === 'failed', 30_000)
+  t.not(third.status, 'failed', 'still restarting after its second crash')
+  t.ok(third.generation >= 3)
+  await ctx.runners.stop(launched.id, { force: true }, 'test')
+  await waitForRunner(ctx, launched.id, 'terminated')
+})
