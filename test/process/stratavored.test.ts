@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { tempDir } from '../helpers/app.js'
@@ -9,18 +9,22 @@ t.test('npm start path: embedded default, clean shutdown, state kept across rest
   const env = { HOME: home, STRATAVORE_DATA_DIR: join(home, 'data') }
   const projectDir = join(home, 'work')
   mkdirSync(projectDir)
+  // The runner this test launches is a real process under the in-process supervisor: a small one.
+  const config = join(home, 'stratavore.yaml')
+  writeFileSync(config, JSON.stringify({ agents: { sleeper: { kind: 'generic', command: ['/bin/sleep', '3600'] } } }))
+  const all = ['all', '--config', config]
 
-  const first = await startDaemon(['all'], env)
+  const first = await startDaemon(all, env)
   t.teardown(() => { first.child.kill('SIGKILL') })
   await waitHealthy(first)
   const created = await fetch(`${first.url}/api/v1/projects`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'kept', path: projectDir }) })
   t.equal(created.status, 201)
-  const launched = await fetch(`${first.url}/api/v1/runners`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ project: 'kept', agent: 'claude' }) })
+  const launched = await fetch(`${first.url}/api/v1/runners`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ project: 'kept', agent: 'sleeper' }) })
   t.equal(launched.status, 201)
   const runnerId = (await launched.json() as { id: string }).id
 
   await t.test('a second daemon on the same data dir is refused with a clear line', async t => {
-    const second = await startDaemon(['all'], env)
+    const second = await startDaemon(all, env)
     const { code } = await second.exited
     t.equal(code, 1)
     t.match(second.output(), /data dir .* is in use by another stratavored/)
@@ -31,7 +35,7 @@ t.test('npm start path: embedded default, clean shutdown, state kept across rest
   t.same(exit, { code: 0, signal: null }, 'SIGTERM stops it cleanly')
   t.match(first.output(), /"msg":"stopped"/)
 
-  const again = await startDaemon(['all'], env)
+  const again = await startDaemon(all, env)
   t.teardown(() => { again.child.kill('SIGKILL') })
   await waitHealthy(again)
   const project = await (await fetch(`${again.url}/api/v1/projects/kept`)).json() as { totalRunners: number, path: string }
