@@ -20,7 +20,7 @@ const openSession = (d: CliDaemon, args: string[], cwd: string): Session => {
     pty,
     output: () => output,
     exited,
-    waitFor: (pattern, what) => eventually(`${what} (output so far: ${JSON.stringify(output.slice(-600))})`, async () => pattern.test(output) ? true : undefined, 20_000).then(() => {}),
+    waitFor: (pattern, what) => eventually(`${what} (output so far: ${JSON.stringify(output.slice(-600))})`, async () => pattern.test(output) ? true : undefined, 45_000).then(() => {}),
   }
 }
 
@@ -69,5 +69,26 @@ t.test('attach through a pseudo-terminal', async t => {
     await s.exited
     t.match(s.output(), /runner \S+ (was killed by SIGKILL|exited with code)/)
     restored(t, s.output())
+  })
+
+  await t.test('several active runners: a picker on the terminal', async t => {
+    const pairDir = d.dir('pair')
+    const ids: string[] = []
+    for (let i = 0; i < 2; i++) {
+      const r = await d.run(['pair', '--detach', '--flag=--echo'], { cwd: pairDir })
+      t.equal(r.code, 0, r.stderr)
+      ids.push(r.stdout.trim())
+    }
+    const s = openSession(d, ['pair'], pairDir)
+    await s.waitFor(/pair has 2 active runners:[\s\S]*n\) launch a new runner[\s\S]*choose \[1-2, n\]: /, 'the picker')
+    s.pty.write('2\r')
+    await s.waitFor(/attached to runner/, 'the attach after the choice')
+    s.pty.write('picked')
+    await s.waitFor(/ECHO picked/, 'the keystrokes reaching the chosen runner')
+    s.pty.write('\x1d')
+    await s.waitFor(/CLI-EXIT=0/, 'the detach')
+    await s.exited
+    restored(t, s.output())
+    for (const id of ids) t.equal((await d.run(['kill', id, '--force'])).code, 0)
   })
 })
