@@ -108,6 +108,8 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
 
   /** Spawns the agent of a runner that is `starting`; a spawn that fails fails the runner. */
   const spawn = async (row: Runner): Promise<LiveAgent | null> => {
+    // A start still in flight when the supervisor stops leaves the runner for the next one.
+    if (shuttingDown) return null
     try {
       return await runtime.start(row, planFor(row))
     } catch (err) {
@@ -119,6 +121,10 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
   /** Records the spawned processes as running (one unit of work) and starts watching them. */
   const run = async (spawned: Array<{ row: Runner, agent: LiveAgent }>) => {
     if (spawned.length === 0) return
+    if (shuttingDown) {
+      await Promise.all(spawned.map(s => s.agent.stop(0)))
+      return
+    }
     const moved = await transitions.running(spawned.map(({ row, agent }) => ({ runner: row, pid: agent.pid, sessionId: agent.sessionId(), transcriptPath: agent.transcriptPath() })))
       .catch(async err => { await Promise.all(spawned.map(s => s.agent.stop(0))); throw err })
     for (const { row, agent } of spawned) {
