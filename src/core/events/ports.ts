@@ -1,0 +1,76 @@
+// The ports of the event path: the bus the relay publishes to and subscribers read from, and
+// the audit-log reader behind the live feed. Re-exported by src/core/ports.ts.
+
+/** A message on the event bus: the outbox row's envelope, keyed for topic routing. */
+export interface BusMessage {
+  routingKey: string
+  /** The event id: consumers dedupe on it (delivery is at least once). */
+  messageId: string
+  type: string
+  timestamp: Date
+  body: Record<string, unknown>
+}
+
+/** Per message: confirmed by the bus, or refused for a reason that concerns this message. */
+export type PublishOutcome = { ok: true } | { ok: false, reason: 'returned' | 'nacked' | 'rejected', error: string }
+
+export interface EventPublisher {
+  /** True while a publish can succeed (connected, channel open). */
+  ready(): boolean
+  /**
+   * Publishes a window of messages and waits for every confirm. Message-level refusals come
+   * back as outcomes; losing the connection or channel mid-window throws (the bus is
+   * unavailable, the messages' fate unknown), so the caller retries them all later.
+   */
+  publishBatch(messages: BusMessage[], hooks?: { afterSend?: () => void }): Promise<PublishOutcome[]>
+}
+
+export interface BusSubscription { close(): Promise<void> }
+
+export interface EventSubscriber {
+  /** Delivers every message whose routing key matches `pattern` (`*` one word, `#` any). */
+  subscribe(pattern: string, onMessage: (message: BusMessage) => void): Promise<BusSubscription>
+}
+
+export interface EventBus extends EventPublisher, EventSubscriber {
+  close(): Promise<void>
+}
+
+/**
+ * A place in the audit log (`events`) that the live feed can resume from without skipping rows
+ * that commit out of order: (writing transaction id, row id), as decimal strings (xid8, bigint).
+ */
+export interface FeedPosition { txId: string, id: string }
+
+/** One event as the live feed sends it. */
+export interface FeedEvent {
+  position: FeedPosition
+  eventId: string
+  routingKey: string
+  /** The outbox envelope (the proto `stratavore.v1.Event` as JSON) plus `routing_key`. */
+  frame: Record<string, unknown>
+}
+
+export interface FeedPage {
+  /** In position order; with a pattern, only the events whose routing key matches it. */
+  events: FeedEvent[]
+  /** How many rows were examined, matching or not; fewer than the limit means the end. */
+  scanned: number
+  /** The last position examined, to continue from; null when none was. */
+  last: FeedPosition | null
+}
+
+/**
+ * Reads the audit log for the live feed. Every read sees only rows of transactions that had
+ * finished before any still-running one began (tx_id below the snapshot's xmin), so a row that
+ * commits late can never appear behind a position a reader has already passed.
+ */
+export interface EventFeedSource {
+  /** A position that every event still to become visible will come after. */
+  head(): Promise<FeedPosition>
+  positionOf(eventId: string): Promise<FeedPosition | null>
+  /** Up to `limit` rows after `after` (and at or before `until`, when given). */
+  read(after: FeedPosition, options: { limit: number, until?: FeedPosition, pattern?: string }): Promise<FeedPage>
+  /** How many rows lie after `after` and at or before `until`, counting no further than `cap`. */
+  countBetween(after: FeedPosition, until: FeedPosition, cap: number): Promise<number>
+}
