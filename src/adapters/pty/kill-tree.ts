@@ -63,13 +63,20 @@ export async function killEverything(options: {
   signalGroup(options.pgid, 'SIGKILL')
   const targets: ProcessIdentities = new Map(options.known)
   killIdentified(targets)
-  for (const pid of await findTaggedProcesses(options.tag, options.notBeforeTicks)) {
+  for (const [pid, startTicks] of await killTagged(options.tag, options.notBeforeTicks)) targets.set(pid, startTicks)
+  await waitGone(targets, options.settleMs ?? 2000)
+}
+
+/** SIGKILL to every process (but this one) carrying `tag` in its environment; returns whom it signalled. */
+export async function killTagged(tag: string, notBeforeTicks: number): Promise<ProcessIdentities> {
+  const tagged: ProcessIdentities = new Map()
+  for (const pid of await findTaggedProcesses(tag, notBeforeTicks)) {
     if (pid === process.pid) continue
     const entry = readProcEntry(pid)
-    if (entry) targets.set(pid, entry.startTicks)
+    if (entry) tagged.set(pid, entry.startTicks)
   }
-  killIdentified(targets)
-  await waitGone(targets, options.settleMs ?? 2000)
+  killIdentified(tagged)
+  return tagged
 }
 
 async function waitGone(processes: ProcessIdentities, settleMs: number): Promise<void> {

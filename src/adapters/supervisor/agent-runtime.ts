@@ -1,10 +1,10 @@
 // The supervisor's hands on this machine: an agent adapter turns a runner into argv, env and
 // an observer; the PTY adapter runs it. Keeps each runner's live process for the attach channel.
 import { userInfo } from 'node:os'
+import { subUsage } from '../agents/common.js'
 import { adapterFor, processEnv } from '../agents/index.js'
-import type { AgentLaunchSpec, TokenUsage } from '../agents/types.js'
-import { killIdentified } from '../pty/kill-tree.js'
-import { findTaggedProcesses, readProcEntry } from '../pty/proc-table.js'
+import type { AgentLaunchSpec } from '../agents/types.js'
+import { killTagged } from '../pty/kill-tree.js'
 import { createProcessTreeSampler } from '../pty/process-tree.js'
 import { spawnAgentProcess } from '../pty/spawn-agent.js'
 import type { AgentProcess } from '../pty/types.js'
@@ -13,13 +13,6 @@ import type { AgentRuntime, LiveAgent } from '../../core/supervisor/agent-runtim
 
 /** In every agent's environment: finds a previous life's processes after a supervisor restart. */
 export const RUNNER_ID_VARIABLE = 'STRATAVORE_RUNNER_ID'
-
-const minus = (a: TokenUsage, b: TokenUsage): TokenUsage => ({
-  inputTokens: Math.max(0, a.inputTokens - b.inputTokens),
-  outputTokens: Math.max(0, a.outputTokens - b.outputTokens),
-  cacheReadTokens: Math.max(0, a.cacheReadTokens - b.cacheReadTokens),
-  cacheCreationTokens: Math.max(0, a.cacheCreationTokens - b.cacheCreationTokens),
-})
 
 export type SupervisorRuntime = AgentRuntime & { terminalOf(runnerId: string): AgentProcess | undefined }
 
@@ -75,7 +68,7 @@ export const createAgentRuntime = (config: Config): SupervisorRuntime => {
         poll: () => observer.poll(),
         sessionId: () => observer.sessionId() ?? invocation.sessionId,
         transcriptPath: () => observer.transcriptPath(),
-        usage: () => minus(observer.usage(), before),
+        usage: () => subUsage(observer.usage(), before),
       }
     },
 
@@ -83,16 +76,9 @@ export const createAgentRuntime = (config: Config): SupervisorRuntime => {
       return sampler.sample(pids)
     },
 
-    async killLeftover (runnerId, pid) {
-      const tagged = await findTaggedProcesses(`${RUNNER_ID_VARIABLE}=${runnerId}`, 0)
-      const targets = new Map<number, number>()
-      for (const p of tagged) {
-        if (p === process.pid) continue
-        const entry = readProcEntry(p)
-        if (entry) targets.set(p, entry.startTicks)
-      }
-      killIdentified(targets)
-      return targets.has(pid) || targets.size > 0
+    // The runner's tag finds its whole tree, whichever pid the row recorded.
+    async killLeftover (runnerId) {
+      return (await killTagged(`${RUNNER_ID_VARIABLE}=${runnerId}`, 0)).size > 0
     },
 
     terminalOf: runnerId => terminals.get(runnerId),
