@@ -22,6 +22,9 @@ const list = (pattern?: RegExp): LeafOf<'list'> => ({ type: 'list', default: [],
 const secret = (def = ''): LeafOf<'string'> => str(def, { secret: true })
 const seconds = (def: number, max = 86_400) => int(def, 1, max)
 
+// The scrollback reaches a viewer as one frame: whoever reads the attach channel must take this much.
+export const MAX_SCROLLBACK_BYTES = 16 * 1024 * 1024
+
 export const CONFIG_SPEC = {
   database: {
     driver: oneOf('pglite', ['pglite', 'postgres']),
@@ -80,7 +83,7 @@ export const CONFIG_SPEC = {
     // What the API should dial when it is not listen_host:port (NAT, containers), e.g. ws://10.0.0.5:7070.
     advertise_url: str('', { pattern: /^$|^wss?:\/\/\S+$/ }),
     // Bytes of terminal output kept per runner for viewers who attach late.
-    scrollback_bytes: int(262_144, 4096, 16 * 1024 * 1024),
+    scrollback_bytes: int(262_144, 4096, MAX_SCROLLBACK_BYTES),
     // Restarts back off exponentially from base to cap; a runner up this long is healthy again.
     restart_backoff_base_ms: int(1000, 10, 600_000),
     restart_backoff_cap_ms: int(60_000, 10, 3_600_000),

@@ -65,3 +65,26 @@ t.test(`attach to a runner's terminal on ${backendName()}`, async t => {
   const badSize = await app.inject({ method: 'GET', url: `/api/v1/runners/${runner.id}/attach?cols=0&rows=99999` })
   t.equal(badSize.statusCode, 400)
 })
+
+t.test(`a large scrollback reaches a late viewer whole on ${backendName()}`, async t => {
+  const { ctx } = await buildSupervisedContext(t, config => { config.supervisor.scrollback_bytes = 8 * 1024 * 1024 })
+  const app = await buildApp(ctx)
+  t.teardown(() => app.close())
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const project = await createProject(t, ctx)
+  // 6 MiB of output, then idle: more than fits in a small WebSocket frame limit.
+  const runner = await ctx.runners.launch({ project: project.name, agent: 'fake', flags: ['--flood', String(6 * 1024 * 1024)] }, 'test')
+  await waitForRunner(ctx, runner.id, 'running')
+  const base = `ws://127.0.0.1:${(app.server.address() as { port: number }).port}/api/v1/runners`
+  const deadline = Date.now() + 30_000
+  let viewer = await openAttach(`${base}/${runner.id}/attach?mode=read`)
+  // Wait until the flood is done, then join late so that all of it comes as scrollback.
+  await viewer.waitFor(c => c.output().includes('FLOODED'), 'the flood to end', 30_000)
+  viewer.socket.close()
+  viewer = await openAttach(`${base}/${runner.id}/attach?mode=read`)
+  await viewer.waitFor(c => c.output().length >= 6 * 1024 * 1024 || Date.now() > deadline, 'the scrollback', 30_000)
+  t.ok(viewer.output().length >= 6 * 1024 * 1024, 'the whole scrollback arrived')
+  t.equal(viewer.socket.readyState, viewer.socket.OPEN, 'and the socket is still open')
+  await ctx.runners.stop(runner.id, { force: true }, 'test')
+  t.equal((await viewer.closed).code, 1000)
+})

@@ -2,9 +2,25 @@
 // RPC output stream and `stratavore logs`: the scrollback first, then, when following, the
 // live bytes until the runner ends. Same channel and ticket as attach (docs/attach.md).
 import { WebSocket } from 'ws'
+import { MAX_SCROLLBACK_BYTES } from '../../config-spec.js'
 import { errors } from '../../core/errors.js'
 import type { AttachTarget } from '../../core/runners/attach-service.js'
-import { mintAttachTicket } from './attach-ticket.js'
+import { mintAttachTicket, type AttachRole } from './attach-ticket.js'
+
+/**
+ * Opens the runner's terminal on its supervisor's attach channel with a fresh one-use ticket.
+ * The first binary frame is the whole scrollback, so frames up to the largest scrollback a node
+ * may keep are accepted.
+ */
+export const dialTerminal = (target: AttachTarget, role: AttachRole, size?: { cols: number, rows: number }): WebSocket => {
+  const url = new URL(`${target.attachUrl}/v1/runners/${target.runner.id}/attach`)
+  if (size) url.search = new URLSearchParams({ cols: String(size.cols), rows: String(size.rows) }).toString()
+  return new WebSocket(url, {
+    headers: { authorization: `Bearer ${mintAttachTicket(target.attachKey, target.runner.id, role)}` },
+    maxPayload: MAX_SCROLLBACK_BYTES + 64 * 1024,
+    handshakeTimeout: 10_000,
+  })
+}
 
 export type TerminalChunk = { kind: 'output', data: Buffer } | { kind: 'exit', code: number | null, signal: string | null }
 
@@ -14,8 +30,7 @@ export type TerminalChunk = { kind: 'output', data: Buffer } | { kind: 'exit', c
  * the hello, or the hello alone when there is none yet).
  */
 export async function * readTerminal (target: AttachTarget, { follow, signal }: { follow: boolean, signal?: AbortSignal }): AsyncGenerator<TerminalChunk> {
-  const url = `${target.attachUrl}/v1/runners/${target.runner.id}/attach`
-  const socket = new WebSocket(url, { headers: { authorization: `Bearer ${mintAttachTicket(target.attachKey, target.runner.id, 'viewer')}` }, handshakeTimeout: 10_000 })
+  const socket = dialTerminal(target, 'viewer')
   const queue: Array<TerminalChunk | Error | null> = []
   let wake: (() => void) | null = null
   const push = (item: TerminalChunk | Error | null) => { queue.push(item); wake?.() }

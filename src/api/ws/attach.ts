@@ -5,7 +5,7 @@
 import { Type, type Static } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { WebSocket, type RawData } from 'ws'
-import { mintAttachTicket } from '../../adapters/supervisor/attach-ticket.js'
+import { dialTerminal } from '../../adapters/supervisor/terminal-stream.js'
 import type { AttachTarget } from '../../core/runners/attach-service.js'
 import { problemOf, sendProblem } from '../plugins/problem.js'
 import { problems } from '../rest/schemas.js'
@@ -55,10 +55,7 @@ export const attachRoutes = async (app: FastifyInstance) => {
     wsHandler: (client, request) => {
       const target = targets.get(request)!
       const { mode = 'write', cols, rows } = request.query
-      const url = new URL(`${target.attachUrl}/v1/runners/${target.runner.id}/attach`)
-      if (cols && rows) url.search = new URLSearchParams({ cols: String(cols), rows: String(rows) }).toString()
-      const ticket = mintAttachTicket(target.attachKey, target.runner.id, mode === 'write' ? 'writer' : 'viewer')
-      const upstream = new WebSocket(url, { headers: { authorization: `Bearer ${ticket}` }, maxPayload: 4 * 1024 * 1024, handshakeTimeout: 10_000 })
+      const upstream = dialTerminal(target, mode === 'write' ? 'writer' : 'viewer', cols && rows ? { cols, rows } : undefined)
       const early: Array<{ data: RawData, isBinary: boolean }> = []
       const log = request.log.child({ runnerId: target.runner.id, node: target.nodeId })
 
