@@ -8,6 +8,7 @@ import type { Duplex } from 'node:stream'
 import { WebSocketServer, type WebSocket } from 'ws'
 import type { Log } from '../../core/ports.js'
 import type { AgentProcess } from '../pty/types.js'
+import { bearerToken } from '../system/bearer-token.js'
 import { createTicketVerifier, type AttachRole } from './attach-ticket.js'
 
 export const ATTACH_MAX_FRAME_BYTES = 64 * 1024
@@ -94,7 +95,7 @@ export const startAttachServer = async ({ host, port, attachKey, terminalOf, log
     const url = new URL(request.url ?? '/', 'http://attach')
     const runnerId = PATH.exec(url.pathname)?.[1]
     if (!runnerId) return refuse(socket, 404, 'Not Found')
-    const ticket = /^Bearer (\S+)$/.exec(request.headers.authorization ?? '')?.[1]
+    const ticket = bearerToken(request.headers.authorization)
     const claims = ticket ? verify(ticket, runnerId) : null
     if (!claims) return refuse(socket, 401, 'Unauthorized')
     const process = terminalOf(runnerId)

@@ -3,7 +3,8 @@
 import { Type, type Static } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { MAX_BEATS_PER_REPORT } from '../../core/supervisor/heartbeat-service.js'
-import { isAppError } from '../../core/errors.js'
+import { bearerToken } from '../../adapters/system/bearer-token.js'
+import { errors } from '../../core/errors.js'
 import { problemOf, sendProblem } from '../plugins/problem.js'
 import { Problem, problems } from './schemas.js'
 
@@ -47,13 +48,9 @@ export const nodeRoutes = async (app: FastifyInstance) => {
       },
     },
   }, async (request, reply) => {
-    const credential = /^Bearer (\S+)$/.exec(request.headers.authorization ?? '')?.[1] ?? null
-    try {
-      return await ctx.heartbeats.report(request.params.id, credential, request.body.heartbeats)
-    } catch (err) {
-      if (!isAppError(err) || err.code !== 'HEARTBEAT_FENCED') throw err
-      const { fenced, accepted } = err.details as { fenced: string[], accepted: string[] }
-      return sendProblem(reply, { ...problemOf(409, err.code, err.message, { instance: request.url }), fenced, accepted } as ReturnType<typeof problemOf>)
-    }
+    const { accepted, recovered, fenced } = await ctx.heartbeats.report(request.params.id, bearerToken(request.headers.authorization), request.body.heartbeats)
+    if (fenced.length === 0) return { accepted, recovered }
+    const err = errors.heartbeatFenced(fenced, [...accepted, ...recovered])
+    return sendProblem(reply, { ...problemOf(409, err.code, err.message, { instance: request.url }), fenced, accepted: [...accepted, ...recovered] } as ReturnType<typeof problemOf>)
   })
 }

@@ -3,13 +3,12 @@
 // /api/v1/nodes/{id}/heartbeats; where REST answers a fenced runner with 409, RPC lists it in
 // fenced_runner_ids beside the recorded ones.
 import type { ServiceImpl } from '@connectrpc/connect'
+import { bearerToken } from '../../adapters/system/bearer-token.js'
 import type { Context } from '../../context.js'
-import { isAppError } from '../../core/errors.js'
 import { NodeService } from '../../gen/stratavore/v1/node_pb.js'
 
 export const nodeService = (ctx: Context): ServiceImpl<typeof NodeService> => ({
   async reportHeartbeats (req, context) {
-    const credential = /^Bearer (\S+)$/.exec(context.requestHeader.get('authorization') ?? '')?.[1] ?? null
     const beats = req.heartbeats.map(b => ({
       runnerId: b.runnerId,
       generation: Number(b.generation),
@@ -20,13 +19,7 @@ export const nodeService = (ctx: Context): ServiceImpl<typeof NodeService> => ({
       cacheReadTokens: Number(b.cacheReadTokens),
       cacheCreationTokens: Number(b.cacheCreationTokens),
     }))
-    try {
-      const { accepted, recovered } = await ctx.heartbeats.report(req.nodeId, credential, beats)
-      return { acceptedRunnerIds: accepted, recoveredRunnerIds: recovered, fencedRunnerIds: [] }
-    } catch (err) {
-      if (!isAppError(err) || err.code !== 'HEARTBEAT_FENCED') throw err
-      const { fenced, accepted } = err.details as { fenced: string[], accepted: string[] }
-      return { acceptedRunnerIds: accepted, recoveredRunnerIds: [], fencedRunnerIds: fenced }
-    }
+    const { accepted, recovered, fenced } = await ctx.heartbeats.report(req.nodeId, bearerToken(context.requestHeader.get('authorization')), beats)
+    return { acceptedRunnerIds: accepted, recoveredRunnerIds: recovered, fencedRunnerIds: fenced }
   },
 })

@@ -1,11 +1,11 @@
 // Heartbeats reported over the API (REST and RPC) by a supervisor that authenticates with its
 // node's credential. The same statement as the in-process supervisor's tick: one batch per
 // host, fenced by generation. Lost runners that beat again are recovered (with their event);
-// refused ones come back as a HEARTBEAT_FENCED error (409) naming them, and the reporter must
-// kill those processes.
+// refused ones come back as `fenced`, and the reporter must kill those processes (REST answers
+// them with 409 HEARTBEAT_FENCED, RPC lists them).
 import { errors } from '../errors.js'
 import type { Clock, IdGenerator, Repositories, RunnerBeat, UnitOfWork } from '../ports.js'
-import { runnerEventOf } from '../runners/runner.js'
+import { createTransitions } from './transitions.js'
 
 export const MAX_BEATS_PER_REPORT = 10_000
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
@@ -30,7 +30,7 @@ export const createHeartbeatService = ({ repos, uow, clock, ids, hashCredential 
   ids: IdGenerator
   hashCredential: (credential: string) => string
 }) => ({
-  async report (nodeId: string, credential: string | null, beats: RunnerBeat[]): Promise<{ accepted: string[], recovered: string[] }> {
+  async report (nodeId: string, credential: string | null, beats: RunnerBeat[]): Promise<{ accepted: string[], recovered: string[], fenced: string[] }> {
     if (!UUID.test(nodeId)) throw errors.nodeNotFound(nodeId)
     if (beats.length > MAX_BEATS_PER_REPORT) throw errors.invalidArgument(`at most ${MAX_BEATS_PER_REPORT} heartbeats per report`)
     const checked = beats.map(checkBeat)
@@ -38,18 +38,12 @@ export const createHeartbeatService = ({ repos, uow, clock, ids, hashCredential 
     if (!node) throw errors.nodeNotFound(nodeId)
     if (!credential || !node.credentialHash || hashCredential(credential) !== node.credentialHash) throw errors.nodeUnauthenticated(nodeId)
     const outcome = await repos.supervision.heartbeat(node.nodeId, checked)
+    const transitions = createTransitions({ uow, clock, ids, node: { id: node.nodeId }, actor: `node:${node.nodeId}` })
     const recovered: string[] = []
     for (const runnerId of outcome.lost) {
-      const generation = checked.find(b => b.runnerId === runnerId)!.generation
-      const row = await uow.run(async tx => {
-        const r = await tx.supervision.recoverLost(runnerId, generation)
-        if (r) await tx.events.append(runnerEventOf(r, 'runner.recovered', `node:${node.nodeId}`, { node_id: node.nodeId, generation }, { ids, clock }))
-        return r
-      })
-      if (row) recovered.push(runnerId)
+      if (await transitions.recovered(runnerId, checked.find(b => b.runnerId === runnerId)!.generation)) recovered.push(runnerId)
     }
-    if (outcome.fenced.length > 0) throw errors.heartbeatFenced(outcome.fenced, [...outcome.accepted, ...recovered])
-    return { accepted: outcome.accepted, recovered }
+    return { accepted: outcome.accepted, recovered, fenced: outcome.fenced }
   },
 })
 

@@ -173,8 +173,7 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
   const onExit = async (t: Tracked, exit: ExitStatus) => {
     live.delete(t.runner.id)
     if (shuttingDown || t.fenced) return
-    // The last tokens the agent wrote land before the runner is closed.
-    await t.agent.poll().catch(() => {})
+    // The last tokens the agent wrote land before the runner is closed (the beat reads them).
     await heartbeat.runOnce([t]).catch(() => {})
     const runner = { ...t.runner, generation: t.generation }
     log.info({ runnerId: runner.id, ...exit }, 'runner exited')
@@ -188,7 +187,7 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
       return report(runner.id, () => transitions.exited(runner, t.generation, 'failed', exit, reason))
     }
     await report(runner.id, async () => {
-      const row = await transitions.begin(runner, { attempt: decision.attempt, delayMs: decision.delayMs, reason: describeExit(exit) })
+      const row = await transitions.restart(runner, { attempt: decision.attempt, delayMs: decision.delayMs, reason: describeExit(exit) })
       if (row) restarts.set(row.id, { dueAt: now() + decision.delayMs, runner: row })
     })
   }
@@ -198,7 +197,7 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
     const pid = Number(r.runtimeId)
     if (Number.isInteger(pid) && pid > 1 && await runtime.killLeftover(r.id, pid)) log.warn({ runnerId: r.id, pid }, 'killed a process left by an earlier supervisor')
     if (r.restartAttempts < r.maxRestartAttempts) {
-      const row = await transitions.begin(r, { attempt: r.restartAttempts + 1, delayMs: 0, reason: 'its supervisor restarted' })
+      const row = await transitions.restart(r, { attempt: r.restartAttempts + 1, delayMs: 0, reason: 'its supervisor restarted' })
       if (row) await spawnAndRun(row)
       return
     }
@@ -270,7 +269,6 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
   const heartbeat = createHeartbeatTick({ ...deps, live, transitions })
 
   return {
-    nodeId: node.id,
     wake,
     /** Registers the node and starts converging and heartbeating. */
     async start () {
@@ -290,7 +288,6 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
       await Promise.all([...live.values()].map(t => t.agent.stop(settings.stopTimeoutMs).catch(() => {})))
     },
     liveCount: () => live.size,
-    isLive: (runnerId: string) => live.has(runnerId),
   }
 }
 

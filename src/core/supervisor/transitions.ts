@@ -8,25 +8,31 @@ import type { ExitStatus } from './agent-runtime.js'
 
 export const SUPERVISOR_ACTOR = 'supervisor'
 
-export const createTransitions = ({ uow, clock, ids, node }: { uow: UnitOfWork, clock: Clock, ids: IdGenerator, node: NodeRegistration }) => {
+export const createTransitions = ({ uow, clock, ids, node, actor = SUPERVISOR_ACTOR }: {
+  uow: UnitOfWork
+  clock: Clock
+  ids: IdGenerator
+  node: Pick<NodeRegistration, 'id'>
+  actor?: string
+}) => {
   const event = (runner: Runner, type: EventType, data: Record<string, unknown>) =>
-    runnerEventOf(runner, type, SUPERVISOR_ACTOR, { node_id: node.id, ...data }, { ids, clock })
+    runnerEventOf(runner, type, actor, { node_id: node.id, ...data }, { ids, clock })
 
   const recordSession = async (tx: Parameters<Parameters<UnitOfWork['run']>[0]>[0], runner: Runner, sessionId: string, transcriptPath: string | null, resumedFrom: string | null) => {
     const created = await tx.supervision.recordSession({ id: sessionId, runnerId: runner.id, project: runner.projectName, agent: runner.agent, transcriptPath, resumedFrom })
     if (!created) return
     await tx.events.append({
       eventId: ids.next(), type: 'session.created', occurredAt: clock.now(), project: runner.projectName, aggregateType: 'session',
-      aggregateId: sessionId, seq: 1, actor: SUPERVISOR_ACTOR,
+      aggregateId: sessionId, seq: 1, actor,
       data: { runner_id: runner.id, agent: runner.agent, resumed_from: resumedFrom, transcript_path: transcriptPath },
     })
   }
 
   return {
-    /** pending → starting (first start) or any active state → starting (restart), in a new generation. */
-    begin: (runner: Runner, restart: { attempt: number, delayMs: number, reason: string } | null) => uow.run(async tx => {
-      const row = await tx.supervision.beginStart(runner.id, node.id, { generation: runner.generation, restartAttempts: restart ? restart.attempt : runner.restartAttempts })
-      if (row && restart) {
+    /** Any active state → starting, in a new generation, for a restart (first starts go through beginMany). */
+    restart: (runner: Runner, restart: { attempt: number, delayMs: number, reason: string }) => uow.run(async tx => {
+      const row = await tx.supervision.beginStart(runner.id, node.id, { generation: runner.generation, restartAttempts: restart.attempt })
+      if (row) {
         await tx.events.append(event(row, 'runner.restarting', { attempt: restart.attempt, max_attempts: row.maxRestartAttempts, delay_ms: restart.delayMs, reason: restart.reason }))
       }
       return row
