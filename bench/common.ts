@@ -4,7 +4,7 @@
 // thread, and making and removing the scratch database and temp dir a measurement runs on.
 // Only what the run.ts files share lives here; each bench's own measurement stays beside it.
 import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { Worker } from 'node:worker_threads'
@@ -136,4 +136,28 @@ export async function withScratchDatabase<T> (adminUrl: string | null, log: Log,
   } finally {
     await scratch.drop().catch(err => log(`could not drop ${scratch.name}: ${(err as Error)?.message ?? err}`))
   }
+}
+
+/**
+ * The machine a report was measured on, with `extra` facts of the bench's own. On a shared
+ * machine a high load average makes every absolute figure pessimistic: the load before and after
+ * the run says how far to trust them; compare each figure with its raw baseline from the same run.
+ */
+export const machineFacts = (loadBefore: number, extra: Record<string, unknown> = {}) => ({
+  cpus: cpus().length,
+  cpu_model: cpus()[0]?.model ?? 'unknown',
+  memory_gib: round(totalmem() / 2 ** 30, 1),
+  node: process.version,
+  platform: `${process.platform}-${process.arch}`,
+  ...extra,
+  load_average_1m_before: round(loadBefore, 2),
+  load_average_1m_after: round(loadavg()[0]!, 2),
+})
+
+/** Runs a bench; a crash is one line on stderr and exit code 2 (1 is a missed target under --check). */
+export const runBench = (main: () => Promise<void>, log: Log) => {
+  main().catch(err => {
+    log(`failed: ${(err as Error)?.stack ?? err}`)
+    process.exitCode = 2
+  })
 }

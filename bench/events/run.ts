@@ -10,9 +10,9 @@
 //     [--database-url postgres://postgres@127.0.0.1:5432/postgres] [--amqp-url amqp://guest:guest@127.0.0.1:5672] [--check]
 //
 // Every option also reads STRATAVORE_BENCH_<NAME>. --check makes a missed target exit 1.
-import { cpus, loadavg, totalmem } from 'node:os'
+import { loadavg } from 'node:os'
 import { loadConfig } from '../../src/config.js'
-import { mean, progressLog, readOptions, round, watchdog } from '../common.js'
+import { machineFacts, mean, progressLog, readOptions, round, runBench, watchdog } from '../common.js'
 import { serverInfo } from '../launch/scratch.js'
 import { rawLatency, relayLatency, type LatencyRun } from './latency.js'
 import { BENCH_AGENT, openEventsRig } from './rig.js'
@@ -149,16 +149,7 @@ const main = async () => {
   const report = {
     benchmark: 'events',
     started_at: startedAt.toISOString(),
-    machine: {
-      cpus: cpus().length,
-      cpu_model: cpus()[0]?.model ?? 'unknown',
-      memory_gib: round(totalmem() / 2 ** 30, 1),
-      node: process.version,
-      postgres: pg,
-      // A busy machine makes every absolute figure pessimistic; compare the ratios then.
-      load_average_1m_before: round(loadBefore[0]!, 2),
-      load_average_1m_after: round(loadavg()[0]!, 2),
-    },
+    machine: machineFacts(loadBefore[0]!, { postgres: pg }),
     parameters: {
       backlog: options.backlog, batch_size: options.batch, rate_per_second: options.rate, warmup_s: options.warmupS, duration_s: options.durationS,
       subscribers: options.subscribers, ws_rate_per_second: options.wsRate, ws_burst_events: options.burst, rounds: options.rounds,
@@ -175,7 +166,4 @@ const main = async () => {
   if (options.check && !pass) process.exitCode = 1
 }
 
-main().catch(err => {
-  log(`failed: ${(err as Error)?.stack ?? err}`)
-  process.exitCode = 2
-})
+runBench(main, log)

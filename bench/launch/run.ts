@@ -10,10 +10,10 @@
 // Every option also reads STRATAVORE_BENCH_<NAME> (e.g. STRATAVORE_BENCH_DURATION=30,
 // STRATAVORE_BENCH_DATABASE_URL=...). --check makes a missed target exit 1.
 import { realpathSync } from 'node:fs'
-import { cpus, loadavg, totalmem } from 'node:os'
+import { loadavg } from 'node:os'
 import { join } from 'node:path'
 import {
-  latencyPercentiles, mean, percentileOfSorted, progressLog, readOptions, round, runLoadWorker, watchdog, withScratchDatabase, withTempDir,
+  latencyPercentiles, machineFacts, mean, percentileOfSorted, progressLog, readOptions, round, runBench, runLoadWorker, watchdog, withScratchDatabase, withTempDir,
   type PhaseMessage,
 } from '../common.js'
 import { cpuMeter, type CpuMeter, type WindowCpu } from './cpu.js'
@@ -211,18 +211,7 @@ const main = async () => {
   const report = {
     benchmark: 'launch',
     started_at: startedAt.toISOString(),
-    machine: {
-      cpus: cpus().length,
-      cpu_model: cpus()[0]?.model ?? 'unknown',
-      memory_gib: round(totalmem() / 2 ** 30, 1),
-      node: process.version,
-      platform: `${process.platform}-${process.arch}`,
-      postgres: pg,
-      // The machine may be shared (CI neighbours, other test runs): a high load average before
-      // the run means the absolute numbers are pessimistic.
-      load_average_1m_before: round(loadBefore[0]!, 2),
-      load_average_1m_after: round(loadavg()[0]!, 2),
-    },
+    machine: machineFacts(loadBefore[0]!, { postgres: pg }),
     parameters: {
       clients: options.clients,
       projects: options.projects,
@@ -244,7 +233,4 @@ const main = async () => {
   if (options.check && pass === false) process.exitCode = 1
 }
 
-main().catch(err => {
-  log(`failed: ${(err as Error)?.stack ?? err}`)
-  process.exitCode = 2
-})
+runBench(main, log)

@@ -11,7 +11,7 @@
 // Without --database-url (or STRATAVORE_BENCH_DATABASE_URL) the daemon runs on embedded PGlite
 // in a temp dir, as `npm start` does with no DATABASE_URL; with it, on a scratch database there.
 import { mkdirSync } from 'node:fs'
-import { cpus, loadavg } from 'node:os'
+import { loadavg } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { pino } from 'pino'
@@ -20,7 +20,7 @@ import { buildGrpcServer } from '../../src/api/grpc-server.js'
 import { REDACT_PATHS } from '../../src/adapters/logger.js'
 import { loadConfig } from '../../src/config.js'
 import { createContext } from '../../src/context.js'
-import { latencyPercentiles, mean, progressLog, readOptions, round, runLoadWorker, watchdog, withScratchDatabase, withTempDir, type PhaseMessage } from '../common.js'
+import { latencyPercentiles, machineFacts, mean, progressLog, readOptions, round, runLoadWorker, watchdog, withScratchDatabase, withTempDir, type PhaseMessage } from '../common.js'
 import type { ScratchDatabase } from '../launch/scratch.js'
 import { SURFACES, type LoadParams, type LoadResult, type Surface } from './load.js'
 
@@ -126,7 +126,7 @@ const measure = async (options: ReturnType<typeof parseOptions>, loadBefore: num
       rounds: options.rounds,
       surfaces,
       ratios,
-      machine: { cpus: cpus().length, node: process.version, load_average_1m_before: round(loadBefore, 2), load_average_1m_after: round(loadavg()[0]!, 2) },
+      machine: machineFacts(loadBefore),
     }, null, 2)}\n`)
   } finally {
     for (const cleanup of cleanups) await cleanup().catch(err => log(`cleanup failed: ${String(err)}`))

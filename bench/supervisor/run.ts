@@ -13,8 +13,8 @@
 //     [--max-level-seconds 8] [--projects 10] [--database-url URL] [--check]
 //
 // Every option also reads STRATAVORE_BENCH_<NAME>. --check makes a missed target exit 1.
-import { cpus, loadavg, totalmem } from 'node:os'
-import { progressLog, readOptions, round, watchdog, withTempDir } from '../common.js'
+import { loadavg } from 'node:os'
+import { machineFacts, progressLog, readOptions, round, runBench, watchdog, withTempDir } from '../common.js'
 import { measureHeartbeat } from './heartbeat.js'
 import { measureRawPty, measureStratavore } from './latency.js'
 import { measureMemory } from './memory.js'
@@ -106,17 +106,7 @@ const main = async () => {
   const report = {
     benchmark: 'supervisor',
     started_at: startedAt.toISOString(),
-    machine: {
-      cpus: cpus().length,
-      cpu_model: cpus()[0]?.model ?? 'unknown',
-      memory_gib: round(totalmem() / 2 ** 30, 1),
-      node: process.version,
-      platform: `${process.platform}-${process.arch}`,
-      // On a shared machine a high load average makes every absolute figure pessimistic:
-      // compare each figure with its raw baseline from the same run.
-      load_average_1m_before: round(loadBefore[0]!, 2),
-      load_average_1m_after: round(loadavg()[0]!, 2),
-    },
+    machine: machineFacts(loadBefore[0]!),
     parameters: {
       sections: o.sections, backends: o.backends, runners: o.runners, memory_runners: o.memoryRunners, levels: o.levels,
       batches: o.batches, max_level_seconds: o.maxLevelSeconds, projects: o.projects, agent: '/bin/sleep 3600 (generic, terminal)',
@@ -130,7 +120,4 @@ const main = async () => {
   if (o.check && !pass) process.exitCode = 1
 }
 
-main().catch(err => {
-  log(`failed: ${(err as Error)?.stack ?? err}`)
-  process.exitCode = 2
-})
+runBench(main, log)
