@@ -154,6 +154,26 @@ t.test(`GET /api/v1/events on ${backendName()}`, async t => {
     await idle()
   })
 
+  t.test('a replay of several megabytes over several pages reaches a reading client whole', async t => {
+    // Pages of 500 events of 8 KiB: each page is written faster than any client reads it, so
+    // the server must hand frames to the kernel as it goes and wait for it to drain between
+    // pages, without taking a client that reads for a slow one.
+    const after = await marker()
+    const data = { blob: 'y'.repeat(8 * 1024) }
+    const sent: string[] = []
+    for (let i = 0; i < 6; i++) sent.push(...(await commitEvents(ctx, Array.from({ length: 200 }, () => ({ project: 'replay', data })))).map(e => e.eventId))
+    const client = connect(base, { filter: 'runner.*.replay', after })
+    let closedEarly: number | null = null
+    void client.closed.then(({ code }) => { closedEarly = code })
+    await client.opened
+    await waitFor('the whole replay', () => client.ids().length >= sent.length || closedEarly !== null)
+    t.equal(closedEarly, null, 'the socket stays open')
+    t.same(client.ids(), sent, 'every event, in order, once')
+    client.ws.close()
+    await client.closed
+    await idle()
+  })
+
   t.test('bad input is refused: a bad filter or cursor before the upgrade, then anything but a small JSON ping', async t => {
     const refused: Array<Record<string, string>> = [{ filter: 'runner..p1' }, { filter: 'runner.p1.' }, { filter: 'a b' }, { after: 'nope' }, { colour: 'blue' }]
     for (const query of refused) {

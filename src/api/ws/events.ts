@@ -59,6 +59,7 @@ export const eventFeedRoutes = async (app: FastifyInstance) => {
     wsHandler: (socket, request) => {
       const { filter = '#', after } = request.query
       const handle: FeedSocket = openFeedSocket(socket, {
+        transport: request.raw.socket,
         feed: ctx.feed,
         pattern: filter,
         ...(after !== undefined ? { after: after.toLowerCase() } : {}),

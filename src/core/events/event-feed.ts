@@ -20,11 +20,14 @@ import { errors } from '../errors.js'
 import type { BusSubscription, EventFeedSource, EventSubscriber, FeedEvent, FeedPosition } from '../ports.js'
 import { checkTopicPattern, topicMatches } from './topic.js'
 
-export const comparePositions = (a: FeedPosition, b: FeedPosition): number => {
-  const tx = BigInt(a.txId) - BigInt(b.txId)
-  const d = tx !== 0n ? tx : BigInt(a.id) - BigInt(b.id)
-  return d === 0n ? 0 : d < 0n ? -1 : 1
-}
+// Positions are canonical decimal strings of non-negative integers (xid8 and bigint ids as
+// Postgres prints them): the shorter is smaller, and equal lengths compare as text. This runs
+// once per subscriber per event, so it must not parse BigInts.
+const compareDecimal = (a: string, b: string): number =>
+  a.length !== b.length ? (a.length < b.length ? -1 : 1) : a === b ? 0 : a < b ? -1 : 1
+
+export const comparePositions = (a: FeedPosition, b: FeedPosition): number =>
+  compareDecimal(a.txId, b.txId) || compareDecimal(a.id, b.id)
 
 export interface FeedSink {
   /** Takes one event; called in position order, never twice with the same event. */
@@ -89,6 +92,8 @@ interface Tail {
 }
 
 const MAX_HINTS = 10_000
+const FANOUT_SLICE_MS = 10
+const yieldToLoop = () => new Promise<void>(resolve => setImmediate(resolve))
 const MAX_RECENT = 10_000
 
 export const createEventFeed = (options: EventFeedOptions): EventFeed => {
@@ -127,7 +132,15 @@ export const createEventFeed = (options: EventFeedOptions): EventFeed => {
       for (;;) {
         const page = await source.read(t.cursor!, { limit: pageSize })
         if (t.stopped) return
+        let sliceStart = Date.now()
         for (const event of page.events) {
+          // A page can be hundreds of events for a thousand subscribers: give the loop back
+          // between slices so the API (and, in `all`, the relay) keep running meanwhile.
+          if (Date.now() - sliceStart >= FANOUT_SLICE_MS) {
+            await yieldToLoop()
+            if (t.stopped) return
+            sliceStart = Date.now()
+          }
           t.cursor = event.position
           t.hints.delete(event.eventId)
           t.recent.add(event.eventId)
