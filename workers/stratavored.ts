@@ -8,7 +8,7 @@ import { startRelay } from './outbox-relay.js'
 import { startReconciler } from './reconciler.js'
 import { startSupervisor } from './supervisor.js'
 
-const USAGE = `usage: stratavored [all|api|relay|reconciler|supervisor] [--config FILE]
+const USAGE = `usage: stratavored [all | ROLE...] [--config FILE]
 
   all         every role in one process (default; what npm start runs)
   api         the HTTP API on daemon.http_port and metrics on docker.prometheus.port
@@ -16,15 +16,15 @@ const USAGE = `usage: stratavored [all|api|relay|reconciler|supervisor] [--confi
   reconciler  marks silent runners lost, then failed (every daemon.reconcile_interval_seconds)
   supervisor  this host's node: runs the agents assigned to it, heartbeats, serves attach
 
+Several roles share one process when named together: stratavored api relay.
+
 Configuration: --config FILE, else ~/.config/stratavore/stratavore.yaml, else
 /etc/stratavore/stratavore.yaml; STRATAVORE_* variables override the file
 (STRATAVORE_DAEMON_HTTP_PORT sets daemon.http_port). DATABASE_URL selects Postgres,
 otherwise the embedded PGlite in STRATAVORE_DATA_DIR (~/.local/share/stratavore).
 `
 
-const ROLES: Record<string, string[]> = {
-  all: ['api', 'relay', 'reconciler', 'supervisor'], api: ['api'], relay: ['relay'], reconciler: ['reconciler'], supervisor: ['supervisor'],
-}
+const ALL = ['api', 'relay', 'reconciler', 'supervisor']
 const STARTERS: Record<string, (ctx: Context) => Promise<Part[]>> = { api: startApi, relay: startRelay, reconciler: startReconciler, supervisor: startSupervisor }
 
 let parsed
@@ -39,12 +39,14 @@ if (values.help) {
   process.stdout.write(USAGE)
   process.exit(0)
 }
-const command = positionals[0] ?? 'all'
-const roles = ROLES[command]
-if (!roles || positionals.length > 1) {
+const commands = positionals.length > 0 ? positionals : ['all']
+const unknown = commands.filter(command => command !== 'all' && !ALL.includes(command))
+if (unknown.length > 0 || (commands.includes('all') && commands.length > 1)) {
   process.stderr.write(`stratavored: unknown command ${JSON.stringify(positionals.join(' '))}\n${USAGE}`)
   process.exit(2)
 }
+// Always started in the same order, however they were named.
+const roles = commands.includes('all') ? ALL : ALL.filter(role => commands.includes(role))
 
 await runProcess({
   roles,

@@ -44,8 +44,12 @@ export interface EventsRig {
   /** Projects with quota 10,000 (the API's maximum), created through the use case. */
   projects(n: number): Promise<string[]>
   spawnRelay(env?: Record<string, string>): RelayProcess
-  /** `stratavored all` (API, live feed, relay) on a free port; resolves once /health answers. */
-  spawnAll(env?: Record<string, string>): Promise<RelayProcess & { url: string }>
+  /**
+   * `stratavored api relay reconciler` (the API with its live feed, and the relay, in one process)
+   * on a free port; resolves once /health answers. Everything `all` runs but the supervisor,
+   * which would otherwise claim the benchmark's runners and start their agents.
+   */
+  spawnApi(env?: Record<string, string>): Promise<RelayProcess & { url: string }>
   /** The topology the relay's bus declares, plus a queue of our own bound '#'. */
   declareQueues(channel: amqp.Channel, queue: string): Promise<void>
   close(): Promise<void>
@@ -82,11 +86,11 @@ export const openEventsRig = async ({ adminUrl, amqpUrl }: { adminUrl: string, a
   }
   const context = ctx
   let projectNo = 0
-  // The 'relay started' line is the start signal of both roles (`all` runs the relay too).
-  const spawnRole = (role: 'relay' | 'all', env: Record<string, string>): RelayProcess => {
+  // The 'relay started' line is the start signal of both (the API process runs the relay too).
+  const spawnRoles = (roles: string[], env: Record<string, string>): RelayProcess => {
     // STRATAVORE_BENCH_DAEMON_NODE_ARGS profiles the daemon, e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof' (written on SIGTERM).
     const nodeArgs = (process.env.STRATAVORE_BENCH_DAEMON_NODE_ARGS ?? '').split(' ').filter(Boolean)
-    const child = spawn(process.execPath, [...nodeArgs, BIN, role], {
+    const child = spawn(process.execPath, [...nodeArgs, BIN, ...roles], {
       env: {
         PATH: process.env.PATH ?? '/usr/bin:/bin',
         HOME: home,
@@ -115,7 +119,7 @@ export const openEventsRig = async ({ adminUrl, amqpUrl }: { adminUrl: string, a
     child.stderr!.on('data', onData)
     const exited = new Promise<void>(resolve => child.once('exit', (code, signal) => {
       children.delete(child)
-      rejectStarted(new Error(`stratavored ${role} exited (${code ?? signal}) before it started:\n${output.slice(-2000)}`))
+      rejectStarted(new Error(`stratavored ${roles.join(' ')} exited (${code ?? signal}) before it started:\n${output.slice(-2000)}`))
       resolve()
     }))
     return {
@@ -150,14 +154,14 @@ export const openEventsRig = async ({ adminUrl, amqpUrl }: { adminUrl: string, a
       }
       return names
     },
-    spawnRelay: env => spawnRole('relay', env ?? {}),
-    async spawnAll (env = {}) {
+    spawnRelay: env => spawnRoles(['relay'], env ?? {}),
+    async spawnApi (env = {}) {
       const port = await freePort()
-      const proc = spawnRole('all', { STRATAVORE_DAEMON_HTTP_PORT: String(port), STRATAVORE_DOCKER_PROMETHEUS_PORT: String(await freePort()), ...env })
+      const proc = spawnRoles(['api', 'relay', 'reconciler'], { STRATAVORE_DAEMON_HTTP_PORT: String(port), STRATAVORE_DOCKER_PROMETHEUS_PORT: String(await freePort()), ...env })
       const url = `http://127.0.0.1:${port}`
       await proc.started
       for (let i = 0; !(await fetch(`${url}/api/v1/health`).then(r => r.ok, () => false)); i++) {
-        if (i > 300) throw new Error('stratavored all did not become healthy within 30 s')
+        if (i > 300) throw new Error('stratavored api relay reconciler did not become healthy within 30 s')
         await new Promise(resolve => setTimeout(resolve, 100))
       }
       return { ...proc, url }

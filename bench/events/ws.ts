@@ -1,5 +1,6 @@
 // L11/L12: the live feed (GET /api/v1/events) fanning out to many WebSocket subscribers, on the
-// real `stratavored all` process (API + feed + relay, on Postgres and RabbitMQ), against a raw
+// real `stratavored api relay reconciler` process (API + feed + relay, on Postgres and RabbitMQ;
+// `all` without the supervisor, which would start the launched runners' agents), against a raw
 // `ws` server process sending the same frames. Subscribers live in a worker thread.
 //   steady (L11): runner launches through the use case at `rate`/s; latency = a subscriber's
 //     receipt − the moment launch() resolved after COMMIT (raw: − the moment the frame's
@@ -77,7 +78,7 @@ const pace = async (count: number, rate: number, send: (i: number) => void) => {
 
 export const realFanout = async (rig: EventsRig, { subscribers, rate, durationS, burst }: { subscribers: number, rate: number, durationS: number, burst: number }): Promise<FanoutRun> => {
   const [project] = await rig.projects(1)
-  const daemon = await rig.spawnAll()
+  const daemon = await rig.spawnApi()
   const clients = await startClients(`${daemon.url.replace('http', 'ws')}/api/v1/events?filter=runner.%23`, subscribers)
   try {
     const steadyRefs = new Map<string, number>()

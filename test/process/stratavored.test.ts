@@ -55,7 +55,20 @@ t.test('bad configuration stops the daemon with one line naming the key', async 
 
 t.test('usage errors exit 2', async t => {
   const home = tempDir(t)
-  const daemon = await startDaemon(['frobnicate'], { HOME: home })
-  t.equal((await daemon.exited).code, 2)
-  t.match(daemon.output(), /unknown command "frobnicate"/)
+  for (const args of [['frobnicate'], ['api', 'frobnicate'], ['all', 'api']]) {
+    const daemon = await startDaemon(args, { HOME: home })
+    t.equal((await daemon.exited).code, 2, args.join(' '))
+    t.match(daemon.output(), `unknown command ${JSON.stringify(args.join(' '))}`)
+  }
+})
+
+t.test('roles named together share one process, and only they start', async t => {
+  const home = tempDir(t)
+  const daemon = await startDaemon(['relay', 'api'], { HOME: home, STRATAVORE_DATA_DIR: join(home, 'data') })
+  t.teardown(() => { daemon.child.kill('SIGKILL') })
+  await waitHealthy(daemon)
+  daemon.child.kill('SIGTERM')
+  t.equal((await daemon.exited).code, 0)
+  t.match(daemon.output(), /"msg":"relay started"/)
+  t.notMatch(daemon.output(), /reconciler started|supervisor started/)
 })
