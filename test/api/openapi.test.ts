@@ -25,3 +25,38 @@ t.test('the daemon serves the document and a docs page', async t => {
   t.equal(docs.statusCode, 200)
   t.match(docs.headers['content-type'], /text\/html/)
 })
+
+type Operation = { tags?: string[], responses?: Record<string, { content?: Record<string, unknown> }> }
+const operations = () => Object.entries(JSON.parse(readFileSync(OPENAPI_PATH, 'utf8')).paths as Record<string, Record<string, Operation>>)
+  .flatMap(([path, ops]) => Object.entries(ops).map(([method, op]) => ({ path, method: method.toUpperCase(), op })))
+// The methods Fastify reads a body for; on these every route can answer 413 and 415.
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'QUERY'])
+
+t.test('the document holds the REST and WebUI routes only, each tagged, each with the problems it can send', async t => {
+  const ops = operations()
+  t.ok(ops.length > 20, 'the document has operations')
+  t.same(ops.filter(o => o.path.startsWith('/stratavore.')).map(o => `${o.method} ${o.path}`), [], 'no Connect-RPC path (proto/ documents those)')
+  t.same(ops.filter(o => !o.path.startsWith('/api/v1/')).map(o => `${o.method} ${o.path}`), [], 'every path is under /api/v1/')
+  t.same(ops.filter(o => (o.op.tags ?? []).length === 0).map(o => `${o.method} ${o.path}`), [], 'every operation has a tag')
+  const lacking = (statuses: string[], which: typeof ops) => which
+    .filter(o => statuses.some(s => o.op.responses?.[s]?.content?.['application/problem+json'] === undefined))
+    .map(o => `${o.method} ${o.path}`)
+  const withBody = ops.filter(o => BODY_METHODS.has(o.method))
+  t.ok(withBody.length > 5, 'there are body-taking routes')
+  t.same(lacking(['413', '415'], withBody), [], 'every body-taking route documents 413 and 415 problems')
+  t.same(lacking(['400'], ops), [], 'every route documents the 400 problem (a NUL byte is refused anywhere)')
+})
+
+t.test('the 413 and 415 the document promises are what body-taking routes send', async t => {
+  const { app } = await build(t)
+  const id = '00000000-0000-4000-8000-000000000000'
+  for (const { path, method } of operations().filter(o => BODY_METHODS.has(o.method))) {
+    const url = path.replace(/\{[^}]+\}/g, id)
+    const notJson = await app.inject({ method: method as 'POST', url, headers: { 'content-type': 'text/plain' }, payload: 'hello' })
+    t.equal(notJson.statusCode, 415, `${method} ${path} with text/plain`)
+    t.match(notJson.headers['content-type'], /^application\/problem\+json/)
+    const tooLarge = await app.inject({ method: method as 'POST', url, payload: { padding: 'x'.repeat(300 * 1024) } })
+    t.equal(tooLarge.statusCode, 413, `${method} ${path} with a body over daemon.body_limit_bytes`)
+    t.equal(tooLarge.json().code, 'PAYLOAD_TOO_LARGE')
+  }
+})

@@ -5,6 +5,11 @@ import swaggerUi from '@fastify/swagger-ui'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { VERSION } from '../../version.js'
+import { problems } from '../rest/schemas.js'
+
+// Methods Fastify reads a body for (its `bodywith` set): on these, any route can answer 413 and
+// 415 before its own code runs, whether or not it declares a body.
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'QUERY'])
 
 export const openapiPlugin = fp(async (app: FastifyInstance) => {
   await app.register(swagger, {
@@ -24,9 +29,21 @@ export const openapiPlugin = fp(async (app: FastifyInstance) => {
         { name: 'sessions', description: 'Agent conversations that can be resumed' },
         { name: 'events', description: 'The live event feed (WebSocket), resumable from the audit log' },
         { name: 'audit', description: 'The audit log: one HMAC chain per project, and its verifier' },
+        { name: 'nodes', description: 'Supervisor nodes: batched heartbeats' },
         { name: 'webui', description: 'The Lex WebUI contract (shared/contracts/lex-webui.md)' },
       ],
     },
+  })
+  // Responses that cross-cutting plugins send on every route, documented here so that no route
+  // can forget them: the validation plugin refuses a NUL byte or an unpaired surrogate in any
+  // query, param or body (400 INVALID_STRING); on body methods, the body limit (413
+  // PAYLOAD_TOO_LARGE) and the JSON-only content-type parsers (415 UNSUPPORTED_MEDIA_TYPE) act
+  // before the handler. What a route declares itself wins. Hidden routes (RPC, this document,
+  // /docs) are left alone.
+  app.addHook('onRoute', route => {
+    if (route.schema === undefined || route.schema.hide === true) return
+    const takesBody = [route.method].flat().some(method => BODY_METHODS.has(method))
+    route.schema = { ...route.schema, response: { ...problems(...(takesBody ? [400, 413, 415] : [400])), ...route.schema.response as object } }
   })
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true })
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())

@@ -18,7 +18,7 @@ export const auditRoutes = async (app: FastifyInstance) => {
       description: 'Detects edited, deleted, inserted, reordered and unsigned rows, and rows signed with a key this daemon does not have. ' +
         'Removing the newest rows of a chain is not detectable from the rows alone.',
       querystring: AuditVerifyQuery,
-      response: { 200: Type.Ref(AuditVerificationDto), ...problems(400) },
+      response: { 200: Type.Ref(AuditVerificationDto), ...problems(400, 503) },
     },
   }, async request => toAuditVerificationDto(await ctx.audit.verify(request.query.chain !== undefined ? { chain: request.query.chain } : {})))
 }

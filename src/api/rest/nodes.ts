@@ -43,7 +43,7 @@ export const nodeRoutes = async (app: FastifyInstance) => {
       body: HeartbeatBody,
       response: {
         200: HeartbeatResult,
-        ...problems(400, 401, 404),
+        ...problems(400, 401, 404, 503),
         409: { description: 'problem (409): some runners are fenced', content: { 'application/problem+json': { schema: FencedProblem } } },
       },
     },

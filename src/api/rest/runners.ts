@@ -12,7 +12,7 @@ export const runnerRoutes = async (app: FastifyInstance) => {
   const { ctx } = app
 
   app.get<{ Querystring: Static<typeof RunnerListQuery> }>('/api/v1/runners', {
-    schema: { tags, summary: 'List runners, newest first', querystring: RunnerListQuery, response: { 200: RunnerPageDto, ...problems(400) } },
+    schema: { tags, summary: 'List runners, newest first', querystring: RunnerListQuery, response: { 200: RunnerPageDto, ...problems(400, 503) } },
   }, async request => {
     const page = await ctx.runners.list(request.query)
     return { runners: page.runners.map(toRunnerDto), total: page.total, nextCursor: page.nextCursor }
@@ -24,12 +24,12 @@ export const runnerRoutes = async (app: FastifyInstance) => {
       summary: 'Launch a runner',
       description: 'Admits the runner against the project quota and token budgets and records it as pending; a supervisor starts it.',
       body: LaunchBody,
-      response: { 201: Type.Ref(RunnerDto), ...problems(400, 404, 409, 429) },
+      response: { 201: Type.Ref(RunnerDto), ...problems(400, 404, 409, 429, 503) },
     },
   }, async (request, reply) => reply.code(201).send(toRunnerDto(await ctx.runners.launch(request.body, request.actor))))
 
   app.get<{ Params: Static<typeof RunnerParams> }>('/api/v1/runners/:id', {
-    schema: { tags, summary: 'Get a runner', params: RunnerParams, response: { 200: Type.Ref(RunnerDto), ...problems(400, 404) } },
+    schema: { tags, summary: 'Get a runner', params: RunnerParams, response: { 200: Type.Ref(RunnerDto), ...problems(400, 404, 503) } },
   }, async request => toRunnerDto(await ctx.runners.get(request.params.id)))
 
   app.get<{ Params: Static<typeof RunnerParams> }>('/api/v1/runners/:id/output', {
@@ -58,7 +58,7 @@ export const runnerRoutes = async (app: FastifyInstance) => {
       description: 'Sets the desired state to stopped: SIGTERM to the process group, SIGKILL after timeoutSeconds, or at once with force.',
       params: RunnerParams,
       body: StopBody,
-      response: { 202: Type.Ref(RunnerDto), ...problems(400, 404, 409) },
+      response: { 202: Type.Ref(RunnerDto), ...problems(400, 404, 409, 503) },
     },
   }, async (request, reply) => reply.code(202).send(toRunnerDto(await ctx.runners.stop(request.params.id, request.body, request.actor))))
 }

@@ -35,10 +35,18 @@ export const Problem = Type.Object({
   errors: Type.Optional(Type.Array(Type.Object({ path: Type.String(), message: Type.String() }))),
 }, { $id: 'Problem', description: 'RFC 9457 problem details (application/problem+json)' })
 
-/** Problem responses for the given statuses, for a route's `response` map. */
+// A 503 (the database, or a runner's supervisor, cannot be reached) always says when to retry.
+const RETRY_AFTER = { 'Retry-After': { type: 'integer', description: 'seconds to wait before retrying' } }
+
+/**
+ * Problem responses for the given statuses, for a route's `response` map. A route lists what
+ * it can answer itself (400 for its schema, 404, 409, 429, and 503 when it touches the
+ * database); the 400, 413 and 415 that every route can answer are added by the openapi plugin.
+ */
 export const problems = (...statuses: number[]) =>
   Object.fromEntries(statuses.map(s => [s, {
     description: `problem (${s})`,
+    ...(s === 503 ? { headers: RETRY_AFTER } : {}),
     content: { 'application/problem+json': { schema: Type.Ref(Problem) } },
   }]))
 

@@ -51,7 +51,7 @@ export const webuiRoutes = async (app: FastifyInstance) => {
   }, async () => ({ daemon: toWebuiDaemon(await ctx.status.daemon()), metrics: toWebuiMetrics(await ctx.status.metrics()) }))
 
   app.get('/api/v1/metrics', {
-    schema: { tags, summary: 'Global metrics (snake_case)', response: { 200: Type.Ref(MetricsSnake) } },
+    schema: { tags, summary: 'Global metrics (snake_case)', response: { 200: Type.Ref(MetricsSnake), ...problems(503) } },
   }, async () => toWebuiMetricsSnake(await ctx.status.metrics()))
 
   app.post('/api/v1/reconcile', {
@@ -75,19 +75,19 @@ export const webuiRoutes = async (app: FastifyInstance) => {
   })
 
   app.get<{ Querystring: Static<typeof OptionalProjectQuery> }>('/api/v1/runners/list', {
-    schema: { tags, summary: 'All runners known, newest first', querystring: OptionalProjectQuery, response: { 200: orError(Type.Object({ runners: Type.Array(Type.Ref(WebuiRunner)), total: Type.Integer() })), ...problems(400) } },
+    schema: { tags, summary: 'All runners known, newest first', querystring: OptionalProjectQuery, response: { 200: orError(Type.Object({ runners: Type.Array(Type.Ref(WebuiRunner)), total: Type.Integer() })), ...problems(400, 503) } },
   }, async request => domainError(async () => {
     const { runners, total } = await ctx.runners.listAll(request.query.project ? { project: request.query.project } : {})
     return { runners: runners.map(toWebuiRunner), total }
   }))
 
   app.get<{ Querystring: Static<typeof RunnerIdQuery> }>('/api/v1/runners/get', {
-    schema: { tags, summary: 'One runner', querystring: RunnerIdQuery, response: { 200: orError(Type.Object({ runner: Type.Ref(WebuiRunner) })), ...problems(400) } },
+    schema: { tags, summary: 'One runner', querystring: RunnerIdQuery, response: { 200: orError(Type.Object({ runner: Type.Ref(WebuiRunner) })), ...problems(400, 503) } },
   }, async request => domainError(async () => ({ runner: toWebuiRunner(await ctx.runners.get(request.query.id)) })))
 
   app.post<{ Body: Static<typeof LaunchRunnerRequest> }>('/api/v1/runners/launch', {
     preValidation: keyFolder(LaunchRunnerRequest),
-    schema: { tags, summary: 'Launch a runner', body: LaunchRunnerRequest, response: { 200: orError(Type.Object({ runner: Type.Ref(WebuiRunner) })), ...problems(400) } },
+    schema: { tags, summary: 'Launch a runner', body: LaunchRunnerRequest, response: { 200: orError(Type.Object({ runner: Type.Ref(WebuiRunner) })), ...problems(400, 503) } },
   }, async request => domainError(async () => {
     const { projectName, ...rest } = request.body
     return { runner: toWebuiRunner(await ctx.runners.launch({ ...rest, project: projectName }, request.actor)) }
@@ -95,7 +95,7 @@ export const webuiRoutes = async (app: FastifyInstance) => {
 
   app.post<{ Body: Static<typeof StopRunnerRequest> }>('/api/v1/runners/stop', {
     preValidation: keyFolder(StopRunnerRequest),
-    schema: { tags, summary: 'Stop a runner', body: StopRunnerRequest, response: { 200: Success, ...problems(400) } },
+    schema: { tags, summary: 'Stop a runner', body: StopRunnerRequest, response: { 200: Success, ...problems(400, 503) } },
   }, async request => domainError(async () => {
     const { runnerId, ...stop } = request.body
     await ctx.runners.stop(runnerId, stop, request.actor)
@@ -103,31 +103,31 @@ export const webuiRoutes = async (app: FastifyInstance) => {
   }, failure))
 
   app.get<{ Querystring: Static<typeof StatusQuery> }>('/api/v1/projects/list', {
-    schema: { tags, summary: 'Projects', querystring: StatusQuery, response: { 200: orError(Type.Object({ projects: Type.Array(Type.Ref(WebuiProject)) })), ...problems(400) } },
+    schema: { tags, summary: 'Projects', querystring: StatusQuery, response: { 200: orError(Type.Object({ projects: Type.Array(Type.Ref(WebuiProject)) })), ...problems(400, 503) } },
   }, async request => domainError(async () => ({ projects: (await ctx.projects.list(request.query.status ? { status: request.query.status } : {})).map(toWebuiProject) })))
 
   app.post<{ Body: Static<typeof CreateProjectRequest> }>('/api/v1/projects/create', {
     preValidation: keyFolder(CreateProjectRequest),
-    schema: { tags, summary: 'Create a project', body: CreateProjectRequest, response: { 200: orError(Type.Object({ project: Type.Ref(WebuiProject) })), ...problems(400) } },
+    schema: { tags, summary: 'Create a project', body: CreateProjectRequest, response: { 200: orError(Type.Object({ project: Type.Ref(WebuiProject) })), ...problems(400, 503) } },
   }, async request => domainError(async () => ({ project: toWebuiProject(await ctx.projects.create(request.body, request.actor)) })))
 
   app.get<{ Querystring: Static<typeof ProjectNameQuery> }>('/api/v1/projects/get', {
-    schema: { tags, summary: 'One project', querystring: ProjectNameQuery, response: { 200: orError(Type.Object({ project: Type.Ref(WebuiProject) })), ...problems(400) } },
+    schema: { tags, summary: 'One project', querystring: ProjectNameQuery, response: { 200: orError(Type.Object({ project: Type.Ref(WebuiProject) })), ...problems(400, 503) } },
   }, async request => domainError(async () => ({ project: toWebuiProject(await ctx.projects.get(request.query.name)) })))
 
   app.post<{ Body: Static<typeof DeleteProjectRequest> }>('/api/v1/projects/delete', {
     preValidation: keyFolder(DeleteProjectRequest),
-    schema: { tags, summary: 'Archive a project', body: DeleteProjectRequest, response: { 200: Success, ...problems(400) } },
+    schema: { tags, summary: 'Archive a project', body: DeleteProjectRequest, response: { 200: Success, ...problems(400, 503) } },
   }, async request => domainError(async () => {
     await ctx.projects.archive(request.body.name, request.actor)
     return { success: true }
   }, failure))
 
   app.get<{ Querystring: Static<typeof RequiredProjectQuery> }>('/api/v1/sessions/list', {
-    schema: { tags, summary: "A project's sessions", querystring: RequiredProjectQuery, response: { 200: orError(Type.Object({ sessions: Type.Array(Type.Ref(WebuiSession)) })), ...problems(400) } },
+    schema: { tags, summary: "A project's sessions", querystring: RequiredProjectQuery, response: { 200: orError(Type.Object({ sessions: Type.Array(Type.Ref(WebuiSession)) })), ...problems(400, 503) } },
   }, async request => domainError(async () => ({ sessions: (await ctx.sessions.list({ project: request.query.project })).map(toWebuiSession) })))
 
   app.get<{ Querystring: Static<typeof SessionIdQuery> }>('/api/v1/sessions/get', {
-    schema: { tags, summary: 'One session', querystring: SessionIdQuery, response: { 200: orError(Type.Object({ session: Type.Ref(WebuiSession) })), ...problems(400) } },
+    schema: { tags, summary: 'One session', querystring: SessionIdQuery, response: { 200: orError(Type.Object({ session: Type.Ref(WebuiSession) })), ...problems(400, 503) } },
   }, async request => domainError(async () => ({ session: toWebuiSession(await ctx.sessions.get(request.query.session_id)) })))
 }
