@@ -231,7 +231,8 @@ export interface SupervisionRepository {
   registerNode(node: NodeRegistration): Promise<'ok' | 'name_taken' | 'credential_mismatch'>
   nodeAttachInfo(nodeId: string): Promise<NodeAttachInfo | null>
   /** Assigns up to `limit` pending runners that no node holds yet to this node. */
-  claimUnassigned(nodeId: string, limit: number): Promise<number>
+  /** Assigns up to `limit` unassigned pending runners to the node; returns them as written. */
+  claimUnassigned(nodeId: string, limit: number): Promise<Runner[]>
   /** The active runners assigned to this node, oldest first. */
   assigned(nodeId: string): Promise<Runner[]>
   /** pending (or any active state, for a restart) → starting, in a new generation. */

@@ -61,4 +61,15 @@ export const eventTypesOf = async (ctx: Context, aggregateId: string) =>
 
 export const eventsOf = async (ctx: Context, aggregateId: string) =>
   (await ctx.database.db.select({ type: outbox.eventType, payload: outbox.payload }).from(outbox).where(eq(outbox.aggregateId, aggregateId)).orderBy(asc(outbox.id)))
-    .map(r => ({ type: r.type, data: (r.payload as { data: Record<string, unknown> }).data }))
+    .map(r => ({ type: r.type, seq: (r.payload as { seq: number }).seq, data: (r.payload as { data: Record<string, unknown> }).data }))
+
+/**
+ * A runner's events, checked on the way: numbered 1, 2, 3… in the order they were written, with
+ * no gap, up to the runner's own seq (every write that bumps it writes an event).
+ */
+export const runnerEventsOf = async (t: { same(found: unknown, wanted: unknown, message: string): unknown }, ctx: Context, runnerId: string) => {
+  const events = await eventsOf(ctx, runnerId)
+  const runner = await ctx.runners.get(runnerId)
+  t.same(events.map(e => e.seq), Array.from({ length: runner.eventSeq }, (_, i) => i + 1), `seq 1…${runner.eventSeq} with no gap: ${events.map(e => `${e.seq} ${e.type}`).join(', ')}`)
+  return events
+}

@@ -10,7 +10,7 @@ import { claudeBin, claudeEnv, cliAvailable } from '../helpers/agent-clis.js'
 import { openAttach } from '../helpers/attach-client.js'
 import { backendName } from '../helpers/database.js'
 import { createProject } from '../helpers/fixtures.js'
-import { buildSupervisedContext, eventTypesOf, waitForRunner } from '../helpers/supervisor.js'
+import { buildSupervisedContext, eventTypesOf, runnerEventsOf, waitForRunner } from '../helpers/supervisor.js'
 import { buildContext } from '../helpers/app.js'
 
 const ONE_REPLY = { inputTokens: 12, outputTokens: 7, cacheReadTokens: 1500, cacheCreationTokens: 3000 }
@@ -42,7 +42,7 @@ t.test(`Claude Code under the supervisor on ${backendName()}`, async t => {
     const session = await sessionOf(sessionId)
     t.match(session, { runnerId: launched.id, projectName: project.name, tokensUsed: ONE_REPLY_TOTAL, resumable: true })
     t.ok(session!.endedAt, 'the session ended with its runner')
-    t.same(await eventTypesOf(ctx, launched.id), ['runner.launched', 'runner.started', 'runner.stopped'])
+    t.same((await runnerEventsOf(t, ctx, launched.id)).map(e => e.type), ['runner.launched', 'runner.starting', 'runner.started', 'runner.stopped'])
     t.same(await eventTypesOf(ctx, sessionId), ['session.created'])
     t.equal((await ctx.projects.get(project.name)).totalTokens, ONE_REPLY_TOTAL, 'the project total follows')
   })

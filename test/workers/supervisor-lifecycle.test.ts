@@ -5,7 +5,8 @@ import { eq } from 'drizzle-orm'
 import { runners } from '../../src/adapters/db/schema.js'
 import { backendName } from '../helpers/database.js'
 import { createProject } from '../helpers/fixtures.js'
-import { buildSupervisedContext, eventTypesOf, eventsOf, waitForRunner } from '../helpers/supervisor.js'
+import { buildContext } from '../helpers/app.js'
+import { buildSupervisedContext, eventsOf, runnerEventsOf, startTestSupervisor, supervisorTestConfig, waitForRunner } from '../helpers/supervisor.js'
 
 const alive = (pid: number) => { try { process.kill(pid, 0); return true } catch { return false } }
 
@@ -23,7 +24,7 @@ t.test(`runner lifecycle under a supervisor on ${backendName()}`, async t => {
     const done = await waitForRunner(ctx, launched.id, 'terminated')
     t.equal(done.exitCode, 0)
     t.equal(done.desiredState, 'stopped')
-    t.same(await eventTypesOf(ctx, launched.id), ['runner.launched', 'runner.started', 'runner.stopped'])
+    t.same((await runnerEventsOf(t, ctx, launched.id)).map(e => e.type), ['runner.launched', 'runner.starting', 'runner.started', 'runner.stopped'])
   })
 
   await t.test('a crash is restarted with backoff, then failed when attempts run out', async t => {
@@ -32,9 +33,9 @@ t.test(`runner lifecycle under a supervisor on ${backendName()}`, async t => {
     t.equal(failed.exitCode, 3)
     t.equal(failed.generation, 3, 'three lives: the first start and two restarts')
     t.equal(failed.restartAttempts, 2)
-    const events = await eventsOf(ctx, launched.id)
+    const events = await runnerEventsOf(t, ctx, launched.id)
     t.same(events.map(e => e.type), [
-      'runner.launched', 'runner.started', 'runner.restarting', 'runner.started', 'runner.restarting', 'runner.started', 'runner.failed',
+      'runner.launched', 'runner.starting', 'runner.started', 'runner.restarting', 'runner.started', 'runner.restarting', 'runner.started', 'runner.failed',
     ])
     t.same(events.filter(e => e.type === 'runner.restarting').map(e => e.data.attempt), [1, 2])
     t.match(events.at(-1)!.data, { exit_code: 3, reason: /exited with code 3/ })
@@ -54,7 +55,7 @@ t.test(`runner lifecycle under a supervisor on ${backendName()}`, async t => {
     const done = await waitForRunner(ctx, launched.id, 'terminated')
     t.equal(done.exitCode, null, 'ended by a signal')
     t.notOk(alive(Number(running.runtimeId)), 'the process is gone')
-    t.same((await eventTypesOf(ctx, launched.id)).slice(-2), ['runner.stop_requested', 'runner.stopped'])
+    t.same((await runnerEventsOf(t, ctx, launched.id)).map(e => e.type).slice(-2), ['runner.stop_requested', 'runner.stopped'])
   })
 
   await t.test('stop with a timeout: an agent that ignores SIGTERM is killed after it', async t => {
@@ -129,4 +130,17 @@ t.test(`a runner that stayed up past healthy_after_seconds has its attempts rese
   t.ok(third.generation >= 3)
   await ctx.runners.stop(launched.id, { force: true }, 'test')
   await waitForRunner(ctx, launched.id, 'terminated')
+})
+
+t.test(`a runner launched while no node is ready is claimed by the first supervisor, with its event, on ${backendName()}`, async t => {
+  const ctx = await buildContext(t, supervisorTestConfig)
+  const project = await createProject(t, ctx)
+  const launched = await ctx.runners.launch({ project: project.name, agent: 'fake', flags: ['--after-ms', '300', '--exit-code', '0'] }, 'test')
+  t.equal(launched.nodeId, null, 'no node yet: it waits unassigned')
+  await startTestSupervisor(t, ctx)
+  const done = await waitForRunner(ctx, launched.id, 'terminated')
+  t.ok(done.nodeId, 'claimed by the node')
+  const events = await runnerEventsOf(t, ctx, launched.id)
+  t.same(events.map(e => e.type), ['runner.launched', 'runner.assigned', 'runner.starting', 'runner.started', 'runner.stopped'])
+  t.equal(events[1]!.data.node_id, done.nodeId)
 })

@@ -240,7 +240,7 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
   const pass = async () => {
     for (const [runnerId, write] of unreported) if (!busy.has(runnerId)) exclusive(runnerId, () => report(runnerId, write))
     const room = settings.capacity - live.size - busy.size - restarts.size
-    if (room > 0) await repos.supervision.claimUnassigned(node.id, room)
+    if (room > 0) await transitions.claim(room)
     const firstStarts: Runner[] = []
     for (const r of await repos.supervision.assigned(node.id)) {
       if (!busy.has(r.id) && !unreported.has(r.id) && convergeOne(r) === 'start') firstStarts.push(r)

@@ -28,7 +28,19 @@ export const createTransitions = ({ uow, clock, ids, node, actor = SUPERVISOR_AC
     })
   }
 
+  // Every transaction appends its events in project order (audit-chain locks in one global
+  // order, as the reconciler does), so two of them never wait on each other.
+  const byProjectName = (a: Runner, b: Runner) => a.projectName < b.projectName ? -1 : a.projectName > b.projectName ? 1 : 0
+  const byProject = (rows: Runner[]) => [...rows].sort(byProjectName)
+
   return {
+    /** Unassigned pending runners → this node, as many as it has room for. */
+    claim: (limit: number) => limit <= 0 ? Promise.resolve([]) : uow.run(async tx => {
+      const claimed = await tx.supervision.claimUnassigned(node.id, limit)
+      for (const row of byProject(claimed)) await tx.events.append(event(row, 'runner.assigned', {}))
+      return claimed
+    }),
+
     /** Any active state → starting, in a new generation, for a restart (first starts go through beginMany). */
     restart: (runner: Runner, restart: { attempt: number, delayMs: number, reason: string }) => uow.run(async tx => {
       const row = await tx.supervision.beginStart(runner.id, node.id, { generation: runner.generation, restartAttempts: restart.attempt })
@@ -41,14 +53,13 @@ export const createTransitions = ({ uow, clock, ids, node, actor = SUPERVISOR_AC
     /** starting → running for each spawned process, in one unit of work; the map holds the rows that moved. */
     running: (started: Array<{ runner: Runner, pid: number, sessionId: string | null, transcriptPath: string | null }>) => uow.run(async tx => {
       const moved = new Map<string, Runner>()
-      // Rows first, then the events in project order, as the reconciler does: every transaction
-      // takes project (audit chain) locks in one global order, so two never wait on each other.
+      // Rows first, then the events in project order.
       const updated: Array<{ row: Runner, start: typeof started[number] }> = []
       for (const start of started) {
         const row = await tx.supervision.markRunning(start.runner.id, start.runner.generation, { pid: start.pid, sessionId: start.sessionId })
         if (row) updated.push({ row, start })
       }
-      updated.sort((a, b) => a.row.projectName < b.row.projectName ? -1 : a.row.projectName > b.row.projectName ? 1 : 0)
+      updated.sort((a, b) => byProjectName(a.row, b.row))
       for (const { row, start: { runner, pid, sessionId, transcriptPath } } of updated) {
         await tx.events.append(event(row, 'runner.started', { pid, generation: row.generation, session_id: row.sessionId, restart_attempt: row.restartAttempts }))
         if (sessionId) await recordSession(tx, row, sessionId, transcriptPath, runner.conversationMode === 'resume' || runner.restartAttempts > 0 ? runner.sessionId : null)
@@ -64,11 +75,13 @@ export const createTransitions = ({ uow, clock, ids, node, actor = SUPERVISOR_AC
         const row = await tx.supervision.beginStart(runner.id, node.id, { generation: runner.generation, restartAttempts: runner.restartAttempts })
         if (row) begun.push(row)
       }
+      for (const row of byProject(begun)) await tx.events.append(event(row, 'runner.starting', { generation: row.generation }))
       return begun
     }),
 
     sessionSeen: (runner: Runner, generation: number, sessionId: string, transcriptPath: string | null) => uow.run(async tx => {
       const row = await tx.supervision.setSession(runner.id, generation, sessionId)
+      if (row) await tx.events.append(event(row, 'runner.session_changed', { session_id: sessionId, previous_session_id: runner.sessionId }))
       await recordSession(tx, row ?? runner, sessionId, transcriptPath, runner.sessionId && runner.sessionId !== sessionId ? runner.sessionId : null)
       return row
     }),

@@ -42,14 +42,14 @@ export const createSupervisionRepository = (db: Db): SupervisionRepository => ({
   },
 
   async claimUnassigned (nodeId, limit) {
-    if (limit <= 0) return 0
+    if (limit <= 0) return []
     const candidates = db.select({ id: runners.id }).from(runners)
       .where(and(isNull(runners.nodeId), eq(runners.status, 'pending')))
       .orderBy(asc(runners.id)).limit(limit).for('update', { skipLocked: true })
-    const rows = await db.update(runners).set({ nodeId, updatedAt: sql`now()` })
+    const rows = await db.update(runners).set({ nodeId, ...bumpSeq })
       .where(and(inArray(runners.id, candidates), isNull(runners.nodeId), eq(runners.status, 'pending')))
-      .returning({ id: runners.id })
-    return rows.length
+      .returning()
+    return rows.map(toRunner)
   },
 
   async assigned (nodeId) {
