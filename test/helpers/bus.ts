@@ -19,18 +19,28 @@ export const requireRabbit = (t: TapTest): boolean => {
   return false
 }
 
-export const openTestAmqpBus = async (t: TapTest): Promise<{ bus: EventBus, exchange: string, url: string }> => {
+export const uniqueExchange = (prefix = 'stv-test') => `${prefix}-${randomBytes(5).toString('hex')}`
+
+/**
+ * A bus on a fresh exchange, or on `exchange` when several buses must share one (several
+ * relays); the exchange and its catch-all queue are deleted at teardown only when made here.
+ */
+export const openTestAmqpBus = async (t: TapTest, { exchange }: { exchange?: string } = {}): Promise<{ bus: EventBus, exchange: string, url: string }> => {
   const url = testAmqpUrl()!
-  const exchange = `stv-test-${randomBytes(5).toString('hex')}`
-  const bus = await createAmqpBus({ url, exchange, logger: pino({ level: process.env.STRATAVORE_TEST_LOG_LEVEL ?? 'silent' }), onHandlerError: err => { throw err } })
-  await Promise.race([bus.connected, new Promise((_, reject) => setTimeout(() => reject(new Error(`RabbitMQ at ${url} did not accept a connection in 10 s`)), 10_000).unref())])
+  const owned = !exchange
+  const name = exchange ?? uniqueExchange()
+  const bus = await createAmqpBus({ url, exchange: name, logger: pino({ level: process.env.STRATAVORE_TEST_LOG_LEVEL ?? 'silent' }), onHandlerError: err => { throw err } })
+  // Registered before waiting for the connection, so a bus that never connects still stops
+  // its reconnect timer.
   t.teardown(async () => {
     await bus.close()
+    if (!owned) return
     const conn = await amqp.connect(url)
     const ch = await conn.createChannel()
-    await ch.deleteQueue(`${exchange}.log`)
-    await ch.deleteExchange(exchange)
+    await ch.deleteQueue(`${name}.log`)
+    await ch.deleteExchange(name)
     await conn.close()
   })
-  return { bus, exchange, url }
+  await Promise.race([bus.connected, new Promise((_, reject) => setTimeout(() => reject(new Error(`RabbitMQ at ${url} did not accept a connection in 10 s`)), 10_000).unref())])
+  return { bus, exchange: name, url }
 }
