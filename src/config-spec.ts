@@ -155,3 +155,36 @@ export const leaves = (tree: SpecTree = CONFIG_SPEC, prefix = ''): Array<[string
 
 /** STRATAVORE_DAEMON_HTTP_PORT for daemon.http_port. */
 export const envNameOf = (path: string) => `STRATAVORE_${path.replaceAll('.', '_').toUpperCase()}`
+
+/** The variable of every key: STRATAVORE_DAEMON_HTTP_PORT → daemon.http_port. */
+export const ENV_KEYS: ReadonlyMap<string, string> = new Map(leaves().map(([path]) => [envNameOf(path), path]))
+
+// The namespace of each top-level section, `agents` included (set in the file only): a
+// variable in one of these that names no key is a typo. Other STRATAVORE_* variables
+// (STRATAVORE_DATA_DIR, the CLI's STRATAVORE_API_URL, the tags agents are given, test and bench
+// knobs) are not configuration keys.
+export const ENV_SECTION_PREFIXES = [...Object.keys(CONFIG_SPEC), 'agents'].map(section => `${envNameOf(section)}_`)
+
+const editDistance = (a: string, b: string): number => {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i]
+    for (let j = 1; j <= b.length; j++) current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1))
+    previous = current
+  }
+  return previous[b.length]!
+}
+
+/**
+ * The known variable a mistyped one most likely meant, or null: the nearest within three edits
+ * (`..._DAEMON_HTTP_PROT`), else the one variable of the same section that ends like it
+ * (`..._DATABASE_HOST` for `..._DATABASE_POSTGRESQL_HOST`).
+ */
+export const closestEnvName = (name: string): string | null => {
+  const known = [...ENV_KEYS.keys()]
+  const [nearest] = known.map(k => [k, editDistance(name, k)] as const).filter(([, d]) => d <= 3).sort((x, y) => x[1] - y[1])
+  if (nearest) return nearest[0]
+  const prefix = ENV_SECTION_PREFIXES.find(p => name.startsWith(p))
+  const endingLikeIt = prefix ? known.filter(k => k.startsWith(prefix) && k.endsWith(`_${name.slice(prefix.length)}`)) : []
+  return endingLikeIt.length === 1 ? endingLikeIt[0]! : null
+}

@@ -1,12 +1,16 @@
 // The only reader of configuration files and environment variables. Order of precedence:
 // defaults < YAML file (--config, else ~/.config/stratavore/stratavore.yaml, else
 // /etc/stratavore/stratavore.yaml) < STRATAVORE_* variables < DATABASE_URL, AMQP_URL and
-// STRATAVORE_DATA_DIR. Any bad key or value throws one AppError whose message names the key.
+// STRATAVORE_DATA_DIR. Any bad key or value throws one AppError whose message names the key;
+// so does a STRATAVORE_<SECTION>_* variable that names no key.
 import { existsSync, readFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { isAbsolute, join, resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
-import { AGENT_KINDS, AGENT_NAME, CONFIG_SPEC, DEFAULT_AGENT_COMMANDS, SECRET_FILE_TWINS, envNameOf, isLeaf, leaves, type AgentKind, type Leaf, type SpecTree } from './config-spec.js'
+import {
+  AGENT_KINDS, AGENT_NAME, CONFIG_SPEC, DEFAULT_AGENT_COMMANDS, ENV_KEYS, ENV_SECTION_PREFIXES, SECRET_FILE_TWINS, closestEnvName, envNameOf, isLeaf, leaves,
+  type AgentKind, type Leaf, type SpecTree,
+} from './config-spec.js'
 import { auditKeyProblem, parseAuditKeys, type AuditKey } from './core/audit/audit-keys.js'
 import { AppError } from './core/errors.js'
 import { checkEnvironment } from './core/runners/launch-input.js'
@@ -143,6 +147,17 @@ const readSecretFile = (key: string, path: string, home: string): string => {
   }
 }
 
+// Environment variables are matched against the keys, so a misspelt one would do nothing at
+// all: in a section's namespace it stops the daemon instead, as an unknown YAML key does.
+const checkVariableNames = (env: NodeJS.ProcessEnv) => {
+  for (const name of Object.keys(env)) {
+    if (ENV_KEYS.has(name) || !ENV_SECTION_PREFIXES.some(prefix => name.startsWith(prefix))) continue
+    if (name.startsWith(envNameOf('agents'))) throw configError(name, 'agents are set in the config file only', 'environment')
+    const close = closestEnvName(name)
+    throw configError(name, `is not a known key${close ? `; did you mean ${close} (${ENV_KEYS.get(close)})?` : ''}`, 'environment')
+  }
+}
+
 const getPath = (obj: Record<string, unknown>, path: string): unknown =>
   path.split('.').reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], obj)
 
@@ -168,6 +183,7 @@ export const loadConfig = ({ configPath, env = process.env, home = env.HOME || h
     agentsRaw = (doc as Record<string, unknown> | null)?.agents
   }
 
+  checkVariableNames(env)
   for (const [path, leaf] of leaves()) {
     const name = envNameOf(path)
     const raw = env[name]

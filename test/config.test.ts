@@ -1,6 +1,8 @@
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import t from 'tap'
+import { SECRET_FILE_TWINS, envNameOf } from '../src/config-spec.js'
 import { loadConfig, redactedConfig } from '../src/config.js'
 import { tempDir } from './helpers/app.js'
 
@@ -64,6 +66,47 @@ t.test('--config wins over the home file; password_file twins are read', async t
   t.equal(c.databaseUrl, 'postgres://stratavore:s3cret@db.internal:5432/stratavore?sslmode=prefer')
 })
 
+t.test('the _file twins of rabbitmq and github are read like the database one; a missing file names its key', async t => {
+  const home = setup(t)
+  const dir = tempDir(t)
+  writeFileSync(join(dir, 'mq'), 'mq-s3cret\n')
+  writeFileSync(join(dir, 'gh'), 'ghp_fromfile\r\n')
+  writeFileSync(join(dir, 'c.yaml'), [
+    'docker:', '  rabbitmq:', '    enabled: true', '    password: inline', `    password_file: ${join(dir, 'mq')}`,
+    'github:', '  token: inline', `  token_file: ${join(dir, 'gh')}`,
+  ].join('\n'))
+  const c = loadConfig({ configPath: join(dir, 'c.yaml'), home, env: { HOME: home } })
+  t.equal(c.docker.rabbitmq.password, 'mq-s3cret', 'the file wins over the inline password; its trailing newline is trimmed')
+  t.equal(c.amqpUrl, 'amqp://guest:mq-s3cret@localhost:5672/%2F')
+  t.equal(c.github.token, 'ghp_fromfile', 'the file wins over the inline token; a trailing CRLF is trimmed')
+  const fromEnv = loadConfig({ home, env: { HOME: home, STRATAVORE_GITHUB_TOKEN_FILE: join(dir, 'gh'), STRATAVORE_DOCKER_RABBITMQ_PASSWORD_FILE: join(dir, 'mq') } })
+  t.same([fromEnv.github.token, fromEnv.docker.rabbitmq.password], ['ghp_fromfile', 'mq-s3cret'], 'the twins work from the environment too')
+
+  t.same(SECRET_FILE_TWINS.map(([, file]) => file), ['database.postgresql.password_file', 'docker.rabbitmq.password_file', 'github.token_file'])
+  for (const [, file] of SECRET_FILE_TWINS) {
+    const message = errorOf(() => loadConfig({ home, env: { HOME: home, [envNameOf(file)]: join(dir, 'missing') } }))
+    t.equal(message, `config ${file}: cannot read ${join(dir, 'missing')}: ENOENT (from file)`, `a missing ${file} is one line naming the key`)
+  }
+})
+
+// Every STRATAVORE_* name the repository uses (daemon keys, the CLI's STRATAVORE_API_URL, test
+// and bench knobs, what agents are given) must load; this file is left out, since it spells
+// wrong names on purpose.
+t.test('no STRATAVORE_ variable the repository uses is refused', async t => {
+  const root = fileURLToPath(new URL('..', import.meta.url))
+  const self = fileURLToPath(import.meta.url)
+  const names = new Set<string>()
+  const scan = (path: string) => {
+    if (path === self || /\/(node_modules|\.git|\.tap|drizzle)$/.test(path)) return
+    if (statSync(path).isDirectory()) { for (const entry of readdirSync(path)) scan(join(path, entry)); return }
+    for (const [name] of readFileSync(path, 'utf8').matchAll(/STRATAVORE_[A-Z0-9_]*[A-Z0-9]/g)) names.add(name)
+  }
+  for (const entry of ['src', 'test', 'bench', 'scripts', '.ci', 'bin', 'workers', 'deploy', 'docs', 'compose.yaml', 'Dockerfile', 'README.md', 'package.json']) scan(join(root, entry))
+  t.ok(['STRATAVORE_DATA_DIR', 'STRATAVORE_TEST_DATABASE_URL', 'STRATAVORE_DAEMON_HTTP_PORT', 'STRATAVORE_RUNNER_ID'].every(n => names.has(n)), `the scan found the usual names (${names.size} in all)`)
+  const home = setup(t)
+  t.doesNotThrow(() => loadConfig({ home, env: { HOME: home, ...Object.fromEntries([...names].map(n => [n, ''])) } }), [...names].sort().join(' '))
+})
+
 t.test('a bad file or value names the key', async t => {
   const home = setup(t)
   const env = { HOME: home }
@@ -75,8 +118,26 @@ t.test('a bad file or value names the key', async t => {
     ['missing --config file', () => loadConfig({ home, env, configPath: '/nonexistent/s.yaml' }), /--config.*not found/],
     ['bad DATABASE_URL', () => loadConfig({ home, env: { ...env, DATABASE_URL: 'mysql://x' } }), /DATABASE_URL.*scheme/],
     ['unreadable password_file', () => loadConfig({ home, env: { ...env, STRATAVORE_DATABASE_POSTGRESQL_PASSWORD_FILE: '/nonexistent/pw' } }), /database\.postgresql\.password_file.*cannot read/],
+    // Variables in a section's namespace must name a key; a near miss gets a suggestion.
+    ['a misspelt variable', () => loadConfig({ home, env: { ...env, STRATAVORE_DAEMON_HTTP_PROT: '1' } }),
+      /^config STRATAVORE_DAEMON_HTTP_PROT: is not a known key; did you mean STRATAVORE_DAEMON_HTTP_PORT \(daemon\.http_port\)\? \(from environment\)$/],
+    ['a variable missing a level', () => loadConfig({ home, env: { ...env, STRATAVORE_DATABASE_PASSWORD: 'x' } }),
+      /^config STRATAVORE_DATABASE_PASSWORD: .*did you mean STRATAVORE_DATABASE_POSTGRESQL_PASSWORD \(database\.postgresql\.password\)\?/],
+    ['an unknown variable with nothing close', () => loadConfig({ home, env: { ...env, STRATAVORE_RELAY_WORKERS: '4' } }),
+      /^config STRATAVORE_RELAY_WORKERS: is not a known key \(from environment\)$/],
+    ['an unknown variable, even empty', () => loadConfig({ home, env: { ...env, STRATAVORE_GITHUB_TOKENS: '' } }), /^config STRATAVORE_GITHUB_TOKENS: .*did you mean STRATAVORE_GITHUB_TOKEN /],
+    ['an agent from the environment', () => loadConfig({ home, env: { ...env, STRATAVORE_AGENTS_CLAUDE_COMMAND: 'claude' } }),
+      /^config STRATAVORE_AGENTS_CLAUDE_COMMAND: agents are set in the config file only/],
   ]
-  for (const [name, fn, expected] of cases) t.match(errorOf(fn), expected, name)
+  for (const [name, fn, expected] of cases) {
+    const message = errorOf(fn)
+    t.match(message, expected, name)
+    t.notMatch(message, /\n/, `${name}: one line`)
+  }
+  for (const section of ['daemon', 'database', 'docker', 'supervisor', 'relay', 'debug', 'observability', 'defaults', 'webui', 'security', 'github']) {
+    const name = `${envNameOf(section)}_NO_SUCH_KEY`
+    t.match(errorOf(() => loadConfig({ home, env: { ...env, [name]: '1' } })), new RegExp(`^config ${name}: is not a known key`), `${name} is refused`)
+  }
 
   const withFile = (yaml: string) => { const h = setup(t, yaml); return errorOf(() => loadConfig({ home: h, env: { HOME: h } })) }
   t.match(withFile('daemon:\n  http_prot: 1\n'), /daemon\.http_prot: is not a known key/)
