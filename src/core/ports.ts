@@ -223,6 +223,21 @@ export interface HeartbeatOutcome {
   lost: string[]
   /** Refused: the runner is finished or lives in a newer generation; its process must die. */
   fenced: string[]
+  /** Budgets in force whose use this heartbeat took past their warning share (but not from above their limit). */
+  budgets: BudgetUse[]
+}
+
+export interface BudgetUse {
+  budgetId: string
+  scope: 'global' | 'project' | 'runner'
+  /** '' for the global budget, else the project name or runner id. */
+  scopeId: string
+  /** The project whose runners used the tokens; '' for the global budget. */
+  project: string
+  limitTokens: number
+  usedBefore: number
+  usedAfter: number
+  periodEnd: Date
 }
 
 /** The supervisor's conditional transitions; each returns the changed row or null. */

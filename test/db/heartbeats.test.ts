@@ -3,7 +3,8 @@
 // going lost until its next heartbeat.
 import t from 'tap'
 import { eq, sql } from 'drizzle-orm'
-import { nodes, outbox, runners, sessions, tokenBudgets } from '../../src/adapters/db/schema.js'
+import { events as auditLog, nodes, outbox, runners, sessions, tokenBudgets } from '../../src/adapters/db/schema.js'
+import { createTransitions } from '../../src/core/supervisor/transitions.js'
 import { buildContext } from '../helpers/app.js'
 import { backendName } from '../helpers/database.js'
 import { createProject } from '../helpers/fixtures.js'
@@ -43,7 +44,7 @@ t.test(`heartbeats and node reconciliation on ${backendName()}`, async t => {
   })
 
   const first = await ctx.repos.supervision.heartbeat(NODE, [beat(a, 1, 100), beat(b, 2, 100), beat(done, 1, 100)])
-  t.same(first, { accepted: [a], lost: [], fenced: [b, done] }, 'a wrong generation and a finished runner are fenced')
+  t.same(first, { budgets: [], accepted: [a], lost: [], fenced: [b, done] }, 'a wrong generation and a finished runner are fenced')
   // The same totals again (a retried heartbeat) add nothing; higher totals add the difference.
   await ctx.repos.supervision.heartbeat(NODE, [beat(a, 1, 100)])
   await ctx.repos.supervision.heartbeat(NODE, [beat(a, 1, 150)])
@@ -56,7 +57,7 @@ t.test(`heartbeats and node reconciliation on ${backendName()}`, async t => {
   t.equal(budget!.usedTokens, 151, 'the project budget in force gets it too')
 
   await db.update(runners).set({ status: 'lost' }).where(eq(runners.id, a))
-  t.same(await ctx.repos.supervision.heartbeat(NODE, [beat(a, 1, 150)]), { accepted: [], lost: [a], fenced: [] }, 'a lost runner that beats is reported for recovery')
+  t.same(await ctx.repos.supervision.heartbeat(NODE, [beat(a, 1, 150)]), { budgets: [], accepted: [], lost: [a], fenced: [] }, 'a lost runner that beats is reported for recovery')
 
   await db.update(nodes).set({ lastHeartbeat: sql`now() - interval '1 hour'` }).where(eq(nodes.id, NODE))
   const result = await ctx.reconciler.reconcile('test')
@@ -67,4 +68,50 @@ t.test(`heartbeats and node reconciliation on ${backendName()}`, async t => {
   await ctx.repos.supervision.heartbeat(NODE, [])
   const [node] = await db.select().from(nodes).where(eq(nodes.id, NODE))
   t.equal(node!.status, 'ready', 'its next heartbeat brings it back')
+})
+
+t.test(`a heartbeat that takes a budget past 80% or past its limit writes budget.warning, budget.exceeded, on ${backendName()}`, async t => {
+  const ctx = await buildContext(t)
+  const db = ctx.database.db
+  const project = await createProject(t, ctx)
+  t.equal(await ctx.repos.supervision.registerNode({
+    id: NODE, name: 'node-b', hostname: 'host-b', version: 'test', capacity: 10, credentialHash: 'h', attachUrl: 'ws://127.0.0.1:1', attachKey: 'k',
+  }), 'ok')
+  const runner = (await ctx.runners.launch({ project: project.name, agent: 'generic-test' }, 'test')).id
+  await db.update(runners).set({ nodeId: NODE, status: 'running', generation: 1 }).where(eq(runners.id, runner))
+  const inForce = { periodGranularity: 'daily', periodStart: sql`now() - interval '1 hour'`, periodEnd: sql`now() + interval '1 hour'` }
+  const [global, perProject, perRunner, past] = await db.insert(tokenBudgets).values([
+    { scope: 'global', scopeId: '', limitTokens: 10_000, ...inForce },
+    { scope: 'project', scopeId: project.name, limitTokens: 1_000, ...inForce },
+    { scope: 'runner', scopeId: runner, limitTokens: 500, ...inForce },
+    // Over, but not in force: no event.
+    { scope: 'project', scopeId: project.name, limitTokens: 1, periodGranularity: 'daily', periodStart: sql`now() - interval '3 hours'`, periodEnd: sql`now() - interval '2 hours'` },
+  ]).returning({ id: tokenBudgets.id })
+  const transitions = createTransitions({ uow: ctx.uow, clock: ctx.clock, ids: ctx.ids, node: { id: NODE } })
+  const beat = (tokens: number) => transitions.heartbeat([{
+    runnerId: runner, generation: 1, cpuPercent: 0, memoryMb: 0, inputTokens: tokens - 1, outputTokens: 1, cacheReadTokens: 0, cacheCreationTokens: 0,
+  }])
+  const budgetEvents = async () => (await db.select().from(outbox).where(eq(outbox.aggregateType, 'budget')).orderBy(outbox.id))
+    .map(r => ({ type: r.eventType, key: r.routingKey, budget: r.aggregateId, seq: (r.payload as { seq: number }).seq, data: (r.payload as { data: Record<string, unknown> }).data }))
+
+  await beat(700)
+  t.same((await budgetEvents()).map(e => [e.type, e.budget, e.seq, e.key]), [
+    ['budget.warning', String(perRunner!.id), 1, `budget.warning.${project.name}`],
+    ['budget.exceeded', String(perRunner!.id), 2, `budget.exceeded.${project.name}`],
+  ], 'the runner budget (500) crossed both at once; the project budget (1,000) is at 70%')
+  await beat(900)
+  await beat(900)
+  t.same((await budgetEvents()).slice(2).map(e => [e.type, e.budget, e.seq]), [['budget.warning', String(perProject!.id), 1]],
+    'the project budget passed 80% once; a repeated heartbeat and a budget already over write nothing')
+  await beat(20_000)
+  const last = (await budgetEvents()).slice(3)
+  t.same(last.map(e => [e.type, e.budget, e.seq, e.key]), [
+    ['budget.warning', String(global!.id), 1, 'budget.warning._global'],
+    ['budget.exceeded', String(global!.id), 2, 'budget.exceeded._global'],
+    ['budget.exceeded', String(perProject!.id), 2, `budget.exceeded.${project.name}`],
+  ], 'the global budget gets its own routing word; no event for a budget out of its period')
+  t.match(last[2]!.data, { scope: 'project', scope_id: project.name, limit_tokens: 1_000, used_tokens: 20_000, warning_share: 0.8 })
+  t.notOk((await budgetEvents()).some(e => e.budget === String(past!.id)))
+  const audited = await db.select({ eventId: auditLog.eventId }).from(auditLog).where(eq(auditLog.entityType, 'budget'))
+  t.equal(audited.length, 6, 'each in the audit log too')
 })

@@ -21,11 +21,13 @@ export type EventType =
   | 'runner.restarting'
   | 'runner.recovered'
   | 'session.created'
+  | 'budget.warning'
+  | 'budget.exceeded'
   | 'node.registered'
   | 'node.lost'
   | 'system.alert'
 
-export type AggregateType = 'project' | 'runner' | 'session' | 'node' | 'outbox'
+export type AggregateType = 'project' | 'runner' | 'session' | 'budget' | 'node' | 'outbox'
 
 export interface DomainEvent {
   eventId: string
@@ -37,7 +39,7 @@ export interface DomainEvent {
   seq: number
   actor: string
   data: Record<string, unknown>
-  /** Set for events that are not about a project (system alerts): `system.alert.<severity>`. */
+  /** Set for events that are not about a project: `system.alert.<severity>`, `node.lost.<node_id>`, `budget.<kind>._global`. */
   routingKey?: string
 }
 

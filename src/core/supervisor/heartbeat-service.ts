@@ -37,8 +37,8 @@ export const createHeartbeatService = ({ repos, uow, clock, ids, hashCredential 
     const node = await repos.supervision.nodeAttachInfo(nodeId.toLowerCase())
     if (!node) throw errors.nodeNotFound(nodeId)
     if (!credential || !node.credentialHash || hashCredential(credential) !== node.credentialHash) throw errors.nodeUnauthenticated(nodeId)
-    const outcome = await repos.supervision.heartbeat(node.nodeId, checked)
     const transitions = createTransitions({ uow, clock, ids, node: { id: node.nodeId }, actor: `node:${node.nodeId}` })
+    const outcome = await transitions.heartbeat(checked)
     const recovered: string[] = []
     for (const runnerId of outcome.lost) {
       if (await transitions.recovered(runnerId, checked.find(b => b.runnerId === runnerId)!.generation)) recovered.push(runnerId)

@@ -43,7 +43,7 @@ export const createHeartbeatTick = ({ repos, runtime, node, log, settings, live,
     const samples = runtime.sample(tracked.map(t => t.agent.pid))
     await Promise.all(tracked.map(t => t.agent.poll().catch(err => log.debug({ err, runnerId: t.runner.id }, 'could not read the agent\'s transcript'))))
     const beats = tracked.map(t => beatOf(t, samples.get(t.agent.pid)))
-    const outcome = await repos.supervision.heartbeat(node.id, beats)
+    const outcome = await transitions.heartbeat(beats)
     for (const runnerId of outcome.fenced) {
       const t = live.get(runnerId)
       if (!t || t.fenced) continue

@@ -1,8 +1,9 @@
 // The supervisor's writes, each one unit of work: the conditional transition and its event
 // commit together, or neither does. A null result means the row had moved on (stopped by a
 // person, failed by the reconciler, restarted by a newer life) and nothing was written.
+import { budgetEventsOf } from '../budgets/budget-events.js'
 import type { EventType } from '../events/event.js'
-import type { Clock, IdGenerator, NodeRegistration, UnitOfWork } from '../ports.js'
+import type { Clock, IdGenerator, NodeRegistration, RunnerBeat, UnitOfWork } from '../ports.js'
 import { runnerEventOf, type Runner } from '../runners/runner.js'
 import type { ExitStatus } from './agent-runtime.js'
 
@@ -34,6 +35,15 @@ export const createTransitions = ({ uow, clock, ids, node, actor = SUPERVISOR_AC
   const byProject = (rows: Runner[]) => [...rows].sort(byProjectName)
 
   return {
+    /** One heartbeat batch for the node, with the budget events the tokens it counts cause. */
+    heartbeat: (beats: RunnerBeat[]) => uow.run(async tx => {
+      const outcome = await tx.supervision.heartbeat(node.id, beats)
+      const events = outcome.budgets.flatMap(use => budgetEventsOf(use, actor, { ids, clock }))
+      events.sort((a, b) => a.project < b.project ? -1 : a.project > b.project ? 1 : 0)
+      for (const e of events) await tx.events.append(e)
+      return outcome
+    }),
+
     /** Unassigned pending runners → this node, as many as it has room for. */
     claim: (limit: number) => limit <= 0 ? Promise.resolve([]) : uow.run(async tx => {
       const claimed = await tx.supervision.claimUnassigned(node.id, limit)

@@ -3,12 +3,18 @@
 // id order (two writers never deadlock), and refuses rows whose generation or state says the
 // report comes from a process that should no longer exist (fencing). Tokens arrive as each
 // runner's running totals, so a repeated or reordered report never counts twice; the increase
-// over the stored totals is added to the runner's session and to the budgets in force.
+// over the stored totals is added to the runner's session and to the budgets in force. Budgets
+// whose use crossed the warning share or the limit come back, for their events.
 import { sql } from 'drizzle-orm'
-import type { HeartbeatOutcome, RunnerBeat } from '../../../core/ports.js'
+import { BUDGET_WARNING_SHARE } from '../../../core/budgets/budget-events.js'
+import type { BudgetUse, HeartbeatOutcome, RunnerBeat } from '../../../core/ports.js'
 import { rowsOf, type Db } from '../client.js'
 
 const BEATING = ['starting', 'running', 'paused', 'stopping', 'lost']
+
+/** A reported runner (kind 'runner', the budget columns null), or a budget it took past its warning share. */
+type Row = { kind: 'runner', id: string, was_status: string }
+  | { kind: 'budget', id: string, scope: BudgetUse['scope'], scopeId: string, project: string, limitTokens: number, usedBefore: number, usedAfter: number, periodEnd: Date | string }
 
 export const createHeartbeatStatement = (db: Db) => async (nodeId: string, beats: RunnerBeat[]): Promise<HeartbeatOutcome> => {
   const input = JSON.stringify(beats.map(b => ({
@@ -21,7 +27,7 @@ export const createHeartbeatStatement = (db: Db) => async (nodeId: string, beats
     cache_read: b.cacheReadTokens,
     cache_creation: b.cacheCreationTokens,
   })))
-  const rows = rowsOf<{ id: string, was_status: string }>(await db.execute(sql`
+  const rows = rowsOf<Row>(await db.execute(sql`
     with beat as (
       select * from jsonb_to_recordset(${input}::jsonb)
         as b(id uuid, generation int, cpu real, mem int, input bigint, output bigint, cache_read bigint, cache_creation bigint)
@@ -68,16 +74,25 @@ export const createHeartbeatStatement = (db: Db) => async (nodeId: string, beats
     budget_use as (
       update token_budgets t set used_tokens = t.used_tokens + d.delta, updated_at = now()
       from (
-        select 'global' as scope, '' as scope_id, sum(delta) as delta from updated having sum(delta) > 0
-        union all select 'project', project_name, sum(delta) from updated group by project_name having sum(delta) > 0
-        union all select 'runner', id::text, delta from updated where delta > 0
+        select 'global' as scope, '' as scope_id, '' as project, sum(delta) as delta from updated having sum(delta) > 0
+        union all select 'project', project_name, project_name, sum(delta) from updated group by project_name having sum(delta) > 0
+        union all select 'runner', id::text, project_name, delta from updated where delta > 0
       ) d
       where t.scope = d.scope and t.scope_id = d.scope_id and now() >= t.period_start and now() < t.period_end
-      returning t.id
+      returning t.id, t.scope, t.scope_id, d.project, t.limit_tokens, t.used_tokens - d.delta as used_before, t.used_tokens as used_after, t.period_end
     )
-    select id::text as id, was_status from updated`))
-  const seen = new Map(rows.map(r => [r.id, r.was_status]))
+    select 'runner' as kind, id::text as id, was_status, null as scope, null as "scopeId", null as project,
+      null::float8 as "limitTokens", null::float8 as "usedBefore", null::float8 as "usedAfter", null::timestamptz as "periodEnd"
+    from updated
+    union all
+    select 'budget', id::text, null, scope, scope_id, project, limit_tokens::float8, used_before::float8, used_after::float8, period_end
+    from budget_use where used_before < limit_tokens and used_after >= limit_tokens * ${BUDGET_WARNING_SHARE}::float8`))
+  const seen = new Map(rows.flatMap(r => r.kind === 'runner' ? [[r.id, r.was_status] as const] : []))
   return {
+    budgets: rows.flatMap(r => r.kind === 'budget' ? [{
+      budgetId: r.id, scope: r.scope, scopeId: r.scopeId, project: r.project, limitTokens: r.limitTokens,
+      usedBefore: r.usedBefore, usedAfter: r.usedAfter, periodEnd: new Date(r.periodEnd),
+    }] : []),
     accepted: beats.filter(b => seen.has(b.runnerId) && seen.get(b.runnerId) !== 'lost').map(b => b.runnerId),
     lost: beats.filter(b => seen.get(b.runnerId) === 'lost').map(b => b.runnerId),
     fenced: beats.filter(b => !seen.has(b.runnerId)).map(b => b.runnerId),
