@@ -2,10 +2,14 @@ import t from 'tap'
 import { mkdirSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { count, eq } from 'drizzle-orm'
+import { createClient, createRouterTransport } from '@connectrpc/connect'
 import { events, outbox, projects, runners } from '../../src/adapters/db/schema.js'
+import { routerOptions, routes } from '../../src/api/rpc/routes.js'
+import { ProjectService } from '../../src/gen/stratavore/v1/project_pb.js'
 import { build, tempDir } from '../helpers/app.js'
 import { backendName } from '../helpers/database.js'
 import { createProject, uniqueName } from '../helpers/fixtures.js'
+import { failureOf } from './rpc/helpers.js'
 
 type Method = 'GET' | 'POST' | 'PUT' | 'DELETE'
 interface Request { method: Method, url: string, payload?: string | object, headers?: Record<string, string> }
@@ -30,6 +34,10 @@ t.test(`bad input on ${backendName()}`, async t => {
     const runner = await ctx.runners.launch({ project: project.name, agent: 'generic-test' }, 'test')
     const free = join(dir, 'free')
     mkdirSync(free)
+    // Traversing paths below resolve to `free`, which exists and belongs to no project: only
+    // the rule on their form refuses them.
+    mkdirSync(join(dir, 'sub'))
+    mkdirSync(join(free, 'inner'))
     const file = join(dir, 'a-file')
     writeFileSync(file, 'not a directory')
     const link = join(dir, 'link-to-project')
@@ -106,6 +114,12 @@ t.test(`bad input on ${backendName()}`, async t => {
       // Project paths.
       ['a relative path', create({ path: 'relative/dir' }), 400, 'INVALID_PROJECT_PATH'],
       ['a traversing path', create({ path: '/tmp/../etc/../nonexistent' }), 400, 'INVALID_PROJECT_PATH'],
+      ['a traversing path to a free directory', create({ path: `${dir}/sub/../free` }), 400, 'INVALID_PROJECT_PATH'],
+      ['a trailing /..', create({ path: `${free}/inner/..` }), 400, 'INVALID_PROJECT_PATH'],
+      ['a "." segment', create({ path: `${dir}/./free` }), 400, 'INVALID_PROJECT_PATH'],
+      ['a trailing /.', create({ path: `${free}/.` }), 400, 'INVALID_PROJECT_PATH'],
+      ['a double slash', create({ path: `${dir}//free` }), 400, 'INVALID_PROJECT_PATH'],
+      ['a double trailing slash', create({ path: `${free}//` }), 400, 'INVALID_PROJECT_PATH'],
       ['a missing path', create({ path: join(dir, 'missing') }), 400, 'INVALID_PROJECT_PATH'],
       ['a file, not a directory', create({ path: file }), 400, 'INVALID_PROJECT_PATH'],
       ['a path through a file', create({ path: join(file, 'sub') }), 400, 'INVALID_PROJECT_PATH'],
@@ -117,7 +131,7 @@ t.test(`bad input on ${backendName()}`, async t => {
       ['a duplicate name', create({ name: project.name }), 409, 'PROJECT_EXISTS'],
       ['a duplicate path', create({ path: project.path }), 409, 'PROJECT_PATH_TAKEN'],
       ['a duplicate path with a trailing slash', create({ path: `${project.path}/` }), 409, 'PROJECT_PATH_TAKEN'],
-      ['a duplicate path spelt with ..', create({ path: `${project.path}/../work` }), 409, 'PROJECT_PATH_TAKEN'],
+      ['a duplicate path spelt with .. (refused for its form first)', create({ path: `${project.path}/../work` }), 400, 'INVALID_PROJECT_PATH'],
       ['a symlink to an existing project directory', create({ path: link }), 409, 'PROJECT_PATH_TAKEN'],
       // Sizes and depths.
       ['65 flags', launch({ flags: Array.from({ length: 65 }, (_, i) => `--f${i}`) }), 400, 'VALIDATION_FAILED'],
@@ -156,6 +170,27 @@ t.test(`bad input on ${backendName()}`, async t => {
     t.same(await counts(), before, 'no rows added to projects, runners, outbox or events')
     t.hasStrict(await ctx.runners.get(runner.id), { status: 'pending', desiredState: 'running', stopForce: false }, 'the runner is untouched')
     t.hasStrict(await ctx.projects.get(project.name), { maxConcurrentRunners: 5, path: project.path }, 'the project is untouched')
+  })
+
+  t.test('a project path with "." or ".." segments is refused on every surface, naming the rule', async t => {
+    const dir = tempDir(t)
+    mkdirSync(join(dir, 'sub'))
+    mkdirSync(join(dir, 'free'))
+    const traversing = `${dir}/sub/../free`
+    const before = await counts()
+    const rest = await app.inject(body('POST', '/api/v1/projects', { name: uniqueName('dots'), path: traversing }))
+    t.equal(rest.statusCode, 400)
+    t.hasStrict(rest.json(), { code: 'INVALID_PROJECT_PATH' })
+    t.match(rest.json().detail, /must not contain "\." or "\.\." segments/)
+    const webui = await app.inject(body('POST', '/api/v1/projects/create', { name: uniqueName('dots'), path: traversing }))
+    t.equal(webui.statusCode, 200, 'the Lex WebUI route answers a domain error as 200')
+    t.match(webui.json(), { error: /must not contain "\." or "\.\." segments/ })
+    const rpc = createClient(ProjectService, createRouterTransport(routes({ ctx, closing: new AbortController().signal }), { router: routerOptions(ctx) }))
+    t.match(await failureOf(rpc.createProject({ name: uniqueName('dots'), path: traversing })), { code: 'InvalidArgument', detail: 'INVALID_PROJECT_PATH' })
+    t.same(await counts(), before, 'nothing was created')
+    const trailing = await app.inject(body('POST', '/api/v1/projects', { name: uniqueName('slash'), path: `${dir}/free/` }))
+    t.equal(trailing.statusCode, 201, 'one trailing slash is accepted')
+    t.equal(trailing.json().path, realpathSync(join(dir, 'free')), 'and the realpath is stored without it')
   })
 
   t.test('concurrent duplicates: one wins, the rest are 409s', async t => {

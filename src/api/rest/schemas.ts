@@ -4,6 +4,7 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { SYSTEM_CHAIN } from '../../core/audit/audit-record.js'
 import { BROKEN_REASONS } from '../../core/audit/audit-service.js'
 import { PROJECT_NAME_PATTERN, PROJECT_STATUSES } from '../../core/projects/project.js'
+import { PROJECT_PATH_RULE } from '../../core/projects/project-path.js'
 import { ENV_NAME_PATTERN, MAX_ENV_VALUE_LENGTH, MAX_ENV_VARS, MAX_FLAGS, MAX_FLAG_LENGTH, MAX_PROMPT_LENGTH, SESSION_ID_PATTERN } from '../../core/runners/launch-input.js'
 import { CONVERSATION_MODES, RUNNER_STATUSES, RUNTIME_TYPES } from '../../core/runners/runner.js'
 import { MAX_PAGE_SIZE } from '../../core/runners/runner-service.js'
@@ -70,7 +71,7 @@ export type ProjectDto = Static<typeof ProjectDto>
 
 export const CreateProjectBody = Type.Object({
   name: ProjectName,
-  path: Type.String({ minLength: 1, maxLength: 4096, description: 'absolute path of an existing directory; stored as its realpath' }),
+  path: Type.String({ minLength: 1, maxLength: 4096, description: `an existing directory: ${PROJECT_PATH_RULE}; stored as its realpath` }),
   description: Type.Optional(Type.String({ maxLength: 2000 })),
   tags: Type.Optional(Tags),
 }, strict)

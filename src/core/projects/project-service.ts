@@ -1,11 +1,13 @@
-// Project use cases. A project's path is checked against the file system through the
-// PathResolver port and stored as its realpath, so two names can never hide the same
-// directory behind a symlink and runners always start where the project really is.
+// Project use cases. A project's path must be written plainly (project-path.ts), is checked
+// against the file system through the PathResolver port and stored as its realpath, so two
+// names can never hide the same directory behind a symlink and runners always start where the
+// project really is.
 import { errors } from '../errors.js'
 import type { DomainEvent, EventType } from '../events/event.js'
 import type { Clock, IdGenerator, PathResolver, Repositories, TransactionRepositories, UnitOfWork } from '../ports.js'
 import { checkInteger, checkList, checkPattern, checkText } from '../validation.js'
 import { PROJECT_NAME_PATTERN, type Project, type ProjectStatus } from './project.js'
+import { checkProjectPathForm } from './project-path.js'
 
 export interface CreateProjectInput {
   name: string
@@ -65,7 +67,7 @@ export const createProjectService = ({ repos, uow, clock, ids, paths }: ProjectS
       const rawPath = checkText('path', input.path, 4096)
       const description = checkText('description', input.description ?? '', 2000)
       const tags = checkList('tags', input.tags ?? [], 32, 64)
-      if (!rawPath.startsWith('/')) throw errors.invalidProjectPath(rawPath, 'must be absolute')
+      checkProjectPathForm(rawPath)
       const resolved = await paths.resolveDirectory(rawPath)
       if (!resolved.ok) throw errors.invalidProjectPath(rawPath, resolved.reason)
 
