@@ -4,7 +4,7 @@
 // the way an operator starts them. Everything is torn down with the test.
 import { randomBytes } from 'node:crypto'
 import { pino } from 'pino'
-import { inArray, sql } from 'drizzle-orm'
+import { and, inArray, isNull, sql } from 'drizzle-orm'
 import { openDatabase } from '../../src/adapters/db/client.js'
 import { outbox } from '../../src/adapters/db/schema.js'
 import { createContext, type Context } from '../../src/context.js'
@@ -76,6 +76,8 @@ export interface Rig {
   /** Projects with a high quota, for writers to spread launches over. */
   projects(n: number): Promise<string[]>
   outboxIds(): Promise<string[]>
+  /** Event ids of the rows not yet delivered (nor dead). */
+  pendingIds(): Promise<string[]>
   backlog(): Promise<{ pending: number, dead: number }>
   /** Waits until the outbox has no pending row and every outbox event id reached the ledger. */
   drained(timeoutMs: number, ignore?: string[]): Promise<void>
@@ -133,10 +135,11 @@ export const openRig = async (t: TapTest, { batchSize, pollIntervalMs = 1000 }: 
   }
 
   const outboxIds = async () => (await ctx.database.db.select({ id: outbox.eventId }).from(outbox)).map(r => r.id)
+  const pendingIds = async () => (await ctx.database.db.select({ id: outbox.eventId }).from(outbox).where(and(isNull(outbox.deliveredAt), isNull(outbox.deadAt)))).map(r => r.id)
   const backlog = () => ctx.repos.outbox.backlog()
   let projectNo = 0
   return {
-    ctx, databaseUrl, amqpUrl, exchange, ledger, batchSize, spawn, outboxIds, backlog,
+    ctx, databaseUrl, amqpUrl, exchange, ledger, batchSize, spawn, outboxIds, pendingIds, backlog,
     async projects (n) {
       const names: string[] = []
       for (let i = 0; i < n; i++) names.push((await createProject(t, ctx, { name: `fault-${process.pid}-${++projectNo}`, maxConcurrentRunners: 10_000 })).name)

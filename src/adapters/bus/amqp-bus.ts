@@ -11,6 +11,7 @@ import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqp
 import type { Logger } from 'pino'
 import type { BusMessage, BusSubscription, EventBus, PublishOutcome } from '../../core/ports.js'
 import { checkTopicPattern } from '../../core/events/topic.js'
+import { framesWritten } from './amqp-internals.js'
 
 export interface AmqpBusOptions {
   url: string
@@ -168,7 +169,9 @@ export const createAmqpBus = async (options: AmqpBusOptions): Promise<EventBus &
           else resolve({ ok: false, reason: 'rejected', error: (err as Error).message })
         }
       }))
-      hooks?.afterSend?.()
+      // Handled from here on, though awaited later: a confirm may fail while the frames flush.
+      const confirmed = Promise.all(sent)
+      confirmed.catch(() => {})
       let onClose = () => {}
       const closed = new Promise<never>((_, reject) => {
         onClose = () => reject(new BusUnavailableError('the channel closed before every confirm arrived'))
@@ -187,7 +190,13 @@ export const createAmqpBus = async (options: AmqpBusOptions): Promise<EventBus &
       })
       timedOut.catch(() => {})
       try {
-        return await Promise.race([Promise.all(sent), closed, timedOut])
+        if (hooks?.afterSend) {
+          // Only once the frames have left the process: publish() merely queues them, so a
+          // crash test that kills the process here would otherwise kill it before any was sent.
+          await Promise.race([framesWritten(channel), closed, timedOut])
+          hooks.afterSend()
+        }
+        return await Promise.race([confirmed, closed, timedOut])
       } finally {
         clearTimeout(timer)
         channel.removeListener('close', onClose)

@@ -23,7 +23,11 @@ export interface RelayOptions {
   /** Backoff of a refused row: base * 2^(attempt-1), capped, with ±25% jitter. */
   retryBaseSeconds?: number
   retryMaxSeconds?: number
-  /** Fault injection for crash tests: called at each named point of a pass. */
+  /**
+   * Fault injection for crash tests: called at each named point of a pass. At
+   * `relay.after_publish` the bus has written the batch out (not merely queued it), but not
+   * read a confirm; without a fault point the bus does not wait for that moment.
+   */
   faultPoint?: (point: RelayFaultPoint) => void
 }
 
@@ -41,16 +45,16 @@ const toMessage = (row: OutboxRow): BusMessage => ({
   body: row.payload,
 })
 
-export const createOutboxRelay = ({ uow, publisher, clock, ids, batchSize, retryBaseSeconds = 1, retryMaxSeconds = 300, faultPoint = () => {} }: RelayOptions) => ({
+export const createOutboxRelay = ({ uow, publisher, clock, ids, batchSize, retryBaseSeconds = 1, retryMaxSeconds = 300, faultPoint }: RelayOptions) => ({
   async relayOnce (): Promise<RelayResult> {
     if (!publisher.ready()) throw errors.unavailable('the event bus is not connected')
     return uow.run(async tx => {
       const rows = await tx.outbox.claimBatch(batchSize)
       const result: RelayResult = { claimed: rows.length, delivered: 0, retried: 0, dead: 0 }
       if (rows.length === 0) return result
-      faultPoint('relay.after_claim')
-      const outcomes = await publisher.publishBatch(rows.map(toMessage), { afterSend: () => faultPoint('relay.after_publish') })
-      faultPoint('relay.after_confirm')
+      faultPoint?.('relay.after_claim')
+      const outcomes = await publisher.publishBatch(rows.map(toMessage), faultPoint ? { afterSend: () => faultPoint('relay.after_publish') } : undefined)
+      faultPoint?.('relay.after_confirm')
       const delivered = rows.filter((_, i) => outcomes[i]!.ok)
       await tx.outbox.markDelivered(delivered.map(r => r.id))
       result.delivered = delivered.length
@@ -87,7 +91,7 @@ export const createOutboxRelay = ({ uow, publisher, clock, ids, batchSize, retry
         }
         await tx.events.append(alert)
       }
-      faultPoint('relay.before_commit')
+      faultPoint?.('relay.before_commit')
       return result
     })
   },
