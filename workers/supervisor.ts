@@ -5,6 +5,7 @@ import { createAgentRuntime } from '../src/adapters/supervisor/agent-runtime.js'
 import { startAttachServer } from '../src/adapters/supervisor/attach-server.js'
 import { attachKeyOf, credentialHash, loadOrCreateNodeIdentity } from '../src/adapters/supervisor/node-identity.js'
 import type { Context } from '../src/context.js'
+import { busMessageOf } from '../src/core/events/event.js'
 import { createNodeSupervisor } from '../src/core/supervisor/node-supervisor.js'
 import type { Part } from '../src/process/lifecycle.js'
 import { VERSION } from '../src/version.js'
@@ -38,15 +39,10 @@ export const startSupervisor = async (ctx: Context): Promise<Part[]> => {
       stopTimeoutMs: settings.stop_timeout_seconds * 1000,
       restart: { baseMs: settings.restart_backoff_base_ms, capMs: settings.restart_backoff_cap_ms, healthyAfterMs: settings.healthy_after_seconds * 1000 },
     },
-    publishHeartbeats: (n, beats) => {
-      if (!ctx.bus.ready() || beats.length === 0) return
-      ctx.bus.publishBatch(beats.map(b => ({
-        routingKey: `runner.heartbeat.${b.runner.id}`,
-        messageId: ctx.ids.next(),
-        type: 'runner.heartbeat',
-        timestamp: ctx.clock.now(),
-        body: { runner_id: b.runner.id, project: b.runner.projectName, node_id: n.id, cpu_percent: b.cpuPercent, memory_mb: b.memoryMb, tokens_used: b.tokensUsed },
-      }))).catch(err => log.debug({ err }, 'could not publish heartbeats'))
+    // Best effort: a heartbeat that misses the bus is followed by the next one.
+    publishHeartbeats: events => {
+      if (!ctx.bus.ready() || events.length === 0) return
+      ctx.bus.publishBatch(events.map(busMessageOf)).catch(err => log.debug({ err }, 'could not publish heartbeats'))
     },
   })
   try {

@@ -197,3 +197,20 @@ t.test('positions order by transaction, then id, beyond 2^53', async t => {
   t.equal(comparePositions(p('7', '2'), p('7', '10')), -1)
   t.equal(comparePositions(p('7', '2'), p('7', '2')), 0)
 })
+
+t.test('heartbeats on the bus wake nothing: they are not in the audit log', async t => {
+  const { log, bus, feed } = setup(t)
+  const sink = collector()
+  await feed.subscribe({ pattern: '#', sink }).live
+  await new Promise(resolve => setTimeout(resolve, 50)) // the tail's first read
+  const before = log.source.reads()
+  await bus.publishBatch(Array.from({ length: 20 }, (_, i) => ({
+    routingKey: `runner.heartbeat.r${i}`, messageId: `hb${i}`, type: 'runner.heartbeat', timestamp: new Date(), body: {},
+  })))
+  await new Promise(resolve => setTimeout(resolve, 100))
+  t.equal(log.source.reads(), before, 'no read for a heartbeat')
+  const row = log.commit('runner.launched.p1')
+  await bus.publishBatch([message(row)])
+  await waitFor('the event', () => sink.got.length === 1)
+  t.same(sink.got, [row.eventId], 'an event still wakes it')
+})

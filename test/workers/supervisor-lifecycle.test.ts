@@ -3,6 +3,7 @@
 import t from 'tap'
 import { eq } from 'drizzle-orm'
 import { runners } from '../../src/adapters/db/schema.js'
+import type { BusMessage } from '../../src/core/ports.js'
 import { backendName } from '../helpers/database.js'
 import { createProject } from '../helpers/fixtures.js'
 import { buildContext } from '../helpers/app.js'
@@ -84,9 +85,19 @@ t.test(`runner lifecycle under a supervisor on ${backendName()}`, async t => {
   })
 
   await t.test('heartbeats carry CPU and memory; a fenced runner is killed', async t => {
+    const published: BusMessage[] = []
+    const subscription = await ctx.bus.subscribe('runner.heartbeat.#', message => { published.push(message) })
+    t.teardown(() => subscription.close())
     const launched = await launch(['--busy-child'])
     const running = await waitForRunner(ctx, launched.id, r => r.status === 'running' && r.memoryMb > 0 && r.cpuPercent > 0)
     t.ok(running.lastHeartbeat, 'the heartbeat is stamped')
+    const beat = published.find(m => m.routingKey === `runner.heartbeat.${launched.id}` && (m.body.data as { cpu_percent: number }).cpu_percent > 0)
+    t.ok(beat, 'each heartbeat is published as runner.heartbeat.<runner_id>')
+    t.match(beat!.body, {
+      version: 1, event_id: beat!.messageId, type: 'runner.heartbeat', project: project.name, aggregate_type: 'runner', aggregate_id: launched.id,
+      seq: running.eventSeq, actor: 'supervisor', data: { node_id: running.nodeId, generation: 1, memory_mb: Number, tokens_used: 0 },
+    }, 'in the event envelope, with the seq of the runner\'s latest event')
+    t.notOk((await eventsOf(ctx, launched.id)).some(e => e.type === 'runner.heartbeat'), 'and never through the outbox')
     // The reconciler (or a newer life) has moved on: the next heartbeat is refused.
     await ctx.database.db.update(runners).set({ status: 'failed', terminatedAt: new Date() }).where(eq(runners.id, launched.id))
     const deadline = Date.now() + 10_000

@@ -7,7 +7,7 @@
 // a later one, or get one twice.
 //
 // The bus is only a wake-up: this instance consumes its own queue bound with '#', and each
-// message makes the tail read now instead of at the next poll. A message published twice wakes
+// message (but a heartbeat, which is no audit event) makes the tail read now instead of at the next poll. A message published twice wakes
 // it twice and is read once; an event never published is read by the poll.
 //
 //   tail:  idle ──first subscriber──> running ──last subscriber gone──> idle
@@ -196,7 +196,9 @@ export const createEventFeed = (options: EventFeedOptions): EventFeed => {
       await stopping
       // Without the bus the feed still works, a poll interval behind.
       try {
-        t.busSubscription = await bus.subscribe('#', message => onHint(t, message.messageId))
+        // Heartbeats are not in the audit log: as hints they would keep the tail looking for
+        // events that never come.
+        t.busSubscription = await bus.subscribe('#', message => { if (message.type !== 'runner.heartbeat') onHint(t, message.messageId) })
         busSubscribed = true
       } catch (err) {
         onError(err)

@@ -26,6 +26,8 @@ export type EventType =
   | 'node.registered'
   | 'node.lost'
   | 'system.alert'
+  /** Not a state change: published by a supervisor straight to the bus, never in the outbox or the audit log. */
+  | 'runner.heartbeat'
 
 export type AggregateType = 'project' | 'runner' | 'session' | 'budget' | 'node' | 'outbox'
 
@@ -47,6 +49,15 @@ export interface DomainEvent {
 // selects one project's runner events.
 export const routingKeyOf = (event: Pick<DomainEvent, 'type' | 'project' | 'routingKey'>): string =>
   event.routingKey ?? `${event.type}.${event.project}`
+
+/** An event as a bus message: the envelope as its body, the event id as its message id. */
+export const busMessageOf = (event: DomainEvent) => ({
+  routingKey: routingKeyOf(event),
+  messageId: event.eventId,
+  type: event.type,
+  timestamp: event.occurredAt,
+  body: envelopeOf(event),
+})
 
 export const envelopeOf = (event: DomainEvent) => ({
   version: EVENT_ENVELOPE_VERSION,

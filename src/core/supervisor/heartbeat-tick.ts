@@ -2,11 +2,12 @@
 // batched heartbeat for the whole host. The database's answer is obeyed: a fenced runner's
 // process is killed at once (the runner was failed or restarted elsewhere), a runner the
 // reconciler had declared lost is recovered.
-import type { Log, NodeRegistration, Repositories, RunnerBeat } from '../ports.js'
-import type { Runner } from '../runners/runner.js'
+import type { DomainEvent } from '../events/event.js'
+import type { IdGenerator, Log, NodeRegistration, Repositories, RunnerBeat } from '../ports.js'
+import { runnerEventOf } from '../runners/runner.js'
 import type { AgentRuntime } from './agent-runtime.js'
 import type { SupervisorSettings, Tracked } from './node-supervisor.js'
-import type { Transitions } from './transitions.js'
+import { SUPERVISOR_ACTOR, type Transitions } from './transitions.js'
 
 export interface HeartbeatTickDeps {
   repos: Repositories
@@ -17,10 +18,12 @@ export interface HeartbeatTickDeps {
   live: Map<string, Tracked>
   transitions: Transitions
   clock: { now(): Date }
-  publishHeartbeats?: (node: NodeRegistration, beats: Array<{ runner: Runner, cpuPercent: number, memoryMb: number, tokensUsed: number }>) => void
+  ids: IdGenerator
+  /** runner.heartbeat events, for the bus: not state changes, so neither in the outbox nor the audit log. */
+  publishHeartbeats?: (events: DomainEvent[]) => void
 }
 
-export const createHeartbeatTick = ({ repos, runtime, node, log, settings, live, transitions, clock, publishHeartbeats }: HeartbeatTickDeps) => {
+export const createHeartbeatTick = ({ repos, runtime, node, log, settings, live, transitions, clock, ids, publishHeartbeats }: HeartbeatTickDeps) => {
   let timer: NodeJS.Timeout | null = null
   let running: Promise<void> = Promise.resolve()
 
@@ -62,9 +65,17 @@ export const createHeartbeatTick = ({ repos, runtime, node, log, settings, live,
         t.runner = { ...t.runner, restartAttempts: 0 }
       }
     }
-    publishHeartbeats?.(node, tracked.flatMap((t, i) => {
+    // The seq is that of the runner's latest event as this supervisor last read it (every
+    // converge pass): a consumer places the beat after that event.
+    publishHeartbeats?.(tracked.flatMap((t, i) => {
       const beat = beats[i]!
-      return t.fenced ? [] : [{ runner: t.runner, cpuPercent: beat.cpuPercent, memoryMb: beat.memoryMb, tokensUsed: beat.inputTokens + beat.outputTokens + beat.cacheReadTokens + beat.cacheCreationTokens }]
+      if (t.fenced) return []
+      const data = {
+        node_id: node.id, generation: t.generation, cpu_percent: beat.cpuPercent, memory_mb: beat.memoryMb,
+        tokens_used: beat.inputTokens + beat.outputTokens + beat.cacheReadTokens + beat.cacheCreationTokens,
+        input_tokens: beat.inputTokens, output_tokens: beat.outputTokens, cache_read_tokens: beat.cacheReadTokens, cache_creation_tokens: beat.cacheCreationTokens,
+      }
+      return [{ ...runnerEventOf(t.runner, 'runner.heartbeat', SUPERVISOR_ACTOR, data, { ids, clock }), routingKey: `runner.heartbeat.${t.runner.id}` }]
     }))
   }
 

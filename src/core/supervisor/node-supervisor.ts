@@ -14,7 +14,7 @@
 import type { Clock, IdGenerator, Log, NodeRegistration, Repositories, UnitOfWork } from '../ports.js'
 import type { Runner } from '../runners/runner.js'
 import type { AgentRuntime, ExitStatus, LiveAgent, StartPlan, TokenCounts } from './agent-runtime.js'
-import { createHeartbeatTick } from './heartbeat-tick.js'
+import { createHeartbeatTick, type HeartbeatTickDeps } from './heartbeat-tick.js'
 import { decideRestart, type RestartPolicy } from './restart-policy.js'
 import { createTransitions } from './transitions.js'
 
@@ -49,7 +49,7 @@ export interface NodeSupervisorDeps {
   log: Log
   settings: SupervisorSettings
   /** Heartbeats are ephemeral: published straight to the bus when given, never through the outbox. */
-  publishHeartbeats?: (node: NodeRegistration, beats: Array<{ runner: Runner, cpuPercent: number, memoryMb: number, tokensUsed: number }>) => void
+  publishHeartbeats?: HeartbeatTickDeps['publishHeartbeats']
 }
 
 const planFor = (runner: Runner): StartPlan => ({
