@@ -3,9 +3,9 @@
 // RabbitMQ test is skipped on a developer's machine and fails in CI, where it must run.
 import amqp from 'amqplib'
 import { randomBytes } from 'node:crypto'
+import { createServer, connect, type AddressInfo, type Socket } from 'node:net'
 import { pino } from 'pino'
-import { createAmqpBus } from '../../src/adapters/bus/amqp-bus.js'
-import type { EventBus } from '../../src/core/ports.js'
+import { createAmqpBus, type AmqpBus } from '../../src/adapters/bus/amqp-bus.js'
 
 type TapTest = { teardown(fn: () => unknown): void, pass(...args: any[]): unknown, fail(...args: any[]): unknown }
 
@@ -24,12 +24,13 @@ export const uniqueExchange = (prefix = 'stv-test') => `${prefix}-${randomBytes(
 /**
  * A bus on a fresh exchange, or on `exchange` when several buses must share one (several
  * relays); the exchange and its catch-all queue are deleted at teardown only when made here.
+ * `url` (a proxy's, say) replaces the broker's for the bus alone.
  */
-export const openTestAmqpBus = async (t: TapTest, { exchange }: { exchange?: string } = {}): Promise<{ bus: EventBus, exchange: string, url: string }> => {
+export const openTestAmqpBus = async (t: TapTest, { exchange, url: busUrl }: { exchange?: string, url?: string } = {}): Promise<{ bus: AmqpBus, exchange: string, url: string }> => {
   const url = testAmqpUrl()!
   const owned = !exchange
   const name = exchange ?? uniqueExchange()
-  const bus = await createAmqpBus({ url, exchange: name, logger: pino({ level: process.env.STRATAVORE_TEST_LOG_LEVEL ?? 'silent' }), onHandlerError: err => { throw err } })
+  const bus = await createAmqpBus({ url: busUrl ?? url, exchange: name, logger: pino({ level: process.env.STRATAVORE_TEST_LOG_LEVEL ?? 'silent' }), onHandlerError: err => { throw err } })
   // Registered before waiting for the connection, so a bus that never connects still stops
   // its reconnect timer.
   t.teardown(async () => {
@@ -43,4 +44,42 @@ export const openTestAmqpBus = async (t: TapTest, { exchange }: { exchange?: str
   })
   await Promise.race([bus.connected, new Promise((_, reject) => setTimeout(() => reject(new Error(`RabbitMQ at ${url} did not accept a connection in 10 s`)), 10_000).unref())])
   return { bus, exchange: name, url }
+}
+
+export interface AmqpProxy {
+  /** The broker's URL with the proxy's address. */
+  url: string
+  /** Cuts every connection through the proxy (both sides), as a network failure would; returns how many. */
+  drop(): number
+}
+
+/**
+ * A TCP proxy in front of the test broker, so a test can drop its own bus's connection without
+ * touching anyone else's (`rabbitmqctl close_all_connections` would close every client of the
+ * shared broker). It keeps accepting, so the bus can reconnect through it.
+ */
+export const openAmqpProxy = async (t: TapTest): Promise<AmqpProxy> => {
+  const target = new URL(testAmqpUrl()!)
+  const pairs = new Set<[Socket, Socket]>()
+  const server = createServer(client => {
+    const upstream = connect(Number(target.port || 5672), target.hostname)
+    const pair: [Socket, Socket] = [client, upstream]
+    pairs.add(pair)
+    const cut = () => { client.destroy(); upstream.destroy(); pairs.delete(pair) }
+    for (const socket of pair) { socket.on('error', cut); socket.on('close', cut) }
+    client.pipe(upstream)
+    upstream.pipe(client)
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const drop = () => {
+    const n = pairs.size
+    for (const [client, upstream] of pairs) { client.destroy(); upstream.destroy() }
+    pairs.clear()
+    return n
+  }
+  t.teardown(() => { drop(); return new Promise(resolve => server.close(resolve)) })
+  const url = new URL(target)
+  url.hostname = '127.0.0.1'
+  url.port = String((server.address() as AddressInfo).port)
+  return { url: url.toString(), drop }
 }

@@ -25,7 +25,18 @@ export interface AmqpBusOptions {
   confirmTimeoutMs?: number
 }
 
-interface Subscription { pattern: string, onMessage: (m: BusMessage) => void, channel: Channel | null, closed: boolean }
+interface Subscription { pattern: string, onMessage: (m: BusMessage) => void, channel: Channel | null, queue: string | null, closed: boolean }
+
+export interface AmqpSubscription extends BusSubscription {
+  /** The broker-named queue, once it is bound and consumed; null while disconnected. */
+  readonly queue: string | null
+}
+
+export interface AmqpBus extends EventBus {
+  /** Resolves at the first successful connection. */
+  connected: Promise<void>
+  subscribe(pattern: string, onMessage: (message: BusMessage) => void): Promise<AmqpSubscription>
+}
 
 export class BusUnavailableError extends Error {
   constructor (message: string) { super(message); this.name = 'BusUnavailableError' }
@@ -36,7 +47,7 @@ const MAX_SHORTSTR_BYTES = 255
 
 const backoffMs = (attempt: number) => Math.min(10_000, 100 * 1.5 ** attempt) * (0.5 + Math.random() / 2)
 
-export const createAmqpBus = async (options: AmqpBusOptions): Promise<EventBus & { connected: Promise<void> }> => {
+export const createAmqpBus = async (options: AmqpBusOptions): Promise<AmqpBus> => {
   const { url, exchange, logger, onHandlerError, logQueueMaxLength = 100_000, heartbeatSeconds = 15, confirmTimeoutMs = 30_000 } = options
   let connection: ChannelModel | null = null
   let publishChannel: ConfirmChannel | null = null
@@ -94,6 +105,7 @@ export const createAmqpBus = async (options: AmqpBusOptions): Promise<EventBus &
       channel.ack(msg)
     })
     sub.channel = channel
+    sub.queue = queue
   }
 
   const scheduleReconnect = () => {
@@ -111,7 +123,7 @@ export const createAmqpBus = async (options: AmqpBusOptions): Promise<EventBus &
         if (connection !== conn) return
         connection = null
         publishChannel = null
-        for (const sub of subscriptions) sub.channel = null
+        for (const sub of subscriptions) { sub.channel = null; sub.queue = null }
         scheduleReconnect()
       })
       connection = conn
@@ -203,16 +215,21 @@ export const createAmqpBus = async (options: AmqpBusOptions): Promise<EventBus &
       }
     },
 
-    async subscribe (pattern, onMessage): Promise<BusSubscription> {
+    async subscribe (pattern, onMessage): Promise<AmqpSubscription> {
       checkTopicPattern(pattern)
-      const sub: Subscription = { pattern, onMessage, channel: null, closed: false }
+      const sub: Subscription = { pattern, onMessage, channel: null, queue: null, closed: false }
       subscriptions.add(sub)
       if (connection) await openSubscription(connection, sub)
       return {
+        get queue () { return sub.queue },
         close: async () => {
           sub.closed = true
           subscriptions.delete(sub)
-          await sub.channel?.close().catch(() => {})
+          const channel = sub.channel
+          sub.channel = null
+          sub.queue = null
+          // The queue is auto-delete: it goes with its one consumer, when the channel closes.
+          await channel?.close().catch(() => {})
         },
       }
     },
