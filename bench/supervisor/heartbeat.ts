@@ -61,7 +61,7 @@ export const measureHeartbeat = async (o: HeartbeatOptions) => {
       id: randomUUID(), name: 'bench-node', hostname: 'bench', version: 'bench', capacity: 100_000,
       credentialHash: randomBytes(32).toString('hex'), attachUrl: 'ws://127.0.0.1:1', attachKey: randomBytes(32).toString('hex'),
     }
-    if (await ctx.repos.supervision.registerNode(node) !== 'ok') throw new Error('could not register the bench node')
+    if (typeof await ctx.repos.supervision.registerNode(node) === 'string') throw new Error('could not register the bench node')
     await ctx.database.db.execute(sql`
       insert into token_budgets (scope, scope_id, limit_tokens, period_granularity, period_start, period_end)
       select 'global', '', 1e15, 'daily', now() - interval '1 hour', now() + interval '1 day'

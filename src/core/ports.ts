@@ -169,7 +169,7 @@ export interface ReconcileRepository {
   /** Conditional: lost runners still silent `graceSeconds` after their TTL become failed. */
   failLostRunners(graceSeconds: number, limit: number): Promise<Runner[]>
   /** Conditional: ready nodes silent for longer than `ttlSeconds` become lost. */
-  markSilentNodesLost(ttlSeconds: number): Promise<Array<{ id: string, name: string, lastHeartbeat: Date | null }>>
+  markSilentNodesLost(ttlSeconds: number): Promise<Array<{ id: string, name: string, lastHeartbeat: Date | null, seq: number }>>
 }
 
 export interface OutboxRow {
@@ -225,6 +225,8 @@ export interface HeartbeatOutcome {
   fenced: string[]
   /** Budgets in force whose use this heartbeat took past their warning share (but not from above their limit). */
   budgets: BudgetUse[]
+  /** Set when this heartbeat brought the node back from lost: the seq of its node.recovered event. */
+  nodeRecovered: { name: string, seq: number } | null
 }
 
 export interface BudgetUse {
@@ -243,7 +245,8 @@ export interface BudgetUse {
 /** The supervisor's conditional transitions; each returns the changed row or null. */
 export interface SupervisionRepository {
   /** 'ok', or why this node may not register under that id and name. */
-  registerNode(node: NodeRegistration): Promise<'ok' | 'name_taken' | 'credential_mismatch'>
+  /** Registers (or re-registers) the node; `seq` is that of its node.registered event. */
+  registerNode(node: NodeRegistration): Promise<{ seq: number } | 'name_taken' | 'credential_mismatch'>
   nodeAttachInfo(nodeId: string): Promise<NodeAttachInfo | null>
   /** Assigns up to `limit` pending runners that no node holds yet to this node. */
   /** Assigns up to `limit` unassigned pending runners to the node; returns them as written. */

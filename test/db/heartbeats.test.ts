@@ -2,7 +2,7 @@
 // generation and state, idempotent token totals feeding sessions and budgets, and a silent node
 // going lost until its next heartbeat.
 import t from 'tap'
-import { eq, sql } from 'drizzle-orm'
+import { and, eq, sql } from 'drizzle-orm'
 import { events as auditLog, nodes, outbox, runners, sessions, tokenBudgets } from '../../src/adapters/db/schema.js'
 import { createTransitions } from '../../src/core/supervisor/transitions.js'
 import { buildContext } from '../helpers/app.js'
@@ -15,7 +15,8 @@ t.test(`heartbeats and node reconciliation on ${backendName()}`, async t => {
   const ctx = await buildContext(t)
   const db = ctx.database.db
   const project = await createProject(t, ctx, { maxConcurrentRunners: 10 })
-  t.equal(await ctx.repos.supervision.registerNode({
+  const transitions = createTransitions({ uow: ctx.uow, clock: ctx.clock, ids: ctx.ids, node: { id: NODE } })
+  t.equal(await transitions.register({
     id: NODE, name: 'node-a', hostname: 'host-a', version: 'test', capacity: 10, credentialHash: 'h1', attachUrl: 'ws://127.0.0.1:1', attachKey: 'k',
   }), 'ok')
   t.equal(await ctx.repos.supervision.registerNode({
@@ -44,7 +45,7 @@ t.test(`heartbeats and node reconciliation on ${backendName()}`, async t => {
   })
 
   const first = await ctx.repos.supervision.heartbeat(NODE, [beat(a, 1, 100), beat(b, 2, 100), beat(done, 1, 100)])
-  t.same(first, { budgets: [], accepted: [a], lost: [], fenced: [b, done] }, 'a wrong generation and a finished runner are fenced')
+  t.same(first, { nodeRecovered: null, budgets: [], accepted: [a], lost: [], fenced: [b, done] }, 'a wrong generation and a finished runner are fenced')
   // The same totals again (a retried heartbeat) add nothing; higher totals add the difference.
   await ctx.repos.supervision.heartbeat(NODE, [beat(a, 1, 100)])
   await ctx.repos.supervision.heartbeat(NODE, [beat(a, 1, 150)])
@@ -57,26 +58,38 @@ t.test(`heartbeats and node reconciliation on ${backendName()}`, async t => {
   t.equal(budget!.usedTokens, 151, 'the project budget in force gets it too')
 
   await db.update(runners).set({ status: 'lost' }).where(eq(runners.id, a))
-  t.same(await ctx.repos.supervision.heartbeat(NODE, [beat(a, 1, 150)]), { budgets: [], accepted: [], lost: [a], fenced: [] }, 'a lost runner that beats is reported for recovery')
+  t.same(await ctx.repos.supervision.heartbeat(NODE, [beat(a, 1, 150)]), { nodeRecovered: null, budgets: [], accepted: [], lost: [a], fenced: [] }, 'a lost runner that beats is reported for recovery')
 
   await db.update(nodes).set({ lastHeartbeat: sql`now() - interval '1 hour'` }).where(eq(nodes.id, NODE))
   const result = await ctx.reconciler.reconcile('test')
   t.same(result.lostNodeIds, [NODE], 'a silent node is lost')
-  const [again] = await db.select().from(outbox).where(eq(outbox.aggregateId, NODE))
+  const [again] = await db.select().from(outbox).where(and(eq(outbox.aggregateId, NODE), eq(outbox.eventType, 'node.lost')))
   t.match(again, { eventType: 'node.lost', routingKey: `node.lost.${NODE}` })
   t.same((await ctx.reconciler.reconcile('test')).lostNodeIds, [], 'and only once')
-  await ctx.repos.supervision.heartbeat(NODE, [])
+  await transitions.heartbeat([])
   const [node] = await db.select().from(nodes).where(eq(nodes.id, NODE))
   t.equal(node!.status, 'ready', 'its next heartbeat brings it back')
+  await transitions.heartbeat([])
+  t.equal(await transitions.register({
+    id: NODE, name: 'node-a', hostname: 'host-a', version: 'test-2', capacity: 10, credentialHash: 'h1', attachUrl: 'ws://127.0.0.1:1', attachKey: 'k',
+  }), 'ok', 'a restarted supervisor registers its node again')
+  const nodeEvents = (await db.select().from(outbox).where(eq(outbox.aggregateId, NODE)).orderBy(outbox.id))
+    .map(r => [r.eventType, r.routingKey, (r.payload as { seq: number }).seq])
+  t.same(nodeEvents, [
+    ['node.registered', `node.registered.${NODE}`, 1],
+    ['node.lost', `node.lost.${NODE}`, 2],
+    ['node.recovered', `node.recovered.${NODE}`, 3],
+    ['node.registered', `node.registered.${NODE}`, 4],
+  ], 'each node change has its event, seq 1, 2, 3… (a refused registration and a plain heartbeat write none)')
 })
 
 t.test(`a heartbeat that takes a budget past 80% or past its limit writes budget.warning, budget.exceeded, on ${backendName()}`, async t => {
   const ctx = await buildContext(t)
   const db = ctx.database.db
   const project = await createProject(t, ctx)
-  t.equal(await ctx.repos.supervision.registerNode({
+  t.match(await ctx.repos.supervision.registerNode({
     id: NODE, name: 'node-b', hostname: 'host-b', version: 'test', capacity: 10, credentialHash: 'h', attachUrl: 'ws://127.0.0.1:1', attachKey: 'k',
-  }), 'ok')
+  }), { seq: 1 })
   const runner = (await ctx.runners.launch({ project: project.name, agent: 'generic-test' }, 'test')).id
   await db.update(runners).set({ nodeId: NODE, status: 'running', generation: 1 }).where(eq(runners.id, runner))
   const inForce = { periodGranularity: 'daily', periodStart: sql`now() - interval '1 hour'`, periodEnd: sql`now() + interval '1 hour'` }

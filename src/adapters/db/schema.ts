@@ -47,6 +47,8 @@ export const nodes = pgTable('nodes', {
   attachKey: text('attach_key'),
   registeredAt: ts('registered_at').notNull().defaultNow(),
   lastHeartbeat: ts('last_heartbeat'),
+  /** seq of the latest event about this node (registered, lost, recovered). */
+  eventSeq: bigint('event_seq', { mode: 'number' }).notNull().default(0),
   updatedAt: ts('updated_at').notNull().defaultNow(),
 }, t => [
   uniqueIndex('nodes_name_key').on(t.name),

@@ -4,30 +4,34 @@
 
 export const EVENT_ENVELOPE_VERSION = 1
 
-export type EventType =
-  | 'project.created'
-  | 'project.archived'
-  | 'project.deleted'
-  | 'project.quota_changed'
-  | 'runner.launched'
-  | 'runner.stop_requested'
-  | 'runner.stopped'
-  | 'runner.lost'
-  | 'runner.failed'
-  | 'runner.assigned'
-  | 'runner.starting'
-  | 'runner.started'
-  | 'runner.session_changed'
-  | 'runner.restarting'
-  | 'runner.recovered'
-  | 'session.created'
-  | 'budget.warning'
-  | 'budget.exceeded'
-  | 'node.registered'
-  | 'node.lost'
-  | 'system.alert'
+export const EVENT_TYPES = [
+  'project.created',
+  'project.archived',
+  'project.deleted',
+  'project.quota_changed',
+  'runner.launched',
+  'runner.stop_requested',
+  'runner.stopped',
+  'runner.lost',
+  'runner.failed',
+  'runner.assigned',
+  'runner.starting',
+  'runner.started',
+  'runner.session_changed',
+  'runner.restarting',
+  'runner.recovered',
+  'session.created',
+  'budget.warning',
+  'budget.exceeded',
+  'node.registered',
+  'node.lost',
+  'node.recovered',
+  'system.alert',
   /** Not a state change: published by a supervisor straight to the bus, never in the outbox or the audit log. */
-  | 'runner.heartbeat'
+  'runner.heartbeat',
+] as const
+
+export type EventType = typeof EVENT_TYPES[number]
 
 export type AggregateType = 'project' | 'runner' | 'session' | 'budget' | 'node' | 'outbox'
 

@@ -36,7 +36,7 @@ export const createReconcileService = ({ uow, clock, ids, lostGraceSeconds, node
       for (const node of lostNodes) {
         await tx.events.append({
           eventId: ids.next(), type: 'node.lost', routingKey: `node.lost.${node.id}`, occurredAt: clock.now(), project: '', aggregateType: 'node',
-          aggregateId: node.id, seq: 1, actor, data: { name: node.name, ttl_seconds: nodeTtlSeconds, last_heartbeat: node.lastHeartbeat?.toISOString() ?? null },
+          aggregateId: node.id, seq: node.seq, actor, data: { name: node.name, ttl_seconds: nodeTtlSeconds, last_heartbeat: node.lastHeartbeat?.toISOString() ?? null },
         })
       }
       return {

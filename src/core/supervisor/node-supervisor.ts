@@ -272,7 +272,7 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
     wake,
     /** Registers the node and starts converging and heartbeating. */
     async start () {
-      const registered = await repos.supervision.registerNode(node)
+      const registered = await transitions.register(node)
       if (registered !== 'ok') throw new Error(registered === 'name_taken'
         ? `another node is registered as ${node.name}; set supervisor.node_name`
         : `node ${node.id} is registered with another credential`)

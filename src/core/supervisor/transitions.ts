@@ -2,7 +2,7 @@
 // commit together, or neither does. A null result means the row had moved on (stopped by a
 // person, failed by the reconciler, restarted by a newer life) and nothing was written.
 import { budgetEventsOf } from '../budgets/budget-events.js'
-import type { EventType } from '../events/event.js'
+import type { DomainEvent, EventType } from '../events/event.js'
 import type { Clock, IdGenerator, NodeRegistration, RunnerBeat, UnitOfWork } from '../ports.js'
 import { runnerEventOf, type Runner } from '../runners/runner.js'
 import type { ExitStatus } from './agent-runtime.js'
@@ -18,6 +18,11 @@ export const createTransitions = ({ uow, clock, ids, node, actor = SUPERVISOR_AC
 }) => {
   const event = (runner: Runner, type: EventType, data: Record<string, unknown>) =>
     runnerEventOf(runner, type, actor, { node_id: node.id, ...data }, { ids, clock })
+
+  const nodeEvent = (type: EventType, seq: number, data: Record<string, unknown>): DomainEvent => ({
+    eventId: ids.next(), type, routingKey: `${type}.${node.id}`, occurredAt: clock.now(), project: '', aggregateType: 'node',
+    aggregateId: node.id, seq, actor, data,
+  })
 
   const recordSession = async (tx: Parameters<Parameters<UnitOfWork['run']>[0]>[0], runner: Runner, sessionId: string, transcriptPath: string | null, resumedFrom: string | null) => {
     const created = await tx.supervision.recordSession({ id: sessionId, runnerId: runner.id, project: runner.projectName, agent: runner.agent, transcriptPath, resumedFrom })
@@ -39,9 +44,19 @@ export const createTransitions = ({ uow, clock, ids, node, actor = SUPERVISOR_AC
     heartbeat: (beats: RunnerBeat[]) => uow.run(async tx => {
       const outcome = await tx.supervision.heartbeat(node.id, beats)
       const events = outcome.budgets.flatMap(use => budgetEventsOf(use, actor, { ids, clock }))
+      if (outcome.nodeRecovered) events.push(nodeEvent('node.recovered', outcome.nodeRecovered.seq, { name: outcome.nodeRecovered.name }))
       events.sort((a, b) => a.project < b.project ? -1 : a.project > b.project ? 1 : 0)
       for (const e of events) await tx.events.append(e)
       return outcome
+    }),
+
+    /** Registers this node (or registers it again after a restart), with its node.registered event. */
+    register: (registration: NodeRegistration) => uow.run(async tx => {
+      const outcome = await tx.supervision.registerNode(registration)
+      if (typeof outcome === 'string') return outcome
+      const { name, hostname, version, capacity, attachUrl } = registration
+      await tx.events.append(nodeEvent('node.registered', outcome.seq, { name, hostname, version, capacity, attach_url: attachUrl }))
+      return 'ok' as const
     }),
 
     /** Unassigned pending runners → this node, as many as it has room for. */

@@ -12,8 +12,13 @@ import { rowsOf, type Db } from '../client.js'
 
 const BEATING = ['starting', 'running', 'paused', 'stopping', 'lost']
 
-/** A reported runner (kind 'runner', the budget columns null), or a budget it took past its warning share. */
+/**
+ * A reported runner (kind 'runner', the other columns null), a budget it took past its warning
+ * share, or the node itself when this heartbeat brought it back from lost (its name in `project`,
+ * its new event seq in `usedAfter`).
+ */
 type Row = { kind: 'runner', id: string, was_status: string }
+  | { kind: 'node', id: string, project: string, usedAfter: number }
   | { kind: 'budget', id: string, scope: BudgetUse['scope'], scopeId: string, project: string, limitTokens: number, usedBefore: number, usedAfter: number, periodEnd: Date | string }
 
 export const createHeartbeatStatement = (db: Db) => async (nodeId: string, beats: RunnerBeat[]): Promise<HeartbeatOutcome> => {
@@ -33,7 +38,10 @@ export const createHeartbeatStatement = (db: Db) => async (nodeId: string, beats
         as b(id uuid, generation int, cpu real, mem int, input bigint, output bigint, cache_read bigint, cache_creation bigint)
     ),
     node as (
-      update nodes set last_heartbeat = now(), status = 'ready', updated_at = now() where id = ${nodeId} returning id
+      update nodes n set last_heartbeat = now(), status = 'ready', updated_at = now(), event_seq = n.event_seq + (o.status = 'lost')::int
+      from (select id, status from nodes where id = ${nodeId} for update) o
+      where n.id = o.id
+      returning n.id, n.name, n.event_seq, o.status as was_status
     ),
     locked as (
       select r.id, r.status, r.input_tokens, r.output_tokens, r.cache_read_tokens, r.cache_creation_tokens, r.tokens_used
@@ -86,9 +94,13 @@ export const createHeartbeatStatement = (db: Db) => async (nodeId: string, beats
     from updated
     union all
     select 'budget', id::text, null, scope, scope_id, project, limit_tokens::float8, used_before::float8, used_after::float8, period_end
-    from budget_use where used_before < limit_tokens and used_after >= limit_tokens * ${BUDGET_WARNING_SHARE}::float8`))
+    from budget_use where used_before < limit_tokens and used_after >= limit_tokens * ${BUDGET_WARNING_SHARE}::float8
+    union all
+    select 'node', id::text, was_status, null, null, name, null, null, event_seq::float8, null from node where was_status = 'lost'`))
   const seen = new Map(rows.flatMap(r => r.kind === 'runner' ? [[r.id, r.was_status] as const] : []))
+  const node = rows.find(r => r.kind === 'node')
   return {
+    nodeRecovered: node ? { name: node.project, seq: node.usedAfter } : null,
     budgets: rows.flatMap(r => r.kind === 'budget' ? [{
       budgetId: r.id, scope: r.scope, scopeId: r.scopeId, project: r.project, limitTokens: r.limitTokens,
       usedBefore: r.usedBefore, usedAfter: r.usedAfter, periodEnd: new Date(r.periodEnd),

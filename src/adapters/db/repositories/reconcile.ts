@@ -36,7 +36,7 @@ export const createReconcileRepository = (db: Db): ReconcileRepository => ({
   failLostRunners: (graceSeconds, limit) =>
     transition(db, ['lost'], 'failed', lt(lastSeen, sql`now() - make_interval(secs => ${runners.heartbeatTtlSeconds} + ${graceSeconds})`), limit),
   // A node comes back to ready by itself with its next heartbeat (repositories/heartbeats.ts).
-  markSilentNodesLost: ttlSeconds => db.update(nodes).set({ status: 'lost', updatedAt: sql`now()` })
+  markSilentNodesLost: ttlSeconds => db.update(nodes).set({ status: 'lost', eventSeq: sql`${nodes.eventSeq} + 1`, updatedAt: sql`now()` })
     .where(and(eq(nodes.status, 'ready'), lt(sql`coalesce(${nodes.lastHeartbeat}, ${nodes.registeredAt})`, sql`now() - make_interval(secs => ${ttlSeconds})`)))
-    .returning({ id: nodes.id, name: nodes.name, lastHeartbeat: nodes.lastHeartbeat }),
+    .returning({ id: nodes.id, name: nodes.name, lastHeartbeat: nodes.lastHeartbeat, seq: nodes.eventSeq }),
 })

@@ -22,17 +22,18 @@ export const createSupervisionRepository = (db: Db): SupervisionRepository => ({
     if (byName && byName.id !== node.id) return 'name_taken'
     const rows = await db.insert(nodes).values({
       id: node.id, name: node.name, hostname: node.hostname, version: node.version, capacity: node.capacity, status: 'ready',
-      credentialHash: node.credentialHash, attachUrl: node.attachUrl, attachKey: node.attachKey, lastHeartbeat: sql`now()`,
+      credentialHash: node.credentialHash, attachUrl: node.attachUrl, attachKey: node.attachKey, lastHeartbeat: sql`now()`, eventSeq: 1,
     }).onConflictDoUpdate({
       target: nodes.id,
       set: {
         name: node.name, hostname: node.hostname, version: node.version, capacity: node.capacity, status: 'ready',
         attachUrl: node.attachUrl, attachKey: node.attachKey, lastHeartbeat: sql`now()`, updatedAt: sql`now()`,
+        eventSeq: sql`${nodes.eventSeq} + 1`,
       },
       // A node id is only ever re-registered by the holder of its credential.
       setWhere: eq(nodes.credentialHash, node.credentialHash),
-    }).returning({ id: nodes.id })
-    return rows.length === 1 ? 'ok' : 'credential_mismatch'
+    }).returning({ seq: nodes.eventSeq })
+    return rows.length === 1 ? { seq: rows[0]!.seq } : 'credential_mismatch'
   },
 
   async nodeAttachInfo (nodeId) {

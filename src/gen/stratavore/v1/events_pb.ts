@@ -16,7 +16,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file stratavore/v1/events.proto.
  */
 export const file_stratavore_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("ChpzdHJhdGF2b3JlL3YxL2V2ZW50cy5wcm90bxINc3RyYXRhdm9yZS52MSKEAgoFRXZlbnQSDwoHdmVyc2lvbhgBIAEoBRIaCghldmVudF9pZBgCIAEoCVIIZXZlbnRfaWQSDAoEdHlwZRgDIAEoCRIgCgtvY2N1cnJlZF9hdBgEIAEoCVILb2NjdXJyZWRfYXQSDwoHcHJvamVjdBgFIAEoCRImCg5hZ2dyZWdhdGVfdHlwZRgGIAEoCVIOYWdncmVnYXRlX3R5cGUSIgoMYWdncmVnYXRlX2lkGAcgASgJUgxhZ2dyZWdhdGVfaWQSCwoDc2VxGAggASgDEg0KBWFjdG9yGAkgASgJEiUKBGRhdGEYCiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IkEKDlByb2plY3RDcmVhdGVkEgwKBHBhdGgYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkSDAoEdGFncxgDIAMoCSIeCg5Qcm9qZWN0RGVsZXRlZBIMCgRwYXRoGAEgASgJIjUKE1Byb2plY3RRdW90YUNoYW5nZWQSHgoWbWF4X2NvbmN1cnJlbnRfcnVubmVycxgBIAEoBSK+AQoOUnVubmVyTGF1bmNoZWQSDQoFYWdlbnQYASABKAkSHQoHbm9kZV9pZBgCIAEoCUgAUgdub2RlX2lkiAEBEiwKEWNvbnZlcnNhdGlvbl9tb2RlGAMgASgJUhFjb252ZXJzYXRpb25fbW9kZRIjCgpzZXNzaW9uX2lkGAQgASgJSAFSCnNlc3Npb25faWSIAQESEAoIaGVhZGxlc3MYBSABKAhCCgoIX25vZGVfaWRCDQoLX3Nlc3Npb25faWQiZwoTUnVubmVyU3RvcFJlcXVlc3RlZBINCgVmb3JjZRgBIAEoCBItCg90aW1lb3V0X3NlY29uZHMYAiABKAVIAFIPdGltZW91dF9zZWNvbmRziAEBQhIKEF90aW1lb3V0X3NlY29uZHMimwEKDVJ1bm5lclN0b3BwZWQSDgoGcmVhc29uGAEgASgJEiEKCWV4aXRfY29kZRgCIAEoBUgAUglleGl0X2NvZGWIAQESHQoHbm9kZV9pZBgDIAEoCUgBUgdub2RlX2lkiAEBEhMKBnNpZ25hbBgEIAEoCUgCiAEBQgwKCl9leGl0X2NvZGVCCgoIX25vZGVfaWRCCQoHX3NpZ25hbCKpAQoKUnVubmVyTG9zdBIOCgZyZWFzb24YASABKAkSIAoLdHRsX3NlY29uZHMYAiABKAVSC3R0bF9zZWNvbmRzEh0KB25vZGVfaWQYAyABKAlIAFIHbm9kZV9pZIgBARIrCg5sYXN0X2hlYXJ0YmVhdBgEIAEoCUgBUg5sYXN0X2hlYXJ0YmVhdIgBAUIKCghfbm9kZV9pZEIRCg9fbGFzdF9oZWFydGJlYXQigAIKDFJ1bm5lckZhaWxlZBIOCgZyZWFzb24YASABKAkSJAoNZ3JhY2Vfc2Vjb25kcxgCIAEoBVINZ3JhY2Vfc2Vjb25kcxIdCgdub2RlX2lkGAMgASgJSABSB25vZGVfaWSIAQESKwoObGFzdF9oZWFydGJlYXQYBCABKAlIAVIObGFzdF9oZWFydGJlYXSIAQESIQoJZXhpdF9jb2RlGAUgASgFSAJSCWV4aXRfY29kZYgBARITCgZzaWduYWwYBiABKAlIA4gBAUIKCghfbm9kZV9pZEIRCg9fbGFzdF9oZWFydGJlYXRCDAoKX2V4aXRfY29kZUIJCgdfc2lnbmFsIqgBCg1SdW5uZXJTdGFydGVkEhgKB25vZGVfaWQYASABKAlSB25vZGVfaWQSCwoDcGlkGAIgASgFEhIKCmdlbmVyYXRpb24YAyABKAUSIwoKc2Vzc2lvbl9pZBgEIAEoCUgAUgpzZXNzaW9uX2lkiAEBEigKD3Jlc3RhcnRfYXR0ZW1wdBgFIAEoBVIPcmVzdGFydF9hdHRlbXB0Qg0KC19zZXNzaW9uX2lkIo0BChBSdW5uZXJSZXN0YXJ0aW5nEhgKB25vZGVfaWQYASABKAlSB25vZGVfaWQSDwoHYXR0ZW1wdBgCIAEoBRIiCgxtYXhfYXR0ZW1wdHMYAyABKAVSDG1heF9hdHRlbXB0cxIaCghkZWxheV9tcxgEIAEoBVIIZGVsYXlfbXMSDgoGcmVhc29uGAUgASgJIj8KD1J1bm5lclJlY292ZXJlZBIYCgdub2RlX2lkGAEgASgJUgdub2RlX2lkEhIKCmdlbmVyYXRpb24YAiABKAUiugEKDlNlc3Npb25DcmVhdGVkEhwKCXJ1bm5lcl9pZBgBIAEoCVIJcnVubmVyX2lkEg0KBWFnZW50GAIgASgJEicKDHJlc3VtZWRfZnJvbRgDIAEoCUgAUgxyZXN1bWVkX2Zyb22IAQESLQoPdHJhbnNjcmlwdF9wYXRoGAQgASgJSAFSD3RyYW5zY3JpcHRfcGF0aIgBAUIPCg1fcmVzdW1lZF9mcm9tQhIKEF90cmFuc2NyaXB0X3BhdGgiegoITm9kZUxvc3QSDAoEbmFtZRgBIAEoCRIgCgt0dGxfc2Vjb25kcxgCIAEoBVILdHRsX3NlY29uZHMSKwoObGFzdF9oZWFydGJlYXQYAyABKAlIAFIObGFzdF9oZWFydGJlYXSIAQFCEQoPX2xhc3RfaGVhcnRiZWF0IsUBChhSdW5uZXJIZWFydGJlYXRQdWJsaXNoZWQSHAoJcnVubmVyX2lkGAEgASgJUglydW5uZXJfaWQSDwoHcHJvamVjdBgCIAEoCRIYCgdub2RlX2lkGAMgASgJUgdub2RlX2lkEiAKC2NwdV9wZXJjZW50GAQgASgBUgtjcHVfcGVyY2VudBIcCgltZW1vcnlfbWIYBSABKAVSCW1lbW9yeV9tYhIgCgt0b2tlbnNfdXNlZBgGIAEoA1ILdG9rZW5zX3VzZWQirgEKC1N5c3RlbUFsZXJ0EhAKCHNldmVyaXR5GAEgASgJEg4KBnJlYXNvbhgCIAEoCRIaCghldmVudF9pZBgDIAEoCVIIZXZlbnRfaWQSHgoKZXZlbnRfdHlwZRgEIAEoCVIKZXZlbnRfdHlwZRIgCgtyb3V0aW5nX2tleRgFIAEoCVILcm91dGluZ19rZXkSEAoIYXR0ZW1wdHMYBiABKAUSDQoFZXJyb3IYByABKAliBnByb3RvMw", [file_google_protobuf_struct]);
+  fileDesc("ChpzdHJhdGF2b3JlL3YxL2V2ZW50cy5wcm90bxINc3RyYXRhdm9yZS52MSKEAgoFRXZlbnQSDwoHdmVyc2lvbhgBIAEoBRIaCghldmVudF9pZBgCIAEoCVIIZXZlbnRfaWQSDAoEdHlwZRgDIAEoCRIgCgtvY2N1cnJlZF9hdBgEIAEoCVILb2NjdXJyZWRfYXQSDwoHcHJvamVjdBgFIAEoCRImCg5hZ2dyZWdhdGVfdHlwZRgGIAEoCVIOYWdncmVnYXRlX3R5cGUSIgoMYWdncmVnYXRlX2lkGAcgASgJUgxhZ2dyZWdhdGVfaWQSCwoDc2VxGAggASgDEg0KBWFjdG9yGAkgASgJEiUKBGRhdGEYCiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IkEKDlByb2plY3RDcmVhdGVkEgwKBHBhdGgYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkSDAoEdGFncxgDIAMoCSIeCg5Qcm9qZWN0RGVsZXRlZBIMCgRwYXRoGAEgASgJIjUKE1Byb2plY3RRdW90YUNoYW5nZWQSHgoWbWF4X2NvbmN1cnJlbnRfcnVubmVycxgBIAEoBSK+AQoOUnVubmVyTGF1bmNoZWQSDQoFYWdlbnQYASABKAkSHQoHbm9kZV9pZBgCIAEoCUgAUgdub2RlX2lkiAEBEiwKEWNvbnZlcnNhdGlvbl9tb2RlGAMgASgJUhFjb252ZXJzYXRpb25fbW9kZRIjCgpzZXNzaW9uX2lkGAQgASgJSAFSCnNlc3Npb25faWSIAQESEAoIaGVhZGxlc3MYBSABKAhCCgoIX25vZGVfaWRCDQoLX3Nlc3Npb25faWQiKgoOUnVubmVyQXNzaWduZWQSGAoHbm9kZV9pZBgBIAEoCVIHbm9kZV9pZCI+Cg5SdW5uZXJTdGFydGluZxIYCgdub2RlX2lkGAEgASgJUgdub2RlX2lkEhIKCmdlbmVyYXRpb24YAiABKAUinwEKFFJ1bm5lclNlc3Npb25DaGFuZ2VkEhgKB25vZGVfaWQYASABKAlSB25vZGVfaWQSHgoKc2Vzc2lvbl9pZBgCIAEoCVIKc2Vzc2lvbl9pZBI1ChNwcmV2aW91c19zZXNzaW9uX2lkGAMgASgJSABSE3ByZXZpb3VzX3Nlc3Npb25faWSIAQFCFgoUX3ByZXZpb3VzX3Nlc3Npb25faWQiZwoTUnVubmVyU3RvcFJlcXVlc3RlZBINCgVmb3JjZRgBIAEoCBItCg90aW1lb3V0X3NlY29uZHMYAiABKAVIAFIPdGltZW91dF9zZWNvbmRziAEBQhIKEF90aW1lb3V0X3NlY29uZHMimwEKDVJ1bm5lclN0b3BwZWQSDgoGcmVhc29uGAEgASgJEiEKCWV4aXRfY29kZRgCIAEoBUgAUglleGl0X2NvZGWIAQESHQoHbm9kZV9pZBgDIAEoCUgBUgdub2RlX2lkiAEBEhMKBnNpZ25hbBgEIAEoCUgCiAEBQgwKCl9leGl0X2NvZGVCCgoIX25vZGVfaWRCCQoHX3NpZ25hbCKpAQoKUnVubmVyTG9zdBIOCgZyZWFzb24YASABKAkSIAoLdHRsX3NlY29uZHMYAiABKAVSC3R0bF9zZWNvbmRzEh0KB25vZGVfaWQYAyABKAlIAFIHbm9kZV9pZIgBARIrCg5sYXN0X2hlYXJ0YmVhdBgEIAEoCUgBUg5sYXN0X2hlYXJ0YmVhdIgBAUIKCghfbm9kZV9pZEIRCg9fbGFzdF9oZWFydGJlYXQigAIKDFJ1bm5lckZhaWxlZBIOCgZyZWFzb24YASABKAkSJAoNZ3JhY2Vfc2Vjb25kcxgCIAEoBVINZ3JhY2Vfc2Vjb25kcxIdCgdub2RlX2lkGAMgASgJSABSB25vZGVfaWSIAQESKwoObGFzdF9oZWFydGJlYXQYBCABKAlIAVIObGFzdF9oZWFydGJlYXSIAQESIQoJZXhpdF9jb2RlGAUgASgFSAJSCWV4aXRfY29kZYgBARITCgZzaWduYWwYBiABKAlIA4gBAUIKCghfbm9kZV9pZEIRCg9fbGFzdF9oZWFydGJlYXRCDAoKX2V4aXRfY29kZUIJCgdfc2lnbmFsIqgBCg1SdW5uZXJTdGFydGVkEhgKB25vZGVfaWQYASABKAlSB25vZGVfaWQSCwoDcGlkGAIgASgFEhIKCmdlbmVyYXRpb24YAyABKAUSIwoKc2Vzc2lvbl9pZBgEIAEoCUgAUgpzZXNzaW9uX2lkiAEBEigKD3Jlc3RhcnRfYXR0ZW1wdBgFIAEoBVIPcmVzdGFydF9hdHRlbXB0Qg0KC19zZXNzaW9uX2lkIo0BChBSdW5uZXJSZXN0YXJ0aW5nEhgKB25vZGVfaWQYASABKAlSB25vZGVfaWQSDwoHYXR0ZW1wdBgCIAEoBRIiCgxtYXhfYXR0ZW1wdHMYAyABKAVSDG1heF9hdHRlbXB0cxIaCghkZWxheV9tcxgEIAEoBVIIZGVsYXlfbXMSDgoGcmVhc29uGAUgASgJIj8KD1J1bm5lclJlY292ZXJlZBIYCgdub2RlX2lkGAEgASgJUgdub2RlX2lkEhIKCmdlbmVyYXRpb24YAiABKAUiugEKDlNlc3Npb25DcmVhdGVkEhwKCXJ1bm5lcl9pZBgBIAEoCVIJcnVubmVyX2lkEg0KBWFnZW50GAIgASgJEicKDHJlc3VtZWRfZnJvbRgDIAEoCUgAUgxyZXN1bWVkX2Zyb22IAQESLQoPdHJhbnNjcmlwdF9wYXRoGAQgASgJSAFSD3RyYW5zY3JpcHRfcGF0aIgBAUIPCg1fcmVzdW1lZF9mcm9tQhIKEF90cmFuc2NyaXB0X3BhdGgicwoOTm9kZVJlZ2lzdGVyZWQSDAoEbmFtZRgBIAEoCRIQCghob3N0bmFtZRgCIAEoCRIPCgd2ZXJzaW9uGAMgASgJEhAKCGNhcGFjaXR5GAQgASgFEh4KCmF0dGFjaF91cmwYBSABKAlSCmF0dGFjaF91cmwiHQoNTm9kZVJlY292ZXJlZBIMCgRuYW1lGAEgASgJInoKCE5vZGVMb3N0EgwKBG5hbWUYASABKAkSIAoLdHRsX3NlY29uZHMYAiABKAVSC3R0bF9zZWNvbmRzEisKDmxhc3RfaGVhcnRiZWF0GAMgASgJSABSDmxhc3RfaGVhcnRiZWF0iAEBQhEKD19sYXN0X2hlYXJ0YmVhdCLGAQoNQnVkZ2V0Q3Jvc3NlZBINCgVzY29wZRgBIAEoCRIaCghzY29wZV9pZBgCIAEoCVIIc2NvcGVfaWQSIgoMbGltaXRfdG9rZW5zGAMgASgDUgxsaW1pdF90b2tlbnMSIAoLdXNlZF90b2tlbnMYBCABKANSC3VzZWRfdG9rZW5zEiQKDXdhcm5pbmdfc2hhcmUYBSABKAFSDXdhcm5pbmdfc2hhcmUSHgoKcGVyaW9kX2VuZBgGIAEoCVIKcGVyaW9kX2VuZCLTAgoTUnVubmVySGVhcnRiZWF0RGF0YRIYCgdub2RlX2lkGAEgASgJUgdub2RlX2lkEhIKCmdlbmVyYXRpb24YAiABKAUSIAoLY3B1X3BlcmNlbnQYAyABKAFSC2NwdV9wZXJjZW50EhwKCW1lbW9yeV9tYhgEIAEoBVIJbWVtb3J5X21iEiAKC3Rva2Vuc191c2VkGAUgASgDUgt0b2tlbnNfdXNlZBIiCgxpbnB1dF90b2tlbnMYBiABKANSDGlucHV0X3Rva2VucxIkCg1vdXRwdXRfdG9rZW5zGAcgASgDUg1vdXRwdXRfdG9rZW5zEiwKEWNhY2hlX3JlYWRfdG9rZW5zGAggASgDUhFjYWNoZV9yZWFkX3Rva2VucxI0ChVjYWNoZV9jcmVhdGlvbl90b2tlbnMYCSABKANSFWNhY2hlX2NyZWF0aW9uX3Rva2VucyKuAQoLU3lzdGVtQWxlcnQSEAoIc2V2ZXJpdHkYASABKAkSDgoGcmVhc29uGAIgASgJEhoKCGV2ZW50X2lkGAMgASgJUghldmVudF9pZBIeCgpldmVudF90eXBlGAQgASgJUgpldmVudF90eXBlEiAKC3JvdXRpbmdfa2V5GAUgASgJUgtyb3V0aW5nX2tleRIQCghhdHRlbXB0cxgGIAEoBRINCgVlcnJvchgHIAEoCWIGcHJvdG8z", [file_google_protobuf_struct]);
 
 /**
  * The versioned envelope of every event. AMQP properties: message_id = event_id,
@@ -61,14 +61,14 @@ export type Event = Message<"stratavore.v1.Event"> & {
   project: string;
 
   /**
-   * project | runner | outbox
+   * project | runner | session | budget | node | outbox
    *
    * @generated from field: string aggregate_type = 6 [json_name = "aggregate_type"];
    */
   aggregateType: string;
 
   /**
-   * Project name, runner id, or (for outbox alerts) the dead event's id.
+   * Project name, runner id, session id, budget id, node id, or (for outbox alerts) the dead event's id.
    *
    * @generated from field: string aggregate_id = 7 [json_name = "aggregate_id"];
    */
@@ -76,6 +76,7 @@ export type Event = Message<"stratavore.v1.Event"> & {
 
   /**
    * Per-aggregate sequence, 1, 2, 3...: order a runner's events by it, detect gaps with it.
+   * A runner.heartbeat is no state change: it carries the seq of the runner's latest event.
    *
    * @generated from field: int64 seq = 8;
    */
@@ -210,6 +211,79 @@ export const RunnerLaunchedSchema: GenMessage<RunnerLaunched> = /*@__PURE__*/
   messageDesc(file_stratavore_v1_events, 4);
 
 /**
+ * data of runner.assigned: an unassigned runner was claimed by a node (node_id in every
+ * supervisor event's data)
+ *
+ * @generated from message stratavore.v1.RunnerAssigned
+ */
+export type RunnerAssigned = Message<"stratavore.v1.RunnerAssigned"> & {
+  /**
+   * @generated from field: string node_id = 1 [json_name = "node_id"];
+   */
+  nodeId: string;
+};
+
+/**
+ * Describes the message stratavore.v1.RunnerAssigned.
+ * Use `create(RunnerAssignedSchema)` to create a new message.
+ */
+export const RunnerAssignedSchema: GenMessage<RunnerAssigned> = /*@__PURE__*/
+  messageDesc(file_stratavore_v1_events, 5);
+
+/**
+ * data of runner.starting: a node begins a first start, in this generation
+ *
+ * @generated from message stratavore.v1.RunnerStarting
+ */
+export type RunnerStarting = Message<"stratavore.v1.RunnerStarting"> & {
+  /**
+   * @generated from field: string node_id = 1 [json_name = "node_id"];
+   */
+  nodeId: string;
+
+  /**
+   * @generated from field: int32 generation = 2;
+   */
+  generation: number;
+};
+
+/**
+ * Describes the message stratavore.v1.RunnerStarting.
+ * Use `create(RunnerStartingSchema)` to create a new message.
+ */
+export const RunnerStartingSchema: GenMessage<RunnerStarting> = /*@__PURE__*/
+  messageDesc(file_stratavore_v1_events, 6);
+
+/**
+ * data of runner.session_changed: the agent's conversation got (or changed) its session id
+ *
+ * @generated from message stratavore.v1.RunnerSessionChanged
+ */
+export type RunnerSessionChanged = Message<"stratavore.v1.RunnerSessionChanged"> & {
+  /**
+   * @generated from field: string node_id = 1 [json_name = "node_id"];
+   */
+  nodeId: string;
+
+  /**
+   * @generated from field: string session_id = 2 [json_name = "session_id"];
+   */
+  sessionId: string;
+
+  /**
+   * @generated from field: optional string previous_session_id = 3 [json_name = "previous_session_id"];
+   */
+  previousSessionId?: string | undefined;
+};
+
+/**
+ * Describes the message stratavore.v1.RunnerSessionChanged.
+ * Use `create(RunnerSessionChangedSchema)` to create a new message.
+ */
+export const RunnerSessionChangedSchema: GenMessage<RunnerSessionChanged> = /*@__PURE__*/
+  messageDesc(file_stratavore_v1_events, 7);
+
+/**
  * data of runner.stop_requested
  *
  * @generated from message stratavore.v1.RunnerStopRequested
@@ -231,7 +305,7 @@ export type RunnerStopRequested = Message<"stratavore.v1.RunnerStopRequested"> &
  * Use `create(RunnerStopRequestedSchema)` to create a new message.
  */
 export const RunnerStopRequestedSchema: GenMessage<RunnerStopRequested> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_events, 5);
+  messageDesc(file_stratavore_v1_events, 8);
 
 /**
  * data of runner.stopped
@@ -265,7 +339,7 @@ export type RunnerStopped = Message<"stratavore.v1.RunnerStopped"> & {
  * Use `create(RunnerStoppedSchema)` to create a new message.
  */
 export const RunnerStoppedSchema: GenMessage<RunnerStopped> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_events, 6);
+  messageDesc(file_stratavore_v1_events, 9);
 
 /**
  * data of runner.lost
@@ -299,7 +373,7 @@ export type RunnerLost = Message<"stratavore.v1.RunnerLost"> & {
  * Use `create(RunnerLostSchema)` to create a new message.
  */
 export const RunnerLostSchema: GenMessage<RunnerLost> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_events, 7);
+  messageDesc(file_stratavore_v1_events, 10);
 
 /**
  * data of runner.failed (from the reconciler: grace_seconds and last_heartbeat; from a
@@ -344,7 +418,7 @@ export type RunnerFailed = Message<"stratavore.v1.RunnerFailed"> & {
  * Use `create(RunnerFailedSchema)` to create a new message.
  */
 export const RunnerFailedSchema: GenMessage<RunnerFailed> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_events, 8);
+  messageDesc(file_stratavore_v1_events, 11);
 
 /**
  * data of runner.started: a process is up, in this generation (fencing token)
@@ -383,7 +457,7 @@ export type RunnerStarted = Message<"stratavore.v1.RunnerStarted"> & {
  * Use `create(RunnerStartedSchema)` to create a new message.
  */
 export const RunnerStartedSchema: GenMessage<RunnerStarted> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_events, 9);
+  messageDesc(file_stratavore_v1_events, 12);
 
 /**
  * data of runner.restarting
@@ -422,7 +496,7 @@ export type RunnerRestarting = Message<"stratavore.v1.RunnerRestarting"> & {
  * Use `create(RunnerRestartingSchema)` to create a new message.
  */
 export const RunnerRestartingSchema: GenMessage<RunnerRestarting> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_events, 10);
+  messageDesc(file_stratavore_v1_events, 13);
 
 /**
  * data of runner.recovered: a lost runner's heartbeats came back
@@ -446,7 +520,7 @@ export type RunnerRecovered = Message<"stratavore.v1.RunnerRecovered"> & {
  * Use `create(RunnerRecoveredSchema)` to create a new message.
  */
 export const RunnerRecoveredSchema: GenMessage<RunnerRecovered> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_events, 11);
+  messageDesc(file_stratavore_v1_events, 14);
 
 /**
  * data of session.created
@@ -480,7 +554,65 @@ export type SessionCreated = Message<"stratavore.v1.SessionCreated"> & {
  * Use `create(SessionCreatedSchema)` to create a new message.
  */
 export const SessionCreatedSchema: GenMessage<SessionCreated> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_events, 12);
+  messageDesc(file_stratavore_v1_events, 15);
+
+/**
+ * data of node.registered: a supervisor registered its node (again, after each restart)
+ *
+ * @generated from message stratavore.v1.NodeRegistered
+ */
+export type NodeRegistered = Message<"stratavore.v1.NodeRegistered"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string hostname = 2;
+   */
+  hostname: string;
+
+  /**
+   * @generated from field: string version = 3;
+   */
+  version: string;
+
+  /**
+   * @generated from field: int32 capacity = 4;
+   */
+  capacity: number;
+
+  /**
+   * @generated from field: string attach_url = 5 [json_name = "attach_url"];
+   */
+  attachUrl: string;
+};
+
+/**
+ * Describes the message stratavore.v1.NodeRegistered.
+ * Use `create(NodeRegisteredSchema)` to create a new message.
+ */
+export const NodeRegisteredSchema: GenMessage<NodeRegistered> = /*@__PURE__*/
+  messageDesc(file_stratavore_v1_events, 16);
+
+/**
+ * data of node.recovered: a lost node heartbeats again
+ *
+ * @generated from message stratavore.v1.NodeRecovered
+ */
+export type NodeRecovered = Message<"stratavore.v1.NodeRecovered"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message stratavore.v1.NodeRecovered.
+ * Use `create(NodeRecoveredSchema)` to create a new message.
+ */
+export const NodeRecoveredSchema: GenMessage<NodeRecovered> = /*@__PURE__*/
+  messageDesc(file_stratavore_v1_events, 17);
 
 /**
  * data of node.lost
@@ -509,51 +641,119 @@ export type NodeLost = Message<"stratavore.v1.NodeLost"> & {
  * Use `create(NodeLostSchema)` to create a new message.
  */
 export const NodeLostSchema: GenMessage<NodeLost> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_events, 13);
+  messageDesc(file_stratavore_v1_events, 18);
 
 /**
- * body of runner.heartbeat.<runner_id> (published directly to the bus)
+ * data of budget.warning (use passed warning_share of the limit) and budget.exceeded (use
+ * reached the limit). aggregate_id is the budget row (one per budget and period): the warning
+ * is its seq 1, the exceeded its seq 2; one heartbeat that crosses both writes both.
  *
- * @generated from message stratavore.v1.RunnerHeartbeatPublished
+ * @generated from message stratavore.v1.BudgetCrossed
  */
-export type RunnerHeartbeatPublished = Message<"stratavore.v1.RunnerHeartbeatPublished"> & {
+export type BudgetCrossed = Message<"stratavore.v1.BudgetCrossed"> & {
   /**
-   * @generated from field: string runner_id = 1 [json_name = "runner_id"];
+   * global | project | runner
+   *
+   * @generated from field: string scope = 1;
    */
-  runnerId: string;
+  scope: string;
 
   /**
-   * @generated from field: string project = 2;
+   * '' for the global budget, else the project name or the runner id
+   *
+   * @generated from field: string scope_id = 2 [json_name = "scope_id"];
    */
-  project: string;
+  scopeId: string;
 
   /**
-   * @generated from field: string node_id = 3 [json_name = "node_id"];
+   * @generated from field: int64 limit_tokens = 3 [json_name = "limit_tokens"];
+   */
+  limitTokens: bigint;
+
+  /**
+   * @generated from field: int64 used_tokens = 4 [json_name = "used_tokens"];
+   */
+  usedTokens: bigint;
+
+  /**
+   * @generated from field: double warning_share = 5 [json_name = "warning_share"];
+   */
+  warningShare: number;
+
+  /**
+   * RFC 3339 end of the budget's period
+   *
+   * @generated from field: string period_end = 6 [json_name = "period_end"];
+   */
+  periodEnd: string;
+};
+
+/**
+ * Describes the message stratavore.v1.BudgetCrossed.
+ * Use `create(BudgetCrossedSchema)` to create a new message.
+ */
+export const BudgetCrossedSchema: GenMessage<BudgetCrossed> = /*@__PURE__*/
+  messageDesc(file_stratavore_v1_events, 19);
+
+/**
+ * data of runner.heartbeat.<runner_id> (published by the supervisor straight to the bus, every
+ * daemon.heartbeat_interval_seconds): the runner's process tree and its token totals so far
+ *
+ * @generated from message stratavore.v1.RunnerHeartbeatData
+ */
+export type RunnerHeartbeatData = Message<"stratavore.v1.RunnerHeartbeatData"> & {
+  /**
+   * @generated from field: string node_id = 1 [json_name = "node_id"];
    */
   nodeId: string;
 
   /**
-   * @generated from field: double cpu_percent = 4 [json_name = "cpu_percent"];
+   * @generated from field: int32 generation = 2;
+   */
+  generation: number;
+
+  /**
+   * @generated from field: double cpu_percent = 3 [json_name = "cpu_percent"];
    */
   cpuPercent: number;
 
   /**
-   * @generated from field: int32 memory_mb = 5 [json_name = "memory_mb"];
+   * @generated from field: int32 memory_mb = 4 [json_name = "memory_mb"];
    */
   memoryMb: number;
 
   /**
-   * @generated from field: int64 tokens_used = 6 [json_name = "tokens_used"];
+   * @generated from field: int64 tokens_used = 5 [json_name = "tokens_used"];
    */
   tokensUsed: bigint;
+
+  /**
+   * @generated from field: int64 input_tokens = 6 [json_name = "input_tokens"];
+   */
+  inputTokens: bigint;
+
+  /**
+   * @generated from field: int64 output_tokens = 7 [json_name = "output_tokens"];
+   */
+  outputTokens: bigint;
+
+  /**
+   * @generated from field: int64 cache_read_tokens = 8 [json_name = "cache_read_tokens"];
+   */
+  cacheReadTokens: bigint;
+
+  /**
+   * @generated from field: int64 cache_creation_tokens = 9 [json_name = "cache_creation_tokens"];
+   */
+  cacheCreationTokens: bigint;
 };
 
 /**
- * Describes the message stratavore.v1.RunnerHeartbeatPublished.
- * Use `create(RunnerHeartbeatPublishedSchema)` to create a new message.
+ * Describes the message stratavore.v1.RunnerHeartbeatData.
+ * Use `create(RunnerHeartbeatDataSchema)` to create a new message.
  */
-export const RunnerHeartbeatPublishedSchema: GenMessage<RunnerHeartbeatPublished> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_events, 14);
+export const RunnerHeartbeatDataSchema: GenMessage<RunnerHeartbeatData> = /*@__PURE__*/
+  messageDesc(file_stratavore_v1_events, 20);
 
 /**
  * data of system.alert.<severity>
@@ -602,5 +802,5 @@ export type SystemAlert = Message<"stratavore.v1.SystemAlert"> & {
  * Use `create(SystemAlertSchema)` to create a new message.
  */
 export const SystemAlertSchema: GenMessage<SystemAlert> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_events, 15);
+  messageDesc(file_stratavore_v1_events, 21);
 
