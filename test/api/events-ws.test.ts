@@ -1,13 +1,15 @@
 // GET /api/v1/events with a real WebSocket client against a listening daemon: filters, resume
 // with no gap and no duplicate (events published twice, or never), slow clients cut off,
 // bad input refused, and shutdown releasing every subscription.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { inArray } from 'drizzle-orm'
 import WebSocket from 'ws'
 import { events as auditLog } from '../../src/adapters/db/schema.js'
 import { comparePositions } from '../../src/core/events/event-feed.js'
+import type { EventBus } from '../../src/core/ports.js'
 import { buildApp } from '../../src/api/app.js'
 import { build } from '../helpers/app.js'
+import { openTestAmqpBus, requireRabbit } from '../helpers/bus.js'
 import { backendName } from '../helpers/database.js'
 import { commitEvents, publishEvents, type EventSpec } from '../helpers/events.js'
 
@@ -36,8 +38,10 @@ const connect = (base: string, query: Record<string, string> = {}) => {
   return { ws, frames, ids, closed, opened }
 }
 
-t.test(`GET /api/v1/events on ${backendName()}`, async t => {
-  const { app, ctx } = await build(t)
+// The same suite with each bus: the in-process one, and RabbitMQ (the feed's own queue bound
+// '#', as each API instance has in production).
+const feedSuite = async (t: Test, bus?: EventBus) => {
+  const { app, ctx } = await build(t, undefined, bus ? { bus } : {})
   await app.listen({ port: 0, host: '127.0.0.1' })
   const base = `ws://127.0.0.1:${(app.server.address() as { port: number }).port}`
   // Every client starts after a marker event, so that nothing a test commits can happen before
@@ -222,5 +226,12 @@ t.test(`GET /api/v1/events on ${backendName()}`, async t => {
     const codes = await Promise.all(clients.slice(0, 2).map(c => c.closed))
     t.same(codes.map(c => c.code), [1001, 1001])
   })
-})
+}
 
+t.test(`GET /api/v1/events on ${backendName()} with the in-process bus`, t => feedSuite(t))
+
+t.test(`GET /api/v1/events on ${backendName()} with RabbitMQ`, async t => {
+  if (!requireRabbit(t)) return
+  const { bus } = await openTestAmqpBus(t)
+  await feedSuite(t, bus)
+})

@@ -8,6 +8,7 @@ import { pino } from 'pino'
 import { buildApp } from '../../src/api/app.js'
 import { loadConfig, type Config } from '../../src/config.js'
 import { createContext, type Context } from '../../src/context.js'
+import type { EventBus } from '../../src/core/ports.js'
 import { openTestDatabase } from './database.js'
 
 type TapTest = Parameters<typeof openTestDatabase>[0]
@@ -28,15 +29,16 @@ export const testConfig = (t: TapTest, adjust: (config: Config) => void = () => 
   return config
 }
 
-export const buildContext = async (t: TapTest, adjust?: (config: Config) => void): Promise<Context> => {
+/** `bus`: the context's event bus instead of the in-process one (a test's RabbitMQ bus). */
+export const buildContext = async (t: TapTest, adjust?: (config: Config) => void, { bus }: { bus?: EventBus } = {}): Promise<Context> => {
   const database = await openTestDatabase(t)
   const logger = pino({ level: process.env.STRATAVORE_TEST_LOG_LEVEL ?? 'silent' })
-  const ctx = await createContext(testConfig(t, adjust), logger, { roles: ['api'], database })
+  const ctx = await createContext(testConfig(t, adjust), logger, { roles: ['api'], database, ...(bus ? { bus } : {}) })
   return ctx
 }
 
-export const build = async (t: TapTest, adjust?: (config: Config) => void): Promise<{ app: FastifyInstance, ctx: Context }> => {
-  const ctx = await buildContext(t, adjust)
+export const build = async (t: TapTest, adjust?: (config: Config) => void, options: { bus?: EventBus } = {}): Promise<{ app: FastifyInstance, ctx: Context }> => {
+  const ctx = await buildContext(t, adjust, options)
   const app = await buildApp(ctx)
   t.teardown(() => app.close())
   return { app, ctx }

@@ -261,15 +261,22 @@ export const createEventFeed = (options: EventFeedOptions): EventFeed => {
         }
         for (;;) {
           const page = await step(source.read(from, { limit: pageSize, until: joinedAt, pattern }))
-          for (const event of page.events) deliver(sub, event)
+          // At the client's pace: a page can be megabytes, more than a client that reads is
+          // allowed to fall behind live.
+          for (const event of page.events) {
+            deliver(sub, event)
+            await step(sink.drained())
+          }
           if (page.scanned < pageSize || !page.last || sub.closed) break
           from = page.last
-          await step(sink.drained())
         }
       }
-      const buffered = sub.buffer ?? []
+      // Then what came live meanwhile, also at its pace; live events join the buffer until it is empty.
+      for (let i = 0; sub.buffer && i < sub.buffer.length; i++) {
+        deliver(sub, sub.buffer[i]!)
+        await step(sink.drained())
+      }
       sub.buffer = null
-      for (const event of buffered) deliver(sub, event)
     })()
     live.catch(release)
     return { live, close: release }
