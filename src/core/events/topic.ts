@@ -15,7 +15,8 @@ export const checkTopicPattern = (pattern: string): string => {
 
 export const topicMatches = (pattern: string, routingKey: string): boolean => {
   const p = pattern.split('.')
-  const k = routingKey.split('.')
+  // As RabbitMQ splits it: the empty key has no words (so `#` matches it, `*` does not).
+  const k = routingKey === '' ? [] : routingKey.split('.')
   // Classic dynamic programming over (pattern word, key word); patterns are short.
   const memo = new Map<string, boolean>()
   const match = (i: number, j: number): boolean => {
