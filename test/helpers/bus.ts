@@ -51,6 +51,10 @@ export interface AmqpProxy {
   url: string
   /** Cuts every connection through the proxy (both sides), as a network failure would; returns how many. */
   drop(): number
+  /** Connections through the proxy still open. */
+  open(): number
+  /** Connections accepted so far. */
+  accepted(): number
 }
 
 /**
@@ -61,7 +65,9 @@ export interface AmqpProxy {
 export const openAmqpProxy = async (t: TapTest): Promise<AmqpProxy> => {
   const target = new URL(testAmqpUrl()!)
   const pairs = new Set<[Socket, Socket]>()
+  let accepted = 0
   const server = createServer(client => {
+    accepted++
     const upstream = connect(Number(target.port || 5672), target.hostname)
     const pair: [Socket, Socket] = [client, upstream]
     pairs.add(pair)
@@ -81,5 +87,5 @@ export const openAmqpProxy = async (t: TapTest): Promise<AmqpProxy> => {
   const url = new URL(target)
   url.hostname = '127.0.0.1'
   url.port = String((server.address() as AddressInfo).port)
-  return { url: url.toString(), drop }
+  return { url: url.toString(), drop, open: () => pairs.size, accepted: () => accepted }
 }

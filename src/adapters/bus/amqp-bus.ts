@@ -66,6 +66,31 @@ export const createAmqpBus = async (options: AmqpBusOptions): Promise<AmqpBus> =
     await channel.bindQueue(`${exchange}.log`, exchange, '#')
   }
 
+  // Gives a connection up: closed, not merely forgotten, or a reconnect would leave it open
+  // behind the new one, its subscriptions still consuming (every message delivered twice).
+  const abandon = async (conn: ChannelModel) => {
+    if (connection === conn) {
+      connection = null
+      publishChannel = null
+      for (const sub of subscriptions) { sub.channel = null; sub.queue = null }
+    }
+    await conn.close().catch(() => {})
+  }
+
+  // A channel-level error (404 for a vanished exchange, 406 for a queue declared with other
+  // arguments) closes only its channel: `reopen` gets a new one on the same connection, and
+  // when that fails too, the connection is given up for a full reconnect. Deferred to a
+  // microtask because amqplib closes every channel before it reports the connection closed:
+  // by then a lost connection has been noticed, and its channels are not reopened on it.
+  const onChannelLost = (conn: ChannelModel, what: string, reopen: () => Promise<void>) => queueMicrotask(() => {
+    if (closing || connection !== conn) return
+    reopen().catch(async err => {
+      logger.warn({ err }, `cannot reopen the ${what} channel; reconnecting`)
+      await abandon(conn)
+      scheduleReconnect()
+    })
+  })
+
   const openPublishChannel = async (conn: ChannelModel) => {
     const channel = await conn.createConfirmChannel()
     channel.on('error', err => logger.warn({ err }, 'publish channel error'))
@@ -73,11 +98,12 @@ export const createAmqpBus = async (options: AmqpBusOptions): Promise<AmqpBus> =
     channel.on('close', () => {
       if (publishChannel !== channel) return
       publishChannel = null
-      // The connection may still be fine (a channel-level error such as 404 or 406 closes only
-      // the channel): try a new channel, and fall back to a full reconnect.
-      if (!closing && connection === conn) openPublishChannel(conn).catch(err => { logger.warn({ err }, 'cannot reopen publish channel'); scheduleReconnect() })
+      onChannelLost(conn, 'publish', () => openPublishChannel(conn))
     })
     await declareTopology(channel)
+    // After a channel error the exchange may be new (it was deleted under us, and its bindings
+    // with it): bind the live subscriptions again before anything is published on it.
+    for (const sub of subscriptions) if (sub.channel && sub.queue) await sub.channel.bindQueue(sub.queue, exchange, sub.pattern)
     returned = new Set()
     publishChannel = channel
   }
@@ -85,6 +111,12 @@ export const createAmqpBus = async (options: AmqpBusOptions): Promise<AmqpBus> =
   const openSubscription = async (conn: ChannelModel, sub: Subscription) => {
     const channel = await conn.createChannel()
     channel.on('error', err => logger.warn({ err, pattern: sub.pattern }, 'subscription channel error'))
+    channel.on('close', () => {
+      if (sub.channel !== channel) return
+      sub.channel = null
+      sub.queue = null
+      onChannelLost(conn, 'subscription', async () => { if (!sub.closed) await openSubscription(conn, sub) })
+    })
     await channel.assertExchange(exchange, 'topic', { durable: true })
     const { queue } = await channel.assertQueue('', { exclusive: true, autoDelete: true, durable: false })
     await channel.bindQueue(queue, exchange, sub.pattern)
@@ -119,6 +151,11 @@ export const createAmqpBus = async (options: AmqpBusOptions): Promise<AmqpBus> =
     try {
       const conn = await amqp.connect(url, { heartbeat: heartbeatSeconds, clientProperties: { connection_name: 'stratavored' } })
       conn.on('error', err => logger.warn({ err }, 'bus connection error'))
+      // close() ran while this connection was being made: it had nothing to close yet.
+      if (closing) {
+        await conn.close().catch(() => {})
+        return
+      }
       conn.on('close', () => {
         if (connection !== conn) return
         connection = null
@@ -134,10 +171,7 @@ export const createAmqpBus = async (options: AmqpBusOptions): Promise<AmqpBus> =
       signalConnected()
     } catch (err) {
       logger.warn({ err }, 'bus connect failed')
-      const conn = connection
-      connection = null
-      publishChannel = null
-      await conn?.close().catch(() => {})
+      if (connection) await abandon(connection)
       scheduleReconnect()
     }
   }
