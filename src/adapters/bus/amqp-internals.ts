@@ -1,21 +1,16 @@
-// The two places where the bus reaches under amqplib's public API (0.10.x), kept here so an
-// upgrade has one file to check: when a channel's frames have really been sent, and the socket
-// of a connection (which tests destroy to drop a connection without touching anyone else's).
+// Where the bus reaches under amqplib's public API (0.10.x), kept here so an upgrade has one
+// file to check: knowing when a channel's frames have really been sent.
 //
 // channel.publish() sends nothing: it pushes the encoded frames onto the channel's own stream
 // (lib/connection.js freshChannel), which the connection's muxer copies to the socket on a later
 // setImmediate (lib/mux.js), and the socket may hold them again until the kernel takes them.
 import type { Readable, Writable } from 'node:stream'
-import type { Channel, ChannelModel } from 'amqplib'
+import type { Channel } from 'amqplib'
 
 interface ConnectionInternals { stream: Writable, channels: Array<{ buffer: Readable } | null | undefined> }
 interface ChannelInternals { ch: number, connection: ConnectionInternals }
 
 const internalsOf = (channel: Channel) => channel as unknown as ChannelInternals
-
-/** The socket under a connection (a net.Socket, or a TLS socket for amqps). */
-export const socketOf = (model: ChannelModel): Writable & { destroy(error?: Error): void } =>
-  (model.connection as unknown as ConnectionInternals).stream
 
 const drainedOrClosed = (socket: Writable) => new Promise<void>(resolve => {
   const done = () => { socket.off('drain', done); socket.off('close', done); resolve() }
