@@ -1,9 +1,10 @@
 // F7: Postgres stopped (fast shutdown: every session is cut) and started again while a real
 // `stratavored api` takes launches over HTTP and a real `stratavored relay` publishes.
-// Expected (reliability-and-performance.md §3.2 F7): neither process exits; the API answers
-// again within 10 s of Postgres accepting connections; the relay resumes by itself (LISTEN
-// re-established, poll meanwhile) and catches up within 20 s; 0 lost; duplicates at most the
-// batch whose commit the restart cut off.
+// Expected (reliability-and-performance.md §3.2 F7): neither process exits; a request during
+// the outage gets a 503 with Retry-After within 2 s; the API answers again within 10 s of
+// Postgres accepting connections; the relay resumes by itself (LISTEN re-established, poll
+// meanwhile) and catches up within 20 s; 0 lost; duplicates at most the batch whose commit
+// the restart cut off.
 //
 // STRATAVORE_FAULT_PG_DOWN_SECONDS sets how long Postgres stays down (10 in CI, 5 elsewhere).
 import t from 'tap'
@@ -17,10 +18,24 @@ const DOWN_S = envNumber('STRATAVORE_FAULT_PG_DOWN_SECONDS', 5, 10)
 const RATE = envNumber('STRATAVORE_FAULT_RATE', 100)
 const BATCH = 50
 const API_BACK_TARGET_S = 10
+const OUTAGE_ANSWER_TARGET_MS = 2000
 const CAUGHT_UP_TARGET_S = 20
 
 const healthy = async (url: string) => {
   try { return (await fetch(`${url}/api/v1/health`, { signal: AbortSignal.timeout(2000) })).ok } catch { return false }
+}
+
+// A request while Postgres is down: answered with a 503 problem and Retry-After, not held for
+// the driver's connect timeout. Never throws, so that a hang is reported, not fatal.
+const answerDuringOutage = async (url: string) => {
+  const started = performance.now()
+  try {
+    const res = await fetch(`${url}/api/v1/projects`, { signal: AbortSignal.timeout(15_000) })
+    const body = await res.json() as { code?: string }
+    return { status: res.status, retryAfter: res.headers.get('retry-after'), code: body.code, ms: performance.now() - started }
+  } catch (err) {
+    return { status: 0, retryAfter: null, code: String(err), ms: performance.now() - started }
+  }
 }
 
 t.test(`Postgres down for ${DOWN_S} s under ${RATE} launches/s`, async t => {
@@ -42,6 +57,9 @@ t.test(`Postgres down for ${DOWN_S} s under ${RATE} launches/s`, async t => {
   // per process, so that a crash of one still lets the test report how the other recovered.
   await new Promise(resolve => setTimeout(resolve, DOWN_S * 1000))
   t.notOk(await healthy(api.url), 'the API reports itself unhealthy while Postgres is down')
+  const during = await answerDuringOutage(api.url)
+  t.match(during, { status: 503, retryAfter: '5', code: 'UNAVAILABLE' }, 'a request during the outage gets a 503 problem with Retry-After')
+  t.ok(during.ms <= OUTAGE_ANSWER_TARGET_MS, `answered in ${Math.round(during.ms)} ms (target ≤ ${OUTAGE_ANSWER_TARGET_MS} ms)`)
   await postgres.start()
   const upAt = performance.now()
   t.comment(`Postgres was down ${((upAt - stoppedAt) / 1000).toFixed(1)} s`)

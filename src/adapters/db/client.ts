@@ -41,10 +41,24 @@ const MIGRATION_LOCK_KEY = 0x5354_5241_5641n
 export const openDatabase = async (options: DatabaseOptions): Promise<Database> =>
   options.kind === 'postgres' ? openPostgres(options) : openPglite(options.dataDir)
 
-const openPostgres = async ({ url, poolSize, connectTimeoutSeconds = 10 }: { url: string, poolSize: number, connectTimeoutSeconds?: number }): Promise<Database> => {
+// How long a connection attempt may take before its query fails. A request that needs the
+// database waits for one attempt (more when more requests than the pool has connections are
+// waiting), so this bounds how long the API takes to answer 503 when the database host is
+// gone or packets are dropped (a stopped server refuses at once). Generous for a server on
+// the same network; `?connect_timeout=N` in the URL overrides it for a slower link.
+const DEFAULT_CONNECT_TIMEOUT_SECONDS = 2
+
+// Read from the query string alone: postgres.js accepts multi-host URLs that URL() refuses.
+const connectTimeoutOf = (url: string, fallback: number): number => {
+  const fromUrl = Number(new URLSearchParams(url.split('?')[1] ?? '').get('connect_timeout'))
+  return Number.isFinite(fromUrl) && fromUrl > 0 ? fromUrl : fallback
+}
+
+const openPostgres = async ({ url, poolSize, connectTimeoutSeconds = DEFAULT_CONNECT_TIMEOUT_SECONDS }: { url: string, poolSize: number, connectTimeoutSeconds?: number }): Promise<Database> => {
+  const connectTimeout = connectTimeoutOf(url, connectTimeoutSeconds)
   const client = postgres(url, {
     max: poolSize,
-    connect_timeout: connectTimeoutSeconds,
+    connect_timeout: connectTimeout,
     idle_timeout: 60,
     onnotice: () => {},
     connection: {
@@ -62,7 +76,7 @@ const openPostgres = async ({ url, poolSize, connectTimeoutSeconds = 10 }: { url
     async migrate () {
       // A dedicated connection holds a session advisory lock for the whole run, so two
       // daemons starting together apply each migration once, one after the other.
-      const lockClient = postgres(url, { max: 1, connect_timeout: connectTimeoutSeconds, onnotice: () => {} })
+      const lockClient = postgres(url, { max: 1, connect_timeout: connectTimeout, onnotice: () => {} })
       try {
         await lockClient`select pg_advisory_lock(${MIGRATION_LOCK_KEY.toString()}::bigint)`
         await migratePostgres(drizzlePostgres({ client: lockClient }), { migrationsFolder })
