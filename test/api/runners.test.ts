@@ -59,6 +59,8 @@ t.test(`runners on ${backendName()}`, async t => {
       [{ project: project.name, agent: 'generic-test', projectPath: '/etc' }, 400, 'INVALID_PROJECT_PATH'],
       [{ project: project.name, agent: 'generic-test', projectPath: `${project.path}/../..` }, 400, 'INVALID_PROJECT_PATH'],
       [{ project: project.name, agent: 'generic-test', projectPath: 'relative/dir' }, 400, 'INVALID_PROJECT_PATH'],
+      // Inside the project once resolved, but spelt with '..': the form is refused, as for a project's own path.
+      [{ project: project.name, agent: 'generic-test', projectPath: `${project.path}/.` }, 400, 'INVALID_PROJECT_PATH'],
       [{ project: project.name, agent: 'generic-test', runtimeType: 'container' }, 400, 'VALIDATION_FAILED'],
       [{ project: project.name, agent: 'generic-test', colour: 'blue' }, 400, 'VALIDATION_FAILED'],
     ]

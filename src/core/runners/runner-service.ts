@@ -4,6 +4,7 @@
 // shared/reference/reliability-and-performance.md, M8). Supervisors act on the rows later.
 import { errors } from '../errors.js'
 import type { EventType } from '../events/event.js'
+import { checkProjectPathForm } from '../projects/project-path.js'
 import type { AgentCatalogue, Clock, IdGenerator, PathResolver, Repositories, RunnerFilter, TransactionRepositories, UnitOfWork } from '../ports.js'
 import { checkInteger } from '../validation.js'
 import { checkLaunchInput, type LaunchInput } from './launch-input.js'
@@ -47,7 +48,7 @@ export const createRunnerService = ({ repos, uow, clock, ids, paths, agents, hea
 
   const resolveWorkingDirectory = async (projectPath: string, requested: string | null): Promise<string> => {
     if (!requested) return projectPath
-    if (!requested.startsWith('/')) throw errors.invalidProjectPath(requested, 'must be absolute')
+    checkProjectPathForm(requested)
     const resolved = await paths.resolveDirectory(requested)
     if (!resolved.ok) throw errors.invalidProjectPath(requested, resolved.reason)
     if (!isInside(resolved.realPath, projectPath)) throw errors.invalidProjectPath(requested, `must be inside the project directory ${projectPath}`)
