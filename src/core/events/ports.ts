@@ -21,6 +21,8 @@ export interface EventPublisher {
    * Publishes a window of messages and waits for every confirm. Message-level refusals come
    * back as outcomes; losing the connection or channel mid-window throws (the bus is
    * unavailable, the messages' fate unknown), so the caller retries them all later.
+   * `hooks.afterSend` (crash tests only) runs once the messages have been written out, not
+   * just queued, and before any confirm is read.
    */
   publishBatch(messages: BusMessage[], hooks?: { afterSend?: () => void }): Promise<PublishOutcome[]>
 }
