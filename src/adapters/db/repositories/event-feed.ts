@@ -14,7 +14,7 @@ import { rowsOf, type Db } from '../client.js'
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 /**
- * An AMQP topic pattern as a POSIX regular expression over '.' || routing_key: a word is
+ * An AMQP topic pattern as a POSIX regular expression over '.' || routing_key ('' for the empty key): a word is
  * `\.word`, `*` is one word `\.[^.]*` and `#` is any number of words `(\.[^.]*)*`. Words of a
  * checked pattern hold only letters, digits, '_' and '-', which need no escaping.
  */
@@ -56,7 +56,8 @@ export const createEventFeedSource = (db: Db): EventFeedSource => ({
     if (until) bounds.push(atOrBefore(until))
     // The window is taken first, matching or not, so that a selective pattern still costs at
     // most `limit` rows per read; only matching rows carry their envelope back.
-    const matches = pattern && pattern !== '#' ? sql`('.' || ${routingKey}) ~ ${topicPatternRegex(pattern)}` : sql`true`
+    // The empty key has no words (as RabbitMQ splits it), so no leading dot either.
+    const matches = pattern && pattern !== '#' ? sql`coalesce('.' || nullif(${routingKey}, ''), '') ~ ${topicPatternRegex(pattern)}` : sql`true`
     const rows = rowsOf<Row>(await db.execute(sql`
       with p as (
         select e.id, e.tx_id, e.event_id, e.event_type, e.entity_type, e.entity_id, e.project, e.actor, e.occurred_at, e.data
