@@ -119,6 +119,42 @@ const feedSuite = async (t: Test, bus?: EventBus) => {
     await idle()
   })
 
+  t.test('a reconnect storm: 200 clients drop at once and resume at once while events keep coming', async t => {
+    // Reference plan F19, scaled to this machine: every client must end with every event after
+    // its start, once, in order, and the server must hold no subscription afterwards.
+    const CLIENTS = 200
+    const start = await marker()
+    const committed: string[] = []
+    let writing = true
+    const writer = (async () => {
+      while (writing) {
+        const events = await commitEvents(ctx, [{ project: 'storm' }, { project: 'storm', type: 'runner.stopped' }])
+        committed.push(...events.map(e => e.eventId))
+        await publishEvents(ctx, events.map(e => e.eventId))
+        await new Promise(resolve => setTimeout(resolve, 20))
+      }
+    })()
+    const got = Array.from({ length: CLIENTS }, () => [] as string[])
+    let clients = got.map(() => connect(base, { filter: 'runner.*.storm', after: start }))
+    await Promise.all(clients.map(c => c.opened))
+    await waitFor('every client to get something', () => clients.every(c => c.ids().length > 0))
+    for (const c of clients) c.ws.terminate()
+    await Promise.all(clients.map(c => c.closed))
+    clients.forEach((c, i) => got[i]!.push(...c.ids()))
+    clients = got.map(ids => connect(base, { filter: 'runner.*.storm', after: ids.at(-1)! }))
+    await Promise.all(clients.map(c => c.opened))
+    await new Promise(resolve => setTimeout(resolve, 300))
+    writing = false
+    await writer
+    await waitFor('every client to catch up', () => clients.every((c, i) => got[i]!.length + c.ids().length >= committed.length), 60_000)
+    clients.forEach((c, i) => got[i]!.push(...c.ids()))
+    const wrong = got.findIndex(ids => ids.length !== committed.length || ids.some((id, j) => id !== committed[j]))
+    t.equal(wrong, -1, `every client got all ${committed.length} events once, in commit order (one writer)`)
+    for (const c of clients) c.ws.close()
+    await Promise.all(clients.map(c => c.closed))
+    await idle()
+  })
+
   t.test('an unknown `after` gets a resync_required frame and close 4409', async t => {
     const client = connect(base, { after: ctx.ids.next() })
     const { code } = await client.closed
