@@ -6,6 +6,7 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify'
 import fastifyMetrics from 'fastify-metrics'
 import type { Context } from '../context.js'
 import { openapiPlugin } from './plugins/openapi.js'
+import { databaseGatePlugin } from './plugins/database-gate.js'
 import { problemPlugin, sendRouteNotFound } from './plugins/problem.js'
 import { validationPlugin } from './plugins/validation.js'
 import { isAppRoute, sendAppIndex, webuiStaticPlugin } from './plugins/webui-static.js'
@@ -56,6 +57,7 @@ export const buildApp = async (ctx: Context): Promise<FastifyInstance> => {
   })
   // Every body is JSON; anything else is a 415, not a string for the schema to puzzle over.
   app.removeContentTypeParser('text/plain')
+  await app.register(databaseGatePlugin)
   await app.register(problemPlugin)
   await app.register(validationPlugin)
   if (ctx.config.daemon.cors_origins.length > 0) {

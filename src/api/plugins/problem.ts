@@ -92,5 +92,9 @@ export const sendRouteNotFound = (request: FastifyRequest, reply: FastifyReply) 
 }
 
 export const problemPlugin = fp(async (app: FastifyInstance) => {
-  app.setErrorHandler((err, request, reply) => sendProblem(reply, toProblem(err, request)))
+  app.setErrorHandler((err, request, reply) => {
+    // A connection error closes the door for the next requests too: src/api/plugins/database-gate.ts.
+    if (isConnectionError(err)) app.databaseGate?.trip()
+    return sendProblem(reply, toProblem(err, request))
+  })
 }, { name: 'problem' })
