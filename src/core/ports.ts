@@ -137,6 +137,8 @@ export interface EventLog {
    * transaction, and takes the project's lock (lockProject) until it ends.
    */
   append(event: DomainEvent): Promise<void>
+  /** The same for several events, in the order given, in two round trips however many there are. */
+  appendMany(events: DomainEvent[]): Promise<void>
 }
 
 export type MacCheck = 'ok' | 'mismatch' | 'unknown_key'

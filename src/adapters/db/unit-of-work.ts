@@ -46,7 +46,10 @@ export const createUnitOfWork = (db: Db, audit: AuditSigner): UnitOfWork => ({
     let appended = false
     const repos: TransactionRepositories = {
       ...base,
-      events: { append: event => { appended = true; return base.events.append(event) } },
+      events: {
+        append: event => { appended = true; return base.events.append(event) },
+        appendMany: events => { appended ||= events.length > 0; return base.events.appendMany(events) },
+      },
       lockProject: name => base.events.lock(name),
     }
     const result = await work(repos)

@@ -31,7 +31,7 @@ export const createReconcileService = ({ uow, clock, ids, lostGraceSeconds, node
         ...lost.map(runner => event(runner, 'runner.lost', { reason: 'heartbeat_timeout', ttl_seconds: runner.heartbeatTtlSeconds })),
         ...failed.map(runner => event(runner, 'runner.failed', { reason: 'lost', grace_seconds: lostGraceSeconds })),
       ].sort((a, b) => a.project < b.project ? -1 : a.project > b.project ? 1 : 0)
-      for (const e of pending) await tx.events.append(e)
+      await tx.events.appendMany(pending)
       const lostNodes = await tx.reconcile.markSilentNodesLost(nodeTtlSeconds)
       for (const node of lostNodes) {
         await tx.events.append({

@@ -24,14 +24,16 @@ export const createTransitions = ({ uow, clock, ids, node, actor = SUPERVISOR_AC
     aggregateId: node.id, seq, actor, data,
   })
 
-  const recordSession = async (tx: Parameters<Parameters<UnitOfWork['run']>[0]>[0], runner: Runner, sessionId: string, transcriptPath: string | null, resumedFrom: string | null) => {
+  /** Records the session; its session.created event when it is new, for the caller to append. */
+  const recordSession = async (tx: Parameters<Parameters<UnitOfWork['run']>[0]>[0], runner: Runner, sessionId: string, transcriptPath: string | null, resumedFrom: string | null): Promise<DomainEvent[]> => {
     const created = await tx.supervision.recordSession({ id: sessionId, runnerId: runner.id, project: runner.projectName, agent: runner.agent, transcriptPath, resumedFrom })
-    if (!created) return
-    await tx.events.append({
-      eventId: ids.next(), type: 'session.created', occurredAt: clock.now(), project: runner.projectName, aggregateType: 'session',
-      aggregateId: sessionId, seq: 1, actor,
-      data: { runner_id: runner.id, agent: runner.agent, resumed_from: resumedFrom, transcript_path: transcriptPath },
-    })
+    return created
+      ? [{
+          eventId: ids.next(), type: 'session.created', occurredAt: clock.now(), project: runner.projectName, aggregateType: 'session',
+          aggregateId: sessionId, seq: 1, actor,
+          data: { runner_id: runner.id, agent: runner.agent, resumed_from: resumedFrom, transcript_path: transcriptPath },
+        }]
+      : []
   }
 
   // Every transaction appends its events in project order (audit-chain locks in one global
@@ -46,7 +48,7 @@ export const createTransitions = ({ uow, clock, ids, node, actor = SUPERVISOR_AC
       const events = outcome.budgets.flatMap(use => budgetEventsOf(use, actor, { ids, clock }))
       if (outcome.nodeRecovered) events.push(nodeEvent('node.recovered', outcome.nodeRecovered.seq, { name: outcome.nodeRecovered.name }))
       events.sort((a, b) => a.project < b.project ? -1 : a.project > b.project ? 1 : 0)
-      for (const e of events) await tx.events.append(e)
+      await tx.events.appendMany(events)
       return outcome
     }),
 
@@ -62,7 +64,7 @@ export const createTransitions = ({ uow, clock, ids, node, actor = SUPERVISOR_AC
     /** Unassigned pending runners → this node, as many as it has room for. */
     claim: (limit: number) => limit <= 0 ? Promise.resolve([]) : uow.run(async tx => {
       const claimed = await tx.supervision.claimUnassigned(node.id, limit)
-      for (const row of byProject(claimed)) await tx.events.append(event(row, 'runner.assigned', {}))
+      await tx.events.appendMany(byProject(claimed).map(row => event(row, 'runner.assigned', {})))
       return claimed
     }),
 
@@ -78,36 +80,32 @@ export const createTransitions = ({ uow, clock, ids, node, actor = SUPERVISOR_AC
     /** starting → running for each spawned process, in one unit of work; the map holds the rows that moved. */
     running: (started: Array<{ runner: Runner, pid: number, sessionId: string | null, transcriptPath: string | null }>) => uow.run(async tx => {
       const moved = new Map<string, Runner>()
-      // Rows first, then the events in project order.
-      const updated: Array<{ row: Runner, start: typeof started[number] }> = []
-      for (const start of started) {
-        const row = await tx.supervision.markRunning(start.runner.id, start.runner.generation, { pid: start.pid, sessionId: start.sessionId })
-        if (row) updated.push({ row, start })
-      }
+      // Rows first (the statements pipelined, run in this order), then the events in project order.
+      const rows = await Promise.all(started.map(start => tx.supervision.markRunning(start.runner.id, start.runner.generation, { pid: start.pid, sessionId: start.sessionId })))
+      const updated = started.flatMap((start, i) => rows[i] ? [{ row: rows[i]!, start }] : [])
       updated.sort((a, b) => byProjectName(a.row, b.row))
+      const events: DomainEvent[] = []
       for (const { row, start: { runner, pid, sessionId, transcriptPath } } of updated) {
-        await tx.events.append(event(row, 'runner.started', { pid, generation: row.generation, session_id: row.sessionId, restart_attempt: row.restartAttempts }))
-        if (sessionId) await recordSession(tx, row, sessionId, transcriptPath, runner.conversationMode === 'resume' || runner.restartAttempts > 0 ? runner.sessionId : null)
+        events.push(event(row, 'runner.started', { pid, generation: row.generation, session_id: row.sessionId, restart_attempt: row.restartAttempts }))
+        if (sessionId) events.push(...await recordSession(tx, row, sessionId, transcriptPath, runner.conversationMode === 'resume' || runner.restartAttempts > 0 ? runner.sessionId : null))
         moved.set(row.id, row)
       }
+      await tx.events.appendMany(events)
       return moved
     }),
 
     /** pending → starting for several first starts in one unit of work. */
     beginMany: (runners: Runner[]) => uow.run(async tx => {
-      const begun: Runner[] = []
-      for (const runner of runners) {
-        const row = await tx.supervision.beginStart(runner.id, node.id, { generation: runner.generation, restartAttempts: runner.restartAttempts })
-        if (row) begun.push(row)
-      }
-      for (const row of byProject(begun)) await tx.events.append(event(row, 'runner.starting', { generation: row.generation }))
+      const rows = await Promise.all(runners.map(runner => tx.supervision.beginStart(runner.id, node.id, { generation: runner.generation, restartAttempts: runner.restartAttempts })))
+      const begun = rows.filter((row): row is Runner => row !== null)
+      await tx.events.appendMany(byProject(begun).map(row => event(row, 'runner.starting', { generation: row.generation })))
       return begun
     }),
 
     sessionSeen: (runner: Runner, generation: number, sessionId: string, transcriptPath: string | null) => uow.run(async tx => {
       const row = await tx.supervision.setSession(runner.id, generation, sessionId)
-      if (row) await tx.events.append(event(row, 'runner.session_changed', { session_id: sessionId, previous_session_id: runner.sessionId }))
-      await recordSession(tx, row ?? runner, sessionId, transcriptPath, runner.sessionId && runner.sessionId !== sessionId ? runner.sessionId : null)
+      const created = await recordSession(tx, row ?? runner, sessionId, transcriptPath, runner.sessionId && runner.sessionId !== sessionId ? runner.sessionId : null)
+      await tx.events.appendMany([...(row ? [event(row, 'runner.session_changed', { session_id: sessionId, previous_session_id: runner.sessionId })] : []), ...created])
       return row
     }),
 

@@ -8,10 +8,12 @@
 // Events are on every write path, so round trips matter. The outbox and audit inserts are one
 // statement. The head is read once per transaction and chain: sent together with the lock when
 // the transaction does not hold it yet (one round trip), alone when it does, and not at all on
-// a launch, whose admission statement reads it under the lock (launch-admission.ts).
+// a launch, whose admission statement reads it under the lock (launch-admission.ts). A batch
+// (appendMany) locks and reads the heads it lacks in one pipelined round trip, signs every row
+// here, and writes all the outbox and audit rows in one statement.
 import { sql } from 'drizzle-orm'
 import { chainOf, macInput, type AuditRecord } from '../../../core/audit/audit-record.js'
-import { envelopeOf, routingKeyOf } from '../../../core/events/event.js'
+import { envelopeOf, routingKeyOf, type DomainEvent } from '../../../core/events/event.js'
 import type { AuditSigner, EventLog } from '../../../core/ports.js'
 import { rowsOf, type Db } from '../client.js'
 import { lockProject } from '../project-lock.js'
@@ -73,6 +75,25 @@ export const createEventLog = (db: Db, signer: AuditSigner, locks: ChainLocks): 
     queue = run.catch(() => {})
     return run
   }
+  const recordOf = (event: DomainEvent, chain: string): { row: AuditRecord, keyId: string, mac: string, prevMac: string } => {
+    const head = locks.heads.get(chain)!
+    const row: AuditRecord = {
+      chain,
+      chainSeq: head.seq + 1,
+      eventId: event.eventId,
+      eventType: event.type,
+      entityType: event.aggregateType,
+      entityId: event.aggregateId,
+      project: event.project,
+      actor: event.actor,
+      occurredAt: event.occurredAt,
+      data: event.data,
+    }
+    const { keyId, mac } = signer.sign(macInput(head.mac, row))
+    locks.heads.set(chain, { seq: row.chainSeq, mac })
+    return { row, keyId, mac, prevMac: head.mac }
+  }
+
   return {
     lock: project => serially(async () => {
       const chain = chainOf(project)
@@ -82,20 +103,8 @@ export const createEventLog = (db: Db, signer: AuditSigner, locks: ChainLocks): 
     }),
     append: event => serially(async () => {
       const chain = chainOf(event.project)
-      const head = await currentHead(chain)
-      const row: AuditRecord = {
-        chain,
-        chainSeq: head.seq + 1,
-        eventId: event.eventId,
-        eventType: event.type,
-        entityType: event.aggregateType,
-        entityId: event.aggregateId,
-        project: event.project,
-        actor: event.actor,
-        occurredAt: event.occurredAt,
-        data: event.data,
-      }
-      const { keyId, mac } = signer.sign(macInput(head.mac, row))
+      await currentHead(chain)
+      const { row, keyId, mac, prevMac } = recordOf(event, chain)
       const at = event.occurredAt.toISOString()
       await db.execute(sql`
         with queued as (
@@ -105,8 +114,35 @@ export const createEventLog = (db: Db, signer: AuditSigner, locks: ChainLocks): 
         )
         insert into ${events} (chain, chain_seq, event_id, event_type, entity_type, entity_id, project, actor, occurred_at, data, key_id, prev_mac, mac)
         values (${chain}, ${row.chainSeq}, ${event.eventId}, ${event.type}, ${event.aggregateType}, ${event.aggregateId}, ${event.project}, ${event.actor},
-                ${at}::timestamptz, ${JSON.stringify(event.data)}::jsonb, ${keyId}, ${head.mac}, ${mac})`)
-      locks.heads.set(chain, { seq: row.chainSeq, mac })
+                ${at}::timestamptz, ${JSON.stringify(event.data)}::jsonb, ${keyId}, ${prevMac}, ${mac})`)
+    }),
+
+    appendMany: batch => serially(async () => {
+      if (batch.length === 0) return
+      // The heads this transaction lacks, locked in chain order (as every caller orders its
+      // events by project) and read, all sent at once: postgres.js pipelines them.
+      const missing = [...new Set(batch.map(e => chainOf(e.project)))].filter(chain => !locks.heads.has(chain)).sort()
+      await Promise.all(missing.map(chain => currentHead(chain)))
+      const rows = batch.map((event, ord) => {
+        const { row, keyId, mac, prevMac } = recordOf(event, chainOf(event.project))
+        return {
+          ord, event_id: event.eventId, event_type: event.type, routing_key: routingKeyOf(event), aggregate_type: event.aggregateType,
+          aggregate_id: event.aggregateId, seq: event.seq, payload: envelopeOf(event), at: event.occurredAt.toISOString(),
+          chain: row.chain, chain_seq: row.chainSeq, project: event.project, actor: event.actor, data: event.data, key_id: keyId, prev_mac: prevMac, mac,
+        }
+      })
+      await db.execute(sql`
+        with input as (
+          select * from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as x(ord int, event_id uuid, event_type text, routing_key text,
+            aggregate_type text, aggregate_id text, seq bigint, payload jsonb, at timestamptz, chain text, chain_seq bigint, project text,
+            actor text, data jsonb, key_id text, prev_mac text, mac text)
+        ),
+        queued as (
+          insert into ${outbox} (event_id, event_type, routing_key, aggregate_type, aggregate_id, seq, payload, created_at, next_attempt_at)
+          select event_id, event_type, routing_key, aggregate_type, aggregate_id, seq, payload, at, at from input order by ord
+        )
+        insert into ${events} (chain, chain_seq, event_id, event_type, entity_type, entity_id, project, actor, occurred_at, data, key_id, prev_mac, mac)
+        select chain, chain_seq, event_id, event_type, aggregate_type, aggregate_id, project, actor, at, data, key_id, prev_mac, mac from input order by ord`)
     }),
   }
 }
