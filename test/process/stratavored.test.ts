@@ -62,6 +62,20 @@ t.test('usage errors exit 2', async t => {
   }
 })
 
+t.test('stratavored reconciler runs alone and stops cleanly', async t => {
+  const home = tempDir(t)
+  const daemon = await startDaemon(['reconciler'], { HOME: home, STRATAVORE_DATA_DIR: join(home, 'data') })
+  t.teardown(() => { daemon.child.kill('SIGKILL') })
+  const deadline = Date.now() + 60_000
+  while (!/"msg":"reconciler started"/.test(daemon.output()) && daemon.child.exitCode === null && Date.now() < deadline) {
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+  t.match(daemon.output(), /"msg":"reconciler started"/)
+  daemon.child.kill('SIGTERM')
+  t.equal((await daemon.exited).code, 0)
+  t.notMatch(daemon.output(), /relay started|supervisor started/)
+})
+
 t.test('roles named together share one process, and only they start', async t => {
   const home = tempDir(t)
   const daemon = await startDaemon(['relay', 'api'], { HOME: home, STRATAVORE_DATA_DIR: join(home, 'data') })
