@@ -4,7 +4,7 @@ import { hostname } from 'node:os'
 import { createHmacSigner } from './adapters/audit/hmac-signer.js'
 import { resolveAuditKeys } from './adapters/audit/key-store.js'
 import type { Logger } from './adapters/logger.js'
-import { openDatabase, type Database } from './adapters/db/client.js'
+import { openDatabase, ping, type Database } from './adapters/db/client.js'
 import { createAuditReader } from './adapters/db/repositories/audit-reader.js'
 import { createRepositories, createUnitOfWork } from './adapters/db/unit-of-work.js'
 import { systemClock, uuidV7Ids } from './adapters/system/clock-and-ids.js'
@@ -16,6 +16,7 @@ import { createFleetService, type FleetService } from './core/fleet/fleet-servic
 import { createReconcileService, type ReconcileService } from './core/runners/reconcile-service.js'
 import { createEventFeed, type EventFeed } from './core/events/event-feed.js'
 import { createEventFeedSource } from './adapters/db/repositories/event-feed.js'
+import { createDatabaseGate, type DatabaseGate } from './adapters/db/database-gate.js'
 import { createInProcessBus } from './adapters/bus/in-process-bus.js'
 import type { AgentCatalogue, Clock, EventBus, IdGenerator, Repositories, UnitOfWork } from './core/ports.js'
 import { createProjectService, type ProjectService } from './core/projects/project-service.js'
@@ -52,6 +53,8 @@ export interface Context {
   /** The live event feed (GET /api/v1/events): tails the audit log while anyone listens. */
   feed: EventFeed
   audit: AuditService
+  /** Opened by a request that lost the database; the API refuses at once while it is open. */
+  databaseGate: DatabaseGate
   /** This process's node supervisor, when it runs one (roles `all` and `supervisor`). */
   supervisor?: NodeSupervisor
   close(): Promise<void>
@@ -100,6 +103,7 @@ export const createContext = async (config: Config, logger: Logger, options: Con
       bus,
       onError: err => logger.warn({ err }, 'event feed: read failed; retrying'),
     })
+    const databaseGate = createDatabaseGate({ probe: () => ping(database.db), log: logger.child({ component: 'database-gate' }) })
     const runners = createRunnerService({
       repos, uow, clock, ids, paths, agents: agentCatalogue(config), heartbeatTtlSeconds: 3 * config.daemon.heartbeat_interval_seconds,
     })
@@ -131,7 +135,9 @@ export const createContext = async (config: Config, logger: Logger, options: Con
       }),
       audit: createAuditService({ reader: createAuditReader(database.db), signer }),
       feed,
+      databaseGate,
       async close () {
+        databaseGate.close()
         await feed.close().catch(err => logger.warn({ err }, 'could not close the event feed'))
         await repos.daemons.markStopped(instance.id).catch(err => logger.warn({ err }, 'could not mark the daemon stopped'))
         await bus.close().catch(err => logger.warn({ err }, 'could not close the bus'))

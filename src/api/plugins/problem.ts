@@ -94,7 +94,7 @@ export const sendRouteNotFound = (request: FastifyRequest, reply: FastifyReply) 
 export const problemPlugin = fp(async (app: FastifyInstance) => {
   app.setErrorHandler((err, request, reply) => {
     // A connection error closes the door for the next requests too: src/api/plugins/database-gate.ts.
-    if (isConnectionError(err)) app.databaseGate?.trip()
+    if (isConnectionError(err)) app.ctx.databaseGate.trip()
     return sendProblem(reply, toProblem(err, request))
   })
 }, { name: 'problem' })

@@ -5,6 +5,7 @@
 import { create } from '@bufbuild/protobuf'
 import { Code, ConnectError, type Interceptor } from '@connectrpc/connect'
 import type { Logger } from '../../adapters/logger.js'
+import type { DatabaseGate } from '../../adapters/db/database-gate.js'
 import { isConnectionError } from '../../adapters/db/pg-errors.js'
 import { isAppError, type ErrorKind } from '../../core/errors.js'
 import { ErrorDetailSchema } from '../../gen/stratavore/v1/error_pb.js'
@@ -44,20 +45,24 @@ export const toConnectError = (err: unknown, log: Logger): ConnectError => {
   return withDetail('internal error', Code.Internal, 'INTERNAL')
 }
 
-async function * mapStreamErrors<T> (messages: AsyncIterable<T>, log: Logger): AsyncIterable<T> {
+async function * mapStreamErrors<T> (messages: AsyncIterable<T>, log: Logger, gate: DatabaseGate): AsyncIterable<T> {
   try {
     yield * messages
   } catch (err) {
+    if (isConnectionError(err)) gate.trip()
     throw toConnectError(err, log)
   }
 }
 
 /** Applies toConnectError to whatever a handler throws, before or during its response stream. */
-export const errorInterceptor = (log: Logger): Interceptor => next => async request => {
+export const errorInterceptor = (log: Logger, gate: DatabaseGate): Interceptor => next => async request => {
+  // The database gate (src/adapters/db/database-gate.ts): refused at once while it is open.
+  if (gate.isOpen()) throw withDetail('the database is unavailable; retry shortly', Code.Unavailable, 'UNAVAILABLE')
   try {
     const response = await next(request)
-    return response.stream ? { ...response, message: mapStreamErrors(response.message, log) } : response
+    return response.stream ? { ...response, message: mapStreamErrors(response.message, log, gate) } : response
   } catch (err) {
+    if (isConnectionError(err)) gate.trip()
     throw toConnectError(err, log)
   }
 }

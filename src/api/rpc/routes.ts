@@ -40,7 +40,7 @@ export const routerOptions = (ctx: Context): ConnectRouterOptions => ({
   // before they are parsed.
   readMaxBytes: ctx.config.daemon.body_limit_bytes,
   acceptCompression: [compressionGzip, compressionBrotli],
-  interceptors: [errorInterceptor(ctx.logger.child({ component: 'rpc' }))],
+  interceptors: [errorInterceptor(ctx.logger.child({ component: 'rpc' }), ctx.databaseGate)],
   // Clients may not hold a call open past this, whatever timeout they ask for.
   maxTimeoutMs: 120_000,
 })
