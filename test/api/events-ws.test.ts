@@ -235,6 +235,8 @@ const feedSuite = async (t: Test, bus?: EventBus) => {
       ['binary', ws => ws.send(Buffer.from('{"type":"ping"}')), 1008],
       ['a frame over 64 KiB', ws => ws.send(JSON.stringify({ type: 'ping', pad: 'x'.repeat(70_000) })), 1009],
       ['a flood of pings', ws => { for (let i = 0; i < 50; i++) ws.send('{"type":"ping"}') }, 1008],
+      // Reference plan B13: a text frame that is not UTF-8.
+      ['a text frame of invalid UTF-8', ws => ws.send(Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), { binary: false }), 1007],
     ]
     for (const [what, send, expected] of cases) {
       const client = connect(base)
