@@ -54,6 +54,14 @@ export interface DomainEvent {
 export const routingKeyOf = (event: Pick<DomainEvent, 'type' | 'project' | 'routingKey'>): string =>
   event.routingKey ?? `${event.type}.${event.project}`
 
+/**
+ * The events in project order (a stable sort: each aggregate's events keep theirs). Every
+ * transaction appends in this order, so audit-chain locks are taken in one global order and
+ * two transactions never wait on each other.
+ */
+export const inProjectOrder = (events: DomainEvent[]): DomainEvent[] =>
+  [...events].sort((a, b) => a.project < b.project ? -1 : a.project > b.project ? 1 : 0)
+
 /** An event as a bus message: the envelope as its body, the event id as its message id. */
 export const busMessageOf = (event: DomainEvent) => ({
   routingKey: routingKeyOf(event),

@@ -2,7 +2,7 @@
 // TTL, and `failed` after a further grace. Lost is "we cannot see it", failed is "we have given
 // up on it" (Nomad's vocabulary); the grace keeps a brief partition from killing work.
 // Transitions and their events commit together; a pass is bounded so it stays short.
-import type { DomainEvent } from '../events/event.js'
+import { inProjectOrder, type DomainEvent } from '../events/event.js'
 import type { Clock, IdGenerator, UnitOfWork } from '../ports.js'
 import { runnerEventOf, type Runner } from './runner.js'
 
@@ -27,11 +27,10 @@ export const createReconcileService = ({ uow, clock, ids, lostGraceSeconds, node
       // Each append takes its project's lock until commit. Taking them in one global order
       // (by project name) keeps two reconcilers from each holding a lock the other waits for.
       // The sort is stable: a runner that went lost and failed in this pass keeps that order.
-      const pending = [
+      await tx.events.appendMany(inProjectOrder([
         ...lost.map(runner => event(runner, 'runner.lost', { reason: 'heartbeat_timeout', ttl_seconds: runner.heartbeatTtlSeconds })),
         ...failed.map(runner => event(runner, 'runner.failed', { reason: 'lost', grace_seconds: lostGraceSeconds })),
-      ].sort((a, b) => a.project < b.project ? -1 : a.project > b.project ? 1 : 0)
-      await tx.events.appendMany(pending)
+      ]))
       const lostNodes = await tx.reconcile.markSilentNodesLost(nodeTtlSeconds)
       for (const node of lostNodes) {
         await tx.events.append({

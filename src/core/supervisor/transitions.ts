@@ -2,7 +2,7 @@
 // commit together, or neither does. A null result means the row had moved on (stopped by a
 // person, failed by the reconciler, restarted by a newer life) and nothing was written.
 import { budgetEventsOf } from '../budgets/budget-events.js'
-import type { DomainEvent, EventType } from '../events/event.js'
+import { inProjectOrder, type DomainEvent, type EventType } from '../events/event.js'
 import type { Clock, IdGenerator, NodeRegistration, RunnerBeat, UnitOfWork } from '../ports.js'
 import { runnerEventOf, type Runner } from '../runners/runner.js'
 import type { ExitStatus } from './agent-runtime.js'
@@ -36,19 +36,13 @@ export const createTransitions = ({ uow, clock, ids, node, actor = SUPERVISOR_AC
       : []
   }
 
-  // Every transaction appends its events in project order (audit-chain locks in one global
-  // order, as the reconciler does), so two of them never wait on each other.
-  const byProjectName = (a: Runner, b: Runner) => a.projectName < b.projectName ? -1 : a.projectName > b.projectName ? 1 : 0
-  const byProject = (rows: Runner[]) => [...rows].sort(byProjectName)
-
   return {
     /** One heartbeat batch for the node, with the budget events the tokens it counts cause. */
     heartbeat: (beats: RunnerBeat[]) => uow.run(async tx => {
       const outcome = await tx.supervision.heartbeat(node.id, beats)
       const events = outcome.budgets.flatMap(use => budgetEventsOf(use, actor, { ids, clock }))
       if (outcome.nodeRecovered) events.push(nodeEvent('node.recovered', outcome.nodeRecovered.seq, { name: outcome.nodeRecovered.name }))
-      events.sort((a, b) => a.project < b.project ? -1 : a.project > b.project ? 1 : 0)
-      await tx.events.appendMany(events)
+      await tx.events.appendMany(inProjectOrder(events))
       return outcome
     }),
 
@@ -64,7 +58,7 @@ export const createTransitions = ({ uow, clock, ids, node, actor = SUPERVISOR_AC
     /** Unassigned pending runners → this node, as many as it has room for. */
     claim: (limit: number) => limit <= 0 ? Promise.resolve([]) : uow.run(async tx => {
       const claimed = await tx.supervision.claimUnassigned(node.id, limit)
-      await tx.events.appendMany(byProject(claimed).map(row => event(row, 'runner.assigned', {})))
+      await tx.events.appendMany(inProjectOrder(claimed.map(row => event(row, 'runner.assigned', {}))))
       return claimed
     }),
 
@@ -83,14 +77,13 @@ export const createTransitions = ({ uow, clock, ids, node, actor = SUPERVISOR_AC
       // Rows first (the statements pipelined, run in this order), then the events in project order.
       const rows = await Promise.all(started.map(start => tx.supervision.markRunning(start.runner.id, start.runner.generation, { pid: start.pid, sessionId: start.sessionId })))
       const updated = started.flatMap((start, i) => rows[i] ? [{ row: rows[i]!, start }] : [])
-      updated.sort((a, b) => byProjectName(a.row, b.row))
       const events: DomainEvent[] = []
       for (const { row, start: { runner, pid, sessionId, transcriptPath } } of updated) {
         events.push(event(row, 'runner.started', { pid, generation: row.generation, session_id: row.sessionId, restart_attempt: row.restartAttempts }))
         if (sessionId) events.push(...await recordSession(tx, row, sessionId, transcriptPath, runner.conversationMode === 'resume' || runner.restartAttempts > 0 ? runner.sessionId : null))
         moved.set(row.id, row)
       }
-      await tx.events.appendMany(events)
+      await tx.events.appendMany(inProjectOrder(events))
       return moved
     }),
 
@@ -98,7 +91,7 @@ export const createTransitions = ({ uow, clock, ids, node, actor = SUPERVISOR_AC
     beginMany: (runners: Runner[]) => uow.run(async tx => {
       const rows = await Promise.all(runners.map(runner => tx.supervision.beginStart(runner.id, node.id, { generation: runner.generation, restartAttempts: runner.restartAttempts })))
       const begun = rows.filter((row): row is Runner => row !== null)
-      await tx.events.appendMany(byProject(begun).map(row => event(row, 'runner.starting', { generation: row.generation })))
+      await tx.events.appendMany(inProjectOrder(begun.map(row => event(row, 'runner.starting', { generation: row.generation }))))
       return begun
     }),
 
