@@ -13,12 +13,11 @@ import { rowsOf, type Db } from '../client.js'
 const BEATING = ['starting', 'running', 'paused', 'stopping', 'lost']
 
 /**
- * A reported runner (kind 'runner', the other columns null), a budget it took past its warning
- * share, or the node itself when this heartbeat brought it back from lost (its name in `project`,
- * its new event seq in `usedAfter`).
+ * A reported runner, a budget it took past its warning share, or the node itself when this
+ * heartbeat brought it back from lost; the columns of the other kinds are null.
  */
 type Row = { kind: 'runner', id: string, was_status: string }
-  | { kind: 'node', id: string, project: string, usedAfter: number }
+  | { kind: 'node', id: string, nodeName: string, nodeSeq: number }
   | { kind: 'budget', id: string, scope: BudgetUse['scope'], scopeId: string, project: string, limitTokens: number, usedBefore: number, usedAfter: number, periodEnd: Date | string }
 
 export const createHeartbeatStatement = (db: Db) => async (nodeId: string, beats: RunnerBeat[]): Promise<HeartbeatOutcome> => {
@@ -90,17 +89,18 @@ export const createHeartbeatStatement = (db: Db) => async (nodeId: string, beats
       returning t.id, t.scope, t.scope_id, d.project, t.limit_tokens, t.used_tokens - d.delta as used_before, t.used_tokens as used_after, t.period_end
     )
     select 'runner' as kind, id::text as id, was_status, null as scope, null as "scopeId", null as project,
-      null::float8 as "limitTokens", null::float8 as "usedBefore", null::float8 as "usedAfter", null::timestamptz as "periodEnd"
+      null::float8 as "limitTokens", null::float8 as "usedBefore", null::float8 as "usedAfter", null::timestamptz as "periodEnd",
+      null as "nodeName", null::float8 as "nodeSeq"
     from updated
     union all
-    select 'budget', id::text, null, scope, scope_id, project, limit_tokens::float8, used_before::float8, used_after::float8, period_end
+    select 'budget', id::text, null, scope, scope_id, project, limit_tokens::float8, used_before::float8, used_after::float8, period_end, null, null
     from budget_use where used_before < limit_tokens and used_after >= limit_tokens * ${BUDGET_WARNING_SHARE}::float8
     union all
-    select 'node', id::text, was_status, null, null, name, null, null, event_seq::float8, null from node where was_status = 'lost'`))
+    select 'node', id::text, was_status, null, null, null, null, null, null, null, name, event_seq::float8 from node where was_status = 'lost'`))
   const seen = new Map(rows.flatMap(r => r.kind === 'runner' ? [[r.id, r.was_status] as const] : []))
   const node = rows.find(r => r.kind === 'node')
   return {
-    nodeRecovered: node ? { name: node.project, seq: node.usedAfter } : null,
+    nodeRecovered: node ? { name: node.nodeName, seq: node.nodeSeq } : null,
     budgets: rows.flatMap(r => r.kind === 'budget' ? [{
       budgetId: r.id, scope: r.scope, scopeId: r.scopeId, project: r.project, limitTokens: r.limitTokens,
       usedBefore: r.usedBefore, usedAfter: r.usedAfter, periodEnd: new Date(r.periodEnd),
