@@ -67,6 +67,26 @@ export const nodeJoinTokens = pgTable('node_join_tokens', {
   index('node_join_tokens_unused_idx').on(t.expiresAt).where(sql`${t.usedAt} is null and ${t.revokedAt} is null`),
 ])
 
+// API tokens (bearer credentials) with a role. Only the SHA-256 of the secret is kept; the secret
+// is shown once, when the token is created. name is the token's subject in audit rows and events.
+export const apiTokens = pgTable('api_tokens', {
+  id: uuid('id').primaryKey(),
+  name: text('name').notNull(),
+  role: text('role').notNull(),
+  tokenHash: text('token_hash').notNull(),
+  description: text('description').notNull().default(''),
+  createdBy: text('created_by').notNull(),
+  createdAt: ts('created_at').notNull().defaultNow(),
+  expiresAt: ts('expires_at'),
+  revokedAt: ts('revoked_at'),
+  revokedBy: text('revoked_by'),
+}, t => [
+  uniqueIndex('api_tokens_token_hash_key').on(t.tokenHash),
+  // A subject names one live token; a revoked token's name may be used again.
+  uniqueIndex('api_tokens_live_name_key').on(t.name).where(sql`${t.revokedAt} is null`),
+  check('api_tokens_role_check', sql`${t.role} in ('admin', 'operator', 'viewer', 'node')`),
+])
+
 export const runners = pgTable('runners', {
   id: uuid('id').primaryKey(),
   projectName: text('project_name').notNull().references(() => projects.name, { onDelete: 'cascade' }),
@@ -247,6 +267,6 @@ export const projectCapabilities = pgTable('project_capabilities', {
 }, t => [primaryKey({ columns: [t.projectName, t.capability] })])
 
 export const schema = {
-  projects, nodes, nodeJoinTokens, runners, sessions, outbox, events, tokenBudgets, resourceQuotas, daemonInstances, projectCapabilities,
+  projects, nodes, nodeJoinTokens, apiTokens, runners, sessions, outbox, events, tokenBudgets, resourceQuotas, daemonInstances, projectCapabilities,
 }
 export type Schema = typeof schema
