@@ -14,7 +14,14 @@ export const freePort = () => new Promise<number>((resolve, reject) => {
   })
 })
 
-export interface Daemon { child: ChildProcess, url: string, output(): string, exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }> }
+export interface Daemon {
+  child: ChildProcess
+  url: string
+  output(): string
+  exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
+  /** Headers that authenticate a request to this daemon (as its admin), plus `extra`. */
+  headers(extra?: Record<string, string>): Record<string, string>
+}
 
 export const startDaemon = async (args: string[], env: Record<string, string>): Promise<Daemon> => {
   const port = Number(env.STRATAVORE_DAEMON_HTTP_PORT ?? await freePort())
@@ -32,7 +39,7 @@ export const startDaemon = async (args: string[], env: Record<string, string>): 
   child.stdout!.on('data', d => { output += d })
   child.stderr!.on('data', d => { output += d })
   const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>(resolve => child.once('exit', (code, signal) => resolve({ code, signal })))
-  return { child, url: `http://127.0.0.1:${port}`, output: () => output, exited }
+  return { child, url: `http://127.0.0.1:${port}`, output: () => output, exited, headers: (extra = {}) => ({ ...extra }) }
 }
 
 /** Resolves once GET /api/v1/health answers, or rejects naming what is missing. */
