@@ -72,6 +72,11 @@ export const CONFIG_SPEC = {
     data_dir: str('~/.local/share/stratavore'),
     body_limit_bytes: int(262_144, 1024, 16 * 1024 * 1024),
     cors_origins: list(/^(\*|https?:\/\/[^\s/]+)$/),
+    // Host headers served besides the loopback names, daemon.host and public_url's host (DNS
+    // rebinding defence); `*` serves any (behind a proxy that checks it).
+    allowed_hosts: list(/^(\*|[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?$/),
+    // The URL browsers use to reach this daemon when it is not http://<host>:<http_port>.
+    public_url: str('', { pattern: /^$|^https?:\/\/[^\s/]+\/?$/ }),
   },
   supervisor: {
     // This host's node: its name (default: the hostname) and how many runners it takes.
@@ -111,6 +116,13 @@ export const CONFIG_SPEC = {
     dir: str(''),
   },
   security: {
+    // The admin token's file; empty: <data_dir>/admin.token, created on first start.
+    admin_token_file: str(''),
+    // How long a browser stays signed in after opening /?token=.
+    session_ttl_seconds: seconds(43_200, 30 * 86_400),
+    // Open WebSockets (event feed and attach): in total, and per token (or signed-in browser).
+    max_websockets: int(4096, 1, 1_000_000),
+    max_websockets_per_token: int(1024, 1, 1_000_000),
     // The audit log's HMAC keys. audit_key_file (lines `key_id=secret`; the first signs, the
     // rest verify older rows) wins over the inline key; with neither, the daemon generates one
     // in its data dir.

@@ -25,6 +25,8 @@ export interface Config extends Settings {
   /** The file that was read, or null when none exists. */
   configFile: string | null
   dataDir: string
+  /** The admin token's file: security.admin_token_file, else `<dataDir>/admin.token` (created on first start). */
+  adminTokenFile: string
   databaseUrl: string | null
   amqpUrl: string | null
   agents: Record<string, AgentConfig>
@@ -206,6 +208,7 @@ export const loadConfig = ({ configPath, env = process.env, home = env.HOME || h
     ...s,
     configFile,
     dataDir,
+    adminTokenFile: s.security.admin_token_file ? resolve(expandHome(s.security.admin_token_file, home)) : join(dataDir, 'admin.token'),
     databaseUrl: databaseUrlOf(s, env),
     amqpUrl: amqpUrlOf(s, env),
     agents,

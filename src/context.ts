@@ -1,7 +1,10 @@
 // The composition root: config, logger, database, repositories and use cases, built once per
 // process and shared by the API and every worker. close() tears down in reverse order.
 import { hostname } from 'node:os'
-import { createHmacSigner } from './adapters/audit/hmac-signer.js'
+import { createHmacSigner, hmacHex } from './adapters/audit/hmac-signer.js'
+import { resolveAdminToken } from './adapters/auth/admin-token.js'
+import { tokenSecrets } from './adapters/auth/token-secrets.js'
+import { createTokenService, type TokenService } from './core/auth/token-service.js'
 import { resolveAuditKeys } from './adapters/audit/key-store.js'
 import type { Logger } from './adapters/logger.js'
 import { openDatabase, ping, type Database } from './adapters/db/client.js'
@@ -53,6 +56,13 @@ export interface Context {
   /** The live event feed (GET /api/v1/events): tails the audit log while anyone listens. */
   feed: EventFeed
   audit: AuditService
+  /** API tokens: create, list, revoke, and turning a presented secret into a Principal. */
+  tokens: TokenService
+  /**
+   * Signs browser sessions: derived from the audit signing key, so the daemons that share an
+   * audit key (as they must) accept each other's sessions.
+   */
+  sessionSecret: string
   /** Opened by a request that lost the database; the API refuses at once while it is open. */
   databaseGate: DatabaseGate
   /** This process's node supervisor, when it runs one (roles `all` and `supervisor`). */
@@ -90,7 +100,9 @@ export const createContext = async (config: Config, logger: Logger, options: Con
   const bus = options.bus ?? await openConfiguredBus(config, logger)
   try {
     await database.migrate()
-    const signer = createHmacSigner(resolveAuditKeys({ configured: config.auditKeys, dataDir: config.dataDir, sharedDatabase: database.kind === 'postgres' }, logger))
+    const auditKeys = resolveAuditKeys({ configured: config.auditKeys, dataDir: config.dataDir, sharedDatabase: database.kind === 'postgres' }, logger)
+    const signer = createHmacSigner(auditKeys)
+    const adminToken = resolveAdminToken({ path: config.adminTokenFile, configured: config.security.admin_token_file !== '' }, logger)
     const repos = createRepositories(database.db, signer)
     const uow = createUnitOfWork(database.db, signer)
     const clock = systemClock
@@ -135,6 +147,8 @@ export const createContext = async (config: Config, logger: Logger, options: Con
       }),
       audit: createAuditService({ reader: createAuditReader(database.db), signer }),
       feed,
+      tokens: createTokenService({ repos, uow, clock, ids, secrets: tokenSecrets, adminTokenHash: tokenSecrets.hash(adminToken) }),
+      sessionSecret: hmacHex(auditKeys[0]!.secret, 'stratavore browser session v1'),
       databaseGate,
       async close () {
         databaseGate.close()

@@ -1,11 +1,13 @@
 // buildApp: the HTTP surface as a Fastify instance that is not listening yet, so tests can
 // inject requests and workers can listen. Cross-cutting plugins first, then the routes.
-import cors from '@fastify/cors'
 import websocket from '@fastify/websocket'
 import Fastify, { LogController, type FastifyInstance } from 'fastify'
 import fastifyMetrics from 'fastify-metrics'
 import type { Context } from '../context.js'
 import { openapiPlugin } from './plugins/openapi.js'
+import { authenticationPlugin } from './plugins/authentication.js'
+import { browserGuardPlugin } from './plugins/browser-guard.js'
+import { browserSessionPlugin } from './plugins/browser-session.js'
 import { databaseGatePlugin } from './plugins/database-gate.js'
 import { problemPlugin, sendRouteNotFound } from './plugins/problem.js'
 import { validationPlugin } from './plugins/validation.js'
@@ -17,6 +19,7 @@ import { rpcPlugin } from './rpc/plugin.js'
 import { restSharedSchemas } from './rest/schemas.js'
 import { runnerRoutes } from './rest/runners.js'
 import { sessionRoutes } from './rest/sessions.js'
+import { tokenRoutes } from './rest/tokens.js'
 import { webuiRoutes } from './webui/routes.js'
 import { webuiSharedSchemas } from './webui/schemas.js'
 import { closeWebSockets } from './ws/close.js'
@@ -38,9 +41,10 @@ export const buildApp = async (ctx: Context): Promise<FastifyInstance> => {
     logController: new LogController({ disableRequestLogging: true }),
   })
   app.decorate('ctx', ctx)
-  app.decorateRequest('actor', 'anonymous')
+  app.decorateRequest('actor', '')
   app.addHook('onResponse', async (request, reply) => {
-    request.log.info({ method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')
+    // A token in a URL (the sign-in link, or one refused elsewhere) never reaches a log.
+    request.log.info({ method: request.method, url: request.url.replace(/([?&]token=)[^&]*/g, '$1[redacted]'), status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')
   })
 
   // Request histograms for the Prometheus port; the endpoint itself lives on the metrics server.
@@ -57,12 +61,13 @@ export const buildApp = async (ctx: Context): Promise<FastifyInstance> => {
   })
   // Every body is JSON; anything else is a 415, not a string for the schema to puzzle over.
   app.removeContentTypeParser('text/plain')
+  // Host and Origin first: a rebound or cross-site request is refused before anything else.
+  await app.register(browserGuardPlugin)
   await app.register(databaseGatePlugin)
+  await app.register(browserSessionPlugin)
+  await app.register(authenticationPlugin)
   await app.register(problemPlugin)
   await app.register(validationPlugin)
-  if (ctx.config.daemon.cors_origins.length > 0) {
-    await app.register(cors, { origin: ctx.config.daemon.cors_origins.includes('*') ? true : ctx.config.daemon.cors_origins })
-  }
   await app.register(openapiPlugin)
   // ws accepts 100 MiB messages by default; clients here only ever send small pings.
   await app.register(websocket, { options: { maxPayload: 64 * 1024 }, preClose: closeWebSockets, errorHandler: (err, _socket, request) => request.log.info({ err }, 'websocket error') })
@@ -72,6 +77,7 @@ export const buildApp = async (ctx: Context): Promise<FastifyInstance> => {
   await app.register(sessionRoutes)
   await app.register(nodeRoutes)
   await app.register(auditRoutes)
+  await app.register(tokenRoutes)
   await app.register(webuiRoutes)
   await app.register(eventFeedRoutes)
   await app.register(attachRoutes)

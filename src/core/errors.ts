@@ -10,6 +10,7 @@ export type ErrorKind =
   | 'resource_exhausted'
   | 'unavailable'
   | 'unauthenticated'
+  | 'permission_denied'
   | 'internal'
 
 export interface AppErrorInit {
@@ -89,6 +90,16 @@ export const errors = {
   // the reporting supervisor must kill those processes. The other heartbeats were recorded.
   heartbeatFenced: (fenced: string[], accepted: string[]) =>
     make('HEARTBEAT_FENCED', 'failed_precondition')(`${fenced.length} runner(s) no longer run here; kill their processes`, { fenced, accepted }),
+
+  // Authentication and authorization. Messages never repeat the credential.
+  unauthenticated: (reason: string) => make('UNAUTHENTICATED', 'unauthenticated')(reason),
+  permissionDenied: (role: string, needed: string) =>
+    make('PERMISSION_DENIED', 'permission_denied')(`this needs the ${needed} role; the credential has ${role}`, { role, needed }),
+  forbiddenOrigin: (origin: string) =>
+    make('FORBIDDEN_ORIGIN', 'permission_denied')(`requests from origin ${JSON.stringify(origin)} are not allowed`, { origin }),
+  tooManyConnections: (reason: string) => make('TOO_MANY_CONNECTIONS', 'resource_exhausted')(reason),
+  tokenNotFound: (id: string) => make('TOKEN_NOT_FOUND', 'not_found')(`token not found: ${id}`, { id }),
+  tokenNameTaken: (name: string) => make('TOKEN_NAME_TAKEN', 'already_exists')(`a live token is already named ${name}`, { name }),
 
   unavailable: make('UNAVAILABLE', 'unavailable'),
   internal: make('INTERNAL', 'internal'),

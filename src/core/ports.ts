@@ -2,6 +2,7 @@
 // imports nothing else. Repositories are handed out by the unit of work, bound to one
 // transaction, so a use case cannot write outside the transaction it started.
 import type { AuditRecord } from './audit/audit-record.js'
+import type { TokenRepository } from './auth/ports.js'
 import type { DomainEvent } from './events/event.js'
 import type { NewProject, Project, ProjectStatus } from './projects/project.js'
 import type { ConversationMode, Runner, RunnerStatus } from './runners/runner.js'
@@ -282,6 +283,7 @@ export interface Repositories {
   reconcile: ReconcileRepository
   outbox: OutboxRepository
   supervision: SupervisionRepository
+  tokens: TokenRepository
   events: EventLog
 }
 
@@ -298,3 +300,4 @@ export interface UnitOfWork {
 // The event bus and the live feed's source have their own file; re-exported so that every
 // port is still importable from here.
 export type * from './events/ports.js'
+export type * from './auth/ports.js'

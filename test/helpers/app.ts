@@ -1,9 +1,10 @@
 // build(t): a context on a fresh test database and the Fastify app over it, torn down with
 // the test. Options adjust the config the way a YAML file would.
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { FastifyInstance } from 'fastify'
+import type { Interceptor } from '@connectrpc/connect'
+import type { FastifyInstance, InjectOptions } from 'fastify'
 import { pino } from 'pino'
 import { buildApp } from '../../src/api/app.js'
 import { loadConfig, type Config } from '../../src/config.js'
@@ -37,9 +38,35 @@ export const buildContext = async (t: TapTest, adjust?: (config: Config) => void
   return ctx
 }
 
-export const build = async (t: TapTest, adjust?: (config: Config) => void, options: { bus?: EventBus } = {}): Promise<{ app: FastifyInstance, ctx: Context }> => {
+/** The admin token the context's daemon made (or was given) on start. */
+export const adminTokenOf = (ctx: Context): string => readFileSync(ctx.config.adminTokenFile, 'utf8').trim()
+
+/** `authorization: Bearer <token>` as a header object. */
+export const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
+
+/** For Connect clients: every call carries the token. */
+export const withToken = (token: string): Interceptor => next => async request => {
+  request.header.set('authorization', `Bearer ${token}`)
+  return next(request)
+}
+
+/**
+ * The app and its context. `app.inject` authenticates as the admin unless the request names
+ * its own `authorization` header (`authorization: undefined` sends none); `token` is that admin
+ * token, for clients of a listening app.
+ */
+export const build = async (t: TapTest, adjust?: (config: Config) => void, options: { bus?: EventBus } = {}): Promise<{ app: FastifyInstance, ctx: Context, token: string }> => {
   const ctx = await buildContext(t, adjust, options)
   const app = await buildApp(ctx)
   t.teardown(() => app.close())
-  return { app, ctx }
+  const token = adminTokenOf(ctx)
+  const inject = app.inject.bind(app)
+  app.inject = ((opts: InjectOptions | string) => {
+    if (opts === undefined || typeof opts === 'function') throw new Error('test app.inject: pass the request options')
+    const request = typeof opts === 'string' ? { url: opts } : opts
+    const headers: Record<string, unknown> = { ...bearer(token), ...(request.headers as Record<string, unknown> | undefined) }
+    if (headers.authorization === undefined) delete headers.authorization
+    return inject({ ...request, headers } as InjectOptions)
+  }) as typeof app.inject
+  return { app, ctx, token }
 }

@@ -1,5 +1,9 @@
 // Runs the real stratavored binary as a child process, the way a user does.
 import { spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 
@@ -21,16 +25,34 @@ export interface Daemon {
   exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
   /** Headers that authenticate a request to this daemon (as its admin), plus `extra`. */
   headers(extra?: Record<string, string>): Record<string, string>
+  /** The daemon's admin token. */
+  token: string
+}
+
+/**
+ * A fresh admin token in a file of its own (0600), for security.admin_token_file: the test
+ * knows the daemon's credential before it starts. Removed when `cleanup` runs.
+ */
+export const adminTokenFile = (): { path: string, token: string, cleanup(): void } => {
+  const dir = mkdtempSync(join(tmpdir(), 'stv-token-'))
+  const token = `stv_${randomBytes(32).toString('base64url')}`
+  const path = join(dir, 'admin.token')
+  writeFileSync(path, `${token}\n`, { mode: 0o600 })
+  return { path, token, cleanup: () => rmSync(dir, { recursive: true, force: true }) }
 }
 
 export const startDaemon = async (args: string[], env: Record<string, string>): Promise<Daemon> => {
   const port = Number(env.STRATAVORE_DAEMON_HTTP_PORT ?? await freePort())
+  // The caller may bring the admin token file (daemons that must share one); else each daemon gets its own.
+  const own = env.STRATAVORE_SECURITY_ADMIN_TOKEN_FILE ? null : adminTokenFile()
+  const tokenFile = own?.path ?? env.STRATAVORE_SECURITY_ADMIN_TOKEN_FILE!
   const child = spawn(process.execPath, [BIN, ...args], {
     env: {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
       STRATAVORE_DAEMON_HTTP_PORT: String(port),
       STRATAVORE_DOCKER_PROMETHEUS_PORT: String(await freePort()),
       STRATAVORE_DAEMON_GRPC_PORT: String(await freePort()),
+      STRATAVORE_SECURITY_ADMIN_TOKEN_FILE: tokenFile,
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -39,7 +61,9 @@ export const startDaemon = async (args: string[], env: Record<string, string>): 
   child.stdout!.on('data', d => { output += d })
   child.stderr!.on('data', d => { output += d })
   const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>(resolve => child.once('exit', (code, signal) => resolve({ code, signal })))
-  return { child, url: `http://127.0.0.1:${port}`, output: () => output, exited, headers: (extra = {}) => ({ ...extra }) }
+  void exited.then(() => own?.cleanup())
+  const token = readFileSync(tokenFile, 'utf8').trim()
+  return { child, url: `http://127.0.0.1:${port}`, output: () => output, exited, token, headers: (extra = {}) => ({ authorization: `Bearer ${token}`, ...extra }) }
 }
 
 /** Resolves once GET /api/v1/health answers, or rejects naming what is missing. */

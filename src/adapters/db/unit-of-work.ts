@@ -15,6 +15,7 @@ import { createRunnerRepository } from './repositories/runners.js'
 import { createSessionRepository } from './repositories/sessions.js'
 import { createSupervisionRepository } from './repositories/supervision.js'
 import { createDaemonRepository, createStatsRepository } from './repositories/system.js'
+import { createTokenRepository } from './repositories/tokens.js'
 
 /**
  * `locks` is what the transaction knows about the audit chains it has locked (see
@@ -32,6 +33,7 @@ export const createRepositories = (db: Db, audit: AuditSigner, locks = newChainL
   reconcile: createReconcileRepository(db),
   outbox: createOutboxRepository(db),
   supervision: createSupervisionRepository(db),
+  tokens: createTokenRepository(db),
   events: createEventLog(db, audit, locks),
 })
 

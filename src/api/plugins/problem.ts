@@ -14,12 +14,13 @@ export const STATUS_OF_KIND: Record<ErrorKind, number> = {
   resource_exhausted: 429,
   unavailable: 503,
   unauthenticated: 401,
+  permission_denied: 403,
   internal: 500,
 }
 
 const TITLES: Record<number, string> = {
-  400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found', 405: 'Method Not Allowed', 406: 'Not Acceptable', 409: 'Conflict', 413: 'Content Too Large',
-  415: 'Unsupported Media Type', 426: 'Upgrade Required', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable',
+  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 406: 'Not Acceptable', 409: 'Conflict', 413: 'Content Too Large',
+  415: 'Unsupported Media Type', 421: 'Misdirected Request', 426: 'Upgrade Required', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable',
 }
 
 // Fastify's request errors, by code, with the stable code we expose for each.

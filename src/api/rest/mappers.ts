@@ -1,10 +1,12 @@
 // Domain objects to REST DTOs: the only place this mapping happens.
 import type { AuditVerification } from '../../core/audit/audit-service.js'
+import type { ApiToken } from '../../core/auth/ports.js'
 import type { Project } from '../../core/projects/project.js'
 import { maskEnvironment } from '../../core/runners/launch-input.js'
 import type { Runner } from '../../core/runners/runner.js'
 import type { Session } from '../../core/sessions/session.js'
 import type { AuditVerificationDto, ProjectDto, RunnerDto, SessionDto } from './schemas.js'
+import type { TokenDto } from './tokens.js'
 
 const iso = (d: Date) => d.toISOString()
 const isoOrNull = (d: Date | null) => d ? d.toISOString() : null
@@ -91,4 +93,15 @@ export const toAuditVerificationDto = (v: AuditVerification): AuditVerificationD
   checkedRows: v.checkedRows,
   chains: v.chains,
   ...(v.firstBroken ? { firstBroken: { chain: v.firstBroken.chain, chainSeq: v.firstBroken.chainSeq, eventId: v.firstBroken.eventId, reason: v.firstBroken.reason } } : {}),
+})
+
+export const toTokenDto = (t: ApiToken): TokenDto => ({
+  id: t.id,
+  name: t.name,
+  role: t.role as TokenDto['role'],
+  description: t.description,
+  createdBy: t.createdBy,
+  createdAt: iso(t.createdAt),
+  expiresAt: isoOrNull(t.expiresAt),
+  revokedAt: isoOrNull(t.revokedAt),
 })

@@ -1,6 +1,15 @@
-// Who an RPC acts as. The HTTP surfaces have no authentication yet and act as "anonymous"
-// (the default of request.actor in src/api/app.ts); RPC does the same, in this one place, so
-// that authentication, when it comes, changes one function.
-import type { HandlerContext } from '@connectrpc/connect'
+// Who an RPC acts as: the principal the authentication interceptor (src/api/rpc/auth.ts) put
+// on the call's context values. Handlers read it here, never from a request message.
+import { createContextKey, type HandlerContext } from '@connectrpc/connect'
+import type { Principal } from '../../core/auth/principal.js'
 
-export const actorOf = (_context: HandlerContext): string => 'anonymous'
+export const principalKey = createContextKey<Principal | null>(null, { description: 'the authenticated caller' })
+
+export const principalOf = (context: HandlerContext): Principal | null => context.values.get(principalKey)
+
+export const actorOf = (context: HandlerContext): string => {
+  const principal = principalOf(context)
+  // The interceptor admits no call without one, public methods aside (and those act on nothing).
+  if (!principal) throw new Error('actorOf: the call has no principal')
+  return principal.subject
+}

@@ -18,6 +18,7 @@ export const CODE_OF_KIND: Record<ErrorKind, Code> = {
   resource_exhausted: Code.ResourceExhausted,
   unavailable: Code.Unavailable,
   unauthenticated: Code.Unauthenticated,
+  permission_denied: Code.PermissionDenied,
   internal: Code.Internal,
 }
 

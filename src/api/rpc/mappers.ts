@@ -4,6 +4,7 @@
 import { create, fromJson, type JsonObject } from '@bufbuild/protobuf'
 import { timestampFromDate, type Timestamp } from '@bufbuild/protobuf/wkt'
 import type { AuditVerification } from '../../core/audit/audit-service.js'
+import type { ApiToken } from '../../core/auth/ports.js'
 import { errors } from '../../core/errors.js'
 import type { FeedEvent } from '../../core/ports.js'
 import { PROJECT_STATUSES, type Project, type ProjectStatus as DomainProjectStatus } from '../../core/projects/project.js'
@@ -17,6 +18,7 @@ import { WatchEventsResponseSchema, type WatchEventsResponse } from '../../gen/s
 import { ProjectSchema, ProjectStatus } from '../../gen/stratavore/v1/project_pb.js'
 import { ConversationMode, DesiredState, RunnerSchema, RunnerStatus } from '../../gen/stratavore/v1/runner_pb.js'
 import { SessionSchema } from '../../gen/stratavore/v1/session_pb.js'
+import { ApiTokenSchema } from '../../gen/stratavore/v1/token_pb.js'
 import { DaemonStatusSchema, GlobalMetricsSchema, ReconcileResponseSchema, VerifyAuditLogResponseSchema } from '../../gen/stratavore/v1/system_pb.js'
 
 const time = (d: Date): Timestamp => timestampFromDate(d)
@@ -165,3 +167,14 @@ export const toWatchEventsProto = (event: FeedEvent): WatchEventsResponse => {
   }
   return message
 }
+
+export const toTokenProto = (t: ApiToken) => create(ApiTokenSchema, {
+  id: t.id,
+  name: t.name,
+  role: t.role,
+  description: t.description,
+  createdBy: t.createdBy,
+  createdAt: time(t.createdAt),
+  expiresAt: timeOrUnset(t.expiresAt),
+  revokedAt: timeOrUnset(t.revokedAt),
+})

@@ -11,6 +11,8 @@ import { ProjectService } from '../../gen/stratavore/v1/project_pb.js'
 import { RunnerService } from '../../gen/stratavore/v1/runner_pb.js'
 import { SessionService } from '../../gen/stratavore/v1/session_pb.js'
 import { SystemService } from '../../gen/stratavore/v1/system_pb.js'
+import { TokenService } from '../../gen/stratavore/v1/token_pb.js'
+import { authInterceptor } from './auth.js'
 import { errorInterceptor } from './errors.js'
 import { eventService } from './events.js'
 import { nodeService } from './nodes.js'
@@ -18,6 +20,7 @@ import { projectService } from './projects.js'
 import { runnerService } from './runners.js'
 import { sessionService } from './sessions.js'
 import { systemService } from './system.js'
+import { tokenService } from './tokens.js'
 
 export interface RpcDeps {
   ctx: Context
@@ -32,6 +35,7 @@ export const routes = ({ ctx, closing }: RpcDeps) => (router: ConnectRouter) => 
   router.service(SystemService, systemService(ctx))
   router.service(EventService, eventService(ctx, { closing }))
   router.service(NodeService, nodeService(ctx))
+  router.service(TokenService, tokenService(ctx))
 }
 
 /** Options both servers share: limits as REST's, and the one error mapping. */
@@ -40,7 +44,8 @@ export const routerOptions = (ctx: Context): ConnectRouterOptions => ({
   // before they are parsed.
   readMaxBytes: ctx.config.daemon.body_limit_bytes,
   acceptCompression: [compressionGzip, compressionBrotli],
-  interceptors: [errorInterceptor(ctx.logger.child({ component: 'rpc' }), ctx.databaseGate)],
+  // Errors outermost, so that a refused credential maps to its Connect code like any error.
+  interceptors: [errorInterceptor(ctx.logger.child({ component: 'rpc' }), ctx.databaseGate), authInterceptor(ctx.tokens)],
   // Clients may not hold a call open past this, whatever timeout they ask for.
   maxTimeoutMs: 120_000,
 })

@@ -6,6 +6,8 @@ import { Type, type Static } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { WebSocket, type RawData } from 'ws'
 import { dialTerminal } from '../../adapters/supervisor/terminal-stream.js'
+import { permits } from '../../core/auth/principal.js'
+import { errors } from '../../core/errors.js'
 import type { AttachTarget } from '../../core/runners/attach-service.js'
 import { problemOf, sendProblem } from '../plugins/problem.js'
 import { problems } from '../rest/schemas.js'
@@ -23,7 +25,8 @@ const AttachQuery = Type.Object({
 
 const DESCRIPTION = `A WebSocket to the runner's terminal (send \`Upgrade: websocket\`). The first frame is text,
 \`{"type":"hello","role":"writer"|"viewer","terminal":bool,"cols":n,"rows":n}\`; then binary frames carry the
-scrollback and the live output. The first client to ask for \`mode=write\` holds the keyboard; others are viewers.
+scrollback and the live output. The first client to ask for \`mode=write\` holds the keyboard; others are viewers. Writing needs the operator role: a viewer's
+credential attaches read-only (its default mode is \`read\`, and \`mode=write\` gets 403).
 The writer sends binary frames (keystrokes) or text frames \`{"type":"input","data":"..."}\` and
 \`{"type":"resize","cols":n,"rows":n}\`; a viewer's input is answered \`{"type":"error","code":"read_only"}\` and
 dropped. When the runner ends: \`{"type":"exit","code":n|null,"signal":s|null}\`, then close 1000. Frames over 64 KiB
@@ -45,9 +48,15 @@ export const attachRoutes = async (app: FastifyInstance) => {
       description: DESCRIPTION,
       params: AttachParams,
       querystring: AttachQuery,
-      response: { 101: { type: 'null', description: 'Switching Protocols: the terminal follows on the socket' }, ...problems(400, 404, 409, 426, 503) },
+      response: { 101: { type: 'null', description: 'Switching Protocols: the terminal follows on the socket' }, ...problems(400, 404, 409, 426, 429, 503) },
     },
-    preHandler: async request => { targets.set(request, await ctx.attach.target(request.params.id)) },
+    preHandler: async request => {
+      // The keyboard is an operator's; a viewer watches (and asking to write is refused).
+      const principal = request.principal!
+      if (request.query.mode === 'write' && !permits(principal.role, 'operator')) throw errors.permissionDenied(principal.role, 'operator')
+      if (request.query.mode === undefined && !permits(principal.role, 'operator')) request.query.mode = 'read'
+      targets.set(request, await ctx.attach.target(request.params.id))
+    },
     handler: async (request, reply) => sendProblem(reply.header('upgrade', 'websocket'),
       problemOf(426, 'UPGRADE_REQUIRED', 'GET /api/v1/runners/{id}/attach is a WebSocket: send Connection: Upgrade and Upgrade: websocket', {
         instance: request.url.split('?')[0]!,

@@ -48,7 +48,7 @@ export const eventFeedRoutes = async (app: FastifyInstance) => {
       summary: 'Live event feed (WebSocket), resumable',
       description: DESCRIPTION,
       querystring: EventFeedQuery,
-      response: { 101: { type: 'null', description: 'Switching Protocols: the feed follows on the socket' }, ...problems(400, 426) },
+      response: { 101: { type: 'null', description: 'Switching Protocols: the feed follows on the socket' }, ...problems(400, 426, 429) },
     },
     // Refused before the upgrade, as a problem: the client sees a 400, not a socket that closes.
     preHandler: async request => { checkTopicPattern(request.query.filter ?? '#') },

@@ -16,3 +16,13 @@ export interface Principal {
 }
 
 export const isRole = (value: string): value is Role => (ROLES as readonly string[]).includes(value)
+
+/**
+ * Whether `role` may do what needs `required`. admin ⊇ operator ⊇ viewer; `node` is apart: a
+ * supervisor's credential reaches its own routes and nothing else, and only a node reaches them.
+ */
+export const permits = (role: Role, required: Role): boolean => {
+  if (required === 'node' || role === 'node') return role === required
+  const rank: Record<Exclude<Role, 'node'>, number> = { viewer: 1, operator: 2, admin: 3 }
+  return rank[role] >= rank[required]
+}

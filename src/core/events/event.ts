@@ -26,6 +26,8 @@ export const EVENT_TYPES = [
   'node.registered',
   'node.lost',
   'node.recovered',
+  'token.created',
+  'token.revoked',
   'system.alert',
   /** Not a state change: published by a supervisor straight to the bus, never in the outbox or the audit log. */
   'runner.heartbeat',
@@ -33,7 +35,7 @@ export const EVENT_TYPES = [
 
 export type EventType = typeof EVENT_TYPES[number]
 
-export type AggregateType = 'project' | 'runner' | 'session' | 'budget' | 'node' | 'outbox'
+export type AggregateType = 'project' | 'runner' | 'session' | 'budget' | 'node' | 'token' | 'outbox'
 
 export interface DomainEvent {
   eventId: string

@@ -21,7 +21,7 @@ const silent = pino({ level: 'silent' })
 t.test('toConnectError', async t => {
   const expected: Record<ErrorKind, Code> = {
     invalid_argument: Code.InvalidArgument, not_found: Code.NotFound, already_exists: Code.AlreadyExists, failed_precondition: Code.FailedPrecondition,
-    resource_exhausted: Code.ResourceExhausted, unavailable: Code.Unavailable, unauthenticated: Code.Unauthenticated, internal: Code.Internal,
+    resource_exhausted: Code.ResourceExhausted, unavailable: Code.Unavailable, unauthenticated: Code.Unauthenticated, permission_denied: Code.PermissionDenied, internal: Code.Internal,
   }
   t.same(CODE_OF_KIND, expected, 'one Connect code per kind')
   const quota = toConnectError(errors.quotaExceeded('p', 5, 5), silent)

@@ -1,0 +1,89 @@
+// Who may call what: the one table every REST route, WebSocket and RPC method declares
+// against (deny by default). `public` needs no credential; a role admits that role and the
+// roles above it (admin ⊇ operator ⊇ viewer), `node` only a supervisor's node credential
+// (src/core/auth/principal.ts). buildApp refuses to start with an /api/ route that has no
+// entry here, and test/api/access-policy.test.ts walks every entry with every role.
+import type { Role } from '../core/auth/principal.js'
+
+export type Access = Role | 'public'
+
+/** REST and WebSocket routes, by `METHOD url` as Fastify registers them. */
+export const ROUTE_ACCESS: Readonly<Record<string, Access>> = {
+  'GET /api/v1/health': 'public',
+
+  'GET /api/v1/projects': 'viewer',
+  'GET /api/v1/projects/:name': 'viewer',
+  'POST /api/v1/projects': 'operator',
+  'DELETE /api/v1/projects/:name': 'operator',
+  'POST /api/v1/projects/:name/archive': 'operator',
+  'PUT /api/v1/projects/:name/quota': 'operator',
+
+  'GET /api/v1/runners': 'viewer',
+  'GET /api/v1/runners/:id': 'viewer',
+  'GET /api/v1/runners/:id/output': 'viewer',
+  'POST /api/v1/runners': 'operator',
+  'POST /api/v1/runners/:id/stop': 'operator',
+  // A viewer attaches read-only; writing needs operator (checked by the route itself).
+  'GET /api/v1/runners/:id/attach': 'viewer',
+
+  'GET /api/v1/sessions': 'viewer',
+  'GET /api/v1/sessions/:id': 'viewer',
+
+  'GET /api/v1/events': 'viewer',
+  'GET /api/v1/audit/verify': 'viewer',
+
+  'POST /api/v1/nodes/:id/heartbeats': 'node',
+
+  'GET /api/v1/tokens': 'admin',
+  'POST /api/v1/tokens': 'admin',
+  'DELETE /api/v1/tokens/:id': 'admin',
+
+  // The Lex WebUI's routes (shared/contracts/lex-webui.md).
+  'GET /api/v1/status': 'viewer',
+  'GET /api/v1/metrics': 'viewer',
+  'POST /api/v1/reconcile': 'operator',
+  'GET /api/v1/fleet/prs': 'viewer',
+  'GET /api/v1/runners/list': 'viewer',
+  'GET /api/v1/runners/get': 'viewer',
+  'POST /api/v1/runners/launch': 'operator',
+  'POST /api/v1/runners/stop': 'operator',
+  'GET /api/v1/projects/list': 'viewer',
+  'GET /api/v1/projects/get': 'viewer',
+  'POST /api/v1/projects/create': 'operator',
+  'POST /api/v1/projects/delete': 'operator',
+  'GET /api/v1/sessions/list': 'viewer',
+  'GET /api/v1/sessions/get': 'viewer',
+}
+
+/** RPC methods, by `<service type name>/<method>`. */
+export const RPC_ACCESS: Readonly<Record<string, Access>> = {
+  'stratavore.v1.ProjectService/CreateProject': 'operator',
+  'stratavore.v1.ProjectService/GetProject': 'viewer',
+  'stratavore.v1.ProjectService/ListProjects': 'viewer',
+  'stratavore.v1.ProjectService/ArchiveProject': 'operator',
+  'stratavore.v1.ProjectService/DeleteProject': 'operator',
+  'stratavore.v1.ProjectService/SetQuota': 'operator',
+
+  'stratavore.v1.RunnerService/LaunchRunner': 'operator',
+  'stratavore.v1.RunnerService/GetRunner': 'viewer',
+  'stratavore.v1.RunnerService/ListRunners': 'viewer',
+  'stratavore.v1.RunnerService/StopRunner': 'operator',
+  'stratavore.v1.RunnerService/WatchRunnerOutput': 'viewer',
+
+  'stratavore.v1.SessionService/ListSessions': 'viewer',
+  'stratavore.v1.SessionService/GetSession': 'viewer',
+
+  'stratavore.v1.SystemService/GetStatus': 'viewer',
+  'stratavore.v1.SystemService/GetMetrics': 'viewer',
+  'stratavore.v1.SystemService/Reconcile': 'operator',
+  'stratavore.v1.SystemService/Health': 'public',
+  'stratavore.v1.SystemService/VerifyAuditLog': 'viewer',
+
+  'stratavore.v1.EventService/WatchEvents': 'viewer',
+
+  'stratavore.v1.NodeService/ReportHeartbeats': 'node',
+
+  'stratavore.v1.TokenService/CreateToken': 'admin',
+  'stratavore.v1.TokenService/ListTokens': 'admin',
+  'stratavore.v1.TokenService/RevokeToken': 'admin',
+}
