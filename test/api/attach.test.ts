@@ -2,6 +2,7 @@
 // channel, which serves the fake agent's real pseudo-terminal.
 import t from 'tap'
 import { buildApp } from '../../src/api/app.js'
+import { adminTokenOf, asAdmin, bearer } from '../helpers/app.js'
 import { openAttach } from '../helpers/attach-client.js'
 import { backendName } from '../helpers/database.js'
 import { createProject } from '../helpers/fixtures.js'
@@ -9,7 +10,8 @@ import { buildSupervisedContext, waitForRunner } from '../helpers/supervisor.js'
 
 t.test(`attach to a runner's terminal on ${backendName()}`, async t => {
   const { ctx } = await buildSupervisedContext(t)
-  const app = await buildApp(ctx)
+  const app = asAdmin(await buildApp(ctx), ctx)
+  const admin = bearer(adminTokenOf(ctx))
   t.teardown(() => app.close())
   await app.listen({ host: '127.0.0.1', port: 0 })
   const base = `ws://127.0.0.1:${(app.server.address() as { port: number }).port}/api/v1/runners`
@@ -17,7 +19,7 @@ t.test(`attach to a runner's terminal on ${backendName()}`, async t => {
   const runner = await ctx.runners.launch({ project: project.name, agent: 'fake', flags: ['--echo'] }, 'test')
   await waitForRunner(ctx, runner.id, 'running')
 
-  const writer = await openAttach(`${base}/${runner.id}/attach?cols=100&rows=30`)
+  const writer = await openAttach(`${base}/${runner.id}/attach?cols=100&rows=30`, admin)
   await writer.waitFor(c => c.frames.length > 0, 'the hello frame')
   t.match(writer.frames[0], { type: 'hello', role: 'writer', terminal: true, cols: 100, rows: 30 })
   await writer.waitFor(c => c.output().includes('READY'), 'the agent to be ready')
@@ -27,7 +29,7 @@ t.test(`attach to a runner's terminal on ${backendName()}`, async t => {
   await writer.waitFor(c => c.output().includes('SIZE 90 20'), 'the resize to reach the agent')
   t.pass('a writer types into the terminal and resizes it')
 
-  const viewer = await openAttach(`${base}/${runner.id}/attach`)
+  const viewer = await openAttach(`${base}/${runner.id}/attach`, admin)
   await viewer.waitFor(c => c.output().includes('ECHO hello there'), 'the scrollback replay')
   t.match(viewer.frames[0], { type: 'hello', role: 'viewer' }, 'a second client is a viewer: one writer at a time')
   viewer.socket.send(Buffer.from('sneaky'))
@@ -36,7 +38,7 @@ t.test(`attach to a runner's terminal on ${backendName()}`, async t => {
   await viewer.waitFor(c => c.output().includes('ECHO after'), 'live output to reach the viewer')
   t.notOk(writer.output().includes('sneaky'), 'the viewer\'s input never reached the agent')
 
-  const reader = await openAttach(`${base}/${runner.id}/attach?mode=read`)
+  const reader = await openAttach(`${base}/${runner.id}/attach?mode=read`, admin)
   await reader.waitFor(c => c.frames.length > 0, 'hello')
   t.match(reader.frames[0], { role: 'viewer' }, 'mode=read joins as a viewer')
   reader.socket.send(Buffer.alloc(70 * 1024, 1))
@@ -68,7 +70,8 @@ t.test(`attach to a runner's terminal on ${backendName()}`, async t => {
 
 t.test(`a large scrollback reaches a late viewer whole on ${backendName()}`, async t => {
   const { ctx } = await buildSupervisedContext(t, config => { config.supervisor.scrollback_bytes = 8 * 1024 * 1024 })
-  const app = await buildApp(ctx)
+  const app = asAdmin(await buildApp(ctx), ctx)
+  const admin = bearer(adminTokenOf(ctx))
   t.teardown(() => app.close())
   await app.listen({ host: '127.0.0.1', port: 0 })
   const project = await createProject(t, ctx)
@@ -77,11 +80,11 @@ t.test(`a large scrollback reaches a late viewer whole on ${backendName()}`, asy
   await waitForRunner(ctx, runner.id, 'running')
   const base = `ws://127.0.0.1:${(app.server.address() as { port: number }).port}/api/v1/runners`
   const deadline = Date.now() + 30_000
-  let viewer = await openAttach(`${base}/${runner.id}/attach?mode=read`)
+  let viewer = await openAttach(`${base}/${runner.id}/attach?mode=read`, admin)
   // Wait until the flood is done, then join late so that all of it comes as scrollback.
   await viewer.waitFor(c => c.output().includes('FLOODED'), 'the flood to end', 30_000)
   viewer.socket.close()
-  viewer = await openAttach(`${base}/${runner.id}/attach?mode=read`)
+  viewer = await openAttach(`${base}/${runner.id}/attach?mode=read`, admin)
   await viewer.waitFor(c => c.output().length >= 6 * 1024 * 1024 || Date.now() > deadline, 'the scrollback', 30_000)
   t.ok(viewer.output().length >= 6 * 1024 * 1024, 'the whole scrollback arrived')
   t.equal(viewer.socket.readyState, viewer.socket.OPEN, 'and the socket is still open')

@@ -6,7 +6,7 @@ import { createClient, createRouterTransport } from '@connectrpc/connect'
 import { events, outbox, projects, runners } from '../../src/adapters/db/schema.js'
 import { routerOptions, routes } from '../../src/api/rpc/routes.js'
 import { ProjectService } from '../../src/gen/stratavore/v1/project_pb.js'
-import { build, tempDir } from '../helpers/app.js'
+import { adminTokenOf, build, tempDir, withToken } from '../helpers/app.js'
 import { backendName } from '../helpers/database.js'
 import { createProject, uniqueName } from '../helpers/fixtures.js'
 import { failureOf } from './rpc/helpers.js'
@@ -185,7 +185,7 @@ t.test(`bad input on ${backendName()}`, async t => {
     const webui = await app.inject(body('POST', '/api/v1/projects/create', { name: uniqueName('dots'), path: traversing }))
     t.equal(webui.statusCode, 200, 'the Lex WebUI route answers a domain error as 200')
     t.match(webui.json(), { error: /must not contain "\." or "\.\." segments/ })
-    const rpc = createClient(ProjectService, createRouterTransport(routes({ ctx, closing: new AbortController().signal }), { router: routerOptions(ctx) }))
+    const rpc = createClient(ProjectService, createRouterTransport(routes({ ctx, closing: new AbortController().signal }), { router: routerOptions(ctx), transport: { interceptors: [withToken(adminTokenOf(ctx))] } }))
     t.match(await failureOf(rpc.createProject({ name: uniqueName('dots'), path: traversing })), { code: 'InvalidArgument', detail: 'INVALID_PROJECT_PATH' })
     t.same(await counts(), before, 'nothing was created')
     const trailing = await app.inject(body('POST', '/api/v1/projects', { name: uniqueName('slash'), path: `${dir}/free/` }))

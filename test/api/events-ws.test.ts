@@ -8,7 +8,7 @@ import { events as auditLog } from '../../src/adapters/db/schema.js'
 import { comparePositions } from '../../src/core/events/event-feed.js'
 import type { EventBus } from '../../src/core/ports.js'
 import { buildApp } from '../../src/api/app.js'
-import { build } from '../helpers/app.js'
+import { asAdmin, bearer, build } from '../helpers/app.js'
 import { openTestAmqpBus, requireRabbit } from '../helpers/bus.js'
 import { backendName } from '../helpers/database.js'
 import { commitEvents, publishEvents, type EventSpec } from '../helpers/events.js'
@@ -23,8 +23,11 @@ const waitFor = async (what: string, check: () => boolean, timeoutMs = 30_000) =
   }
 }
 
+// The credential the feed's clients present (the suite's admin token).
+let auth: Record<string, string> = {}
+
 const connect = (base: string, query: Record<string, string> = {}) => {
-  const ws = new WebSocket(`${base}/api/v1/events?${new URLSearchParams(query)}`)
+  const ws = new WebSocket(`${base}/api/v1/events?${new URLSearchParams(query)}`, { headers: auth })
   const frames: Frame[] = []
   ws.on('message', data => frames.push(JSON.parse(data.toString()) as Frame))
   const closed = new Promise<{ code: number, reason: string }>(resolve => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })))
@@ -41,7 +44,8 @@ const connect = (base: string, query: Record<string, string> = {}) => {
 // The same suite with each bus: the in-process one, and RabbitMQ (the feed's own queue bound
 // '#', as each API instance has in production).
 const feedSuite = async (t: Test, bus?: EventBus) => {
-  const { app, ctx } = await build(t, undefined, bus ? { bus } : {})
+  const { app, ctx, token } = await build(t, undefined, bus ? { bus } : {})
+  auth = bearer(token)
   await app.listen({ port: 0, host: '127.0.0.1' })
   const base = `ws://127.0.0.1:${(app.server.address() as { port: number }).port}`
   // Every client starts after a marker event, so that nothing a test commits can happen before
@@ -250,7 +254,7 @@ const feedSuite = async (t: Test, bus?: EventBus) => {
   })
 
   t.test('app.close() closes every socket with 1001 and releases every subscription', async t => {
-    const other = await buildApp(ctx)
+    const other = asAdmin(await buildApp(ctx), ctx)
     await other.listen({ port: 0, host: '127.0.0.1' })
     const otherBase = `ws://127.0.0.1:${(other.server.address() as { port: number }).port}`
     const after = await marker()

@@ -10,6 +10,7 @@ import { runners } from '../../src/adapters/db/schema.js'
 import { credentialHash } from '../../src/adapters/supervisor/node-identity.js'
 import { NodeService } from '../../src/gen/stratavore/v1/node_pb.js'
 import { RunnerService } from '../../src/gen/stratavore/v1/runner_pb.js'
+import { adminTokenOf, asAdmin, withToken } from '../helpers/app.js'
 import { backendName } from '../helpers/database.js'
 import { createProject } from '../helpers/fixtures.js'
 import { buildSupervisedContext, waitForRunner } from '../helpers/supervisor.js'
@@ -20,7 +21,7 @@ const CREDENTIAL = 'a-node-credential-of-enough-length-000000'
 
 t.test(`node heartbeats and runner output over the API on ${backendName()}`, async t => {
   const { ctx } = await buildSupervisedContext(t)
-  const app = await buildApp(ctx)
+  const app = asAdmin(await buildApp(ctx), ctx)
   t.teardown(() => app.close())
   const baseUrl = await app.listen({ host: '127.0.0.1', port: 0 })
   const project = await createProject(t, ctx, { maxConcurrentRunners: 10 })
@@ -38,7 +39,7 @@ t.test(`node heartbeats and runner output over the API on ${backendName()}`, asy
   const finished = await plant('failed', 1)
   const beat = (runnerId: string, generation: number) => ({ runnerId, generation, cpuPercent: 1, memoryMb: 10, inputTokens: 5, outputTokens: 5, cacheReadTokens: 0, cacheCreationTokens: 0 })
   const post = (body: unknown, credential: string | null = CREDENTIAL) => app.inject({
-    method: 'POST', url: `/api/v1/nodes/${NODE}/heartbeats`, payload: body as object, headers: credential ? { authorization: `Bearer ${credential}` } : {},
+    method: 'POST', url: `/api/v1/nodes/${NODE}/heartbeats`, payload: body as object, headers: { authorization: credential ? `Bearer ${credential}` : undefined },
   })
 
   const ok = await post({ heartbeats: [beat(alive, 2), beat(lost, 1)] })
@@ -58,17 +59,19 @@ t.test(`node heartbeats and runner output over the API on ${backendName()}`, asy
   t.equal((await post({ heartbeats: [] }, null)).statusCode, 401)
   t.equal((await post({ heartbeats: [{ ...beat(alive, 2), cpuPercent: -1 }] })).statusCode, 400)
   t.equal((await post({ heartbeats: [beat(alive, 2)], extra: 1 })).statusCode, 400)
-  t.equal((await app.inject({ method: 'POST', url: '/api/v1/nodes/not-a-node/heartbeats', payload: { heartbeats: [] } })).statusCode, 404)
+  t.equal((await app.inject({ method: 'POST', url: '/api/v1/nodes/not-a-node/heartbeats', payload: { heartbeats: [] }, headers: { authorization: `Bearer ${CREDENTIAL}` } })).statusCode, 404)
 
   const transport = createConnectTransport({ baseUrl, httpVersion: '1.1' })
   const nodeClient = createClient(NodeService, transport)
+  const admin = createConnectTransport({ baseUrl, httpVersion: '1.1', interceptors: [withToken(adminTokenOf(ctx))] })
   const headers = { authorization: `Bearer ${CREDENTIAL}` }
   const rpc = await nodeClient.reportHeartbeats({ nodeId: NODE, heartbeats: [{ ...beat(alive, 2), generation: 2n, inputTokens: 7n, outputTokens: 0n, cacheReadTokens: 0n, cacheCreationTokens: 0n }, { ...beat(finished, 1), generation: 1n, inputTokens: 0n, outputTokens: 0n, cacheReadTokens: 0n, cacheCreationTokens: 0n }] }, { headers })
   t.same({ accepted: rpc.acceptedRunnerIds, fenced: rpc.fencedRunnerIds }, { accepted: [alive], fenced: [finished] }, 'RPC lists the fenced runners')
-  t.match(await failureOf(nodeClient.reportHeartbeats({ nodeId: NODE, heartbeats: [] })), { code: 'Unauthenticated', detail: 'NODE_UNAUTHENTICATED' })
+  t.match(await failureOf(nodeClient.reportHeartbeats({ nodeId: NODE, heartbeats: [] })), { code: 'Unauthenticated', detail: 'UNAUTHENTICATED' }, 'refused before the handler: no credential')
+  t.match(await failureOf(nodeClient.reportHeartbeats({ nodeId: NODE, heartbeats: [] }, { headers: { authorization: `Bearer ${adminTokenOf(ctx)}` } })), { code: 'PermissionDenied', detail: 'PERMISSION_DENIED' }, 'the admin is not a node')
 
   // WatchRunnerOutput: a real terminal, through the local supervisor's attach channel.
-  const runnerClient = createClient(RunnerService, transport)
+  const runnerClient = createClient(RunnerService, admin)
   const echo = await ctx.runners.launch({ project: project.name, agent: 'fake', flags: ['--echo', '--after-ms', '1500', '--exit-code', '0'] }, 'test')
   await waitForRunner(ctx, echo.id, 'running')
   let text = ''

@@ -9,7 +9,7 @@ import { openDatabase, ping, type Database } from '../../src/adapters/db/client.
 import { isConnectionError } from '../../src/adapters/db/pg-errors.js'
 import { createDaemonRepository } from '../../src/adapters/db/repositories/system.js'
 import { buildApp } from '../../src/api/app.js'
-import { buildContext } from '../helpers/app.js'
+import { asAdmin, buildContext } from '../helpers/app.js'
 
 type TapTest = { teardown(fn: () => unknown): void }
 
@@ -79,7 +79,7 @@ t.test('GET /api/v1/health answers 503 problem+json with Retry-After within abou
   const ctx = await buildContext(t)
   const unreachable = await openUnreachable(t, `postgres://postgres@127.0.0.1:${await silentPort(t)}/postgres`)
   // The daemon's own context, except that the health check's repository reads the unreachable database.
-  const app = await buildApp({ ...ctx, repos: { ...ctx.repos, daemons: createDaemonRepository(unreachable.db) } })
+  const app = asAdmin(await buildApp({ ...ctx, repos: { ...ctx.repos, daemons: createDaemonRepository(unreachable.db) } }), ctx)
   t.teardown(() => app.close())
   const started = performance.now()
   const res = await app.inject({ method: 'GET', url: '/api/v1/health' })
@@ -95,7 +95,7 @@ t.test('after a connection error, API requests get 503 at once without waiting o
   const ctx = await buildContext(t)
   const refused = await openUnreachable(t, `postgres://postgres@127.0.0.1:${await closedPort()}/postgres`)
   // Only the health check reads the unreachable database; every other route reads the real one.
-  const app = await buildApp({ ...ctx, repos: { ...ctx.repos, daemons: createDaemonRepository(refused.db) } })
+  const app = asAdmin(await buildApp({ ...ctx, repos: { ...ctx.repos, daemons: createDaemonRepository(refused.db) } }), ctx)
   t.teardown(() => app.close())
   t.equal((await app.inject({ method: 'GET', url: '/api/v1/projects' })).statusCode, 200, 'the gate starts closed')
   t.equal((await app.inject({ method: 'GET', url: '/api/v1/health' })).statusCode, 503, 'a connection error…')

@@ -25,7 +25,7 @@ t.test('API SIGKILL with launches in flight', async t => {
     write: async n => {
       const res = await fetch(`${api.url}/api/v1/runners`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: api.headers({ 'content-type': 'application/json' }),
         body: JSON.stringify({ project: projects[n % projects.length], agent: 'claude' }),
         signal: AbortSignal.timeout(15_000),
       })
@@ -52,7 +52,7 @@ t.test('API SIGKILL with launches in flight', async t => {
   // A new API on the same data dir (the same audit key) checks the chains the kill cut into.
   const again = await rig.spawn('api')
   await waitHealthy(again)
-  const verification = await (await fetch(`${again.url}/api/v1/audit/verify`)).json() as { ok: boolean }
+  const verification = await (await fetch(`${again.url}/api/v1/audit/verify`, { headers: again.headers() })).json() as { ok: boolean }
   t.match(verification, { ok: true }, 'the audit chains verify')
 
   await rig.spawn('relay')

@@ -25,7 +25,7 @@ t.test(`RabbitMQ stopped for ${OUTAGE_S} s under ${RATE} launches/s`, async t =>
   const api = await rig.spawn('api')
   await waitHealthy(api)
   const relay = await rig.spawn('relay')
-  const writer = startWriter({ ratePerSecond: RATE, maxWrites: Math.ceil(RATE * (OUTAGE_S + 120)), maxInFlight: 64, write: launchOverHttp(api.url, projects) })
+  const writer = startWriter({ ratePerSecond: RATE, maxWrites: Math.ceil(RATE * (OUTAGE_S + 120)), maxInFlight: 64, write: launchOverHttp(api, projects) })
   t.teardown(() => writer.stop())
 
   await waitFor('events to flow to the ledger before the outage', () => rig.ledger.entries.size >= RATE, { timeoutMs: 30_000 })

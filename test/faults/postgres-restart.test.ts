@@ -27,10 +27,10 @@ const healthy = async (url: string) => {
 
 // A request while Postgres is down: answered with a 503 problem and Retry-After, not held for
 // the driver's connect timeout. Never throws, so that a hang is reported, not fatal.
-const answerDuringOutage = async (url: string) => {
+const answerDuringOutage = async (api: { url: string, headers(): Record<string, string> }) => {
   const started = performance.now()
   try {
-    const res = await fetch(`${url}/api/v1/projects`, { signal: AbortSignal.timeout(15_000) })
+    const res = await fetch(`${api.url}/api/v1/projects`, { headers: api.headers(), signal: AbortSignal.timeout(15_000) })
     const body = await res.json() as { code?: string }
     return { status: res.status, retryAfter: res.headers.get('retry-after'), code: body.code, ms: performance.now() - started }
   } catch (err) {
@@ -46,7 +46,7 @@ t.test(`Postgres down for ${DOWN_S} s under ${RATE} launches/s`, async t => {
   const api = await rig.spawn('api', { STRATAVORE_OBSERVABILITY_LOG_LEVEL: 'debug' })
   await waitHealthy(api)
   const relay = await rig.spawn('relay')
-  const writer = startWriter({ ratePerSecond: RATE, maxInFlight: 64, maxWrites: Math.ceil(RATE * (DOWN_S + 120)), write: launchOverHttp(api.url, projects, 5_000) })
+  const writer = startWriter({ ratePerSecond: RATE, maxInFlight: 64, maxWrites: Math.ceil(RATE * (DOWN_S + 120)), write: launchOverHttp(api, projects, 5_000) })
   t.teardown(() => writer.stop())
   await waitFor('events to flow to the ledger before the restart', () => rig.ledger.entries.size >= RATE, { timeoutMs: 30_000 })
 
@@ -57,7 +57,7 @@ t.test(`Postgres down for ${DOWN_S} s under ${RATE} launches/s`, async t => {
   // per process, so that a crash of one still lets the test report how the other recovered.
   await new Promise(resolve => setTimeout(resolve, DOWN_S * 1000))
   t.notOk(await healthy(api.url), 'the API reports itself unhealthy while Postgres is down')
-  const during = await answerDuringOutage(api.url)
+  const during = await answerDuringOutage(api)
   t.match(during, { status: 503, retryAfter: '5', code: 'UNAVAILABLE' }, 'a request during the outage gets a 503 problem with Retry-After')
   t.comment(`a request during the outage was answered in ${Math.round(during.ms)} ms (target ≤ ${OUTAGE_ANSWER_TARGET_MS} ms)`)
   await postgres.start()

@@ -10,6 +10,7 @@ import { buildApp } from '../../src/api/app.js'
 import { loadConfig, type Config } from '../../src/config.js'
 import { createContext, type Context } from '../../src/context.js'
 import type { EventBus } from '../../src/core/ports.js'
+import type { Database } from '../../src/adapters/db/client.js'
 import { openTestDatabase } from './database.js'
 
 type TapTest = Parameters<typeof openTestDatabase>[0]
@@ -31,8 +32,8 @@ export const testConfig = (t: TapTest, adjust: (config: Config) => void = () => 
 }
 
 /** `bus`: the context's event bus instead of the in-process one (a test's RabbitMQ bus). */
-export const buildContext = async (t: TapTest, adjust?: (config: Config) => void, { bus }: { bus?: EventBus } = {}): Promise<Context> => {
-  const database = await openTestDatabase(t)
+export const buildContext = async (t: TapTest, adjust?: (config: Config) => void, { bus, database: given }: { bus?: EventBus, database?: Database } = {}): Promise<Context> => {
+  const database = given ?? await openTestDatabase(t)
   const logger = pino({ level: process.env.STRATAVORE_TEST_LOG_LEVEL ?? 'silent' })
   const ctx = await createContext(testConfig(t, adjust), logger, { roles: ['api'], database, ...(bus ? { bus } : {}) })
   return ctx
@@ -55,10 +56,18 @@ export const withToken = (token: string): Interceptor => next => async request =
  * its own `authorization` header (`authorization: undefined` sends none); `token` is that admin
  * token, for clients of a listening app.
  */
-export const build = async (t: TapTest, adjust?: (config: Config) => void, options: { bus?: EventBus } = {}): Promise<{ app: FastifyInstance, ctx: Context, token: string }> => {
+export const build = async (t: TapTest, adjust?: (config: Config) => void, options: { bus?: EventBus, database?: Database } = {}): Promise<{ app: FastifyInstance, ctx: Context, token: string }> => {
   const ctx = await buildContext(t, adjust, options)
-  const app = await buildApp(ctx)
+  const app = asAdmin(await buildApp(ctx), ctx)
   t.teardown(() => app.close())
+  return { app, ctx, token: adminTokenOf(ctx) }
+}
+
+/**
+ * `app.inject` authenticates as the context's admin unless the request names its own
+ * `authorization` header (`authorization: undefined` sends none).
+ */
+export const asAdmin = (app: FastifyInstance, ctx: Context): FastifyInstance => {
   const token = adminTokenOf(ctx)
   const inject = app.inject.bind(app)
   app.inject = ((opts: InjectOptions | string) => {
@@ -68,5 +77,5 @@ export const build = async (t: TapTest, adjust?: (config: Config) => void, optio
     if (headers.authorization === undefined) delete headers.authorization
     return inject({ ...request, headers } as InjectOptions)
   }) as typeof app.inject
-  return { app, ctx, token }
+  return app
 }

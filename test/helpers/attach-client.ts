@@ -11,8 +11,8 @@ export interface AttachClient {
   waitFor(test: (c: AttachClient) => boolean, what: string, timeoutMs?: number): Promise<void>
 }
 
-export const openAttach = async (url: string): Promise<AttachClient> => {
-  const socket = new WebSocket(url)
+export const openAttach = async (url: string, headers: Record<string, string> = {}): Promise<AttachClient> => {
+  const socket = new WebSocket(url, { headers })
   const frames: Array<Record<string, unknown>> = []
   let output = ''
   const closed = new Promise<{ code: number, reason: string }>(resolve => socket.on('close', (code, reason) => resolve({ code, reason: reason.toString() })))

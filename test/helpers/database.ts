@@ -48,3 +48,20 @@ export const openTestDatabase = async (t: TapTest, { poolSize = 20 }: { poolSize
   await database.migrate()
   return database
 }
+
+/**
+ * Two handles on one fresh database, as two daemons sharing it have: on Postgres two pools of
+ * their own; PGlite is single-process, so there the daemons share its one instance.
+ */
+export const openSharedTestDatabase = async (t: TapTest): Promise<[Database, Database]> => {
+  if (!testDatabaseUrl()) {
+    const database = await openTestDatabase(t)
+    return [database, database]
+  }
+  const url = await createScratchDatabase(t)
+  const first = await openDatabase({ kind: 'postgres', url, poolSize: 5 })
+  const second = await openDatabase({ kind: 'postgres', url, poolSize: 5 })
+  t.teardown(async () => { await first.close(); await second.close() })
+  await first.migrate()
+  return [first, second]
+}

@@ -66,10 +66,10 @@ export class HttpStatusError extends Error {
 }
 
 /** Writes through a real `stratavored api` process: POST /api/v1/runners. */
-export const launchOverHttp = (baseUrl: string, projects: string[], timeoutMs = 15_000) => async (n: number) => {
-  const res = await fetch(`${baseUrl}/api/v1/runners`, {
+export const launchOverHttp = (api: { url: string, headers(extra?: Record<string, string>): Record<string, string> }, projects: string[], timeoutMs = 15_000) => async (n: number) => {
+  const res = await fetch(`${api.url}/api/v1/runners`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: api.headers({ 'content-type': 'application/json' }),
     body: JSON.stringify({ project: projects[n % projects.length], agent: 'claude' }),
     signal: AbortSignal.timeout(timeoutMs),
   })

@@ -17,9 +17,9 @@ t.test('npm start path: embedded default, clean shutdown, state kept across rest
   const first = await startDaemon(all, env)
   t.teardown(() => { first.child.kill('SIGKILL') })
   await waitHealthy(first)
-  const created = await fetch(`${first.url}/api/v1/projects`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'kept', path: projectDir }) })
+  const created = await fetch(`${first.url}/api/v1/projects`, { method: 'POST', headers: first.headers({ 'content-type': 'application/json' }), body: JSON.stringify({ name: 'kept', path: projectDir }) })
   t.equal(created.status, 201)
-  const launched = await fetch(`${first.url}/api/v1/runners`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ project: 'kept', agent: 'sleeper' }) })
+  const launched = await fetch(`${first.url}/api/v1/runners`, { method: 'POST', headers: first.headers({ 'content-type': 'application/json' }), body: JSON.stringify({ project: 'kept', agent: 'sleeper' }) })
   t.equal(launched.status, 201)
   const runnerId = (await launched.json() as { id: string }).id
 
@@ -38,9 +38,9 @@ t.test('npm start path: embedded default, clean shutdown, state kept across rest
   const again = await startDaemon(all, env)
   t.teardown(() => { again.child.kill('SIGKILL') })
   await waitHealthy(again)
-  const project = await (await fetch(`${again.url}/api/v1/projects/kept`)).json() as { totalRunners: number, path: string }
+  const project = await (await fetch(`${again.url}/api/v1/projects/kept`, { headers: again.headers() })).json() as { totalRunners: number, path: string }
   t.match(project, { totalRunners: 1, path: projectDir }, 'the project and its runner survived the restart')
-  t.equal((await fetch(`${again.url}/api/v1/runners/${runnerId}`)).status, 200)
+  t.equal((await fetch(`${again.url}/api/v1/runners/${runnerId}`, { headers: again.headers() })).status, 200)
   again.child.kill('SIGINT')
   t.equal((await again.exited).code, 0, 'SIGINT stops it cleanly too')
 })

@@ -36,24 +36,24 @@ t.test('api and supervisor as separate processes on Postgres', { skip }, async t
   await waitHealthy(api)
   const supervisor = await start('supervisor')
 
-  t.equal((await fetch(`${api.url}/api/v1/projects`, { method: 'POST', headers: json, body: JSON.stringify({ name: 'apart', path: projectDir }) })).status, 201)
-  const launched = await fetch(`${api.url}/api/v1/runners`, { method: 'POST', headers: json, body: JSON.stringify({ project: 'apart', agent: 'fake', flags: ['--echo'] }) })
+  t.equal((await fetch(`${api.url}/api/v1/projects`, { method: 'POST', headers: api.headers(json), body: JSON.stringify({ name: 'apart', path: projectDir }) })).status, 201)
+  const launched = await fetch(`${api.url}/api/v1/runners`, { method: 'POST', headers: api.headers(json), body: JSON.stringify({ project: 'apart', agent: 'fake', flags: ['--echo'] }) })
   const { id } = await launched.json() as { id: string }
   const deadline = Date.now() + 30_000
   let status = ''
   while (Date.now() < deadline && status !== 'running') {
-    status = ((await (await fetch(`${api.url}/api/v1/runners/${id}`)).json()) as { status: string }).status
+    status = ((await (await fetch(`${api.url}/api/v1/runners/${id}`, { headers: api.headers() })).json()) as { status: string }).status
     await new Promise(resolve => setTimeout(resolve, 100))
   }
   t.equal(status, 'running', 'the supervisor process started it', { output: supervisor.output().slice(-2000) })
 
-  const term = await openAttach(`${api.url.replace('http', 'ws')}/api/v1/runners/${id}/attach`)
+  const term = await openAttach(`${api.url.replace('http', 'ws')}/api/v1/runners/${id}/attach`, api.headers())
   await term.waitFor(c => c.output().includes('READY'), 'the agent to be ready')
   t.match(term.frames[0], { type: 'hello', role: 'writer' })
   term.socket.send(Buffer.from('across processes'))
   await term.waitFor(c => c.output().includes('ECHO across processes'), 'the echo through API → supervisor → PTY')
 
-  t.equal((await fetch(`${api.url}/api/v1/runners/${id}/stop`, { method: 'POST' })).status, 202)
+  t.equal((await fetch(`${api.url}/api/v1/runners/${id}/stop`, { method: 'POST', headers: api.headers() })).status, 202)
   t.equal((await term.closed).code, 1000, 'the terminal closes when the runner ends')
   supervisor.child.kill('SIGTERM')
   t.same(await supervisor.exited, { code: 0, signal: null }, 'the supervisor stops cleanly')

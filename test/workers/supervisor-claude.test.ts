@@ -11,7 +11,7 @@ import { openAttach } from '../helpers/attach-client.js'
 import { backendName } from '../helpers/database.js'
 import { createProject } from '../helpers/fixtures.js'
 import { buildSupervisedContext, eventTypesOf, runnerEventsOf, waitForRunner } from '../helpers/supervisor.js'
-import { buildContext } from '../helpers/app.js'
+import { adminTokenOf, bearer, buildContext } from '../helpers/app.js'
 
 const ONE_REPLY = { inputTokens: 12, outputTokens: 7, cacheReadTokens: 1500, cacheCreationTokens: 3000 }
 const ONE_REPLY_TOTAL = 12 + 7 + 1500 + 3000
@@ -67,7 +67,7 @@ t.test(`Claude Code under the supervisor on ${backendName()}`, async t => {
     const running = await waitForRunner(ctx, launched.id, 'running', 30_000)
     t.match(running.sessionId, /^[0-9a-f-]{36}$/)
     const port = (app.server.address() as { port: number }).port
-    const term = await openAttach(`ws://127.0.0.1:${port}/api/v1/runners/${launched.id}/attach?cols=120&rows=40`)
+    const term = await openAttach(`ws://127.0.0.1:${port}/api/v1/runners/${launched.id}/attach?cols=120&rows=40`, bearer(adminTokenOf(ctx)))
     // The TUI moves the cursor rather than printing spaces: compare text without escapes or spaces.
     // eslint-disable-next-line no-control-regex -- matching the ESC of terminal control sequences is the point
     const screen = () => term.output().replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\s/g, '')

@@ -11,15 +11,15 @@ import { ProjectService, ProjectStatus } from '../../../src/gen/stratavore/v1/pr
 import { ConversationMode, DesiredState, RunnerService, RunnerStatus } from '../../../src/gen/stratavore/v1/runner_pb.js'
 import { SessionService } from '../../../src/gen/stratavore/v1/session_pb.js'
 import { SystemService } from '../../../src/gen/stratavore/v1/system_pb.js'
-import { build, tempDir } from '../../helpers/app.js'
+import { build, tempDir, withToken } from '../../helpers/app.js'
 import { backendName } from '../../helpers/database.js'
 import { createProject, insertSession, uniqueName } from '../../helpers/fixtures.js'
 import { failureOf } from './helpers.js'
 
 t.test(`Connect on the HTTP port, ${backendName()}`, async t => {
-  const { app, ctx } = await build(t)
+  const { app, ctx, token } = await build(t)
   const baseUrl = await app.listen({ host: '127.0.0.1', port: 0 })
-  const transport = createConnectTransport({ baseUrl, httpVersion: '1.1' })
+  const transport = createConnectTransport({ baseUrl, httpVersion: '1.1', interceptors: [withToken(token)] })
   const projects = createClient(ProjectService, transport)
   const runners = createClient(RunnerService, transport)
   const sessions = createClient(SessionService, transport)

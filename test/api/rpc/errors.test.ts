@@ -13,7 +13,7 @@ import { CONVERSATION_MODES, RUNNER_STATUSES } from '../../../src/core/runners/r
 import { ErrorDetailSchema } from '../../../src/gen/stratavore/v1/error_pb.js'
 import { ProjectService, ProjectStatus } from '../../../src/gen/stratavore/v1/project_pb.js'
 import { ConversationMode, RunnerStatus } from '../../../src/gen/stratavore/v1/runner_pb.js'
-import { buildContext } from '../../helpers/app.js'
+import { adminTokenOf, buildContext, withToken } from '../../helpers/app.js'
 import { failureOf } from './helpers.js'
 
 const silent = pino({ level: 'silent' })
@@ -50,7 +50,7 @@ t.test('toConnectError', async t => {
 t.test('every handler goes through the mapping (router transport)', async t => {
   const ctx = await buildContext(t)
   const broken = { ...ctx, projects: { ...ctx.projects, get: async () => { throw new Error('connection string postgres://u:secret@db') } } }
-  const transport = createRouterTransport(routes({ ctx: broken, closing: new AbortController().signal }), { router: routerOptions(broken) })
+  const transport = createRouterTransport(routes({ ctx: broken, closing: new AbortController().signal }), { router: routerOptions(broken), transport: { interceptors: [withToken(adminTokenOf(ctx))] } })
   const projects = createClient(ProjectService, transport)
   t.match(await failureOf(projects.getProject({ name: 'p' })), { code: 'Internal', detail: 'INTERNAL', message: 'internal error' })
   t.match(await failureOf(projects.archiveProject({ name: 'no-such' })), { code: 'NotFound', detail: 'PROJECT_NOT_FOUND' })

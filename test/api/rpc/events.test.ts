@@ -6,16 +6,16 @@ import t from 'tap'
 import { createClient } from '@connectrpc/connect'
 import { createConnectTransport } from '@connectrpc/connect-node'
 import { EventService, type WatchEventsResponse } from '../../../src/gen/stratavore/v1/event_service_pb.js'
-import { build } from '../../helpers/app.js'
+import { build, withToken } from '../../helpers/app.js'
 import { backendName } from '../../helpers/database.js'
 import { commitEvents } from '../../helpers/events.js'
 import { createProject } from '../../helpers/fixtures.js'
 import { failureOf, waitFor } from './helpers.js'
 
 t.test(`WatchEvents on ${backendName()}`, async t => {
-  const { app, ctx } = await build(t)
+  const { app, ctx, token } = await build(t)
   const baseUrl = await app.listen({ host: '127.0.0.1', port: 0 })
-  const events = createClient(EventService, createConnectTransport({ baseUrl, httpVersion: '1.1' }))
+  const events = createClient(EventService, createConnectTransport({ baseUrl, httpVersion: '1.1', interceptors: [withToken(token)] }))
   // A client watching from a marker cannot miss what is committed after it, whenever its
   // subscription is actually made.
   const marker = async () => (await commitEvents(ctx, [{ project: 'marker', type: 'project.created' }]))[0]!.eventId

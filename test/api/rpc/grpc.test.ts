@@ -14,7 +14,7 @@ import { EventService } from '../../../src/gen/stratavore/v1/event_service_pb.js
 import { ProjectService } from '../../../src/gen/stratavore/v1/project_pb.js'
 import { RunnerService, RunnerStatus } from '../../../src/gen/stratavore/v1/runner_pb.js'
 import { SystemService } from '../../../src/gen/stratavore/v1/system_pb.js'
-import { buildContext, tempDir } from '../../helpers/app.js'
+import { adminTokenOf, buildContext, tempDir, withToken } from '../../helpers/app.js'
 import { backendName } from '../../helpers/database.js'
 import { commitEvents } from '../../helpers/events.js'
 import { createProject } from '../../helpers/fixtures.js'
@@ -24,8 +24,8 @@ const run = promisify(execFile)
 const root = new URL('../../../', import.meta.url).pathname
 
 /** buf curl, a gRPC client that is not ours; resolves with its exit code and output. */
-const bufCurl = async (url: string, data: object) => {
-  const args = ['curl', '--protocol', 'grpc', '--http2-prior-knowledge', '--schema', 'proto', '-d', JSON.stringify(data), url]
+const bufCurl = async (url: string, data: object, token: string) => {
+  const args = ['curl', '--protocol', 'grpc', '--http2-prior-knowledge', '--schema', 'proto', '-H', `authorization: Bearer ${token}`, '-d', JSON.stringify(data), url]
   try {
     const { stdout, stderr } = await run(join(root, 'node_modules/.bin/buf'), args, { cwd: root, timeout: 60_000 })
     return { code: 0, stdout, stderr }
@@ -37,21 +37,22 @@ const bufCurl = async (url: string, data: object) => {
 
 t.test(`the gRPC port on ${backendName()}`, async t => {
   const ctx = await buildContext(t)
+  const token = adminTokenOf(ctx)
   const server = buildGrpcServer(ctx, { drainMs: 500 })
   const { port } = await server.listen({ host: '127.0.0.1', port: 0 })
   t.teardown(() => server.close())
   const baseUrl = `http://127.0.0.1:${port}`
-  const grpc = createGrpcTransport({ baseUrl })
+  const grpc = createGrpcTransport({ baseUrl, interceptors: [withToken(token)] })
 
   t.test('buf curl --protocol grpc: unary calls and an error status', async t => {
     const project = await createProject(t, ctx)
-    const got = await bufCurl(`${baseUrl}/stratavore.v1.ProjectService/GetProject`, { name: project.name })
+    const got = await bufCurl(`${baseUrl}/stratavore.v1.ProjectService/GetProject`, { name: project.name }, token)
     t.equal(got.code, 0, got.stderr)
     t.match(JSON.parse(got.stdout), { project: { name: project.name, path: project.path, status: 'PROJECT_STATUS_IDLE', maxConcurrentRunners: 5 } })
-    const launched = await bufCurl(`${baseUrl}/stratavore.v1.RunnerService/LaunchRunner`, { project: project.name, agent: 'generic-test', environment: { GITHUB_TOKEN: 'x' } })
+    const launched = await bufCurl(`${baseUrl}/stratavore.v1.RunnerService/LaunchRunner`, { project: project.name, agent: 'generic-test', environment: { GITHUB_TOKEN: 'x' } }, token)
     t.equal(launched.code, 0, launched.stderr)
     t.match(JSON.parse(launched.stdout), { runner: { project: project.name, status: 'RUNNER_STATUS_PENDING', environment: { GITHUB_TOKEN: '********' } } })
-    const missing = await bufCurl(`${baseUrl}/stratavore.v1.ProjectService/GetProject`, { name: 'no-such-project' })
+    const missing = await bufCurl(`${baseUrl}/stratavore.v1.ProjectService/GetProject`, { name: 'no-such-project' }, token)
     t.not(missing.code, 0)
     t.match(missing.stderr, /not_found/)
     t.match(missing.stderr, /project not found: no-such-project/)
@@ -70,7 +71,7 @@ t.test(`the gRPC port on ${backendName()}`, async t => {
 
   t.test('gRPC-Web and Connect on the same HTTP/2 port', async t => {
     const project = await createProject(t, ctx)
-    for (const transport of [createGrpcWebTransport({ baseUrl, httpVersion: '2' }), createConnectTransport({ baseUrl, httpVersion: '2' })]) {
+    for (const transport of [createGrpcWebTransport({ baseUrl, httpVersion: '2', interceptors: [withToken(token)] }), createConnectTransport({ baseUrl, httpVersion: '2', interceptors: [withToken(token)] })]) {
       t.equal((await createClient(ProjectService, transport).getProject({ name: project.name })).project?.name, project.name)
     }
   })
