@@ -10,6 +10,8 @@ import { parentPort, workerData } from 'node:worker_threads'
 
 export interface LoadParams {
   url: string
+  /** Sent with every request (the credential). */
+  headers: Record<string, string>
   projects: string[]
   agent: string
   clients: number
@@ -39,7 +41,7 @@ export interface PhaseMessage { phase: 'window-start' | 'window-end' }
 
 interface Answer { status: number, body: string }
 
-const run = async (notify: (m: PhaseMessage) => void, { url, projects, agent, clients, warmupMs, durationMs, requestTimeoutMs }: LoadParams): Promise<LoadResult> => {
+const run = async (notify: (m: PhaseMessage) => void, { url, headers, projects, agent, clients, warmupMs, durationMs, requestTimeoutMs }: LoadParams): Promise<LoadResult> => {
   const target = new URL('/api/v1/runners', url)
   const keepAlive = new Agent({ keepAlive: true, maxSockets: clients, maxFreeSockets: clients })
   const bodies = projects.map(project => Buffer.from(JSON.stringify({ project, agent })))
@@ -48,7 +50,7 @@ const run = async (notify: (m: PhaseMessage) => void, { url, projects, agent, cl
     const req = request(target, {
       method: 'POST',
       agent: keepAlive,
-      headers: { 'content-type': 'application/json', 'content-length': body.length },
+      headers: { ...headers, 'content-type': 'application/json', 'content-length': body.length },
     }, res => {
       const status = res.statusCode ?? 0
       const chunks: Buffer[] = []

@@ -181,6 +181,7 @@ export const startRaw = async ({ databaseUrl, poolSize, projects }: VariantOptio
 
   return {
     url: `http://127.0.0.1:${address.port}`,
+    headers: {},
     async ledger () {
       const [row] = await sql<Array<{ runners: number, outbox: number, events: number }>>`
         select (select count(*) from runners)::int as runners,

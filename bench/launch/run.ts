@@ -4,7 +4,7 @@
 // Prints one JSON object on stdout; progress goes to stderr. See bench/README.md.
 //
 //   npx tsx bench/launch/run.ts [--duration 10] [--warmup 2] [--clients 50] [--projects 20]
-//     [--rounds 2] [--pool 20] [--variants raw,stratavore] [--log-level info] [--log-dest null|stderr]
+//     [--rounds 2] [--pool 20] [--variants raw,stratavore,stratavore-admin] [--log-level info] [--log-dest null|stderr]
 //     [--database-url postgres://postgres@127.0.0.1:5432/postgres] [--check]
 //
 // Every option also reads STRATAVORE_BENCH_<NAME> (e.g. STRATAVORE_BENCH_DURATION=30,
@@ -25,7 +25,9 @@ import type { BenchProject, Ledger, Variant, VariantOptions } from './variant.js
 
 const TARGETS = { p99_ms_max: 250, launches_per_second_min: 300, ratio_to_raw_min: 0.5 }
 const QUOTA = 10_000 // the API's maximum; far above what a run launches per project
-const VARIANTS = { raw: startRaw, stratavore: startStratavore } as const
+// `stratavore` authenticates with a named token (a database lookup per request), `stratavore-admin`
+// with the admin token (checked in memory): their ratio is what authentication costs a launch.
+const VARIANTS = { raw: startRaw, stratavore: startStratavore, 'stratavore-admin': (o: VariantOptions) => startStratavore(o, 'admin') } as const
 type VariantName = keyof typeof VARIANTS
 
 const log = progressLog('launch')
@@ -159,6 +161,7 @@ const main = async () => {
           const m = meter
           const load = await runLoad({
             url: system.url,
+            headers: system.headers,
             projects: projects.map(p => p.name),
             agent: BENCH_AGENT,
             clients: options.clients,
@@ -195,6 +198,8 @@ const main = async () => {
       return base && r.launches_per_second !== null ? round(r.launches_per_second / base, 3) : null
     })
     : null
+  const admin = variants['stratavore-admin']
+  const authCost = s && admin && s.launches_per_second !== null && admin.launches_per_second ? round(1 - s.launches_per_second / admin.launches_per_second, 3) : null
   const targets = s
     ? {
         p99_ms_max: TARGETS.p99_ms_max,
@@ -225,6 +230,9 @@ const main = async () => {
     },
     variants,
     stratavore_to_raw_throughput_ratio: ratio,
+    // What authentication costs a launch: a named token looked up in the database against the
+    // admin token checked in memory (target: at most 10 %).
+    auth_cost_share: authCost,
     stratavore_to_raw_throughput_ratio_by_round: ratioByRound,
     targets,
     pass,

@@ -2,7 +2,7 @@
 // daemon is (loadConfig with DATABASE_URL, so the pool comes from database.postgresql.max_conns),
 // migrated on its scratch database and listening on loopback. Projects and quotas go through
 // the real use cases, as `stv project add` and `PUT /quota` would.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
@@ -26,7 +26,12 @@ export const defaultPoolSize = (): number => {
   }
 }
 
-export const startStratavore = async ({ databaseUrl, poolSize, projects, logLevel, logDestination }: VariantOptions): Promise<Variant> => {
+/**
+ * `credential`: which token the load presents. `token` (the `stratavore` variant) is a named
+ * operator token, looked up in the database on every request as any API client's is; `admin`
+ * is the admin token, checked in memory, so the two differ by what authentication costs.
+ */
+export const startStratavore = async ({ databaseUrl, poolSize, projects, logLevel, logDestination }: VariantOptions, credential: 'token' | 'admin' = 'token'): Promise<Variant> => {
   const home = mkdtempSync(join(tmpdir(), 'stv-bench-home-'))
   const config = loadConfig({ env: { HOME: home, DATABASE_URL: databaseUrl }, home })
   config.database.postgresql.max_conns = poolSize
@@ -39,6 +44,7 @@ export const startStratavore = async ({ databaseUrl, poolSize, projects, logLeve
 
   let ctx: Context | undefined
   let app: FastifyInstance | undefined
+  let secret = ''
   const cleanup = async () => {
     await app?.close().catch(err => logger.warn({ err }, 'app close failed'))
     await ctx?.close().catch(err => logger.warn({ err }, 'context close failed'))
@@ -56,6 +62,9 @@ export const startStratavore = async ({ databaseUrl, poolSize, projects, logLeve
       await ctx.projects.create({ name: p.name, path: p.path }, 'bench')
       await ctx.projects.setQuota(p.name, p.maxConcurrentRunners, 'bench')
     }
+    secret = credential === 'admin'
+      ? readFileSync(config.adminTokenFile, 'utf8').trim()
+      : (await ctx.tokens.create({ name: 'bench-launcher', role: 'operator' }, 'bench')).secret
     app = await buildApp(ctx)
     await app.listen({ host: '127.0.0.1', port: 0 })
   } catch (err) {
@@ -68,6 +77,7 @@ export const startStratavore = async ({ databaseUrl, poolSize, projects, logLeve
 
   return {
     url: `http://127.0.0.1:${address.port}`,
+    headers: { authorization: `Bearer ${secret}` },
     async ledger () {
       const result = await db.execute(sql`
         select (select count(*) from runners)::int as runners,

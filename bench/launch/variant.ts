@@ -17,6 +17,8 @@ export interface Ledger { runners: number, outbox: number, events: number }
 
 export interface Variant {
   url: string
+  /** What every request carries: the Stratavore variants authenticate, as every client must. */
+  headers: Record<string, string>
   ledger(): Promise<Ledger>
   close(): Promise<void>
 }
