@@ -49,7 +49,8 @@ export interface EventsRig {
    * on a free port; resolves once /health answers. Everything `all` runs but the supervisor,
    * which would otherwise claim the benchmark's runners and start their agents.
    */
-  spawnApi(env?: Record<string, string>): Promise<RelayProcess & { url: string }>
+  /** `token`: the daemon's admin token (it shares the rig's data dir), for the feed's clients. */
+  spawnApi(env?: Record<string, string>): Promise<RelayProcess & { url: string, token: string }>
   /** The topology the relay's bus declares, plus a queue of our own bound '#'. */
   declareQueues(channel: amqp.Channel, queue: string): Promise<void>
   close(): Promise<void>
@@ -164,7 +165,7 @@ export const openEventsRig = async ({ adminUrl, amqpUrl }: { adminUrl: string, a
         if (i > 300) throw new Error('stratavored api relay reconciler did not become healthy within 30 s')
         await new Promise(resolve => setTimeout(resolve, 100))
       }
-      return { ...proc, url }
+      return { ...proc, url, token: readFileSync(context.config.adminTokenFile, 'utf8').trim() }
     },
     async declareQueues (channel, queue) {
       // Same arguments as src/adapters/bus/amqp-bus.ts, so the raw baseline routes every

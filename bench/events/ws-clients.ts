@@ -9,7 +9,7 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import WebSocket from 'ws'
 
-const { url, clients } = workerData as { url: string, clients: number }
+const { url, clients, headers } = workerData as { url: string, clients: number, headers: Record<string, string> }
 const now = () => performance.timeOrigin + performance.now()
 const receipts = new Map<string, Float64Array>()
 const closes: Record<string, number> = {}
@@ -24,7 +24,7 @@ const keyOf = (text: string) => {
 }
 
 const open = (index: number) => new Promise<void>((resolve, reject) => {
-  const ws = new WebSocket(url, { perMessageDeflate: false })
+  const ws = new WebSocket(url, { perMessageDeflate: false, headers })
   sockets[index] = ws
   ws.once('open', () => resolve())
   ws.once('error', reject)

@@ -31,10 +31,10 @@ export interface FanoutRun { subscribers: number, steady: FanoutPhase, burst: Fa
 const now = () => performance.timeOrigin + performance.now()
 type Report = Omit<FanoutPhase, 'events' | 'deliveries_per_second'> & { first_to_last_ms: number | null }
 
-const startClients = async (url: string, clients: number) => {
+const startClients = async (url: string, clients: number, headers: Record<string, string> = {}) => {
   const bootstrap = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})
     .then(tsx => { tsx.register(); return import(${JSON.stringify(new URL('./ws-clients.ts', import.meta.url).href)}) })`
-  const worker = new Worker(bootstrap, { eval: true, workerData: { url, clients } })
+  const worker = new Worker(bootstrap, { eval: true, workerData: { url, clients, headers } })
   await new Promise<void>((resolve, reject) => {
     worker.once('message', (m: { ready?: true, error?: string }) => m.ready ? resolve() : reject(new Error(`subscribers: ${m.error}`)))
     worker.once('error', reject)
@@ -79,7 +79,7 @@ const pace = async (count: number, rate: number, send: (i: number) => void) => {
 export const realFanout = async (rig: EventsRig, { subscribers, rate, durationS, burst }: { subscribers: number, rate: number, durationS: number, burst: number }): Promise<FanoutRun> => {
   const [project] = await rig.projects(1)
   const daemon = await rig.spawnApi()
-  const clients = await startClients(`${daemon.url.replace('http', 'ws')}/api/v1/events?filter=runner.%23`, subscribers)
+  const clients = await startClients(`${daemon.url.replace('http', 'ws')}/api/v1/events?filter=runner.%23`, subscribers, { authorization: `Bearer ${daemon.token}` })
   try {
     const steadyRefs = new Map<string, number>()
     const launches: Array<Promise<unknown>> = []

@@ -11,7 +11,7 @@ import { Agent, request } from 'node:http'
 import { performance } from 'node:perf_hooks'
 import { parentPort, workerData } from 'node:worker_threads'
 import { fromBinary, fromJson, toBinary, create } from '@bufbuild/protobuf'
-import { createClient } from '@connectrpc/connect'
+import { createClient, type Interceptor } from '@connectrpc/connect'
 import { createConnectTransport, createGrpcTransport } from '@connectrpc/connect-node'
 import { GetProjectRequestSchema, GetProjectResponseSchema, ProjectService } from '../../src/gen/stratavore/v1/project_pb.js'
 
@@ -23,6 +23,8 @@ export interface LoadParams {
   httpUrl: string
   grpcUrl: string
   project: string
+  /** The bearer token every call carries. */
+  token: string
   clients: number
   warmupMs: number
   durationMs: number
@@ -59,9 +61,10 @@ const httpCaller = (url: URL, agent: Agent, options: { method: string, headers: 
 
 const expectProject = (project: string, name: string | undefined) => { if (name !== project) throw new Error('wrong project') }
 
-const plainCaller = ({ surface, httpUrl, project }: LoadParams, agent: Agent) => {
+const plainCaller = ({ surface, httpUrl, project, token }: LoadParams, agent: Agent) => {
+  const authorization = `Bearer ${token}`
   if (surface === 'rest') {
-    return httpCaller(new URL(`/api/v1/projects/${project}`, httpUrl), agent, { method: 'GET', headers: { accept: 'application/json' } }, (status, body) => {
+    return httpCaller(new URL(`/api/v1/projects/${project}`, httpUrl), agent, { method: 'GET', headers: { accept: 'application/json', authorization } }, (status, body) => {
       if (status !== 200) throw new Error(`HTTP ${status}`)
       expectProject(project, (JSON.parse(body.toString('utf8')) as { name?: string }).name)
     })
@@ -69,7 +72,7 @@ const plainCaller = ({ surface, httpUrl, project }: LoadParams, agent: Agent) =>
   const url = new URL('/stratavore.v1.ProjectService/GetProject', httpUrl)
   const binary = surface === 'connect'
   const body = binary ? Buffer.from(toBinary(GetProjectRequestSchema, create(GetProjectRequestSchema, { name: project }))) : Buffer.from(JSON.stringify({ name: project }))
-  const headers = { 'content-type': binary ? 'application/proto' : 'application/json', 'connect-protocol-version': '1', 'content-length': body.length }
+  const headers = { 'content-type': binary ? 'application/proto' : 'application/json', 'connect-protocol-version': '1', 'content-length': body.length, authorization }
   return httpCaller(url, agent, { method: 'POST', headers, body }, (status, answer) => {
     if (status !== 200) throw new Error(`HTTP ${status}: ${answer.toString('utf8').slice(0, 200)}`)
     const message = binary ? fromBinary(GetProjectResponseSchema, answer) : fromJson(GetProjectResponseSchema, JSON.parse(answer.toString('utf8')))
@@ -78,10 +81,11 @@ const plainCaller = ({ surface, httpUrl, project }: LoadParams, agent: Agent) =>
 }
 
 const rpcCaller = (params: LoadParams, agent: Agent) => {
-  const { surface, httpUrl, grpcUrl, project } = params
+  const { surface, httpUrl, grpcUrl, project, token } = params
+  const interceptors: Interceptor[] = [next => async request => { request.header.set('authorization', `Bearer ${token}`); return next(request) }]
   const transport = surface === 'grpc'
-    ? createGrpcTransport({ baseUrl: grpcUrl })
-    : createConnectTransport({ baseUrl: httpUrl, httpVersion: '1.1', nodeOptions: { agent } })
+    ? createGrpcTransport({ baseUrl: grpcUrl, interceptors })
+    : createConnectTransport({ baseUrl: httpUrl, httpVersion: '1.1', nodeOptions: { agent }, interceptors })
   const client = createClient(ProjectService, transport)
   return async () => {
     const { project: got } = await client.getProject({ name: project }, { timeoutMs: 30_000 })

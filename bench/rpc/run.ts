@@ -10,7 +10,7 @@
 //
 // Without --database-url (or STRATAVORE_BENCH_DATABASE_URL) the daemon runs on embedded PGlite
 // in a temp dir, as `npm start` does with no DATABASE_URL; with it, on a scratch database there.
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, readFileSync } from 'node:fs'
 import { loadavg } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
@@ -99,7 +99,7 @@ const measure = async (options: ReturnType<typeof parseOptions>, loadBefore: num
           const used = process.cpuUsage(cpu)
           cpuMs = (used.user + used.system) / 1000
         }
-        const load = await runLoad({ surface, httpUrl, grpcUrl, project, clients: options.clients, warmupMs: options.warmupS * 1000, durationMs: options.durationS * 1000 }, m => {
+        const load = await runLoad({ surface, httpUrl, grpcUrl, project, token: readFileSync(config.adminTokenFile, 'utf8').trim(), clients: options.clients, warmupMs: options.warmupS * 1000, durationMs: options.durationS * 1000 }, m => {
           if (m.phase === 'window-start') { elu = performance.eventLoopUtilization(); cpu = process.cpuUsage() } else windowEnded()
         })
         // A late window-end message (a loaded machine) still leaves a sample, a little long.
