@@ -1,7 +1,7 @@
 // JSON schemas of the REST resource routes: the one owner of REST wire types. The OpenAPI
 // document is generated from these; handlers get their types from them.
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
-import { SYSTEM_CHAIN } from '../../core/audit/audit-record.js'
+import { AUDIT_CHAIN, SYSTEM_CHAIN } from '../../core/audit/audit-record.js'
 import { BROKEN_REASONS } from '../../core/audit/audit-service.js'
 import { FINDING_REASONS, MAX_FINDINGS } from '../../core/audit/checkpoint-compare.js'
 import { PROJECT_NAME_PATTERN, PROJECT_STATUSES } from '../../core/projects/project.js'
@@ -185,7 +185,7 @@ export const SessionListQuery = Type.Object({
 
 export const AUDIT_VERIFY_MAX_LIMIT = 1_000_000
 export const AuditVerifyQuery = Type.Object({
-  chain: Type.Optional(Type.String({ minLength: 1, maxLength: 63, description: `one chain: a project name, or ${JSON.stringify(SYSTEM_CHAIN)} for events without a project` })),
+  chain: Type.Optional(Type.String({ minLength: 1, maxLength: 63, description: `one chain: a project name, ${JSON.stringify(SYSTEM_CHAIN)} for events without a project, or ${JSON.stringify(AUDIT_CHAIN)} for the checkpoints` })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: AUDIT_VERIFY_MAX_LIMIT, description: 'examine at most this many rows, then answer a `next` cursor; every row when absent' })),
   after: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, description: 'the `next` cursor of the previous answer: go on from there' })),
 }, strict)

@@ -253,7 +253,8 @@ export const HealthResponseSchema: GenMessage<HealthResponse> = /*@__PURE__*/
  */
 export type VerifyAuditLogRequest = Message<"stratavore.v1.VerifyAuditLogRequest"> & {
   /**
-   * One chain: a project name, or "_system" for events without a project; every chain when unset.
+   * One chain: a project name, "_system" for events without a project, or "_audit" for the
+   * checkpoints; every chain when unset.
    *
    * @generated from field: optional string chain = 1;
    */
