@@ -129,6 +129,9 @@ export const CONFIG_SPEC = {
     audit_key_file: str(''),
     audit_key: secret(),
     audit_key_id: str('k1', { pattern: /^[A-Za-z0-9._-]{1,64}$/ }),
+    // How often the API process records the head of every audit chain in
+    // <data_dir>/audit-checkpoints.jsonl (and an audit.checkpoint event), when the log moved; 0: never.
+    audit_checkpoint_interval_seconds: int(60, 0, 86_400),
   },
   github: {
     token: secret(),

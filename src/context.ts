@@ -1,6 +1,7 @@
 // The composition root: config, logger, database, repositories and use cases, built once per
 // process and shared by the API and every worker. close() tears down in reverse order.
 import { hostname } from 'node:os'
+import { createCheckpointFile } from './adapters/audit/checkpoint-file.js'
 import { createHmacSigner, hmacHex } from './adapters/audit/hmac-signer.js'
 import { resolveAdminToken } from './adapters/auth/admin-token.js'
 import { tokenSecrets } from './adapters/auth/token-secrets.js'
@@ -14,6 +15,8 @@ import { systemClock, uuidV7Ids } from './adapters/system/clock-and-ids.js'
 import { fileSystemPaths } from './adapters/system/path-resolver.js'
 import type { Config } from './config.js'
 import { createAuditService, type AuditService } from './core/audit/audit-service.js'
+import { createAuditCheckpointer, type AuditCheckpointer } from './core/audit/checkpointer.js'
+import { guardAuditLog } from './adapters/db/audit-guard.js'
 import { createGithubPullRequests } from './adapters/github/pull-requests.js'
 import { createFleetService, type FleetService } from './core/fleet/fleet-service.js'
 import { createReconcileService, type ReconcileService } from './core/runners/reconcile-service.js'
@@ -63,6 +66,8 @@ export interface Context {
    * audit key (as they must) accept each other's sessions.
    */
   sessionSecret: string
+  /** Records every audit chain's head outside the database (run by the API process: workers/api.ts). */
+  auditCheckpoints: AuditCheckpointer
   /** Opened by a request that lost the database; the API refuses at once while it is open. */
   databaseGate: DatabaseGate
   /** This process's node supervisor, when it runs one (roles `all` and `supervisor`). */
@@ -100,6 +105,11 @@ export const createContext = async (config: Config, logger: Logger, options: Con
   const bus = options.bus ?? await openConfiguredBus(config, logger)
   try {
     await database.migrate()
+    const guard = await guardAuditLog(database.db)
+    if (database.kind === 'postgres' && (guard.canRewrite || !guard.trigger)) {
+      logger.warn(guard, 'audit: this database role can still delete or update audit rows (a superuser, a role granted them by the ' +
+        'table owner, or the append-only trigger is off); checkpoints still show rows that go missing. See README, Security')
+    }
     const auditKeys = resolveAuditKeys({ configured: config.auditKeys, dataDir: config.dataDir, sharedDatabase: database.kind === 'postgres' }, logger)
     const signer = createHmacSigner(auditKeys)
     const adminToken = resolveAdminToken({ path: config.adminTokenFile, configured: config.security.admin_token_file !== '' }, logger)
@@ -116,6 +126,8 @@ export const createContext = async (config: Config, logger: Logger, options: Con
       onError: err => logger.warn({ err }, 'event feed: read failed; retrying'),
     })
     const databaseGate = createDatabaseGate({ probe: () => ping(database.db), log: logger.child({ component: 'database-gate' }) })
+    const auditReader = createAuditReader(database.db)
+    const checkpointLog = createCheckpointFile(config.dataDir)
     const runners = createRunnerService({
       repos, uow, clock, ids, paths, agents: agentCatalogue(config), heartbeatTtlSeconds: 3 * config.daemon.heartbeat_interval_seconds,
     })
@@ -145,7 +157,8 @@ export const createContext = async (config: Config, logger: Logger, options: Con
         clock,
         onRepoError: (repo, err) => logger.warn({ repo, err }, 'fleet: could not list pull requests'),
       }),
-      audit: createAuditService({ reader: createAuditReader(database.db), signer }),
+      audit: createAuditService({ reader: auditReader, signer, checkpoints: checkpointLog }),
+      auditCheckpoints: createAuditCheckpointer({ reader: auditReader, log: checkpointLog, uow, signer, clock, ids, daemonId: instance.id }),
       feed,
       tokens: createTokenService({ repos, uow, clock, ids, secrets: tokenSecrets, adminTokenHash: tokenSecrets.hash(adminToken) }),
       sessionSecret: hmacHex(auditKeys[0]!.secret, 'stratavore browser session v1'),

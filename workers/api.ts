@@ -1,6 +1,7 @@
 // `stratavored api`: the HTTP API (REST, Connect-RPC, Lex WebUI routes, OpenAPI) on
 // daemon.http_port, the RPC router over HTTP/2 on daemon.grpc_port, and Prometheus metrics on
 // docker.prometheus.port.
+import { Cron } from 'croner'
 import { buildApp } from '../src/api/app.js'
 import { buildGrpcServer } from '../src/api/grpc-server.js'
 import { buildMetricsServer } from '../src/api/metrics-server.js'
@@ -21,9 +22,40 @@ const closeDraining = async (app: Awaited<ReturnType<typeof buildApp>>, ctx: Con
   try { await app.close() } finally { clearTimeout(deadline) }
 }
 
+// The API process takes the audit checkpoints because GET /api/v1/audit/verify compares with
+// the checkpoint file in its own data dir: every daemon that answers verify keeps that file
+// current, whichever other roles run on its host. With several API daemons, each keeps its own.
+const startAuditCheckpoints = (ctx: Context): Part[] => {
+  const log = ctx.logger.child({ component: 'audit-checkpoint' })
+  const interval = ctx.config.security.audit_checkpoint_interval_seconds
+  if (interval === 0) return []
+  const take = async () => {
+    try {
+      const outcome = await ctx.auditCheckpoints.checkpoint()
+      if (outcome.written) log.debug({ chains: outcome.chains }, 'audit checkpoint written')
+      else if (outcome.reason === 'regressed') {
+        log.error({ findings: outcome.findings }, 'audit: the log lacks rows the last checkpoint names; no new checkpoint is written ' +
+          'until this is resolved (GET /api/v1/audit/verify)')
+      }
+    } catch (err) {
+      log.warn({ err }, 'audit checkpoint failed; next try at the next interval')
+    }
+  }
+  let running: Promise<void> = Promise.resolve()
+  const job = new Cron('* * * * * *', { protect: true, interval }, () => {
+    running = take()
+    return running
+  })
+  return [{ name: 'audit-checkpoint', stop: async () => { job.stop(); await running; await take() } }]
+}
+
 export const startApi = async (ctx: Context): Promise<Part[]> => {
   const { daemon, docker } = ctx.config
   const parts: Part[] = []
+
+  // First, so that it stops last: the final checkpoint then covers what the other roles of
+  // this process wrote while stopping.
+  parts.push(...startAuditCheckpoints(ctx))
 
   const app = await buildApp(ctx)
   await app.listen({ host: daemon.host, port: daemon.http_port })

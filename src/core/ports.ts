@@ -161,9 +161,37 @@ export interface StoredAuditRow extends AuditRecord {
 
 export interface AuditPosition { chain: string, chainSeq: number, id: number }
 
+/** What the table holds now at a checkpointed head. */
+export interface HeadProbe {
+  chain: string
+  /** The chain's newest chain_seq; 0 when it has no row. */
+  headSeq: number
+  /** A row exists at the probed seq. */
+  present: boolean
+  /** That row's MAC (null when it has none or there is no row). */
+  macAt: string | null
+}
+
 export interface AuditReader {
   /** Up to `limit` rows in (chain, chain_seq, id) order after `after`; one chain when given. */
   page(query: { chain?: string, after: AuditPosition | null, limit: number }): Promise<StoredAuditRow[]>
+  /** The newest row of every chain: seq and MAC ('' for an unsigned row). One index probe per chain. */
+  heads(): Promise<Array<{ chain: string, seq: number, mac: string }>>
+  /** For each (chain, seq): the chain's head now and the row at seq, if any. */
+  probe(positions: Array<{ chain: string, seq: number }>): Promise<HeadProbe[]>
+}
+
+/**
+ * Checkpoint lines kept outside the database (an append-only file in the data dir). The log
+ * stores and returns text; signing and checking it is the core's (audit/checkpoint.ts).
+ */
+export interface CheckpointLog {
+  /** Where it is, for messages. */
+  readonly location: string
+  /** Appends one line durably (synced before it resolves). */
+  append(line: string): Promise<void>
+  /** The lines, newest first, read from the end; nothing when there is no log yet. */
+  newestFirst(): AsyncIterable<string>
 }
 
 export interface ReconcileRepository {

@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { tempDir } from '../helpers/app.js'
@@ -34,6 +34,9 @@ t.test('npm start path: embedded default, clean shutdown, state kept across rest
   const exit = await first.exited
   t.same(exit, { code: 0, signal: null }, 'SIGTERM stops it cleanly')
   t.match(first.output(), /"msg":"stopped"/)
+  const checkpoints = readFileSync(join(home, 'data', 'audit-checkpoints.jsonl'), 'utf8').trim().split('\n')
+  const heads = (JSON.parse(checkpoints.at(-1)!) as { heads: Array<{ chain: string, seq: number }> }).heads
+  t.ok(heads.some(h => h.chain === 'kept' && h.seq >= 2), 'the shutdown checkpoint covers what was written')
 
   const again = await startDaemon(all, env)
   t.teardown(() => { again.child.kill('SIGKILL') })
@@ -41,6 +44,8 @@ t.test('npm start path: embedded default, clean shutdown, state kept across rest
   const project = await (await fetch(`${again.url}/api/v1/projects/kept`, { headers: again.headers() })).json() as { totalRunners: number, path: string }
   t.match(project, { totalRunners: 1, path: projectDir }, 'the project and its runner survived the restart')
   t.equal((await fetch(`${again.url}/api/v1/runners/${runnerId}`, { headers: again.headers() })).status, 200)
+  const audit = await (await fetch(`${again.url}/api/v1/audit/verify`, { headers: again.headers() })).json()
+  t.match(audit, { ok: true, findings: [], complete: true, checkpoint: { chains: Number } }, 'the log verifies against the checkpoint')
   again.child.kill('SIGINT')
   t.equal((await again.exited).code, 0, 'SIGINT stops it cleanly too')
 })

@@ -93,6 +93,10 @@ export const toAuditVerificationDto = (v: AuditVerification): AuditVerificationD
   checkedRows: v.checkedRows,
   chains: v.chains,
   ...(v.firstBroken ? { firstBroken: { chain: v.firstBroken.chain, chainSeq: v.firstBroken.chainSeq, eventId: v.firstBroken.eventId, reason: v.firstBroken.reason } } : {}),
+  findings: v.findings.map(f => ({ ...f })),
+  ...(v.checkpoint ? { checkpoint: { at: iso(v.checkpoint.at), daemonId: v.checkpoint.daemonId, chains: v.checkpoint.chains } } : {}),
+  complete: v.complete,
+  ...(v.next ? { next: v.next } : {}),
 })
 
 export const toTokenDto = (t: ApiToken): TokenDto => ({

@@ -1,8 +1,9 @@
 // JSON schemas of the REST resource routes: the one owner of REST wire types. The OpenAPI
 // document is generated from these; handlers get their types from them.
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
-import { SYSTEM_CHAIN } from '../../core/audit/audit-record.js'
+import { AUDIT_CHAIN, SYSTEM_CHAIN } from '../../core/audit/audit-record.js'
 import { BROKEN_REASONS } from '../../core/audit/audit-service.js'
+import { FINDING_REASONS, MAX_FINDINGS } from '../../core/audit/checkpoint-compare.js'
 import { PROJECT_NAME_PATTERN, PROJECT_STATUSES } from '../../core/projects/project.js'
 import { PROJECT_PATH_RULE } from '../../core/projects/project-path.js'
 import { ENV_NAME_PATTERN, MAX_ENV_VALUE_LENGTH, MAX_ENV_VARS, MAX_FLAGS, MAX_FLAG_LENGTH, MAX_PROMPT_LENGTH, SESSION_ID_PATTERN } from '../../core/runners/launch-input.js'
@@ -182,19 +183,36 @@ export const SessionListQuery = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
 }, strict)
 
+export const AUDIT_VERIFY_MAX_LIMIT = 1_000_000
 export const AuditVerifyQuery = Type.Object({
-  chain: Type.Optional(Type.String({ minLength: 1, maxLength: 63, description: `one chain: a project name, or ${JSON.stringify(SYSTEM_CHAIN)} for events without a project` })),
+  chain: Type.Optional(Type.String({ minLength: 1, maxLength: 63, description: `one chain: a project name, ${JSON.stringify(SYSTEM_CHAIN)} for events without a project, or ${JSON.stringify(AUDIT_CHAIN)} for the checkpoints` })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: AUDIT_VERIFY_MAX_LIMIT, description: 'examine at most this many rows, then answer a `next` cursor; every row when absent' })),
+  after: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, description: 'the `next` cursor of the previous answer: go on from there' })),
 }, strict)
 export const AuditVerificationDto = Type.Object({
-  ok: Type.Boolean({ description: 'true when every row checked is intact' }),
-  checkedRows: Type.Integer({ description: 'rows examined, the broken one included' }),
-  chains: Type.Integer({ description: 'chains examined, the broken one included' }),
+  ok: Type.Boolean({ description: 'true when every row checked is intact and nothing is missing compared with the checkpoint' }),
+  checkedRows: Type.Integer({ description: 'rows examined by this request, the broken one included' }),
+  chains: Type.Integer({ description: 'chains this request started to examine, the broken one included' }),
   firstBroken: Type.Optional(Type.Object({
     chain: Type.String(),
     chainSeq: Type.Integer(),
     eventId: Type.String(),
     reason: literals(BROKEN_REASONS),
   }, { description: 'the first row, in chain then chain_seq order, that does not verify' })),
+  findings: Type.Array(Type.Object({
+    reason: literals(FINDING_REASONS),
+    chain: Type.Optional(Type.String()),
+    chainSeq: Type.Optional(Type.Integer({ description: 'the checkpointed head' })),
+    headSeq: Type.Optional(Type.Integer({ description: 'the chain\'s newest row now; 0 when it has none' })),
+    lines: Type.Optional(Type.Integer({ description: 'checkpoint_invalid: lines newer than the checkpoint used that do not check' })),
+  }), { maxItems: MAX_FINDINGS + 1, description: 'what the log lacks compared with the newest valid checkpoint (on a request without `after`)' }),
+  checkpoint: Type.Optional(Type.Object({
+    at: DateTime,
+    daemonId: Type.String(),
+    chains: Type.Integer(),
+  }, { description: 'the checkpoint compared with; absent when this daemon has none yet, or with `after`' })),
+  complete: Type.Boolean({ description: 'the walk reached the end of the log (or of the chain)' }),
+  next: Type.Optional(Type.String({ description: '`limit` stopped the walk: pass this as `after` to go on' })),
 }, { $id: 'AuditVerification' })
 export type AuditVerificationDto = Static<typeof AuditVerificationDto>
 

@@ -149,6 +149,16 @@ export const toAuditVerificationProto = (v: AuditVerification) => create(VerifyA
   checkedRows: v.checkedRows,
   chains: v.chains,
   ...(v.firstBroken ? { firstBroken: { chain: v.firstBroken.chain, chainSeq: BigInt(v.firstBroken.chainSeq), eventId: v.firstBroken.eventId, reason: v.firstBroken.reason } } : {}),
+  findings: v.findings.map(f => ({
+    reason: f.reason,
+    ...(f.chain !== undefined ? { chain: f.chain } : {}),
+    ...(f.chainSeq !== undefined ? { chainSeq: BigInt(f.chainSeq) } : {}),
+    ...(f.headSeq !== undefined ? { headSeq: BigInt(f.headSeq) } : {}),
+    ...(f.lines !== undefined ? { lines: f.lines } : {}),
+  })),
+  ...(v.checkpoint ? { checkpoint: { at: time(v.checkpoint.at), daemonId: v.checkpoint.daemonId, chains: v.checkpoint.chains } } : {}),
+  complete: v.complete,
+  ...(v.next ? { next: v.next } : {}),
 })
 
 // Every subscriber of an event gets the same message: build it once.

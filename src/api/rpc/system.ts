@@ -29,7 +29,7 @@ export const systemService = (ctx: Context): ServiceImpl<typeof SystemService> =
   },
 
   async verifyAuditLog (req) {
-    const query = checkShape(AuditVerifyQuery, defined({ chain: req.chain }))
+    const query = checkShape(AuditVerifyQuery, defined({ chain: req.chain, limit: req.limit, after: req.after }))
     return toAuditVerificationProto(await ctx.audit.verify(query))
   },
 })

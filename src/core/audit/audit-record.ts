@@ -9,8 +9,19 @@ import { canonicalJson } from './canonical-json.js'
 /** The chain of events that belong to no project (system alerts). Not a valid project name. */
 export const SYSTEM_CHAIN = '_system'
 
+/**
+ * The chain of audit.checkpoint events. A checkpoint records every chain's head; were it
+ * appended to a chain it records, it would move that head and every checkpoint would be stale
+ * the moment it was written. Not a valid project name.
+ */
+export const AUDIT_CHAIN = '_audit'
+
 /** One chain per project: appends to it are serialized by the project's lock. */
 export const chainOf = (project: string | null): string => project ? project : SYSTEM_CHAIN
+
+/** The chain an event joins: its project's, or the checkpoints' own. */
+export const chainOfEvent = (event: { type: string, project: string | null }): string =>
+  event.type === 'audit.checkpoint' ? AUDIT_CHAIN : chainOf(event.project)
 
 /** The columns a MAC covers. `id` and `tx_id` are storage details and are not covered. */
 export interface AuditRecord {

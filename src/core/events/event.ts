@@ -29,13 +29,15 @@ export const EVENT_TYPES = [
   'token.created',
   'token.revoked',
   'system.alert',
+  /** The head of every audit chain, as a daemon recorded them (src/core/audit/checkpoint.ts). */
+  'audit.checkpoint',
   /** Not a state change: published by a supervisor straight to the bus, never in the outbox or the audit log. */
   'runner.heartbeat',
 ] as const
 
 export type EventType = typeof EVENT_TYPES[number]
 
-export type AggregateType = 'project' | 'runner' | 'session' | 'budget' | 'node' | 'token' | 'outbox'
+export type AggregateType = 'project' | 'runner' | 'session' | 'budget' | 'node' | 'token' | 'outbox' | 'daemon'
 
 export interface DomainEvent {
   eventId: string
@@ -47,7 +49,7 @@ export interface DomainEvent {
   seq: number
   actor: string
   data: Record<string, unknown>
-  /** Set for events that are not about a project: `system.alert.<severity>`, `node.lost.<node_id>`, `budget.<kind>._global`. */
+  /** Set for events that are not about a project: `system.alert.<severity>`, `node.lost.<node_id>`, `budget.<kind>._global`, `audit.checkpoint.<daemon_id>`. */
   routingKey?: string
 }
 

@@ -12,7 +12,7 @@
 // (appendMany) locks and reads the heads it lacks in one pipelined round trip, signs every row
 // here, and writes all the outbox and audit rows in one statement.
 import { sql } from 'drizzle-orm'
-import { chainOf, macInput, type AuditRecord } from '../../../core/audit/audit-record.js'
+import { chainOf, chainOfEvent, macInput, type AuditRecord } from '../../../core/audit/audit-record.js'
 import { envelopeOf, routingKeyOf, type DomainEvent } from '../../../core/events/event.js'
 import type { AuditSigner, EventLog } from '../../../core/ports.js'
 import { rowsOf, type Db } from '../client.js'
@@ -102,7 +102,7 @@ export const createEventLog = (db: Db, signer: AuditSigner, locks: ChainLocks): 
       locks.held.add(chain)
     }),
     append: event => serially(async () => {
-      const chain = chainOf(event.project)
+      const chain = chainOfEvent(event)
       await currentHead(chain)
       const { row, keyId, mac, prevMac } = recordOf(event, chain)
       const at = event.occurredAt.toISOString()
@@ -121,10 +121,10 @@ export const createEventLog = (db: Db, signer: AuditSigner, locks: ChainLocks): 
       if (batch.length === 0) return
       // The heads this transaction lacks, locked in chain order (as every caller orders its
       // events by project) and read, all sent at once: postgres.js pipelines them.
-      const missing = [...new Set(batch.map(e => chainOf(e.project)))].filter(chain => !locks.heads.has(chain)).sort()
+      const missing = [...new Set(batch.map(e => chainOfEvent(e)))].filter(chain => !locks.heads.has(chain)).sort()
       await Promise.all(missing.map(chain => currentHead(chain)))
       const rows = batch.map((event, ord) => {
-        const { row, keyId, mac, prevMac } = recordOf(event, chainOf(event.project))
+        const { row, keyId, mac, prevMac } = recordOf(event, chainOfEvent(event))
         return {
           ord, event_id: event.eventId, event_type: event.type, routing_key: routingKeyOf(event), aggregate_type: event.aggregateType,
           aggregate_id: event.aggregateId, seq: event.seq, payload: envelopeOf(event), at: event.occurredAt.toISOString(),

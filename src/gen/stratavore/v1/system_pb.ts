@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file stratavore/v1/system.proto.
  */
 export const file_stratavore_v1_system: GenFile = /*@__PURE__*/
-  fileDesc("ChpzdHJhdGF2b3JlL3YxL3N5c3RlbS5wcm90bxINc3RyYXRhdm9yZS52MSLOAQoMRGFlbW9uU3RhdHVzEgoKAmlkGAEgASgJEhAKCGhvc3RuYW1lGAIgASgJEgsKA3BpZBgDIAEoBRIPCgd2ZXJzaW9uGAQgASgJEg0KBXJvbGVzGAUgAygJEi4KCnN0YXJ0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDmxhc3RfaGVhcnRiZWF0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdoZWFsdGh5GAggASgIIoIBCg1HbG9iYWxNZXRyaWNzEhYKDmFjdGl2ZV9ydW5uZXJzGAEgASgFEhcKD2FjdGl2ZV9wcm9qZWN0cxgCIAEoBRIWCg50b3RhbF9zZXNzaW9ucxgDIAEoAxITCgt0b2tlbnNfdXNlZBgEIAEoAxITCgt0b2tlbl9saW1pdBgFIAEoAyISChBHZXRTdGF0dXNSZXF1ZXN0Im8KEUdldFN0YXR1c1Jlc3BvbnNlEisKBmRhZW1vbhgBIAEoCzIbLnN0cmF0YXZvcmUudjEuRGFlbW9uU3RhdHVzEi0KB21ldHJpY3MYAiABKAsyHC5zdHJhdGF2b3JlLnYxLkdsb2JhbE1ldHJpY3MiEwoRR2V0TWV0cmljc1JlcXVlc3QiQwoSR2V0TWV0cmljc1Jlc3BvbnNlEi0KB21ldHJpY3MYASABKAsyHC5zdHJhdGF2b3JlLnYxLkdsb2JhbE1ldHJpY3MiEgoQUmVjb25jaWxlUmVxdWVzdCJhChFSZWNvbmNpbGVSZXNwb25zZRIYChByZWNvbmNpbGVkX2NvdW50GAEgASgFEhcKD2xvc3RfcnVubmVyX2lkcxgCIAMoCRIZChFmYWlsZWRfcnVubmVyX2lkcxgDIAMoCSIPCg1IZWFsdGhSZXF1ZXN0IiAKDkhlYWx0aFJlc3BvbnNlEg4KBnN0YXR1cxgBIAEoCSI1ChVWZXJpZnlBdWRpdExvZ1JlcXVlc3QSEgoFY2hhaW4YASABKAlIAIgBAUIICgZfY2hhaW4ifwoWVmVyaWZ5QXVkaXRMb2dSZXNwb25zZRIKCgJvaxgBIAEoCBIUCgxjaGVja2VkX3Jvd3MYAiABKAUSDgoGY2hhaW5zGAMgASgFEjMKDGZpcnN0X2Jyb2tlbhgEIAEoCzIdLnN0cmF0YXZvcmUudjEuQnJva2VuQXVkaXRSb3ciVAoOQnJva2VuQXVkaXRSb3cSDQoFY2hhaW4YASABKAkSEQoJY2hhaW5fc2VxGAIgASgDEhAKCGV2ZW50X2lkGAMgASgJEg4KBnJlYXNvbhgEIAEoCTK8AwoNU3lzdGVtU2VydmljZRJTCglHZXRTdGF0dXMSHy5zdHJhdGF2b3JlLnYxLkdldFN0YXR1c1JlcXVlc3QaIC5zdHJhdGF2b3JlLnYxLkdldFN0YXR1c1Jlc3BvbnNlIgOQAgESVgoKR2V0TWV0cmljcxIgLnN0cmF0YXZvcmUudjEuR2V0TWV0cmljc1JlcXVlc3QaIS5zdHJhdGF2b3JlLnYxLkdldE1ldHJpY3NSZXNwb25zZSIDkAIBEk4KCVJlY29uY2lsZRIfLnN0cmF0YXZvcmUudjEuUmVjb25jaWxlUmVxdWVzdBogLnN0cmF0YXZvcmUudjEuUmVjb25jaWxlUmVzcG9uc2USSgoGSGVhbHRoEhwuc3RyYXRhdm9yZS52MS5IZWFsdGhSZXF1ZXN0Gh0uc3RyYXRhdm9yZS52MS5IZWFsdGhSZXNwb25zZSIDkAIBEmIKDlZlcmlmeUF1ZGl0TG9nEiQuc3RyYXRhdm9yZS52MS5WZXJpZnlBdWRpdExvZ1JlcXVlc3QaJS5zdHJhdGF2b3JlLnYxLlZlcmlmeUF1ZGl0TG9nUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("ChpzdHJhdGF2b3JlL3YxL3N5c3RlbS5wcm90bxINc3RyYXRhdm9yZS52MSLOAQoMRGFlbW9uU3RhdHVzEgoKAmlkGAEgASgJEhAKCGhvc3RuYW1lGAIgASgJEgsKA3BpZBgDIAEoBRIPCgd2ZXJzaW9uGAQgASgJEg0KBXJvbGVzGAUgAygJEi4KCnN0YXJ0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDmxhc3RfaGVhcnRiZWF0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdoZWFsdGh5GAggASgIIoIBCg1HbG9iYWxNZXRyaWNzEhYKDmFjdGl2ZV9ydW5uZXJzGAEgASgFEhcKD2FjdGl2ZV9wcm9qZWN0cxgCIAEoBRIWCg50b3RhbF9zZXNzaW9ucxgDIAEoAxITCgt0b2tlbnNfdXNlZBgEIAEoAxITCgt0b2tlbl9saW1pdBgFIAEoAyISChBHZXRTdGF0dXNSZXF1ZXN0Im8KEUdldFN0YXR1c1Jlc3BvbnNlEisKBmRhZW1vbhgBIAEoCzIbLnN0cmF0YXZvcmUudjEuRGFlbW9uU3RhdHVzEi0KB21ldHJpY3MYAiABKAsyHC5zdHJhdGF2b3JlLnYxLkdsb2JhbE1ldHJpY3MiEwoRR2V0TWV0cmljc1JlcXVlc3QiQwoSR2V0TWV0cmljc1Jlc3BvbnNlEi0KB21ldHJpY3MYASABKAsyHC5zdHJhdGF2b3JlLnYxLkdsb2JhbE1ldHJpY3MiEgoQUmVjb25jaWxlUmVxdWVzdCJhChFSZWNvbmNpbGVSZXNwb25zZRIYChByZWNvbmNpbGVkX2NvdW50GAEgASgFEhcKD2xvc3RfcnVubmVyX2lkcxgCIAMoCRIZChFmYWlsZWRfcnVubmVyX2lkcxgDIAMoCSIPCg1IZWFsdGhSZXF1ZXN0IiAKDkhlYWx0aFJlc3BvbnNlEg4KBnN0YXR1cxgBIAEoCSJxChVWZXJpZnlBdWRpdExvZ1JlcXVlc3QSEgoFY2hhaW4YASABKAlIAIgBARISCgVsaW1pdBgCIAEoBUgBiAEBEhIKBWFmdGVyGAMgASgJSAKIAQFCCAoGX2NoYWluQggKBl9saW1pdEIICgZfYWZ0ZXIilAIKFlZlcmlmeUF1ZGl0TG9nUmVzcG9uc2USCgoCb2sYASABKAgSFAoMY2hlY2tlZF9yb3dzGAIgASgFEg4KBmNoYWlucxgDIAEoBRIzCgxmaXJzdF9icm9rZW4YBCABKAsyHS5zdHJhdGF2b3JlLnYxLkJyb2tlbkF1ZGl0Um93Ei0KCGZpbmRpbmdzGAUgAygLMhsuc3RyYXRhdm9yZS52MS5BdWRpdEZpbmRpbmcSNgoKY2hlY2twb2ludBgGIAEoCzIiLnN0cmF0YXZvcmUudjEuQXVkaXRDaGVja3BvaW50SW5mbxIQCghjb21wbGV0ZRgHIAEoCBIRCgRuZXh0GAggASgJSACIAQFCBwoFX25leHQipAEKDEF1ZGl0RmluZGluZxIOCgZyZWFzb24YASABKAkSEgoFY2hhaW4YAiABKAlIAIgBARIWCgljaGFpbl9zZXEYAyABKANIAYgBARIVCghoZWFkX3NlcRgEIAEoA0gCiAEBEhIKBWxpbmVzGAUgASgFSAOIAQFCCAoGX2NoYWluQgwKCl9jaGFpbl9zZXFCCwoJX2hlYWRfc2VxQggKBl9saW5lcyJgChNBdWRpdENoZWNrcG9pbnRJbmZvEiYKAmF0GAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglkYWVtb25faWQYAiABKAkSDgoGY2hhaW5zGAMgASgFIlQKDkJyb2tlbkF1ZGl0Um93Eg0KBWNoYWluGAEgASgJEhEKCWNoYWluX3NlcRgCIAEoAxIQCghldmVudF9pZBgDIAEoCRIOCgZyZWFzb24YBCABKAkyvAMKDVN5c3RlbVNlcnZpY2USUwoJR2V0U3RhdHVzEh8uc3RyYXRhdm9yZS52MS5HZXRTdGF0dXNSZXF1ZXN0GiAuc3RyYXRhdm9yZS52MS5HZXRTdGF0dXNSZXNwb25zZSIDkAIBElYKCkdldE1ldHJpY3MSIC5zdHJhdGF2b3JlLnYxLkdldE1ldHJpY3NSZXF1ZXN0GiEuc3RyYXRhdm9yZS52MS5HZXRNZXRyaWNzUmVzcG9uc2UiA5ACARJOCglSZWNvbmNpbGUSHy5zdHJhdGF2b3JlLnYxLlJlY29uY2lsZVJlcXVlc3QaIC5zdHJhdGF2b3JlLnYxLlJlY29uY2lsZVJlc3BvbnNlEkoKBkhlYWx0aBIcLnN0cmF0YXZvcmUudjEuSGVhbHRoUmVxdWVzdBodLnN0cmF0YXZvcmUudjEuSGVhbHRoUmVzcG9uc2UiA5ACARJiCg5WZXJpZnlBdWRpdExvZxIkLnN0cmF0YXZvcmUudjEuVmVyaWZ5QXVkaXRMb2dSZXF1ZXN0GiUuc3RyYXRhdm9yZS52MS5WZXJpZnlBdWRpdExvZ1Jlc3BvbnNlIgOQAgFiBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * @generated from message stratavore.v1.DaemonStatus
@@ -253,11 +253,26 @@ export const HealthResponseSchema: GenMessage<HealthResponse> = /*@__PURE__*/
  */
 export type VerifyAuditLogRequest = Message<"stratavore.v1.VerifyAuditLogRequest"> & {
   /**
-   * One chain: a project name, or "_system" for events without a project; every chain when unset.
+   * One chain: a project name, "_system" for events without a project, or "_audit" for the
+   * checkpoints; every chain when unset.
    *
    * @generated from field: optional string chain = 1;
    */
   chain?: string | undefined;
+
+  /**
+   * Examine at most this many rows, then answer `next`; every row when unset.
+   *
+   * @generated from field: optional int32 limit = 2;
+   */
+  limit?: number | undefined;
+
+  /**
+   * The `next` of the previous answer: go on from there.
+   *
+   * @generated from field: optional string after = 3;
+   */
+  after?: string | undefined;
 };
 
 /**
@@ -272,21 +287,21 @@ export const VerifyAuditLogRequestSchema: GenMessage<VerifyAuditLogRequest> = /*
  */
 export type VerifyAuditLogResponse = Message<"stratavore.v1.VerifyAuditLogResponse"> & {
   /**
-   * True when every row checked is intact.
+   * True when every row checked is intact and nothing is missing compared with the checkpoint.
    *
    * @generated from field: bool ok = 1;
    */
   ok: boolean;
 
   /**
-   * Rows examined, the broken one included.
+   * Rows examined by this request, the broken one included.
    *
    * @generated from field: int32 checked_rows = 2;
    */
   checkedRows: number;
 
   /**
-   * Chains examined, the broken one included.
+   * Chains this request started to examine, the broken one included.
    *
    * @generated from field: int32 chains = 3;
    */
@@ -298,6 +313,34 @@ export type VerifyAuditLogResponse = Message<"stratavore.v1.VerifyAuditLogRespon
    * @generated from field: stratavore.v1.BrokenAuditRow first_broken = 4;
    */
   firstBroken?: BrokenAuditRow | undefined;
+
+  /**
+   * What the log lacks compared with the newest valid checkpoint (on a request without `after`).
+   *
+   * @generated from field: repeated stratavore.v1.AuditFinding findings = 5;
+   */
+  findings: AuditFinding[];
+
+  /**
+   * The checkpoint compared with; unset when the daemon has none yet, or with `after`.
+   *
+   * @generated from field: stratavore.v1.AuditCheckpointInfo checkpoint = 6;
+   */
+  checkpoint?: AuditCheckpointInfo | undefined;
+
+  /**
+   * The walk reached the end of the log (or of the chain).
+   *
+   * @generated from field: bool complete = 7;
+   */
+  complete: boolean;
+
+  /**
+   * Set when `limit` stopped the walk: pass it as `after` to go on.
+   *
+   * @generated from field: optional string next = 8;
+   */
+  next?: string | undefined;
 };
 
 /**
@@ -306,6 +349,78 @@ export type VerifyAuditLogResponse = Message<"stratavore.v1.VerifyAuditLogRespon
  */
 export const VerifyAuditLogResponseSchema: GenMessage<VerifyAuditLogResponse> = /*@__PURE__*/
   messageDesc(file_stratavore_v1_system, 11);
+
+/**
+ * @generated from message stratavore.v1.AuditFinding
+ */
+export type AuditFinding = Message<"stratavore.v1.AuditFinding"> & {
+  /**
+   * chain_deleted, tail_deleted, checkpoint_mismatch, log_emptied or checkpoint_invalid.
+   *
+   * @generated from field: string reason = 1;
+   */
+  reason: string;
+
+  /**
+   * @generated from field: optional string chain = 2;
+   */
+  chain?: string | undefined;
+
+  /**
+   * The checkpointed head.
+   *
+   * @generated from field: optional int64 chain_seq = 3;
+   */
+  chainSeq?: bigint | undefined;
+
+  /**
+   * The chain's newest row now; 0 when it has none.
+   *
+   * @generated from field: optional int64 head_seq = 4;
+   */
+  headSeq?: bigint | undefined;
+
+  /**
+   * checkpoint_invalid: lines newer than the checkpoint used that do not check.
+   *
+   * @generated from field: optional int32 lines = 5;
+   */
+  lines?: number | undefined;
+};
+
+/**
+ * Describes the message stratavore.v1.AuditFinding.
+ * Use `create(AuditFindingSchema)` to create a new message.
+ */
+export const AuditFindingSchema: GenMessage<AuditFinding> = /*@__PURE__*/
+  messageDesc(file_stratavore_v1_system, 12);
+
+/**
+ * @generated from message stratavore.v1.AuditCheckpointInfo
+ */
+export type AuditCheckpointInfo = Message<"stratavore.v1.AuditCheckpointInfo"> & {
+  /**
+   * @generated from field: google.protobuf.Timestamp at = 1;
+   */
+  at?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string daemon_id = 2;
+   */
+  daemonId: string;
+
+  /**
+   * @generated from field: int32 chains = 3;
+   */
+  chains: number;
+};
+
+/**
+ * Describes the message stratavore.v1.AuditCheckpointInfo.
+ * Use `create(AuditCheckpointInfoSchema)` to create a new message.
+ */
+export const AuditCheckpointInfoSchema: GenMessage<AuditCheckpointInfo> = /*@__PURE__*/
+  messageDesc(file_stratavore_v1_system, 13);
 
 /**
  * @generated from message stratavore.v1.BrokenAuditRow
@@ -339,7 +454,7 @@ export type BrokenAuditRow = Message<"stratavore.v1.BrokenAuditRow"> & {
  * Use `create(BrokenAuditRowSchema)` to create a new message.
  */
 export const BrokenAuditRowSchema: GenMessage<BrokenAuditRow> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_system, 12);
+  messageDesc(file_stratavore_v1_system, 14);
 
 /**
  * @generated from service stratavore.v1.SystemService
