@@ -55,6 +55,9 @@ export const CONFIG_SPEC = {
       enabled: bool(true),
       host: str('127.0.0.1'),
       port: port(9091),
+      // A bearer token /metrics asks for; empty: none (fine on loopback, where it listens by default).
+      token: secret(),
+      token_file: str(''),
     },
   },
   daemon: {
@@ -147,6 +150,7 @@ export const SECRET_FILE_TWINS: Array<[secretPath: string, filePath: string]> = 
   ['database.postgresql.password', 'database.postgresql.password_file'],
   ['docker.rabbitmq.password', 'docker.rabbitmq.password_file'],
   ['github.token', 'github.token_file'],
+  ['docker.prometheus.token', 'docker.prometheus.token_file'],
 ]
 
 export const AGENT_KINDS = ['claude', 'codex', 'gemini', 'aider', 'opencode', 'generic'] as const

@@ -82,7 +82,7 @@ t.test('the _file twins of rabbitmq and github are read like the database one; a
   const fromEnv = loadConfig({ home, env: { HOME: home, STRATAVORE_GITHUB_TOKEN_FILE: join(dir, 'gh'), STRATAVORE_DOCKER_RABBITMQ_PASSWORD_FILE: join(dir, 'mq') } })
   t.same([fromEnv.github.token, fromEnv.docker.rabbitmq.password], ['ghp_fromfile', 'mq-s3cret'], 'the twins work from the environment too')
 
-  t.same(SECRET_FILE_TWINS.map(([, file]) => file), ['database.postgresql.password_file', 'docker.rabbitmq.password_file', 'github.token_file'])
+  t.same(SECRET_FILE_TWINS.map(([, file]) => file), ['database.postgresql.password_file', 'docker.rabbitmq.password_file', 'github.token_file', 'docker.prometheus.token_file'])
   for (const [, file] of SECRET_FILE_TWINS) {
     const message = errorOf(() => loadConfig({ home, env: { HOME: home, [envNameOf(file)]: join(dir, 'missing') } }))
     t.equal(message, `config ${file}: cannot read ${join(dir, 'missing')}: ENOENT (from file)`, `a missing ${file} is one line naming the key`)

@@ -72,6 +72,9 @@ export const startApi = async (ctx: Context): Promise<Part[]> => {
     const metrics = buildMetricsServer(ctx)
     await metrics.listen({ host: docker.prometheus.host, port: docker.prometheus.port })
     ctx.logger.info({ url: `http://${docker.prometheus.host}:${docker.prometheus.port}/metrics` }, 'metrics listening')
+    if (!docker.prometheus.token && !/^(127\.|localhost$|::1$)/.test(docker.prometheus.host)) {
+      ctx.logger.warn({ host: docker.prometheus.host }, 'metrics: listening beyond loopback without docker.prometheus.token; anyone who reaches the port can read them')
+    }
     parts.push({ name: 'metrics', stop: () => metrics.close() })
   }
 

@@ -1,8 +1,10 @@
 // Prometheus exposition on its own port (docker.prometheus.port), apart from the API so it can
 // be firewalled separately. HTTP metrics come from fastify-metrics on the API instance; the
 // domain gauges are read from the database at scrape time, so every daemon reports the same.
+import { createHash, timingSafeEqual } from 'node:crypto'
 import Fastify, { type FastifyInstance } from 'fastify'
 import client from 'prom-client'
+import { bearerToken } from '../adapters/system/bearer-token.js'
 import type { Context } from '../context.js'
 
 const registerDomainGauges = (ctx: Context) => {
@@ -23,7 +25,19 @@ const registerDomainGauges = (ctx: Context) => {
 export const buildMetricsServer = (ctx: Context): FastifyInstance => {
   registerDomainGauges(ctx)
   const app = Fastify({ logger: false })
-  app.get('/metrics', async (_request, reply) => reply.type(client.register.contentType).send(await client.register.metrics()))
+  // docker.prometheus.token, when set: scrapers send it as a bearer token. Compared as hashes,
+  // in constant time.
+  const digest = (text: string) => createHash('sha256').update(text).digest()
+  const expected = ctx.config.docker.prometheus.token ? digest(ctx.config.docker.prometheus.token) : null
+  app.get('/metrics', async (request, reply) => {
+    if (expected) {
+      const given = bearerToken(request.headers.authorization)
+      if (!given || !timingSafeEqual(digest(given), expected)) {
+        return reply.code(401).header('www-authenticate', 'Bearer').type('text/plain').send('unauthorized: send Authorization: Bearer <docker.prometheus.token>')
+      }
+    }
+    return reply.type(client.register.contentType).send(await client.register.metrics())
+  })
   app.get('/health', async (_request, reply) => reply.type('text/plain').send('OK'))
   return app as unknown as FastifyInstance
 }
