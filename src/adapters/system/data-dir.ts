@@ -47,8 +47,9 @@ export const secureDataDir = (dir: string, uid: number | undefined = process.get
   if (!top.isDirectory()) throw refuse(`the data dir ${dir} is not a directory`, dir)
   const repairs: Repair[] = []
   const check = (path: string, stats: Stats) => {
+    const what = path === dir ? `the data dir ${dir}` : `${path} in the data dir`
     if (stats.uid !== uid) {
-      throw refuse(`${path} in the data dir is owned by uid ${stats.uid}, not by this daemon's user (uid ${uid}); ` +
+      throw refuse(`${what} is owned by uid ${stats.uid}, not by this daemon's user (uid ${uid}); ` +
         'chown it to the daemon\'s user or point daemon.data_dir elsewhere', path)
     }
     if ((stats.mode & 0o077) === 0) return
@@ -57,7 +58,7 @@ export const secureDataDir = (dir: string, uid: number | undefined = process.get
     try {
       chmodSync(path, to)
     } catch (err) {
-      throw refuse(`${path} in the data dir has mode ${octal(stats.mode)} and cannot be made ${octal(to)}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, path)
+      throw refuse(`${what} has mode ${octal(stats.mode)} and cannot be made ${octal(to)}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, path)
     }
     repairs.push({ path, from: octal(stats.mode), to: octal(to) })
   }

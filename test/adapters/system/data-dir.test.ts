@@ -55,9 +55,9 @@ t.test('loose modes of the dir and its top-level entries are tightened and repor
 t.test('another user\'s data dir, or entry in it, is refused', async t => {
   const asRoot = uid === 0
   const [daemon, other] = asRoot ? [uid, NOBODY] : [NOBODY, uid]
-  const refused = (path: string) => ({
+  const refused = (what: string) => ({
     code: 'DATA_DIR_UNSAFE',
-    message: `${path} in the data dir is owned by uid ${other}, not by this daemon's user (uid ${daemon}); chown it to the daemon's user or point daemon.data_dir elsewhere`,
+    message: `${what} is owned by uid ${other}, not by this daemon's user (uid ${daemon}); chown it to the daemon's user or point daemon.data_dir elsewhere`,
   })
   const dir = join(tempDir(t), 'data')
   mkdirSync(dir, { mode: 0o700 })
@@ -65,12 +65,12 @@ t.test('another user\'s data dir, or entry in it, is refused', async t => {
   writeFileSync(key, 'k1=secret', { mode: 0o644 })
   if (asRoot) {
     chownSync(key, NOBODY, NOBODY)
-    t.throws(() => secureDataDir(dir, daemon), refused(key))
+    t.throws(() => secureDataDir(dir, daemon), refused(`${key} in the data dir`))
     t.equal(modeOf(key), '644', 'not touched')
     chownSync(dir, NOBODY, NOBODY)
   }
   chmodSync(dir, 0o755)
-  t.throws(() => secureDataDir(dir, daemon), refused(dir))
+  t.throws(() => secureDataDir(dir, daemon), refused(`the data dir ${dir}`))
   t.equal(modeOf(dir), '755', 'not touched')
 })
 
