@@ -61,7 +61,7 @@ RUN if [ -n "${AGENT_NPM_PACKAGES}" ]; then \
 RUN groupadd --system --gid 10001 stratavore \
  && useradd --system --uid 10001 --gid stratavore --home-dir /home/stratavore --create-home \
       --shell /bin/bash stratavore \
- && mkdir -p /var/lib/stratavore \
+ && mkdir -p -m 0700 /var/lib/stratavore \
  && chown stratavore:stratavore /var/lib/stratavore
 
 WORKDIR /app
@@ -72,10 +72,15 @@ COPY --from=deps /app/node_modules ./node_modules
 # its own code or migrations.
 COPY . .
 
+# 0.0.0.0 is the container's own interface: who can reach the ports is decided where they are
+# published (compose.yaml publishes them on the host's 127.0.0.1), which the daemon cannot see,
+# hence allow_insecure_bind. Publishing them beyond loopback calls for daemon.tls_* and
+# daemon.grpc_tls_* (README, TLS).
 ENV NODE_ENV=production \
     HOME=/home/stratavore \
     STRATAVORE_DATA_DIR=/var/lib/stratavore \
     STRATAVORE_DAEMON_HOST=0.0.0.0 \
+    STRATAVORE_DAEMON_ALLOW_INSECURE_BIND=true \
     STRATAVORE_DOCKER_PROMETHEUS_HOST=0.0.0.0
 
 USER stratavore:stratavore

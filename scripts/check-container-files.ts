@@ -12,6 +12,7 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { loadConfig } from '../src/config.js'
 import { envNameOf, leaves } from '../src/config-spec.js'
+import { checkListenSecurity } from '../src/listen-security.js'
 import { contextFiles, importGraph, parseDockerignore } from './container-checks/build-context.js'
 import { checkCompose, checkPrometheusConfig } from './container-checks/compose.js'
 import { checkDockerfile } from './container-checks/dockerfile.js'
@@ -66,6 +67,9 @@ try {
   r.check('the ENV loads as a valid configuration', true)
   r.check(`data dir is the volume ${DATA_DIR}`, config.dataDir === DATA_DIR, config.dataDir)
   r.check('API listens on 0.0.0.0', config.daemon.host === '0.0.0.0', config.daemon.host)
+  let listenProblem = ''
+  try { checkListenSecurity(config) } catch (err) { listenProblem = (err as Error).message }
+  r.check('the API may start on 0.0.0.0 (daemon.allow_insecure_bind, or TLS on both ports)', listenProblem === '', listenProblem)
   r.check('metrics listen on 0.0.0.0 (Prometheus scrapes from another container)', !config.docker.prometheus.enabled || config.docker.prometheus.host === '0.0.0.0', config.docker.prometheus.host)
   r.check('without DATABASE_URL/AMQP_URL the image runs embedded (PGlite, in-process bus)', config.databaseUrl === null && config.amqpUrl === null)
   const exposed = [...image.exposed].sort((a, b) => a - b)

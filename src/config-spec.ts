@@ -64,9 +64,16 @@ export const CONFIG_SPEC = {
     host: str('127.0.0.1'),
     http_port: port(8080),
     grpc_port: port(50051),
+    // TLS for the HTTP port (HTTPS, and so WSS): PEM files, both or neither.
+    tls_cert_file: str(''),
+    tls_key_file: str(''),
     // TLS for the gRPC port: PEM files, both or neither; without them it serves cleartext h2c.
     grpc_tls_cert_file: str(''),
     grpc_tls_key_file: str(''),
+    // With it, the gRPC port takes only clients whose certificate this CA (PEM) signed (mTLS).
+    grpc_client_ca_file: str(''),
+    // A non-loopback daemon.host without TLS on a port is refused unless this says it is meant.
+    allow_insecure_bind: bool(false),
     heartbeat_interval_seconds: seconds(10, 3600),
     reconcile_interval_seconds: seconds(30, 3600),
     // How long a lost runner may stay silent after its TTL before it is declared failed.

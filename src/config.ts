@@ -40,13 +40,28 @@ export interface Config extends Settings {
    * and credentials (STRATAVORE_*, DATABASE_URL, AMQP_URL, PG*).
    */
   agentEnvironment: Record<string, string>
-  /** PEM certificate chain and key for the gRPC port, from daemon.grpc_tls_*_file; null for cleartext h2c. */
-  grpcTls: { cert: string, key: string } | null
+  /** PEM certificate chain and key for the HTTP port, from daemon.tls_*_file; null for plain HTTP. */
+  httpTls: { cert: string, key: string } | null
+  /**
+   * PEM certificate chain and key for the gRPC port, from daemon.grpc_tls_*_file (null for
+   * cleartext h2c), and the CA that must have signed a client's certificate (mTLS) or null.
+   */
+  grpcTls: { cert: string, key: string, clientCa: string | null } | null
 }
 
-export interface LoadOptions { configPath?: string, env?: NodeJS.ProcessEnv, home?: string }
+export interface LoadOptions {
+  configPath?: string
+  env?: NodeJS.ProcessEnv
+  home?: string
+  /**
+   * false: leave the files that hold secrets unread (`*_file` twins, the audit key file, TLS
+   * files), and auditKeys, httpTls and grpcTls null. The CLI reads the daemon's config only to
+   * find it, and may not be allowed to read the daemon's keys.
+   */
+  readSecretFiles?: boolean
+}
 
-const configError = (key: string, problem: string, source: string) =>
+export const configError = (key: string, problem: string, source: string) =>
   new AppError({ code: 'CONFIG_INVALID', kind: 'invalid_argument', message: `config ${key}: ${problem} (from ${source})`, details: { key } })
 
 const describe = (value: unknown) => JSON.stringify(value)?.slice(0, 80) ?? String(value)
@@ -163,7 +178,7 @@ const checkVariableNames = (env: NodeJS.ProcessEnv) => {
 const getPath = (obj: Record<string, unknown>, path: string): unknown =>
   path.split('.').reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], obj)
 
-export const loadConfig = ({ configPath, env = process.env, home = env.HOME || homedir() }: LoadOptions = {}): Config => {
+export const loadConfig = ({ configPath, env = process.env, home = env.HOME || homedir(), readSecretFiles = true }: LoadOptions = {}): Config => {
   const settings: Record<string, unknown> = {}
   for (const [path, leaf] of leaves()) setPath(settings, path, structuredClone(leaf.default))
 
@@ -193,7 +208,7 @@ export const loadConfig = ({ configPath, env = process.env, home = env.HOME || h
   }
   for (const [secretPath, filePath] of SECRET_FILE_TWINS) {
     const file = getPath(settings, filePath) as string
-    if (file) setPath(settings, secretPath, readSecretFile(filePath, file, home))
+    if (file && readSecretFiles) setPath(settings, secretPath, readSecretFile(filePath, file, home))
   }
 
   const s = settings as unknown as Settings
@@ -212,19 +227,32 @@ export const loadConfig = ({ configPath, env = process.env, home = env.HOME || h
     databaseUrl: databaseUrlOf(s, env),
     amqpUrl: amqpUrlOf(s, env),
     agents,
-    auditKeys: auditKeysOf(s, home),
-    grpcTls: grpcTlsOf(s, home),
+    auditKeys: readSecretFiles ? auditKeysOf(s, home) : null,
+    httpTls: tlsPairOf(s, 'tls', home, readSecretFiles),
+    grpcTls: grpcTlsOf(s, home, readSecretFiles),
     agentEnvironment: Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined && !PRIVATE_VARIABLE.test(e[0]))),
   }
 }
 
 const PRIVATE_VARIABLE = /^(STRATAVORE_|DATABASE_URL$|AMQP_URL$|PG[A-Z]*$)/
 
-const grpcTlsOf = (s: Settings, home: string): Config['grpcTls'] => {
-  const { grpc_tls_cert_file: certFile, grpc_tls_key_file: keyFile } = s.daemon
+/** daemon.<prefix>_cert_file and _key_file, both or neither. */
+const tlsPairOf = (s: Settings, prefix: 'tls' | 'grpc_tls', home: string, read: boolean): { cert: string, key: string } | null => {
+  const [certKey, keyKey] = [`${prefix}_cert_file`, `${prefix}_key_file`] as const
+  const [certFile, keyFile] = [s.daemon[certKey], s.daemon[keyKey]]
   if (!certFile && !keyFile) return null
-  if (!certFile || !keyFile) throw configError(certFile ? 'daemon.grpc_tls_key_file' : 'daemon.grpc_tls_cert_file', 'must be set with its twin (TLS needs a certificate and a key)', 'config')
-  return { cert: readSecretFile('daemon.grpc_tls_cert_file', certFile, home), key: readSecretFile('daemon.grpc_tls_key_file', keyFile, home) }
+  if (!certFile || !keyFile) throw configError(`daemon.${certFile ? keyKey : certKey}`, 'must be set with its twin (TLS needs a certificate and a key)', 'config')
+  if (!read) return null
+  return { cert: readSecretFile(`daemon.${certKey}`, certFile, home), key: readSecretFile(`daemon.${keyKey}`, keyFile, home) }
+}
+
+const grpcTlsOf = (s: Settings, home: string, read: boolean): Config['grpcTls'] => {
+  const caFile = s.daemon.grpc_client_ca_file
+  if (caFile && !s.daemon.grpc_tls_cert_file) {
+    throw configError('daemon.grpc_client_ca_file', 'needs daemon.grpc_tls_cert_file and daemon.grpc_tls_key_file (client certificates ride on TLS)', 'config')
+  }
+  const pair = tlsPairOf(s, 'grpc_tls', home, read)
+  return pair && { ...pair, clientCa: caFile ? readSecretFile('daemon.grpc_client_ca_file', caFile, home) : null }
 }
 
 // The file wins over the inline key, as every `_file` twin does.
@@ -272,7 +300,8 @@ export const redactedConfig = (config: Config) => ({
   github: { ...config.github, token: config.github.token ? '***' : '' },
   security: { ...config.security, audit_key: config.security.audit_key ? '***' : '' },
   auditKeys: config.auditKeys?.map(k => ({ id: k.id, secret: '***' })) ?? null,
-  grpcTls: config.grpcTls ? { cert: config.grpcTls.cert, key: '***' } : null,
+  httpTls: config.httpTls ? { cert: config.httpTls.cert, key: '***' } : null,
+  grpcTls: config.grpcTls ? { ...config.grpcTls, key: '***' } : null,
 })
 
 export type { SpecTree }

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { SECRET_FILE_TWINS, envNameOf } from '../src/config-spec.js'
 import { loadConfig, redactedConfig } from '../src/config.js'
+import { checkListenSecurity, isLoopbackHost } from '../src/listen-security.js'
 import { tempDir } from './helpers/app.js'
 
 const setup = (t: Parameters<typeof tempDir>[0], yaml?: string) => {
@@ -152,4 +153,55 @@ t.test('a bad file or value names the key', async t => {
   t.match(withFile('agents:\n  x:\n    kind: claude\n    env: { LD_PRELOAD: /x.so }\n'), /agents\.x\.env/)
   t.match(withFile('agents:\n  x:\n    kind: claude\n    shell: true\n'), /agents\.x\.shell: is not a known key/)
   t.match(withFile('defaults:\n  agent: nobody\n'), /defaults\.agent.*no configured agent/)
+})
+
+t.test('TLS files: both or neither for each port; the client CA needs gRPC TLS; the CLI can leave them unread', async t => {
+  const home = setup(t)
+  const dir = tempDir(t)
+  for (const name of ['cert.pem', 'key.pem', 'ca.pem']) writeFileSync(join(dir, name), `${name}\n`)
+  const [cert, key, ca] = ['cert.pem', 'key.pem', 'ca.pem'].map(name => join(dir, name)) as [string, string, string]
+  const load = (vars: Record<string, string>, options: { readSecretFiles?: boolean } = {}) => loadConfig({ home, env: { HOME: home, ...vars }, ...options })
+
+  const c = load({ STRATAVORE_DAEMON_TLS_CERT_FILE: cert, STRATAVORE_DAEMON_TLS_KEY_FILE: key })
+  t.same(c.httpTls, { cert: 'cert.pem', key: 'key.pem' })
+  t.equal(c.grpcTls, null, 'each port has its own pair')
+  t.same(redactedConfig(c).httpTls, { cert: 'cert.pem', key: '***' })
+  t.equal(load({}).httpTls, null, 'neither: plain HTTP')
+  t.equal(errorOf(() => load({ STRATAVORE_DAEMON_TLS_CERT_FILE: cert })),
+    'config daemon.tls_key_file: must be set with its twin (TLS needs a certificate and a key) (from config)')
+  t.equal(errorOf(() => load({ STRATAVORE_DAEMON_TLS_KEY_FILE: key })),
+    'config daemon.tls_cert_file: must be set with its twin (TLS needs a certificate and a key) (from config)')
+  t.equal(errorOf(() => load({ STRATAVORE_DAEMON_TLS_CERT_FILE: cert, STRATAVORE_DAEMON_TLS_KEY_FILE: join(dir, 'missing') })),
+    `config daemon.tls_key_file: cannot read ${join(dir, 'missing')}: ENOENT (from file)`)
+
+  const grpc = { STRATAVORE_DAEMON_GRPC_TLS_CERT_FILE: cert, STRATAVORE_DAEMON_GRPC_TLS_KEY_FILE: key }
+  t.same(load(grpc).grpcTls, { cert: 'cert.pem', key: 'key.pem', clientCa: null })
+  t.same(load({ ...grpc, STRATAVORE_DAEMON_GRPC_CLIENT_CA_FILE: ca }).grpcTls, { cert: 'cert.pem', key: 'key.pem', clientCa: 'ca.pem' })
+  t.match(errorOf(() => load({ STRATAVORE_DAEMON_GRPC_CLIENT_CA_FILE: ca })), /^config daemon\.grpc_client_ca_file: needs daemon\.grpc_tls_cert_file and daemon\.grpc_tls_key_file/)
+
+  const unreadable = { STRATAVORE_DAEMON_TLS_CERT_FILE: cert, STRATAVORE_DAEMON_TLS_KEY_FILE: join(dir, 'missing'), STRATAVORE_SECURITY_AUDIT_KEY_FILE: join(dir, 'missing') }
+  const forCli = load(unreadable, { readSecretFiles: false })
+  t.same([forCli.httpTls, forCli.auditKeys, forCli.daemon.tls_cert_file], [null, null, cert], 'readSecretFiles: false reads the paths, not the files')
+  t.match(errorOf(() => load({ STRATAVORE_DAEMON_TLS_CERT_FILE: cert }, { readSecretFiles: false })), /daemon\.tls_key_file: must be set with its twin/, 'and still checks the pairs')
+})
+
+t.test('a non-loopback daemon.host needs TLS on both ports, or daemon.allow_insecure_bind', async t => {
+  for (const host of ['127.0.0.1', '127.8.9.10', '::1', '[::1]', 'localhost', 'LOCALHOST', '::ffff:127.0.0.1']) t.ok(isLoopbackHost(host), `${host} is loopback`)
+  for (const host of ['0.0.0.0', '::', '10.0.0.5', '128.0.0.1', '::2', 'example.com', 'localhost.example.com', '::ffff:10.0.0.1', '']) t.notOk(isLoopbackHost(host), `${JSON.stringify(host)} is not`)
+
+  const home = setup(t)
+  const dir = tempDir(t)
+  for (const name of ['cert.pem', 'key.pem']) writeFileSync(join(dir, name), name)
+  const http = { STRATAVORE_DAEMON_TLS_CERT_FILE: join(dir, 'cert.pem'), STRATAVORE_DAEMON_TLS_KEY_FILE: join(dir, 'key.pem') }
+  const grpc = { STRATAVORE_DAEMON_GRPC_TLS_CERT_FILE: join(dir, 'cert.pem'), STRATAVORE_DAEMON_GRPC_TLS_KEY_FILE: join(dir, 'key.pem') }
+  const check = (vars: Record<string, string>) => errorOf(() => checkListenSecurity(loadConfig({ home, env: { HOME: home, ...vars } })))
+
+  t.equal(check({}), '(no error)', 'the default (127.0.0.1) needs nothing')
+  t.equal(check({ STRATAVORE_DAEMON_HOST: '0.0.0.0' }), 'config daemon.host: 0.0.0.0 is not a loopback address and the HTTP and gRPC ports have no TLS; ' +
+    'set daemon.tls_cert_file and daemon.tls_key_file, and daemon.grpc_tls_cert_file and daemon.grpc_tls_key_file, or daemon.allow_insecure_bind: true (from config)')
+  t.equal(check({ STRATAVORE_DAEMON_HOST: '::', ...http }), 'config daemon.host: :: is not a loopback address and the gRPC port has no TLS; ' +
+    'set daemon.grpc_tls_cert_file and daemon.grpc_tls_key_file, or daemon.allow_insecure_bind: true (from config)')
+  t.match(check({ STRATAVORE_DAEMON_HOST: '10.0.0.5', ...grpc }), /the HTTP port has no TLS; set daemon\.tls_cert_file and daemon\.tls_key_file, or/)
+  t.equal(check({ STRATAVORE_DAEMON_HOST: '0.0.0.0', ...http, ...grpc }), '(no error)', 'TLS on both ports')
+  t.equal(check({ STRATAVORE_DAEMON_HOST: '0.0.0.0', STRATAVORE_DAEMON_ALLOW_INSECURE_BIND: 'true' }), '(no error)', 'or the explicit opt-out')
 })

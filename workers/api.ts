@@ -59,13 +59,14 @@ export const startApi = async (ctx: Context): Promise<Part[]> => {
 
   const app = await buildApp(ctx)
   await app.listen({ host: daemon.host, port: daemon.http_port })
-  ctx.logger.info({ url: `http://${daemon.host}:${daemon.http_port}`, docs: `http://${daemon.host}:${daemon.http_port}/docs` }, 'api listening')
+  const base = `${ctx.config.httpTls ? 'https' : 'http'}://${daemon.host}:${daemon.http_port}`
+  ctx.logger.info({ url: base, docs: `${base}/docs`, tls: ctx.config.httpTls !== null }, 'api listening')
   parts.push({ name: 'api', stop: () => closeDraining(app, ctx) })
 
   // The same RPC router over HTTP/2 for gRPC clients.
   const grpc = buildGrpcServer(ctx, { drainMs: DRAIN_MS })
   await grpc.listen({ host: daemon.host, port: daemon.grpc_port })
-  ctx.logger.info({ url: `${grpc.tls ? 'https' : 'http'}://${daemon.host}:${daemon.grpc_port}`, tls: grpc.tls }, 'grpc listening (Connect, gRPC, gRPC-Web over HTTP/2)')
+  ctx.logger.info({ url: `${grpc.tls ? 'https' : 'http'}://${daemon.host}:${daemon.grpc_port}`, tls: grpc.tls, mtls: grpc.mtls }, 'grpc listening (Connect, gRPC, gRPC-Web over HTTP/2)')
   parts.push({ name: 'grpc', stop: () => grpc.close() })
 
   if (docker.prometheus.enabled) {

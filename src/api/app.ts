@@ -28,7 +28,10 @@ import { eventFeedRoutes } from './ws/events.js'
 import './types.js'
 
 export const buildApp = async (ctx: Context): Promise<FastifyInstance> => {
+  const tls = ctx.config.httpTls
   const app = Fastify({
+    // HTTPS with daemon.tls_*_file; the WebSockets (events, attach) ride on it as WSS.
+    ...(tls ? { https: { cert: tls.cert, key: tls.key } } : {}),
     loggerInstance: ctx.logger.child({ component: 'api' }),
     bodyLimit: ctx.config.daemon.body_limit_bytes,
     // No reverse proxy is assumed: bound how long a slow client may hold a request.

@@ -1,7 +1,8 @@
 // The gRPC port (daemon.grpc_port): the same Connect router as the HTTP port, served by a
 // node:http2 server so that gRPC clients (which need HTTP/2 trailers) can call it. Connect,
 // gRPC and gRPC-Web all work here. Cleartext h2c with prior knowledge by default (meant for
-// loopback); TLS with ALPN h2 when daemon.grpc_tls_cert_file and _key_file are set.
+// loopback); TLS with ALPN h2 when daemon.grpc_tls_cert_file and _key_file are set, and with
+// daemon.grpc_client_ca_file only clients with a certificate that CA signed get through (mTLS).
 import { createSecureServer, createServer, type Http2SecureServer, type Http2Server, type ServerHttp2Session } from 'node:http2'
 import type { AddressInfo } from 'node:net'
 import { connectNodeAdapter } from '@connectrpc/connect-node'
@@ -17,6 +18,8 @@ export interface GrpcServer {
    */
   close(): Promise<void>
   readonly tls: boolean
+  /** Clients must show a certificate signed by daemon.grpc_client_ca_file. */
+  readonly mtls: boolean
 }
 
 export const buildGrpcServer = (ctx: Context, { drainMs = 5000 }: { drainMs?: number } = {}): GrpcServer => {
@@ -26,7 +29,14 @@ export const buildGrpcServer = (ctx: Context, { drainMs = 5000 }: { drainMs?: nu
   // HTTP/1.1 stays off: this port is for HTTP/2 clients; Connect over HTTP/1.1 has the HTTP port.
   const settings = { maxConcurrentStreams: 1000 }
   const server: Http2Server | Http2SecureServer = tls
-    ? createSecureServer({ cert: tls.cert, key: tls.key, allowHTTP1: false, settings }, handler)
+    ? createSecureServer({
+      cert: tls.cert,
+      key: tls.key,
+      allowHTTP1: false,
+      settings,
+      // The handshake fails for a client without a certificate, or with one the CA did not sign.
+      ...(tls.clientCa ? { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}),
+    }, handler)
     : createServer({ settings }, handler)
   const sessions = new Set<ServerHttp2Session>()
   server.on('session', session => {
@@ -39,6 +49,7 @@ export const buildGrpcServer = (ctx: Context, { drainMs = 5000 }: { drainMs?: nu
 
   return {
     tls: tls !== null,
+    mtls: tls?.clientCa != null,
 
     listen: ({ host, port }) => new Promise((resolve, reject) => {
       server.once('error', reject)

@@ -23,7 +23,10 @@ const dialHost = (host: string) => {
 
 /**
  * --api-url, else STRATAVORE_API_URL, else daemon.host and daemon.http_port as the daemon
- * would load them (--config or the default files, STRATAVORE_DAEMON_* variables), else the default.
+ * would load them (--config or the default files, STRATAVORE_DAEMON_* variables; https:// when
+ * daemon.tls_cert_file is set), else the default. A self-signed daemon certificate is trusted
+ * through NODE_EXTRA_CA_CERTS, which every client in this process (Connect, the attach
+ * WebSocket) honours.
  */
 export const resolveApiUrl = async (flags: { apiUrl?: string, config?: string }, env: Record<string, string | undefined>): Promise<string> => {
   const explicit = flags.apiUrl ?? (env.STRATAVORE_API_URL || undefined)
@@ -34,12 +37,14 @@ export const resolveApiUrl = async (flags: { apiUrl?: string, config?: string },
     const { loadConfig } = await import('../config.js')
     let config
     try {
-      config = loadConfig({ env, ...(flags.config !== undefined ? { configPath: flags.config } : {}) })
+      // The daemon's key files may be unreadable to this user, and nothing here needs them.
+      config = loadConfig({ env, readSecretFiles: false, ...(flags.config !== undefined ? { configPath: flags.config } : {}) })
     } catch (err) {
       throw new UsageError((err as Error).message)
     }
-    url = config.configFile || env.STRATAVORE_DAEMON_HTTP_PORT || env.STRATAVORE_DAEMON_HOST
-      ? `http://${dialHost(config.daemon.host)}:${config.daemon.http_port}`
+    const scheme = config.daemon.tls_cert_file ? 'https' : 'http'
+    url = config.configFile || env.STRATAVORE_DAEMON_HTTP_PORT || env.STRATAVORE_DAEMON_HOST || env.STRATAVORE_DAEMON_TLS_CERT_FILE
+      ? `${scheme}://${dialHost(config.daemon.host)}:${config.daemon.http_port}`
       : DEFAULT_API_URL
   }
   let parsed: URL
@@ -83,9 +88,16 @@ export const networkReason = (err: unknown): string | undefined => {
   return typeof code === 'string' ? UNREACHABLE[code] : undefined
 }
 
+// Node's codes for a server certificate it cannot trust.
+const UNTRUSTED_CERTIFICATE = /^(DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|ERR_TLS_CERT_ALTNAME_INVALID|CERT_HAS_EXPIRED)$/
+
 /** Any failure as the one line the user sees (without the `stratavore: ` prefix). */
 export const describeError = (err: unknown, baseUrl: string): string => {
   if (err instanceof CliError || err instanceof UsageError) return err.message
+  const tlsCode = ((err as { cause?: { code?: unknown } })?.cause?.code ?? (err as { code?: unknown })?.code)
+  if (typeof tlsCode === 'string' && UNTRUSTED_CERTIFICATE.test(tlsCode)) {
+    return `cannot trust the certificate of the daemon at ${baseUrl} (${tlsCode}); for a private CA or a self-signed certificate, set NODE_EXTRA_CA_CERTS to its PEM file`
+  }
   const reason = networkReason(err)
   if (reason) return daemonDown(baseUrl, reason)
   if (err instanceof ConnectError) {

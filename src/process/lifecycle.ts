@@ -2,7 +2,9 @@
 // parts, and on SIGINT/SIGTERM stop them gracefully (in-flight requests finish, transactions
 // commit) before closing the database. A second signal, or the shutdown timeout, forces exit.
 import { createLogger, type Logger } from '../adapters/logger.js'
+import { secureDataDir } from '../adapters/system/data-dir.js'
 import { loadConfig, type Config } from '../config.js'
+import { checkListenSecurity } from '../listen-security.js'
 import { createContext, type Context } from '../context.js'
 import { isAppError } from '../core/errors.js'
 
@@ -37,16 +39,27 @@ const surviveKnownDriverBugs = (logger: Logger) => {
   })
 }
 
+// A setting the daemon must not start with: one line on stderr, exit code 2, nothing opened.
+const refuseToStart: (err: unknown) => never = err => {
+  process.stderr.write(`stratavored: ${(err as Error).message}\n`)
+  process.exit(2)
+}
+
 export const runProcess = async ({ roles, configPath, start }: ProcessSpec): Promise<void> => {
   let config: Config
   try {
     config = loadConfig(configPath ? { configPath } : {})
+    if (roles.includes('api')) checkListenSecurity(config)
   } catch (err) {
-    process.stderr.write(`stratavored: ${(err as Error).message}\n`)
-    process.exit(2)
+    refuseToStart(err)
   }
   const logger = createLogger({ level: config.observability.log_level, format: config.observability.log_format as 'auto' | 'json' | 'pretty' })
   surviveKnownDriverBugs(logger)
+  try {
+    for (const repair of secureDataDir(config.dataDir)) logger.warn(repair, 'data dir: the mode let other users in; tightened it')
+  } catch (err) {
+    refuseToStart(err)
+  }
 
   let ctx: Context
   let parts: Part[] = []

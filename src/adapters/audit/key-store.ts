@@ -3,11 +3,12 @@
 // setup and its history keeps verifying across restarts. Daemons that share a Postgres must
 // share a key, which a per-machine file cannot give them: hence the warning.
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Logger } from '../logger.js'
 import { formatAuditKeys, parseAuditKeys, type AuditKey } from '../../core/audit/audit-keys.js'
 import { errors } from '../../core/errors.js'
+import { ensureDataDir } from '../system/data-dir.js'
 
 export const GENERATED_KEY_FILE = 'audit.key'
 
@@ -22,7 +23,7 @@ const readKeyFile = (path: string): AuditKey[] => {
 /** The key in `<dataDir>/audit.key`, created on first use. */
 export const dataDirAuditKeys = (dataDir: string, logger: Logger): AuditKey[] => {
   const path = join(dataDir, GENERATED_KEY_FILE)
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+  ensureDataDir(dataDir)
   // A distinct id per generated key: configuring a key later (default id k1) cannot be
   // mistaken for this one, so rows it signed report unknown_key rather than mac_mismatch.
   const generated: AuditKey = { id: `auto-${randomBytes(4).toString('hex')}`, secret: randomBytes(32).toString('hex') }

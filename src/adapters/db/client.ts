@@ -1,7 +1,7 @@
 // Opens the database: PGlite (Postgres compiled to WASM, persisted in the data dir) when no
 // URL is configured, postgres.js otherwise. Both give the same drizzle PgDatabase, so
 // everything above this file runs one code path on either.
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs'
+import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { PGlite } from '@electric-sql/pglite'
@@ -13,6 +13,7 @@ import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator'
 import postgres from 'postgres'
 import { AppError, errors } from '../../core/errors.js'
+import { ensureDataDir } from '../system/data-dir.js'
 import { schema, type Schema } from './schema.js'
 
 export type Db = PgDatabase<PgQueryResultHKT, Schema>
@@ -117,6 +118,8 @@ const preparedByDefault = <T extends SqlClient>(client: T): T => new Proxy(clien
 const openPglite = async (dataDir: string | null): Promise<Database> => {
   const releaseLock = dataDir ? lockDataDir(dataDir) : () => {}
   try {
+    // PGlite would make its directory 0755 (and its files 0666): made 0700 first, it keeps it.
+    if (dataDir) ensureDataDir(join(dataDir, 'pglite'))
     const client = new PGlite(dataDir ? join(dataDir, 'pglite') : undefined)
     await client.waitReady
     const db = drizzlePglite({ client, schema }) as unknown as Db
@@ -147,7 +150,7 @@ const openPglite = async (dataDir: string | null): Promise<Database> => {
 
 // PGlite is a single-process database: a second daemon on the same data dir would corrupt it.
 const lockDataDir = (dataDir: string): (() => void) => {
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+  ensureDataDir(dataDir)
   const lockPath = join(dataDir, 'stratavored.lock')
   for (let attempt = 0; attempt < 2; attempt++) {
     try {

@@ -3,9 +3,10 @@
 // re-register this id) and a key derived from it (what the API MACs attach tickets with), so
 // reading the nodes table does not reveal the credential itself.
 import { createHash, createHmac, randomBytes } from 'node:crypto'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { v7 as uuidv7 } from 'uuid'
+import { ensureDataDir } from '../system/data-dir.js'
 
 export interface NodeIdentity { id: string, credential: string }
 
@@ -20,7 +21,7 @@ export const loadOrCreateNodeIdentity = (dataDir: string): NodeIdentity => {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
   }
-  mkdirSync(dataDir, { recursive: true })
+  ensureDataDir(dataDir)
   const identity = { id: uuidv7(), credential: randomBytes(32).toString('base64url') }
   // wx: two supervisors starting at once on one data dir cannot both write an identity.
   writeFileSync(path, JSON.stringify(identity), { mode: 0o600, flag: 'wx' })

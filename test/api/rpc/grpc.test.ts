@@ -1,6 +1,7 @@
 // The gRPC port (src/api/grpc-server.ts) with real HTTP/2 clients: `buf curl --protocol grpc`
 // as a subprocess, and connect-node's gRPC (always HTTP/2), gRPC-Web and Connect transports;
-// TLS with a self-signed certificate; HTTP/1.1 refused; a graceful stop that ends streams.
+// TLS with a self-signed certificate; client certificates (mTLS) with a real CA; HTTP/1.1
+// refused; a graceful stop that ends streams.
 import { execFile } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -15,6 +16,7 @@ import { ProjectService } from '../../../src/gen/stratavore/v1/project_pb.js'
 import { RunnerService, RunnerStatus } from '../../../src/gen/stratavore/v1/runner_pb.js'
 import { SystemService } from '../../../src/gen/stratavore/v1/system_pb.js'
 import { adminTokenOf, buildContext, tempDir, withToken } from '../../helpers/app.js'
+import { makePki, type CertFiles } from '../../helpers/certs.js'
 import { backendName } from '../../helpers/database.js'
 import { commitEvents } from '../../helpers/events.js'
 import { createProject } from '../../helpers/fixtures.js'
@@ -118,4 +120,34 @@ t.test('TLS on the gRPC port', async t => {
   t.equal((await createClient(SystemService, transport).health({})).status, 'OK', 'a client that trusts the certificate gets through')
   const untrusting = createGrpcTransport({ baseUrl: `https://localhost:${port}` })
   t.match(await failureOf(createClient(SystemService, untrusting).health({})), { message: /certificate/ }, 'one that does not is refused')
+})
+
+t.test('client certificates on the gRPC port (daemon.grpc_client_ca_file)', async t => {
+  const pki = await makePki(t)
+  const home = tempDir(t)
+  t.throws(() => loadConfig({ env: { HOME: home, STRATAVORE_DAEMON_GRPC_CLIENT_CA_FILE: pki.ca.cert }, home }),
+    /^config daemon\.grpc_client_ca_file: needs daemon\.grpc_tls_cert_file and daemon\.grpc_tls_key_file/, 'mTLS needs TLS')
+  const grpcTls = loadConfig({
+    env: { HOME: home, STRATAVORE_DAEMON_GRPC_TLS_CERT_FILE: pki.server.cert, STRATAVORE_DAEMON_GRPC_TLS_KEY_FILE: pki.server.key, STRATAVORE_DAEMON_GRPC_CLIENT_CA_FILE: pki.ca.cert },
+    home,
+  }).grpcTls
+  t.equal(grpcTls?.clientCa, readFileSync(pki.ca.cert, 'utf8').trimEnd())
+
+  const ctx = await buildContext(t, config => { config.grpcTls = grpcTls })
+  const server = buildGrpcServer(ctx, { drainMs: 500 })
+  const { port } = await server.listen({ host: '127.0.0.1', port: 0 })
+  t.teardown(() => server.close())
+  t.same({ tls: server.tls, mtls: server.mtls }, { tls: true, mtls: true })
+
+  const healthWith = (identity: CertFiles | null, tlsVersion: 'TLSv1.2' | 'TLSv1.3' = 'TLSv1.3') => {
+    const nodeOptions = { ca: readFileSync(pki.ca.cert), maxVersion: tlsVersion, ...(identity ? { cert: readFileSync(identity.cert), key: readFileSync(identity.key) } : {}) }
+    return createClient(SystemService, createGrpcTransport({ baseUrl: `https://localhost:${port}`, nodeOptions })).health({})
+  }
+  t.equal((await healthWith(pki.client)).status, 'OK', 'a client with a certificate the CA signed gets through')
+  t.match(await failureOf(healthWith(null)), { message: /alert certificate required/ }, 'a client without a certificate is refused')
+  // The TLS 1.3 client has finished its side of the handshake when the server refuses its
+  // certificate, so all it sees is its stream cancelled; TLS 1.2 sees the handshake fail.
+  await t.rejects(healthWith(pki.stranger), 'a certificate the CA did not sign is refused')
+  t.match(await failureOf(healthWith(pki.stranger, 'TLSv1.2')), { message: /secure TLS connection was established|handshake/ }, 'in the handshake')
+  t.equal((await healthWith(pki.client)).status, 'OK', 'the refusals did not hurt the server')
 })
