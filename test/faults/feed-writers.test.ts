@@ -107,6 +107,7 @@ t.test('F9: the live feed waits only for its own writers', async t => {
         const events = ids(await commitEvents(a.ctx, [{ project: 'f9b' }, { project: 'f9b', type: 'runner.stopped' }]))
         await delivered(sinkA, events, 'the events on daemon A while the sessions are open')
         await delivered(sinkB, events, 'the events on daemon B while the sessions are open')
+        t.pass('delivered with the sessions and the transaction still open')
       } finally {
         finish()
         await running

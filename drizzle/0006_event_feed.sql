@@ -1,0 +1,50 @@
+CREATE TABLE "event_feed" (
+	"seq" bigint PRIMARY KEY NOT NULL,
+	"audit_id" bigint NOT NULL
+);
+--> statement-breakpoint
+CREATE TABLE "event_feed_state" (
+	"one" boolean PRIMARY KEY DEFAULT true NOT NULL,
+	"snapshot" "pg_snapshot" NOT NULL,
+	CONSTRAINT "event_feed_state_one_check" CHECK ("event_feed_state"."one")
+);
+--> statement-breakpoint
+ALTER TABLE "event_feed" ADD CONSTRAINT "event_feed_audit_id_events_id_fk" FOREIGN KEY ("audit_id") REFERENCES "public"."events"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+CREATE UNIQUE INDEX "event_feed_audit_id_key" ON "event_feed" USING btree ("audit_id");--> statement-breakpoint
+-- The live feed's sequencer (src/adapters/db/repositories/event-feed.ts; README, "The live feed's
+-- order"). It places every audit row committed since the last call, and returns the last place.
+-- New rows are exactly those the previous call's snapshot did not see: tx_id at or above its xmax,
+-- or in its list of running transactions. So no transaction is ever waited for: a row is placed
+-- once its transaction has committed, after everything placed before. Rows placed together are
+-- ordered by id, which follows causality: a row written after another's commit has a higher id.
+-- One caller at a time (the advisory lock); the rows are read by a statement of their own, whose
+-- snapshot is taken after the lock, so it sees what the previous caller placed. All in one
+-- function, so that no client round trip happens while the lock is held: a daemon that stalls
+-- can never hold the feed up. A call that finds nothing new writes nothing. Under REPEATABLE READ
+-- or SERIALIZABLE the read would use the transaction's snapshot, taken before the lock: refused.
+CREATE FUNCTION "event_feed_advance"() RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+  head bigint;
+BEGIN
+  IF current_setting('transaction_isolation') <> 'read committed' THEN
+    RAISE EXCEPTION 'event_feed_advance() needs READ COMMITTED, not %', current_setting('transaction_isolation');
+  END IF;
+  PERFORM pg_advisory_xact_lock(hashtextextended('stratavore:event_feed', 0));
+  WITH state AS (SELECT snapshot FROM event_feed_state),
+  base AS (SELECT coalesce(max(seq), 0) AS seq FROM event_feed),
+  fresh AS (
+    SELECT e.id, row_number() OVER (ORDER BY e.id) AS n FROM events e
+    WHERE e.tx_id >= pg_snapshot_xmax((SELECT snapshot FROM state))
+       OR e.tx_id = ANY (ARRAY(SELECT pg_snapshot_xip((SELECT snapshot FROM state))))
+  ),
+  placed AS (INSERT INTO event_feed (seq, audit_id) SELECT base.seq + fresh.n, fresh.id FROM fresh, base),
+  moved AS (UPDATE event_feed_state SET snapshot = pg_current_snapshot() WHERE EXISTS (SELECT 1 FROM fresh))
+  SELECT base.seq + (SELECT count(*) FROM fresh) INTO head FROM base;
+  RETURN head;
+END
+$$;
+--> statement-breakpoint
+-- An empty snapshot ('1:1:') has seen nothing: the first advance places the whole log, in id order.
+INSERT INTO "event_feed_state" ("one", "snapshot") VALUES (true, '1:1:');
+--> statement-breakpoint
+SELECT "event_feed_advance"();
