@@ -100,6 +100,47 @@ t.test(`event feed reads on ${backendName()}`, async t => {
     t.equal(await source.positionOf(slow.eventId), after.events[1]!.position)
   })
 
+  t.test('concurrent writers committing out of order, three tails placing and reading at once: each reads the one order, whole', { skip: backendName() === 'pglite' ? 'PGlite has one connection: no two transactions overlap' : false }, async t => {
+    const start = await source.head()
+    const written: string[] = []
+    let writing = true
+    const writers = Array.from({ length: 6 }, async (_, w) => {
+      for (let i = 0; i < 12; i++) {
+        const batch = Array.from({ length: 1 + (i % 3) }, () => domainEvent(ctx, { project: `w${w}` }))
+        // Hold some transactions open a little after appending, so commits overtake each other.
+        await ctx.uow.run(async tx => {
+          await tx.events.appendMany(batch)
+          if (i % 2 === 0) await new Promise(resolve => setTimeout(resolve, (w * 7 + i * 3) % 20))
+        })
+        written.push(...batch.map(e => e.eventId))
+      }
+    })
+    const done = Promise.all(writers).finally(() => { writing = false })
+    const tails = Array.from({ length: 3 }, async () => {
+      const seen: Array<{ id: string, position: string }> = []
+      let cursor = start
+      for (;;) {
+        const last = !writing
+        const head = await source.head()
+        while (comparePositions(cursor, head) < 0) {
+          const page = await source.read(cursor, { limit: 7 })
+          seen.push(...page.events.map(e => ({ id: e.eventId, position: e.position })))
+          cursor = page.last ?? cursor
+          if (page.scanned === 0) break
+        }
+        if (last) return seen
+        await new Promise(resolve => setTimeout(resolve, 1))
+      }
+    })
+    await done
+    const [one, two, three] = await Promise.all(tails)
+    const all = await source.read(start, { limit: 1000 })
+    t.equal(all.events.length, written.length, 'every event placed')
+    t.same([...all.events.map(e => e.eventId)].sort(), [...written].sort(), 'each once')
+    t.same(all.events.map(e => e.position), all.events.map((_, i) => String(BigInt(start) + BigInt(i) + 1n)), 'places without a gap')
+    for (const seen of [one!, two!, three!]) t.same(seen, all.events.map(e => ({ id: e.eventId, position: e.position })), 'a tail read the whole order, in order')
+  })
+
   t.test('an event committed but not placed yet is placed when a client names it', async t => {
     const [event] = await commitEvents(ctx, [{ project: 'named' }])
     const position = await source.positionOf(event!.eventId)
