@@ -44,7 +44,8 @@ BEGIN
 END
 $$;
 --> statement-breakpoint
--- An empty snapshot ('1:1:') has seen nothing: the first advance places the whole log, in id order.
-INSERT INTO "event_feed_state" ("one", "snapshot") VALUES (true, '1:1:');
---> statement-breakpoint
-SELECT "event_feed_advance"();
+-- The log as it stands is placed in the order the feed used until now, (tx_id, id), so a client
+-- resuming across the upgrade with the last event it saw gets exactly what it had not; rows of
+-- transactions still running are not visible to this statement's snapshot, and get placed later.
+WITH placed AS (INSERT INTO event_feed (seq, audit_id) SELECT row_number() OVER (ORDER BY tx_id, id), id FROM events)
+INSERT INTO event_feed_state (one, snapshot) VALUES (true, pg_current_snapshot());
