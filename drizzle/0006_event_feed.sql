@@ -22,24 +22,33 @@ CREATE UNIQUE INDEX "event_feed_audit_id_key" ON "event_feed" USING btree ("audi
 -- function, so that no client round trip happens while the lock is held: a daemon that stalls
 -- can never hold the feed up. A call that finds nothing new writes nothing. Under REPEATABLE READ
 -- or SERIALIZABLE the read would use the transaction's snapshot, taken before the lock: refused.
-CREATE FUNCTION "event_feed_advance"() RETURNS bigint LANGUAGE plpgsql AS $$
+CREATE FUNCTION "event_feed_advance"() RETURNS bigint LANGUAGE plpgsql SET enable_seqscan = off SET jit = off AS $$
 DECLARE
+  prev pg_snapshot;
   head bigint;
 BEGIN
   IF current_setting('transaction_isolation') <> 'read committed' THEN
     RAISE EXCEPTION 'event_feed_advance() needs READ COMMITTED, not %', current_setting('transaction_isolation');
   END IF;
   PERFORM pg_advisory_xact_lock(hashtextextended('stratavore:event_feed', 0));
-  WITH state AS (SELECT snapshot FROM event_feed_state),
-  base AS (SELECT coalesce(max(seq), 0) AS seq FROM event_feed),
-  fresh AS (
-    SELECT e.id, row_number() OVER (ORDER BY e.id) AS n FROM events e
-    WHERE e.tx_id >= pg_snapshot_xmax((SELECT snapshot FROM state))
-       OR e.tx_id = ANY (ARRAY(SELECT pg_snapshot_xip((SELECT snapshot FROM state))))
-  ),
-  placed AS (INSERT INTO event_feed (seq, audit_id) SELECT base.seq + fresh.n, fresh.id FROM fresh, base),
-  moved AS (UPDATE event_feed_state SET snapshot = pg_current_snapshot() WHERE EXISTS (SELECT 1 FROM fresh))
-  SELECT base.seq + (SELECT count(*) FROM fresh) INTO head FROM base;
+  SELECT snapshot INTO prev FROM event_feed_state;
+  -- Both halves must be index scans of (tx_id, id): the planner cannot tell how few rows lie
+  -- above xmax (xid8 has no histogram arithmetic) and would scan the whole log, hence the values
+  -- in the plan (EXECUTE ... USING) and enable_seqscan off for this function (and jit off: the
+  -- cost that turns seq scans away would otherwise spend a second compiling this small statement).
+  EXECUTE '
+    WITH fresh AS (
+      SELECT id, row_number() OVER (ORDER BY id) AS n FROM (
+        SELECT e.id FROM events e WHERE e.tx_id >= $1
+        UNION ALL
+        SELECT e.id FROM events e WHERE e.tx_id = ANY ($2) AND e.tx_id < $1
+      ) s
+    ),
+    base AS (SELECT coalesce(max(seq), 0) AS seq FROM event_feed),
+    placed AS (INSERT INTO event_feed (seq, audit_id) SELECT base.seq + fresh.n, fresh.id FROM fresh, base),
+    moved AS (UPDATE event_feed_state SET snapshot = pg_current_snapshot() WHERE EXISTS (SELECT 1 FROM fresh))
+    SELECT base.seq + (SELECT count(*) FROM fresh) FROM base'
+  INTO head USING pg_snapshot_xmax(prev), ARRAY(SELECT pg_snapshot_xip(prev));
   RETURN head;
 END
 $$;
