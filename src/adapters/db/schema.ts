@@ -16,6 +16,8 @@ const tokens = (name: string) => bigint(name, { mode: 'number' }).notNull().defa
 // A full 64-bit transaction id (Postgres 13+); drizzle has no built-in type for it. Read as a
 // decimal string, since it can exceed Number.MAX_SAFE_INTEGER.
 const xid8 = customType<{ data: string, driverData: string }>({ dataType: () => 'xid8' })
+// A snapshot as pg_current_snapshot() gives it (xmin:xmax:xip), in its text form.
+const pgSnapshot = customType<{ data: string, driverData: string }>({ dataType: () => 'pg_snapshot' })
 
 export const projects = pgTable('projects', {
   name: text('name').primaryKey(),
@@ -211,8 +213,28 @@ export const events = pgTable('events', {
   uniqueIndex('events_chain_seq_key').on(t.chain, t.chainSeq),
   index('events_entity_idx').on(t.entityType, t.entityId),
   index('events_occurred_idx').on(t.occurredAt),
-  // The live feed tails the log in (tx_id, id) order (src/adapters/db/repositories/event-feed.ts).
+  // The live feed's sequencer finds newly committed rows by tx_id (drizzle/0006_event_feed.sql).
   index('events_tx_position_idx').on(t.txId, t.id),
+])
+
+// The live feed's order (src/adapters/db/repositories/event-feed.ts): every committed audit row
+// gets its place, seq 1, 2, 3... with no gap, once its transaction has committed, in commit
+// order. Places are given by the function event_feed_advance() (drizzle/0006_event_feed.sql),
+// one caller at a time, so a reader of `seq > n` never sees a later place before an earlier one.
+export const eventFeed = pgTable('event_feed', {
+  seq: bigint('seq', { mode: 'number' }).primaryKey(),
+  auditId: bigint('audit_id', { mode: 'number' }).notNull().references(() => events.id, { onDelete: 'cascade' }),
+}, t => [
+  uniqueIndex('event_feed_audit_id_key').on(t.auditId),
+])
+
+// One row: the snapshot of the last advance. The audit rows it did not see (tx_id in its xip
+// list or at or above its xmax) are the ones still to be placed.
+export const eventFeedState = pgTable('event_feed_state', {
+  one: boolean('one').primaryKey().default(true),
+  snapshot: pgSnapshot('snapshot').notNull(),
+}, t => [
+  check('event_feed_state_one_check', sql`${t.one}`),
 ])
 
 export const tokenBudgets = pgTable('token_budgets', {
@@ -267,6 +289,6 @@ export const projectCapabilities = pgTable('project_capabilities', {
 }, t => [primaryKey({ columns: [t.projectName, t.capability] })])
 
 export const schema = {
-  projects, nodes, nodeJoinTokens, apiTokens, runners, sessions, outbox, events, tokenBudgets, resourceQuotas, daemonInstances, projectCapabilities,
+  projects, nodes, nodeJoinTokens, apiTokens, runners, sessions, outbox, events, eventFeed, eventFeedState, tokenBudgets, resourceQuotas, daemonInstances, projectCapabilities,
 }
 export type Schema = typeof schema

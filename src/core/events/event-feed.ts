@@ -1,10 +1,11 @@
 // The live event feed of one API instance: a single tail of the audit log shared by every
-// subscriber (WebSocket client), in one total order, the commit-safe position (tx_id, id) of
-// src/adapters/db/repositories/event-feed.ts. Everything a subscriber receives is in that
+// subscriber (WebSocket client), in one total order, the feed's places (event_feed.seq, given at
+// commit: src/adapters/db/repositories/event-feed.ts). Everything a subscriber receives is in that
 // order, so "the last event I saw" is a cursor a client can resume from, on any instance, with
-// no gap and no duplicate. Delivering in the bus's order instead would not do: the relay
-// publishes in its own order, so a resumed client could miss an event that was published after
-// a later one, or get one twice.
+// no gap and no duplicate. An event whose transaction commits late gets a place after everything
+// sent before it, so it is sent then, once, and a resumed client gets it the same way.
+// Delivering in the bus's order instead would not do: the relay publishes in its own order, so
+// a resumed client could miss an event that was published after a later one, or get one twice.
 //
 // The bus is only a wake-up: this instance consumes its own queue bound with '#', and each
 // message (but a heartbeat, which is no audit event) makes the tail read now instead of at the next poll. A message published twice wakes
@@ -20,14 +21,11 @@ import { errors } from '../errors.js'
 import type { BusSubscription, EventFeedSource, EventSubscriber, FeedEvent, FeedPosition } from '../ports.js'
 import { checkTopicPattern, topicMatches } from './topic.js'
 
-// Positions are canonical decimal strings of non-negative integers (xid8 and bigint ids as
-// Postgres prints them): the shorter is smaller, and equal lengths compare as text. This runs
-// once per subscriber per event, so it must not parse BigInts.
-const compareDecimal = (a: string, b: string): number =>
-  a.length !== b.length ? (a.length < b.length ? -1 : 1) : a === b ? 0 : a < b ? -1 : 1
-
+// Positions are canonical decimal strings of non-negative integers (bigints as Postgres prints
+// them): the shorter is smaller, and equal lengths compare as text. This runs once per
+// subscriber per event, so it must not parse BigInts.
 export const comparePositions = (a: FeedPosition, b: FeedPosition): number =>
-  compareDecimal(a.txId, b.txId) || compareDecimal(a.id, b.id)
+  a.length !== b.length ? (a.length < b.length ? -1 : 1) : a === b ? 0 : a < b ? -1 : 1
 
 export interface FeedSink {
   /** Takes one event; called in position order, never twice with the same event. */
@@ -59,7 +57,7 @@ export interface EventFeedOptions {
   /** Live events held per subscriber while it replays; beyond it the subscriber is dropped. */
   maxBuffered?: number
   pollIntervalMs?: number
-  /** First retry when a bus message's event is not yet safe to read; doubles up to the poll. */
+  /** First retry when a bus message's event is not read yet; doubles up to the poll. */
   hintRetryMs?: number
   hintTtlMs?: number
   now?: () => number
@@ -129,6 +127,10 @@ export const createEventFeed = (options: EventFeedOptions): EventFeed => {
     t.again = false
     t.failed = false
     try {
+      // Places what has committed since the last tick (cheap when nothing has): reads see only
+      // placed events.
+      const head = await source.head()
+      if (t.stopped || comparePositions(head, t.cursor!) <= 0) return
       for (;;) {
         const page = await source.read(t.cursor!, { limit: pageSize })
         if (t.stopped) return
@@ -171,8 +173,9 @@ export const createEventFeed = (options: EventFeedOptions): EventFeed => {
       if (t.failed) return arm(t, pollIntervalMs)
       if (t.again) return arm(t, 0)
       if (t.hints.size === 0) return arm(t, pollIntervalMs)
-      // The event of a bus message may not be safe to read yet (an older transaction is still
-      // running): look again soon, then less and less often.
+      // A bus message comes after its event committed, so a tick places and reads it; one still
+      // unread is not in this audit log (or not visible yet on this connection): look again
+      // soon, then less and less often, until it expires.
       arm(t, t.hintDelay)
       t.hintDelay = Math.min(t.hintDelay * 2, pollIntervalMs)
     })
@@ -229,7 +232,7 @@ export const createEventFeed = (options: EventFeedOptions): EventFeed => {
     let fail: (err: Error) => void = () => {}
     const failed = new Promise<never>((_, reject) => { fail = reject })
     failed.catch(() => {})
-    const sub: Subscriber = { pattern, sink, cursor: { txId: '0', id: '0' }, buffer: [], closed: false, fail: err => { fail(err); release() } }
+    const sub: Subscriber = { pattern, sink, cursor: '0', buffer: [], closed: false, fail: err => { fail(err); release() } }
     const release = () => {
       if (sub.closed) return
       sub.closed = true

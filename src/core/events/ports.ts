@@ -39,10 +39,11 @@ export interface EventBus extends EventPublisher, EventSubscriber {
 }
 
 /**
- * A place in the audit log (`events`) that the live feed can resume from without skipping rows
- * that commit out of order: (writing transaction id, row id), as decimal strings (xid8, bigint).
+ * A place in the live feed's order: a decimal string, 1, 2, 3... with no gap (event_feed.seq).
+ * An event gets its place once its transaction has committed, after every place given before,
+ * and keeps it: the same on every daemon, so "the last event I saw" is a cursor to resume from.
  */
-export interface FeedPosition { txId: string, id: string }
+export type FeedPosition = string
 
 /** One event as the live feed sends it. */
 export interface FeedEvent {
@@ -63,12 +64,14 @@ export interface FeedPage {
 }
 
 /**
- * Reads the audit log for the live feed. Every read sees only rows of transactions that had
- * finished before any still-running one began (tx_id below the snapshot's xmin), so a row that
- * commits late can never appear behind a position a reader has already passed.
+ * Reads the audit log for the live feed, in its order. Reads never wait for anyone: they see
+ * the events placed so far, and a place is only ever given after all lower ones were.
  */
 export interface EventFeedSource {
-  /** A position that every event still to become visible will come after. */
+  /**
+   * Places every event committed so far (it waits for no running transaction) and returns the
+   * last place: every event still to come gets a later one.
+   */
   head(): Promise<FeedPosition>
   positionOf(eventId: string): Promise<FeedPosition | null>
   /** Up to `limit` rows after `after` (and at or before `until`, when given). */

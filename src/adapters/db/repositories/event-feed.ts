@@ -1,12 +1,13 @@
-// What the live feed reads: the audit log (`events`) in commit-safe order, with each row's
-// envelope and routing key from its outbox row. It never reads rows of a transaction that might
-// still be running or that began after one that still is (the Emmett technique): a row may
-// commit after a row with a later id, so `id > last` alone would skip it.
+// What the live feed reads: the audit log (`events`) in the feed's order, with each row's
+// envelope and routing key from its outbox row. The order is event_feed.seq: a place each row
+// gets once its transaction has committed, given by event_feed_advance() (drizzle/0006_event_feed.sql)
+// one caller at a time, so a read of `seq > n` sees a prefix of the order and never a hole that
+// fills later. A position is that seq.
 //
-// A position is (tx_id, id): tx_id is the writing transaction (pg_current_xact_id()), and every
-// row read has tx_id below the reading snapshot's xmin. Rows not yet safe are read later, by
-// the next poll; nothing in between can be lost, because a transaction that has not finished
-// has a tx_id at or above xmin.
+// Nothing here waits for a running transaction, ours or anyone's on the cluster: an event
+// written by a transaction still running has no place yet, and gets the next free one when it
+// commits, after everything already sent. (The order used to be (tx_id, id) up to the cluster's
+// xmin, which any write transaction in any database held back: F9.)
 import { sql, type SQL } from 'drizzle-orm'
 import type { EventFeedSource, FeedEvent, FeedPosition } from '../../../core/ports.js'
 import { rowsOf, type Db } from '../client.js'
@@ -21,11 +22,10 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 export const topicPatternRegex = (pattern: string): string =>
   `^${pattern.split('.').map(w => w === '#' ? '(\\.[^.]*)*' : w === '*' ? '\\.[^.]*' : `\\.${w}`).join('')}$`
 
-const after = (p: FeedPosition) => sql`(e.tx_id, e.id) > (${p.txId}::xid8, ${p.id}::bigint)`
-const atOrBefore = (p: FeedPosition) => sql`(e.tx_id, e.id) <= (${p.txId}::xid8, ${p.id}::bigint)`
-const safe = sql`e.tx_id < pg_snapshot_xmin(pg_current_snapshot())`
+const after = (p: FeedPosition) => sql`f.seq > ${p}::bigint`
+const atOrBefore = (p: FeedPosition) => sql`f.seq <= ${p}::bigint`
 
-interface Row { txId: string, id: string, eventId: string, routingKey: string, frame: Record<string, unknown> | null }
+interface Row { seq: string, eventId: string, routingKey: string, frame: Record<string, unknown> | null }
 
 // An outbox row is the envelope as published. Should one be gone, the envelope is rebuilt from
 // the audit row, which has everything but `seq` (proto3 JSON leaves it out: 0 means unknown).
@@ -36,51 +36,58 @@ const envelope = sql`coalesce(o.payload, jsonb_build_object(
   'project', coalesce(p.project, ''), 'aggregate_type', p.entity_type, 'aggregate_id', p.entity_id,
   'actor', p.actor, 'data', p.data))`
 
-export const createEventFeedSource = (db: Db): EventFeedSource => ({
-  async head () {
-    const [row] = rowsOf<{ xmin: string }>(await db.execute(sql`select pg_snapshot_xmin(pg_current_snapshot())::text as xmin`))
-    // Every row still to become visible belongs to a transaction at or above xmin, and has an
-    // id above 0: so it sorts after (xmin, 0).
-    return { txId: row!.xmin, id: '0' }
-  },
+export const createEventFeedSource = (db: Db): EventFeedSource => {
+  const head = async (): Promise<FeedPosition> => {
+    const [row] = rowsOf<{ head: string }>(await db.execute(sql`select event_feed_advance()::text as head`))
+    return row!.head
+  }
+  const placeOf = async (eventId: string) => rowsOf<{ seq: string | null }>(await db.execute(sql`
+    select f.seq::text as seq from events e left join event_feed f on f.audit_id = e.id where e.event_id = ${eventId}`))[0]
 
-  async positionOf (eventId) {
-    if (!UUID.test(eventId)) return null
-    const [row] = rowsOf<FeedPosition>(await db.execute(sql`
-      select e.tx_id::text as "txId", e.id::text as id from events e where e.event_id = ${eventId}`))
-    return row ?? null
-  },
+  return {
+    head,
 
-  async read (from, { limit, until, pattern }) {
-    const bounds: SQL[] = [after(from), safe]
-    if (until) bounds.push(atOrBefore(until))
-    // The window is taken first, matching or not, so that a selective pattern still costs at
-    // most `limit` rows per read; only matching rows carry their envelope back.
-    // The empty key has no words (as RabbitMQ splits it), so no leading dot either.
-    const matches = pattern && pattern !== '#' ? sql`coalesce('.' || nullif(${routingKey}, ''), '') ~ ${topicPatternRegex(pattern)}` : sql`true`
-    const rows = rowsOf<Row>(await db.execute(sql`
-      with p as (
-        select e.id, e.tx_id, e.event_id, e.event_type, e.entity_type, e.entity_id, e.project, e.actor, e.occurred_at, e.data
-        from events e
-        where ${sql.join(bounds, sql` and `)}
-        order by e.tx_id, e.id
-        limit ${limit}
-      )
-      select p.tx_id::text as "txId", p.id::text as id, p.event_id as "eventId", ${routingKey} as "routingKey",
-             case when ${matches} then ${envelope} || jsonb_build_object('routing_key', ${routingKey}) end as frame
-      from p left join outbox o on o.event_id = p.event_id
-      order by p.tx_id, p.id`))
-    const events: FeedEvent[] = []
-    for (const row of rows) {
-      if (row.frame) events.push({ position: { txId: row.txId, id: row.id }, eventId: row.eventId, routingKey: row.routingKey, frame: row.frame })
-    }
-    const last = rows.at(-1)
-    return { events, scanned: rows.length, last: last ? { txId: last.txId, id: last.id } : null }
-  },
+    async positionOf (eventId) {
+      if (!UUID.test(eventId)) return null
+      let row = await placeOf(eventId)
+      // Committed but not placed yet (the client had its id from elsewhere than the feed).
+      if (row && row.seq === null) {
+        await head()
+        row = await placeOf(eventId)
+      }
+      return row?.seq ?? null
+    },
 
-  async countBetween (from, until, cap) {
-    const [row] = rowsOf<{ n: number }>(await db.execute(sql`
-      select count(*)::int as n from (select 1 from events e where ${after(from)} and ${atOrBefore(until)} limit ${cap}) s`))
-    return Number(row!.n)
-  },
-})
+    async read (from, { limit, until, pattern }) {
+      const bounds: SQL[] = [after(from)]
+      if (until) bounds.push(atOrBefore(until))
+      // The window is taken first, matching or not, so that a selective pattern still costs at
+      // most `limit` rows per read; only matching rows carry their envelope back.
+      // The empty key has no words (as RabbitMQ splits it), so no leading dot either.
+      const matches = pattern && pattern !== '#' ? sql`coalesce('.' || nullif(${routingKey}, ''), '') ~ ${topicPatternRegex(pattern)}` : sql`true`
+      const rows = rowsOf<Row>(await db.execute(sql`
+        with p as (
+          select f.seq, e.event_id, e.event_type, e.entity_type, e.entity_id, e.project, e.actor, e.occurred_at, e.data
+          from event_feed f join events e on e.id = f.audit_id
+          where ${sql.join(bounds, sql` and `)}
+          order by f.seq
+          limit ${limit}
+        )
+        select p.seq::text as seq, p.event_id as "eventId", ${routingKey} as "routingKey",
+               case when ${matches} then ${envelope} || jsonb_build_object('routing_key', ${routingKey}) end as frame
+        from p left join outbox o on o.event_id = p.event_id
+        order by p.seq`))
+      const events: FeedEvent[] = []
+      for (const row of rows) {
+        if (row.frame) events.push({ position: row.seq, eventId: row.eventId, routingKey: row.routingKey, frame: row.frame })
+      }
+      return { events, scanned: rows.length, last: rows.at(-1)?.seq ?? null }
+    },
+
+    async countBetween (from, until, cap) {
+      const [row] = rowsOf<{ n: number }>(await db.execute(sql`
+        select count(*)::int as n from (select 1 from event_feed f where ${after(from)} and ${atOrBefore(until)} limit ${cap}) s`))
+      return Number(row!.n)
+    },
+  }
+}
