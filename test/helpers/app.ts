@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Interceptor } from '@connectrpc/connect'
 import type { FastifyInstance, InjectOptions } from 'fastify'
-import { pino } from 'pino'
+import { pino, type Logger } from 'pino'
 import { buildApp } from '../../src/api/app.js'
 import { loadConfig, type Config } from '../../src/config.js'
 import { createContext, type Context } from '../../src/context.js'
@@ -30,10 +30,16 @@ export const testConfig = (t: TapTest, adjust: (config: Config) => void = () => 
   return config
 }
 
-/** `bus`: the context's event bus instead of the in-process one (a test's RabbitMQ bus). */
-export const buildContext = async (t: TapTest, adjust?: (config: Config) => void, { bus }: { bus?: EventBus } = {}): Promise<Context> => {
+export interface BuildOptions {
+  /** The context's event bus instead of the in-process one (a test's RabbitMQ bus). */
+  bus?: EventBus
+  /** The context's logger instead of a silent one (a test that reads the log). */
+  logger?: Logger
+}
+
+export const buildContext = async (t: TapTest, adjust?: (config: Config) => void, { bus, logger: given }: BuildOptions = {}): Promise<Context> => {
   const database = await openTestDatabase(t)
-  const logger = pino({ level: process.env.STRATAVORE_TEST_LOG_LEVEL ?? 'silent' })
+  const logger = given ?? pino({ level: process.env.STRATAVORE_TEST_LOG_LEVEL ?? 'silent' })
   const ctx = await createContext(testConfig(t, adjust), logger, { roles: ['api'], database, ...(bus ? { bus } : {}) })
   return ctx
 }
@@ -55,7 +61,7 @@ export const withToken = (token: string): Interceptor => next => async request =
  * its own `authorization` header (`authorization: undefined` sends none); `token` is that admin
  * token, for clients of a listening app.
  */
-export const build = async (t: TapTest, adjust?: (config: Config) => void, options: { bus?: EventBus } = {}): Promise<{ app: FastifyInstance, ctx: Context, token: string }> => {
+export const build = async (t: TapTest, adjust?: (config: Config) => void, options: BuildOptions = {}): Promise<{ app: FastifyInstance, ctx: Context, token: string }> => {
   const ctx = await buildContext(t, adjust, options)
   const app = await buildApp(ctx)
   t.teardown(() => app.close())
