@@ -133,6 +133,10 @@ export const CONFIG_SPEC = {
     // Open WebSockets (event feed and attach): in total, and per token (or signed-in browser).
     max_websockets: int(4096, 1, 1_000_000),
     max_websockets_per_token: int(1024, 1, 1_000_000),
+    // Requests per credential (or, without one, per client address) per minute, REST, WebSocket
+    // and RPC together; 0: no limit. 1,000 a second sustained: above what bench/launch drives
+    // with one token, far below what a runaway client would send. Health is never limited.
+    rate_limit_per_minute: int(60_000, 0, 100_000_000),
     // The audit log's HMAC keys. audit_key_file (lines `key_id=secret`; the first signs, the
     // rest verify older rows) wins over the inline key; with neither, the daemon generates one
     // in its data dir.

@@ -9,7 +9,8 @@ import { authenticationPlugin } from './plugins/authentication.js'
 import { browserGuardPlugin } from './plugins/browser-guard.js'
 import { browserSessionPlugin } from './plugins/browser-session.js'
 import { databaseGatePlugin } from './plugins/database-gate.js'
-import { problemPlugin, sendRouteNotFound } from './plugins/problem.js'
+import { clientErrorHandler, problemPlugin, sendRouteNotFound } from './plugins/problem.js'
+import { rateLimitPlugin } from './plugins/rate-limit.js'
 import { validationPlugin } from './plugins/validation.js'
 import { isAppRoute, sendAppIndex, webuiStaticPlugin } from './plugins/webui-static.js'
 import { auditRoutes } from './rest/audit.js'
@@ -40,6 +41,7 @@ export const buildApp = async (ctx: Context): Promise<FastifyInstance> => {
     routerOptions: { maxParamLength: 200 },
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
+    clientErrorHandler,
     // One line per request (the onResponse hook below) instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
   })
@@ -69,6 +71,7 @@ export const buildApp = async (ctx: Context): Promise<FastifyInstance> => {
   await app.register(databaseGatePlugin)
   await app.register(browserSessionPlugin)
   await app.register(authenticationPlugin)
+  await app.register(rateLimitPlugin)
   await app.register(problemPlugin)
   await app.register(validationPlugin)
   await app.register(openapiPlugin)

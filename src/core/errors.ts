@@ -98,6 +98,8 @@ export const errors = {
   forbiddenOrigin: (origin: string) =>
     make('FORBIDDEN_ORIGIN', 'permission_denied')(`requests from origin ${JSON.stringify(origin)} are not allowed`, { origin }),
   tooManyConnections: (reason: string) => make('TOO_MANY_CONNECTIONS', 'resource_exhausted')(reason),
+  rateLimited: (limit: number, retryAfterSeconds: number) =>
+    make('RATE_LIMITED', 'resource_exhausted')(`more than ${limit} requests a minute with this credential (security.rate_limit_per_minute): retry in ${retryAfterSeconds} s`, { limit, retryAfterSeconds }),
   tokenNotFound: (id: string) => make('TOKEN_NOT_FOUND', 'not_found')(`token not found: ${id}`, { id }),
   tokenNameTaken: (name: string) => make('TOKEN_NAME_TAKEN', 'already_exists')(`a live token is already named ${name}`, { name }),
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Interceptor } from '@connectrpc/connect'
 import type { FastifyInstance, InjectOptions } from 'fastify'
-import { pino } from 'pino'
+import { pino, type Logger } from 'pino'
 import { buildApp } from '../../src/api/app.js'
 import { loadConfig, type Config } from '../../src/config.js'
 import { createContext, type Context } from '../../src/context.js'
@@ -31,10 +31,18 @@ export const testConfig = (t: TapTest, adjust: (config: Config) => void = () => 
   return config
 }
 
-/** `bus`: the context's event bus instead of the in-process one (a test's RabbitMQ bus). */
-export const buildContext = async (t: TapTest, adjust?: (config: Config) => void, { bus, database: given }: { bus?: EventBus, database?: Database } = {}): Promise<Context> => {
-  const database = given ?? await openTestDatabase(t)
-  const logger = pino({ level: process.env.STRATAVORE_TEST_LOG_LEVEL ?? 'silent' })
+export interface BuildOptions {
+  /** The context's event bus instead of the in-process one (a test's RabbitMQ bus). */
+  bus?: EventBus
+  /** The context's logger instead of a silent one (a test that reads the log). */
+  logger?: Logger
+  /** A database the test opened (one that two daemons share), instead of a fresh one. */
+  database?: Database
+}
+
+export const buildContext = async (t: TapTest, adjust?: (config: Config) => void, { bus, logger: givenLogger, database: givenDatabase }: BuildOptions = {}): Promise<Context> => {
+  const database = givenDatabase ?? await openTestDatabase(t)
+  const logger = givenLogger ?? pino({ level: process.env.STRATAVORE_TEST_LOG_LEVEL ?? 'silent' })
   const ctx = await createContext(testConfig(t, adjust), logger, { roles: ['api'], database, ...(bus ? { bus } : {}) })
   return ctx
 }
@@ -56,7 +64,7 @@ export const withToken = (token: string): Interceptor => next => async request =
  * its own `authorization` header (`authorization: undefined` sends none); `token` is that admin
  * token, for clients of a listening app.
  */
-export const build = async (t: TapTest, adjust?: (config: Config) => void, options: { bus?: EventBus, database?: Database } = {}): Promise<{ app: FastifyInstance, ctx: Context, token: string }> => {
+export const build = async (t: TapTest, adjust?: (config: Config) => void, options: BuildOptions = {}): Promise<{ app: FastifyInstance, ctx: Context, token: string }> => {
   const ctx = await buildContext(t, adjust, options)
   const app = asAdmin(await buildApp(ctx), ctx)
   t.teardown(() => app.close())

@@ -75,6 +75,15 @@ export const browserGuardPlugin = fp(async (app: FastifyInstance) => {
     throw errors.forbiddenOrigin(origin)
   })
 
+  // Node hands an upgrade request's socket to its 'upgrade' listener and forgets it; the
+  // websocket plugin closes it after a refusal only when its own hooks have run, and every
+  // refusal here and in authentication comes before them. Left open, each refused upgrade would
+  // hold a descriptor, and app.close() would wait for the client to hang up.
+  app.addHook('onResponse', async (request, reply) => {
+    // `upgrade` is Node's own flag (untyped): the request came by the 'upgrade' event.
+    if ((request.raw as { upgrade?: boolean }).upgrade === true && reply.statusCode !== 101) request.raw.socket.destroy()
+  })
+
   if (policy.listedOrigins.size > 0 || policy.anyOrigin) {
     await app.register(cors, {
       delegator: (request, callback) => {

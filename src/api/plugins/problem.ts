@@ -1,6 +1,8 @@
 // The one place REST maps errors: AppError kinds, Fastify's own request errors and everything
 // else become application/problem+json (RFC 9457). A 5xx never shows internals: the body says
 // "internal error" and the log has the cause.
+import { STATUS_CODES } from 'node:http'
+import type { Socket } from 'node:net'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { isAppError, type ErrorKind } from '../../core/errors.js'
@@ -20,7 +22,8 @@ export const STATUS_OF_KIND: Record<ErrorKind, number> = {
 
 const TITLES: Record<number, string> = {
   400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 406: 'Not Acceptable', 409: 'Conflict', 413: 'Content Too Large',
-  415: 'Unsupported Media Type', 421: 'Misdirected Request', 426: 'Upgrade Required', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable',
+  408: 'Request Timeout', 415: 'Unsupported Media Type', 421: 'Misdirected Request', 426: 'Upgrade Required', 429: 'Too Many Requests', 431: 'Request Header Fields Too Large',
+  500: 'Internal Server Error', 503: 'Service Unavailable',
 }
 
 // Fastify's request errors, by code, with the stable code we expose for each.
@@ -90,6 +93,22 @@ export const toProblem = (err: unknown, request: FastifyRequest): ProblemBody =>
 export const sendRouteNotFound = (request: FastifyRequest, reply: FastifyReply) => {
   const path = request.url.split('?')[0]!
   return sendProblem(reply, problemOf(404, 'ROUTE_NOT_FOUND', `no route ${request.method} ${path}`, { instance: path }))
+}
+
+/**
+ * Fastify's clientErrorHandler: a request Node could not parse (headers over its 16 KiB limit,
+ * malformed HTTP, too slow to arrive) gets a problem like any other, and the log gets the
+ * error's code only: Node attaches the raw bytes it read (rawPacket), credentials included.
+ */
+export function clientErrorHandler (this: FastifyInstance, err: Error & { code?: string }, socket: Socket) {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return
+  const [status, code, detail] = err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'HEADERS_TOO_LARGE', 'the request headers are larger than this server accepts']
+    : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'REQUEST_TIMEOUT', 'the request did not arrive in time']
+      : [400, 'MALFORMED_REQUEST', 'the request is not valid HTTP/1.1'] as const
+  this.log.debug({ code: err.code }, 'client error')
+  if (!socket.writable) return socket.destroy()
+  const body = JSON.stringify(problemOf(status, code, detail))
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/problem+json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`, () => socket.destroy())
 }
 
 export const problemPlugin = fp(async (app: FastifyInstance) => {

@@ -8,9 +8,10 @@ import type { TokenService } from '../../core/auth/token-service.js'
 import { permits } from '../../core/auth/principal.js'
 import { errors } from '../../core/errors.js'
 import { RPC_ACCESS } from '../access-policy.js'
+import { rateKeyOf, type RateLimiter } from '../rate-limit.js'
 import { principalKey } from './actor.js'
 
-export const authInterceptor = (tokens: TokenService): Interceptor => next => async request => {
+export const authInterceptor = (tokens: TokenService, limiter: RateLimiter): Interceptor => next => async request => {
   const method = `${request.service.typeName}/${request.method.name}`
   const access = RPC_ACCESS[method]
   if (access === undefined) throw errors.permissionDenied('any', `(undeclared: ${method} has no entry in the access policy)`)
@@ -22,6 +23,8 @@ export const authInterceptor = (tokens: TokenService): Interceptor => next => as
   const principal = await tokens.authenticate(secret)
   if (!principal) throw errors.unauthenticated('the token is not valid: unknown, expired or revoked')
   if (!permits(principal.role, access)) throw errors.permissionDenied(principal.role, access)
+  // Counted as REST counts it (src/api/rate-limit.ts): per credential, once it may call.
+  limiter.take(rateKeyOf(principal))
   request.contextValues.set(principalKey, principal)
   return next(request)
 }

@@ -12,6 +12,7 @@ import { RunnerService } from '../../gen/stratavore/v1/runner_pb.js'
 import { SessionService } from '../../gen/stratavore/v1/session_pb.js'
 import { SystemService } from '../../gen/stratavore/v1/system_pb.js'
 import { TokenService } from '../../gen/stratavore/v1/token_pb.js'
+import { rateLimiterOf } from '../rate-limit.js'
 import { authInterceptor } from './auth.js'
 import { errorInterceptor } from './errors.js'
 import { eventService } from './events.js'
@@ -45,7 +46,7 @@ export const routerOptions = (ctx: Context): ConnectRouterOptions => ({
   readMaxBytes: ctx.config.daemon.body_limit_bytes,
   acceptCompression: [compressionGzip, compressionBrotli],
   // Errors outermost, so that a refused credential maps to its Connect code like any error.
-  interceptors: [errorInterceptor(ctx.logger.child({ component: 'rpc' }), ctx.databaseGate), authInterceptor(ctx.tokens)],
+  interceptors: [errorInterceptor(ctx.logger.child({ component: 'rpc' }), ctx.databaseGate), authInterceptor(ctx.tokens, rateLimiterOf(ctx))],
   // Clients may not hold a call open past this, whatever timeout they ask for.
   maxTimeoutMs: 120_000,
 })
