@@ -90,6 +90,10 @@ export const errors = {
   heartbeatFenced: (fenced: string[], accepted: string[]) =>
     make('HEARTBEAT_FENCED', 'failed_precondition')(`${fenced.length} runner(s) no longer run here; kill their processes`, { fenced, accepted }),
 
+  // Every pooled connection is busy and requests are queuing for one (said by the health check
+  // without waiting for a connection itself).
+  databaseSaturated: (inFlight: number, poolSize: number, oldestMs: number) =>
+    make('DATABASE_SATURATED', 'unavailable')(`the database is saturated: ${inFlight} operations in flight on ${poolSize} connections, the oldest for ${oldestMs} ms; retry shortly`, { inFlight, poolSize, oldestMs }),
   unavailable: make('UNAVAILABLE', 'unavailable'),
   internal: make('INTERNAL', 'internal'),
 }
