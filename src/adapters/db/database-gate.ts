@@ -3,8 +3,8 @@
 // at once instead of letting them join the pool's queue, where they would wait for a cut
 // connection or a free one.
 //
-// The gate opens when an operation fails with a connection error or passes its deadline
-// (`trip`). While open, one probe (at most PROBE_TIMEOUT_MS) runs per PROBE_INTERVAL_MS; the
+// The gate opens when an operation passes its deadline, or fails with a connection error and a
+// probe fails as well (`trip`). While open, one probe (at most PROBE_TIMEOUT_MS) runs per PROBE_INTERVAL_MS; the
 // first that succeeds closes it. It logs one warning when it opens (the reason and the first
 // error) and one when it closes (how long, how many requests were refused at the door and how
 // many failed with a connection error), so an outage reads as two lines, not one per request.
@@ -50,21 +50,54 @@ export const createDatabaseGate = ({ probe, log, now = () => Date.now() }: { pro
   // Unref'd: the gate keeps nothing alive; the process it guards has its own reasons to run.
   const schedule = () => { timer = setTimeout(() => void probeOnce(), PROBE_INTERVAL_MS).unref() }
 
-  const probeOnce = async () => {
-    timer = null
+  const probeWithin = async () => {
     let deadline: ReturnType<typeof setTimeout> | undefined
     try {
       await Promise.race([
         probe(),
         new Promise((_, reject) => { deadline = setTimeout(() => reject(new Error('probe timed out')), PROBE_TIMEOUT_MS).unref() }),
       ])
+    } finally {
+      clearTimeout(deadline)
+    }
+  }
+
+  const probeOnce = async () => {
+    timer = null
+    try {
+      await probeWithin()
       log.warn({ reason, outageMs: now() - openedAt, refused, failed }, 'database gate closed: the database answers again; requests pass')
       reason = null
     } catch {
       if (!closed) schedule()
-    } finally {
-      clearTimeout(deadline)
     }
+  }
+
+  const open = (why: GateReason, err: unknown, failures: number) => {
+    reason = why
+    openedAt = now()
+    refused = 0
+    failed = failures
+    log.warn({ reason, ...describe(err) }, `database gate opened: answering 503 until a probe succeeds (${reason})`)
+    schedule()
+  }
+
+  // One cut connection is not an outage: after pg_terminate_backend, or a storm of them,
+  // postgres.js fails the first query of each reconnected connection with the error that cut
+  // the previous one (57P01), well after the server is back. So a connection error opens the
+  // gate only once a probe fails too; a deadline (saturation) opens it at once.
+  let verifying: Promise<void> | null = null
+  let failedWhileVerifying = 0
+  const verify = (err: unknown) => {
+    failedWhileVerifying++
+    verifying ??= (async () => {
+      let reachable = true
+      try { await probeWithin() } catch { reachable = false }
+      if (!reachable && !reason && !closed) open('unreachable', err, failedWhileVerifying)
+      else log.debug({ ...describe(err), failures: failedWhileVerifying }, 'database connection error; the database answers: the gate stays closed')
+      failedWhileVerifying = 0
+      verifying = null
+    })()
   }
 
   return {
@@ -74,12 +107,8 @@ export const createDatabaseGate = ({ probe, log, now = () => Date.now() }: { pro
         failed++
         return
       }
-      reason = isDatabaseTimeout(err) ? 'saturated' : 'unreachable'
-      openedAt = now()
-      refused = 0
-      failed = 1
-      log.warn({ reason, ...describe(err) }, `database gate opened: answering 503 until a probe succeeds (${reason})`)
-      schedule()
+      if (isDatabaseTimeout(err)) open('saturated', err, 1)
+      else verify(err)
     },
     refuse () { refused++ },
     isOpen: () => reason !== null,
