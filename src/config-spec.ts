@@ -28,6 +28,8 @@ export const MAX_SCROLLBACK_BYTES = 16 * 1024 * 1024
 export const CONFIG_SPEC = {
   database: {
     driver: oneOf('pglite', ['pglite', 'postgres']),
+    // One statement, or one whole transaction with its wait for a pooled connection (Postgres).
+    query_timeout_ms: int(5_000, 100, 600_000),
     postgresql: {
       host: str('localhost'),
       port: port(5432),

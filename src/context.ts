@@ -8,7 +8,7 @@ import { tokenSecrets } from './adapters/auth/token-secrets.js'
 import { createTokenService, type TokenService } from './core/auth/token-service.js'
 import { resolveAuditKeys } from './adapters/audit/key-store.js'
 import type { Logger } from './adapters/logger.js'
-import { openDatabase, ping, type Database } from './adapters/db/client.js'
+import { openDatabase, type Database } from './adapters/db/client.js'
 import { createAuditReader } from './adapters/db/repositories/audit-reader.js'
 import { createRepositories, createUnitOfWork } from './adapters/db/unit-of-work.js'
 import { systemClock, uuidV7Ids } from './adapters/system/clock-and-ids.js'
@@ -90,7 +90,7 @@ export const agentCatalogue = (config: Config): AgentCatalogue => ({
 })
 
 export const openConfiguredDatabase = (config: Config): Promise<Database> => config.databaseUrl
-  ? openDatabase({ kind: 'postgres', url: config.databaseUrl, poolSize: config.database.postgresql.max_conns })
+  ? openDatabase({ kind: 'postgres', url: config.databaseUrl, poolSize: config.database.postgresql.max_conns, queryTimeoutMs: config.database.query_timeout_ms })
   : openDatabase({ kind: 'pglite', dataDir: config.dataDir })
 
 export const openConfiguredBus = async (config: Config, logger: Logger): Promise<EventBus> => {
@@ -125,7 +125,16 @@ export const createContext = async (config: Config, logger: Logger, options: Con
       bus,
       onError: err => logger.warn({ err }, 'event feed: read failed; retrying'),
     })
-    const databaseGate = createDatabaseGate({ probe: () => ping(database.db), log: logger.child({ component: 'database-gate' }) })
+    // The gate stays open while the pool is saturated, even though the server answers: letting
+    // requests in again would only queue them behind the operations that saturate it.
+    const databaseGate = createDatabaseGate({
+      probe: async () => {
+        const load = database.load()
+        if (load.saturated) throw new Error(`the pool is saturated (${load.inFlight} in flight)`)
+        await database.probe()
+      },
+      log: logger.child({ component: 'database-gate' }),
+    })
     const auditReader = createAuditReader(database.db)
     const checkpointLog = createCheckpointFile(config.dataDir)
     const runners = createRunnerService({

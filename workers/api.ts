@@ -6,6 +6,7 @@ import { buildApp } from '../src/api/app.js'
 import { buildGrpcServer } from '../src/api/grpc-server.js'
 import { buildMetricsServer } from '../src/api/metrics-server.js'
 import type { Context } from '../src/context.js'
+import { createFailureStreak } from '../src/core/failure-streak.js'
 import type { Part } from '../src/process/lifecycle.js'
 
 // In-flight requests get this long to finish on shutdown. A request can wait on a query that
@@ -80,8 +81,9 @@ export const startApi = async (ctx: Context): Promise<Part[]> => {
   }
 
   // This daemon's own liveness row, read by /api/v1/status on every daemon of the group.
+  const beats = createFailureStreak(ctx.logger, 'daemon heartbeat')
   const beat = setInterval(() => {
-    ctx.repos.daemons.heartbeat(ctx.daemonId).catch(err => ctx.logger.warn({ err }, 'daemon heartbeat failed'))
+    ctx.repos.daemons.heartbeat(ctx.daemonId).then(() => beats.succeeded(), err => beats.failed(err))
   }, daemon.heartbeat_interval_seconds * 1000)
   parts.push({ name: 'daemon-heartbeat', stop: async () => clearInterval(beat) })
   return parts

@@ -3,6 +3,7 @@
 // update, so two never act on the same runner.
 import { Cron } from 'croner'
 import type { Context } from '../src/context.js'
+import { createFailureStreak } from '../src/core/failure-streak.js'
 import { createReconcileGate } from '../src/core/runners/reconcile-gate.js'
 import type { Part } from '../src/process/lifecycle.js'
 
@@ -11,6 +12,7 @@ export const startReconciler = async (ctx: Context): Promise<Part[]> => {
   const { reconcile_interval_seconds: interval, heartbeat_interval_seconds: beat } = ctx.config.daemon
   const gate = createReconcileGate({ graceMs: 3 * beat * 1000, now: () => Date.now() })
   let running: Promise<void> = Promise.resolve()
+  const failures = createFailureStreak(log, 'reconcile pass')
 
   const pass = async () => {
     try {
@@ -23,9 +25,10 @@ export const startReconciler = async (ctx: Context): Promise<Part[]> => {
       }
       const result = await ctx.reconciler.reconcile('reconciler')
       if (result.reconciledCount > 0) log.info(result, 'reconciled')
+      failures.succeeded()
     } catch (err) {
       gate.recordFailure()
-      log.warn({ err }, 'reconcile pass failed')
+      failures.failed(err)
     }
   }
 

@@ -103,6 +103,10 @@ export const errors = {
   tokenNotFound: (id: string) => make('TOKEN_NOT_FOUND', 'not_found')(`token not found: ${id}`, { id }),
   tokenNameTaken: (name: string) => make('TOKEN_NAME_TAKEN', 'already_exists')(`a live token is already named ${name}`, { name }),
 
+  // Every pooled connection is busy and requests are queuing for one (said by the health check
+  // without waiting for a connection itself).
+  databaseSaturated: (inFlight: number, poolSize: number, oldestMs: number) =>
+    make('DATABASE_SATURATED', 'unavailable')(`the database is saturated: ${inFlight} operations in flight on ${poolSize} connections, the oldest for ${oldestMs} ms; retry shortly`, { inFlight, poolSize, oldestMs }),
   unavailable: make('UNAVAILABLE', 'unavailable'),
   internal: make('INTERNAL', 'internal'),
 }

@@ -27,16 +27,24 @@ export const isPostgresJsDeadSocketWrite = (err: unknown): boolean =>
   /Cannot read properties of null \(reading 'write'\)/.test(err.message) &&
   /nextWrite[^\n]*postgres[\\/]src[\\/]connection\.js/.test(err.stack ?? '')
 
+// A terminated or closed database connection is an expected event, handled where it happens
+// (src/adapters/db/postgres-client.ts, query-guard.ts): no other error is survived here. An
+// error that reaches these handlers is a bug; it is logged (the fault tests fail on the line)
+// and ends the process, which its supervisor restarts in a known state.
 const surviveKnownDriverBugs = (logger: Logger) => {
-  process.on('uncaughtException', err => {
+  const die = (err: unknown, what: string) => {
     if (isPostgresJsDeadSocketWrite(err)) {
       logger.warn({ err }, 'postgres.js wrote to a closed connection (upstream bug); ignored')
       return
     }
-    logger.fatal({ err }, 'uncaught exception')
+    logger.fatal({ err }, what)
     logger.flush?.()
     process.exit(1)
-  })
+  }
+  process.on('uncaughtException', err => die(err, 'uncaught exception'))
+  // Installed so the line names what happened; without it Node raises the rejection as an
+  // uncaught exception, which ends the process the same way.
+  process.on('unhandledRejection', reason => die(reason, 'unhandled rejection'))
 }
 
 // A setting the daemon must not start with: one line on stderr, exit code 2, nothing opened.

@@ -9,7 +9,10 @@ import { openDatabase, ping, type Database } from '../../src/adapters/db/client.
 import { isConnectionError } from '../../src/adapters/db/pg-errors.js'
 import { createDaemonRepository } from '../../src/adapters/db/repositories/system.js'
 import { buildApp } from '../../src/api/app.js'
-import { asAdmin, buildContext } from '../helpers/app.js'
+import { pino } from 'pino'
+import { createContext } from '../../src/context.js'
+import { asAdmin, buildContext, testConfig } from '../helpers/app.js'
+import { openTestDatabase } from '../helpers/database.js'
 
 type TapTest = { teardown(fn: () => unknown): void }
 
@@ -92,14 +95,18 @@ t.test('GET /api/v1/health answers 503 problem+json with Retry-After within abou
 })
 
 t.test('after a connection error, API requests get 503 at once without waiting on the pool, until a probe reaches the database', async t => {
-  const ctx = await buildContext(t)
+  // The gate's probe fails until the test says the database is back (it opens only when a probe fails too).
+  const database = await openTestDatabase(t)
+  let down = true
+  const ctx = await createContext(testConfig(t), pino({ level: 'silent' }), { roles: ['api'], database: { ...database, probe: async () => { if (down) throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }); await database.probe() } } })
   const refused = await openUnreachable(t, `postgres://postgres@127.0.0.1:${await closedPort()}/postgres`)
   // Only the health check reads the unreachable database; every other route reads the real one.
   const app = asAdmin(await buildApp({ ...ctx, repos: { ...ctx.repos, daemons: createDaemonRepository(refused.db) } }), ctx)
   t.teardown(() => app.close())
   t.equal((await app.inject({ method: 'GET', url: '/api/v1/projects' })).statusCode, 200, 'the gate starts closed')
   t.equal((await app.inject({ method: 'GET', url: '/api/v1/health' })).statusCode, 503, 'a connection error…')
-  t.ok(ctx.databaseGate.isOpen(), '…opens the gate')
+  for (let i = 0; i < 100 && !ctx.databaseGate.isOpen(); i++) await new Promise(resolve => setTimeout(resolve, 20))
+  t.ok(ctx.databaseGate.isOpen(), '…opens the gate (its probe failed too)')
   const gated = await app.inject({ method: 'GET', url: '/api/v1/projects' })
   t.equal(gated.statusCode, 503, 'a route whose database works is refused too: it never reached the pool')
   t.equal(gated.headers['retry-after'], '5')
@@ -108,7 +115,8 @@ t.test('after a connection error, API requests get 503 at once without waiting o
   t.equal(rpc.statusCode, 503, 'an RPC call too')
   t.match(rpc.json(), { code: 'unavailable', message: 'the database is unavailable; retry shortly' })
   t.equal((await app.inject({ method: 'GET', url: '/openapi.json' })).statusCode, 200, 'what needs no database is served')
-  // The probe reads the context's (working) database: the gate closes by itself.
+  // The database answers the probe again: the gate closes by itself.
+  down = false
   const deadline = Date.now() + 20_000
   while (ctx.databaseGate.isOpen() && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 50))
   t.notOk(ctx.databaseGate.isOpen(), 'a successful probe closes it')

@@ -80,3 +80,25 @@ export const waitHealthy = async (daemon: Daemon, timeoutMs = 60_000) => {
   }
   throw new Error(`stratavored did not answer /api/v1/health (${exited ? 'it exited' : 'timed out'}); output:\n${daemon.output()}`)
 }
+
+// What lifecycle.ts logs before a process dies of an error nobody caught, and what Node prints
+// when no handler is installed yet (or the handler itself failed).
+const CRASH_LINE = /"msg":"(uncaught exception|unhandled rejection)"|^(Uncaught|Unhandled|\[UnhandledPromiseRejection)|triggerUncaughtException|UnhandledPromiseRejection/
+
+/** The lines of a daemon's output that say an error escaped every handler. */
+export const crashLines = (output: string): string[] => output.split('\n').filter(line => CRASH_LINE.test(line))
+
+type TapTest = { teardown(fn: () => unknown): void, fail(...args: [string, Record<string, unknown>]): unknown }
+
+/**
+ * Fails the test, at teardown, if the daemon logged an uncaught exception or an unhandled
+ * rejection at any point, even one it survived or that a fault made likely: those are bugs.
+ */
+export const failOnCrashLines = (t: TapTest, daemon: Daemon, name = 'stratavored') => {
+  t.teardown(() => checkCrashLines(t, daemon, name))
+}
+
+export const checkCrashLines = (t: Pick<TapTest, 'fail'>, daemon: Daemon, name = 'stratavored') => {
+  const lines = crashLines(daemon.output())
+  if (lines.length > 0) t.fail(`${name} logged ${lines.length} uncaught exception(s) or unhandled rejection(s)`, { diagnostic: true, first: lines.slice(0, 3).map(l => l.slice(0, 1500)) })
+}

@@ -10,12 +10,12 @@ import { outbox } from '../../src/adapters/db/schema.js'
 import { createContext, type Context } from '../../src/context.js'
 import { tempDir, testConfig } from './app.js'
 import { createScratchDatabase, testDatabaseUrl } from './database.js'
-import { startDaemon, type Daemon } from './daemon.js'
+import { checkCrashLines, crashLines, startDaemon, type Daemon } from './daemon.js'
 import { testAmqpUrl } from './bus.js'
 import { createProject } from './fixtures.js'
 import { openLedger, type Ledger } from './ledger.js'
 
-type TapTest = Parameters<typeof createScratchDatabase>[0] & Parameters<typeof openLedger>[0] & {
+type TapTest = Parameters<typeof createScratchDatabase>[0] & Parameters<typeof openLedger>[0] & Parameters<typeof checkCrashLines>[0] & {
   fail(...args: unknown[]): unknown
   pass(...args: unknown[]): unknown
 }
@@ -53,6 +53,9 @@ export const envNumber = (name: string, fallback: number, ciFallback = fallback)
   return n
 }
 
+/** application_name of the rig's own database sessions (the daemons' are `stratavored`). */
+export const RIG_APPLICATION_NAME = 'stratavore-test-rig'
+
 export interface StvProcess extends Daemon {
   /** Set once the process has exited, with how. */
   exit: { code: number | null, signal: NodeJS.Signals | null } | null
@@ -72,7 +75,12 @@ export interface Rig {
   exchange: string
   ledger: Ledger
   batchSize: number
-  spawn(role: 'relay' | 'api', env?: Record<string, string>): Promise<StvProcess>
+  /**
+   * Starts `stratavored <role...>` (`all`, or one or more of api relay reconciler supervisor,
+   * space-separated). `configFile` is passed as --config. The test fails if the process logs
+   * an uncaught exception or an unhandled rejection (checked at teardown).
+   */
+  spawn(role: string, env?: Record<string, string>, options?: { configFile?: string }): Promise<StvProcess>
   /** Projects with a high quota, for writers to spread launches over. */
   projects(n: number): Promise<string[]>
   outboxIds(): Promise<string[]>
@@ -87,7 +95,10 @@ export const openRig = async (t: TapTest, { batchSize, pollIntervalMs = 1000 }: 
   const databaseUrl = await createScratchDatabase(t)
   const amqpUrl = testAmqpUrl()!
   const exchange = `stv-fault-${randomBytes(5).toString('hex')}`
-  const database = await openDatabase({ kind: 'postgres', url: databaseUrl, poolSize: 10 })
+  // The rig's own sessions are named, so that a fault test can cut the daemons' and not its own.
+  const rigUrl = new URL(databaseUrl)
+  rigUrl.searchParams.set('application_name', RIG_APPLICATION_NAME)
+  const database = await openDatabase({ kind: 'postgres', url: rigUrl.toString(), poolSize: 10 })
   t.teardown(() => database.close())
   const logger = pino({ level: process.env.STRATAVORE_TEST_LOG_LEVEL ?? 'silent' })
   // The test's own context has no AMQP_URL, so it uses the in-process bus: it never relays.
@@ -96,10 +107,13 @@ export const openRig = async (t: TapTest, { batchSize, pollIntervalMs = 1000 }: 
   const ledger = await openLedger(t, { url: amqpUrl, exchange })
   const home = tempDir(t, 'stv-fault-home-')
   const children = new Set<StvProcess>()
+  const spawned: StvProcess[] = []
+  // Registered first, so it runs last: after the processes have stopped, their whole output is in.
+  t.teardown(() => { for (const p of spawned) checkCrashLines(t, p, p.role) })
   t.teardown(async () => { await Promise.all([...children].map(c => c.stop())) })
 
-  const spawn = async (role: 'relay' | 'api', env: Record<string, string> = {}): Promise<StvProcess> => {
-    const daemon = await startDaemon([role], {
+  const spawn = async (role: string, env: Record<string, string> = {}, { configFile }: { configFile?: string } = {}): Promise<StvProcess> => {
+    const daemon = await startDaemon([...role.split(' '), ...(configFile ? ['--config', configFile] : [])], {
       HOME: home,
       // The test context's data dir: whatever a daemon keeps there (the audit key) is shared.
       STRATAVORE_DATA_DIR: ctx.config.dataDir,
@@ -117,8 +131,8 @@ export const openRig = async (t: TapTest, { batchSize, pollIntervalMs = 1000 }: 
       exit: null as StvProcess['exit'],
       describeExit: () => {
         if (!proc.exit) return `${role}: running`
-        const raw = daemon.output().split('\n').filter(l => l.trim() && !l.startsWith('{')).join('\n')
-        return `${role} exited ${JSON.stringify(proc.exit)}${raw ? `:\n${raw.slice(-2000)}` : ''}`
+        const raw = [...crashLines(daemon.output()), ...daemon.output().split('\n').filter(l => l.trim() && !l.startsWith('{'))].join('\n')
+        return `${role} exited ${JSON.stringify(proc.exit)}${raw ? `:\n${raw.slice(-3000)}` : ''}`
       },
       logs: () => daemon.output().split('\n').filter(l => l.startsWith('{')).map(l => { try { return JSON.parse(l) as Record<string, unknown> } catch { return {} } }),
       async stop () {
@@ -131,6 +145,7 @@ export const openRig = async (t: TapTest, { batchSize, pollIntervalMs = 1000 }: 
     })
     void daemon.exited.then(e => { proc.exit = e; children.delete(proc) })
     children.add(proc)
+    spawned.push(proc)
     return proc
   }
 

@@ -3,17 +3,15 @@
 // everything above this file runs one code path on either.
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { PGlite } from '@electric-sql/pglite'
 import { getTableColumns, sql, type Table } from 'drizzle-orm'
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator'
-import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
-import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator'
-import postgres from 'postgres'
 import { AppError, errors } from '../../core/errors.js'
 import { ensureDataDir } from '../system/data-dir.js'
+import { migrationsFolder, openPostgres } from './postgres-client.js'
+import type { PoolLoad } from './query-guard.js'
 import { schema, type Schema } from './schema.js'
 
 export type Db = PgDatabase<PgQueryResultHKT, Schema>
@@ -28,92 +26,19 @@ export interface Database {
    * notifications sent while it was down are lost. Resolves to an unlisten function.
    */
   listen(channel: string, onNotify: () => void, onListen: () => void): Promise<() => Promise<void>>
+  /** The pool's load, read without a connection (PGlite has one connection and no queue). */
+  load(): PoolLoad
+  /** One round trip outside the pool (a fresh connection each time): does the server answer? */
+  probe(): Promise<void>
   close(): Promise<void>
 }
 
 export type DatabaseOptions =
-  | { kind: 'postgres', url: string, poolSize: number, connectTimeoutSeconds?: number }
+  | { kind: 'postgres', url: string, poolSize: number, connectTimeoutSeconds?: number, queryTimeoutMs?: number }
   | { kind: 'pglite', dataDir: string | null }
-
-const migrationsFolder = fileURLToPath(new URL('../../../drizzle', import.meta.url))
-// Any constant works; it only has to be the same in every Stratavore process.
-const MIGRATION_LOCK_KEY = 0x5354_5241_5641n
 
 export const openDatabase = async (options: DatabaseOptions): Promise<Database> =>
   options.kind === 'postgres' ? openPostgres(options) : openPglite(options.dataDir)
-
-// How long a connection attempt may take before its query fails. A request that needs the
-// database waits for one attempt (more when more requests than the pool has connections are
-// waiting), so this bounds how long the API takes to answer 503 when the database host is
-// gone or packets are dropped (a stopped server refuses at once). Generous for a server on
-// the same network; `?connect_timeout=N` in the URL overrides it for a slower link.
-const DEFAULT_CONNECT_TIMEOUT_SECONDS = 2
-
-// Read from the query string alone: postgres.js accepts multi-host URLs that URL() refuses.
-const connectTimeoutOf = (url: string, fallback: number): number => {
-  const fromUrl = Number(new URLSearchParams(url.split('?')[1] ?? '').get('connect_timeout'))
-  return Number.isFinite(fromUrl) && fromUrl > 0 ? fromUrl : fallback
-}
-
-const openPostgres = async ({ url, poolSize, connectTimeoutSeconds = DEFAULT_CONNECT_TIMEOUT_SECONDS }: { url: string, poolSize: number, connectTimeoutSeconds?: number }): Promise<Database> => {
-  const connectTimeout = connectTimeoutOf(url, connectTimeoutSeconds)
-  const client = postgres(url, {
-    max: poolSize,
-    connect_timeout: connectTimeout,
-    idle_timeout: 60,
-    onnotice: () => {},
-    connection: {
-      application_name: 'stratavored',
-      idle_in_transaction_session_timeout: 60_000,
-      // Launch admission depends on READ COMMITTED (the advisory lock must come before the
-      // snapshot); pinning it per connection also saves a SET TRANSACTION per unit of work.
-      default_transaction_isolation: 'read committed',
-    },
-  })
-  const db = drizzlePostgres({ client: preparedByDefault(client), schema }) as unknown as Db
-  return {
-    kind: 'postgres',
-    db,
-    async migrate () {
-      // A dedicated connection holds a session advisory lock for the whole run, so two
-      // daemons starting together apply each migration once, one after the other.
-      const lockClient = postgres(url, { max: 1, connect_timeout: connectTimeout, onnotice: () => {} })
-      try {
-        await lockClient`select pg_advisory_lock(${MIGRATION_LOCK_KEY.toString()}::bigint)`
-        await migratePostgres(drizzlePostgres({ client: lockClient }), { migrationsFolder })
-        await lockClient`select pg_advisory_unlock(${MIGRATION_LOCK_KEY.toString()}::bigint)`
-      } finally {
-        await lockClient.end({ timeout: 5 })
-      }
-    },
-    async listen (channel, onNotify, onListen) {
-      const { unlisten } = await client.listen(channel, onNotify, onListen)
-      return unlisten
-    },
-    async close () { await client.end({ timeout: 5 }) },
-  }
-}
-
-// drizzle sends unnamed queries unprepared, so postgres.js does a Parse/Describe round trip
-// and Postgres re-plans every statement. Our statements are a fixed set of shapes, so letting
-// postgres.js prepare and cache them per connection halves round trips and planning.
-type SqlClient = postgres.Sql | postgres.TransactionSql
-const preparedByDefault = <T extends SqlClient>(client: T): T => new Proxy(client, {
-  get (target, property, receiver) {
-    if (property === 'unsafe') {
-      return (query: string, params?: postgres.ParameterOrJSON<never>[], options?: postgres.UnsafeQueryOptions) =>
-        // eslint-disable-next-line no-restricted-syntax -- drizzle's own parameterized statements pass through here
-        target.unsafe(query, params, { ...options, prepare: true })
-    }
-    if (property === 'begin') {
-      return (...args: unknown[]) => {
-        const work = args.pop() as (tx: postgres.TransactionSql) => unknown
-        return (target as postgres.Sql).begin(...(args as [string]), tx => work(preparedByDefault(tx)))
-      }
-    }
-    return Reflect.get(target, property, receiver)
-  },
-})
 
 const openPglite = async (dataDir: string | null): Promise<Database> => {
   const releaseLock = dataDir ? lockDataDir(dataDir) : () => {}
@@ -138,6 +63,8 @@ const openPglite = async (dataDir: string | null): Promise<Database> => {
         onListen()
         return unlisten
       },
+      load: () => ({ size: 1, inFlight: 0, oldestMs: 0, saturated: false }),
+      probe: () => ping(db),
       async close () {
         try { await client.close() } finally { releaseLock() }
       },

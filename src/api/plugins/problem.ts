@@ -6,7 +6,8 @@ import type { Socket } from 'node:net'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { isAppError, type ErrorKind } from '../../core/errors.js'
-import { isConnectionError } from '../../adapters/db/pg-errors.js'
+import { gateMessage } from '../../adapters/db/database-gate.js'
+import { isConnectionError, isDatabaseTimeout } from '../../adapters/db/pg-errors.js'
 
 export const STATUS_OF_KIND: Record<ErrorKind, number> = {
   invalid_argument: 400,
@@ -66,7 +67,9 @@ export const toProblem = (err: unknown, request: FastifyRequest): ProblemBody =>
   const instance = request.url.split('?')[0]!
   if (isAppError(err)) {
     const status = STATUS_OF_KIND[err.kind]
-    if (status >= 500) request.log.error({ err }, 'request failed')
+    // A stack only for the unexpected: an unavailable dependency is an expected state, one line.
+    if (err.kind === 'internal') request.log.error({ err }, 'request failed')
+    else if (status >= 500) request.log.warn({ code: err.code, reason: err.message }, 'request failed: unavailable')
     return status >= 500 && err.kind === 'internal' ? problemOf(500, 'INTERNAL', 'internal error', { instance }) : problemOf(status, err.code, err.message, { instance })
   }
   const fe = err as FastifyError & { validation?: Array<{ instancePath: string, message?: string, params?: Record<string, unknown> }>, validationContext?: string }
@@ -78,8 +81,10 @@ export const toProblem = (err: unknown, request: FastifyRequest): ProblemBody =>
     return problemOf(400, 'VALIDATION_FAILED', errors.map(e => `${e.path} ${e.message}`).join('; '), { instance, errors })
   }
   if (isConnectionError(err)) {
-    request.log.error({ err }, 'database unavailable')
-    return problemOf(503, 'UNAVAILABLE', 'the database is unavailable; retry shortly', { instance })
+    // Expected during an outage: the gate it trips logs the outage once as it opens and once as
+    // it closes, with counts; a line per request (with a stack) buried the logs.
+    request.log.debug({ code: (err as { code?: unknown }).code, reason: (err as Error).message }, 'database unavailable')
+    return problemOf(503, 'UNAVAILABLE', gateMessage(isDatabaseTimeout(err) ? 'saturated' : 'unreachable'), { instance })
   }
   const status = typeof fe?.statusCode === 'number' ? fe.statusCode : 500
   if (status >= 400 && status < 500) {
@@ -114,7 +119,7 @@ export function clientErrorHandler (this: FastifyInstance, err: Error & { code?:
 export const problemPlugin = fp(async (app: FastifyInstance) => {
   app.setErrorHandler((err, request, reply) => {
     // A connection error closes the door for the next requests too: src/api/plugins/database-gate.ts.
-    if (isConnectionError(err)) app.ctx.databaseGate.trip()
+    if (isConnectionError(err)) app.ctx.databaseGate.trip(err)
     return sendProblem(reply, toProblem(err, request))
   })
 }, { name: 'problem' })

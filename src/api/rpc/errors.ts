@@ -5,8 +5,8 @@
 import { create } from '@bufbuild/protobuf'
 import { Code, ConnectError, type Interceptor } from '@connectrpc/connect'
 import type { Logger } from '../../adapters/logger.js'
-import type { DatabaseGate } from '../../adapters/db/database-gate.js'
-import { isConnectionError } from '../../adapters/db/pg-errors.js'
+import { gateMessage, type DatabaseGate } from '../../adapters/db/database-gate.js'
+import { isConnectionError, isDatabaseTimeout } from '../../adapters/db/pg-errors.js'
 import { isAppError, type ErrorKind } from '../../core/errors.js'
 import { ErrorDetailSchema } from '../../gen/stratavore/v1/error_pb.js'
 
@@ -35,12 +35,14 @@ export const toConnectError = (err: unknown, log: Logger): ConnectError => {
       log.error({ err }, 'rpc failed')
       return withDetail('internal error', Code.Internal, 'INTERNAL')
     }
-    if (err.kind === 'unavailable') log.warn({ err }, 'rpc unavailable')
+    // An unavailable dependency is an expected state: one line, no stack.
+    if (err.kind === 'unavailable') log.warn({ code: err.code, reason: err.message }, 'rpc unavailable')
     return withDetail(err.message, CODE_OF_KIND[err.kind], err.code)
   }
   if (isConnectionError(err)) {
-    log.error({ err }, 'database unavailable')
-    return withDetail('the database is unavailable; retry shortly', Code.Unavailable, 'UNAVAILABLE')
+    // Counted by the database gate, which logs the outage as it opens and as it closes.
+    log.debug({ code: (err as { code?: unknown }).code, reason: (err as Error).message }, 'database unavailable')
+    return withDetail(gateMessage(isDatabaseTimeout(err) ? 'saturated' : 'unreachable'), Code.Unavailable, 'UNAVAILABLE')
   }
   log.error({ err }, 'rpc failed')
   return withDetail('internal error', Code.Internal, 'INTERNAL')
@@ -50,7 +52,7 @@ async function * mapStreamErrors<T> (messages: AsyncIterable<T>, log: Logger, ga
   try {
     yield * messages
   } catch (err) {
-    if (isConnectionError(err)) gate.trip()
+    if (isConnectionError(err)) gate.trip(err)
     throw toConnectError(err, log)
   }
 }
@@ -58,12 +60,15 @@ async function * mapStreamErrors<T> (messages: AsyncIterable<T>, log: Logger, ga
 /** Applies toConnectError to whatever a handler throws, before or during its response stream. */
 export const errorInterceptor = (log: Logger, gate: DatabaseGate): Interceptor => next => async request => {
   // The database gate (src/adapters/db/database-gate.ts): refused at once while it is open.
-  if (gate.isOpen()) throw withDetail('the database is unavailable; retry shortly', Code.Unavailable, 'UNAVAILABLE')
+  if (gate.isOpen()) {
+    gate.refuse()
+    throw withDetail(gateMessage(gate.reason()), Code.Unavailable, 'UNAVAILABLE')
+  }
   try {
     const response = await next(request)
     return response.stream ? { ...response, message: mapStreamErrors(response.message, log, gate) } : response
   } catch (err) {
-    if (isConnectionError(err)) gate.trip()
+    if (isConnectionError(err)) gate.trip(err)
     throw toConnectError(err, log)
   }
 }

@@ -3,6 +3,7 @@
 import type { ServiceImpl } from '@connectrpc/connect'
 import type { Context } from '../../context.js'
 import { SystemService } from '../../gen/stratavore/v1/system_pb.js'
+import { checkHealth } from '../health.js'
 import { AuditVerifyQuery } from '../rest/schemas.js'
 import { actorOf } from './actor.js'
 import { toAuditVerificationProto, toDaemonStatusProto, toGlobalMetricsProto, toReconcileProto } from './mappers.js'
@@ -22,9 +23,9 @@ export const systemService = (ctx: Context): ServiceImpl<typeof SystemService> =
     return toReconcileProto(await ctx.reconciler.reconcile(actorOf(context)))
   },
 
-  // As GET /api/v1/health: a round trip to the database; a failure maps to UNAVAILABLE.
+  // As GET /api/v1/health: a saturated pool or a failed round trip maps to UNAVAILABLE.
   async health () {
-    await ctx.repos.daemons.find(ctx.daemonId)
+    await checkHealth(ctx)
     return { status: 'OK' }
   },
 

@@ -5,6 +5,7 @@ import type { Static, TSchema } from '@sinclair/typebox'
 import { Type } from '@sinclair/typebox'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { isAppError } from '../../core/errors.js'
+import { checkHealth } from '../health.js'
 import { problems } from '../rest/schemas.js'
 import { toWebuiDaemon, toWebuiPullRequest, toWebuiMetrics, toWebuiMetricsSnake, toWebuiProject, toWebuiRunner, toWebuiSession } from './mappers.js'
 import {
@@ -40,9 +41,9 @@ export const webuiRoutes = async (app: FastifyInstance) => {
   const failure = (message: string) => ({ success: false, error: message })
 
   app.get('/api/v1/health', {
-    schema: { tags, summary: 'Liveness and database reachability', response: { 200: Type.String({ description: 'OK' }), ...problems(503) } },
+    schema: { tags, summary: 'Liveness and database reachability: 503 when the database is unreachable or its connection pool saturated', response: { 200: Type.String({ description: 'OK' }), ...problems(503) } },
   }, async (_request, reply) => {
-    await ctx.repos.daemons.find(ctx.daemonId)
+    await checkHealth(ctx)
     return reply.type('text/plain; charset=utf-8').send('OK')
   })
 

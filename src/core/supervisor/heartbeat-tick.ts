@@ -3,6 +3,7 @@
 // process is killed at once (the runner was failed or restarted elsewhere), a runner the
 // reconciler had declared lost is recovered.
 import type { DomainEvent } from '../events/event.js'
+import { createFailureStreak } from '../failure-streak.js'
 import type { IdGenerator, Log, NodeRegistration, Repositories, RunnerBeat } from '../ports.js'
 import { runnerEventOf } from '../runners/runner.js'
 import type { AgentRuntime } from './agent-runtime.js'
@@ -79,8 +80,9 @@ export const createHeartbeatTick = ({ repos, runtime, node, log, settings, live,
     }))
   }
 
+  const beats = createFailureStreak(log, 'heartbeat')
   const tick = () => {
-    running = runOnce().catch(err => log.warn({ err }, 'heartbeat failed'))
+    running = runOnce().then(() => beats.succeeded(), err => beats.failed(err))
   }
 
   return {

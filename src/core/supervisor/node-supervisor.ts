@@ -11,6 +11,7 @@
 // Every write is a conditional transition in a new or current generation (fencing), so a
 // report from a process the database has moved past changes nothing. A report that cannot be
 // written (database down) is kept and retried: an exit is never forgotten.
+import { createFailureStreak } from '../failure-streak.js'
 import type { Clock, IdGenerator, Log, NodeRegistration, Repositories, UnitOfWork } from '../ports.js'
 import type { Runner } from '../runners/runner.js'
 import type { AgentRuntime, ExitStatus, LiveAgent, StartPlan, TokenCounts } from './agent-runtime.js'
@@ -88,10 +89,14 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
     }
   }
 
+  // A database outage fails every pass and action until it ends: one warning each, not one per try.
+  const passes = createFailureStreak(log, 'supervisor pass')
+  const actions = createFailureStreak(log, 'supervisor action')
+
   /** Runs `work` for one runner at a time; errors are logged, never thrown into the loop. */
   const exclusive = (runnerId: string, work: () => Promise<unknown>) => {
     busy.add(runnerId)
-    work().catch(err => log.error({ err, runnerId }, 'supervisor action failed'))
+    work().then(() => actions.succeeded(), err => actions.failed(err, { runnerId }))
       .finally(() => { busy.delete(runnerId); if (!shuttingDown) wake() })
   }
 
@@ -261,7 +266,7 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
     if (timer) clearTimeout(timer)
     timer = setTimeout(() => {
       timer = null
-      passing = passing.then(pass).catch(err => log.warn({ err }, 'supervisor pass failed')).finally(() => schedule(settings.convergeIntervalMs))
+      passing = passing.then(pass).then(() => passes.succeeded(), err => passes.failed(err)).finally(() => schedule(settings.convergeIntervalMs))
     }, delayMs)
   }
   const wake = () => schedule(0)
