@@ -94,8 +94,8 @@ export const COMMANDS: CommandSpec[] = [
     },
   },
   {
-    name: 'token', args: 'create <name> | list | revoke <id>', arity: [1, 2], subcommands: ['create', 'list', 'revoke'], completes: ['none', 'none'],
-    summary: 'API tokens (admin only): create one with a role, list them, revoke one',
+    name: 'token', args: '<action> [name|id]', arity: [1, 2], subcommands: ['create', 'list', 'revoke'], completes: ['none', 'none'],
+    summary: 'API tokens (admin only): `create <name> --role ROLE`, `list`, `revoke <id>`',
     details: 'create prints the secret once: keep it, it is shown nowhere else. Give it to the CLI elsewhere as STRATAVORE_TOKEN\n(or --token), to a browser with `stratavore ui`. Roles: viewer reads, operator also launches and stops, admin also\nmanages tokens. revoke takes an id or a unique prefix of one; the token stops working at once.',
     options: {
       role: { type: 'string', value: 'ROLE', choices: ['admin', 'operator', 'viewer'], help: 'create: admin, operator or viewer' },
