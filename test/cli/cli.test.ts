@@ -37,7 +37,7 @@ t.test('against a running daemon', async t => {
     const help = await d.run(['--help'])
     t.equal(help.code, 0)
     t.match(help.stdout, /usage: stratavore <project>[\s\S]*Ctrl-\]/)
-    t.match(help.stdout, /\n  token <action> \[name\|id\]\s+API tokens[\s\S]*\n  ui\s+the web UI[\s\S]*--token TOKEN/)
+    t.match(help.stdout, /\n {2}token <action> \[name\|id\]\s+API tokens[\s\S]*\n {2}ui\s+the web UI[\s\S]*--token TOKEN/)
     t.match((await d.run(['help', 'kill'])).stdout, /usage: stratavore kill <runner>[\s\S]*--force/)
   })
 
