@@ -4,12 +4,13 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { UsageError } from './io.js'
 
-type OptionSpec = NonNullable<ParseArgsConfig['options']>[string] & { help: string, value?: string }
+type OptionSpec = NonNullable<ParseArgsConfig['options']>[string] & { help: string, value?: string, /** The values it takes, for completion. */ choices?: string[] }
 type Options = Record<string, OptionSpec>
 
 export const GLOBAL_OPTIONS: Options = {
   'api-url': { type: 'string', value: 'URL', help: 'the daemon (default: $STRATAVORE_API_URL, else daemon.host/http_port from the config, else http://127.0.0.1:8080)' },
-  config: { type: 'string', short: 'c', value: 'FILE', help: 'the daemon config file to read daemon.host and daemon.http_port from' },
+  config: { type: 'string', short: 'c', value: 'FILE', help: 'the daemon config file to read daemon.host and daemon.http_port (and the admin token file) from' },
+  token: { type: 'string', value: 'TOKEN', help: 'the bearer token (default: $STRATAVORE_TOKEN, else the daemon\'s admin token file when it runs on this host)' },
   json: { type: 'boolean', help: 'machine-readable output (read commands)' },
   'no-color': { type: 'boolean', help: 'no colors even on a terminal (also NO_COLOR=1)' },
   help: { type: 'boolean', short: 'h', help: 'this help, or a command\'s' },
@@ -36,6 +37,8 @@ export interface CommandSpec {
   arity: [number, number]
   /** What completes each positional: projects, runners, sessions need a call to the daemon. */
   completes?: Array<'project' | 'runner' | 'shell' | 'none'>
+  /** Words the first positional takes (`token create|list|revoke`), for completion. */
+  subcommands?: string[]
 }
 
 export const COMMANDS: CommandSpec[] = [
@@ -89,6 +92,22 @@ export const COMMANDS: CommandSpec[] = [
       filter: { type: 'string', value: 'PATTERN', help: 'routing-key pattern: `*` one word, `#` any, e.g. runner.*.myproject' },
       after: { type: 'string', value: 'EVENT_ID', help: 'replay the events after this one first' },
     },
+  },
+  {
+    name: 'token', args: '<action> [name|id]', arity: [1, 2], subcommands: ['create', 'list', 'revoke'], completes: ['none', 'none'],
+    summary: 'API tokens (admin only): `create <name> --role ROLE`, `list`, `revoke <id>`',
+    details: 'create prints the secret once: keep it, it is shown nowhere else. Give it to the CLI elsewhere as STRATAVORE_TOKEN\n(or --token), to a browser with `stratavore ui`. Roles: viewer reads, operator also launches and stops, admin also\nmanages tokens. revoke takes an id or a unique prefix of one; the token stops working at once.',
+    options: {
+      role: { type: 'string', value: 'ROLE', choices: ['admin', 'operator', 'viewer'], help: 'create: admin, operator or viewer' },
+      ttl: { type: 'string', value: 'DURATION', help: 'create: expire after 30m, 12h, 7d or a number of seconds (default: until revoked)' },
+      description: { type: 'string', value: 'TEXT', help: 'create: what the token is for' },
+      all: { type: 'boolean', short: 'a', help: 'list: revoked tokens too' },
+    },
+  },
+  {
+    name: 'ui', args: '', arity: [0, 0], summary: 'the web UI: print its sign-in URL and open it in a browser',
+    details: 'The URL holds the token this CLI uses (/?token=...): opening it signs the browser in. It is opened with xdg-open\n(with a display) or open (macOS), through a private file so the token is not on a command line.',
+    options: { 'no-open': { type: 'boolean', help: 'print the URL only' } },
   },
   { name: 'completion', args: 'bash|zsh|fish', arity: [1, 1], completes: ['shell'], summary: 'a shell completion script', options: {} },
   { name: 'help', args: '[command]', arity: [0, 1], completes: ['none'], summary: 'this help, or a command\'s', options: {} },
@@ -146,7 +165,7 @@ const findCommandWord = (argv: string[]): number => {
   return -1
 }
 
-const stripHelp = ({ help: _help, value: _value, ...o }: OptionSpec) => o
+const stripHelp = ({ help: _help, value: _value, choices: _choices, ...o }: OptionSpec) => o
 
 /** Parses argv (without node and the script); throws UsageError with the reason. */
 export const parse = (argv: string[]): Parsed => {

@@ -4,13 +4,17 @@
 // Ctrl-P Ctrl-Q was not taken because shells and editors bind Ctrl-P. Whatever ends the
 // session (the runner's exit, the detach key, a dropped socket, a signal, an exception), the
 // terminal is put back as it was: the `finally` below is the one way out.
+import { Code, ConnectError } from '@connectrpc/connect'
 import { WebSocket } from 'ws'
+import type { Credential } from './credentials.js'
 import { CliError, type Io } from './io.js'
 
 export const DETACH_BYTE = 0x1d
 
 export interface AttachOptions {
   baseUrl: string
+  /** Sent as `Authorization: Bearer` on the upgrade, as every RPC sends it. */
+  credential: Credential
   runnerId: string
   io: Io
   /** Join as a viewer: no raw mode, no keystrokes; Ctrl-C leaves. */
@@ -38,16 +42,23 @@ const attachUrl = ({ baseUrl, runnerId, io, readOnly }: AttachOptions) => {
   return url.toString()
 }
 
-/** The problem+json of a refused upgrade as one line. */
-const refusal = async (res: NodeJS.ReadableStream & { statusCode?: number }): Promise<CliError> => {
+/**
+ * The problem+json of a refused upgrade as one line. A refused credential becomes the RPC error
+ * it would be, so it reads as every other command's (describeError).
+ */
+const refusal = async (res: NodeJS.ReadableStream & { statusCode?: number }, readOnly: boolean): Promise<Error> => {
   let body = ''
   for await (const chunk of res) body += chunk.toString()
+  let detail: string | undefined
   try {
     const problem = JSON.parse(body) as { detail?: string, title?: string }
-    return new CliError(problem.detail ?? problem.title ?? `attach refused: HTTP ${res.statusCode}`)
-  } catch {
-    return new CliError(`attach refused: HTTP ${res.statusCode}`)
-  }
+    detail = problem.detail ?? problem.title
+  } catch { /* not a problem body: the status says it */ }
+  const message = detail ?? `attach refused: HTTP ${res.statusCode}`
+  if (res.statusCode === 401) return new ConnectError(message, Code.Unauthenticated)
+  // A viewer's token may watch but not type.
+  if (res.statusCode === 403) return new ConnectError(`${message}${readOnly ? '' : '; `stratavore attach --read-only` watches'}`, Code.PermissionDenied)
+  return new CliError(message)
 }
 
 /** Resolves with the exit code once the session ends; rejects with a CliError for failures. */
@@ -56,7 +67,8 @@ export const attachTerminal = (options: AttachOptions): Promise<number> => {
   const short = runnerId.slice(0, 13)
   const stdin = io.stdin
   const raw = !readOnly && Boolean(stdin.isTTY) && typeof stdin.setRawMode === 'function'
-  const socket = new WebSocket(attachUrl(options))
+  const { credential } = options
+  const socket = new WebSocket(attachUrl(options), credential.token === null ? {} : { headers: { authorization: `Bearer ${credential.token}` } })
   const cleanups: Array<() => void> = []
   const note = (text: string) => { io.stderr.write(`${raw ? '\r\n' : ''}${text}\n`) }
 
@@ -70,7 +82,7 @@ export const attachTerminal = (options: AttachOptions): Promise<number> => {
       resolve(code)
     }
 
-    socket.once('unexpected-response', (_req, res) => { refusal(res).then(reject, reject) })
+    socket.once('unexpected-response', (_req, res) => { refusal(res, readOnly).then(reject, reject) })
     socket.once('error', err => reject(err))
     socket.once('open', () => {
       if (raw) {

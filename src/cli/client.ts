@@ -1,13 +1,16 @@
 // The CLI's way to the daemon: the API URL (flag, environment, config file, default), one
-// Connect client per service over HTTP/1.1, and the one-line message for every failure, the
-// daemon being down included. Nothing here prints.
-import { Code, ConnectError, createClient } from '@connectrpc/connect'
+// Connect client per service over HTTP/1.1 carrying the credential (credentials.ts), and the
+// one-line message for every failure, the daemon being down or the token refused included.
+// Nothing here prints, and no message holds the token: only where it came from.
+import { Code, ConnectError, createClient, type Interceptor } from '@connectrpc/connect'
 import { createConnectTransport } from '@connectrpc/connect-node'
 import { EventService } from '../gen/stratavore/v1/event_service_pb.js'
 import { ProjectService } from '../gen/stratavore/v1/project_pb.js'
 import { RunnerService } from '../gen/stratavore/v1/runner_pb.js'
 import { SessionService } from '../gen/stratavore/v1/session_pb.js'
 import { SystemService } from '../gen/stratavore/v1/system_pb.js'
+import { TokenService } from '../gen/stratavore/v1/token_pb.js'
+import { credentialMissing, type Credential } from './credentials.js'
 import { CliError, UsageError } from './io.js'
 
 export const DEFAULT_API_URL = 'http://127.0.0.1:8080'
@@ -21,6 +24,30 @@ const dialHost = (host: string) => {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host
 }
 
+export interface TargetFlags { apiUrl?: string, config?: string, token?: string }
+type Config = import('../config.js').Config
+
+/**
+ * The config as the daemon would load it (--config or the default files, STRATAVORE_* variables),
+ * loaded on the first call and only then: the config module and what it checks cost most of the
+ * CLI's start-up, and with --api-url and a token given it is never needed.
+ */
+export const daemonConfig = (flags: TargetFlags, env: Record<string, string | undefined>): (() => Promise<Config>) => {
+  let loaded: Promise<Config> | undefined
+  return () => {
+    loaded ??= import('../config.js').then(({ loadConfig }) => {
+      try {
+        // The daemon's key files may be unreadable to this user, and nothing here needs them
+        // (the admin token's file is read on its own, by credentials.ts).
+        return loadConfig({ env, readSecretFiles: false, ...(flags.config !== undefined ? { configPath: flags.config } : {}) })
+      } catch (err) {
+        throw new UsageError((err as Error).message)
+      }
+    })
+    return loaded
+  }
+}
+
 /**
  * --api-url, else STRATAVORE_API_URL, else daemon.host and daemon.http_port as the daemon
  * would load them (--config or the default files, STRATAVORE_DAEMON_* variables; https:// when
@@ -28,23 +55,15 @@ const dialHost = (host: string) => {
  * through NODE_EXTRA_CA_CERTS, which every client in this process (Connect, the attach
  * WebSocket) honours.
  */
-export const resolveApiUrl = async (flags: { apiUrl?: string, config?: string }, env: Record<string, string | undefined>): Promise<string> => {
+export const resolveApiUrl = async (flags: TargetFlags, env: Record<string, string | undefined>, config = daemonConfig(flags, env)): Promise<string> => {
   const explicit = flags.apiUrl ?? (env.STRATAVORE_API_URL || undefined)
   let url: string
   if (explicit !== undefined) url = explicit
   else {
-    // Loaded only here: the config module and what it checks cost most of the CLI's start-up.
-    const { loadConfig } = await import('../config.js')
-    let config
-    try {
-      // The daemon's key files may be unreadable to this user, and nothing here needs them.
-      config = loadConfig({ env, readSecretFiles: false, ...(flags.config !== undefined ? { configPath: flags.config } : {}) })
-    } catch (err) {
-      throw new UsageError((err as Error).message)
-    }
-    const scheme = config.daemon.tls_cert_file ? 'https' : 'http'
-    url = config.configFile || env.STRATAVORE_DAEMON_HTTP_PORT || env.STRATAVORE_DAEMON_HOST || env.STRATAVORE_DAEMON_TLS_CERT_FILE
-      ? `${scheme}://${dialHost(config.daemon.host)}:${config.daemon.http_port}`
+    const { configFile, daemon } = await config()
+    const scheme = daemon.tls_cert_file ? 'https' : 'http'
+    url = configFile || env.STRATAVORE_DAEMON_HTTP_PORT || env.STRATAVORE_DAEMON_HOST || env.STRATAVORE_DAEMON_TLS_CERT_FILE
+      ? `${scheme}://${dialHost(daemon.host)}:${daemon.http_port}`
       : DEFAULT_API_URL
   }
   let parsed: URL
@@ -53,18 +72,27 @@ export const resolveApiUrl = async (flags: { apiUrl?: string, config?: string },
   return parsed.toString().replace(/\/$/, '')
 }
 
-export const createApi = (baseUrl: string) => {
-  const unary = createConnectTransport({ baseUrl, httpVersion: '1.1', defaultTimeoutMs: UNARY_TIMEOUT_MS })
+// Every call carries the credential, streams included.
+const bearer = (credential: Credential): Interceptor => next => request => {
+  if (credential.token !== null) request.header.set('authorization', `Bearer ${credential.token}`)
+  return next(request)
+}
+
+export const createApi = (baseUrl: string, credential: Credential) => {
+  const interceptors = [bearer(credential)]
+  const unary = createConnectTransport({ baseUrl, httpVersion: '1.1', defaultTimeoutMs: UNARY_TIMEOUT_MS, interceptors })
   // Streams (events, logs --follow) last as long as the user watches.
-  const streaming = createConnectTransport({ baseUrl, httpVersion: '1.1' })
+  const streaming = createConnectTransport({ baseUrl, httpVersion: '1.1', interceptors })
   return {
     baseUrl,
+    credential,
     projects: createClient(ProjectService, unary),
     runners: createClient(RunnerService, unary),
     runnerStreams: createClient(RunnerService, streaming),
     sessions: createClient(SessionService, unary),
     system: createClient(SystemService, unary),
     events: createClient(EventService, streaming),
+    tokens: createClient(TokenService, unary),
   }
 }
 export type Api = ReturnType<typeof createApi>
@@ -90,9 +118,12 @@ export const networkReason = (err: unknown): string | undefined => {
 
 // Node's codes for a server certificate it cannot trust.
 const UNTRUSTED_CERTIFICATE = /^(DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|ERR_TLS_CERT_ALTNAME_INVALID|CERT_HAS_EXPIRED)$/
+// AppError permissionDenied's message (src/core/errors.ts).
+const ROLE_DENIED = /this needs the (\w+) role; the credential has (\w+)/
 
 /** Any failure as the one line the user sees (without the `stratavore: ` prefix). */
-export const describeError = (err: unknown, baseUrl: string): string => {
+export const describeError = (err: unknown, target: { baseUrl: string, credential: Credential }): string => {
+  const { baseUrl, credential } = target
   if (err instanceof CliError || err instanceof UsageError) return err.message
   const tlsCode = ((err as { cause?: { code?: unknown } })?.cause?.code ?? (err as { code?: unknown })?.code)
   if (typeof tlsCode === 'string' && UNTRUSTED_CERTIFICATE.test(tlsCode)) {
@@ -103,6 +134,17 @@ export const describeError = (err: unknown, baseUrl: string): string => {
   if (err instanceof ConnectError) {
     if (err.code === Code.DeadlineExceeded) return `the daemon at ${baseUrl} did not answer in time`
     if (err.code === Code.Unimplemented && /HTTP 404/.test(err.rawMessage)) return `${baseUrl} does not serve the Stratavore API (is --api-url right?)`
+    if (err.code === Code.Unauthenticated) {
+      return credential.token === null
+        ? `the daemon at ${baseUrl} needs a token and ${credentialMissing(credential)}`
+        : `the daemon at ${baseUrl} refused the token from ${credential.from} (${err.rawMessage}); pass a valid one with --token or STRATAVORE_TOKEN (an admin makes one with \`stratavore token create\`)`
+    }
+    if (err.code === Code.PermissionDenied) {
+      const denied = ROLE_DENIED.exec(err.rawMessage)
+      if (!denied || credential.token === null) return `permission denied: ${err.rawMessage}`
+      const [matched, needed, held] = denied
+      return `permission denied: this needs the ${needed} role and the token from ${credential.from} has ${held}${err.rawMessage.slice(denied.index + matched.length)}; use a token with the ${needed} role (an admin makes one with \`stratavore token create <name> --role ${needed}\`)`
+    }
     return err.rawMessage
   }
   return err instanceof Error ? err.message : String(err)

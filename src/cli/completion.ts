@@ -12,6 +12,9 @@ const valueFlags = () => [...new Set(COMMANDS.flatMap(c => flagsOf(c).filter(([,
 const short = (text: string) => text.split(/[:(]/)[0]!.trim()
 const BY_KIND = { project: 'projects', runner: 'runners' } as const
 const dynamic = (c: CommandSpec, kind: 'project' | 'runner') => c.completes?.[0] === kind
+const withSubcommands = visible.filter(c => c.subcommands)
+// Flags with a fixed set of values (`--role admin|operator|viewer`), each once.
+const choiceFlags = () => [...new Map(COMMANDS.flatMap(c => flagsOf(c)).filter(([, o]) => o.choices).map(([n, o]) => [n, o.choices!])).entries()]
 
 const bash = () => `# stratavore completion for bash. Load it with: source <(stratavore completion bash)
 _stratavore() {
@@ -25,6 +28,7 @@ _stratavore() {
   done
   case "$prev" in
     --config|-c|--path|-p) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+${choiceFlags().map(([n, values]) => `    --${n}) COMPREPLY=($(compgen -W "${values.join(' ')}" -- "$cur")); return ;;`).join('\n')}
     ${valueFlags().filter(f => !['--config', '-c', '--path', '-p'].includes(f)).join('|')}) return ;;
   esac
   if [[ "$cur" == -* ]]; then
@@ -38,6 +42,7 @@ ${visible.map(c => `      ${c.name}) COMPREPLY=($(compgen -W "${longFlags(c).joi
     "") COMPREPLY=($(compgen -W "${visible.map(c => c.name).join(' ')} $(stratavore __complete projects 2>/dev/null)" -- "$cur")) ;;
     ${visible.filter(c => dynamic(c, 'project')).map(c => c.name).join('|')}) COMPREPLY=($(compgen -W "$(stratavore __complete projects 2>/dev/null)" -- "$cur")) ;;
     ${visible.filter(c => dynamic(c, 'runner')).map(c => c.name).join('|')}) COMPREPLY=($(compgen -W "$(stratavore __complete runners 2>/dev/null)" -- "$cur")) ;;
+${withSubcommands.map(c => `    ${c.name}) [[ "\${COMP_WORDS[COMP_CWORD-1]}" == ${c.name} ]] && COMPREPLY=($(compgen -W "${c.subcommands!.join(' ')}" -- "$cur")) ;;`).join('\n')}
     completion) COMPREPLY=($(compgen -W "bash zsh fish" -- "$cur")) ;;
     help) COMPREPLY=($(compgen -W "${visible.map(c => c.name).join(' ')}" -- "$cur")) ;;
   esac
@@ -64,6 +69,7 @@ ${visible.map(c => `    ${zshQuote(`${c.name}:${short(c.summary).replaceAll(':',
   done
   case "$words[CURRENT-1]" in
     --config|-c|--path|-p) _files; return ;;
+${choiceFlags().map(([n, values]) => `    --${n}) compadd -- ${values.join(' ')}; return ;;`).join('\n')}
     ${valueFlags().filter(f => !['--config', '-c', '--path', '-p'].includes(f)).join('|')}) return ;;
   esac
   if [[ "$PREFIX" == -* ]]; then
@@ -77,6 +83,7 @@ ${visible.map(c => `      ${c.name}) compadd -- ${longFlags(c).join(' ')} ;;`).j
     "") _describe -t commands 'stratavore command' commands; compadd -- \${(f)"$(stratavore __complete projects 2>/dev/null)"} ;;
     ${visible.filter(c => dynamic(c, 'project')).map(c => c.name).join('|')}) compadd -- \${(f)"$(stratavore __complete projects 2>/dev/null)"} ;;
     ${visible.filter(c => dynamic(c, 'runner')).map(c => c.name).join('|')}) compadd -- \${(f)"$(stratavore __complete runners 2>/dev/null)"} ;;
+${withSubcommands.map(c => `    ${c.name}) [[ "$words[CURRENT-1]" == ${c.name} ]] && compadd -- ${c.subcommands!.join(' ')} ;;`).join('\n')}
     completion) compadd -- bash zsh fish ;;
     help) compadd -- ${visible.map(c => c.name).join(' ')} ;;
   esac
@@ -95,10 +102,11 @@ const fish = () => {
       const names = visible.filter(c => dynamic(c, kind as 'project' | 'runner')).map(c => c.name).join(' ')
       return `complete -c stratavore -n '__fish_seen_subcommand_from ${names}' -a '(stratavore __complete ${BY_KIND[kind as 'project' | 'runner']} 2>/dev/null)'`
     }),
+    ...withSubcommands.map(c => `complete -c stratavore -n '__fish_seen_subcommand_from ${c.name}; and not __fish_seen_subcommand_from ${c.subcommands!.join(' ')}' -a '${c.subcommands!.join(' ')}'`),
     "complete -c stratavore -n '__fish_seen_subcommand_from completion' -a 'bash zsh fish'",
     ...Object.entries(GLOBAL_OPTIONS).map(([n, o]) => `complete -c stratavore -l ${n}${o.short ? ` -s ${o.short}` : ''}${o.type === 'string' ? ' -r' : ''} -d ${fishQuote(short(o.help))}`),
     ...visible.flatMap(c => Object.entries(c.options).map(([n, o]) =>
-      `complete -c stratavore -n '__fish_seen_subcommand_from ${c.name}' -l ${n}${o.short ? ` -s ${o.short}` : ''}${o.type === 'string' ? ' -r' : ''} -d ${fishQuote(short(o.help))}`)),
+      `complete -c stratavore -n '__fish_seen_subcommand_from ${c.name}' -l ${n}${o.short ? ` -s ${o.short}` : ''}${o.type === 'string' ? ' -r' : ''}${o.choices ? ` -a '${o.choices.join(' ')}'` : ''} -d ${fishQuote(short(o.help))}`)),
   ]
   return `${lines.join('\n')}\n`
 }

@@ -2,19 +2,29 @@
 // stderr and an exit code (0 ok, 1 the request failed, 2 usage). It reads nothing global:
 // the entry (bin/stratavore.mjs) passes argv, the environment and the streams in.
 import { commandNamed, commandUsage, parse, usage, type Parsed } from './args.js'
-import { createApi, describeError, resolveApiUrl, DEFAULT_API_URL, type Api } from './client.js'
+import { createApi, daemonConfig, describeError, resolveApiUrl, DEFAULT_API_URL, type Api, type TargetFlags } from './client.js'
 import { launch, newProject, resume, continueProject } from './commands/launch.js'
 import { projects, runners, sessions, status } from './commands/read.js'
 import { attach, events, kill, logs, reconcile } from './commands/runner.js'
+import { token } from './commands/token.js'
+import { ui } from './commands/ui.js'
 import { completionScript } from './completion.js'
 import type { Command } from './context.js'
+import { resolveCredential, type Credential } from './credentials.js'
 import { createOut, shortIdLength, ACTIVE_STATUSES } from './format.js'
 import { EXIT, UsageError, type Io } from './io.js'
 import { listAllRunners } from './runners.js'
 import { VERSION } from '../version.js'
 
 const HANDLERS: Record<string, Command> = {
-  launch, status, runners, projects, new: newProject, attach, kill, reconcile, sessions, resume, continue: continueProject, logs, events,
+  launch, status, runners, projects, new: newProject, attach, kill, reconcile, sessions, resume, continue: continueProject, logs, events, token, ui,
+}
+
+/** The daemon's URL and the credential for it, from the flags, the environment and the config (loaded once, if at all). */
+const connect = async (flags: TargetFlags, env: Io['env']): Promise<Api> => {
+  const config = daemonConfig(flags, env)
+  const baseUrl = await resolveApiUrl(flags, env, config)
+  return createApi(baseUrl, await resolveCredential(flags, env, baseUrl, config))
 }
 
 /** `stratavore __complete projects|runners`: names for the completion scripts; silent on any failure. */
@@ -32,7 +42,7 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
   const fail = (message: string, code: number) => { io.stderr.write(`stratavore: ${message}\n`); return code }
   if (argv[0] === '__complete') {
     try {
-      await completeNames(createApi(await resolveApiUrl({}, io.env)), argv[1], s => io.stdout.write(s))
+      await completeNames(await connect({}, io.env), argv[1], s => io.stdout.write(s))
     } catch { /* completion offers nothing rather than an error in the middle of a command line */ }
     return EXIT.ok
   }
@@ -61,13 +71,13 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
     }
   }
 
-  let baseUrl = DEFAULT_API_URL
+  let target: { baseUrl: string, credential: Credential } = { baseUrl: DEFAULT_API_URL, credential: { token: null, missing: 'not resolved' } }
   try {
-    baseUrl = await resolveApiUrl({ apiUrl: values['api-url'] as string | undefined, config: values.config as string | undefined }, io.env)
-    const api = createApi(baseUrl)
+    const api = await connect({ apiUrl: values['api-url'] as string | undefined, config: values.config as string | undefined, token: values.token as string | undefined }, io.env)
+    target = api
     const out = createOut(io, { json: values.json === true, noColor: values['no-color'] === true })
     return await HANDLERS[command.name]!({ api, io, out, args: positionals, values })
   } catch (err) {
-    return fail(describeError(err, baseUrl), err instanceof UsageError ? EXIT.usage : EXIT.failed)
+    return fail(describeError(err, target), err instanceof UsageError ? EXIT.usage : EXIT.failed)
   }
 }

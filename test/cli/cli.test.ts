@@ -37,6 +37,7 @@ t.test('against a running daemon', async t => {
     const help = await d.run(['--help'])
     t.equal(help.code, 0)
     t.match(help.stdout, /usage: stratavore <project>[\s\S]*Ctrl-\]/)
+    t.match(help.stdout, /\n {2}token <action> \[name\|id\]\s+API tokens[\s\S]*\n {2}ui\s+the web UI[\s\S]*--token TOKEN/)
     t.match((await d.run(['help', 'kill'])).stdout, /usage: stratavore kill <runner>[\s\S]*--force/)
   })
 
@@ -88,6 +89,9 @@ t.test('against a running daemon', async t => {
     t.equal(bash.code, 0)
     t.match(bash.stdout, /complete -F _stratavore stratavore/)
     t.match(bash.stdout, /attach\|kill\|logs\)/)
+    t.match(bash.stdout, /--role\) COMPREPLY=\(\$\(compgen -W "admin operator viewer"/)
+    t.match(bash.stdout, /token\) .*compgen -W "create list revoke"/)
+    t.match(bash.stdout, / ui\) COMPREPLY=\(\$\(compgen -W "[^"]*--no-open/)
     const syntax = await new Promise<number | null>(resolve => {
       const sh = spawn('bash', ['-n'], { stdio: ['pipe', 'ignore', 'inherit'] })
       sh.stdin.end(bash.stdout)
@@ -98,6 +102,7 @@ t.test('against a running daemon', async t => {
     const fish = (await d.run(['completion', 'fish'])).stdout
     t.match(fish, /complete -c stratavore -n __fish_use_subcommand -a kill/)
     t.match(fish, /-l force -s f/)
+    t.match(fish, /-n '__fish_seen_subcommand_from token' -l role -r -a 'admin operator viewer'/)
     t.match((await d.run(['__complete', 'projects'])).stdout, /^alpha$/m)
   })
 })

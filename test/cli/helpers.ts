@@ -1,7 +1,8 @@
 // One real stratavored per test file (embedded PGlite, in-process supervisor, the fake agent
-// as the default agent) and the CLI run as a subprocess against it, as a user runs both.
+// as the default agent) and the CLI run as a subprocess against it, as a user runs both: on
+// one host, sharing the data dir, so the CLI finds the daemon's admin token as a user's does.
 import { spawn } from 'node:child_process'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { tempDir } from '../helpers/app.js'
@@ -17,6 +18,10 @@ export interface CliResult { code: number | null, stdout: string, stderr: string
 export interface CliDaemon {
   url: string
   home: string
+  /** The daemon's data dir, shared with the CLI (STRATAVORE_DATA_DIR). */
+  dataDir: string
+  /** The daemon's admin token: what the CLI finds in `<dataDir>/admin.token`. */
+  token: string
   /** A fresh directory under the test's home, for a project. */
   dir(name: string): string
   /** Runs `stratavore args...` with stdin not a terminal; resolves when it exits. */
@@ -35,18 +40,26 @@ export const startCliDaemon = async (t: TapTest): Promise<CliDaemon> => {
     'supervisor:', '  stop_timeout_seconds: 2', '  restart_backoff_base_ms: 50', '  restart_backoff_cap_ms: 200',
     'observability:', '  log_level: warn',
   ].join('\n'))
-  const daemon = await startDaemon(['all', '--config', config], { HOME: home, STRATAVORE_DATA_DIR: join(home, 'data') })
+  const dataDir = join(home, 'data')
+  // An empty admin_token_file leaves the daemon its default, `<data_dir>/admin.token`, made on
+  // first start: what a user gets. (startDaemon's own token file then goes unused.)
+  const daemon = await startDaemon(['all', '--config', config], { HOME: home, STRATAVORE_DATA_DIR: dataDir, STRATAVORE_SECURITY_ADMIN_TOKEN_FILE: '' })
   t.teardown(async () => {
     if (daemon.child.exitCode === null) {
       daemon.child.kill('SIGTERM')
       await daemon.exited
     }
   })
-  await waitHealthy(daemon)
-  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, STRATAVORE_API_URL: daemon.url, TERM: 'xterm' }
+  // Generous: on a loaded machine a daemon takes most of a minute to start.
+  await waitHealthy(daemon, 150_000)
+  const token = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim()
+  // No STRATAVORE_TOKEN: the CLI finds the admin token through STRATAVORE_DATA_DIR.
+  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, STRATAVORE_API_URL: daemon.url, STRATAVORE_DATA_DIR: dataDir, TERM: 'xterm' }
   return {
     url: daemon.url,
     home,
+    dataDir,
+    token,
     env,
     dir (name) {
       const path = join(home, name)

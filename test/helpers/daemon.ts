@@ -43,9 +43,11 @@ export const adminTokenFile = (): { path: string, token: string, cleanup(): void
 
 export const startDaemon = async (args: string[], env: Record<string, string>): Promise<Daemon> => {
   const port = Number(env.STRATAVORE_DAEMON_HTTP_PORT ?? await freePort())
-  // The caller may bring the admin token file (daemons that must share one); else each daemon gets its own.
-  const own = env.STRATAVORE_SECURITY_ADMIN_TOKEN_FILE ? null : adminTokenFile()
-  const tokenFile = own?.path ?? env.STRATAVORE_SECURITY_ADMIN_TOKEN_FILE!
+  // The caller may bring the admin token file (daemons that must share one), or set it to '' so
+  // that the daemon makes <data dir>/admin.token as on a first start; else each daemon gets its own.
+  const given = env.STRATAVORE_SECURITY_ADMIN_TOKEN_FILE
+  const own = given === undefined ? adminTokenFile() : null
+  const tokenFile = own?.path ?? (given || join(env.STRATAVORE_DATA_DIR ?? '', 'admin.token'))
   const child = spawn(process.execPath, [BIN, ...args], {
     env: {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
@@ -62,8 +64,17 @@ export const startDaemon = async (args: string[], env: Record<string, string>): 
   child.stderr!.on('data', d => { output += d })
   const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>(resolve => child.once('exit', (code, signal) => resolve({ code, signal })))
   void exited.then(() => own?.cleanup())
-  const token = readFileSync(tokenFile, 'utf8').trim()
-  return { child, url: `http://127.0.0.1:${port}`, output: () => output, exited, token, headers: (extra = {}) => ({ authorization: `Bearer ${token}`, ...extra }) }
+  // Read when first asked for: a daemon that makes its own token has written it by then.
+  let token: string | undefined
+  const tokenNow = () => (token ??= readFileSync(tokenFile, 'utf8').trim())
+  return {
+    child,
+    url: `http://127.0.0.1:${port}`,
+    output: () => output,
+    exited,
+    get token () { return tokenNow() },
+    headers: (extra = {}) => ({ authorization: `Bearer ${tokenNow()}`, ...extra }),
+  }
 }
 
 /** Resolves once GET /api/v1/health answers, or rejects naming what is missing. */

@@ -53,7 +53,7 @@ const attachTo = async (c: CommandContext, runner: Runner): Promise<number> => {
   if (FINISHED_STATUSES.has(runner.status)) {
     throw new CliError(`runner ${shortId(runner)} has ${runnerStatusWord(runner.status) === 'failed' ? 'failed' : 'ended'}${runner.exitCode !== undefined ? ` (exit code ${runner.exitCode})` : ''}; \`stratavore logs ${shortId(runner)}\` for its output`)
   }
-  return attachTerminal({ baseUrl: c.api.baseUrl, runnerId: runner.id, io: c.io, readOnly: runner.headless })
+  return attachTerminal({ baseUrl: c.api.baseUrl, credential: c.api.credential, runnerId: runner.id, io: c.io, readOnly: runner.headless })
 }
 
 /** Launches, waits until the process runs (or ended already), then attaches or prints the id. */

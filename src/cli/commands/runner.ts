@@ -16,7 +16,7 @@ export const attach: Command = async c => {
   if (FINISHED_STATUSES.has(runner.status)) {
     throw new CliError(`runner ${runner.id} has ended (${runnerStatusWord(runner.status)}${runner.exitCode !== undefined ? `, exit code ${runner.exitCode}` : ''})`)
   }
-  return attachTerminal({ baseUrl: c.api.baseUrl, runnerId: runner.id, io: c.io, readOnly: flagValue(c, 'read-only') || runner.headless })
+  return attachTerminal({ baseUrl: c.api.baseUrl, credential: c.api.credential, runnerId: runner.id, io: c.io, readOnly: flagValue(c, 'read-only') || runner.headless })
 }
 
 // The stop grace is the daemon's (supervisor.stop_timeout_seconds) unless given; the wait
