@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
 import t from 'tap'
+import { credentialHash } from '../../src/adapters/supervisor/node-identity.js'
 import { OPENAPI_PATH, renderOpenapi } from '../../scripts/openapi-document.js'
 import { build } from '../helpers/app.js'
 
@@ -48,14 +49,20 @@ t.test('the document holds the REST and WebUI routes only, each tagged, each wit
 })
 
 t.test('the 413 and 415 the document promises are what body-taking routes send', async t => {
-  const { app } = await build(t)
+  const { app, ctx } = await build(t)
   const id = '00000000-0000-4000-8000-000000000000'
+  // Each route with a credential it admits: a supervisor's routes take only a node's.
+  const nodeCredential = 'openapi-test-node-credential-000000000000'
+  await ctx.repos.supervision.registerNode({
+    id, name: 'openapi-node', hostname: 'h', version: 'test', capacity: 1, credentialHash: credentialHash(nodeCredential), attachUrl: 'ws://127.0.0.1:9', attachKey: 'k',
+  })
   for (const { path, method } of operations().filter(o => BODY_METHODS.has(o.method))) {
     const url = path.replace(/\{[^}]+\}/g, id)
-    const notJson = await app.inject({ method: method as 'POST', url, headers: { 'content-type': 'text/plain' }, payload: 'hello' })
+    const auth = path.startsWith('/api/v1/nodes/') ? { authorization: `Bearer ${nodeCredential}` } : {}
+    const notJson = await app.inject({ method: method as 'POST', url, headers: { ...auth, 'content-type': 'text/plain' }, payload: 'hello' })
     t.equal(notJson.statusCode, 415, `${method} ${path} with text/plain`)
     t.match(notJson.headers['content-type'], /^application\/problem\+json/)
-    const tooLarge = await app.inject({ method: method as 'POST', url, payload: { padding: 'x'.repeat(300 * 1024) } })
+    const tooLarge = await app.inject({ method: method as 'POST', url, headers: auth, payload: { padding: 'x'.repeat(300 * 1024) } })
     t.equal(tooLarge.statusCode, 413, `${method} ${path} with a body over daemon.body_limit_bytes`)
     t.equal(tooLarge.json().code, 'PAYLOAD_TOO_LARGE')
   }

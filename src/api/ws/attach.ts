@@ -18,7 +18,7 @@ const MAX_BUFFERED_BYTES = 8 * 1024 * 1024
 
 const AttachParams = Type.Object({ id: Type.String({ maxLength: 64 }) })
 const AttachQuery = Type.Object({
-  mode: Type.Optional(Type.Union([Type.Literal('write'), Type.Literal('read')], { default: 'write', description: '`read` joins as a viewer even when the keyboard is free' })),
+  mode: Type.Optional(Type.Union([Type.Literal('write'), Type.Literal('read')], { description: '`write` (the default for an operator) asks for the keyboard; `read` (the default, and the only mode, for a viewer) joins as a viewer even when the keyboard is free' })),
   cols: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
   rows: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
 }, { additionalProperties: false })
