@@ -108,7 +108,7 @@ t.test(`Connect on the HTTP port, ${backendName()}`, async t => {
     t.match(await failureOf(runners.launchRunner({ project: project.name, prompt: 'a\u0000b' })), { code: 'InvalidArgument', detail: 'INVALID_STRING' })
     t.match(await failureOf(runners.listRunners({ status: 99 as RunnerStatus })), { code: 'InvalidArgument', message: /unknown enum value 99/ })
     t.match(await failureOf(runners.listRunners({ cursor: 'bm9wZQ' })), { code: 'InvalidArgument', detail: 'INVALID_CURSOR' })
-    t.match(await failureOf(createClient(NodeService, transport).reportHeartbeats({ nodeId: 'n1', heartbeats: [] })), { code: 'NotFound', detail: 'NODE_NOT_FOUND' })
+    t.match(await failureOf(createClient(NodeService, transport).reportHeartbeats({ nodeId: 'n1', heartbeats: [] })), { code: 'PermissionDenied', detail: 'PERMISSION_DENIED' }, 'a supervisor\'s method takes only a node\'s credential, not the admin\'s')
   })
 
   t.test('sessions: list and get', async t => {
