@@ -117,6 +117,8 @@ export const CONFIG_SPEC = {
     audit_key_file: str(''),
     audit_key: secret(),
     audit_key_id: str('k1', { pattern: /^[A-Za-z0-9._-]{1,64}$/ }),
+    // Directories projects may live under (realpaths compared); empty: the daemon user's home.
+    project_roots: list(/^(~|~\/.*|\/.*)$/),
   },
   github: {
     token: secret(),

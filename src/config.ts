@@ -13,13 +13,28 @@ import {
 } from './config-spec.js'
 import { auditKeyProblem, parseAuditKeys, type AuditKey } from './core/audit/audit-keys.js'
 import { AppError } from './core/errors.js'
-import { checkEnvironment } from './core/runners/launch-input.js'
+import type { ProtectedPath } from './core/projects/project-placement.js'
+import { checkEnvironment } from './core/runners/launch-policy.js'
+import { inheritedEnvironment } from './core/supervisor/agent-environment.js'
 
 type LeafValue<L> = L extends { type: 'int' } ? number : L extends { type: 'bool' } ? boolean : L extends { type: 'list' } ? string[] : string
 type Values<T> = { [K in keyof T]: T[K] extends Leaf ? LeafValue<T[K]> : Values<T[K]> }
 export type Settings = Values<typeof CONFIG_SPEC>
 
-export interface AgentConfig { name: string, kind: AgentKind, command: string[], env: Record<string, string> }
+/** `agents.<name>.run_as`: the user (and group; default the user's own) a root supervisor runs the agent as. */
+export interface RunAs { user: string, group?: string }
+
+export interface AgentConfig {
+  name: string
+  kind: AgentKind
+  command: string[]
+  env: Record<string, string>
+  /** Names or globs a launch request may set; unset: DEFAULT_LAUNCH_ENV. */
+  launchEnv?: string[]
+  /** Globs every flag of a launch request must match; unset: no flags. */
+  allowFlags?: string[]
+  runAs?: RunAs
+}
 
 export interface Config extends Settings {
   /** The file that was read, or null when none exists. */
@@ -35,9 +50,16 @@ export interface Config extends Settings {
   auditKeys: AuditKey[] | null
   /**
    * What agents inherit from the daemon's environment: everything but the daemon's own settings
-   * and credentials (STRATAVORE_*, DATABASE_URL, AMQP_URL, PG*).
+   * and credentials (STRATAVORE_*, DATABASE_URL, AMQP_URL, PG*) and any variable whose value
+   * holds one of `daemonSecrets` (core/supervisor/agent-environment.ts).
    */
   agentEnvironment: Record<string, string>
+  /** Every credential the config holds (passwords, tokens, keys, URLs with them), to keep from agents. */
+  daemonSecrets: string[]
+  /** security.project_roots, absolute; the daemon user's home when the key is empty. */
+  projectRoots: string[]
+  /** What no project may be, lie in or contain: the data dir, the config file, every secret file named. */
+  protectedPaths: ProtectedPath[]
   /** PEM certificate chain and key for the gRPC port, from daemon.grpc_tls_*_file; null for cleartext h2c. */
   grpcTls: { cert: string, key: string } | null
 }
@@ -117,7 +139,7 @@ const parseAgents = (raw: unknown, source: string): Record<string, AgentConfig> 
     const key = `agents.${name}`
     if (!AGENT_NAME.test(name)) throw configError(key, `name must match ${AGENT_NAME}`, source)
     if (!entry || typeof entry !== 'object' || Array.isArray(entry)) throw configError(key, 'must be a mapping', source)
-    const { kind = name, command, env = {}, ...rest } = entry as Record<string, unknown>
+    const { kind = name, command, env = {}, launch_env: launchEnv, allow_flags: allowFlags, run_as: runAs, ...rest } = entry as Record<string, unknown>
     const unknown = Object.keys(rest)[0]
     if (unknown) throw configError(`${key}.${unknown}`, 'is not a known key', source)
     if (typeof kind !== 'string' || !(AGENT_KINDS as readonly string[]).includes(kind)) {
@@ -132,9 +154,43 @@ const parseAgents = (raw: unknown, source: string): Record<string, AgentConfig> 
       throw configError(`${key}.env`, 'must be a mapping of NAME to string', source)
     }
     try { checkEnvironment(env as Record<string, string>) } catch (err) { throw configError(`${key}.env`, (err as Error).message, source) }
-    agents[name] = { name, kind: kind as AgentKind, command: argv as string[], env: env as Record<string, string> }
+    agents[name] = {
+      name,
+      kind: kind as AgentKind,
+      command: argv as string[],
+      env: env as Record<string, string>,
+      ...(launchEnv !== undefined ? { launchEnv: patternList(`${key}.launch_env`, launchEnv, LAUNCH_ENV_PATTERN, source) } : {}),
+      ...(allowFlags !== undefined ? { allowFlags: patternList(`${key}.allow_flags`, allowFlags, ALLOW_FLAG_PATTERN, source) } : {}),
+      ...(runAs !== undefined ? { runAs: runAsOf(`${key}.run_as`, runAs, source) } : {}),
+    }
   }
   return agents
+}
+
+// A variable name with `*` wildcards; STRATAVORE_* is the supervisor's and cannot be allowed.
+const LAUNCH_ENV_PATTERN = /^(?!STRATAVORE_)[A-Z_*][A-Z0-9_*]{0,127}$/
+const ALLOW_FLAG_PATTERN = /^.{1,4096}$/s
+
+const patternList = (key: string, raw: unknown, pattern: RegExp, source: string): string[] => {
+  if (!Array.isArray(raw) || !raw.every(p => typeof p === 'string')) throw configError(key, `must be a list of strings, got ${describe(raw)}`, source)
+  const bad = raw.find(p => !pattern.test(p) || p.includes('\u0000'))
+  if (bad !== undefined) throw configError(key, `item ${describe(bad)} must match ${pattern}`, source)
+  return raw
+}
+
+// A user or group name as useradd accepts it, or a numeric id.
+const ACCOUNT = /^([a-z_][a-z0-9_-]{0,31}\$?|\d{1,10})$/i
+const runAsOf = (key: string, raw: unknown, source: string): RunAs => {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw configError(key, 'must be a mapping {user, group}', source)
+  const { user, group, ...rest } = raw as Record<string, unknown>
+  const unknown = Object.keys(rest)[0]
+  if (unknown) throw configError(`${key}.${unknown}`, 'is not a known key', source)
+  const account = (field: string, value: unknown) => {
+    const text = typeof value === 'number' ? String(value) : value
+    if (typeof text !== 'string' || !ACCOUNT.test(text)) throw configError(`${key}.${field}`, `must be a name or a numeric id, got ${describe(value)}`, source)
+    return text
+  }
+  return { user: account('user', user), ...(group !== undefined ? { group: account('group', group) } : {}) }
 }
 
 const expandHome = (path: string, home: string) => path === '~' ? home : path.startsWith('~/') ? join(home, path.slice(2)) : path
@@ -202,20 +258,46 @@ export const loadConfig = ({ configPath, env = process.env, home = env.HOME || h
   const agents = parseAgents(agentsRaw, configFile ?? 'defaults')
   if (!agents[s.defaults.agent]) throw configError('defaults.agent', `names no configured agent: ${s.defaults.agent}`, configFile ?? 'defaults')
 
+  const databaseUrl = databaseUrlOf(s, env)
+  const amqpUrl = amqpUrlOf(s, env)
+  const auditKeys = auditKeysOf(s, home)
+  const grpcTls = grpcTlsOf(s, home)
+  const daemonSecrets = [
+    ...leaves().filter(([, leaf]) => leaf.type === 'string' && leaf.secret).map(([path]) => getPath(settings, path) as string),
+    databaseUrl ?? '', amqpUrl ?? '', grpcTls?.key ?? '', ...(auditKeys ?? []).map(k => k.secret),
+  ].filter(Boolean)
+
   return {
     ...s,
     configFile,
     dataDir,
-    databaseUrl: databaseUrlOf(s, env),
-    amqpUrl: amqpUrlOf(s, env),
+    databaseUrl,
+    amqpUrl,
     agents,
-    auditKeys: auditKeysOf(s, home),
-    grpcTls: grpcTlsOf(s, home),
-    agentEnvironment: Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined && !PRIVATE_VARIABLE.test(e[0]))),
+    auditKeys,
+    grpcTls,
+    agentEnvironment: inheritedEnvironment(env, daemonSecrets),
+    daemonSecrets,
+    projectRoots: projectRootsOf(s, home),
+    protectedPaths: protectedPathsOf(s, dataDir, configFile, home),
   }
 }
 
-const PRIVATE_VARIABLE = /^(STRATAVORE_|DATABASE_URL$|AMQP_URL$|PG[A-Z]*$)/
+const projectRootsOf = (s: Settings, home: string): string[] => {
+  const roots = s.security.project_roots.length > 0 ? s.security.project_roots : [home]
+  return roots.map(root => resolve(expandHome(root, home)))
+}
+
+// The data dir holds the node credential, the generated audit key and PGlite's files; the
+// config file may hold inline secrets; every `*_file` key names a credential (or a TLS cert).
+const protectedPathsOf = (s: Settings, dataDir: string, configFile: string | null, home: string) => [
+  { path: dataDir, what: "the daemon's data directory" },
+  ...(configFile ? [{ path: configFile, what: "the daemon's config file" }] : []),
+  ...leaves().filter(([path]) => path.endsWith('_file'))
+    .map(([path]) => [path, getPath(s as unknown as Record<string, unknown>, path) as string] as const)
+    .filter(([, file]) => file !== '')
+    .map(([path, file]) => ({ path: resolve(expandHome(file, home)), what: `the file named by ${path}` })),
+]
 
 const grpcTlsOf = (s: Settings, home: string): Config['grpcTls'] => {
   const { grpc_tls_cert_file: certFile, grpc_tls_key_file: keyFile } = s.daemon
@@ -268,6 +350,7 @@ export const redactedConfig = (config: Config) => ({
   docker: { ...config.docker, rabbitmq: { ...config.docker.rabbitmq, password: '***' } },
   github: { ...config.github, token: config.github.token ? '***' : '' },
   security: { ...config.security, audit_key: config.security.audit_key ? '***' : '' },
+  daemonSecrets: config.daemonSecrets.map(() => '***'),
   auditKeys: config.auditKeys?.map(k => ({ id: k.id, secret: '***' })) ?? null,
   grpcTls: config.grpcTls ? { cert: config.grpcTls.cert, key: '***' } : null,
 })

@@ -1,6 +1,7 @@
 // Runs the real stratavored binary as a child process, the way a user does.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
 import { fileURLToPath } from 'node:url'
 
 export const BIN = fileURLToPath(new URL('../../bin/stratavored.mjs', import.meta.url))
@@ -31,6 +32,8 @@ export const startDaemon = async (args: string[], env: Record<string, string>): 
       STRATAVORE_DAEMON_HTTP_PORT: String(port),
       STRATAVORE_DOCKER_PROMETHEUS_PORT: String(await freePort()),
       STRATAVORE_DAEMON_GRPC_PORT: String(await freePort()),
+      // Tests make projects in temp dirs, not always under the HOME they give the daemon.
+      STRATAVORE_SECURITY_PROJECT_ROOTS: tmpdir(),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,8 +1,8 @@
 // Domain objects to REST DTOs: the only place this mapping happens.
 import type { AuditVerification } from '../../core/audit/audit-service.js'
 import type { Project } from '../../core/projects/project.js'
-import { maskEnvironment } from '../../core/runners/launch-input.js'
 import type { Runner } from '../../core/runners/runner.js'
+import { redactEnvironment, redactFlags } from '../../core/secrets.js'
 import type { Session } from '../../core/sessions/session.js'
 import type { AuditVerificationDto, ProjectDto, RunnerDto, SessionDto } from './schemas.js'
 
@@ -36,9 +36,9 @@ export const toRunnerDto = (r: Runner): RunnerDto => ({
   nodeId: r.nodeId,
   status: r.status,
   desiredState: r.desiredState,
-  flags: r.flags,
+  flags: redactFlags(r.flags),
   capabilities: r.capabilities,
-  environment: maskEnvironment(r.environment),
+  environment: redactEnvironment(r.environment),
   conversationMode: r.conversationMode,
   sessionId: r.sessionId,
   god: r.god,
