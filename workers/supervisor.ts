@@ -15,7 +15,7 @@ export const startSupervisor = async (ctx: Context): Promise<Part[]> => {
   const log = ctx.logger.child({ component: 'supervisor' })
   const identity = loadOrCreateNodeIdentity(ctx.config.dataDir)
   const attachKey = attachKeyOf(identity.credential)
-  const runtime = createAgentRuntime(ctx.config)
+  const runtime = createAgentRuntime(ctx.config, { secrets: [identity.credential] })
   const attach = await startAttachServer({ host: settings.listen_host, port: settings.listen_port, attachKey, terminalOf: runtime.terminalOf, log })
   const node = {
     id: identity.id,

@@ -20,7 +20,7 @@ export const loadOrCreateNodeIdentity = (dataDir: string): NodeIdentity => {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
   }
-  mkdirSync(dataDir, { recursive: true })
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 })
   const identity = { id: uuidv7(), credential: randomBytes(32).toString('base64url') }
   // wx: two supervisors starting at once on one data dir cannot both write an identity.
   writeFileSync(path, JSON.stringify(identity), { mode: 0o600, flag: 'wx' })
