@@ -40,7 +40,7 @@ export const resolveRunAs = (agent: string, runAs: RunAs, lookup: Lookup = geten
 }
 
 // The kernel's list, not process.getgroups(), which adds the effective gid.
-const supplementaryGroups = (): string => /^Groups:\s*(.*)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]?.trim() ?? ''
+const supplementaryGroups = (): string => /^Groups:[ \t]*(.*)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]?.trim() ?? ''
 
 /**
  * The users of the agents that name run_as, by agent name; throws naming the setting when the
