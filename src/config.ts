@@ -7,34 +7,20 @@ import { existsSync, readFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { isAbsolute, join, resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
+import { parseAgents, type AgentConfig } from './config-agents.js'
+import { configError, describe } from './config-error.js'
 import {
-  AGENT_KINDS, AGENT_NAME, CONFIG_SPEC, DEFAULT_AGENT_COMMANDS, ENV_KEYS, ENV_SECTION_PREFIXES, SECRET_FILE_TWINS, closestEnvName, envNameOf, isLeaf, leaves,
-  type AgentKind, type Leaf, type SpecTree,
+  CONFIG_SPEC, ENV_KEYS, ENV_SECTION_PREFIXES, SECRET_FILE_TWINS, closestEnvName, envNameOf, isLeaf, leaves, type Leaf, type SpecTree,
 } from './config-spec.js'
 import { auditKeyProblem, parseAuditKeys, type AuditKey } from './core/audit/audit-keys.js'
-import { AppError } from './core/errors.js'
 import type { ProtectedPath } from './core/projects/project-placement.js'
-import { checkEnvironment } from './core/runners/launch-policy.js'
 import { inheritedEnvironment } from './core/supervisor/agent-environment.js'
+
+export type { AgentConfig, RunAs } from './config-agents.js'
 
 type LeafValue<L> = L extends { type: 'int' } ? number : L extends { type: 'bool' } ? boolean : L extends { type: 'list' } ? string[] : string
 type Values<T> = { [K in keyof T]: T[K] extends Leaf ? LeafValue<T[K]> : Values<T[K]> }
 export type Settings = Values<typeof CONFIG_SPEC>
-
-/** `agents.<name>.run_as`: the user (and group; default the user's own) a root supervisor runs the agent as. */
-export interface RunAs { user: string, group?: string }
-
-export interface AgentConfig {
-  name: string
-  kind: AgentKind
-  command: string[]
-  env: Record<string, string>
-  /** Names or globs a launch request may set; unset: DEFAULT_LAUNCH_ENV. */
-  launchEnv?: string[]
-  /** Globs every flag of a launch request must match; unset: no flags. */
-  allowFlags?: string[]
-  runAs?: RunAs
-}
 
 export interface Config extends Settings {
   /** The file that was read, or null when none exists. */
@@ -65,11 +51,6 @@ export interface Config extends Settings {
 }
 
 export interface LoadOptions { configPath?: string, env?: NodeJS.ProcessEnv, home?: string }
-
-const configError = (key: string, problem: string, source: string) =>
-  new AppError({ code: 'CONFIG_INVALID', kind: 'invalid_argument', message: `config ${key}: ${problem} (from ${source})`, details: { key } })
-
-const describe = (value: unknown) => JSON.stringify(value)?.slice(0, 80) ?? String(value)
 
 const coerce = (path: string, leaf: Leaf, raw: unknown, source: string, fromEnv: boolean): unknown => {
   const fail = (problem: string) => configError(path, `${problem}, got ${describe(raw)}`, source)
@@ -126,71 +107,6 @@ const applyFile = (target: Record<string, unknown>, doc: unknown, spec: SpecTree
     if (isLeaf(node)) setPath(target, path, coerce(path, node, value, source, false))
     else applyFile(target, value, node, `${path}.`, source)
   }
-}
-
-const parseAgents = (raw: unknown, source: string): Record<string, AgentConfig> => {
-  const agents: Record<string, AgentConfig> = {}
-  for (const kind of Object.keys(DEFAULT_AGENT_COMMANDS) as Array<keyof typeof DEFAULT_AGENT_COMMANDS>) {
-    agents[kind] = { name: kind, kind, command: [...DEFAULT_AGENT_COMMANDS[kind]], env: {} }
-  }
-  if (raw === undefined || raw === null) return agents
-  if (typeof raw !== 'object' || Array.isArray(raw)) throw configError('agents', 'must be a mapping of name to {kind, command, env}', source)
-  for (const [name, entry] of Object.entries(raw as Record<string, unknown>)) {
-    const key = `agents.${name}`
-    if (!AGENT_NAME.test(name)) throw configError(key, `name must match ${AGENT_NAME}`, source)
-    if (!entry || typeof entry !== 'object' || Array.isArray(entry)) throw configError(key, 'must be a mapping', source)
-    const { kind = name, command, env = {}, launch_env: launchEnv, allow_flags: allowFlags, run_as: runAs, ...rest } = entry as Record<string, unknown>
-    const unknown = Object.keys(rest)[0]
-    if (unknown) throw configError(`${key}.${unknown}`, 'is not a known key', source)
-    if (typeof kind !== 'string' || !(AGENT_KINDS as readonly string[]).includes(kind)) {
-      throw configError(`${key}.kind`, `must be one of ${AGENT_KINDS.join(', ')}, got ${describe(kind)}`, source)
-    }
-    const fallback = kind === 'generic' ? undefined : DEFAULT_AGENT_COMMANDS[kind as Exclude<AgentKind, 'generic'>]
-    const argv = command ?? fallback
-    if (!Array.isArray(argv) || argv.length === 0 || !argv.every(a => typeof a === 'string' && a !== '' && !a.includes('\u0000'))) {
-      throw configError(`${key}.command`, 'must be a non-empty list of strings (argv; no shell)', source)
-    }
-    if (!env || typeof env !== 'object' || Array.isArray(env) || !Object.values(env).every(v => typeof v === 'string')) {
-      throw configError(`${key}.env`, 'must be a mapping of NAME to string', source)
-    }
-    try { checkEnvironment(env as Record<string, string>) } catch (err) { throw configError(`${key}.env`, (err as Error).message, source) }
-    agents[name] = {
-      name,
-      kind: kind as AgentKind,
-      command: argv as string[],
-      env: env as Record<string, string>,
-      ...(launchEnv !== undefined ? { launchEnv: patternList(`${key}.launch_env`, launchEnv, LAUNCH_ENV_PATTERN, source) } : {}),
-      ...(allowFlags !== undefined ? { allowFlags: patternList(`${key}.allow_flags`, allowFlags, ALLOW_FLAG_PATTERN, source) } : {}),
-      ...(runAs !== undefined ? { runAs: runAsOf(`${key}.run_as`, runAs, source) } : {}),
-    }
-  }
-  return agents
-}
-
-// A variable name with `*` wildcards; STRATAVORE_* is the supervisor's and cannot be allowed.
-const LAUNCH_ENV_PATTERN = /^(?!STRATAVORE_)[A-Z_*][A-Z0-9_*]{0,127}$/
-const ALLOW_FLAG_PATTERN = /^.{1,4096}$/s
-
-const patternList = (key: string, raw: unknown, pattern: RegExp, source: string): string[] => {
-  if (!Array.isArray(raw) || !raw.every(p => typeof p === 'string')) throw configError(key, `must be a list of strings, got ${describe(raw)}`, source)
-  const bad = raw.find(p => !pattern.test(p) || p.includes('\u0000'))
-  if (bad !== undefined) throw configError(key, `item ${describe(bad)} must match ${pattern}`, source)
-  return raw
-}
-
-// A user or group name as useradd accepts it, or a numeric id.
-const ACCOUNT = /^([a-z_][a-z0-9_-]{0,31}\$?|\d{1,10})$/i
-const runAsOf = (key: string, raw: unknown, source: string): RunAs => {
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw configError(key, 'must be a mapping {user, group}', source)
-  const { user, group, ...rest } = raw as Record<string, unknown>
-  const unknown = Object.keys(rest)[0]
-  if (unknown) throw configError(`${key}.${unknown}`, 'is not a known key', source)
-  const account = (field: string, value: unknown) => {
-    const text = typeof value === 'number' ? String(value) : value
-    if (typeof text !== 'string' || !ACCOUNT.test(text)) throw configError(`${key}.${field}`, `must be a name or a numeric id, got ${describe(value)}`, source)
-    return text
-  }
-  return { user: account('user', user), ...(group !== undefined ? { group: account('group', group) } : {}) }
 }
 
 const expandHome = (path: string, home: string) => path === '~' ? home : path.startsWith('~/') ? join(home, path.slice(2)) : path
