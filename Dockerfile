@@ -27,6 +27,8 @@
 #
 # The agents then run as the `stratavore` user with HOME=/home/stratavore (their logins and
 # transcripts, e.g. ~/.claude, live there: mount a volume on it to keep them).
+# Projects may live only under security.project_roots, by default that home: mount them under
+# /home/stratavore, or set STRATAVORE_SECURITY_PROJECT_ROOTS=/projects (never the data dir).
 
 # --- deps: production node_modules only -------------------------------------------------
 # tsx is a runtime dependency (bin/stratavored.mjs runs the TypeScript sources through it, there

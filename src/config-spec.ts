@@ -148,6 +148,8 @@ export const CONFIG_SPEC = {
     // How often the API process records the head of every audit chain in
     // <data_dir>/audit-checkpoints.jsonl (and an audit.checkpoint event), when the log moved; 0: never.
     audit_checkpoint_interval_seconds: int(60, 0, 86_400),
+    // Directories projects may live under (realpaths compared); empty: the daemon user's home.
+    project_roots: list(/^(~|~\/.*|\/.*)$/),
   },
   github: {
     token: secret(),

@@ -7,19 +7,20 @@ import { existsSync, readFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { isAbsolute, join, resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
+import { parseAgents, type AgentConfig } from './config-agents.js'
+import { configError, describe } from './config-error.js'
 import {
-  AGENT_KINDS, AGENT_NAME, CONFIG_SPEC, DEFAULT_AGENT_COMMANDS, ENV_KEYS, ENV_SECTION_PREFIXES, SECRET_FILE_TWINS, closestEnvName, envNameOf, isLeaf, leaves,
-  type AgentKind, type Leaf, type SpecTree,
+  CONFIG_SPEC, ENV_KEYS, ENV_SECTION_PREFIXES, SECRET_FILE_TWINS, closestEnvName, envNameOf, isLeaf, leaves, type Leaf, type SpecTree,
 } from './config-spec.js'
 import { auditKeyProblem, parseAuditKeys, type AuditKey } from './core/audit/audit-keys.js'
-import { AppError } from './core/errors.js'
-import { checkEnvironment } from './core/runners/launch-input.js'
+import type { ProtectedPath } from './core/projects/project-placement.js'
+import { inheritedEnvironment } from './core/supervisor/agent-environment.js'
+
+export type { AgentConfig, RunAs } from './config-agents.js'
 
 type LeafValue<L> = L extends { type: 'int' } ? number : L extends { type: 'bool' } ? boolean : L extends { type: 'list' } ? string[] : string
 type Values<T> = { [K in keyof T]: T[K] extends Leaf ? LeafValue<T[K]> : Values<T[K]> }
 export type Settings = Values<typeof CONFIG_SPEC>
-
-export interface AgentConfig { name: string, kind: AgentKind, command: string[], env: Record<string, string> }
 
 export interface Config extends Settings {
   /** The file that was read, or null when none exists. */
@@ -37,9 +38,16 @@ export interface Config extends Settings {
   auditKeys: AuditKey[] | null
   /**
    * What agents inherit from the daemon's environment: everything but the daemon's own settings
-   * and credentials (STRATAVORE_*, DATABASE_URL, AMQP_URL, PG*).
+   * and credentials (STRATAVORE_*, DATABASE_URL, AMQP_URL, PG*) and any variable whose value
+   * holds one of `daemonSecrets` (core/supervisor/agent-environment.ts).
    */
   agentEnvironment: Record<string, string>
+  /** Every credential the config holds (passwords, tokens, keys, URLs with them), to keep from agents. */
+  daemonSecrets: string[]
+  /** security.project_roots, absolute; the daemon user's home when the key is empty. */
+  projectRoots: string[]
+  /** What no project may be, lie in or contain: the data dir, the config file, every secret file named. */
+  protectedPaths: ProtectedPath[]
   /** PEM certificate chain and key for the HTTP port, from daemon.tls_*_file; null for plain HTTP. */
   httpTls: { cert: string, key: string } | null
   /**
@@ -61,10 +69,7 @@ export interface LoadOptions {
   readSecretFiles?: boolean
 }
 
-export const configError = (key: string, problem: string, source: string) =>
-  new AppError({ code: 'CONFIG_INVALID', kind: 'invalid_argument', message: `config ${key}: ${problem} (from ${source})`, details: { key } })
-
-const describe = (value: unknown) => JSON.stringify(value)?.slice(0, 80) ?? String(value)
+export { configError } from './config-error.js'
 
 const coerce = (path: string, leaf: Leaf, raw: unknown, source: string, fromEnv: boolean): unknown => {
   const fail = (problem: string) => configError(path, `${problem}, got ${describe(raw)}`, source)
@@ -121,37 +126,6 @@ const applyFile = (target: Record<string, unknown>, doc: unknown, spec: SpecTree
     if (isLeaf(node)) setPath(target, path, coerce(path, node, value, source, false))
     else applyFile(target, value, node, `${path}.`, source)
   }
-}
-
-const parseAgents = (raw: unknown, source: string): Record<string, AgentConfig> => {
-  const agents: Record<string, AgentConfig> = {}
-  for (const kind of Object.keys(DEFAULT_AGENT_COMMANDS) as Array<keyof typeof DEFAULT_AGENT_COMMANDS>) {
-    agents[kind] = { name: kind, kind, command: [...DEFAULT_AGENT_COMMANDS[kind]], env: {} }
-  }
-  if (raw === undefined || raw === null) return agents
-  if (typeof raw !== 'object' || Array.isArray(raw)) throw configError('agents', 'must be a mapping of name to {kind, command, env}', source)
-  for (const [name, entry] of Object.entries(raw as Record<string, unknown>)) {
-    const key = `agents.${name}`
-    if (!AGENT_NAME.test(name)) throw configError(key, `name must match ${AGENT_NAME}`, source)
-    if (!entry || typeof entry !== 'object' || Array.isArray(entry)) throw configError(key, 'must be a mapping', source)
-    const { kind = name, command, env = {}, ...rest } = entry as Record<string, unknown>
-    const unknown = Object.keys(rest)[0]
-    if (unknown) throw configError(`${key}.${unknown}`, 'is not a known key', source)
-    if (typeof kind !== 'string' || !(AGENT_KINDS as readonly string[]).includes(kind)) {
-      throw configError(`${key}.kind`, `must be one of ${AGENT_KINDS.join(', ')}, got ${describe(kind)}`, source)
-    }
-    const fallback = kind === 'generic' ? undefined : DEFAULT_AGENT_COMMANDS[kind as Exclude<AgentKind, 'generic'>]
-    const argv = command ?? fallback
-    if (!Array.isArray(argv) || argv.length === 0 || !argv.every(a => typeof a === 'string' && a !== '' && !a.includes('\u0000'))) {
-      throw configError(`${key}.command`, 'must be a non-empty list of strings (argv; no shell)', source)
-    }
-    if (!env || typeof env !== 'object' || Array.isArray(env) || !Object.values(env).every(v => typeof v === 'string')) {
-      throw configError(`${key}.env`, 'must be a mapping of NAME to string', source)
-    }
-    try { checkEnvironment(env as Record<string, string>) } catch (err) { throw configError(`${key}.env`, (err as Error).message, source) }
-    agents[name] = { name, kind: kind as AgentKind, command: argv as string[], env: env as Record<string, string> }
-  }
-  return agents
 }
 
 const expandHome = (path: string, home: string) => path === '~' ? home : path.startsWith('~/') ? join(home, path.slice(2)) : path
@@ -219,22 +193,49 @@ export const loadConfig = ({ configPath, env = process.env, home = env.HOME || h
   const agents = parseAgents(agentsRaw, configFile ?? 'defaults')
   if (!agents[s.defaults.agent]) throw configError('defaults.agent', `names no configured agent: ${s.defaults.agent}`, configFile ?? 'defaults')
 
+  const databaseUrl = databaseUrlOf(s, env)
+  const amqpUrl = amqpUrlOf(s, env)
+  const auditKeys = readSecretFiles ? auditKeysOf(s, home) : null
+  const httpTls = tlsPairOf(s, 'tls', home, readSecretFiles)
+  const grpcTls = grpcTlsOf(s, home, readSecretFiles)
+  const daemonSecrets = [
+    ...leaves().filter(([, leaf]) => leaf.type === 'string' && leaf.secret).map(([path]) => getPath(settings, path) as string),
+    databaseUrl ?? '', amqpUrl ?? '', httpTls?.key ?? '', grpcTls?.key ?? '', ...(auditKeys ?? []).map(k => k.secret),
+  ].filter(Boolean)
+
   return {
     ...s,
     configFile,
     dataDir,
     adminTokenFile: s.security.admin_token_file ? resolve(expandHome(s.security.admin_token_file, home)) : join(dataDir, 'admin.token'),
-    databaseUrl: databaseUrlOf(s, env),
-    amqpUrl: amqpUrlOf(s, env),
+    databaseUrl,
+    amqpUrl,
     agents,
-    auditKeys: readSecretFiles ? auditKeysOf(s, home) : null,
-    httpTls: tlsPairOf(s, 'tls', home, readSecretFiles),
-    grpcTls: grpcTlsOf(s, home, readSecretFiles),
-    agentEnvironment: Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined && !PRIVATE_VARIABLE.test(e[0]))),
+    auditKeys,
+    httpTls,
+    grpcTls,
+    agentEnvironment: inheritedEnvironment(env, daemonSecrets),
+    daemonSecrets,
+    projectRoots: projectRootsOf(s, home),
+    protectedPaths: protectedPathsOf(s, dataDir, configFile, home),
   }
 }
 
-const PRIVATE_VARIABLE = /^(STRATAVORE_|DATABASE_URL$|AMQP_URL$|PG[A-Z]*$)/
+const projectRootsOf = (s: Settings, home: string): string[] => {
+  const roots = s.security.project_roots.length > 0 ? s.security.project_roots : [home]
+  return roots.map(root => resolve(expandHome(root, home)))
+}
+
+// The data dir holds the node credential, the generated audit key and PGlite's files; the
+// config file may hold inline secrets; every `*_file` key names a credential (or a TLS cert).
+const protectedPathsOf = (s: Settings, dataDir: string, configFile: string | null, home: string) => [
+  { path: dataDir, what: "the daemon's data directory" },
+  ...(configFile ? [{ path: configFile, what: "the daemon's config file" }] : []),
+  ...leaves().filter(([path]) => path.endsWith('_file'))
+    .map(([path]) => [path, getPath(s as unknown as Record<string, unknown>, path) as string] as const)
+    .filter(([, file]) => file !== '')
+    .map(([path, file]) => ({ path: resolve(expandHome(file, home)), what: `the file named by ${path}` })),
+]
 
 /** daemon.<prefix>_cert_file and _key_file, both or neither. */
 const tlsPairOf = (s: Settings, prefix: 'tls' | 'grpc_tls', home: string, read: boolean): { cert: string, key: string } | null => {
@@ -299,6 +300,7 @@ export const redactedConfig = (config: Config) => ({
   docker: { ...config.docker, rabbitmq: { ...config.docker.rabbitmq, password: '***' } },
   github: { ...config.github, token: config.github.token ? '***' : '' },
   security: { ...config.security, audit_key: config.security.audit_key ? '***' : '' },
+  daemonSecrets: config.daemonSecrets.map(() => '***'),
   auditKeys: config.auditKeys?.map(k => ({ id: k.id, secret: '***' })) ?? null,
   httpTls: config.httpTls ? { cert: config.httpTls.cert, key: '***' } : null,
   grpcTls: config.grpcTls ? { ...config.grpcTls, key: '***' } : null,

@@ -28,6 +28,7 @@ import type { AgentCatalogue, Clock, EventBus, IdGenerator, Repositories, UnitOf
 import { createProjectService, type ProjectService } from './core/projects/project-service.js'
 import { createAttachService, type AttachService } from './core/runners/attach-service.js'
 import { createRunnerService, type RunnerService } from './core/runners/runner-service.js'
+import { DEFAULT_LAUNCH_ENV } from './core/runners/launch-policy.js'
 import { createSessionService, type SessionService } from './core/sessions/session-service.js'
 import { createStatusService, type StatusService } from './core/status/status-service.js'
 import { createHeartbeatService, type HeartbeatService } from './core/supervisor/heartbeat-service.js'
@@ -87,6 +88,10 @@ export const agentCatalogue = (config: Config): AgentCatalogue => ({
   names: () => Object.keys(config.agents).sort(),
   has: name => Object.hasOwn(config.agents, name),
   defaultAgent: config.defaults.agent,
+  launchPolicy: name => {
+    const agent = config.agents[name]
+    return { launchEnv: agent?.launchEnv ?? DEFAULT_LAUNCH_ENV, allowFlags: agent?.allowFlags ?? [] }
+  },
 })
 
 export const openConfiguredDatabase = (config: Config): Promise<Database> => config.databaseUrl
@@ -120,6 +125,7 @@ export const createContext = async (config: Config, logger: Logger, options: Con
     const instance = await repos.daemons.register({ id: ids.next(), hostname: hostname(), pid: process.pid, version: VERSION, roles: options.roles })
     logger.info({ daemonId: instance.id, database: database.kind, roles: options.roles }, 'daemon registered')
     const paths = fileSystemPaths
+    const placement = { roots: config.projectRoots, protectedPaths: config.protectedPaths }
     const feed = createEventFeed({
       source: createEventFeedSource(database.db),
       bus,
@@ -138,7 +144,7 @@ export const createContext = async (config: Config, logger: Logger, options: Con
     const auditReader = createAuditReader(database.db)
     const checkpointLog = createCheckpointFile(config.dataDir)
     const runners = createRunnerService({
-      repos, uow, clock, ids, paths, agents: agentCatalogue(config), heartbeatTtlSeconds: 3 * config.daemon.heartbeat_interval_seconds,
+      repos, uow, clock, ids, paths, placement, agents: agentCatalogue(config), heartbeatTtlSeconds: 3 * config.daemon.heartbeat_interval_seconds,
     })
     return {
       config,
@@ -150,7 +156,7 @@ export const createContext = async (config: Config, logger: Logger, options: Con
       clock,
       ids,
       daemonId: instance.id,
-      projects: createProjectService({ repos, uow, clock, ids, paths }),
+      projects: createProjectService({ repos, uow, clock, ids, paths, placement }),
       runners,
       attach: createAttachService({ repos, getRunner: runners.get }),
       heartbeats: createHeartbeatService({ repos, uow, clock, ids, hashCredential: credentialHash }),

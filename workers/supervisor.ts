@@ -1,6 +1,7 @@
 // `stratavored supervisor`: this host's node. Registers it, serves the attach channel the API
 // dials, and converges the runners assigned to it (src/core/supervisor/node-supervisor.ts).
 import { hostname } from 'node:os'
+import { readAdminToken } from '../src/adapters/auth/admin-token.js'
 import { createAgentRuntime } from '../src/adapters/supervisor/agent-runtime.js'
 import { startAttachServer } from '../src/adapters/supervisor/attach-server.js'
 import { attachKeyOf, credentialHash, loadOrCreateNodeIdentity } from '../src/adapters/supervisor/node-identity.js'
@@ -15,7 +16,9 @@ export const startSupervisor = async (ctx: Context): Promise<Part[]> => {
   const log = ctx.logger.child({ component: 'supervisor' })
   const identity = loadOrCreateNodeIdentity(ctx.config.dataDir)
   const attachKey = attachKeyOf(identity.credential)
-  const runtime = createAgentRuntime(ctx.config)
+  // Neither the node's credential nor the admin token may reach an agent, under any variable name.
+  const adminToken = readAdminToken(ctx.config.adminTokenFile)
+  const runtime = createAgentRuntime(ctx.config, { secrets: [identity.credential, ...(adminToken ? [adminToken] : [])] })
   const attach = await startAttachServer({ host: settings.listen_host, port: settings.listen_port, attachKey, terminalOf: runtime.terminalOf, log })
   const node = {
     id: identity.id,

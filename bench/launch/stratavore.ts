@@ -33,7 +33,8 @@ export const defaultPoolSize = (): number => {
  */
 export const startStratavore = async ({ databaseUrl, poolSize, projects, logLevel, logDestination }: VariantOptions, credential: 'token' | 'admin' = 'token'): Promise<Variant> => {
   const home = mkdtempSync(join(tmpdir(), 'stv-bench-home-'))
-  const config = loadConfig({ env: { HOME: home, DATABASE_URL: databaseUrl }, home })
+  // The projects live in a temp dir of their own, outside this home: let projects live there.
+  const config = loadConfig({ env: { HOME: home, DATABASE_URL: databaseUrl, STRATAVORE_SECURITY_PROJECT_ROOTS: tmpdir() }, home })
   config.database.postgresql.max_conns = poolSize
   config.agents[BENCH_AGENT] = { name: BENCH_AGENT, kind: 'generic', command: ['/bin/sleep', '3600'], env: {} }
 

@@ -48,6 +48,18 @@ export const errors = {
     make('INVALID_PROJECT_PATH', 'invalid_argument')(`invalid project path ${JSON.stringify(path)}: ${reason}`, { path }),
   invalidEnvironment: (name: string, reason: string) =>
     make('INVALID_ENVIRONMENT', 'invalid_argument')(`environment variable ${JSON.stringify(name)} ${reason}`, { name }),
+  // What a launch may carry is the agent's to decide (agents.<name>.launch_env, allow_flags);
+  // the flag is quoted redacted, since a refused flag may still hold a credential.
+  environmentNotAllowed: (name: string, agent: string, allowed: readonly string[]) =>
+    make('ENVIRONMENT_NOT_ALLOWED', 'invalid_argument')(
+      `environment variable ${JSON.stringify(name)} may not be set for agent ${JSON.stringify(agent)}; agents.${agent}.launch_env allows ${allowed.length ? allowed.join(', ') : 'none'}`,
+      { name, agent }),
+  flagNotAllowed: (flag: string, index: number, agent: string, allowed: readonly string[]) =>
+    make('FLAG_NOT_ALLOWED', 'invalid_argument')(
+      `flag ${JSON.stringify(flag)} (flags[${index}]) is not allowed for agent ${JSON.stringify(agent)}; agents.${agent}.allow_flags allows ${allowed.length ? allowed.join(', ') : 'no flags'}`,
+      { flag, index, agent }),
+  projectPathNotAllowed: (path: string, reason: string) =>
+    make('PROJECT_PATH_NOT_ALLOWED', 'invalid_argument')(`project path ${JSON.stringify(path)} is not allowed: ${reason}`, { path }),
   unknownAgent: (agent: string, known: string[]) =>
     make('UNKNOWN_AGENT', 'invalid_argument')(`unknown agent ${JSON.stringify(agent)}; configured agents: ${known.join(', ') || 'none'}`, { agent, known }),
   invalidCursor: () => make('INVALID_CURSOR', 'invalid_argument')('invalid pagination cursor'),

@@ -5,6 +5,7 @@ import type { AuditRecord } from './audit/audit-record.js'
 import type { TokenRepository } from './auth/ports.js'
 import type { DomainEvent } from './events/event.js'
 import type { NewProject, Project, ProjectStatus } from './projects/project.js'
+import type { LaunchPolicy } from './runners/launch-policy.js'
 import type { ConversationMode, Runner, RunnerStatus } from './runners/runner.js'
 import type { Session } from './sessions/session.js'
 
@@ -20,12 +21,18 @@ export interface Log {
 export interface IdGenerator { /** time-ordered UUID (v7) */ next(): string }
 
 export type DirectoryCheck = { ok: true, realPath: string } | { ok: false, reason: string }
-export interface PathResolver { resolveDirectory(path: string): Promise<DirectoryCheck> }
+export interface PathResolver {
+  resolveDirectory(path: string): Promise<DirectoryCheck>
+  /** The realpath of `path`, or null when it cannot be resolved (missing, a dangling link, a loop, no access). */
+  realPathOf(path: string): Promise<string | null>
+}
 
 export interface AgentCatalogue {
   names(): string[]
   has(name: string): boolean
   defaultAgent: string
+  /** What a launch request may add to this agent's flags and environment (a known agent). */
+  launchPolicy(name: string): LaunchPolicy
 }
 
 /** What a launch must know about its project, read in one statement under the project lock. */

@@ -36,6 +36,8 @@ export const startCliDaemon = async (t: TapTest): Promise<CliDaemon> => {
   writeFileSync(config, [
     'defaults:', '  agent: fake',
     'agents:', '  fake:', '    kind: generic', `    command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(FAKE_AGENT)}]`,
+    // Its flags pick its behaviour; the tests pass GREETING through --env.
+    "    allow_flags: ['*']", "    launch_env: [GREETING, 'LC_*', TERM]",
     'daemon:', '  heartbeat_interval_seconds: 1',
     'supervisor:', '  stop_timeout_seconds: 2', '  restart_backoff_base_ms: 50', '  restart_backoff_cap_ms: 200',
     'observability:', '  log_level: warn',

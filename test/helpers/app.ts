@@ -21,12 +21,17 @@ export const tempDir = (t: TapTest, prefix = 'stv-test-'): string => {
   return dir
 }
 
-/** The config a daemon would load with no file and no STRATAVORE_* variables, then adjusted. */
+/**
+ * The config a daemon would load with no file and no STRATAVORE_* variables but one: tests make
+ * their projects in temp dirs (tempDir) outside the test's home, so the temp dir is a project
+ * root. Then adjusted.
+ */
 export const testConfig = (t: TapTest, adjust: (config: Config) => void = () => {}): Config => {
   const home = tempDir(t, 'stv-home-')
-  const config = loadConfig({ env: { HOME: home }, home })
+  const config = loadConfig({ env: { HOME: home, STRATAVORE_SECURITY_PROJECT_ROOTS: tmpdir() }, home })
   // A generic agent so launches need no real CLI; adapters are tested against the real ones.
-  config.agents['generic-test'] = { name: 'generic-test', kind: 'generic', command: ['/bin/sleep', '3600'], env: {} }
+  // It takes any flag and variable: the launch policy has tests of its own, with other agents.
+  config.agents['generic-test'] = { name: 'generic-test', kind: 'generic', command: ['/bin/sleep', '3600'], env: {}, launchEnv: ['*'], allowFlags: ['*'] }
   adjust(config)
   return config
 }

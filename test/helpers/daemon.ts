@@ -55,6 +55,8 @@ export const startDaemon = async (args: string[], env: Record<string, string>): 
       STRATAVORE_DOCKER_PROMETHEUS_PORT: String(await freePort()),
       STRATAVORE_DAEMON_GRPC_PORT: String(await freePort()),
       STRATAVORE_SECURITY_ADMIN_TOKEN_FILE: tokenFile,
+      // Tests make projects in temp dirs, not always under the HOME they give the daemon.
+      STRATAVORE_SECURITY_PROJECT_ROOTS: tmpdir(),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

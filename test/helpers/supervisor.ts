@@ -20,7 +20,8 @@ export const supervisorTestConfig = (config: Config) => {
   config.supervisor.restart_backoff_base_ms = 50
   config.supervisor.restart_backoff_cap_ms = 200
   config.supervisor.stop_timeout_seconds = 2
-  config.agents.fake = { name: 'fake', kind: 'generic', command: [process.execPath, FAKE_AGENT], env: {} }
+  // Its flags pick its behaviour, so it takes any.
+  config.agents.fake = { name: 'fake', kind: 'generic', command: [process.execPath, FAKE_AGENT], env: {}, allowFlags: ['*'] }
 }
 
 export const startTestSupervisor = async (t: TapTest, ctx: Context): Promise<{ stop(): Promise<void> }> => {

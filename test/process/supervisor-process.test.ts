@@ -22,7 +22,7 @@ t.test('api and supervisor as separate processes on Postgres', { skip }, async t
   writeFileSync(config, JSON.stringify({
     daemon: { heartbeat_interval_seconds: 1 },
     docker: { prometheus: { enabled: false } },
-    agents: { fake: { kind: 'generic', command: [process.execPath, FAKE_AGENT] } },
+    agents: { fake: { kind: 'generic', command: [process.execPath, FAKE_AGENT], allow_flags: ['--echo'] } },
     security: { audit_key: 'a-shared-audit-key-for-both-processes' },
   }))
   const projectDir = join(home, 'work')

@@ -91,7 +91,12 @@ t.test(`runner lifecycle under a supervisor on ${backendName()}`, async t => {
     const launched = await launch(['--busy-child'])
     const running = await waitForRunner(ctx, launched.id, r => r.status === 'running' && r.memoryMb > 0 && r.cpuPercent > 0)
     t.ok(running.lastHeartbeat, 'the heartbeat is stamped')
-    const beat = published.find(m => m.routingKey === `runner.heartbeat.${launched.id}` && (m.body.data as { cpu_percent: number }).cpu_percent > 0)
+    // A beat is published after its row is written (and delivered on a later turn of the
+    // loop), so the row can show it first: wait for the message rather than race it.
+    const beatOf = () => published.find(m => m.routingKey === `runner.heartbeat.${launched.id}` && (m.body.data as { cpu_percent: number }).cpu_percent > 0)
+    const publishedBy = Date.now() + 5000
+    while (!beatOf() && Date.now() < publishedBy) await new Promise(resolve => setTimeout(resolve, 20))
+    const beat = beatOf()
     t.ok(beat, 'each heartbeat is published as runner.heartbeat.<runner_id>')
     t.match(beat!.body, {
       version: 1, event_id: beat!.messageId, type: 'runner.heartbeat', project: project.name, aggregate_type: 'runner', aggregate_id: launched.id,

@@ -33,6 +33,7 @@ export interface AttachOptions {
   env: Record<string, string>
   cols: number
   rows: number
+  user?: { uid: number, gid: number } | undefined
 }
 
 /** After the program exits, how long to wait for its output pipes to close before giving up
@@ -57,6 +58,7 @@ export function attachTerminal(options: AttachOptions, events: BackendEvents): B
     cwd: options.cwd,
     env: options.env,
     encoding: null,
+    ...(options.user ? { uid: options.user.uid, gid: options.user.gid } : {}),
   })
   let exited = false
   // Typed as string, but a Buffer with encoding null.
@@ -92,6 +94,7 @@ export function attachPipes(options: AttachOptions, events: BackendEvents): Back
     env: options.env,
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(options.user ? { uid: options.user.uid, gid: options.user.gid } : {}),
   })
   const stdout = child.stdout!
   const stderr = child.stderr!

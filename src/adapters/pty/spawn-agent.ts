@@ -79,6 +79,7 @@ export function spawnAgentProcess(options: SpawnOptions): AgentProcess {
     env,
     cols: options.cols ?? DEFAULT_COLS,
     rows: options.rows ?? DEFAULT_ROWS,
+    user: options.user,
   }
   const backend = options.terminal ? attachTerminal(attachOptions, events) : attachPipes(attachOptions, events)
   const leaderStartTicks = readProcEntry(backend.pid)?.startTicks

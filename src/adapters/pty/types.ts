@@ -11,6 +11,8 @@ export interface SpawnOptions {
   rows?: number
   /** Bytes of output kept for late viewers (default 256 KiB). */
   scrollbackBytes?: number
+  /** Run as this user and group (the caller is root and has no supplementary groups: run-as.ts). */
+  user?: { uid: number, gid: number }
 }
 
 export interface ExitStatus {

@@ -1,5 +1,7 @@
 // The supervisor's hands on this machine: an agent adapter turns a runner into argv, env and
 // an observer; the PTY adapter runs it. Keeps each runner's live process for the attach channel.
+// The agent gets the daemon's environment minus its secrets, and with run_as another user.
+import { realpath } from 'node:fs/promises'
 import { userInfo } from 'node:os'
 import { subUsage } from '../agents/common.js'
 import { adapterFor, processEnv } from '../agents/index.js'
@@ -10,22 +12,38 @@ import { spawnAgentProcess } from '../pty/spawn-agent.js'
 import type { AgentProcess } from '../pty/types.js'
 import type { Config } from '../../config.js'
 import type { AgentRuntime, LiveAgent } from '../../core/supervisor/agent-runtime.js'
+import { inheritedEnvironment } from '../../core/supervisor/agent-environment.js'
+import { prepareAgentUsers } from './run-as.js'
 
 /** In every agent's environment: finds a previous life's processes after a supervisor restart. */
 export const RUNNER_ID_VARIABLE = 'STRATAVORE_RUNNER_ID'
 
 export type SupervisorRuntime = AgentRuntime & { terminalOf(runnerId: string): AgentProcess | undefined }
 
-export const createAgentRuntime = (config: Config): SupervisorRuntime => {
+export interface AgentRuntimeOptions {
+  /** Secrets this process holds beyond its config (the node credential): no agent inherits them. */
+  secrets?: string[]
+}
+
+/** Throws, naming the setting, when an agent's run_as cannot be honoured here (run-as.ts). */
+export const createAgentRuntime = (config: Config, { secrets = [] }: AgentRuntimeOptions = {}): SupervisorRuntime => {
   const terminals = new Map<string, AgentProcess>()
   const sampler = createProcessTreeSampler()
   const runningAsRoot = userInfo().uid === 0
+  const users = prepareAgentUsers(config)
+  const inherited = inheritedEnvironment(config.agentEnvironment, secrets)
 
   return {
     async start (runner, plan): Promise<LiveAgent> {
       const agent = config.agents[runner.agent]
       if (!agent) throw new Error(`agent ${JSON.stringify(runner.agent)} is not configured on this node`)
       const adapter = adapterFor(agent.kind)
+      // The launch stored the project's realpath; a component swapped for a symlink since then
+      // would move the agent elsewhere, outside the project roots it was checked against.
+      const cwd = runner.projectPath
+      const real = await realpath(cwd).catch(() => cwd)
+      if (real !== cwd) throw new Error(`the project directory ${cwd} now resolves to ${real}`)
+      const user = users.get(agent.name)
       const spec: AgentLaunchSpec = {
         runnerId: runner.id,
         agentName: agent.name,
@@ -37,8 +55,14 @@ export const createAgentRuntime = (config: Config): SupervisorRuntime => {
         conversationMode: plan.conversationMode,
         sessionId: plan.sessionId,
         prompt: runner.prompt,
-        env: { ...config.agentEnvironment, ...agent.env, ...runner.environment, [RUNNER_ID_VARIABLE]: runner.id },
-        runningAsRoot,
+        env: {
+          ...inherited,
+          ...(user ? { HOME: user.home, USER: user.name, LOGNAME: user.name } : {}),
+          ...agent.env,
+          ...runner.environment,
+          [RUNNER_ID_VARIABLE]: runner.id,
+        },
+        runningAsRoot: runningAsRoot && !user,
       }
       const invocation = adapter.invocation(spec)
       const observer = adapter.observe(spec, invocation)
@@ -51,6 +75,7 @@ export const createAgentRuntime = (config: Config): SupervisorRuntime => {
         env: { TERM: 'xterm-256color', ...processEnv(spec, invocation) },
         terminal: invocation.terminal,
         scrollbackBytes: config.supervisor.scrollback_bytes,
+        ...(user ? { user: { uid: user.uid, gid: user.gid } } : {}),
       })
       child.onStdoutLine(line => observer.onStdoutLine(line))
       terminals.set(runner.id, child)

@@ -1,5 +1,6 @@
 // Checks a directory on this host's file system and returns its realpath, so symlinks and
-// `..` segments are resolved before a path is stored or used as a working directory.
+// `..` segments are resolved before a path is stored, compared with the project roots or used
+// as a working directory.
 import { realpath, stat } from 'node:fs/promises'
 import type { PathResolver } from '../../core/ports.js'
 
@@ -21,5 +22,9 @@ export const fileSystemPaths: PathResolver = {
       const code = (err as NodeJS.ErrnoException).code ?? ''
       return { ok: false, reason: reasons[code] ?? `cannot be read (${code || 'error'})` }
     }
+  },
+
+  async realPathOf (path) {
+    return realpath(path).catch(() => null)
   },
 }

@@ -2,8 +2,8 @@
 import type { AuditVerification } from '../../core/audit/audit-service.js'
 import type { ApiToken } from '../../core/auth/ports.js'
 import type { Project } from '../../core/projects/project.js'
-import { maskEnvironment } from '../../core/runners/launch-input.js'
 import type { Runner } from '../../core/runners/runner.js'
+import { redactEnvironment, redactFlags } from '../../core/secrets.js'
 import type { Session } from '../../core/sessions/session.js'
 import type { AuditVerificationDto, ProjectDto, RunnerDto, SessionDto } from './schemas.js'
 import type { TokenDto } from './tokens.js'
@@ -38,9 +38,9 @@ export const toRunnerDto = (r: Runner): RunnerDto => ({
   nodeId: r.nodeId,
   status: r.status,
   desiredState: r.desiredState,
-  flags: r.flags,
+  flags: redactFlags(r.flags),
   capabilities: r.capabilities,
-  environment: maskEnvironment(r.environment),
+  environment: redactEnvironment(r.environment),
   conversationMode: r.conversationMode,
   sessionId: r.sessionId,
   god: r.god,

@@ -19,11 +19,14 @@ export const ProjectName = Type.String({ pattern: PROJECT_NAME_PATTERN, descript
 export const RunnerId = Type.String({ format: 'uuid' })
 export const SessionId = Type.String({ pattern: SESSION_ID_PATTERN })
 const Tags = Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 32 })
-export const Flags = Type.Array(Type.String({ maxLength: MAX_FLAG_LENGTH }), { maxItems: MAX_FLAGS })
+export const Flags = Type.Array(Type.String({ maxLength: MAX_FLAG_LENGTH }), {
+  maxItems: MAX_FLAGS,
+  description: "agent arguments (argv entries, no shell); each must match one of the agent's allow_flags (none by default)",
+})
 export const Capabilities = Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 32 })
 export const Environment = Type.Record(Type.String({ pattern: ENV_NAME_PATTERN }), Type.String({ maxLength: MAX_ENV_VALUE_LENGTH }), {
   maxProperties: MAX_ENV_VARS,
-  description: 'variable names match ^[A-Z_][A-Z0-9_]*$; loader and interpreter variables (LD_*, NODE_OPTIONS, PATH, ...) are refused',
+  description: "variable names match ^[A-Z_][A-Z0-9_]*$ and the agent's launch_env (default TERM, COLORTERM, LANG, LANGUAGE, LC_*, TZ, NO_COLOR, FORCE_COLOR); loader and redirect variables (LD_*, NODE_OPTIONS, PATH, HOME, ...) only when launch_env names them",
 })
 export const ConversationMode = literals(CONVERSATION_MODES)
 
@@ -91,9 +94,9 @@ export const RunnerDto = Type.Object({
   nodeId: Nullable(Type.String()),
   status: literals(RUNNER_STATUSES),
   desiredState: literals(['running', 'stopped']),
-  flags: Type.Array(Type.String()),
+  flags: Type.Array(Type.String(), { description: 'secrets masked as ******** (the value of --api-key=..., the argument after --token, key-shaped arguments)' }),
   capabilities: Type.Array(Type.String()),
-  environment: Type.Record(Type.String(), Type.String(), { description: 'values of secret-looking names are masked' }),
+  environment: Type.Record(Type.String(), Type.String(), { description: 'values of secret-looking names, and key-shaped values, are masked as ********' }),
   conversationMode: ConversationMode,
   sessionId: Nullable(Type.String()),
   god: Type.Boolean(),

@@ -1,6 +1,6 @@
 // Domain objects to proto messages, and proto enums to domain values: the only place RPC maps.
-// Nullable domain fields become unset optional fields; times become Timestamps; environment
-// values of secret-looking names are masked, as on every read surface.
+// Nullable domain fields become unset optional fields; times become Timestamps; secrets in a
+// runner's flags and environment are masked (core/secrets.ts), as on every read surface.
 import { create, fromJson, type JsonObject } from '@bufbuild/protobuf'
 import { timestampFromDate, type Timestamp } from '@bufbuild/protobuf/wkt'
 import type { AuditVerification } from '../../core/audit/audit-service.js'
@@ -8,9 +8,9 @@ import type { ApiToken } from '../../core/auth/ports.js'
 import { errors } from '../../core/errors.js'
 import type { FeedEvent } from '../../core/ports.js'
 import { PROJECT_STATUSES, type Project, type ProjectStatus as DomainProjectStatus } from '../../core/projects/project.js'
-import { maskEnvironment } from '../../core/runners/launch-input.js'
 import type { ReconcileResult } from '../../core/runners/reconcile-service.js'
 import { CONVERSATION_MODES, RUNNER_STATUSES, type Runner, type RunnerStatus as DomainRunnerStatus } from '../../core/runners/runner.js'
+import { redactEnvironment, redactFlags } from '../../core/secrets.js'
 import type { Session } from '../../core/sessions/session.js'
 import type { DaemonStatus, GlobalMetrics } from '../../core/status/status-service.js'
 import { EventSchema } from '../../gen/stratavore/v1/events_pb.js'
@@ -69,9 +69,9 @@ export const toRunnerProto = (r: Runner) => create(RunnerSchema, {
   nodeId: unsetIfNull(r.nodeId),
   status: runnerStatuses.toProto(r.status) as RunnerStatus,
   desiredState: DESIRED[r.desiredState],
-  flags: r.flags,
+  flags: redactFlags(r.flags),
   capabilities: r.capabilities,
-  environment: maskEnvironment(r.environment),
+  environment: redactEnvironment(r.environment),
   conversationMode: conversationModes.toProto(r.conversationMode) as ConversationMode,
   sessionId: unsetIfNull(r.sessionId),
   god: r.god,

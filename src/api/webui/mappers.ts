@@ -2,8 +2,8 @@
 // and projects, snake_case sessions, "" for unknown times, every listed field present.
 import type { PullRequest } from '../../core/fleet/fleet-service.js'
 import type { Project } from '../../core/projects/project.js'
-import { maskEnvironment } from '../../core/runners/launch-input.js'
 import type { Runner, RunnerStatus } from '../../core/runners/runner.js'
+import { redactEnvironment, redactFlags } from '../../core/secrets.js'
 import type { Session } from '../../core/sessions/session.js'
 import type { DaemonStatus, GlobalMetrics } from '../../core/status/status-service.js'
 
@@ -29,9 +29,9 @@ export const toWebuiRunner = (r: Runner) => ({
   projectName: r.projectName,
   projectPath: r.projectPath,
   status: WEBUI_STATUS[r.status],
-  flags: r.flags,
+  flags: redactFlags(r.flags),
   capabilities: r.capabilities,
-  environment: maskEnvironment(r.environment),
+  environment: redactEnvironment(r.environment),
   sessionId: r.sessionId ?? '',
   conversationMode: r.conversationMode,
   tokensUsed: r.tokensUsed,

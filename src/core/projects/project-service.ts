@@ -1,13 +1,14 @@
 // Project use cases. A project's path must be written plainly (project-path.ts), is checked
 // against the file system through the PathResolver port and stored as its realpath, so two
 // names can never hide the same directory behind a symlink and runners always start where the
-// project really is.
+// project really is; that realpath must lie where projects may (project-placement.ts).
 import { errors } from '../errors.js'
 import type { DomainEvent, EventType } from '../events/event.js'
 import type { Clock, IdGenerator, PathResolver, Repositories, TransactionRepositories, UnitOfWork } from '../ports.js'
 import { checkInteger, checkList, checkPattern, checkText } from '../validation.js'
 import { PROJECT_NAME_PATTERN, type Project, type ProjectStatus } from './project.js'
 import { checkProjectPathForm } from './project-path.js'
+import { checkProjectPlacement, type ProjectPlacement } from './project-placement.js'
 
 export interface CreateProjectInput {
   name: string
@@ -22,6 +23,7 @@ export interface ProjectServiceDeps {
   clock: Clock
   ids: IdGenerator
   paths: PathResolver
+  placement: ProjectPlacement
 }
 
 // These would be shadowed by the Lex WebUI's fixed routes (/api/v1/projects/list, ...).
@@ -33,7 +35,7 @@ export const checkProjectName = (name: string): string => {
   return name
 }
 
-export const createProjectService = ({ repos, uow, clock, ids, paths }: ProjectServiceDeps) => {
+export const createProjectService = ({ repos, uow, clock, ids, paths, placement }: ProjectServiceDeps) => {
   const projectEvent = async (tx: TransactionRepositories, type: EventType, name: string, actor: string, data: Record<string, unknown>) => {
     const event: DomainEvent = {
       eventId: ids.next(),
@@ -70,6 +72,7 @@ export const createProjectService = ({ repos, uow, clock, ids, paths }: ProjectS
       checkProjectPathForm(rawPath)
       const resolved = await paths.resolveDirectory(rawPath)
       if (!resolved.ok) throw errors.invalidProjectPath(rawPath, resolved.reason)
+      await checkProjectPlacement(resolved.realPath, placement, paths)
 
       await uow.run(async tx => {
         if (await tx.projects.find(name)) throw errors.projectExists(name)

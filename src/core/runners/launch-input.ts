@@ -1,6 +1,6 @@
-// What a launch request may carry, checked before any transaction starts. Flags and
-// environment end up in an agent's argv and environment, so the rules here are the first line
-// of defence against argument and loader injection (the spawner never uses a shell).
+// What a launch request may carry, checked before any transaction starts: its shape here, and
+// which flags and variables its agent allows in launch-policy.ts. Flags and environment end up
+// in an agent's argv and environment (the spawner never uses a shell).
 import { errors } from '../errors.js'
 import { checkInteger, checkList, checkPattern, checkText } from '../validation.js'
 import { CONVERSATION_MODES, RUNTIME_TYPES, type ConversationMode } from './runner.js'
@@ -24,31 +24,19 @@ export const ENV_NAME_PATTERN = '^[A-Z_][A-Z0-9_]{0,127}$'
 const ENV_NAME = new RegExp(ENV_NAME_PATTERN)
 export const SESSION_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$'
 
-// Variables that make a loader, shell or interpreter run code of the caller's choosing inside
-// the agent's process, or that pick which binaries and libraries it finds.
-const REFUSED_ENV_EXACT = new Set([
-  'PATH', 'NODE_OPTIONS', 'NODE_PATH', 'NODE_REPL_EXTERNAL_MODULE', 'BASH_ENV', 'ENV', 'PS4', 'PROMPT_COMMAND', 'SHELLOPTS',
-  'BASHOPTS', 'IFS', 'CDPATH', 'GLOBIGNORE', 'PYTHONSTARTUP', 'PYTHONPATH', 'PYTHONHOME', 'PYTHONINSPECT', 'PERL5OPT', 'PERL5LIB',
-  'PERLLIB', 'PERL5DB', 'RUBYOPT', 'RUBYLIB', 'JAVA_TOOL_OPTIONS', '_JAVA_OPTIONS', 'JDK_JAVA_OPTIONS', 'GCONV_PATH', 'GIT_SSH_COMMAND',
-  'GIT_SSH', 'GIT_EXEC_PATH', 'GIT_ASKPASS', 'SSH_ASKPASS', 'EDITOR', 'VISUAL', 'PAGER', 'GIT_PAGER', 'BROWSER', 'HOSTALIASES',
-  'LOCPATH', 'NLSPATH', 'MALLOC_CHECK_', 'TMPDIR',
-])
-const REFUSED_ENV_PREFIXES = ['LD_', 'DYLD_', 'GIT_CONFIG', 'STRATAVORE_']
-
 export const MAX_ENV_VARS = 64
 export const MAX_ENV_VALUE_LENGTH = 32_768
 export const MAX_FLAGS = 64
 export const MAX_FLAG_LENGTH = 4096
 export const MAX_PROMPT_LENGTH = 100_000
 
-export const checkEnvironment = (environment: Record<string, string>): Record<string, string> => {
+// The shape only: names, count and values. Which variables a launch may set is its agent's
+// policy (launch-policy.ts), checked once the agent is known.
+const checkEnvironmentShape = (environment: Record<string, string>): Record<string, string> => {
   const entries = Object.entries(environment)
   if (entries.length > MAX_ENV_VARS) throw errors.invalidArgument(`environment has more than ${MAX_ENV_VARS} variables`)
   for (const [name, value] of entries) {
     if (!ENV_NAME.test(name)) throw errors.invalidEnvironment(name, `is not a valid name (${ENV_NAME_PATTERN})`)
-    if (REFUSED_ENV_EXACT.has(name) || REFUSED_ENV_PREFIXES.some(p => name.startsWith(p))) {
-      throw errors.invalidEnvironment(name, 'may not be set: it changes how programs are loaded or interpreted')
-    }
     if (typeof value !== 'string') throw errors.invalidEnvironment(name, 'must have a string value')
     checkText(`environment.${name}`, value, MAX_ENV_VALUE_LENGTH)
   }
@@ -88,7 +76,7 @@ export const checkLaunchInput = (input: LaunchInput, defaultAgent: string): Chec
     agent: checkText('agent', input.agent || defaultAgent, 64),
     flags: checkList('flags', input.flags ?? [], MAX_FLAGS, MAX_FLAG_LENGTH),
     capabilities: checkList('capabilities', input.capabilities ?? [], 32, 64),
-    environment: checkEnvironment(input.environment ?? {}),
+    environment: checkEnvironmentShape(input.environment ?? {}),
     conversationMode: mode as ConversationMode,
     sessionId,
     god: input.god ?? false,
@@ -96,9 +84,3 @@ export const checkLaunchInput = (input: LaunchInput, defaultAgent: string): Chec
     maxRestartAttempts: checkInteger('maxRestartAttempts', input.maxRestartAttempts ?? 3, 0, 100),
   }
 }
-
-// Values of variables whose names look like credentials are masked on every read surface.
-const SECRET_NAME = /(TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|API_?KEY|PRIVATE|CREDENTIAL|AUTH|COOKIE|SESSION_KEY|ACCESS_KEY)/
-export const MASKED_VALUE = '********'
-export const maskEnvironment = (environment: Record<string, string>): Record<string, string> =>
-  Object.fromEntries(Object.entries(environment).map(([k, v]) => [k, SECRET_NAME.test(k) ? MASKED_VALUE : v]))

@@ -5,9 +5,11 @@
 import { errors } from '../errors.js'
 import type { EventType } from '../events/event.js'
 import { checkProjectPathForm } from '../projects/project-path.js'
+import { checkProjectPlacement, isInside, type ProjectPlacement } from '../projects/project-placement.js'
 import type { AgentCatalogue, Clock, IdGenerator, PathResolver, Repositories, RunnerFilter, TransactionRepositories, UnitOfWork } from '../ports.js'
 import { checkInteger } from '../validation.js'
 import { checkLaunchInput, type LaunchInput } from './launch-input.js'
+import { checkLaunchEnvironment, checkLaunchFlags } from './launch-policy.js'
 import { isActive, runnerEventOf, type Runner } from './runner.js'
 
 export interface RunnerServiceDeps {
@@ -17,6 +19,7 @@ export interface RunnerServiceDeps {
   ids: IdGenerator
   paths: PathResolver
   agents: AgentCatalogue
+  placement: ProjectPlacement
   heartbeatTtlSeconds: number
 }
 
@@ -34,9 +37,7 @@ const decodeCursor = (cursor: string): string => {
   return id
 }
 
-const isInside = (path: string, root: string) => path === root || path.startsWith(root.endsWith('/') ? root : `${root}/`)
-
-export const createRunnerService = ({ repos, uow, clock, ids, paths, agents, heartbeatTtlSeconds }: RunnerServiceDeps) => {
+export const createRunnerService = ({ repos, uow, clock, ids, paths, agents, placement, heartbeatTtlSeconds }: RunnerServiceDeps) => {
   const runnerEvent = (tx: TransactionRepositories, type: EventType, runner: Runner, actor: string, data: Record<string, unknown>) =>
     tx.events.append(runnerEventOf(runner, type, actor, data, { ids, clock }))
   const get = async (id: string): Promise<Runner> => {
@@ -47,6 +48,12 @@ export const createRunnerService = ({ repos, uow, clock, ids, paths, agents, hea
   }
 
   const resolveWorkingDirectory = async (projectPath: string, requested: string | null): Promise<string> => {
+    // The stored path was a realpath when the project was made: if it resolves elsewhere now,
+    // a component was swapped for a symlink. A directory that is gone is the supervisor's to
+    // report; the roots may have changed since, so the placement is checked again.
+    const current = await paths.realPathOf(projectPath)
+    if (current !== null && current !== projectPath) throw errors.projectPathNotAllowed(projectPath, `it now resolves to ${current}`)
+    if (current !== null) await checkProjectPlacement(current, placement, paths)
     if (!requested) return projectPath
     checkProjectPathForm(requested)
     const resolved = await paths.resolveDirectory(requested)
@@ -61,6 +68,9 @@ export const createRunnerService = ({ repos, uow, clock, ids, paths, agents, hea
     async launch (input: LaunchInput, actor: string): Promise<Runner> {
       const launch = checkLaunchInput(input, agents.defaultAgent)
       if (!agents.has(launch.agent)) throw errors.unknownAgent(launch.agent, agents.names())
+      const policy = agents.launchPolicy(launch.agent)
+      checkLaunchEnvironment(launch.agent, launch.environment, policy)
+      checkLaunchFlags(launch.agent, launch.flags, policy)
       const projectName = launch.project
       const projectPath = await repos.projects.pathOf(projectName)
       if (!projectPath) throw errors.projectNotFound(projectName)
