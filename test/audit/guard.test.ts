@@ -36,7 +36,7 @@ t.test(`the audit log is append-only on ${backendName()}`, async t => {
     t.equal(await sqlState(db, sql`update events set actor = 'mallory'`), INSUFFICIENT_PRIVILEGE, 'UPDATE')
     t.equal(await sqlState(db, sql`delete from events where chain = ${project.name}`), INSUFFICIENT_PRIVILEGE, 'DELETE')
     t.equal(await sqlState(db, sql`delete from events where false`), INSUFFICIENT_PRIVILEGE, 'even a DELETE of no row')
-    t.equal(await sqlState(db, sql`truncate events`), INSUFFICIENT_PRIVILEGE, 'TRUNCATE')
+    t.equal(await sqlState(db, sql`truncate events cascade`), INSUFFICIENT_PRIVILEGE, 'TRUNCATE')
     const [count] = rowsOf<{ n: number }>(await db.execute(sql`select count(*)::int as n from events`))
     t.equal(count?.n, 2, 'every row is still there')
   })
@@ -86,7 +86,7 @@ t.test('a daemon role that owns events but is no superuser loses UPDATE, DELETE 
   await db.execute(sql`alter table events disable trigger events_append_only`)
   t.equal(await sqlState(db, sql`delete from events`), INSUFFICIENT_PRIVILEGE, 'DELETE with the trigger off')
   t.equal(await sqlState(db, sql`update events set actor = 'x'`), INSUFFICIENT_PRIVILEGE, 'UPDATE with the trigger off')
-  t.equal(await sqlState(db, sql`truncate events`), INSUFFICIENT_PRIVILEGE, 'TRUNCATE with the trigger off')
+  t.equal(await sqlState(db, sql`truncate events cascade`), INSUFFICIENT_PRIVILEGE, 'TRUNCATE with the trigger off')
 
   // What an owner can still do on purpose (the README says so): grant itself back. The next
   // start revokes again, and checkpoints show what went missing in between.

@@ -41,9 +41,9 @@ t.test(`audit key rotation on ${backendName()}`, async t => {
   })
 
   t.test('with the new key first and the old one kept, every chain verifies across the boundary (pages of 2)', async t => {
-    t.same(await verify([k2, k1]), { ok: true, checkedRows: 9, chains: 2 })
-    t.same(await verify([k2, k1], 'zeta'), { ok: true, checkedRows: 6, chains: 1 })
-    t.same(await verify([k2, k1], 'nothing-here'), { ok: true, checkedRows: 0, chains: 0 })
+    t.same(await verify([k2, k1]), { ok: true, checkedRows: 9, chains: 2, findings: [], complete: true })
+    t.same(await verify([k2, k1], 'zeta'), { ok: true, checkedRows: 6, chains: 1, findings: [], complete: true })
+    t.same(await verify([k2, k1], 'nothing-here'), { ok: true, checkedRows: 0, chains: 0, findings: [], complete: true })
   })
 
   t.test('a key id the daemon does not have is reported as unknown_key', async t => {
