@@ -16,6 +16,12 @@ export const REDACT_PATHS = [
   '*.audit_key',
   'auditKeys',
   '*.auditKeys',
+  // Every credential the config holds, gathered to keep them from agents: never for a log.
+  'daemonSecrets',
+  '*.daemonSecrets',
+  // TLS private keys read from daemon.tls_key_file and daemon.grpc_tls_key_file.
+  '*.httpTls',
+  '*.grpcTls',
   'config.security.audit_key',
 ]
 

@@ -148,7 +148,7 @@ t.test(`Connect on the HTTP port, ${backendName()}`, async t => {
     const huge = 'x'.repeat(ctx.config.daemon.body_limit_bytes + 1)
     t.match(await failureOf(runners.launchRunner({ project: project.name, prompt: huge })), { code: 'ResourceExhausted' })
     const post = (path: string, contentType: string, body: string | Uint8Array) =>
-      fetch(`${baseUrl}/stratavore.v1.${path}`, { method: 'POST', headers: { 'content-type': contentType }, body })
+      fetch(`${baseUrl}/stratavore.v1.${path}`, { method: 'POST', headers: { 'content-type': contentType, authorization: `Bearer ${token}` }, body })
     const garbage = await post('ProjectService/GetProject', 'application/proto', new Uint8Array([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]))
     // Connect, like grpc-go, calls an undecodable message INTERNAL; the message says what failed.
     t.equal(garbage.status, 500)
