@@ -41,9 +41,37 @@ const reconnectBackoffSeconds = (failures: number) => (0.5 + Math.random() / 2) 
 // connection from a promise nobody handles: a connection cut during that fetch (the first
 // thing a reconnected connection does, so the usual case in a storm) was an unhandled rejection,
 // which ends the process (F8: 5 of 8 runs). drizzle parses and serializes array columns itself.
+// Without fetched types, text[] (oid 1009, our only array type: tags, roles, flags) would reach
+// drizzle as its literal, and drizzle's fallback parser drops every backslash ("a\\b" read
+// back as "ab"). Parsed here instead: quoted elements unescaped, unquoted NULL as null.
+export const parseTextArray = (literal: string): Array<string | null> => {
+  const out: Array<string | null> = []
+  if (literal === '{}') return out
+  let i = 1
+  while (i < literal.length) {
+    if (literal[i] === '"') {
+      let value = ''
+      for (i++; literal[i] !== '"'; i++) {
+        if (literal[i] === '\\') i++
+        value += literal[i]
+      }
+      out.push(value)
+      i++
+    } else {
+      const start = i
+      while (literal[i] !== ',' && literal[i] !== '}') i++
+      const raw = literal.slice(start, i)
+      out.push(raw === 'NULL' ? null : raw)
+    }
+    i++
+  }
+  return out
+}
+
 const baseOptions = (connectTimeout: number) => ({
   connect_timeout: connectTimeout,
   fetch_types: false,
+  types: { textArray: { to: 1009, from: [1009], serialize: (value: unknown) => value, parse: parseTextArray } },
   backoff: reconnectBackoffSeconds,
   onnotice: () => {},
 })
