@@ -7,20 +7,11 @@ import { loadConfig, redactedConfig } from '../src/config.js'
 import { inheritedEnvironment } from '../src/core/supervisor/agent-environment.js'
 import { prepareAgentUsers, resolveRunAs, type Lookup } from '../src/adapters/supervisor/run-as.js'
 import { tempDir } from './helpers/app.js'
+import { configHome, errorOf } from './helpers/config.js'
 
-const withYaml = (t: Parameters<typeof tempDir>[0], yaml: string) => {
-  const home = tempDir(t, 'stv-config-')
-  mkdirSync(join(home, '.config/stratavore'), { recursive: true })
-  writeFileSync(join(home, '.config/stratavore/stratavore.yaml'), yaml)
-  return home
-}
-const errorOf = (fn: () => unknown): string => {
-  try { fn() } catch (err) { return (err as Error).message }
-  return '(no error)'
-}
 
 t.test('agents: launch_env, allow_flags and run_as are read; unset, they are absent', async t => {
-  const home = withYaml(t, [
+  const home = configHome(t, [
     'agents:',
     '  claude:', '    allow_flags: ["--model=*", "--verbose"]', '    launch_env: [MY_*, LANG]',
     '  boxed:', '    kind: generic', '    command: [/bin/true]', '    run_as: { user: nobody, group: nogroup }',
@@ -35,7 +26,7 @@ t.test('agents: launch_env, allow_flags and run_as are read; unset, they are abs
 
 t.test('agents: bad launch_env, allow_flags and run_as name the key', async t => {
   const bad = (agent: string) => {
-    const home = withYaml(t, `agents:\n  x:\n    kind: generic\n    command: [/bin/true]\n${agent}`)
+    const home = configHome(t, `agents:\n  x:\n    kind: generic\n    command: [/bin/true]\n${agent}`)
     return errorOf(() => loadConfig({ home, env: { HOME: home } }))
   }
   t.match(bad('    launch_env: FOO\n'), /agents\.x\.launch_env: must be a list of strings/)
@@ -57,7 +48,7 @@ t.test("project roots: the daemon user's home by default; listed, ~ expanded; re
 })
 
 t.test('protected paths: the data dir, the config file and every secret file named', async t => {
-  const home = withYaml(t, 'security:\n  audit_key_file: ~/keys/audit.keys\n')
+  const home = configHome(t, 'security:\n  audit_key_file: ~/keys/audit.keys\n')
   mkdirSync(join(home, 'keys'))
   writeFileSync(join(home, 'keys/audit.keys'), 'k1=0123456789abcdef0123456789abcdef\n')
   writeFileSync(join(home, 'pw'), 'a-database-password\n')
@@ -100,12 +91,12 @@ t.test('run_as: resolved through getent; refused when the supervisor cannot swit
   t.match(errorOf(() => resolveRunAs('a', { user: 'ghost' }, lookup)), /agents\.a\.run_as\.user: no such user: ghost/)
   t.match(errorOf(() => resolveRunAs('a', { user: 'builder', group: 'ghosts' }, lookup)), /agents\.a\.run_as\.group: no such group: ghosts/)
 
-  const home = withYaml(t, 'agents:\n  boxed:\n    kind: generic\n    command: [/bin/true]\n    run_as: { user: builder }\n')
+  const home = configHome(t, 'agents:\n  boxed:\n    kind: generic\n    command: [/bin/true]\n    run_as: { user: builder }\n')
   const config = loadConfig({ home, env: { HOME: home } })
   t.match(errorOf(() => prepareAgentUsers(config, { uid: 1000, lookup })),
     /^agents\.boxed\.run_as: this supervisor runs as uid 1000, and only root can start an agent as another user \(builder\)/)
   t.same([...prepareAgentUsers(config, { uid: 1500, lookup })], [], 'a supervisor already running as that user has nothing to switch')
-  const open = withYaml(t, 'agents:\n  boxed:\n    kind: generic\n    command: [/bin/true]\n    run_as: { user: builder }\n')
+  const open = configHome(t, 'agents:\n  boxed:\n    kind: generic\n    command: [/bin/true]\n    run_as: { user: builder }\n')
   mkdirSync(join(open, 'data'), { mode: 0o755 })
   const openConfig = loadConfig({ home: open, env: { HOME: open, STRATAVORE_DATA_DIR: join(open, 'data') } })
   t.match(errorOf(() => prepareAgentUsers(openConfig, { uid: 0, lookup })), /the data dir .*\/data is open to them \(mode 755\); chmod 700 it/)

@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
@@ -6,23 +6,11 @@ import { SECRET_FILE_TWINS, envNameOf } from '../src/config-spec.js'
 import { loadConfig, redactedConfig } from '../src/config.js'
 import { checkListenSecurity, isLoopbackHost } from '../src/listen-security.js'
 import { tempDir } from './helpers/app.js'
+import { configHome, errorOf } from './helpers/config.js'
 
-const setup = (t: Parameters<typeof tempDir>[0], yaml?: string) => {
-  const home = tempDir(t, 'stv-config-')
-  if (yaml !== undefined) {
-    mkdirSync(join(home, '.config/stratavore'), { recursive: true })
-    writeFileSync(join(home, '.config/stratavore/stratavore.yaml'), yaml)
-  }
-  return home
-}
-
-const errorOf = (fn: () => unknown): string => {
-  try { fn() } catch (err) { return (err as Error).message }
-  return '(no error)'
-}
 
 t.test('defaults: embedded database, loopback, the seed keys', async t => {
-  const home = setup(t)
+  const home = configHome(t)
   const c = loadConfig({ env: { HOME: home }, home })
   t.equal(c.configFile, null)
   t.equal(c.databaseUrl, null, 'PGlite without DATABASE_URL')
@@ -37,7 +25,7 @@ t.test('defaults: embedded database, loopback, the seed keys', async t => {
 })
 
 t.test('the home file, then env overrides by key path, then the special variables', async t => {
-  const home = setup(t, [
+  const home = configHome(t, [
     'daemon:', '  http_port: 9000', '  cors_origins: ["http://localhost:5173"]',
     'docker:', '  rabbitmq:', '    publisher_confirms: false',
     'agents:', '  mine:', '    kind: generic', '    command: ["/usr/bin/env", "my-agent"]', '    env: { FOO: bar }',
@@ -57,7 +45,7 @@ t.test('the home file, then env overrides by key path, then the special variable
 })
 
 t.test('--config wins over the home file; password_file twins are read', async t => {
-  const home = setup(t, 'daemon:\n  http_port: 9000\n')
+  const home = configHome(t, 'daemon:\n  http_port: 9000\n')
   const dir = tempDir(t)
   writeFileSync(join(dir, 'pw'), 's3cret\n')
   writeFileSync(join(dir, 'c.yaml'), `database:\n  driver: postgres\n  postgresql:\n    host: db.internal\n    password_file: ${join(dir, 'pw')}\n`)
@@ -68,7 +56,7 @@ t.test('--config wins over the home file; password_file twins are read', async t
 })
 
 t.test('the _file twins of rabbitmq and github are read like the database one; a missing file names its key', async t => {
-  const home = setup(t)
+  const home = configHome(t)
   const dir = tempDir(t)
   writeFileSync(join(dir, 'mq'), 'mq-s3cret\n')
   writeFileSync(join(dir, 'gh'), 'ghp_fromfile\r\n')
@@ -106,13 +94,13 @@ t.test('no STRATAVORE_ variable the repository uses is refused', async t => {
   const REFUSED_EXAMPLES = ['STRATAVORE_DAEMON_HTTP_PROT']
   for (const entry of ['src', 'test', 'bench', 'scripts', '.ci', 'bin', 'workers', 'deploy', 'docs', 'compose.yaml', 'Dockerfile', 'README.md', 'package.json']) scan(join(root, entry))
   t.ok(['STRATAVORE_DATA_DIR', 'STRATAVORE_TEST_DATABASE_URL', 'STRATAVORE_DAEMON_HTTP_PORT', 'STRATAVORE_RUNNER_ID'].every(n => names.has(n)), `the scan found the usual names (${names.size} in all)`)
-  const home = setup(t)
+  const home = configHome(t)
   const used = [...names].filter(n => !REFUSED_EXAMPLES.includes(n))
   t.doesNotThrow(() => loadConfig({ home, env: { HOME: home, ...Object.fromEntries(used.map(n => [n, ''])) } }), used.sort().join(' '))
 })
 
 t.test('a bad file or value names the key', async t => {
-  const home = setup(t)
+  const home = configHome(t)
   const env = { HOME: home }
   const cases: Array<[string, () => unknown, RegExp]> = [
     ['non-numeric port from env', () => loadConfig({ home, env: { ...env, STRATAVORE_DAEMON_HTTP_PORT: 'eighty' } }), /daemon\.http_port.*integer.*STRATAVORE_DAEMON_HTTP_PORT/],
@@ -143,7 +131,7 @@ t.test('a bad file or value names the key', async t => {
     t.match(errorOf(() => loadConfig({ home, env: { ...env, [name]: '1' } })), new RegExp(`^config ${name}: is not a known key`), `${name} is refused`)
   }
 
-  const withFile = (yaml: string) => { const h = setup(t, yaml); return errorOf(() => loadConfig({ home: h, env: { HOME: h } })) }
+  const withFile = (yaml: string) => { const h = configHome(t, yaml); return errorOf(() => loadConfig({ home: h, env: { HOME: h } })) }
   t.match(withFile('daemon:\n  http_prot: 1\n'), /daemon\.http_prot: is not a known key/)
   t.match(withFile('daemon: [1, 2]\n'), /daemon: must be a mapping/)
   t.match(withFile('daemon:\n  http_port: "80"\n'), /daemon\.http_port.*integer/)
@@ -156,7 +144,7 @@ t.test('a bad file or value names the key', async t => {
 })
 
 t.test('TLS files: both or neither for each port; the client CA needs gRPC TLS; the CLI can leave them unread', async t => {
-  const home = setup(t)
+  const home = configHome(t)
   const dir = tempDir(t)
   for (const name of ['cert.pem', 'key.pem', 'ca.pem']) writeFileSync(join(dir, name), `${name}\n`)
   const [cert, key, ca] = ['cert.pem', 'key.pem', 'ca.pem'].map(name => join(dir, name)) as [string, string, string]
@@ -189,7 +177,7 @@ t.test('a non-loopback daemon.host needs TLS on both ports, or daemon.allow_inse
   for (const host of ['127.0.0.1', '127.8.9.10', '::1', '[::1]', 'localhost', 'LOCALHOST', '::ffff:127.0.0.1']) t.ok(isLoopbackHost(host), `${host} is loopback`)
   for (const host of ['0.0.0.0', '::', '10.0.0.5', '128.0.0.1', '::2', 'example.com', 'localhost.example.com', '::ffff:10.0.0.1', '']) t.notOk(isLoopbackHost(host), `${JSON.stringify(host)} is not`)
 
-  const home = setup(t)
+  const home = configHome(t)
   const dir = tempDir(t)
   for (const name of ['cert.pem', 'key.pem']) writeFileSync(join(dir, name), name)
   const http = { STRATAVORE_DAEMON_TLS_CERT_FILE: join(dir, 'cert.pem'), STRATAVORE_DAEMON_TLS_KEY_FILE: join(dir, 'key.pem') }
