@@ -106,6 +106,9 @@ export const CONFIG_SPEC = {
     restart_backoff_cap_ms: int(60_000, 10, 3_600_000),
     healthy_after_seconds: seconds(60, 86_400),
     stop_timeout_seconds: seconds(10, 3600),
+    // A graceful stop of this supervisor ends its agents; then their runners are either recorded
+    // as stopped, or handed back unassigned (resuming their conversations) for any node to take.
+    on_shutdown: oneOf('handover', ['handover', 'stop']),
   },
   relay: {
     // Rows claimed and published per transaction (the confirm window).

@@ -96,6 +96,8 @@ export interface RunnerRepository {
   requestStop(id: string, stop: StopRequest): Promise<Runner | null>
   /** Conditional: only a runner no supervisor has started yet (pending) is terminated. */
   terminateUnstarted(id: string, at: Date): Promise<Runner | null>
+  /** lost → terminated in a new generation: no supervisor can be asked, and a node that comes back is fenced. */
+  terminateLost(id: string, at: Date): Promise<Runner | null>
 }
 
 export interface SessionRepository {
@@ -204,8 +206,12 @@ export interface CheckpointLog {
 export interface ReconcileRepository {
   /** Conditional: active runners silent for longer than their TTL, by the database clock, become lost. */
   markSilentRunnersLost(limit: number): Promise<Runner[]>
-  /** Conditional: lost runners still silent `graceSeconds` after their TTL become failed. */
-  failLostRunners(graceSeconds: number, limit: number): Promise<Runner[]>
+  /** Lost runners still silent `graceSeconds` after their TTL, locked for this transaction (others' locked rows skipped). */
+  lostPastGrace(graceSeconds: number, limit: number): Promise<Runner[]>
+  /** Conditional: lost → pending on `nodeId` (null: any node claims it), in a new generation, resuming its session if known. */
+  reschedule(id: string, nodeId: string | null): Promise<Runner | null>
+  /** Conditional: lost → failed. */
+  failLost(ids: string[]): Promise<Runner[]>
   /** Conditional: ready nodes silent for longer than `ttlSeconds` become lost. */
   markSilentNodesLost(ttlSeconds: number): Promise<Array<{ id: string, name: string, lastHeartbeat: Date | null, seq: number }>>
 }
@@ -286,6 +292,11 @@ export interface SupervisionRepository {
   /** Registers (or re-registers) the node; `seq` is that of its node.registered event. */
   registerNode(node: NodeRegistration): Promise<{ seq: number } | 'name_taken' | 'credential_mismatch'>
   nodeAttachInfo(nodeId: string): Promise<NodeAttachInfo | null>
+  /**
+   * A supervisor's graceful stop: its runners end as stopped (`stop`), or go back unassigned
+   * in a new generation, resuming their sessions (`handover`); the node is `down` until it registers again.
+   */
+  releaseNode(nodeId: string, mode: 'stop' | 'handover'): Promise<{ stopped: Runner[], handedOver: Runner[], node: { name: string, seq: number } | null }>
   /** Assigns up to `limit` pending runners that no node holds yet to this node. */
   /** Assigns up to `limit` unassigned pending runners to the node; returns them as written. */
   claimUnassigned(nodeId: string, limit: number): Promise<Runner[]>
