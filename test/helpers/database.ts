@@ -54,7 +54,9 @@ const migratedTemplate = (): Promise<Blob> => template ??= (async () => {
   const path = join(tmpdir(), `stratavore-test-pglite-${hash.digest('hex').slice(0, 16)}.tar`)
   try {
     return new Blob([readFileSync(path)])
-  } catch {}
+  } catch {
+    // not made yet (or unreadable): made below
+  }
   const fresh = await openDatabase({ kind: 'pglite', dataDir: null })
   try {
     await fresh.migrate()
