@@ -6,8 +6,13 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { renderGeneratedDocs } from './docs/generated-docs.js'
 
 const check = process.argv.includes('--check')
+// A source the generator refuses (an event type missing from the catalogue) is one line, no stack.
+const pages = await renderGeneratedDocs().catch((err: Error) => {
+  process.stderr.write(`docs: ${err.message}\n`)
+  process.exit(1)
+})
 const stale: string[] = []
-for (const [path, text] of Object.entries(await renderGeneratedDocs())) {
+for (const [path, text] of Object.entries(pages)) {
   const url = new URL(`../${path}`, import.meta.url)
   let current: string | null = null
   try { current = readFileSync(url, 'utf8') } catch { /* a page not written yet */ }
