@@ -1,6 +1,7 @@
 // The reference pages under docs/ are what their sources make (as openapi.test.ts holds
 // openapi/openapi.json to the route schemas), the CLI page is what the CLI really prints, and the
-// event catalogue in proto/ lists exactly the types the code writes.
+// event catalogue in proto/ lists exactly the types the code writes (and the README's table each
+// of its routing keys).
 import { execFile } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { promisify } from 'node:util'
@@ -43,5 +44,9 @@ t.test('the event catalogue names every type the code writes, and nothing else',
   t.same([...new Set(keys.map(k => k.type))].sort(), [...EVENT_TYPES].sort())
   t.same(keys.filter(k => k.type !== 'project.archived' && !k.message).map(k => k.key), [], 'every routing key with data names its message')
   const events = page('docs/api/events.md')
-  for (const { key } of keys) t.ok(events.includes(`| \`${key}\` |`), `${key} is on the events page`)
+  const readme = page('README.md')
+  for (const { key } of keys) {
+    t.ok(events.includes(`| \`${key}\` |`), `${key} is on the events page`)
+    t.ok(readme.includes(`| \`${key}\` |`), `${key} is in the README's Events table`)
+  }
 })

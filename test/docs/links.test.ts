@@ -18,7 +18,7 @@ const walk = (dir: string, keep: (name: string) => boolean): string[] => readdir
 const prose = (text: string) => text.replace(/^(`{3,}|~{3,})[^\n]*\n[\s\S]*?^\1[ \t]*$/gm, '')
 
 /** GitHub's anchors for a page's headings: lower case, punctuation dropped, spaces as dashes, repeats numbered. */
-export const anchors = (text: string): Set<string> => {
+const anchors = (text: string): Set<string> => {
   const seen = new Map<string, number>()
   const out = new Set<string>()
   for (const [, heading = ''] of prose(text).matchAll(/^#{1,6}[ \t]+(.+?)[ \t]*#*[ \t]*$/gm)) {
