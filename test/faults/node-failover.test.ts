@@ -1,5 +1,6 @@
-// F11 (a supervisor host crash), with the handover: a node SIGKILLed with 10 runners. Each process is real and has its own data dir (the
-// node identity lives there): the API and reconciler in one, and two supervisors. Once the dead
+// F11 (a supervisor host crash), with the handover: a node SIGKILLed with 10 runners. Each
+// process is real and has its own data dir (the node identity lives there): the API and
+// reconciler in one, and two supervisors. Once the dead
 // node's runners are lost past daemon.lost_grace_seconds, the reconciler hands each to the other
 // node in a new generation; every runner then runs exactly once, on the heir, and the processes
 // of the dead node are gone.
