@@ -9,6 +9,7 @@ import { createTokenService, type TokenService } from './core/auth/token-service
 import { resolveAuditKeys } from './adapters/audit/key-store.js'
 import type { Logger } from './adapters/logger.js'
 import { openDatabase, type Database } from './adapters/db/client.js'
+import { writeBackup } from './adapters/backup/backup.js'
 import { createAuditReader } from './adapters/db/repositories/audit-reader.js'
 import { createRepositories, createUnitOfWork } from './adapters/db/unit-of-work.js'
 import { systemClock, uuidV7Ids } from './adapters/system/clock-and-ids.js'
@@ -71,6 +72,11 @@ export interface Context {
   auditCheckpoints: AuditCheckpointer
   /** Opened by a request that lost the database; the API refuses at once while it is open. */
   databaseGate: DatabaseGate
+  /**
+   * Streams a backup of the whole database, from one snapshot, with this daemon's audit
+   * checkpoints (src/adapters/backup/backup.ts); `write` resolves when it may take more.
+   */
+  backup(write: (chunk: string) => Promise<void>): Promise<void>
   /** This process's node supervisor, when it runs one (roles `all` and `supervisor`). */
   supervisor?: NodeSupervisor
   close(): Promise<void>
@@ -178,6 +184,7 @@ export const createContext = async (config: Config, logger: Logger, options: Con
       tokens: createTokenService({ repos, uow, clock, ids, secrets: tokenSecrets, adminTokenHash: tokenSecrets.hash(adminToken) }),
       sessionSecret: hmacHex(auditKeys[0]!.secret, 'stratavore browser session v1'),
       databaseGate,
+      backup: write => writeBackup({ database, dataDir: config.dataDir, write }),
       async close () {
         databaseGate.close()
         await feed.close().catch(err => logger.warn({ err }, 'could not close the event feed'))
