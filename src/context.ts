@@ -10,6 +10,7 @@ import { resolveAuditKeys } from './adapters/audit/key-store.js'
 import type { Logger } from './adapters/logger.js'
 import { openDatabase, type Database } from './adapters/db/client.js'
 import { writeBackup } from './adapters/backup/backup.js'
+import { runDoctor, type DoctorCheck } from './adapters/doctor/doctor.js'
 import { createAuditReader } from './adapters/db/repositories/audit-reader.js'
 import { createRepositories, createUnitOfWork } from './adapters/db/unit-of-work.js'
 import { systemClock, uuidV7Ids } from './adapters/system/clock-and-ids.js'
@@ -77,6 +78,8 @@ export interface Context {
    * checkpoints (src/adapters/backup/backup.ts); `write` resolves when it may take more.
    */
   backup(write: (chunk: string) => Promise<void>): Promise<void>
+  /** The daemon's half of `stratavore doctor`: one line per check (src/adapters/doctor/). */
+  doctor(): Promise<DoctorCheck[]>
   /** This process's node supervisor, when it runs one (roles `all` and `supervisor`). */
   supervisor?: NodeSupervisor
   close(): Promise<void>
@@ -149,6 +152,7 @@ export const createContext = async (config: Config, logger: Logger, options: Con
     })
     const auditReader = createAuditReader(database.db)
     const checkpointLog = createCheckpointFile(config.dataDir)
+    const auditService = createAuditService({ reader: auditReader, signer, checkpoints: checkpointLog })
     const runners = createRunnerService({
       repos, uow, clock, ids, paths, placement, agents: agentCatalogue(config), heartbeatTtlSeconds: 3 * config.daemon.heartbeat_interval_seconds,
     })
@@ -178,13 +182,14 @@ export const createContext = async (config: Config, logger: Logger, options: Con
         clock,
         onRepoError: (repo, err) => logger.warn({ repo, err }, 'fleet: could not list pull requests'),
       }),
-      audit: createAuditService({ reader: auditReader, signer, checkpoints: checkpointLog }),
+      audit: auditService,
       auditCheckpoints: createAuditCheckpointer({ reader: auditReader, log: checkpointLog, uow, signer, clock, ids, daemonId: instance.id }),
       feed,
       tokens: createTokenService({ repos, uow, clock, ids, secrets: tokenSecrets, adminTokenHash: tokenSecrets.hash(adminToken) }),
       sessionSecret: hmacHex(auditKeys[0]!.secret, 'stratavore browser session v1'),
       databaseGate,
       backup: write => writeBackup({ database, dataDir: config.dataDir, write }),
+      doctor: () => runDoctor({ config, database, audit: auditService }),
       async close () {
         databaseGate.close()
         await feed.close().catch(err => logger.warn({ err }, 'could not close the event feed'))

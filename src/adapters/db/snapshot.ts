@@ -20,8 +20,6 @@ export interface AppliedMigration { hash: string, createdAt: string }
 // that row, and the check for an empty database does not count it.
 const SEEDED_BY_MIGRATIONS = new Set(['event_feed_state'])
 
-const CURSOR_BATCH = 500
-
 /** Every table of the public schema, each after the tables its foreign keys point to. */
 export const listTables = async (db: Db): Promise<SnapshotTable[]> => {
   const tables = rowsOf<{ name: string, columns: string }>(await db.execute(sql`
@@ -69,12 +67,12 @@ export const auditKeyIds = async (db: Db): Promise<string[]> =>
 export const inSnapshot = <T>(db: Db, fn: (tx: Db) => Promise<T>): Promise<T> =>
   db.transaction(tx => fn(tx as unknown as Db), { isolationLevel: 'repeatable read', accessMode: 'read only' })
 
-/** The rows of `table` as JSON text, in batches, through a cursor of the snapshot's transaction. */
+/** The rows of `table` as JSON text, 500 at a time, through a cursor of the snapshot's transaction (FETCH takes no parameter). */
 export async function * tableRows (tx: Db, table: SnapshotTable): AsyncGenerator<string[]> {
   await tx.execute(sql`declare backup_rows no scroll cursor for select row_to_json(t)::text as row from ${sql.identifier(table.name)} t`)
   try {
     for (;;) {
-      const rows = rowsOf<{ row: string }>(await tx.execute(sql`fetch ${sql.raw(String(CURSOR_BATCH))} from backup_rows`))
+      const rows = rowsOf<{ row: string }>(await tx.execute(sql`fetch 500 from backup_rows`))
       if (rows.length === 0) return
       yield rows.map(r => r.row)
     }
@@ -126,3 +124,7 @@ export const resetSequences = async (tx: Db, table: SnapshotTable): Promise<void
 }
 
 const quoteIdent = (name: string) => `"${name.replaceAll('"', '""')}"`
+
+/** The database's clock, in ms since the epoch (`stratavore doctor` compares it with the daemon's). */
+export const databaseClockMs = async (db: Db): Promise<number> =>
+  Number(rowsOf<{ ms: string }>(await db.execute(sql`select (extract(epoch from clock_timestamp()) * 1000)::bigint::text as ms`))[0]!.ms)
