@@ -88,9 +88,11 @@ const localKeyIds = (config: import('../../config.js').Config): string[] => {
 
 export const restore: Command = async c => {
   const file = resolve(c.io.cwd, c.args[0]!)
-  const [{ loadConfig }, { openConfiguredDatabase }, { restoreBackup }] = await Promise.all([
-    import('../../config.js'), import('../../context.js'), import('../../adapters/backup/restore.js'),
+  const [{ loadConfig }, { openConfiguredDatabase }, { restoreBackup }, { readBackup }] = await Promise.all([
+    import('../../config.js'), import('../../context.js'), import('../../adapters/backup/restore.js'), import('../../adapters/backup/backup-file.js'),
   ])
+  // A truncated, damaged or foreign file is refused before any database is opened (or created).
+  await readBackup(file)
   let config
   try {
     config = loadConfig({ env: c.io.env, ...(stringValue(c, 'config') !== undefined ? { configPath: stringValue(c, 'config') } : {}) })

@@ -28,7 +28,8 @@ const daemonChecks = async (c: CommandContext): Promise<DoctorCheck[]> => {
   try {
     res = await fetch(`${baseUrl}/api/v1/doctor`, { headers, signal: AbortSignal.timeout(DOCTOR_TIMEOUT_MS) })
   } catch (err) {
-    const reason = networkReason(err) ?? ((err as Error).name === 'TimeoutError' ? 'no answer in time' : (err as Error).message)
+    const cause = (err as { cause?: { message?: string } }).cause?.message
+    const reason = networkReason(err) ?? ((err as Error).name === 'TimeoutError' ? 'no answer in time' : cause ?? (err as Error).message)
     return [{ name: 'daemon', status: 'fail', detail: daemonDown(baseUrl, reason) }]
   }
   const body = await res.json().catch(() => ({})) as { checks?: DoctorCheck[], detail?: string, code?: string }
