@@ -115,3 +115,23 @@ t.test(`backup and restore on ${backendName()}`, async t => {
     t.match((await app2.inject({ method: 'GET', url: '/api/v1/audit/verify' })).json(), { ok: true }, 'and new rows chain on')
   })
 })
+
+// Run in the Postgres pass: a backup of the embedded database goes into Postgres (another major
+// version) as it is.
+if (testDatabaseUrl()) {
+  t.test('a PGlite backup restores into Postgres', async t => {
+    const source = await openDatabase({ kind: 'pglite', dataDir: null })
+    t.teardown(() => source.close())
+    const ctx = await buildContext(t, KEYS, { database: source })
+    await createProject(t, ctx)
+    const file = join(tempDir(t), 'pglite.backup')
+    const chunks: string[] = []
+    await ctx.backup(async chunk => { chunks.push(chunk) })
+    writeFileSync(file, chunks.join(''))
+    const target = await emptyDatabase(t)
+    const result = await restoreBackup({ database: target, file, dataDir: join(tempDir(t), 'data') })
+    t.equal(result.header.database, 'pglite')
+    t.equal(await count(target, 'projects'), 1)
+    t.equal(await count(target, 'events'), await count(source, 'events'))
+  })
+}
