@@ -9,6 +9,8 @@ import { createTokenService, type TokenService } from './core/auth/token-service
 import { resolveAuditKeys } from './adapters/audit/key-store.js'
 import type { Logger } from './adapters/logger.js'
 import { openDatabase, type Database } from './adapters/db/client.js'
+import { writeBackup } from './adapters/backup/backup.js'
+import { runDoctor, type DoctorCheck } from './adapters/doctor/doctor.js'
 import { createAuditReader } from './adapters/db/repositories/audit-reader.js'
 import { createRepositories, createUnitOfWork } from './adapters/db/unit-of-work.js'
 import { systemClock, uuidV7Ids } from './adapters/system/clock-and-ids.js'
@@ -72,6 +74,13 @@ export interface Context {
   auditCheckpoints: AuditCheckpointer
   /** Opened by a request that lost the database; the API refuses at once while it is open. */
   databaseGate: DatabaseGate
+  /**
+   * Streams a backup of the whole database, from one snapshot, with this daemon's audit
+   * checkpoints (src/adapters/backup/backup.ts); `write` resolves when it may take more.
+   */
+  backup(write: (chunk: string) => Promise<void>): Promise<void>
+  /** The daemon's half of `stratavore doctor`: one line per check (src/adapters/doctor/). */
+  doctor(): Promise<DoctorCheck[]>
   /** This process's node supervisor, when it runs one (roles `all` and `supervisor`). */
   supervisor?: NodeSupervisor
   close(): Promise<void>
@@ -144,6 +153,7 @@ export const createContext = async (config: Config, logger: Logger, options: Con
     })
     const auditReader = createAuditReader(database.db)
     const checkpointLog = createCheckpointFile(config.dataDir)
+    const auditService = createAuditService({ reader: auditReader, signer, checkpoints: checkpointLog })
     const runners = createRunnerService({
       repos, uow, clock, ids, paths, placement, agents: agentCatalogue(config), heartbeatTtlSeconds: 3 * config.daemon.heartbeat_interval_seconds,
     })
@@ -174,12 +184,14 @@ export const createContext = async (config: Config, logger: Logger, options: Con
         clock,
         onRepoError: (repo, err) => logger.warn({ repo, err }, 'fleet: could not list pull requests'),
       }),
-      audit: createAuditService({ reader: auditReader, signer, checkpoints: checkpointLog }),
+      audit: auditService,
       auditCheckpoints: createAuditCheckpointer({ reader: auditReader, log: checkpointLog, uow, signer, clock, ids, daemonId: instance.id }),
       feed,
       tokens: createTokenService({ repos, uow, clock, ids, secrets: tokenSecrets, adminTokenHash: tokenSecrets.hash(adminToken) }),
       sessionSecret: hmacHex(auditKeys[0]!.secret, 'stratavore browser session v1'),
       databaseGate,
+      backup: write => writeBackup({ database, dataDir: config.dataDir, write }),
+      doctor: () => runDoctor({ config, database, audit: auditService }),
       async close () {
         databaseGate.close()
         await feed.close().catch(err => logger.warn({ err }, 'could not close the event feed'))

@@ -31,6 +31,10 @@ export const ROUTE_ACCESS: Readonly<Record<string, Access>> = {
 
   'GET /api/v1/events': 'viewer',
   'GET /api/v1/audit/verify': 'viewer',
+  // The whole database: token hashes, transcripts, every project's history.
+  'GET /api/v1/backup': 'admin',
+  // Paths, versions, the host's agent CLIs.
+  'GET /api/v1/doctor': 'admin',
 
   'POST /api/v1/nodes/:id/heartbeats': 'node',
 

@@ -14,6 +14,8 @@ import { rateLimitPlugin } from './plugins/rate-limit.js'
 import { validationPlugin } from './plugins/validation.js'
 import { isAppRoute, sendAppIndex, webuiStaticPlugin } from './plugins/webui-static.js'
 import { auditRoutes } from './rest/audit.js'
+import { backupRoutes } from './rest/backup.js'
+import { doctorRoutes } from './rest/doctor.js'
 import { nodeRoutes } from './rest/nodes.js'
 import { projectRoutes } from './rest/projects.js'
 import { rpcPlugin } from './rpc/plugin.js'
@@ -83,6 +85,8 @@ export const buildApp = async (ctx: Context): Promise<FastifyInstance> => {
   await app.register(sessionRoutes)
   await app.register(nodeRoutes)
   await app.register(auditRoutes)
+  await app.register(backupRoutes)
+  await app.register(doctorRoutes)
   await app.register(tokenRoutes)
   await app.register(webuiRoutes)
   await app.register(eventFeedRoutes)

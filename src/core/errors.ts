@@ -119,6 +119,15 @@ export const errors = {
   // without waiting for a connection itself).
   databaseSaturated: (inFlight: number, poolSize: number, oldestMs: number) =>
     make('DATABASE_SATURATED', 'unavailable')(`the database is saturated: ${inFlight} operations in flight on ${poolSize} connections, the oldest for ${oldestMs} ms; retry shortly`, { inFlight, poolSize, oldestMs }),
+
+  // Backup and restore (src/adapters/backup): the file is not a whole Stratavore backup, or the
+  // database it would go into cannot take it. Nothing is written in either case.
+  backupInvalid: (file: string, reason: string) =>
+    make('BACKUP_INVALID', 'invalid_argument')(`${file} is not a usable Stratavore backup: ${reason}`, { file }),
+  restoreTargetNotEmpty: (what: string) =>
+    make('RESTORE_TARGET_NOT_EMPTY', 'failed_precondition')(`${what}; restore only goes into an empty database and data dir`),
+  backupSchemaMismatch: (reason: string) => make('BACKUP_SCHEMA_MISMATCH', 'failed_precondition')(reason),
+
   unavailable: make('UNAVAILABLE', 'unavailable'),
   internal: make('INTERNAL', 'internal'),
 }

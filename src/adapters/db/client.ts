@@ -19,8 +19,11 @@ export type Db = PgDatabase<PgQueryResultHKT, Schema>
 export interface Database {
   kind: 'pglite' | 'postgres'
   db: Db
-  /** Applies pending migrations; safe to call twice and from several processes at once. */
-  migrate(): Promise<void>
+  /**
+   * Applies pending migrations; safe to call twice and from several processes at once.
+   * `folder`: another migrations folder (a restore stops at the schema its backup was made at).
+   */
+  migrate(folder?: string): Promise<void>
   /**
    * LISTENs on `channel`. `onListen` runs each time the listener is (re)established, since
    * notifications sent while it was down are lost. Resolves to an unlisten function.
@@ -32,6 +35,12 @@ export interface Database {
   probe(): Promise<void>
   /** PGlite only: the whole data dir as one tar, to open again with `from`. */
   dumpDataDir?(): Promise<Blob>
+  /**
+   * Runs `fn` on a connection of its own, outside the pool and its query deadline, for long
+   * operations (backup, restore). PGlite has one connection: there it is that one, and every
+   * other query waits while `fn` holds a transaction.
+   */
+  dedicated<T>(fn: (db: Db) => Promise<T>): Promise<T>
   close(): Promise<void>
 }
 
@@ -56,8 +65,8 @@ const openPglite = async (dataDir: string | null, from?: Blob): Promise<Database
     return {
       kind: 'pglite',
       db,
-      migrate () {
-        migrating = migrating.catch(() => {}).then(() => migratePglite(drizzlePglite({ client }), { migrationsFolder }))
+      migrate (folder = migrationsFolder) {
+        migrating = migrating.catch(() => {}).then(() => migratePglite(drizzlePglite({ client }), { migrationsFolder: folder }))
         return migrating
       },
       async listen (channel, onNotify, onListen) {
@@ -68,6 +77,7 @@ const openPglite = async (dataDir: string | null, from?: Blob): Promise<Database
       load: () => ({ size: 1, inFlight: 0, oldestMs: 0, saturated: false }),
       probe: () => ping(db),
       dumpDataDir: () => client.dumpDataDir('none'),
+      dedicated: fn => fn(db),
       async close () {
         try { await client.close() } finally { releaseLock() }
       },
