@@ -14,6 +14,7 @@ import { rateLimitPlugin } from './plugins/rate-limit.js'
 import { validationPlugin } from './plugins/validation.js'
 import { isAppRoute, sendAppIndex, webuiStaticPlugin } from './plugins/webui-static.js'
 import { auditRoutes } from './rest/audit.js'
+import { joinTokenRoutes } from './rest/join-tokens.js'
 import { nodeRoutes } from './rest/nodes.js'
 import { projectRoutes } from './rest/projects.js'
 import { rpcPlugin } from './rpc/plugin.js'
@@ -82,6 +83,7 @@ export const buildApp = async (ctx: Context): Promise<FastifyInstance> => {
   await app.register(runnerRoutes)
   await app.register(sessionRoutes)
   await app.register(nodeRoutes)
+  await app.register(joinTokenRoutes)
   await app.register(auditRoutes)
   await app.register(tokenRoutes)
   await app.register(webuiRoutes)
