@@ -6,6 +6,7 @@ import { createApi, daemonConfig, describeError, resolveApiUrl, DEFAULT_API_URL,
 import { launch, newProject, resume, continueProject } from './commands/launch.js'
 import { projects, runners, sessions, status } from './commands/read.js'
 import { attach, events, kill, logs, reconcile } from './commands/runner.js'
+import { node, nodes } from './commands/nodes.js'
 import { token } from './commands/token.js'
 import { ui } from './commands/ui.js'
 import { completionScript } from './completion.js'
@@ -17,7 +18,7 @@ import { listAllRunners } from './runners.js'
 import { VERSION } from '../version.js'
 
 const HANDLERS: Record<string, Command> = {
-  launch, status, runners, projects, new: newProject, attach, kill, reconcile, sessions, resume, continue: continueProject, logs, events, token, ui,
+  launch, status, runners, projects, new: newProject, attach, kill, reconcile, sessions, resume, continue: continueProject, logs, events, token, ui, nodes, node,
 }
 
 /** The daemon's URL and the credential for it, from the flags, the environment and the config (loaded once, if at all). */

@@ -40,6 +40,7 @@ export const Problem = Type.Object({
   detail: Type.String(),
   instance: Type.Optional(Type.String()),
   errors: Type.Optional(Type.Array(Type.Object({ path: Type.String(), message: Type.String() }))),
+  nodes: Type.Optional(Type.Array(Type.Object({ node: Type.String(), reason: Type.String() }), { description: 'NO_NODE_FITS: why each node cannot take the runner' })),
 }, { $id: 'Problem', description: 'RFC 9457 problem details (application/problem+json)' })
 
 // A 503 (the database, or a runner's supervisor, cannot be reached) always says when to retry.
