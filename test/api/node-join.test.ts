@@ -91,13 +91,14 @@ t.test(`join tokens on ${backendName()}`, async t => {
       ['a bad label value', host(token, 'n1', { labels: { k: 'a b' } })],
       ['zero capacity', host(token, 'n1', { capacity: 0 })],
       ['a bad name', host(token, '../etc')],
+      ['an unknown field', host(token, 'n1', { role: 'admin' })],
       ['a bad agent name', host(token, 'n1', { agents: { 'Bad Agent': '1' } })],
     ] as const) {
       const res = await join(body)
       t.equal(res.statusCode, 400, what)
       t.match(res.headers['content-type'], /problem\+json/)
     }
-    for (const body of [{ ttlSeconds: 1 }, { maxUses: 0 }, { labels: { k: 'v v' } }, { labels: Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`k${i}`, 'v'])) }]) {
+    for (const body of [{ extra: 1 }, { ttlSeconds: 1 }, { maxUses: 0 }, { labels: { k: 'v v' } }, { labels: Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`k${i}`, 'v'])) }]) {
       t.equal((await create(body)).statusCode, 400, JSON.stringify(body))
     }
     const [row] = await ctx.database.db.select().from(nodeJoinTokens).where(eq(nodeJoinTokens.id, joinToken.id))

@@ -25,7 +25,6 @@ export const serverUrlOf = (publicUrl: string, request: FastifyRequest) => (publ
 
 export const joinTokenRoutes = async (app: FastifyInstance) => {
   const { ctx } = app
-  app.addSchema(JoinTokenDto)
 
   app.post<{ Body: Static<typeof CreateJoinTokenBody> }>('/api/v1/nodes/join-tokens', {
     schema: {

@@ -35,7 +35,6 @@ const FencedProblem = Type.Composite([Problem, Type.Object({ fenced: Type.Array(
 
 export const nodeRoutes = async (app: FastifyInstance) => {
   const { ctx } = app
-  app.addSchema(NodeDto)
 
   app.get('/api/v1/nodes', {
     schema: { tags: ['nodes'], summary: 'List nodes: state, labels, capacity, agents and runners', response: { 200: Type.Object({ nodes: Type.Array(Type.Ref(NodeDto)) }), ...problems(503) } },
