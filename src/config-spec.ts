@@ -94,6 +94,11 @@ export const CONFIG_SPEC = {
     // This host's node: its name (default: the hostname) and how many runners it takes.
     node_name: str('', { pattern: /^$|^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/ }),
     capacity: int(60, 1, 10_000),
+    // This node's labels as key=value (a launch's nodeSelector matches them), e.g. [zone=eu, gpu=yes].
+    labels: list(/^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}=[A-Za-z0-9._-]{0,63}$/),
+    // On start, run each configured agent's command with --version (2 s each, in parallel) to
+    // report its version; off: report the agents found on PATH without versions.
+    detect_agent_versions: bool(true),
     // The attach channel the API dials (WebSocket); port 0 picks a free one at start.
     listen_host: str('127.0.0.1'),
     listen_port: int(0, 0, 65535),

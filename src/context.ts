@@ -6,6 +6,8 @@ import { createHmacSigner, hmacHex } from './adapters/audit/hmac-signer.js'
 import { resolveAdminToken } from './adapters/auth/admin-token.js'
 import { tokenSecrets } from './adapters/auth/token-secrets.js'
 import { createTokenService, type TokenService } from './core/auth/token-service.js'
+import { createJoinTokenService, type JoinTokenService } from './core/nodes/join-token-service.js'
+import { createNodeService, type NodeService } from './core/nodes/node-service.js'
 import { resolveAuditKeys } from './adapters/audit/key-store.js'
 import type { Logger } from './adapters/logger.js'
 import { openDatabase, type Database } from './adapters/db/client.js'
@@ -65,6 +67,8 @@ export interface Context {
   audit: AuditService
   /** API tokens: create, list, revoke, and turning a presented secret into a Principal. */
   tokens: TokenService
+  joinTokens: JoinTokenService
+  nodes: NodeService
   /**
    * Signs browser sessions: derived from the audit signing key, so the daemons that share an
    * audit key (as they must) accept each other's sessions.
@@ -187,6 +191,8 @@ export const createContext = async (config: Config, logger: Logger, options: Con
       audit: auditService,
       auditCheckpoints: createAuditCheckpointer({ reader: auditReader, log: checkpointLog, uow, signer, clock, ids, daemonId: instance.id }),
       feed,
+      joinTokens: createJoinTokenService({ repos, uow, clock, ids, secrets: tokenSecrets }),
+      nodes: createNodeService({ repos }),
       tokens: createTokenService({ repos, uow, clock, ids, secrets: tokenSecrets, adminTokenHash: tokenSecrets.hash(adminToken) }),
       sessionSecret: hmacHex(auditKeys[0]!.secret, 'stratavore browser session v1'),
       databaseGate,

@@ -24,6 +24,8 @@ const LAUNCH_OPTIONS: Options = {
   env: { type: 'string', multiple: true, value: 'K=V', help: 'an environment variable for the agent (repeatable)' },
   prompt: { type: 'string', value: 'TEXT', help: 'run headless with this prompt' },
   detach: { type: 'boolean', short: 'd', help: 'launch, print the runner id and exit (the default when stdin is not a terminal)' },
+  node: { type: 'string', value: 'NAME', help: 'run on this node (a name or id; `stratavore nodes` lists them)' },
+  selector: { type: 'string', multiple: true, value: 'K=V', help: 'run on a node with this label (repeatable)' },
 }
 
 export interface CommandSpec {
@@ -102,6 +104,18 @@ export const COMMANDS: CommandSpec[] = [
       ttl: { type: 'string', value: 'DURATION', help: 'create: expire after 30m, 12h, 7d or a number of seconds (default: until revoked)' },
       description: { type: 'string', value: 'TEXT', help: 'create: what the token is for' },
       all: { type: 'boolean', short: 'a', help: 'list: revoked tokens too' },
+    },
+  },
+  { name: 'nodes', args: '', arity: [0, 0], summary: 'nodes with their state, labels, capacity, agents and runners', options: {} },
+  {
+    name: 'node', args: 'join-token <action> [id]', arity: [2, 3], subcommands: ['join-token'], completes: ['none', 'none', 'none'],
+    summary: 'join tokens for new hosts (admin only): `join-token create`, `join-token list`, `join-token revoke <id>`',
+    details: 'create prints the token once and the command to run on the new host (stratavored supervisor --server URL --join-token TOKEN).\nIts supervisor trades the token for a node of its own; the token is spent after --uses joins and dead after --ttl.',
+    options: {
+      ttl: { type: 'string', value: 'DURATION', help: 'create: expire after 30m, 1h (the default), 7d or a number of seconds' },
+      uses: { type: 'string', value: 'N', help: 'create: how many hosts may join with it (default 1)' },
+      label: { type: 'string', multiple: true, value: 'K=V', help: 'create: a label for every node that joins with it (repeatable)' },
+      all: { type: 'boolean', short: 'a', help: 'list: expired, used-up and revoked ones too' },
     },
   },
   {

@@ -8,6 +8,7 @@ import { doctor } from './commands/doctor.js'
 import { launch, newProject, resume, continueProject } from './commands/launch.js'
 import { projects, runners, sessions, status } from './commands/read.js'
 import { attach, events, kill, logs, reconcile } from './commands/runner.js'
+import { node, nodes } from './commands/nodes.js'
 import { token } from './commands/token.js'
 import { ui } from './commands/ui.js'
 import { completionScript } from './completion.js'
@@ -19,7 +20,7 @@ import { listAllRunners } from './runners.js'
 import { VERSION } from '../version.js'
 
 const HANDLERS: Record<string, Command> = {
-  launch, status, runners, projects, new: newProject, attach, kill, reconcile, sessions, resume, continue: continueProject, logs, events, token, ui, backup, restore, doctor,
+  launch, status, runners, projects, new: newProject, attach, kill, reconcile, sessions, resume, continue: continueProject, logs, events, token, ui, backup, restore, doctor, nodes, node,
 }
 
 /** The daemon's URL and the credential for it, from the flags, the environment and the config (loaded once, if at all). */

@@ -3,6 +3,7 @@
 // transaction, so a use case cannot write outside the transaction it started.
 import type { AuditRecord } from './audit/audit-record.js'
 import type { TokenRepository } from './auth/ports.js'
+import type { AgentVersions, JoinTokenRepository, Labels, NodeRepository, PlacementCandidate } from './nodes/ports.js'
 import type { DomainEvent } from './events/event.js'
 import type { NewProject, Project, ProjectStatus } from './projects/project.js'
 import type { LaunchPolicy } from './runners/launch-policy.js'
@@ -43,8 +44,8 @@ export interface LaunchAdmission {
   activeRunners: number
   /** A current global or project budget with no tokens left, if any. */
   exhaustedBudget: BudgetStatus | null
-  /** The ready node with the most room left, or null when none has registered or has room. */
-  nodeId: string | null
+  /** Every node with its load, for placement (src/core/nodes/placement.ts). */
+  nodes: PlacementCandidate[]
 }
 
 export interface ProjectRepository {
@@ -117,10 +118,6 @@ export interface BudgetRepository {
   globalLimit(at: Date): Promise<number>
 }
 
-export interface NodeRepository {
-  /** The least loaded ready node with room left, or null when none has registered. */
-  pickForLaunch(): Promise<string | null>
-}
 
 export interface GlobalCounts { activeRunners: number, activeProjects: number, totalSessions: number, tokensUsed: number }
 export interface StatsRepository { globalCounts(): Promise<GlobalCounts> }
@@ -244,6 +241,10 @@ export interface NodeRegistration {
   credentialHash: string
   attachUrl: string
   attachKey: string
+  /** supervisor.labels (a join token's labels stay on top). */
+  labels?: Labels
+  /** The agent CLIs found on the host, name -> version. */
+  agents?: AgentVersions
 }
 
 export interface NodeAttachInfo { nodeId: string, attachUrl: string | null, attachKey: string | null, status: string, credentialHash: string | null }
@@ -324,6 +325,7 @@ export interface Repositories {
   quotas: QuotaRepository
   budgets: BudgetRepository
   nodes: NodeRepository
+  joinTokens: JoinTokenRepository
   stats: StatsRepository
   daemons: DaemonRepository
   reconcile: ReconcileRepository
@@ -347,3 +349,4 @@ export interface UnitOfWork {
 // port is still importable from here.
 export type * from './events/ports.js'
 export type * from './auth/ports.js'
+export type * from './nodes/ports.js'

@@ -42,6 +42,11 @@ export const nodes = pgTable('nodes', {
   capacity: integer('capacity').notNull().default(60),
   status: text('status').notNull().default('ready'),
   labels: jsonb('labels').$type<Record<string, string>>().notNull().default({}),
+  // Labels an admin gave through the join token: they win over what the node reports.
+  pinnedLabels: jsonb('pinned_labels').$type<Record<string, string>>().notNull().default({}),
+  // The agent CLIs the supervisor found on its host, name -> version ('' when unknown). Empty
+  // for a node that never reported them: it is taken to run every agent.
+  agents: jsonb('agents').$type<Record<string, string>>().notNull().default({}),
   credentialHash: text('credential_hash'),
   // Where the API reaches this node's supervisor for terminal attach, and the key (derived from
   // the node's credential, which only the node holds) that MACs the API's attach tickets.
@@ -57,16 +62,24 @@ export const nodes = pgTable('nodes', {
   check('nodes_status_check', sql`${t.status} in ('ready', 'lost', 'down')`),
 ])
 
+// Join tokens: an admin hands one to a new host, whose supervisor trades it for a node of its
+// own (POST /api/v1/nodes/join). Only the secret's SHA-256 is kept; a token is spent after
+// max_uses joins, dead after expires_at or once revoked. labels go onto every node it joins.
 export const nodeJoinTokens = pgTable('node_join_tokens', {
-  tokenHash: text('token_hash').primaryKey(),
-  issuedBy: text('issued_by').notNull(),
+  id: uuid('id').primaryKey(),
+  tokenHash: text('token_hash').notNull(),
+  labels: jsonb('labels').$type<Record<string, string>>().notNull().default({}),
+  maxUses: integer('max_uses').notNull().default(1),
+  useCount: integer('use_count').notNull().default(0),
+  createdBy: text('created_by').notNull(),
   createdAt: ts('created_at').notNull().defaultNow(),
   expiresAt: ts('expires_at').notNull(),
-  usedAt: ts('used_at'),
+  lastUsedAt: ts('last_used_at'),
   revokedAt: ts('revoked_at'),
-  nodeId: uuid('node_id').references(() => nodes.id, { onDelete: 'set null' }),
+  revokedBy: text('revoked_by'),
 }, t => [
-  index('node_join_tokens_unused_idx').on(t.expiresAt).where(sql`${t.usedAt} is null and ${t.revokedAt} is null`),
+  uniqueIndex('node_join_tokens_token_hash_key').on(t.tokenHash),
+  check('node_join_tokens_uses_check', sql`${t.useCount} >= 0 and ${t.useCount} <= ${t.maxUses}`),
 ])
 
 // API tokens (bearer credentials) with a role. Only the SHA-256 of the secret is kept; the secret

@@ -6,6 +6,7 @@ import type { AuditSigner, Repositories, TransactionRepositories, UnitOfWork } f
 import type { Db } from './client.js'
 import { createBudgetRepository } from './repositories/budgets.js'
 import { createEventLog, newChainLocks, type ChainedEventLog } from './repositories/event-log.js'
+import { createJoinTokenRepository } from './repositories/join-tokens.js'
 import { createNodeRepository } from './repositories/nodes.js'
 import { createOutboxRepository } from './repositories/outbox.js'
 import { createProjectRepository } from './repositories/projects.js'
@@ -28,6 +29,7 @@ export const createRepositories = (db: Db, audit: AuditSigner, locks = newChainL
   quotas: createQuotaRepository(db),
   budgets: createBudgetRepository(db),
   nodes: createNodeRepository(db),
+  joinTokens: createJoinTokenRepository(db),
   stats: createStatsRepository(db),
   daemons: createDaemonRepository(db),
   reconcile: createReconcileRepository(db),

@@ -27,6 +27,8 @@ export const runnerService = (ctx: Context): ServiceImpl<typeof RunnerService> =
         prompt: req.prompt,
         runtimeType: req.runtimeType,
         maxRestartAttempts: req.maxRestartAttempts,
+        node: req.node,
+        nodeSelector: req.nodeSelector,
       }))
       return { runner: toRunnerProto(await ctx.runners.launch(body, actorOf(context))) }
     },

@@ -6,6 +6,7 @@
 // vocabulary); the grace keeps a brief partition from moving work. Transitions and their events
 // commit together; a pass is bounded so it stays short.
 import { inProjectOrder, type DomainEvent } from '../events/event.js'
+import { takeNodeFor } from '../nodes/placement.js'
 import type { Clock, IdGenerator, UnitOfWork } from '../ports.js'
 import { runnerEventOf, type Runner } from './runner.js'
 
@@ -38,14 +39,17 @@ export const createReconcileService = ({ uow, clock, ids, lostGraceSeconds, node
       const lost = await tx.reconcile.markSilentRunnersLost(RECONCILE_BATCH)
       const given: Array<{ runner: Runner, reason: string }> = []
       const moved: DomainEvent[] = []
-      for (const runner of await tx.reconcile.lostPastGrace(lostGraceSeconds, RECONCILE_BATCH)) {
+      const lostPastGrace = await tx.reconcile.lostPastGrace(lostGraceSeconds, RECONCILE_BATCH)
+      const candidates = lostPastGrace.length > 0 ? await tx.nodes.list() : []
+      for (const runner of lostPastGrace) {
         const policy = nodeLostPolicy(runner.agent)
         if (policy !== 'reschedule') {
           given.push({ runner, reason: policy === null ? 'lost (its agent is no longer configured)' : 'lost' })
           continue
         }
-        // Each reschedule counts towards its node's load, so the next pick spreads.
-        const to = await tx.nodes.pickForLaunch()
+        // Each pick counts towards its node's load, so the next one spreads. (A launch's node
+        // or selector is not kept on the runner: any ready node with its agent may take it.)
+        const to = takeNodeFor(candidates, runner.agent)
         const row = to ? await tx.reconcile.reschedule(runner.id, to) : null
         if (!row) { given.push({ runner, reason: 'lost, and no ready node has room for it' }); continue }
         moved.push(runnerEventOf(row, 'runner.rescheduled', actor, {

@@ -4,6 +4,7 @@
 // shared/reference/reliability-and-performance.md, M8). Supervisors act on the rows later.
 import { errors } from '../errors.js'
 import type { EventType } from '../events/event.js'
+import { placeRunner } from '../nodes/placement.js'
 import { checkProjectPathForm } from '../projects/project-path.js'
 import { checkProjectPlacement, isInside, type ProjectPlacement } from '../projects/project-placement.js'
 import type { AgentCatalogue, Clock, IdGenerator, PathResolver, Repositories, RunnerFilter, TransactionRepositories, UnitOfWork } from '../ports.js'
@@ -93,7 +94,7 @@ export const createRunnerService = ({ repos, uow, clock, ids, paths, agents, pla
           projectName,
           projectPath: workingDirectory,
           agent: launch.agent,
-          nodeId: admission.nodeId,
+          nodeId: placeRunner(admission.nodes, { agent: launch.agent, node: launch.node, selector: launch.nodeSelector }),
           flags: launch.flags,
           capabilities: launch.capabilities,
           environment: launch.environment,

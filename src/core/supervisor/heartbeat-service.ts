@@ -3,6 +3,7 @@
 // host, fenced by generation. Lost runners that beat again are recovered (with their event);
 // refused ones come back as `fenced`, and the reporter must kill those processes (REST answers
 // them with 409 HEARTBEAT_FENCED, RPC lists them).
+import type { Principal } from '../auth/principal.js'
 import { errors } from '../errors.js'
 import type { Clock, IdGenerator, Repositories, RunnerBeat, UnitOfWork } from '../ports.js'
 import { createTransitions } from './transitions.js'
@@ -30,8 +31,10 @@ export const createHeartbeatService = ({ repos, uow, clock, ids, hashCredential 
   ids: IdGenerator
   hashCredential: (credential: string) => string
 }) => ({
-  async report (nodeId: string, credential: string | null, beats: RunnerBeat[]): Promise<{ accepted: string[], recovered: string[], fenced: string[] }> {
+  async report (nodeId: string, credential: string | null, beats: RunnerBeat[], caller: Principal | null = null): Promise<{ accepted: string[], recovered: string[], fenced: string[] }> {
     if (!UUID.test(nodeId)) throw errors.nodeNotFound(nodeId)
+    // A node credential speaks for its own node: another node's id is refused before any lookup.
+    if (caller?.nodeId && caller.nodeId !== nodeId.toLowerCase()) throw errors.nodeNotYours(nodeId)
     if (beats.length > MAX_BEATS_PER_REPORT) throw errors.invalidArgument(`at most ${MAX_BEATS_PER_REPORT} heartbeats per report`)
     const checked = beats.map(checkBeat)
     const node = await repos.supervision.nodeAttachInfo(nodeId.toLowerCase())

@@ -50,8 +50,8 @@ export const createTransitions = ({ uow, clock, ids, node, actor = SUPERVISOR_AC
     register: (registration: NodeRegistration) => uow.run(async tx => {
       const outcome = await tx.supervision.registerNode(registration)
       if (typeof outcome === 'string') return outcome
-      const { name, hostname, version, capacity, attachUrl } = registration
-      await tx.events.append(nodeEvent('node.registered', outcome.seq, { name, hostname, version, capacity, attach_url: attachUrl }))
+      const { name, hostname, version, capacity, attachUrl, labels = {}, agents = {} } = registration
+      await tx.events.append(nodeEvent('node.registered', outcome.seq, { name, hostname, version, capacity, attach_url: attachUrl, labels, agents }))
       return 'ok' as const
     }),
 
