@@ -1,6 +1,7 @@
 // `stratavored reconciler`: a reconcile pass every daemon.reconcile_interval_seconds (croner,
 // never overlapping itself). Several reconcilers may run: each transition is a conditional
-// update, so two never act on the same runner.
+// update, so two never act on the same runner. Each pass also evaluates the alert conditions
+// (src/core/alerts), whose events are written the same way: once, whoever evaluates.
 import { Cron } from 'croner'
 import type { Context } from '../src/context.js'
 import { createFailureStreak } from '../src/core/failure-streak.js'
@@ -25,6 +26,13 @@ export const startReconciler = async (ctx: Context): Promise<Part[]> => {
       }
       const result = await ctx.reconciler.reconcile('reconciler')
       if (result.reconciledCount > 0) log.info(result, 'reconciled')
+      // The fleet counters' deltas are folded in here too, so they stay few even where no
+      // daemon serves /metrics; then the alert conditions, after this pass's transitions.
+      await ctx.repos.metrics.rollupCounters()
+      if (ctx.config.alerts.enabled) {
+        const changes = await ctx.alerts.evaluate()
+        for (const change of changes) log.warn({ alert: change.key, severity: change.severity, state: change.state }, `alert ${change.state}: ${change.summary}`)
+      }
       failures.succeeded()
     } catch (err) {
       gate.recordFailure()
