@@ -10,10 +10,11 @@ const METRIC = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/
 const LABEL = /^[a-zA-Z_][a-zA-Z0-9_]*$/
 const TYPES = new Set(['counter', 'gauge', 'histogram', 'summary', 'untyped'])
 
+// As Go's strconv.ParseFloat, which Prometheus uses: NaN and Inf in any case (prom-client
+// writes `Nan`), with an optional sign.
 const parseValue = (text: string, line: string): number => {
-  if (text === '+Inf') return Infinity
-  if (text === '-Inf') return -Infinity
-  if (text === 'NaN') return NaN
+  const special = /^([-+]?)(inf|infinity|nan)$/i.exec(text)
+  if (special) return special[2]!.toLowerCase() === 'nan' ? NaN : special[1] === '-' ? -Infinity : Infinity
   if (!/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(text)) throw new Error(`bad value ${JSON.stringify(text)} in ${JSON.stringify(line)}`)
   return Number(text)
 }
@@ -99,7 +100,7 @@ export const parsePrometheusText = (text: string): Map<string, Family> => {
 const checkHistogram = (family: Family) => {
   const series = new Map<string, Sample[]>()
   for (const s of family.samples) {
-    const { le, ...rest } = s.labels
+    const { le: _le, ...rest } = s.labels
     const key = JSON.stringify(Object.entries(rest).sort())
     series.set(key, [...(series.get(key) ?? []), s])
   }

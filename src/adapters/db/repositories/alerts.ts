@@ -4,7 +4,7 @@
 //
 //   (none) ──holds──> firing ──no longer holds──> resolved ──holds again──> firing ...
 import { sql } from 'drizzle-orm'
-import type { AlertCondition, AlertRepository, AlertTransition } from '../../../core/alerts/ports.js'
+import type { AlertRepository, AlertTransition } from '../../../core/alerts/ports.js'
 import { rowsOf, type Db } from '../client.js'
 
 type Row = Omit<AlertTransition, 'firedAt'> & { firedAt: Date | string }
