@@ -26,17 +26,29 @@ export const startReconciler = async (ctx: Context): Promise<Part[]> => {
       }
       const result = await ctx.reconciler.reconcile('reconciler')
       if (result.reconciledCount > 0) log.info(result, 'reconciled')
-      // The fleet counters' deltas are folded in here too, so they stay few even where no
-      // daemon serves /metrics; then the alert conditions, after this pass's transitions.
+      failures.succeeded()
+    } catch (err) {
+      gate.recordFailure()
+      failures.failed(err)
+      return
+    }
+    await housekeeping()
+  }
+
+  // After the pass's transitions, and apart from them: a failure here is no reason to hold the
+  // judging of runners back. The fleet counters' deltas are folded in here too, so that they
+  // stay few even where no daemon serves /metrics; then the alert conditions are evaluated.
+  const alertFailures = createFailureStreak(log, 'alert evaluation')
+  const housekeeping = async () => {
+    try {
       await ctx.repos.metrics.rollupCounters()
       if (ctx.config.alerts.enabled) {
         const changes = await ctx.alerts.evaluate()
         for (const change of changes) log.warn({ alert: change.key, severity: change.severity, state: change.state }, `alert ${change.state}: ${change.summary}`)
       }
-      failures.succeeded()
+      alertFailures.succeeded()
     } catch (err) {
-      gate.recordFailure()
-      failures.failed(err)
+      alertFailures.failed(err)
     }
   }
 
