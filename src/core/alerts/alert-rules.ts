@@ -11,6 +11,9 @@ export interface AlertThresholds {
   outboxLagSeconds: number
 }
 
+/** Used up: the limit reached (a zero limit only once something was used, as stratavore_budget_used_ratio has it). */
+export const isUsedUp = (b: { limitTokens: number, usedTokens: number }) => b.limitTokens > 0 ? b.usedTokens >= b.limitTokens : b.usedTokens > 0
+
 /** Every condition name the evaluator owns: a firing row of one of these resolves when its condition no longer holds. */
 export const EVALUATED_ALERTS = ['runner_failures', 'outbox_lag', 'node_lost', 'budget_exceeded', 'daemon_down'] as const
 
@@ -43,7 +46,7 @@ export const conditionsOf = (facts: FleetFacts, thresholds: AlertThresholds): Al
       data: { node_id: node.id, node: node.name, runners: node.runners },
     })
   }
-  for (const budget of facts.budgets.filter(b => b.usedTokens >= b.limitTokens)) {
+  for (const budget of facts.budgets.filter(isUsedUp)) {
     const scope = budget.scope === 'global' ? 'the global' : `${budget.scope} ${budget.scopeId}'s`
     conditions.push({
       key: `budget_exceeded:${budget.id}`,
