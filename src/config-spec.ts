@@ -60,6 +60,9 @@ export const CONFIG_SPEC = {
       // A bearer token /metrics asks for; empty: none (fine on loopback, where it listens by default).
       token: secret(),
       token_file: str(''),
+      // How often the daemon holding the fleet-metrics lease reads the fleet's gauges from the
+      // database; a scrape serves the last reading and never queries (README, Metrics).
+      refresh_interval_seconds: seconds(15, 3600),
     },
   },
   daemon: {
@@ -124,6 +127,15 @@ export const CONFIG_SPEC = {
   debug: {
     // Crash tests only: the relay kills its own process (SIGKILL) at this point of a pass.
     fault_point: oneOf('', ['', ...RELAY_FAULT_POINTS]),
+  },
+  // system.alert.<severity> events (README, Alerts), evaluated by every reconciler pass.
+  alerts: {
+    enabled: bool(true),
+    // runner_failures fires when this many runners failed within the window; 0: never.
+    runner_failures: int(3, 0, 1_000_000),
+    runner_failures_window_seconds: seconds(600, 86_400),
+    // outbox_lag fires when a due outbox row has waited this long; 0: never.
+    outbox_lag_seconds: int(300, 0, 86_400),
   },
   observability: {
     log_level: oneOf('info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),

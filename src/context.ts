@@ -29,6 +29,8 @@ import { createEventFeed, type EventFeed } from './core/events/event-feed.js'
 import { createEventFeedSource } from './adapters/db/repositories/event-feed.js'
 import { createDatabaseGate, type DatabaseGate } from './adapters/db/database-gate.js'
 import { createInProcessBus } from './adapters/bus/in-process-bus.js'
+import { createProcessMetrics, type ProcessMetrics } from './adapters/metrics/instruments.js'
+import { createAlertService, type AlertService } from './core/alerts/alert-service.js'
 import type { AgentCatalogue, Clock, EventBus, IdGenerator, Repositories, UnitOfWork } from './core/ports.js'
 import { createProjectService, type ProjectService } from './core/projects/project-service.js'
 import { createAttachService, type AttachService } from './core/runners/attach-service.js'
@@ -85,6 +87,10 @@ export interface Context {
   backup(write: (chunk: string) => Promise<void>): Promise<void>
   /** The daemon's half of `stratavore doctor`: one line per check (src/adapters/doctor/). */
   doctor(): Promise<DoctorCheck[]>
+  /** This process's own metrics (histograms the core reports into), served on the Prometheus port. */
+  metrics: ProcessMetrics
+  /** Alert conditions: evaluated by the reconciler, written as system.alert.<severity> events. */
+  alerts: AlertService
   /** This process's node supervisor, when it runs one (roles `all` and `supervisor`). */
   supervisor?: NodeSupervisor
   close(): Promise<void>
@@ -140,6 +146,16 @@ export const createContext = async (config: Config, logger: Logger, options: Con
     logger.info({ daemonId: instance.id, database: database.kind, roles: options.roles }, 'daemon registered')
     const paths = fileSystemPaths
     const placement = { roots: config.projectRoots, protectedPaths: config.protectedPaths }
+    const metrics = createProcessMetrics({ daemonId: instance.id, version: VERSION, roles: options.roles, gateOpen: () => databaseGate.isOpen() })
+    const staleAfterSeconds = 3 * config.daemon.heartbeat_interval_seconds
+    const alerts = createAlertService({
+      repos, uow, clock, ids, staleAfterSeconds,
+      thresholds: {
+        runnerFailures: config.alerts.runner_failures,
+        runnerFailuresWindowSeconds: config.alerts.runner_failures_window_seconds,
+        outboxLagSeconds: config.alerts.outbox_lag_seconds,
+      },
+    })
     const feed = createEventFeed({
       source: createEventFeedSource(database.db),
       bus,
@@ -154,6 +170,15 @@ export const createContext = async (config: Config, logger: Logger, options: Con
         await database.probe()
       },
       log: logger.child({ component: 'database-gate' }),
+      listener: {
+        opened: () => metrics.gateOpened(),
+        // Nothing could be written while it was open: the alert's episode is written now.
+        closed: episode => {
+          if (!config.alerts.enabled) return
+          alerts.databaseGateClosed({ daemonId: instance.id, ...episode })
+            .catch(err => logger.warn({ err }, 'could not write the database_gate alert'))
+        },
+      },
     })
     const auditReader = createAuditReader(database.db)
     const checkpointLog = createCheckpointFile(config.dataDir)
@@ -174,9 +199,11 @@ export const createContext = async (config: Config, logger: Logger, options: Con
       projects: createProjectService({ repos, uow, clock, ids, paths, placement }),
       runners,
       attach: createAttachService({ repos, getRunner: runners.get }),
-      heartbeats: createHeartbeatService({ repos, uow, clock, ids, hashCredential: credentialHash }),
+      heartbeats: createHeartbeatService({ repos, uow, clock, ids, hashCredential: credentialHash, instruments: metrics.instruments }),
       sessions: createSessionService({ repos }),
-      status: createStatusService({ repos, clock, daemonId: instance.id, staleAfterSeconds: 3 * config.daemon.heartbeat_interval_seconds }),
+      status: createStatusService({ repos, clock, daemonId: instance.id, staleAfterSeconds }),
+      metrics,
+      alerts,
       reconciler: createReconcileService({
         uow, clock, ids, lostGraceSeconds: config.daemon.lost_grace_seconds, nodeTtlSeconds: 3 * config.daemon.heartbeat_interval_seconds,
         nodeLostPolicy: agent => Object.hasOwn(config.agents, agent) ? nodeLostPolicyOf(config.agents[agent]!) : null,

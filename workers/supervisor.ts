@@ -39,6 +39,7 @@ export const startSupervisor = async (ctx: Context): Promise<Part[]> => {
     runtime,
     node,
     log,
+    instruments: ctx.metrics.instruments,
     settings: {
       capacity: settings.capacity,
       heartbeatIntervalMs: daemon.heartbeat_interval_seconds * 1000,

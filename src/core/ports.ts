@@ -1,6 +1,7 @@
 // The interfaces the core needs from the outside world. Adapters implement them; the core
 // imports nothing else. Repositories are handed out by the unit of work, bound to one
 // transaction, so a use case cannot write outside the transaction it started.
+import type { AlertRepository, MetricsRepository } from './alerts/ports.js'
 import type { AuditRecord } from './audit/audit-record.js'
 import type { TokenRepository } from './auth/ports.js'
 import type { AgentVersions, JoinTokenRepository, Labels, NodeRepository, PlacementCandidate } from './nodes/ports.js'
@@ -222,6 +223,8 @@ export interface OutboxRow {
   attempts: number
   maxAttempts: number
   createdAt: Date
+  /** Seconds since its writing transaction, by the database clock when it was claimed. */
+  ageSeconds: number
 }
 
 export interface OutboxRepository {
@@ -332,6 +335,8 @@ export interface Repositories {
   outbox: OutboxRepository
   supervision: SupervisionRepository
   tokens: TokenRepository
+  metrics: MetricsRepository
+  alerts: AlertRepository
   events: EventLog
 }
 
@@ -350,3 +355,4 @@ export interface UnitOfWork {
 export type * from './events/ports.js'
 export type * from './auth/ports.js'
 export type * from './nodes/ports.js'
+export type * from './alerts/ports.js'

@@ -43,7 +43,7 @@ export const EVENT_TYPES = [
 
 export type EventType = typeof EVENT_TYPES[number]
 
-export type AggregateType = 'project' | 'runner' | 'session' | 'budget' | 'node' | 'token' | 'join_token' | 'outbox' | 'daemon'
+export type AggregateType = 'project' | 'runner' | 'session' | 'budget' | 'node' | 'token' | 'join_token' | 'outbox' | 'daemon' | 'alert'
 
 export interface DomainEvent {
   eventId: string

@@ -7,6 +7,7 @@ import type { Principal } from '../auth/principal.js'
 import { errors } from '../errors.js'
 import type { Clock, IdGenerator, Repositories, RunnerBeat, UnitOfWork } from '../ports.js'
 import { createTransitions } from './transitions.js'
+import type { Instruments } from '../instruments.js'
 
 export const MAX_BEATS_PER_REPORT = 10_000
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
@@ -24,12 +25,13 @@ const checkBeat = (b: RunnerBeat, i: number): RunnerBeat => {
   return { ...b, runnerId: b.runnerId.toLowerCase() }
 }
 
-export const createHeartbeatService = ({ repos, uow, clock, ids, hashCredential }: {
+export const createHeartbeatService = ({ repos, uow, clock, ids, hashCredential, instruments }: {
   repos: Repositories
   uow: UnitOfWork
   clock: Clock
   ids: IdGenerator
   hashCredential: (credential: string) => string
+  instruments?: Instruments
 }) => ({
   async report (nodeId: string, credential: string | null, beats: RunnerBeat[], caller: Principal | null = null): Promise<{ accepted: string[], recovered: string[], fenced: string[] }> {
     if (!UUID.test(nodeId)) throw errors.nodeNotFound(nodeId)
@@ -40,7 +42,7 @@ export const createHeartbeatService = ({ repos, uow, clock, ids, hashCredential 
     const node = await repos.supervision.nodeAttachInfo(nodeId.toLowerCase())
     if (!node) throw errors.nodeNotFound(nodeId)
     if (!credential || !node.credentialHash || hashCredential(credential) !== node.credentialHash) throw errors.nodeUnauthenticated(nodeId)
-    const transitions = createTransitions({ uow, clock, ids, node: { id: node.nodeId }, actor: `node:${node.nodeId}` })
+    const transitions = createTransitions({ uow, clock, ids, node: { id: node.nodeId }, actor: `node:${node.nodeId}`, ...(instruments ? { instruments } : {}) })
     const outcome = await transitions.heartbeat(checked)
     const recovered: string[] = []
     for (const runnerId of outcome.lost) {

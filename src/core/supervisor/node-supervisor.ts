@@ -18,6 +18,7 @@ import type { AgentRuntime, ExitStatus, LiveAgent, StartPlan, TokenCounts } from
 import { createHeartbeatTick, type HeartbeatTickDeps } from './heartbeat-tick.js'
 import { decideRestart, type RestartPolicy } from './restart-policy.js'
 import { createTransitions } from './transitions.js'
+import type { Instruments } from '../instruments.js'
 
 export interface SupervisorSettings {
   capacity: number
@@ -53,6 +54,8 @@ export interface NodeSupervisorDeps {
   settings: SupervisorSettings
   /** Heartbeats are ephemeral: published straight to the bus when given, never through the outbox. */
   publishHeartbeats?: HeartbeatTickDeps['publishHeartbeats']
+  /** Launch-to-running and heartbeat ingest times, for /metrics. */
+  instruments?: Instruments
 }
 
 const planFor = (runner: Runner): StartPlan => ({

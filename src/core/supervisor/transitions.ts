@@ -3,18 +3,20 @@
 // person, failed by the reconciler, restarted by a newer life) and nothing was written.
 import { budgetEventsOf } from '../budgets/budget-events.js'
 import { inProjectOrder, type DomainEvent, type EventType } from '../events/event.js'
+import { noInstruments, type Instruments } from '../instruments.js'
 import type { Clock, IdGenerator, NodeRegistration, RunnerBeat, UnitOfWork } from '../ports.js'
 import { runnerEventOf, type Runner } from '../runners/runner.js'
 import type { ExitStatus } from './agent-runtime.js'
 
 export const SUPERVISOR_ACTOR = 'supervisor'
 
-export const createTransitions = ({ uow, clock, ids, node, actor = SUPERVISOR_ACTOR }: {
+export const createTransitions = ({ uow, clock, ids, node, actor = SUPERVISOR_ACTOR, instruments = noInstruments }: {
   uow: UnitOfWork
   clock: Clock
   ids: IdGenerator
   node: Pick<NodeRegistration, 'id'>
   actor?: string
+  instruments?: Instruments
 }) => {
   const event = (runner: Runner, type: EventType, data: Record<string, unknown>) =>
     runnerEventOf(runner, type, actor, { node_id: node.id, ...data }, { ids, clock })
@@ -38,13 +40,18 @@ export const createTransitions = ({ uow, clock, ids, node, actor = SUPERVISOR_AC
 
   return {
     /** One heartbeat batch for the node, with the budget events the tokens it counts cause. */
-    heartbeat: (beats: RunnerBeat[]) => uow.run(async tx => {
-      const outcome = await tx.supervision.heartbeat(node.id, beats)
-      const events = outcome.budgets.flatMap(use => budgetEventsOf(use, actor, { ids, clock }))
-      if (outcome.nodeRecovered) events.push(nodeEvent('node.recovered', outcome.nodeRecovered.seq, { name: outcome.nodeRecovered.name }))
-      await tx.events.appendMany(inProjectOrder(events))
+    heartbeat: async (beats: RunnerBeat[]) => {
+      const ingested = instruments.heartbeatIngest()
+      const outcome = await uow.run(async tx => {
+        const outcome = await tx.supervision.heartbeat(node.id, beats)
+        const events = outcome.budgets.flatMap(use => budgetEventsOf(use, actor, { ids, clock }))
+        if (outcome.nodeRecovered) events.push(nodeEvent('node.recovered', outcome.nodeRecovered.seq, { name: outcome.nodeRecovered.name }))
+        await tx.events.appendMany(inProjectOrder(events))
+        return outcome
+      })
+      ingested()
       return outcome
-    }),
+    },
 
     /** Registers this node (or registers it again after a restart), with its node.registered event. */
     register: (registration: NodeRegistration) => uow.run(async tx => {
@@ -84,6 +91,12 @@ export const createTransitions = ({ uow, clock, ids, node, actor = SUPERVISOR_AC
         moved.set(row.id, row)
       }
       await tx.events.appendMany(inProjectOrder(events))
+      return moved
+    }).then(moved => {
+      // Launch to running, for first starts only: a restart's start is not a launch's.
+      for (const row of moved.values()) {
+        if (row.restartAttempts === 0 && row.startedAt) instruments.runnerRunning((row.startedAt.getTime() - row.createdAt.getTime()) / 1000)
+      }
       return moved
     }),
 
