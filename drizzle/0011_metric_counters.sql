@@ -63,6 +63,6 @@ CREATE TRIGGER "sessions_metric_counts_inserted" AFTER INSERT ON "sessions" REFE
 -- this migration commits, so nothing is counted twice or missed).
 INSERT INTO metric_counters (name, label, value)
   SELECT 'runners', status, count(*) FROM runners GROUP BY status
-  UNION ALL SELECT 'runner_failures', '', count(*) FROM runners WHERE status = 'failed'
-  UNION ALL SELECT 'sessions', '', count(*) FROM sessions
+  UNION ALL SELECT 'runner_failures', '', count(*) FROM runners WHERE status = 'failed' HAVING count(*) > 0
+  UNION ALL SELECT 'sessions', '', count(*) FROM sessions HAVING count(*) > 0
   UNION ALL SELECT 'tokens', project_name, sum(tokens_used) FROM runners GROUP BY project_name;

@@ -304,7 +304,7 @@ export const daemonInstances = pgTable('daemon_instances', {
 
 // Fleet counters for /metrics (repositories/metrics.ts): what a scrape would otherwise count
 // over whole tables (runners per status, sessions, tokens). Statement triggers on runners and
-// sessions append deltas (drizzle/0008_metric_counters.sql); inserts only, so no writer ever
+// sessions append deltas (drizzle/0011_metric_counters.sql); inserts only, so no writer ever
 // waits on a counter row. A rollup folds the deltas into metric_counters; readers add both.
 export const metricCounters = pgTable('metric_counters', {
   name: text('name').notNull(),
