@@ -33,6 +33,10 @@ export interface AgentCatalogue {
   defaultAgent: string
   /** What a launch request may add to this agent's flags and environment (a known agent). */
   launchPolicy(name: string): LaunchPolicy
+  /** The CLI kind behind an agent name (null: not configured here); two names of one kind share sessions. */
+  kindOf(name: string): string | null
+  /** Whether the agent's CLI can resume a conversation by its id. */
+  canResume(name: string): boolean
 }
 
 /** What a launch must know about its project, read in one statement under the project lock. */
@@ -92,6 +96,8 @@ export interface RunnerRepository {
   list(filter: RunnerFilter & { limit: number, beforeId?: string }): Promise<Runner[]>
   count(filter: RunnerFilter): Promise<number>
   countActive(project: string): Promise<number>
+  /** The project's newest runner not yet finished that holds (or will resume) this session. */
+  activeForSession(project: string, sessionId: string): Promise<Runner | null>
   /** Conditional: only a non-terminal runner is changed; null otherwise. */
   requestStop(id: string, stop: StopRequest): Promise<Runner | null>
   /** Conditional: only a runner no supervisor has started yet (pending) is terminated. */
@@ -301,7 +307,7 @@ export interface SupervisionRepository {
   /** The session's last runner has ended: it is no longer live (it stays resumable). */
   endSession(sessionId: string, runnerId: string): Promise<void>
   /** Inserts the session unless it exists; true when it was new. */
-  recordSession(session: { id: string, runnerId: string, project: string, agent: string, transcriptPath: string | null, resumedFrom: string | null }): Promise<boolean>
+  recordSession(session: { id: string, runnerId: string, project: string, agent: string, transcriptPath: string | null, resumedFrom: string | null, resumable: boolean }): Promise<boolean>
   /** One statement for the whole host: fenced by generation, timed by the database clock. */
   heartbeat(nodeId: string, beats: RunnerBeat[]): Promise<HeartbeatOutcome>
 }

@@ -11,6 +11,7 @@ import { createProcessTreeSampler } from '../pty/process-tree.js'
 import { spawnAgentProcess } from '../pty/spawn-agent.js'
 import type { AgentProcess } from '../pty/types.js'
 import type { Config } from '../../config.js'
+import { RESUMABLE_AGENT_KINDS } from '../../config-spec.js'
 import type { AgentRuntime, LiveAgent } from '../../core/supervisor/agent-runtime.js'
 import { inheritedEnvironment } from '../../core/supervisor/agent-environment.js'
 import { prepareAgentUsers } from './run-as.js'
@@ -93,6 +94,7 @@ export const createAgentRuntime = (config: Config, { secrets = [] }: AgentRuntim
         poll: () => observer.poll(),
         sessionId: () => observer.sessionId() ?? invocation.sessionId,
         transcriptPath: () => observer.transcriptPath(),
+        resumable: RESUMABLE_AGENT_KINDS.has(agent.kind),
         usage: () => subUsage(observer.usage(), before),
       }
     },

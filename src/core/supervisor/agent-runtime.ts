@@ -22,6 +22,8 @@ export interface LiveAgent {
   poll(): Promise<void>
   sessionId(): string | null
   transcriptPath(): string | null
+  /** Whether the agent's CLI can resume its session by id (recorded on the session). */
+  resumable: boolean
   /** Tokens this process has used so far (not counting earlier lives of the session). */
   usage(): TokenCounts
 }

@@ -8,6 +8,7 @@ import type { IdGenerator, Log, NodeRegistration, Repositories, RunnerBeat } fro
 import { runnerEventOf } from '../runners/runner.js'
 import type { AgentRuntime } from './agent-runtime.js'
 import type { SupervisorSettings, Tracked } from './node-supervisor.js'
+import { syncSession } from './session-sync.js'
 import { SUPERVISOR_ACTOR, type Transitions } from './transitions.js'
 
 export interface HeartbeatTickDeps {
@@ -46,6 +47,8 @@ export const createHeartbeatTick = ({ repos, runtime, node, log, settings, live,
   const runOnce = async (tracked: Tracked[] = [...live.values()]) => {
     const samples = runtime.sample(tracked.map(t => t.agent.pid))
     await Promise.all(tracked.map(t => t.agent.poll().catch(err => log.debug({ err, runnerId: t.runner.id }, 'could not read the agent\'s transcript'))))
+    // A session id first seen in this poll is recorded before the tokens are counted.
+    await Promise.all(tracked.map(t => syncSession(t, transitions, log)))
     const beats = tracked.map(t => beatOf(t, samples.get(t.agent.pid)))
     const outcome = await transitions.heartbeat(beats)
     for (const runnerId of outcome.fenced) {

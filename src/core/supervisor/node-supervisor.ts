@@ -17,6 +17,7 @@ import type { Runner } from '../runners/runner.js'
 import type { AgentRuntime, ExitStatus, LiveAgent, StartPlan, TokenCounts } from './agent-runtime.js'
 import { createHeartbeatTick, type HeartbeatTickDeps } from './heartbeat-tick.js'
 import { decideRestart, type RestartPolicy } from './restart-policy.js'
+import { syncSession } from './session-sync.js'
 import { createTransitions } from './transitions.js'
 
 export interface SupervisorSettings {
@@ -35,6 +36,8 @@ export interface Tracked {
   /** The runner's token totals before this process started. */
   base: TokenCounts
   sessionId: string | null
+  /** The session write in flight (session-sync.ts), awaited before tokens are counted. */
+  sessionWrite: Promise<void>
   stopRequested: boolean
   /** The database refused this process's heartbeat: it is being killed and must not report. */
   fenced: boolean
@@ -130,14 +133,14 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
       await Promise.all(spawned.map(s => s.agent.stop(0)))
       return
     }
-    const moved = await transitions.running(spawned.map(({ row, agent }) => ({ runner: row, pid: agent.pid, sessionId: agent.sessionId(), transcriptPath: agent.transcriptPath() })))
+    const moved = await transitions.running(spawned.map(({ row, agent }) => ({ runner: row, pid: agent.pid, sessionId: agent.sessionId(), transcriptPath: agent.transcriptPath(), resumable: agent.resumable })))
       .catch(async err => { await Promise.all(spawned.map(s => s.agent.stop(0))); throw err })
     for (const { row, agent } of spawned) {
       const running = moved.get(row.id)
       // Stopped or failed while it was starting: the process must not outlive the decision.
       if (!running) { await agent.stop(0); continue }
       const tracked: Tracked = {
-        runner: running, generation: running.generation, agent, upSince: now(), sessionId: agent.sessionId(), stopRequested: false, fenced: false,
+        runner: running, generation: running.generation, agent, upSince: now(), sessionId: agent.sessionId(), sessionWrite: Promise.resolve(), stopRequested: false, fenced: false,
         base: { inputTokens: row.inputTokens, outputTokens: row.outputTokens, cacheReadTokens: row.cacheReadTokens, cacheCreationTokens: row.cacheCreationTokens },
       }
       live.set(row.id, tracked)
@@ -178,7 +181,8 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
   const onExit = async (t: Tracked, exit: ExitStatus) => {
     live.delete(t.runner.id)
     if (shuttingDown || t.fenced) return
-    // The last tokens the agent wrote land before the runner is closed (the beat reads them).
+    // The session the agent reported and the last tokens it wrote land before the runner is
+    // closed (the beat records a session id seen since the last pass, then reads the tokens).
     await heartbeat.runOnce([t]).catch(() => {})
     const runner = { ...t.runner, generation: t.generation }
     log.info({ runnerId: runner.id, ...exit }, 'runner exited')
@@ -251,14 +255,7 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
       if (!busy.has(r.id) && !unreported.has(r.id) && convergeOne(r) === 'start') firstStarts.push(r)
     }
     startPending(firstStarts)
-    for (const t of live.values()) {
-      const sessionId = t.agent.sessionId()
-      if (sessionId && sessionId !== t.sessionId) {
-        t.sessionId = sessionId
-        transitions.sessionSeen(t.runner, t.generation, sessionId, t.agent.transcriptPath())
-          .catch(err => { t.sessionId = null; log.warn({ err, runnerId: t.runner.id }, 'could not record the session') })
-      }
-    }
+    for (const t of live.values()) void syncSession(t, transitions, log)
   }
 
   const schedule = (delayMs: number) => {

@@ -1,5 +1,5 @@
 // Session rows: the agent conversations that runners can resume.
-import { and, desc, eq, isNull, sql } from 'drizzle-orm'
+import { and, desc, eq, sql } from 'drizzle-orm'
 import type { SessionRepository } from '../../../core/ports.js'
 import type { Session } from '../../../core/sessions/session.js'
 import type { Db } from '../client.js'
@@ -18,7 +18,8 @@ export const createSessionRepository = (db: Db): SessionRepository => ({
       .where(and(
         project !== undefined ? eq(sessions.projectName, project) : undefined,
         runnerId !== undefined ? eq(sessions.runnerId, runnerId) : undefined,
-        resumableOnly ? and(eq(sessions.resumable, true), isNull(sessions.endedAt)) : undefined,
+        // Ended sessions resume too; one with a live runner is attached to rather than resumed.
+        resumableOnly ? eq(sessions.resumable, true) : undefined,
       ))
       .orderBy(sql`coalesce(${sessions.lastMessageAt}, ${sessions.startedAt}) desc`, desc(sessions.createdAt))
       .limit(limit)
