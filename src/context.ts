@@ -163,7 +163,7 @@ export const createContext = async (config: Config, logger: Logger, options: Con
       runners,
       attach: createAttachService({ repos, getRunner: runners.get }),
       heartbeats: createHeartbeatService({ repos, uow, clock, ids, hashCredential: credentialHash }),
-      sessions: createSessionService({ repos }),
+      sessions: createSessionService({ repos, archiveMaxBytes: config.sessions.archive_max_bytes }),
       status: createStatusService({ repos, clock, daemonId: instance.id, staleAfterSeconds: 3 * config.daemon.heartbeat_interval_seconds }),
       reconciler: createReconcileService({
         uow, clock, ids, lostGraceSeconds: config.daemon.lost_grace_seconds, nodeTtlSeconds: 3 * config.daemon.heartbeat_interval_seconds,

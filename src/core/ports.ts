@@ -7,7 +7,7 @@ import type { DomainEvent } from './events/event.js'
 import type { NewProject, Project, ProjectStatus } from './projects/project.js'
 import type { LaunchPolicy } from './runners/launch-policy.js'
 import type { ConversationMode, Runner, RunnerStatus } from './runners/runner.js'
-import type { Session } from './sessions/session.js'
+import type { Session, TranscriptPosition, TranscriptSlice } from './sessions/session.js'
 
 export interface Clock { now(): Date }
 
@@ -107,6 +107,21 @@ export interface RunnerRepository {
 export interface SessionRepository {
   find(id: string): Promise<Session | null>
   list(filter: { project?: string, runnerId?: string, resumableOnly?: boolean, limit: number }): Promise<Session[]>
+}
+
+export interface TranscriptRepository {
+  /** Null when there is no such session. */
+  position(sessionId: string): Promise<TranscriptPosition | null>
+  /**
+   * Adds the slice if the session's transcript ends where it starts (else null: another writer
+   * or a reset moved it), with its messages and summary; past `maxBytes` the archive is dropped
+   * and only the count goes on. Several statements: run it in a unit of work.
+   */
+  append(sessionId: string, slice: TranscriptSlice, maxBytes: number): Promise<TranscriptPosition | null>
+  /** The file was rewritten (it shrank): forget what was read of it. */
+  reset(sessionId: string): Promise<void>
+  /** The archived transcript, decompressed, chunk by chunk in order. */
+  read(sessionId: string): AsyncIterable<Uint8Array>
 }
 
 export interface QuotaRepository {
@@ -316,6 +331,7 @@ export interface Repositories {
   projects: ProjectRepository
   runners: RunnerRepository
   sessions: SessionRepository
+  transcripts: TranscriptRepository
   quotas: QuotaRepository
   budgets: BudgetRepository
   nodes: NodeRepository

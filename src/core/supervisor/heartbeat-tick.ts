@@ -9,6 +9,7 @@ import { runnerEventOf } from '../runners/runner.js'
 import type { AgentRuntime } from './agent-runtime.js'
 import type { SupervisorSettings, Tracked } from './node-supervisor.js'
 import { syncSession } from './session-sync.js'
+import type { TranscriptArchiver } from './transcript-archiver.js'
 import { SUPERVISOR_ACTOR, type Transitions } from './transitions.js'
 
 export interface HeartbeatTickDeps {
@@ -19,13 +20,14 @@ export interface HeartbeatTickDeps {
   settings: SupervisorSettings
   live: Map<string, Tracked>
   transitions: Transitions
+  archiver: TranscriptArchiver
   clock: { now(): Date }
   ids: IdGenerator
   /** runner.heartbeat events, for the bus: not state changes, so neither in the outbox nor the audit log. */
   publishHeartbeats?: (events: DomainEvent[]) => void
 }
 
-export const createHeartbeatTick = ({ repos, runtime, node, log, settings, live, transitions, clock, ids, publishHeartbeats }: HeartbeatTickDeps) => {
+export const createHeartbeatTick = ({ repos, runtime, node, log, settings, live, transitions, archiver, clock, ids, publishHeartbeats }: HeartbeatTickDeps) => {
   let timer: NodeJS.Timeout | null = null
   let running: Promise<void> = Promise.resolve()
 
@@ -62,6 +64,7 @@ export const createHeartbeatTick = ({ repos, runtime, node, log, settings, live,
       const t = live.get(runnerId)
       if (t) await transitions.recovered(runnerId, t.generation).catch(err => log.warn({ err, runnerId }, 'could not recover a lost runner'))
     }
+    await archiver.archiveAll(tracked.filter(t => !t.fenced))
     const healthyAt = clock.now().getTime() - settings.restart.healthyAfterMs
     for (const t of tracked) {
       if (t.runner.restartAttempts > 0 && t.upSince <= healthyAt && !t.fenced) {

@@ -18,6 +18,7 @@ import type { AgentRuntime, ExitStatus, LiveAgent, StartPlan, TokenCounts } from
 import { createHeartbeatTick, type HeartbeatTickDeps } from './heartbeat-tick.js'
 import { decideRestart, type RestartPolicy } from './restart-policy.js'
 import { syncSession } from './session-sync.js'
+import { createTranscriptArchiver, restoreOf } from './transcript-archiver.js'
 import { createTransitions } from './transitions.js'
 
 export interface SupervisorSettings {
@@ -26,6 +27,8 @@ export interface SupervisorSettings {
   convergeIntervalMs: number
   stopTimeoutMs: number
   restart: RestartPolicy
+  /** sessions.archive_max_bytes: how much of one transcript is archived into the database. */
+  archiveMaxBytes: number
 }
 
 export interface Tracked {
@@ -56,7 +59,7 @@ export interface NodeSupervisorDeps {
   publishHeartbeats?: HeartbeatTickDeps['publishHeartbeats']
 }
 
-const planFor = (runner: Runner): StartPlan => ({
+const planFor = (runner: Runner): Omit<StartPlan, 'restore'> => ({
   generation: runner.generation,
   // A restart, or a runner whose session is already known, picks the conversation up again.
   conversationMode: runner.sessionId && (runner.restartAttempts > 0 || runner.conversationMode !== 'new') ? 'resume' : runner.conversationMode,
@@ -119,7 +122,8 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
     // A start still in flight when the supervisor stops leaves the runner for the next one.
     if (shuttingDown) return null
     try {
-      return await runtime.start(row, planFor(row))
+      const plan = planFor(row)
+      return await runtime.start(row, { ...plan, restore: await restoreOf(repos, plan) })
     } catch (err) {
       await report(row.id, () => transitions.exited(row, row.generation, 'failed', null, `could not start the agent: ${(err as Error).message}`))
       return null
@@ -181,9 +185,10 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
   const onExit = async (t: Tracked, exit: ExitStatus) => {
     live.delete(t.runner.id)
     if (shuttingDown || t.fenced) return
-    // The session the agent reported and the last tokens it wrote land before the runner is
-    // closed (the beat records a session id seen since the last pass, then reads the tokens).
+    // The session the agent reported, the last tokens and transcript bytes it wrote land before
+    // the runner is closed (the beat records a session id seen since the last pass first).
     await heartbeat.runOnce([t]).catch(() => {})
+    archiver.forget(t.runner.id)
     const runner = { ...t.runner, generation: t.generation }
     log.info({ runnerId: runner.id, ...exit }, 'runner exited')
     if (t.stopRequested || runner.desiredState === 'stopped') {
@@ -268,7 +273,8 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
   }
   const wake = () => schedule(0)
 
-  const heartbeat = createHeartbeatTick({ ...deps, live, transitions })
+  const archiver = createTranscriptArchiver({ ...deps, maxBytes: settings.archiveMaxBytes })
+  const heartbeat = createHeartbeatTick({ ...deps, live, transitions, archiver })
 
   return {
     wake,

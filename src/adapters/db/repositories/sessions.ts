@@ -5,7 +5,8 @@ import type { Session } from '../../../core/sessions/session.js'
 import type { Db } from '../client.js'
 import { sessions } from '../schema.js'
 
-const toSession = ({ transcriptPath: _transcript, ...row }: typeof sessions.$inferSelect): Session => row
+const toSession = ({ transcriptPath: _path, transcriptName: _name, transcriptArchive, ...row }: typeof sessions.$inferSelect): Session =>
+  ({ ...row, transcriptArchive: transcriptArchive as Session['transcriptArchive'] })
 
 export const createSessionRepository = (db: Db): SessionRepository => ({
   async find (id) {
