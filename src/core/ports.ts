@@ -120,8 +120,8 @@ export interface TranscriptRepository {
   append(sessionId: string, slice: TranscriptSlice, maxBytes: number): Promise<TranscriptPosition | null>
   /** The file was rewritten (it shrank): forget what was read of it. */
   reset(sessionId: string): Promise<void>
-  /** The archived transcript, decompressed, chunk by chunk in order. */
-  read(sessionId: string): AsyncIterable<Uint8Array>
+  /** The archived transcript, decompressed, chunk by chunk in order, up to `endBytes` (a position read before). */
+  read(sessionId: string, endBytes: number): AsyncIterable<Uint8Array>
 }
 
 export interface QuotaRepository {

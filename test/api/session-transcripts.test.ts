@@ -43,6 +43,10 @@ t.test(`session transcripts on ${backendName()}`, async t => {
     t.equal(res.headers['content-disposition'], 'attachment; filename="abc.jsonl"')
     t.equal(res.body, first + second)
 
+    const upTo = []
+    for await (const chunk of ctx.repos.transcripts.read(id('kept'), first.length)) upTo.push(chunk)
+    t.equal(Buffer.concat(upTo).toString(), first, 'a read stops at the end it was given (chunks appended since are not in it)')
+
     const baseUrl = await app.listen({ host: '127.0.0.1', port: 0 })
     const client = createClient(SessionService, createConnectTransport({ baseUrl, httpVersion: '1.1', interceptors: [withToken(token)] }))
     const parts = []

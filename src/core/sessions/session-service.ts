@@ -41,7 +41,7 @@ export const createSessionService = ({ repos, archiveMaxBytes }: { repos: Reposi
       if (!position || position.archive === 'none' || position.bytes === 0) throw errors.transcriptNotArchived(id)
       if (position.archive === 'over_limit') throw errors.transcriptOverArchiveLimit(id, position.bytes, archiveMaxBytes)
       const fileName = position.name?.split(/[\\/]/).at(-1) || `${id}.jsonl`
-      return { session, fileName, bytes: position.bytes, chunks: repos.transcripts.read(id) }
+      return { session, fileName, bytes: position.bytes, chunks: repos.transcripts.read(id, position.bytes) }
     },
   }
 }

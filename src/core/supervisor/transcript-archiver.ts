@@ -75,5 +75,5 @@ export const restoreOf = async (repos: Repositories, plan: Omit<StartPlan, 'rest
   const sessionId = plan.sessionId
   const position = await repos.transcripts.position(sessionId)
   if (position?.archive !== 'archived' || !position.name || position.bytes === 0) return null
-  return { name: position.name, bytes: position.bytes, read: () => repos.transcripts.read(sessionId) }
+  return { name: position.name, bytes: position.bytes, read: () => repos.transcripts.read(sessionId, position.bytes) }
 }

@@ -5,7 +5,7 @@
 // take room.
 import { promisify } from 'node:util'
 import { gunzip, gzip } from 'node:zlib'
-import { and, asc, eq, gte, sql } from 'drizzle-orm'
+import { and, asc, eq, gte, lt, sql } from 'drizzle-orm'
 import type { TranscriptRepository } from '../../../core/ports.js'
 import type { TranscriptArchive, TranscriptPosition } from '../../../core/sessions/session.js'
 import { rowsOf, type Db } from '../client.js'
@@ -50,11 +50,13 @@ export const createTranscriptRepository = (db: Db): TranscriptRepository => ({
     await db.update(sessions).set({ transcriptBytes: 0, transcriptArchive: 'none', messageCount: 0 }).where(eq(sessions.id, sessionId))
   },
 
-  async * read (sessionId) {
+  // Bounded by the position the caller read: chunks appended meanwhile are not part of the
+  // transcript it announced (a length, a restore's expected size).
+  async * read (sessionId, endBytes) {
     let from = 0
-    for (;;) {
+    while (from < endBytes) {
       const page = await db.select({ offset: chunks.offset, rawBytes: chunks.rawBytes, data: chunks.data }).from(chunks)
-        .where(and(eq(chunks.sessionId, sessionId), gte(chunks.offset, from)))
+        .where(and(eq(chunks.sessionId, sessionId), gte(chunks.offset, from), lt(chunks.offset, endBytes)))
         .orderBy(asc(chunks.offset)).limit(READ_PAGE)
       for (const chunk of page) {
         yield new Uint8Array(await decompress(chunk.data))
