@@ -20,6 +20,9 @@ export interface TranscriptArchiverDeps {
 export const createTranscriptArchiver = ({ repos, uow, log, maxBytes }: TranscriptArchiverDeps) => {
   // Where each runner's session transcript was archived up to, as this supervisor last knew it.
   const positions = new Map<string, { sessionId: string, offset: number }>()
+  // One archive pass per runner at a time: heartbeats can overlap (the exit's own beat, a slow
+  // database), and two readers of one transcript would each take half of its facts.
+  const inFlight = new Map<string, Promise<void>>()
 
   const archive = async (t: Tracked): Promise<void> => {
     const sessionId = t.sessionId
@@ -58,10 +61,15 @@ export const createTranscriptArchiver = ({ repos, uow, log, maxBytes }: Transcri
   return {
     /** Archives what each agent wrote since the last call; a failure is logged, never thrown. */
     async archiveAll (tracked: Tracked[]) {
-      await Promise.all(tracked.map(t => archive(t).catch(err => {
-        positions.delete(t.runner.id)
-        log.warn({ err, runnerId: t.runner.id, sessionId: t.sessionId }, 'could not archive the transcript; will retry')
-      })))
+      await Promise.all(tracked.map(t => {
+        const id = t.runner.id
+        const next = (inFlight.get(id) ?? Promise.resolve()).then(() => archive(t)).catch(err => {
+          positions.delete(id)
+          log.warn({ err, runnerId: id, sessionId: t.sessionId }, 'could not archive the transcript; will retry')
+        }).finally(() => { if (inFlight.get(id) === next) inFlight.delete(id) })
+        inFlight.set(id, next)
+        return next
+      }))
     },
     forget: (runnerId: string) => { positions.delete(runnerId) },
   }
