@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Validates Dockerfile, .dockerignore, compose.yaml and deploy/prometheus.yml without a Docker
+# Validates Dockerfile, .dockerignore, compose.yaml and deploy/prometheus/prometheus.yml without a Docker
 # engine. Prints each check; exits non-zero if any fails. Needs node_modules (npm ci).
 #
 #   bash scripts/check-container-files.sh            # static and cross-file checks
@@ -14,7 +14,7 @@ status=0
 
 echo "== compose: docker compose config"
 if command -v docker >/dev/null 2>&1 && docker compose version >/dev/null 2>&1; then
-  # --profile metrics so the optional prometheus service is validated too.
+  # --profile metrics so the optional prometheus, alertmanager, ntfy and grafana services are validated too.
   if docker compose -f compose.yaml --profile metrics config -q; then
     echo "ok    docker compose config -q accepts compose.yaml"
   else

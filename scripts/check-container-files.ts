@@ -1,4 +1,4 @@
-// Checks Dockerfile, .dockerignore, compose.yaml and deploy/prometheus.yml with what runs without
+// Checks Dockerfile, .dockerignore, compose.yaml and deploy/prometheus/prometheus.yml with what runs without
 // a Docker engine: each file on its own, then against each other and against the code (config
 // keys, ports, the health route, the import graph of bin/stratavored.mjs). `--smoke` also lays
 // out the image's /app from the build context, runs `npm ci --omit=dev` in it, starts the
@@ -34,7 +34,7 @@ const prodDependencies = new Set(Object.keys(pkg.dependencies ?? {}))
 const emptyHome = mkdtempSync(join(tmpdir(), 'stratavore-check-home-'))
 
 r.section('files')
-for (const file of ['Dockerfile', '.dockerignore', 'compose.yaml', 'deploy/prometheus.yml', 'package.json', 'package-lock.json', ENTRY]) {
+for (const file of ['Dockerfile', '.dockerignore', 'compose.yaml', 'deploy/prometheus/prometheus.yml', 'package.json', 'package-lock.json', ENTRY]) {
   r.check(`${file} exists`, existsSync(join(ROOT, file)))
 }
 
@@ -112,7 +112,7 @@ if (compose) {
     r.check('stratavored\'s environment loads as a valid configuration', false, (err as Error).message)
   }
 }
-if (existsSync(join(ROOT, 'deploy/prometheus.yml'))) checkPrometheusConfig(r, read('deploy/prometheus.yml'), `stratavored:${prometheusPort}`)
+if (existsSync(join(ROOT, 'deploy/prometheus/prometheus.yml'))) checkPrometheusConfig(r, read('deploy/prometheus/prometheus.yml'), `stratavored:${prometheusPort}`)
 
 r.section('optional validators (used when installed)')
 optionalValidators(r, createRequire(join(ROOT, 'package.json')), dockerfileText, read('compose.yaml'))

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Fails when a generated file is stale: drizzle migrations versus src/adapters/db/schema.ts,
-# openapi/openapi.json versus the route schemas, and src/gen/ versus proto/. Fix with
-# `npm run db:generate`, `npm run openapi` and `npm run generate`, then commit the result.
+# openapi/openapi.json versus the route schemas, src/gen/ versus proto/, and the reference pages
+# of docs/ versus the CLI's help, openapi.json, proto/ and the event catalogue. Fix with
+# `npm run db:generate`, `npm run openapi`, `npm run generate` and `npm run docs`, then commit
+# the result.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,4 +20,7 @@ if [ "$before" != "$after" ] || ! git diff --quiet -- "${paths[@]}"; then
   git --no-pager diff --stat -- "${paths[@]}"
   exit 1
 fi
-echo "generated files are current (drizzle/, openapi/openapi.json, src/gen/)"
+# The reference pages, compared with what their sources make (hand-written pages beside them
+# are not looked at); names the stale ones.
+npx tsx scripts/write-docs.ts --check
+echo "generated files are current (drizzle/, openapi/openapi.json, src/gen/, docs/ reference pages)"

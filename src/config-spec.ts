@@ -60,6 +60,9 @@ export const CONFIG_SPEC = {
       // A bearer token /metrics asks for; empty: none (fine on loopback, where it listens by default).
       token: secret(),
       token_file: str(''),
+      // How often the daemon holding the fleet-metrics lease reads the fleet's gauges from the
+      // database; a scrape serves the last reading and never queries (README, Metrics).
+      refresh_interval_seconds: seconds(15, 3600),
     },
   },
   daemon: {
@@ -94,6 +97,11 @@ export const CONFIG_SPEC = {
     // This host's node: its name (default: the hostname) and how many runners it takes.
     node_name: str('', { pattern: /^$|^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/ }),
     capacity: int(60, 1, 10_000),
+    // This node's labels as key=value (a launch's nodeSelector matches them), e.g. [zone=eu, gpu=yes].
+    labels: list(/^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}=[A-Za-z0-9._-]{0,63}$/),
+    // On start, run each configured agent's command with --version (2 s each, in parallel) to
+    // report its version; off: report the agents found on PATH without versions.
+    detect_agent_versions: bool(true),
     // The attach channel the API dials (WebSocket); port 0 picks a free one at start.
     listen_host: str('127.0.0.1'),
     listen_port: int(0, 0, 65535),
@@ -106,6 +114,9 @@ export const CONFIG_SPEC = {
     restart_backoff_cap_ms: int(60_000, 10, 3_600_000),
     healthy_after_seconds: seconds(60, 86_400),
     stop_timeout_seconds: seconds(10, 3600),
+    // A graceful stop of this supervisor ends its agents; then their runners are either recorded
+    // as stopped, or handed back unassigned (resuming their conversations) for any node to take.
+    on_shutdown: oneOf('handover', ['handover', 'stop']),
   },
   sessions: {
     // Bytes of one session's transcript (Claude JSONL, Codex rollout) the supervisor archives
@@ -123,6 +134,15 @@ export const CONFIG_SPEC = {
   debug: {
     // Crash tests only: the relay kills its own process (SIGKILL) at this point of a pass.
     fault_point: oneOf('', ['', ...RELAY_FAULT_POINTS]),
+  },
+  // system.alert.<severity> events (README, Alerts), evaluated by every reconciler pass.
+  alerts: {
+    enabled: bool(true),
+    // runner_failures fires when this many runners failed within the window; 0: never.
+    runner_failures: int(3, 0, 1_000_000),
+    runner_failures_window_seconds: seconds(600, 86_400),
+    // outbox_lag fires when a due outbox row has waited this long; 0: never.
+    outbox_lag_seconds: int(300, 0, 86_400),
   },
   observability: {
     log_level: oneOf('info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),

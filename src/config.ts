@@ -8,7 +8,9 @@ import { homedir } from 'node:os'
 import { isAbsolute, join, resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { parseAgents, type AgentConfig } from './config-agents.js'
+import { amqpUrlOf, databaseUrlOf } from './config-backends.js'
 import { configError, describe } from './config-error.js'
+import { SEED_KEYS, SEED_VARIABLES } from './config-seed.js'
 import {
   CONFIG_SPEC, ENV_KEYS, ENV_SECTION_PREFIXES, SECRET_FILE_TWINS, closestEnvName, envNameOf, isLeaf, leaves, type Leaf, type SpecTree,
 } from './config-spec.js'
@@ -25,6 +27,8 @@ export type Settings = Values<typeof CONFIG_SPEC>
 export interface Config extends Settings {
   /** The file that was read, or null when none exists. */
   configFile: string | null
+  /** Keys of the original Go system's config that were accepted and do nothing here, with why (config-seed.ts). */
+  ignoredKeys: Array<{ key: string, why: string }>
   dataDir: string
   /** The admin token's file: security.admin_token_file, else `<dataDir>/admin.token` (created on first start). */
   adminTokenFile: string
@@ -114,17 +118,52 @@ const setPath = (target: Record<string, unknown>, path: string, value: unknown) 
   node[keys.at(-1)!] = value
 }
 
+interface FileState {
+  settings: Record<string, unknown>
+  /** Every key and section the file set, by dotted path. */
+  explicit: Set<string>
+  ignored: Array<{ key: string, why: string }>
+  /** New key → the old key that set it. */
+  renamed: Map<string, string>
+  source: string
+}
+
+const leafAt = (path: string): Leaf | undefined => leaves().find(([p]) => p === path)?.[1]
+
+/** A key of the original Go system's config (config-seed.ts): honoured under its new name, or ignored, or refused. */
+const applySeedKey = (state: FileState, path: string, value: unknown, source = state.source): boolean => {
+  const rule = SEED_KEYS[path]
+  if (!rule) return false
+  for (const outcome of rule(value, path, source)) {
+    if (outcome.kind === 'ignored') {
+      state.ignored.push({ key: outcome.path ?? path, why: outcome.why })
+      continue
+    }
+    if (state.explicit.has(outcome.to)) throw configError(path, `is the old name of ${outcome.to}, which is set too; keep one`, source)
+    setPath(state.settings, outcome.to, coerce(outcome.to, leafAt(outcome.to)!, outcome.value, source, false))
+    state.explicit.add(outcome.to)
+    state.renamed.set(outcome.to, path)
+  }
+  return true
+}
+
 /** Walks the YAML document against the spec; unknown keys are errors, `agents` is checked apart. */
-const applyFile = (target: Record<string, unknown>, doc: unknown, spec: SpecTree, prefix: string, source: string) => {
+const applyFile = (state: FileState, doc: unknown, spec: SpecTree, prefix: string) => {
   if (doc === null || doc === undefined) return
-  if (typeof doc !== 'object' || Array.isArray(doc)) throw configError(prefix.slice(0, -1) || '(root)', 'must be a mapping', source)
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw configError(prefix.slice(0, -1) || '(root)', 'must be a mapping', state.source)
   for (const [key, value] of Object.entries(doc)) {
     const path = `${prefix}${key}`
     if (path === 'agents') continue
     const node = spec[key]
-    if (!node) throw configError(path, 'is not a known key', source)
-    if (isLeaf(node)) setPath(target, path, coerce(path, node, value, source, false))
-    else applyFile(target, value, node, `${path}.`, source)
+    if (!node) {
+      if (applySeedKey(state, path, value)) continue
+      throw configError(path, 'is not a known key', state.source)
+    }
+    const old = state.renamed.get(path)
+    if (old) throw configError(old, `is the old name of ${path}, which is set too; keep one`, state.source)
+    state.explicit.add(path)
+    if (isLeaf(node)) setPath(state.settings, path, coerce(path, node, value, state.source, false))
+    else applyFile(state, value, node, `${path}.`)
   }
 }
 
@@ -142,7 +181,7 @@ const readSecretFile = (key: string, path: string, home: string): string => {
 // all: in a section's namespace it stops the daemon instead, as an unknown YAML key does.
 const checkVariableNames = (env: NodeJS.ProcessEnv) => {
   for (const name of Object.keys(env)) {
-    if (ENV_KEYS.has(name) || !ENV_SECTION_PREFIXES.some(prefix => name.startsWith(prefix))) continue
+    if (ENV_KEYS.has(name) || SEED_VARIABLES.has(name) || !ENV_SECTION_PREFIXES.some(prefix => name.startsWith(prefix))) continue
     if (name.startsWith(envNameOf('agents'))) throw configError(name, 'agents are set in the config file only', 'environment')
     const close = closestEnvName(name)
     throw configError(name, `is not a known key${close ? `; did you mean ${close} (${ENV_KEYS.get(close)})?` : ''}`, 'environment')
@@ -163,6 +202,7 @@ export const loadConfig = ({ configPath, env = process.env, home = env.HOME || h
   if (configPath && !configFile) throw configError('--config', `file not found: ${configPath}`, 'command line')
 
   let agentsRaw: unknown
+  const state: FileState = { settings, explicit: new Set(), ignored: [], renamed: new Map(), source: configFile ?? 'defaults' }
   if (configFile) {
     let doc: unknown
     try {
@@ -170,7 +210,7 @@ export const loadConfig = ({ configPath, env = process.env, home = env.HOME || h
     } catch (err) {
       throw configError('(file)', `cannot parse ${configFile}: ${(err as Error).message.split('\n')[0]}`, configFile)
     }
-    applyFile(settings, doc, CONFIG_SPEC, '', configFile)
+    applyFile(state, doc, CONFIG_SPEC, '')
     agentsRaw = (doc as Record<string, unknown> | null)?.agents
   }
 
@@ -178,7 +218,14 @@ export const loadConfig = ({ configPath, env = process.env, home = env.HOME || h
   for (const [path, leaf] of leaves()) {
     const name = envNameOf(path)
     const raw = env[name]
-    if (raw !== undefined && raw !== '') setPath(settings, path, coerce(path, leaf, raw, name, true))
+    if (raw === undefined || raw === '') continue
+    setPath(settings, path, coerce(path, leaf, raw, name, true))
+    // The key and the sections above it count as set, as they would in the file.
+    path.split('.').forEach((_, i, keys) => state.explicit.add(keys.slice(0, i + 1).join('.')))
+  }
+  for (const [name, [path, field]] of SEED_VARIABLES) {
+    const raw = env[name]
+    if (raw) applySeedKey(state, path, field ? { [field]: raw } : raw, name)
   }
   for (const [secretPath, filePath] of SECRET_FILE_TWINS) {
     const file = getPath(settings, filePath) as string
@@ -193,8 +240,8 @@ export const loadConfig = ({ configPath, env = process.env, home = env.HOME || h
   const agents = parseAgents(agentsRaw, configFile ?? 'defaults')
   if (!agents[s.defaults.agent]) throw configError('defaults.agent', `names no configured agent: ${s.defaults.agent}`, configFile ?? 'defaults')
 
-  const databaseUrl = databaseUrlOf(s, env)
-  const amqpUrl = amqpUrlOf(s, env)
+  const databaseUrl = databaseUrlOf(s, state.explicit, env, state.source)
+  const amqpUrl = amqpUrlOf(s, state.explicit, env, state.source)
   const auditKeys = readSecretFiles ? auditKeysOf(s, home) : null
   const httpTls = tlsPairOf(s, 'tls', home, readSecretFiles)
   const grpcTls = grpcTlsOf(s, home, readSecretFiles)
@@ -206,6 +253,7 @@ export const loadConfig = ({ configPath, env = process.env, home = env.HOME || h
   return {
     ...s,
     configFile,
+    ignoredKeys: state.ignored,
     dataDir,
     adminTokenFile: s.security.admin_token_file ? resolve(expandHome(s.security.admin_token_file, home)) : join(dataDir, 'admin.token'),
     databaseUrl,
@@ -267,28 +315,6 @@ const auditKeysOf = (s: Settings, home: string): AuditKey[] | null => {
   const problem = auditKeyProblem({ id, secret })
   if (problem) throw configError('security.audit_key', problem, 'config')
   return [{ id, secret }]
-}
-
-const databaseUrlOf = (s: Settings, env: NodeJS.ProcessEnv): string | null => {
-  if (env.DATABASE_URL) return checkUrl('DATABASE_URL', env.DATABASE_URL, /^postgres(ql)?:$/)
-  if (s.database.driver !== 'postgres') return null
-  const pg = s.database.postgresql
-  const auth = `${encodeURIComponent(pg.user)}${pg.password ? `:${encodeURIComponent(pg.password)}` : ''}`
-  return `postgres://${auth}@${pg.host}:${pg.port}/${encodeURIComponent(pg.database)}?sslmode=${pg.sslmode}`
-}
-
-const amqpUrlOf = (s: Settings, env: NodeJS.ProcessEnv): string | null => {
-  if (env.AMQP_URL) return checkUrl('AMQP_URL', env.AMQP_URL, /^amqps?:$/)
-  const mq = s.docker.rabbitmq
-  if (!mq.enabled) return null
-  return `amqp://${encodeURIComponent(mq.user)}:${encodeURIComponent(mq.password)}@${mq.host}:${mq.port}/${encodeURIComponent(mq.vhost)}`
-}
-
-const checkUrl = (name: string, value: string, protocol: RegExp): string => {
-  let url: URL
-  try { url = new URL(value) } catch { throw configError(name, 'is not a URL', name) }
-  if (!protocol.test(url.protocol)) throw configError(name, `has the wrong scheme ${url.protocol}`, name)
-  return value
 }
 
 /** The config with secrets replaced, for logs and diagnostics. */

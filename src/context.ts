@@ -6,9 +6,13 @@ import { createHmacSigner, hmacHex } from './adapters/audit/hmac-signer.js'
 import { resolveAdminToken } from './adapters/auth/admin-token.js'
 import { tokenSecrets } from './adapters/auth/token-secrets.js'
 import { createTokenService, type TokenService } from './core/auth/token-service.js'
+import { createJoinTokenService, type JoinTokenService } from './core/nodes/join-token-service.js'
+import { createNodeService, type NodeService } from './core/nodes/node-service.js'
 import { resolveAuditKeys } from './adapters/audit/key-store.js'
 import type { Logger } from './adapters/logger.js'
 import { openDatabase, type Database } from './adapters/db/client.js'
+import { writeBackup } from './adapters/backup/backup.js'
+import { runDoctor, type DoctorCheck } from './adapters/doctor/doctor.js'
 import { createAuditReader } from './adapters/db/repositories/audit-reader.js'
 import { createRepositories, createUnitOfWork } from './adapters/db/unit-of-work.js'
 import { systemClock, uuidV7Ids } from './adapters/system/clock-and-ids.js'
@@ -19,11 +23,14 @@ import { createAuditCheckpointer, type AuditCheckpointer } from './core/audit/ch
 import { guardAuditLog } from './adapters/db/audit-guard.js'
 import { createGithubPullRequests } from './adapters/github/pull-requests.js'
 import { createFleetService, type FleetService } from './core/fleet/fleet-service.js'
+import { nodeLostPolicyOf } from './config-agents.js'
 import { createReconcileService, type ReconcileService } from './core/runners/reconcile-service.js'
 import { createEventFeed, type EventFeed } from './core/events/event-feed.js'
 import { createEventFeedSource } from './adapters/db/repositories/event-feed.js'
 import { createDatabaseGate, type DatabaseGate } from './adapters/db/database-gate.js'
 import { createInProcessBus } from './adapters/bus/in-process-bus.js'
+import { createProcessMetrics, type ProcessMetrics } from './adapters/metrics/instruments.js'
+import { createAlertService, type AlertService } from './core/alerts/alert-service.js'
 import type { AgentCatalogue, Clock, EventBus, IdGenerator, Repositories, UnitOfWork } from './core/ports.js'
 import { createProjectService, type ProjectService } from './core/projects/project-service.js'
 import { createAttachService, type AttachService } from './core/runners/attach-service.js'
@@ -63,6 +70,8 @@ export interface Context {
   audit: AuditService
   /** API tokens: create, list, revoke, and turning a presented secret into a Principal. */
   tokens: TokenService
+  joinTokens: JoinTokenService
+  nodes: NodeService
   /**
    * Signs browser sessions: derived from the audit signing key, so the daemons that share an
    * audit key (as they must) accept each other's sessions.
@@ -72,6 +81,17 @@ export interface Context {
   auditCheckpoints: AuditCheckpointer
   /** Opened by a request that lost the database; the API refuses at once while it is open. */
   databaseGate: DatabaseGate
+  /**
+   * Streams a backup of the whole database, from one snapshot, with this daemon's audit
+   * checkpoints (src/adapters/backup/backup.ts); `write` resolves when it may take more.
+   */
+  backup(write: (chunk: string) => Promise<void>): Promise<void>
+  /** The daemon's half of `stratavore doctor`: one line per check (src/adapters/doctor/). */
+  doctor(): Promise<DoctorCheck[]>
+  /** This process's own metrics (histograms the core reports into), served on the Prometheus port. */
+  metrics: ProcessMetrics
+  /** Alert conditions: evaluated by the reconciler, written as system.alert.<severity> events. */
+  alerts: AlertService
   /** This process's node supervisor, when it runs one (roles `all` and `supervisor`). */
   supervisor?: NodeSupervisor
   close(): Promise<void>
@@ -129,6 +149,16 @@ export const createContext = async (config: Config, logger: Logger, options: Con
     logger.info({ daemonId: instance.id, database: database.kind, roles: options.roles }, 'daemon registered')
     const paths = fileSystemPaths
     const placement = { roots: config.projectRoots, protectedPaths: config.protectedPaths }
+    const metrics = createProcessMetrics({ daemonId: instance.id, version: VERSION, roles: options.roles, gateOpen: () => databaseGate.isOpen() })
+    const staleAfterSeconds = 3 * config.daemon.heartbeat_interval_seconds
+    const alerts = createAlertService({
+      repos, uow, clock, ids, staleAfterSeconds,
+      thresholds: {
+        runnerFailures: config.alerts.runner_failures,
+        runnerFailuresWindowSeconds: config.alerts.runner_failures_window_seconds,
+        outboxLagSeconds: config.alerts.outbox_lag_seconds,
+      },
+    })
     const feed = createEventFeed({
       source: createEventFeedSource(database.db),
       bus,
@@ -143,9 +173,19 @@ export const createContext = async (config: Config, logger: Logger, options: Con
         await database.probe()
       },
       log: logger.child({ component: 'database-gate' }),
+      listener: {
+        opened: () => metrics.gateOpened(),
+        // Nothing could be written while it was open: the alert's episode is written now.
+        closed: episode => {
+          if (!config.alerts.enabled) return
+          alerts.databaseGateClosed({ daemonId: instance.id, ...episode })
+            .catch(err => logger.warn({ err }, 'could not write the database_gate alert'))
+        },
+      },
     })
     const auditReader = createAuditReader(database.db)
     const checkpointLog = createCheckpointFile(config.dataDir)
+    const auditService = createAuditService({ reader: auditReader, signer, checkpoints: checkpointLog })
     const runners = createRunnerService({
       repos, uow, clock, ids, paths, placement, agents: agentCatalogue(config), heartbeatTtlSeconds: 3 * config.daemon.heartbeat_interval_seconds,
     })
@@ -162,11 +202,14 @@ export const createContext = async (config: Config, logger: Logger, options: Con
       projects: createProjectService({ repos, uow, clock, ids, paths, placement }),
       runners,
       attach: createAttachService({ repos, getRunner: runners.get }),
-      heartbeats: createHeartbeatService({ repos, uow, clock, ids, hashCredential: credentialHash }),
+      heartbeats: createHeartbeatService({ repos, uow, clock, ids, hashCredential: credentialHash, instruments: metrics.instruments }),
       sessions: createSessionService({ repos, archiveMaxBytes: config.sessions.archive_max_bytes }),
-      status: createStatusService({ repos, clock, daemonId: instance.id, staleAfterSeconds: 3 * config.daemon.heartbeat_interval_seconds }),
+      status: createStatusService({ repos, clock, daemonId: instance.id, staleAfterSeconds }),
+      metrics,
+      alerts,
       reconciler: createReconcileService({
         uow, clock, ids, lostGraceSeconds: config.daemon.lost_grace_seconds, nodeTtlSeconds: 3 * config.daemon.heartbeat_interval_seconds,
+        nodeLostPolicy: agent => Object.hasOwn(config.agents, agent) ? nodeLostPolicyOf(config.agents[agent]!) : null,
       }),
       fleet: createFleetService({
         source: config.github.token ? createGithubPullRequests({ apiUrl: config.github.api_url, token: config.github.token }) : null,
@@ -175,12 +218,16 @@ export const createContext = async (config: Config, logger: Logger, options: Con
         clock,
         onRepoError: (repo, err) => logger.warn({ repo, err }, 'fleet: could not list pull requests'),
       }),
-      audit: createAuditService({ reader: auditReader, signer, checkpoints: checkpointLog }),
+      audit: auditService,
       auditCheckpoints: createAuditCheckpointer({ reader: auditReader, log: checkpointLog, uow, signer, clock, ids, daemonId: instance.id }),
       feed,
+      joinTokens: createJoinTokenService({ repos, uow, clock, ids, secrets: tokenSecrets }),
+      nodes: createNodeService({ repos }),
       tokens: createTokenService({ repos, uow, clock, ids, secrets: tokenSecrets, adminTokenHash: tokenSecrets.hash(adminToken) }),
       sessionSecret: hmacHex(auditKeys[0]!.secret, 'stratavore browser session v1'),
       databaseGate,
+      backup: write => writeBackup({ database, dataDir: config.dataDir, write }),
+      doctor: () => runDoctor({ config, database, audit: auditService }),
       async close () {
         databaseGate.close()
         await feed.close().catch(err => logger.warn({ err }, 'could not close the event feed'))

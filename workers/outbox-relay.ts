@@ -44,7 +44,7 @@ export const startRelay = async (ctx: Context): Promise<Part[]> => {
   const log = ctx.logger.child({ component: 'relay' })
   const fault = ctx.config.debug.fault_point
   const relay = createOutboxRelay({
-    uow: ctx.uow, publisher: ctx.bus, clock: ctx.clock, ids: ctx.ids, batchSize,
+    uow: ctx.uow, publisher: ctx.bus, clock: ctx.clock, ids: ctx.ids, batchSize, instruments: ctx.metrics.instruments,
     // Synchronous, so nothing of the pass runs after the point: at relay.after_publish the bus
     // calls it once the batch's frames are with the kernel and before it reads any confirm.
     ...(fault ? { faultPoint: point => { if (point === fault) process.kill(process.pid, 'SIGKILL') } } : {}),

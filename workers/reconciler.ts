@@ -1,6 +1,7 @@
 // `stratavored reconciler`: a reconcile pass every daemon.reconcile_interval_seconds (croner,
 // never overlapping itself). Several reconcilers may run: each transition is a conditional
-// update, so two never act on the same runner.
+// update, so two never act on the same runner. Each pass also evaluates the alert conditions
+// (src/core/alerts), whose events are written the same way: once, whoever evaluates.
 import { Cron } from 'croner'
 import type { Context } from '../src/context.js'
 import { createFailureStreak } from '../src/core/failure-streak.js'
@@ -29,6 +30,25 @@ export const startReconciler = async (ctx: Context): Promise<Part[]> => {
     } catch (err) {
       gate.recordFailure()
       failures.failed(err)
+      return
+    }
+    await housekeeping()
+  }
+
+  // After the pass's transitions, and apart from them: a failure here is no reason to hold the
+  // judging of runners back. The fleet counters' deltas are folded in here too, so that they
+  // stay few even where no daemon serves /metrics; then the alert conditions are evaluated.
+  const alertFailures = createFailureStreak(log, 'alert evaluation')
+  const housekeeping = async () => {
+    try {
+      await ctx.repos.metrics.rollupCounters()
+      if (ctx.config.alerts.enabled) {
+        const changes = await ctx.alerts.evaluate()
+        for (const change of changes) log.warn({ alert: change.key, severity: change.severity, state: change.state }, `alert ${change.state}: ${change.summary}`)
+      }
+      alertFailures.succeeded()
+    } catch (err) {
+      alertFailures.failed(err)
     }
   }
 

@@ -2,11 +2,13 @@
 // dials, and converges the runners assigned to it (src/core/supervisor/node-supervisor.ts).
 import { hostname } from 'node:os'
 import { readAdminToken } from '../src/adapters/auth/admin-token.js'
+import { detectAgents } from '../src/adapters/supervisor/agent-detection.js'
 import { createAgentRuntime } from '../src/adapters/supervisor/agent-runtime.js'
 import { startAttachServer } from '../src/adapters/supervisor/attach-server.js'
 import { attachKeyOf, credentialHash, loadOrCreateNodeIdentity } from '../src/adapters/supervisor/node-identity.js'
 import type { Context } from '../src/context.js'
 import { busMessageOf } from '../src/core/events/event.js'
+import { parseLabelPairs } from '../src/core/nodes/node.js'
 import { createNodeSupervisor } from '../src/core/supervisor/node-supervisor.js'
 import type { Part } from '../src/process/lifecycle.js'
 import { VERSION } from '../src/version.js'
@@ -29,17 +31,21 @@ export const startSupervisor = async (ctx: Context): Promise<Part[]> => {
     credentialHash: credentialHash(identity.credential),
     attachUrl: settings.advertise_url || attach.url,
     attachKey,
+    labels: parseLabelPairs('supervisor.labels', settings.labels),
+    agents: await detectAgents(ctx.config.agents, { env: ctx.config.agentEnvironment, versions: settings.detect_agent_versions }),
   }
   const supervisor = createNodeSupervisor({
     ...ctx,
     runtime,
     node,
     log,
+    instruments: ctx.metrics.instruments,
     settings: {
       capacity: settings.capacity,
       heartbeatIntervalMs: daemon.heartbeat_interval_seconds * 1000,
       convergeIntervalMs: 500,
       stopTimeoutMs: settings.stop_timeout_seconds * 1000,
+      onShutdown: settings.on_shutdown as 'stop' | 'handover',
       restart: { baseMs: settings.restart_backoff_base_ms, capMs: settings.restart_backoff_cap_ms, healthyAfterMs: settings.healthy_after_seconds * 1000 },
       archiveMaxBytes: ctx.config.sessions.archive_max_bytes,
     },
@@ -55,10 +61,10 @@ export const startSupervisor = async (ctx: Context): Promise<Part[]> => {
     await attach.close()
     throw err
   }
-  // Launches and stop requests wake the loop at once; it also looks every half second.
-  const wakeUps = await Promise.all(['runner.launched.#', 'runner.stop_requested.#'].map(pattern => ctx.bus.subscribe(pattern, () => supervisor.wake())))
+  // Launches, stop requests and runners handed over wake the loop at once; it also looks every half second.
+  const wakeUps = await Promise.all(['runner.launched.#', 'runner.stop_requested.#', 'runner.rescheduled.#'].map(pattern => ctx.bus.subscribe(pattern, () => supervisor.wake())))
   ctx.supervisor = supervisor
-  log.info({ nodeId: node.id, node: node.name, attach: node.attachUrl, capacity: node.capacity }, 'supervisor started')
+  log.info({ nodeId: node.id, node: node.name, attach: node.attachUrl, capacity: node.capacity, labels: node.labels, agents: node.agents }, 'supervisor started')
   // Stopped in reverse: the supervisor (and its agents) first, so viewers see them end.
   return [
     { name: 'attach-server', stop: () => attach.close() },

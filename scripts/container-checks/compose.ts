@@ -78,9 +78,20 @@ export const checkCompose = (r: Report, text: string, expect: ComposeExpectation
   const rawServices = raw.services as Record<string, Node>
   const names = Object.keys(services)
   for (const name of ['postgres', 'rabbitmq', 'stratavored']) r.check(`service ${name} is defined`, isMap(services[name]))
-  const extra = names.filter(n => !['postgres', 'rabbitmq', 'stratavored', 'prometheus'].includes(n))
-  r.check('no service beyond postgres, rabbitmq, stratavored, prometheus', extra.length === 0, extra.join(', '))
-  const { postgres = {}, rabbitmq = {}, stratavored = {}, prometheus } = services
+  const monitoring = ['prometheus', 'alertmanager', 'ntfy', 'grafana']
+  const extra = names.filter(n => !['postgres', 'rabbitmq', 'stratavored', ...monitoring].includes(n))
+  r.check(`no service beyond postgres, rabbitmq, stratavored, ${monitoring.join(', ')}`, extra.length === 0, extra.join(', '))
+  for (const name of monitoring.filter(n => services[n])) {
+    r.check(`${name}: only in the metrics profile`, JSON.stringify(services[name]!.profiles) === '["metrics"]', JSON.stringify(services[name]!.profiles))
+  }
+  const { postgres = {}, rabbitmq = {}, stratavored = {}, prometheus, alertmanager, grafana } = services
+  const mounts = (svc: Node | undefined) => (Array.isArray(svc?.volumes) ? svc.volumes.map(String) : []).map(v => v.split(':').slice(0, 2).join(':'))
+  if (prometheus) r.check('prometheus: mounts the alert rules where prometheus.yml names them', mounts(prometheus).includes('./deploy/prometheus/alerts.yml:/etc/prometheus/alerts.yml'))
+  if (alertmanager) r.check('alertmanager: mounts deploy/alertmanager/alertmanager.yml', mounts(alertmanager).includes('./deploy/alertmanager/alertmanager.yml:/etc/alertmanager/alertmanager.yml'))
+  if (grafana) {
+    r.check('grafana: mounts the provisioning and the dashboards', mounts(grafana).includes('./deploy/grafana/provisioning:/etc/grafana/provisioning')
+      && mounts(grafana).includes('./deploy/grafana/dashboards:/var/lib/grafana/dashboards'))
+  }
 
   for (const [name, svc] of Object.entries(services)) {
     const bad = Object.keys(svc).filter(k => !SERVICE_KEYS.has(k) && !k.startsWith('x-'))
@@ -162,10 +173,10 @@ const checkUrl = (r: Report, name: string, value: string | undefined, protocol: 
 
 export const checkPrometheusConfig = (r: Report, text: string, target: string) => {
   const doc = parseDocument(text, { uniqueKeys: true })
-  if (!r.check('deploy/prometheus.yml parses as YAML', doc.errors.length === 0, doc.errors.map(e => e.message).join('\n'))) return
+  if (!r.check('deploy/prometheus/prometheus.yml parses as YAML', doc.errors.length === 0, doc.errors.map(e => e.message).join('\n'))) return
   const config = doc.toJS() as { scrape_configs?: Array<{ job_name?: string, metrics_path?: string, static_configs?: Array<{ targets?: string[] }> }> }
   const jobs = config.scrape_configs ?? []
-  r.check('deploy/prometheus.yml: job names are unique', new Set(jobs.map(j => j.job_name)).size === jobs.length && jobs.every(j => !!j.job_name))
+  r.check('deploy/prometheus/prometheus.yml: job names are unique', new Set(jobs.map(j => j.job_name)).size === jobs.length && jobs.every(j => !!j.job_name))
   const job = jobs.find(j => j.static_configs?.some(s => s.targets?.includes(target)))
-  r.check(`deploy/prometheus.yml scrapes ${target}/metrics`, !!job && (job.metrics_path ?? '/metrics') === '/metrics')
+  r.check(`deploy/prometheus/prometheus.yml scrapes ${target}/metrics`, !!job && (job.metrics_path ?? '/metrics') === '/metrics')
 }

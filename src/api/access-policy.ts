@@ -34,8 +34,18 @@ export const ROUTE_ACCESS: Readonly<Record<string, Access>> = {
 
   'GET /api/v1/events': 'viewer',
   'GET /api/v1/audit/verify': 'viewer',
+  // The whole database: token hashes, transcripts, every project's history.
+  'GET /api/v1/backup': 'admin',
+  // Paths, versions, the host's agent CLIs.
+  'GET /api/v1/doctor': 'admin',
 
   'POST /api/v1/nodes/:id/heartbeats': 'node',
+  'GET /api/v1/nodes': 'viewer',
+  'GET /api/v1/nodes/join-tokens': 'admin',
+  'POST /api/v1/nodes/join-tokens': 'admin',
+  'DELETE /api/v1/nodes/join-tokens/:id': 'admin',
+  // The join token in the body is the credential (rate-limited per address: PUBLIC_RATE_LIMITED).
+  'POST /api/v1/nodes/join': 'public',
 
   'GET /api/v1/tokens': 'admin',
   'POST /api/v1/tokens': 'admin',
@@ -86,8 +96,22 @@ export const RPC_ACCESS: Readonly<Record<string, Access>> = {
   'stratavore.v1.EventService/WatchEvents': 'viewer',
 
   'stratavore.v1.NodeService/ReportHeartbeats': 'node',
+  'stratavore.v1.NodeService/ListNodes': 'viewer',
+  'stratavore.v1.NodeService/CreateJoinToken': 'admin',
+  'stratavore.v1.NodeService/ListJoinTokens': 'admin',
+  'stratavore.v1.NodeService/RevokeJoinToken': 'admin',
+  'stratavore.v1.NodeService/JoinNode': 'public',
 
   'stratavore.v1.TokenService/CreateToken': 'admin',
   'stratavore.v1.TokenService/ListTokens': 'admin',
   'stratavore.v1.TokenService/RevokeToken': 'admin',
 }
+
+/**
+ * Public routes and methods that still count against security.rate_limit_per_minute, keyed by
+ * the client's address: they take a secret in the body, so guessing one must be slow.
+ */
+export const PUBLIC_RATE_LIMITED: ReadonlySet<string> = new Set([
+  'POST /api/v1/nodes/join',
+  'stratavore.v1.NodeService/JoinNode',
+])

@@ -14,13 +14,17 @@ import { rateLimitPlugin } from './plugins/rate-limit.js'
 import { validationPlugin } from './plugins/validation.js'
 import { isAppRoute, sendAppIndex, webuiStaticPlugin } from './plugins/webui-static.js'
 import { auditRoutes } from './rest/audit.js'
+import { backupRoutes } from './rest/backup.js'
+import { doctorRoutes } from './rest/doctor.js'
+import { joinTokenRoutes } from './rest/join-tokens.js'
+import { JoinTokenDto, NodeDto } from './rest/node-schemas.js'
 import { nodeRoutes } from './rest/nodes.js'
 import { projectRoutes } from './rest/projects.js'
 import { rpcPlugin } from './rpc/plugin.js'
 import { restSharedSchemas } from './rest/schemas.js'
 import { runnerRoutes } from './rest/runners.js'
 import { sessionRoutes } from './rest/sessions.js'
-import { tokenRoutes } from './rest/tokens.js'
+import { TokenDto, tokenRoutes } from './rest/tokens.js'
 import { webuiRoutes } from './webui/routes.js'
 import { webuiSharedSchemas } from './webui/schemas.js'
 import { closeWebSockets } from './ws/close.js'
@@ -77,12 +81,17 @@ export const buildApp = async (ctx: Context): Promise<FastifyInstance> => {
   await app.register(openapiPlugin)
   // ws accepts 100 MiB messages by default; clients here only ever send small pings.
   await app.register(websocket, { options: { maxPayload: 64 * 1024 }, preClose: closeWebSockets, errorHandler: (err, _socket, request) => request.log.info({ err }, 'websocket error') })
-  for (const schema of [...restSharedSchemas, ...webuiSharedSchemas]) app.addSchema(schema)
+  // At the root: a schema added inside a route plugin gives that plugin Fastify's default
+  // validator (which drops unknown fields) instead of the validation plugin's.
+  for (const schema of [...restSharedSchemas, TokenDto, NodeDto, JoinTokenDto, ...webuiSharedSchemas]) app.addSchema(schema)
   await app.register(projectRoutes)
   await app.register(runnerRoutes)
   await app.register(sessionRoutes)
   await app.register(nodeRoutes)
+  await app.register(joinTokenRoutes)
   await app.register(auditRoutes)
+  await app.register(backupRoutes)
+  await app.register(doctorRoutes)
   await app.register(tokenRoutes)
   await app.register(webuiRoutes)
   await app.register(eventFeedRoutes)

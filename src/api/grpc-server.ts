@@ -5,8 +5,10 @@
 // daemon.grpc_client_ca_file only clients with a certificate that CA signed get through (mTLS).
 import { createSecureServer, createServer, type Http2SecureServer, type Http2Server, type ServerHttp2Session } from 'node:http2'
 import type { AddressInfo } from 'node:net'
+import { createContextValues } from '@connectrpc/connect'
 import { connectNodeAdapter } from '@connectrpc/connect-node'
 import type { Context } from '../context.js'
+import { clientAddressKey } from './rpc/actor.js'
 import { routerOptions, routes } from './rpc/routes.js'
 
 export interface GrpcServer {
@@ -24,7 +26,11 @@ export interface GrpcServer {
 
 export const buildGrpcServer = (ctx: Context, { drainMs = 5000 }: { drainMs?: number } = {}): GrpcServer => {
   const closing = new AbortController()
-  const handler = connectNodeAdapter({ ...routerOptions(ctx), routes: routes({ ctx, closing: closing.signal }) })
+  const handler = connectNodeAdapter({
+    ...routerOptions(ctx),
+    routes: routes({ ctx, closing: closing.signal }),
+    contextValues: req => createContextValues().set(clientAddressKey, req.socket.remoteAddress ?? ''),
+  })
   const tls = ctx.config.grpcTls
   // HTTP/1.1 stays off: this port is for HTTP/2 clients; Connect over HTTP/1.1 has the HTTP port.
   const settings = { maxConcurrentStreams: 1000 }

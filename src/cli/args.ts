@@ -24,6 +24,8 @@ const LAUNCH_OPTIONS: Options = {
   env: { type: 'string', multiple: true, value: 'K=V', help: 'an environment variable for the agent (repeatable)' },
   prompt: { type: 'string', value: 'TEXT', help: 'run headless with this prompt' },
   detach: { type: 'boolean', short: 'd', help: 'launch, print the runner id and exit (the default when stdin is not a terminal)' },
+  node: { type: 'string', value: 'NAME', help: 'run on this node (a name or id; `stratavore nodes` lists them)' },
+  selector: { type: 'string', multiple: true, value: 'K=V', help: 'run on a node with this label (repeatable)' },
 }
 
 export interface CommandSpec {
@@ -109,10 +111,37 @@ export const COMMANDS: CommandSpec[] = [
       all: { type: 'boolean', short: 'a', help: 'list: revoked tokens too' },
     },
   },
+  { name: 'nodes', args: '', arity: [0, 0], summary: 'nodes with their state, labels, capacity, agents and runners', options: {} },
+  {
+    name: 'node', args: 'join-token <action> [id]', arity: [2, 3], subcommands: ['join-token'], completes: ['none', 'none', 'none'],
+    summary: 'join tokens for new hosts (admin only): `join-token create`, `join-token list`, `join-token revoke <id>`',
+    details: 'create prints the token once and the command to run on the new host (stratavored supervisor --server URL --join-token TOKEN).\nIts supervisor trades the token for a node of its own; the token is spent after --uses joins and dead after --ttl.',
+    options: {
+      ttl: { type: 'string', value: 'DURATION', help: 'create: expire after 30m, 1h (the default), 7d or a number of seconds' },
+      uses: { type: 'string', value: 'N', help: 'create: how many hosts may join with it (default 1)' },
+      label: { type: 'string', multiple: true, value: 'K=V', help: 'create: a label for every node that joins with it (repeatable)' },
+      all: { type: 'boolean', short: 'a', help: 'list: expired, used-up and revoked ones too' },
+    },
+  },
   {
     name: 'ui', args: '', arity: [0, 0], summary: 'the web UI: print its sign-in URL and open it in a browser',
     details: 'The URL holds the token this CLI uses (/?token=...): opening it signs the browser in. It is opened with xdg-open\n(with a display) or open (macOS), through a private file so the token is not on a command line.',
     options: { 'no-open': { type: 'boolean', help: 'print the URL only' } },
+  },
+  {
+    name: 'doctor', args: '', arity: [0, 0], summary: 'check the daemon and what it depends on, one line per check (admin)',
+    details: 'Here: the config, and reaching the daemon with the token. From the daemon (GET /api/v1/doctor): the database and its\nversion, migrations, the broker, the clock against the database, each agent CLI and its version, file modes, ports and\nthe audit log. Exit 1 when a check fails; --json for {ok, checks: [{name, status, detail}]}.',
+    options: {},
+  },
+  {
+    name: 'backup', args: '', arity: [0, 0], summary: 'a backup of the whole database from one snapshot, through the daemon (admin)',
+    details: 'Written to FILE.partial (mode 0600), checked whole (its checksum, every table\'s rows), then renamed. It holds no audit\nkey: keep the daemon\'s audit.key (or security.audit_key_file) with it. --output - writes to stdout.',
+    options: { output: { type: 'string', short: 'o', value: 'FILE', help: 'where (default: ./stratavore-<UTC time>.backup); - for stdout' } },
+  },
+  {
+    name: 'restore', args: '<file>', arity: [1, 1], summary: 'put a backup into an empty database (the daemon stopped)',
+    details: 'Reads the config as the daemon does (--config, the default files, DATABASE_URL) and restores into that database, which\nmust hold no rows, all in one transaction. A truncated, damaged or foreign file is refused before anything is written.\ngzip files are read as they are.',
+    options: {},
   },
   { name: 'completion', args: 'bash|zsh|fish', arity: [1, 1], completes: ['shell'], summary: 'a shell completion script', options: {} },
   { name: 'help', args: '[command]', arity: [0, 1], completes: ['none'], summary: 'this help, or a command\'s', options: {} },

@@ -1,5 +1,5 @@
 // `stratavore attach`: the runner's terminal on this one, over the attach WebSocket
-// (docs/attach.md): raw mode, keystrokes out as binary frames, output in as it comes, resize
+// (docs/api/attach.md): raw mode, keystrokes out as binary frames, output in as it comes, resize
 // forwarded. Ctrl-] (0x1d, telnet's escape) detaches and leaves the runner running; docker's
 // Ctrl-P Ctrl-Q was not taken because shells and editors bind Ctrl-P. Whatever ends the
 // session (the runner's exit, the detach key, a dropped socket, a signal, an exception), the

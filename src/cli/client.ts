@@ -5,6 +5,7 @@
 import { Code, ConnectError, createClient, type Interceptor } from '@connectrpc/connect'
 import { createConnectTransport } from '@connectrpc/connect-node'
 import { EventService } from '../gen/stratavore/v1/event_service_pb.js'
+import { NodeService } from '../gen/stratavore/v1/node_pb.js'
 import { ProjectService } from '../gen/stratavore/v1/project_pb.js'
 import { RunnerService } from '../gen/stratavore/v1/runner_pb.js'
 import { SessionService } from '../gen/stratavore/v1/session_pb.js'
@@ -94,6 +95,7 @@ export const createApi = (baseUrl: string, credential: Credential) => {
     system: createClient(SystemService, unary),
     events: createClient(EventService, streaming),
     tokens: createClient(TokenService, unary),
+    nodes: createClient(NodeService, unary),
   }
 }
 export type Api = ReturnType<typeof createApi>

@@ -3,9 +3,12 @@
 // the entry (bin/stratavore.mjs) passes argv, the environment and the streams in.
 import { commandNamed, commandUsage, parse, usage, type Parsed } from './args.js'
 import { createApi, daemonConfig, describeError, resolveApiUrl, DEFAULT_API_URL, type Api, type TargetFlags } from './client.js'
+import { backup, restore } from './commands/backup.js'
+import { doctor } from './commands/doctor.js'
 import { launch, newProject, resume, continueProject } from './commands/launch.js'
 import { projects, runners, sessions, status } from './commands/read.js'
 import { attach, events, kill, logs, reconcile } from './commands/runner.js'
+import { node, nodes } from './commands/nodes.js'
 import { token } from './commands/token.js'
 import { ui } from './commands/ui.js'
 import { completionScript } from './completion.js'
@@ -17,7 +20,7 @@ import { listAllRunners } from './runners.js'
 import { VERSION } from '../version.js'
 
 const HANDLERS: Record<string, Command> = {
-  launch, status, runners, projects, new: newProject, attach, kill, reconcile, sessions, resume, continue: continueProject, logs, events, token, ui,
+  launch, status, runners, projects, new: newProject, attach, kill, reconcile, sessions, resume, continue: continueProject, logs, events, token, ui, backup, restore, doctor, nodes, node,
 }
 
 /** The daemon's URL and the credential for it, from the flags, the environment and the config (loaded once, if at all). */

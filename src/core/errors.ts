@@ -119,6 +119,22 @@ export const errors = {
   heartbeatFenced: (fenced: string[], accepted: string[]) =>
     make('HEARTBEAT_FENCED', 'failed_precondition')(`${fenced.length} runner(s) no longer run here; kill their processes`, { fenced, accepted }),
 
+  // A node credential speaks for its own node alone.
+  nodeNotYours: (id: string) =>
+    make('NODE_CREDENTIAL_MISMATCH', 'permission_denied')(`this node credential does not speak for node ${id}`, { id }),
+  nodeNameTaken: (name: string) => make('NODE_NAME_TAKEN', 'already_exists')(`a node is already named ${name}`, { name }),
+  // Placement found no node for a launch: `nodes` says why, node by node.
+  noNodeFits: (reason: string, nodes: Array<{ node: string, reason: string }>) =>
+    make('NO_NODE_FITS', 'failed_precondition')(`no node can take this runner: ${reason}`, { nodes }),
+
+  // Join tokens. A presented token that cannot be used changes nothing; the message says why
+  // (whoever presents it holds the secret, so its state is theirs to know).
+  joinTokenInvalid: () => make('JOIN_TOKEN_INVALID', 'unauthenticated')('the join token is not valid: ask an admin for one (stratavore node join-token create)'),
+  joinTokenExpired: () => make('JOIN_TOKEN_EXPIRED', 'unauthenticated')('the join token has expired: ask an admin for a new one'),
+  joinTokenRevoked: () => make('JOIN_TOKEN_REVOKED', 'unauthenticated')('the join token was revoked'),
+  joinTokenUsedUp: () => make('JOIN_TOKEN_USED_UP', 'unauthenticated')('the join token has no uses left: ask an admin for a new one'),
+  joinTokenNotFound: (id: string) => make('JOIN_TOKEN_NOT_FOUND', 'not_found')(`join token not found: ${id}`, { id }),
+
   // Authentication and authorization. Messages never repeat the credential.
   unauthenticated: (reason: string) => make('UNAUTHENTICATED', 'unauthenticated')(reason),
   permissionDenied: (role: string, needed: string) =>
@@ -135,6 +151,15 @@ export const errors = {
   // without waiting for a connection itself).
   databaseSaturated: (inFlight: number, poolSize: number, oldestMs: number) =>
     make('DATABASE_SATURATED', 'unavailable')(`the database is saturated: ${inFlight} operations in flight on ${poolSize} connections, the oldest for ${oldestMs} ms; retry shortly`, { inFlight, poolSize, oldestMs }),
+
+  // Backup and restore (src/adapters/backup): the file is not a whole Stratavore backup, or the
+  // database it would go into cannot take it. Nothing is written in either case.
+  backupInvalid: (file: string, reason: string) =>
+    make('BACKUP_INVALID', 'invalid_argument')(`${file} is not a usable Stratavore backup: ${reason}`, { file }),
+  restoreTargetNotEmpty: (what: string) =>
+    make('RESTORE_TARGET_NOT_EMPTY', 'failed_precondition')(`${what}; restore only goes into an empty database and data dir`),
+  backupSchemaMismatch: (reason: string) => make('BACKUP_SCHEMA_MISMATCH', 'failed_precondition')(reason),
+
   unavailable: make('UNAVAILABLE', 'unavailable'),
   internal: make('INTERNAL', 'internal'),
 }

@@ -1,8 +1,10 @@
 // The interfaces the core needs from the outside world. Adapters implement them; the core
 // imports nothing else. Repositories are handed out by the unit of work, bound to one
 // transaction, so a use case cannot write outside the transaction it started.
+import type { AlertRepository, MetricsRepository } from './alerts/ports.js'
 import type { AuditRecord } from './audit/audit-record.js'
 import type { TokenRepository } from './auth/ports.js'
+import type { AgentVersions, JoinTokenRepository, Labels, NodeRepository, PlacementCandidate } from './nodes/ports.js'
 import type { DomainEvent } from './events/event.js'
 import type { NewProject, Project, ProjectStatus } from './projects/project.js'
 import type { LaunchPolicy } from './runners/launch-policy.js'
@@ -47,8 +49,8 @@ export interface LaunchAdmission {
   activeRunners: number
   /** A current global or project budget with no tokens left, if any. */
   exhaustedBudget: BudgetStatus | null
-  /** The ready node with the most room left, or null when none has registered or has room. */
-  nodeId: string | null
+  /** Every node with its load, for placement (src/core/nodes/placement.ts). */
+  nodes: PlacementCandidate[]
 }
 
 export interface ProjectRepository {
@@ -102,6 +104,8 @@ export interface RunnerRepository {
   requestStop(id: string, stop: StopRequest): Promise<Runner | null>
   /** Conditional: only a runner no supervisor has started yet (pending) is terminated. */
   terminateUnstarted(id: string, at: Date): Promise<Runner | null>
+  /** lost → terminated in a new generation: no supervisor can be asked, and a node that comes back is fenced. */
+  terminateLost(id: string, at: Date): Promise<Runner | null>
 }
 
 export interface SessionRepository {
@@ -136,10 +140,6 @@ export interface BudgetRepository {
   globalLimit(at: Date): Promise<number>
 }
 
-export interface NodeRepository {
-  /** The least loaded ready node with room left, or null when none has registered. */
-  pickForLaunch(): Promise<string | null>
-}
 
 export interface GlobalCounts { activeRunners: number, activeProjects: number, totalSessions: number, tokensUsed: number }
 export interface StatsRepository { globalCounts(): Promise<GlobalCounts> }
@@ -225,8 +225,12 @@ export interface CheckpointLog {
 export interface ReconcileRepository {
   /** Conditional: active runners silent for longer than their TTL, by the database clock, become lost. */
   markSilentRunnersLost(limit: number): Promise<Runner[]>
-  /** Conditional: lost runners still silent `graceSeconds` after their TTL become failed. */
-  failLostRunners(graceSeconds: number, limit: number): Promise<Runner[]>
+  /** Lost runners still silent `graceSeconds` after their TTL, locked for this transaction (others' locked rows skipped). */
+  lostPastGrace(graceSeconds: number, limit: number): Promise<Runner[]>
+  /** Conditional: lost → pending on `nodeId` (null: any node claims it), in a new generation, resuming its session if known. */
+  reschedule(id: string, nodeId: string | null): Promise<Runner | null>
+  /** Conditional: lost → failed. */
+  failLost(ids: string[]): Promise<Runner[]>
   /** Conditional: ready nodes silent for longer than `ttlSeconds` become lost. */
   markSilentNodesLost(ttlSeconds: number): Promise<Array<{ id: string, name: string, lastHeartbeat: Date | null, seq: number }>>
 }
@@ -240,6 +244,8 @@ export interface OutboxRow {
   attempts: number
   maxAttempts: number
   createdAt: Date
+  /** Seconds since its writing transaction, by the database clock when it was claimed. */
+  ageSeconds: number
 }
 
 export interface OutboxRepository {
@@ -259,6 +265,10 @@ export interface NodeRegistration {
   credentialHash: string
   attachUrl: string
   attachKey: string
+  /** supervisor.labels (a join token's labels stay on top). */
+  labels?: Labels
+  /** The agent CLIs found on the host, name -> version. */
+  agents?: AgentVersions
 }
 
 export interface NodeAttachInfo { nodeId: string, attachUrl: string | null, attachKey: string | null, status: string, credentialHash: string | null }
@@ -307,6 +317,11 @@ export interface SupervisionRepository {
   /** Registers (or re-registers) the node; `seq` is that of its node.registered event. */
   registerNode(node: NodeRegistration): Promise<{ seq: number } | 'name_taken' | 'credential_mismatch'>
   nodeAttachInfo(nodeId: string): Promise<NodeAttachInfo | null>
+  /**
+   * A supervisor's graceful stop: its runners end as stopped (`stop`), or go back unassigned
+   * in a new generation, resuming their sessions (`handover`); the node is `down` until it registers again.
+   */
+  releaseNode(nodeId: string, mode: 'stop' | 'handover'): Promise<{ stopped: Runner[], handedOver: Runner[], node: { name: string, seq: number } | null }>
   /** Assigns up to `limit` pending runners that no node holds yet to this node. */
   /** Assigns up to `limit` unassigned pending runners to the node; returns them as written. */
   claimUnassigned(nodeId: string, limit: number): Promise<Runner[]>
@@ -335,12 +350,15 @@ export interface Repositories {
   quotas: QuotaRepository
   budgets: BudgetRepository
   nodes: NodeRepository
+  joinTokens: JoinTokenRepository
   stats: StatsRepository
   daemons: DaemonRepository
   reconcile: ReconcileRepository
   outbox: OutboxRepository
   supervision: SupervisionRepository
   tokens: TokenRepository
+  metrics: MetricsRepository
+  alerts: AlertRepository
   events: EventLog
 }
 
@@ -358,3 +376,5 @@ export interface UnitOfWork {
 // port is still importable from here.
 export type * from './events/ports.js'
 export type * from './auth/ports.js'
+export type * from './nodes/ports.js'
+export type * from './alerts/ports.js'

@@ -63,6 +63,9 @@ export const runProcess = async ({ roles, configPath, start }: ProcessSpec): Pro
   }
   const logger = createLogger({ level: config.observability.log_level, format: config.observability.log_format as 'auto' | 'json' | 'pretty' })
   surviveKnownDriverBugs(logger)
+  if (config.ignoredKeys.length > 0) {
+    logger.info({ keys: config.ignoredKeys }, `config: ${config.ignoredKeys.length} keys of the original Go system's config do nothing here (ignored)`)
+  }
   try {
     for (const repair of secureDataDir(config.dataDir)) logger.warn(repair, 'data dir: the mode let other users in; tightened it')
   } catch (err) {

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
 import t from 'tap'
+import { ROUTE_ACCESS } from '../../src/api/access-policy.js'
 import { credentialHash } from '../../src/adapters/supervisor/node-identity.js'
 import { OPENAPI_PATH, renderOpenapi } from '../../scripts/openapi-document.js'
 import { build } from '../helpers/app.js'
@@ -58,7 +59,7 @@ t.test('the 413 and 415 the document promises are what body-taking routes send',
   })
   for (const { path, method } of operations().filter(o => BODY_METHODS.has(o.method))) {
     const url = path.replace(/\{[^}]+\}/g, id)
-    const auth = path.startsWith('/api/v1/nodes/') ? { authorization: `Bearer ${nodeCredential}` } : {}
+    const auth = ROUTE_ACCESS[`${method.toUpperCase()} ${path.replace(/\{([^}]+)\}/g, ':$1')}`] === 'node' ? { authorization: `Bearer ${nodeCredential}` } : {}
     const notJson = await app.inject({ method: method as 'POST', url, headers: { ...auth, 'content-type': 'text/plain' }, payload: 'hello' })
     t.equal(notJson.statusCode, 415, `${method} ${path} with text/plain`)
     t.match(notJson.headers['content-type'], /^application\/problem\+json/)

@@ -3,9 +3,9 @@
 // RabbitMQ test is skipped on a developer's machine and fails in CI, where it must run.
 import amqp from 'amqplib'
 import { randomBytes } from 'node:crypto'
-import { createServer, connect, type AddressInfo, type Socket } from 'node:net'
 import { pino } from 'pino'
 import { createAmqpBus, type AmqpBus } from '../../src/adapters/bus/amqp-bus.js'
+import { openTcpProxy } from './tcp-proxy.js'
 
 type TapTest = { teardown(fn: () => unknown): void, pass(...args: any[]): unknown, fail(...args: any[]): unknown }
 
@@ -64,28 +64,9 @@ export interface AmqpProxy {
  */
 export const openAmqpProxy = async (t: TapTest): Promise<AmqpProxy> => {
   const target = new URL(testAmqpUrl()!)
-  const pairs = new Set<[Socket, Socket]>()
-  let accepted = 0
-  const server = createServer(client => {
-    accepted++
-    const upstream = connect(Number(target.port || 5672), target.hostname)
-    const pair: [Socket, Socket] = [client, upstream]
-    pairs.add(pair)
-    const cut = () => { client.destroy(); upstream.destroy(); pairs.delete(pair) }
-    for (const socket of pair) { socket.on('error', cut); socket.on('close', cut) }
-    client.pipe(upstream)
-    upstream.pipe(client)
-  })
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const drop = () => {
-    const n = pairs.size
-    for (const [client, upstream] of pairs) { client.destroy(); upstream.destroy() }
-    pairs.clear()
-    return n
-  }
-  t.teardown(() => { drop(); return new Promise(resolve => server.close(resolve)) })
+  const proxy = await openTcpProxy(t, { host: target.hostname, port: Number(target.port || 5672) })
   const url = new URL(target)
-  url.hostname = '127.0.0.1'
-  url.port = String((server.address() as AddressInfo).port)
-  return { url: url.toString(), drop, open: () => pairs.size, accepted: () => accepted }
+  url.hostname = proxy.host
+  url.port = String(proxy.port)
+  return { url: url.toString(), drop: proxy.drop, open: proxy.open, accepted: proxy.accepted }
 }

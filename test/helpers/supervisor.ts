@@ -20,6 +20,8 @@ export const supervisorTestConfig = (config: Config) => {
   config.supervisor.restart_backoff_base_ms = 50
   config.supervisor.restart_backoff_cap_ms = 200
   config.supervisor.stop_timeout_seconds = 2
+  // Running every agent CLI with --version at each start costs CPU the tests need (agent-detection has its own test).
+  config.supervisor.detect_agent_versions = false
   // Its flags pick its behaviour, so it takes any.
   config.agents.fake = { name: 'fake', kind: 'generic', command: [process.execPath, FAKE_AGENT], env: {}, allowFlags: ['*'] }
 }

@@ -39,7 +39,18 @@ const describe = (err: unknown) => {
   return { code: typeof e?.code === 'string' ? e.code : undefined, error: typeof e?.message === 'string' ? e.message : String(err) }
 }
 
-export const createDatabaseGate = ({ probe, log, now = () => Date.now() }: { probe: () => Promise<void>, log: Logger, now?: () => number }): DatabaseGate => {
+/** What the gate tells its owner (metrics, the database_gate alert). */
+export interface GateListener {
+  opened?(reason: GateReason): void
+  closed?(episode: { reason: GateReason, openedAt: Date, refused: number, failed: number }): void
+}
+
+export const createDatabaseGate = ({ probe, log, now = () => Date.now(), listener = {} }: {
+  probe: () => Promise<void>
+  log: Logger
+  now?: () => number
+  listener?: GateListener
+}): DatabaseGate => {
   let reason: GateReason | null = null
   let openedAt = 0
   let refused = 0
@@ -67,7 +78,9 @@ export const createDatabaseGate = ({ probe, log, now = () => Date.now() }: { pro
     try {
       await probeWithin()
       log.warn({ reason, outageMs: now() - openedAt, refused, failed }, 'database gate closed: the database answers again; requests pass')
+      const episode = { reason: reason!, openedAt: new Date(openedAt), refused, failed }
       reason = null
+      listener.closed?.(episode)
     } catch {
       if (!closed) schedule()
     }
@@ -80,6 +93,7 @@ export const createDatabaseGate = ({ probe, log, now = () => Date.now() }: { pro
     failed = failures
     log.warn({ reason, ...describe(err) }, `database gate opened: answering 503 until a probe succeeds (${reason})`)
     schedule()
+    listener.opened?.(why)
   }
 
   // One cut connection is not an outage: after pg_terminate_backend, or a storm of them,

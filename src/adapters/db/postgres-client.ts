@@ -99,13 +99,13 @@ export const openPostgres = async ({ url, poolSize, connectTimeoutSeconds = DEFA
   return {
     kind: 'postgres',
     db,
-    async migrate () {
+    async migrate (folder = migrationsFolder) {
       // A dedicated connection holds a session advisory lock for the whole run, so two
       // daemons starting together apply each migration once, one after the other.
       const lockClient = postgres(url, { ...baseOptions(connectTimeout), max: 1 })
       try {
         await lockClient`select pg_advisory_lock(${MIGRATION_LOCK_KEY.toString()}::bigint)`
-        await migratePostgres(drizzlePostgres({ client: lockClient }), { migrationsFolder })
+        await migratePostgres(drizzlePostgres({ client: lockClient }), { migrationsFolder: folder })
         await lockClient`select pg_advisory_unlock(${MIGRATION_LOCK_KEY.toString()}::bigint)`
       } finally {
         await lockClient.end({ timeout: 5 })
@@ -123,6 +123,10 @@ export const openPostgres = async ({ url, poolSize, connectTimeoutSeconds = DEFA
     async probe () {
       const once = postgres(url, { ...baseOptions(connectTimeout), max: 1, connection: { application_name: 'stratavored' } })
       try { await once`select 1` } finally { await once.end({ timeout: 0 }) }
+    },
+    async dedicated (fn) {
+      const own = postgres(url, { ...baseOptions(connectTimeout), max: 1, connection: { application_name: 'stratavore-dedicated' } })
+      try { return await fn(drizzlePostgres({ client: own, schema }) as unknown as Db) } finally { await own.end({ timeout: 5 }) }
     },
     async close () { await client.end({ timeout: 5 }) },
   }

@@ -44,6 +44,11 @@ export const nodes = pgTable('nodes', {
   capacity: integer('capacity').notNull().default(60),
   status: text('status').notNull().default('ready'),
   labels: jsonb('labels').$type<Record<string, string>>().notNull().default({}),
+  // Labels an admin gave through the join token: they win over what the node reports.
+  pinnedLabels: jsonb('pinned_labels').$type<Record<string, string>>().notNull().default({}),
+  // The agent CLIs the supervisor found on its host, name -> version ('' when unknown). Empty
+  // for a node that never reported them: it is taken to run every agent.
+  agents: jsonb('agents').$type<Record<string, string>>().notNull().default({}),
   credentialHash: text('credential_hash'),
   // Where the API reaches this node's supervisor for terminal attach, and the key (derived from
   // the node's credential, which only the node holds) that MACs the API's attach tickets.
@@ -59,16 +64,24 @@ export const nodes = pgTable('nodes', {
   check('nodes_status_check', sql`${t.status} in ('ready', 'lost', 'down')`),
 ])
 
+// Join tokens: an admin hands one to a new host, whose supervisor trades it for a node of its
+// own (POST /api/v1/nodes/join). Only the secret's SHA-256 is kept; a token is spent after
+// max_uses joins, dead after expires_at or once revoked. labels go onto every node it joins.
 export const nodeJoinTokens = pgTable('node_join_tokens', {
-  tokenHash: text('token_hash').primaryKey(),
-  issuedBy: text('issued_by').notNull(),
+  id: uuid('id').primaryKey(),
+  tokenHash: text('token_hash').notNull(),
+  labels: jsonb('labels').$type<Record<string, string>>().notNull().default({}),
+  maxUses: integer('max_uses').notNull().default(1),
+  useCount: integer('use_count').notNull().default(0),
+  createdBy: text('created_by').notNull(),
   createdAt: ts('created_at').notNull().defaultNow(),
   expiresAt: ts('expires_at').notNull(),
-  usedAt: ts('used_at'),
+  lastUsedAt: ts('last_used_at'),
   revokedAt: ts('revoked_at'),
-  nodeId: uuid('node_id').references(() => nodes.id, { onDelete: 'set null' }),
+  revokedBy: text('revoked_by'),
 }, t => [
-  index('node_join_tokens_unused_idx').on(t.expiresAt).where(sql`${t.usedAt} is null and ${t.revokedAt} is null`),
+  uniqueIndex('node_join_tokens_token_hash_key').on(t.tokenHash),
+  check('node_join_tokens_uses_check', sql`${t.useCount} >= 0 and ${t.useCount} <= ${t.maxUses}`),
 ])
 
 // API tokens (bearer credentials) with a role. Only the SHA-256 of the secret is kept; the secret
@@ -136,6 +149,8 @@ export const runners = pgTable('runners', {
   index('runners_active_idx').on(t.projectName).where(sql`${t.status} not in ('terminated', 'failed')`),
   index('runners_node_idx').on(t.nodeId).where(sql`${t.status} not in ('terminated', 'failed')`),
   index('runners_heartbeat_idx').on(t.lastHeartbeat).where(sql`${t.status} in ('starting', 'running', 'paused', 'stopping', 'lost')`),
+  // Recent failures, for the runner-failures alert (src/core/alerts): a range of failed rows only.
+  index('runners_failed_idx').on(t.terminatedAt).where(sql`${t.status} = 'failed'`),
   check('runners_status_check', sql`${t.status} in ('pending', 'starting', 'running', 'paused', 'stopping', 'lost', 'terminated', 'failed')`),
   check('runners_desired_state_check', sql`${t.desiredState} in ('running', 'stopped')`),
   check('runners_conversation_mode_check', sql`${t.conversationMode} in ('new', 'continue', 'resume')`),
@@ -206,6 +221,8 @@ export const outbox = pgTable('outbox', {
   uniqueIndex('outbox_event_id_key').on(t.eventId),
   index('outbox_pending_idx').on(t.nextAttemptAt, t.id).where(sql`${t.deliveredAt} is null and ${t.deadAt} is null`),
   index('outbox_aggregate_idx').on(t.aggregateId, t.seq),
+  // Dead rows are counted for /metrics and alerts without walking the delivered ones.
+  index('outbox_dead_idx').on(t.id).where(sql`${t.deadAt} is not null`),
 ])
 
 // The audit log: append-only, one row per state change, chained by HMAC (mac over prev_mac and
@@ -273,6 +290,8 @@ export const tokenBudgets = pgTable('token_budgets', {
 }, t => [
   uniqueIndex('token_budgets_scope_period_key').on(t.scope, t.scopeId, t.periodStart),
   index('token_budgets_period_idx').on(t.periodStart, t.periodEnd),
+  // Budgets in force (period_end > now()), for /metrics, without walking past periods.
+  index('token_budgets_period_end_idx').on(t.periodEnd),
   check('token_budgets_scope_check', sql`${t.scope} in ('global', 'project', 'runner')`),
   check('token_budgets_global_scope_id_check', sql`(${t.scope} = 'global') = (${t.scopeId} = '')`),
   check('token_budgets_granularity_check', sql`${t.periodGranularity} in ('hourly', 'daily', 'weekly', 'monthly')`),
@@ -300,7 +319,57 @@ export const daemonInstances = pgTable('daemon_instances', {
   startedAt: ts('started_at').notNull().defaultNow(),
   lastHeartbeat: ts('last_heartbeat').notNull().defaultNow(),
   stoppedAt: ts('stopped_at'),
+}, t => [
+  // Daemons not stopped, by last beat: the daemon-down alert reads the recent ones only.
+  index('daemon_instances_live_idx').on(t.lastHeartbeat).where(sql`${t.stoppedAt} is null`),
+])
+
+// Fleet counters for /metrics (repositories/metrics.ts): what a scrape would otherwise count
+// over whole tables (runners per status, sessions, tokens). Statement triggers on runners and
+// sessions append deltas (drizzle/0008_metric_counters.sql); inserts only, so no writer ever
+// waits on a counter row. A rollup folds the deltas into metric_counters; readers add both.
+export const metricCounters = pgTable('metric_counters', {
+  name: text('name').notNull(),
+  label: text('label').notNull().default(''),
+  value: bigint('value', { mode: 'number' }).notNull().default(0),
+}, t => [primaryKey({ columns: [t.name, t.label] })])
+
+export const metricCounterDeltas = pgTable('metric_counter_deltas', {
+  id: bigserial('id', { mode: 'number' }).primaryKey(),
+  name: text('name').notNull(),
+  label: text('label').notNull().default(''),
+  delta: bigint('delta', { mode: 'number' }).notNull(),
 })
+
+// One row: the daemon whose /metrics carries the fleet gauges, until expires_at (a lease it
+// renews). The others serve only their own process metrics, so sums never double count.
+export const metricsLeader = pgTable('metrics_leader', {
+  one: boolean('one').primaryKey().default(true),
+  daemonId: uuid('daemon_id').notNull(),
+  expiresAt: ts('expires_at').notNull(),
+}, t => [
+  check('metrics_leader_one_check', sql`${t.one}`),
+])
+
+// Alert conditions (src/core/alerts): one row per condition key, firing or resolved. A
+// system.alert.<severity> event is written only by the statement that changes a row's state,
+// so a condition raises one event when it begins and one when it ends, whoever evaluates.
+export const alerts = pgTable('alerts', {
+  key: text('key').primaryKey(),
+  name: text('name').notNull(),
+  severity: text('severity').notNull(),
+  state: text('state').notNull(),
+  summary: text('summary').notNull(),
+  data: jsonb('data').$type<Record<string, unknown>>().notNull().default({}),
+  firedAt: ts('fired_at').notNull(),
+  resolvedAt: ts('resolved_at'),
+  /** seq of the latest system.alert event about this key (fired 1, resolved 2, fired again 3...). */
+  eventSeq: integer('event_seq').notNull().default(0),
+}, t => [
+  index('alerts_firing_idx').on(t.name).where(sql`${t.state} = 'firing'`),
+  check('alerts_state_check', sql`${t.state} in ('firing', 'resolved')`),
+  check('alerts_severity_check', sql`${t.severity} in ('info', 'warning', 'error', 'critical')`),
+])
 
 export const projectCapabilities = pgTable('project_capabilities', {
   projectName: text('project_name').notNull().references(() => projects.name, { onDelete: 'cascade' }),
@@ -312,5 +381,6 @@ export const projectCapabilities = pgTable('project_capabilities', {
 
 export const schema = {
   projects, nodes, nodeJoinTokens, apiTokens, runners, sessions, sessionTranscriptChunks, outbox, events, eventFeed, eventFeedState, tokenBudgets, resourceQuotas, daemonInstances, projectCapabilities,
+  metricCounters, metricCounterDeltas, metricsLeader, alerts,
 }
 export type Schema = typeof schema

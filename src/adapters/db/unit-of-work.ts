@@ -4,8 +4,11 @@
 import { sql } from 'drizzle-orm'
 import type { AuditSigner, Repositories, TransactionRepositories, UnitOfWork } from '../../core/ports.js'
 import type { Db } from './client.js'
+import { createAlertRepository } from './repositories/alerts.js'
 import { createBudgetRepository } from './repositories/budgets.js'
 import { createEventLog, newChainLocks, type ChainedEventLog } from './repositories/event-log.js'
+import { createJoinTokenRepository } from './repositories/join-tokens.js'
+import { createMetricsRepository } from './repositories/metrics.js'
 import { createNodeRepository } from './repositories/nodes.js'
 import { createOutboxRepository } from './repositories/outbox.js'
 import { createProjectRepository } from './repositories/projects.js'
@@ -30,12 +33,15 @@ export const createRepositories = (db: Db, audit: AuditSigner, locks = newChainL
   quotas: createQuotaRepository(db),
   budgets: createBudgetRepository(db),
   nodes: createNodeRepository(db),
+  joinTokens: createJoinTokenRepository(db),
   stats: createStatsRepository(db),
   daemons: createDaemonRepository(db),
   reconcile: createReconcileRepository(db),
   outbox: createOutboxRepository(db),
   supervision: createSupervisionRepository(db),
   tokens: createTokenRepository(db),
+  metrics: createMetricsRepository(db),
+  alerts: createAlertRepository(db),
   events: createEventLog(db, audit, locks),
 })
 

@@ -1,5 +1,5 @@
 // The supervisor's attach channel: a WebSocket endpoint per runner terminal that the API dials
-// (docs/attach.md has the protocol). Each connection presents a ticket the API minted with this
+// (docs/api/attach.md has the protocol). Each connection presents a ticket the API minted with this
 // node's attach key. Many viewers at once, one writer: the first writer keeps the keyboard and
 // later ones are told they are viewers. New viewers get the scrollback, then live output; when
 // the runner's process ends, everyone gets an exit frame and a clean close.

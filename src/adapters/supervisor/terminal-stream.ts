@@ -1,6 +1,6 @@
 // Reads a runner's terminal output from its supervisor as a viewer (never the writer), for the
 // RPC output stream and `stratavore logs`: the scrollback first, then, when following, the
-// live bytes until the runner ends. Same channel and ticket as attach (docs/attach.md).
+// live bytes until the runner ends. Same channel and ticket as attach (docs/api/attach.md).
 import { WebSocket } from 'ws'
 import { MAX_SCROLLBACK_BYTES } from '../../config-spec.js'
 import { errors } from '../../core/errors.js'

@@ -46,6 +46,7 @@ export interface ProblemBody {
   detail: string
   instance?: string
   errors?: Array<{ path: string, message: string }>
+  nodes?: Array<{ node: string, reason: string }>
 }
 
 export const problemOf = (status: number, code: string, detail: string, extra: Partial<ProblemBody> = {}): ProblemBody => ({
@@ -70,7 +71,10 @@ export const toProblem = (err: unknown, request: FastifyRequest): ProblemBody =>
     // A stack only for the unexpected: an unavailable dependency is an expected state, one line.
     if (err.kind === 'internal') request.log.error({ err }, 'request failed')
     else if (status >= 500) request.log.warn({ code: err.code, reason: err.message }, 'request failed: unavailable')
-    return status >= 500 && err.kind === 'internal' ? problemOf(500, 'INTERNAL', 'internal error', { instance }) : problemOf(status, err.code, err.message, { instance })
+    if (status >= 500 && err.kind === 'internal') return problemOf(500, 'INTERNAL', 'internal error', { instance })
+    // Placement says why, node by node (an RFC 9457 extension member).
+    const nodes = err.code === 'NO_NODE_FITS' ? err.details?.nodes as ProblemBody['nodes'] : undefined
+    return problemOf(status, err.code, err.message, { instance, ...(nodes ? { nodes } : {}) })
   }
   const fe = err as FastifyError & { validation?: Array<{ instancePath: string, message?: string, params?: Record<string, unknown> }>, validationContext?: string }
   if (fe?.validation) {

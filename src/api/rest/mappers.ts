@@ -1,11 +1,13 @@
 // Domain objects to REST DTOs: the only place this mapping happens.
 import type { AuditVerification } from '../../core/audit/audit-service.js'
 import type { ApiToken } from '../../core/auth/ports.js'
+import type { JoinToken, NodeSummary } from '../../core/nodes/ports.js'
 import type { Project } from '../../core/projects/project.js'
 import type { Runner } from '../../core/runners/runner.js'
 import { redactEnvironment, redactFlags } from '../../core/secrets.js'
 import type { Session } from '../../core/sessions/session.js'
 import type { AuditVerificationDto, ProjectDto, RunnerDto, SessionDto } from './schemas.js'
+import type { JoinTokenDto, NodeDto } from './node-schemas.js'
 import type { TokenDto } from './tokens.js'
 
 const iso = (d: Date) => d.toISOString()
@@ -110,4 +112,30 @@ export const toTokenDto = (t: ApiToken): TokenDto => ({
   createdAt: iso(t.createdAt),
   expiresAt: isoOrNull(t.expiresAt),
   revokedAt: isoOrNull(t.revokedAt),
+})
+
+export const toJoinTokenDto = (t: JoinToken): JoinTokenDto => ({
+  id: t.id,
+  labels: t.labels,
+  maxUses: t.maxUses,
+  useCount: t.useCount,
+  createdBy: t.createdBy,
+  createdAt: iso(t.createdAt),
+  expiresAt: iso(t.expiresAt),
+  lastUsedAt: isoOrNull(t.lastUsedAt),
+  revokedAt: isoOrNull(t.revokedAt),
+})
+
+export const toNodeDto = (n: NodeSummary): NodeDto => ({
+  id: n.id,
+  name: n.name,
+  hostname: n.hostname,
+  version: n.version,
+  status: n.status,
+  capacity: n.capacity,
+  labels: n.labels,
+  agents: n.agents,
+  activeRunners: n.activeRunners,
+  registeredAt: iso(n.registeredAt),
+  lastHeartbeat: isoOrNull(n.lastHeartbeat),
 })

@@ -1,11 +1,14 @@
+// /api/v1/nodes: the nodes with their state, labels, capacity, agents and runner counts; and
 // /api/v1/nodes/{id}/heartbeats: a supervisor's batched heartbeat over HTTP, authenticated with
-// its node's credential (Authorization: Bearer). Thin over ctx.heartbeats.
+// its node's credential (Authorization: Bearer). Thin over ctx.nodes and ctx.heartbeats.
 import { Type, type Static } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { MAX_BEATS_PER_REPORT } from '../../core/supervisor/heartbeat-service.js'
 import { bearerToken } from '../../adapters/system/bearer-token.js'
 import { errors } from '../../core/errors.js'
 import { problemOf, sendProblem } from '../plugins/problem.js'
+import { toNodeDto } from './mappers.js'
+import { NodeDto } from './node-schemas.js'
 import { Problem, problems } from './schemas.js'
 
 const NodeParams = Type.Object({ id: Type.String({ maxLength: 64 }) })
@@ -32,6 +35,11 @@ const FencedProblem = Type.Composite([Problem, Type.Object({ fenced: Type.Array(
 
 export const nodeRoutes = async (app: FastifyInstance) => {
   const { ctx } = app
+
+  app.get('/api/v1/nodes', {
+    schema: { tags: ['nodes'], summary: 'List nodes: state, labels, capacity, agents and runners', response: { 200: Type.Object({ nodes: Type.Array(Type.Ref(NodeDto)) }), ...problems(503) } },
+  }, async () => ({ nodes: (await ctx.nodes.list()).map(toNodeDto) }))
+
   app.post<{ Params: Static<typeof NodeParams>, Body: Static<typeof HeartbeatBody> }>('/api/v1/nodes/:id/heartbeats', {
     schema: {
       tags: ['nodes'],
@@ -43,12 +51,12 @@ export const nodeRoutes = async (app: FastifyInstance) => {
       body: HeartbeatBody,
       response: {
         200: HeartbeatResult,
-        ...problems(400, 401, 404, 503),
+        ...problems(400, 401, 403, 404, 503),
         409: { description: 'problem (409): some runners are fenced', content: { 'application/problem+json': { schema: FencedProblem } } },
       },
     },
   }, async (request, reply) => {
-    const { accepted, recovered, fenced } = await ctx.heartbeats.report(request.params.id, bearerToken(request.headers.authorization), request.body.heartbeats)
+    const { accepted, recovered, fenced } = await ctx.heartbeats.report(request.params.id, bearerToken(request.headers.authorization), request.body.heartbeats, request.principal)
     if (fenced.length === 0) return { accepted, recovered }
     const err = errors.heartbeatFenced(fenced, [...accepted, ...recovered])
     return sendProblem(reply, { ...problemOf(409, err.code, err.message, { instance: request.url }), fenced, accepted: [...accepted, ...recovered] } as ReturnType<typeof problemOf>)

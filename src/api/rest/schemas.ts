@@ -4,12 +4,14 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { AUDIT_CHAIN, SYSTEM_CHAIN } from '../../core/audit/audit-record.js'
 import { BROKEN_REASONS } from '../../core/audit/audit-service.js'
 import { FINDING_REASONS, MAX_FINDINGS } from '../../core/audit/checkpoint-compare.js'
+import { NODE_NAME_PATTERN } from '../../core/nodes/node.js'
 import { PROJECT_NAME_PATTERN, PROJECT_STATUSES } from '../../core/projects/project.js'
 import { PROJECT_PATH_RULE } from '../../core/projects/project-path.js'
 import { ENV_NAME_PATTERN, MAX_ENV_VALUE_LENGTH, MAX_ENV_VARS, MAX_FLAGS, MAX_FLAG_LENGTH, MAX_PROMPT_LENGTH, SESSION_ID_PATTERN } from '../../core/runners/launch-input.js'
 import { CONVERSATION_MODES, RUNNER_STATUSES, RUNTIME_TYPES } from '../../core/runners/runner.js'
 import { MAX_PAGE_SIZE } from '../../core/runners/runner-service.js'
 import { TRANSCRIPT_ARCHIVES } from '../../core/sessions/session.js'
+import { LabelsSchema } from './node-schemas.js'
 
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()])
 const DateTime = Type.String({ format: 'date-time' })
@@ -39,6 +41,7 @@ export const Problem = Type.Object({
   detail: Type.String(),
   instance: Type.Optional(Type.String()),
   errors: Type.Optional(Type.Array(Type.Object({ path: Type.String(), message: Type.String() }))),
+  nodes: Type.Optional(Type.Array(Type.Object({ node: Type.String(), reason: Type.String() }), { description: 'NO_NODE_FITS: why each node cannot take the runner' })),
 }, { $id: 'Problem', description: 'RFC 9457 problem details (application/problem+json)' })
 
 // A 503 (the database, or a runner's supervisor, cannot be reached) always says when to retry.
@@ -139,6 +142,8 @@ export const LaunchBody = Type.Object({
   prompt: Type.Optional(Type.String({ maxLength: MAX_PROMPT_LENGTH, description: 'run headless with this prompt' })),
   runtimeType: Type.Optional(literals(RUNTIME_TYPES)),
   maxRestartAttempts: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })),
+  node: Type.Optional(Type.String({ pattern: NODE_NAME_PATTERN, description: 'place the runner on this node (name or id); 409 NO_NODE_FITS when it cannot take it' })),
+  nodeSelector: Type.Optional(LabelsSchema('place the runner on a node whose labels include all of these; 409 NO_NODE_FITS (the reason per node in details.nodes) when none can')),
 }, strict)
 
 export const StopBody = Type.Object({

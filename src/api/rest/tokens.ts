@@ -31,7 +31,6 @@ const TokenParams = Type.Object({ id: Type.String({ format: 'uuid' }) })
 
 export const tokenRoutes = async (app: FastifyInstance) => {
   const { ctx } = app
-  app.addSchema(TokenDto)
 
   app.post<{ Body: Static<typeof CreateTokenBody> }>('/api/v1/tokens', {
     schema: {

@@ -5,6 +5,9 @@ import type { Principal } from '../../core/auth/principal.js'
 
 export const principalKey = createContextKey<Principal | null>(null, { description: 'the authenticated caller' })
 
+/** The caller's network address, for counting calls that come without a credential. */
+export const clientAddressKey = createContextKey<string>('', { description: 'the client address' })
+
 export const principalOf = (context: HandlerContext): Principal | null => context.values.get(principalKey)
 
 export const actorOf = (context: HandlerContext): string => {

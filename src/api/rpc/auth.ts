@@ -7,15 +7,18 @@ import { bearerToken } from '../../adapters/system/bearer-token.js'
 import type { TokenService } from '../../core/auth/token-service.js'
 import { permits } from '../../core/auth/principal.js'
 import { errors } from '../../core/errors.js'
-import { RPC_ACCESS } from '../access-policy.js'
+import { PUBLIC_RATE_LIMITED, RPC_ACCESS } from '../access-policy.js'
 import { rateKeyOf, type RateLimiter } from '../rate-limit.js'
-import { principalKey } from './actor.js'
+import { clientAddressKey, principalKey } from './actor.js'
 
 export const authInterceptor = (tokens: TokenService, limiter: RateLimiter): Interceptor => next => async request => {
   const method = `${request.service.typeName}/${request.method.name}`
   const access = RPC_ACCESS[method]
   if (access === undefined) throw errors.permissionDenied('any', `(undeclared: ${method} has no entry in the access policy)`)
-  if (access === 'public') return next(request)
+  if (access === 'public') {
+    if (PUBLIC_RATE_LIMITED.has(method)) limiter.take(`ip:${request.contextValues.get(clientAddressKey)}`)
+    return next(request)
+  }
   const header = request.header.get('authorization')
   if (header === null) throw errors.unauthenticated('this needs a credential: send authorization: Bearer <token> (stratavore token create)')
   const secret = bearerToken(header)

@@ -5,6 +5,7 @@ import { create, fromJson, type JsonObject } from '@bufbuild/protobuf'
 import { timestampFromDate, type Timestamp } from '@bufbuild/protobuf/wkt'
 import type { AuditVerification } from '../../core/audit/audit-service.js'
 import type { ApiToken } from '../../core/auth/ports.js'
+import type { JoinToken, NodeSummary } from '../../core/nodes/ports.js'
 import { errors } from '../../core/errors.js'
 import type { FeedEvent } from '../../core/ports.js'
 import { PROJECT_STATUSES, type Project, type ProjectStatus as DomainProjectStatus } from '../../core/projects/project.js'
@@ -15,6 +16,7 @@ import { TRANSCRIPT_ARCHIVES, type Session } from '../../core/sessions/session.j
 import type { DaemonStatus, GlobalMetrics } from '../../core/status/status-service.js'
 import { EventSchema } from '../../gen/stratavore/v1/events_pb.js'
 import { WatchEventsResponseSchema, type WatchEventsResponse } from '../../gen/stratavore/v1/event_service_pb.js'
+import { JoinTokenSchema, NodeSchema } from '../../gen/stratavore/v1/node_pb.js'
 import { ProjectSchema, ProjectStatus } from '../../gen/stratavore/v1/project_pb.js'
 import { ConversationMode, DesiredState, RunnerSchema, RunnerStatus } from '../../gen/stratavore/v1/runner_pb.js'
 import { SessionSchema, type TranscriptArchive } from '../../gen/stratavore/v1/session_pb.js'
@@ -145,6 +147,7 @@ export const toReconcileProto = (r: ReconcileResult) => create(ReconcileResponse
   reconciledCount: r.reconciledCount,
   lostRunnerIds: r.lostRunnerIds,
   failedRunnerIds: r.failedRunnerIds,
+  rescheduledRunnerIds: r.rescheduledRunnerIds,
 })
 
 export const toAuditVerificationProto = (v: AuditVerification) => create(VerifyAuditLogResponseSchema, {
@@ -189,5 +192,31 @@ export const toTokenProto = (t: ApiToken) => create(ApiTokenSchema, {
   createdBy: t.createdBy,
   createdAt: time(t.createdAt),
   expiresAt: timeOrUnset(t.expiresAt),
+  revokedAt: timeOrUnset(t.revokedAt),
+})
+
+export const toNodeProto = (n: NodeSummary) => create(NodeSchema, {
+  id: n.id,
+  name: n.name,
+  hostname: n.hostname,
+  version: n.version,
+  status: n.status,
+  capacity: n.capacity,
+  labels: n.labels,
+  agents: n.agents,
+  activeRunners: n.activeRunners,
+  registeredAt: time(n.registeredAt),
+  lastHeartbeat: timeOrUnset(n.lastHeartbeat),
+})
+
+export const toJoinTokenProto = (t: JoinToken) => create(JoinTokenSchema, {
+  id: t.id,
+  labels: t.labels,
+  maxUses: t.maxUses,
+  useCount: t.useCount,
+  createdBy: t.createdBy,
+  createdAt: time(t.createdAt),
+  expiresAt: time(t.expiresAt),
+  lastUsedAt: timeOrUnset(t.lastUsedAt),
   revokedAt: timeOrUnset(t.revokedAt),
 })

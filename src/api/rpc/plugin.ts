@@ -2,8 +2,10 @@
 // Connect (JSON and binary, HTTP/1.1) and gRPC-Web. Registered without fastify-plugin on
 // purpose: connect-fastify replaces the content-type parsers (application/json among them),
 // and that must stay inside this plugin's scope, away from the REST routes.
+import { createContextValues } from '@connectrpc/connect'
 import { fastifyConnectPlugin } from '@connectrpc/connect-fastify'
 import type { FastifyInstance } from 'fastify'
+import { clientAddressKey } from './actor.js'
 import { routerOptions, routes } from './routes.js'
 
 export const rpcPlugin = async (app: FastifyInstance) => {
@@ -16,5 +18,9 @@ export const rpcPlugin = async (app: FastifyInstance) => {
   app.addHook('onRoute', route => { route.schema = { ...route.schema, hide: true } })
   // buildApp installs its own application/json parser; Connect brings one for its JSON codec.
   app.removeContentTypeParser('application/json')
-  await app.register(fastifyConnectPlugin, { ...routerOptions(app.ctx), routes: routes({ ctx: app.ctx, closing: closing.signal }) })
+  await app.register(fastifyConnectPlugin, {
+    ...routerOptions(app.ctx),
+    routes: routes({ ctx: app.ctx, closing: closing.signal }),
+    contextValues: req => createContextValues().set(clientAddressKey, req.ip),
+  })
 }

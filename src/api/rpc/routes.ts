@@ -15,6 +15,7 @@ import { TokenService } from '../../gen/stratavore/v1/token_pb.js'
 import { rateLimiterOf } from '../rate-limit.js'
 import { authInterceptor } from './auth.js'
 import { errorInterceptor } from './errors.js'
+import { metricsInterceptor } from './metrics.js'
 import { eventService } from './events.js'
 import { nodeService } from './nodes.js'
 import { projectService } from './projects.js'
@@ -45,8 +46,9 @@ export const routerOptions = (ctx: Context): ConnectRouterOptions => ({
   // before they are parsed.
   readMaxBytes: ctx.config.daemon.body_limit_bytes,
   acceptCompression: [compressionGzip, compressionBrotli],
-  // Errors outermost, so that a refused credential maps to its Connect code like any error.
-  interceptors: [errorInterceptor(ctx.logger.child({ component: 'rpc' }), ctx.databaseGate), authInterceptor(ctx.tokens, rateLimiterOf(ctx))],
+  // Timing outermost (it records the mapped code), then errors, so that a refused credential
+  // maps to its Connect code like any error.
+  interceptors: [metricsInterceptor(ctx.metrics), errorInterceptor(ctx.logger.child({ component: 'rpc' }), ctx.databaseGate), authInterceptor(ctx.tokens, rateLimiterOf(ctx))],
   // Clients may not hold a call open past this, whatever timeout they ask for.
   maxTimeoutMs: 120_000,
 })

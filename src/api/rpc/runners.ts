@@ -27,6 +27,8 @@ export const runnerService = (ctx: Context): ServiceImpl<typeof RunnerService> =
         prompt: req.prompt,
         runtimeType: req.runtimeType,
         maxRestartAttempts: req.maxRestartAttempts,
+        node: req.node,
+        nodeSelector: req.nodeSelector,
       }))
       return { runner: toRunnerProto(await ctx.runners.launch(body, actorOf(context))) }
     },
@@ -52,7 +54,7 @@ export const runnerService = (ctx: Context): ServiceImpl<typeof RunnerService> =
       return { runner: toRunnerProto(await ctx.runners.stop(id, body, actorOf(context))) }
     },
 
-    // Read from the runner's supervisor as a viewer, wherever it runs (docs/attach.md).
+    // Read from the runner's supervisor as a viewer, wherever it runs (docs/api/attach.md).
     async * watchRunnerOutput (req, context) {
       const target = await ctx.attach.target(checkShape(RunnerParams, { id: req.runnerId }).id)
       for await (const chunk of readTerminal(target, { follow: req.follow, signal: context.signal })) {

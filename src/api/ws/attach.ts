@@ -1,7 +1,7 @@
 // GET /api/v1/runners/{id}/attach: a runner's live terminal over a WebSocket. The API does not
 // run agents; it finds the runner's node (ctx.attach), mints a one-use ticket with that node's
 // attach key and relays frames between the client and the node's supervisor, wherever it runs.
-// The protocol is the supervisor's (docs/attach.md); refusals come before the upgrade as problems.
+// The protocol is the supervisor's (docs/api/attach.md); refusals come before the upgrade as problems.
 import { Type, type Static } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { WebSocket, type RawData } from 'ws'

@@ -17,7 +17,7 @@ import { waitForRunner } from '../wait.js'
 
 // A runner normally runs within a second; a cold supervisor or a slow agent can take longer.
 const START_TIMEOUT_MS = 60_000
-const LAUNCH_FLAGS = ['agent', 'god', 'flag', 'env', 'prompt']
+const LAUNCH_FLAGS = ['agent', 'god', 'flag', 'env', 'prompt', 'node', 'selector']
 
 const shortId = (r: Runner) => r.id.slice(0, 13)
 
@@ -44,7 +44,15 @@ const launchRequest = (c: CommandContext, environment: Record<string, string>, p
   ...(stringValue(c, 'agent') ?? agent ? { agent: stringValue(c, 'agent') ?? agent } : {}),
   ...(flagValue(c, 'god') ? { god: true } : {}),
   ...(stringValue(c, 'prompt') !== undefined ? { prompt: stringValue(c, 'prompt') } : {}),
+  ...(stringValue(c, 'node') !== undefined ? { node: stringValue(c, 'node') } : {}),
+  nodeSelector: selectorOf(c),
 })
+
+const selectorOf = (c: CommandContext): Record<string, string> => Object.fromEntries(listValue(c, 'selector').map(pair => {
+  const at = pair.indexOf('=')
+  if (at <= 0) throw new UsageError(`--selector ${pair}: expected KEY=VALUE`)
+  return [pair.slice(0, at), pair.slice(at + 1)]
+}))
 
 /** --detach, or stdin is no terminal to type into: launch and hand back the id. */
 const detached = (c: CommandContext) => flagValue(c, 'detach') || !c.io.stdin.isTTY

@@ -20,12 +20,18 @@ export const EVENT_TYPES = [
   'runner.session_changed',
   'runner.restarting',
   'runner.recovered',
+  'runner.rescheduled',
   'session.created',
   'budget.warning',
   'budget.exceeded',
   'node.registered',
   'node.lost',
   'node.recovered',
+  'node.stopped',
+  /** A host traded a join token for a node of its own (status down until its supervisor registers). */
+  'node.joined',
+  'join_token.created',
+  'join_token.revoked',
   'token.created',
   'token.revoked',
   'system.alert',
@@ -37,7 +43,7 @@ export const EVENT_TYPES = [
 
 export type EventType = typeof EVENT_TYPES[number]
 
-export type AggregateType = 'project' | 'runner' | 'session' | 'budget' | 'node' | 'token' | 'outbox' | 'daemon'
+export type AggregateType = 'project' | 'runner' | 'session' | 'budget' | 'node' | 'token' | 'join_token' | 'outbox' | 'daemon' | 'alert'
 
 export interface DomainEvent {
   eventId: string

@@ -2,6 +2,8 @@
 // which flags and variables its agent allows in launch-policy.ts. Flags and environment end up
 // in an agent's argv and environment (the spawner never uses a shell).
 import { errors } from '../errors.js'
+import { checkLabels, NODE_NAME_PATTERN } from '../nodes/node.js'
+import type { Labels } from '../nodes/ports.js'
 import { checkInteger, checkList, checkPattern, checkText } from '../validation.js'
 import { CONVERSATION_MODES, RUNTIME_TYPES, type ConversationMode } from './runner.js'
 
@@ -18,6 +20,10 @@ export interface LaunchInput {
   prompt?: string
   runtimeType?: string
   maxRestartAttempts?: number
+  /** Place the runner on this node (name or id). */
+  node?: string
+  /** Place it on a node whose labels include all of these. */
+  nodeSelector?: Record<string, string>
 }
 
 export const ENV_NAME_PATTERN = '^[A-Z_][A-Z0-9_]{0,127}$'
@@ -55,6 +61,8 @@ export interface CheckedLaunch {
   god: boolean
   prompt: string | null
   maxRestartAttempts: number
+  node: string | null
+  nodeSelector: Labels
 }
 
 export const checkLaunchInput = (input: LaunchInput, defaultAgent: string): CheckedLaunch => {
@@ -82,5 +90,7 @@ export const checkLaunchInput = (input: LaunchInput, defaultAgent: string): Chec
     god: input.god ?? false,
     prompt,
     maxRestartAttempts: checkInteger('maxRestartAttempts', input.maxRestartAttempts ?? 3, 0, 100),
+    node: input.node ? checkPattern('node', input.node, NODE_NAME_PATTERN, 'a node name or id') : null,
+    nodeSelector: checkLabels('nodeSelector', input.nodeSelector ?? {}),
   }
 }

@@ -4,6 +4,7 @@
 // shared/reference/reliability-and-performance.md, M8). Supervisors act on the rows later.
 import { errors } from '../errors.js'
 import type { EventType } from '../events/event.js'
+import { placeRunner } from '../nodes/placement.js'
 import { checkProjectPathForm } from '../projects/project-path.js'
 import { checkProjectPlacement, isInside, type ProjectPlacement } from '../projects/project-placement.js'
 import type { AgentCatalogue, Clock, IdGenerator, PathResolver, Repositories, RunnerFilter, TransactionRepositories, UnitOfWork } from '../ports.js'
@@ -113,7 +114,7 @@ export const createRunnerService = ({ repos, uow, clock, ids, paths, agents, pla
           projectName,
           projectPath: workingDirectory,
           agent: launch.agent,
-          nodeId: admission.nodeId,
+          nodeId: placeRunner(admission.nodes, { agent: launch.agent, node: launch.node, selector: launch.nodeSelector }),
           flags: launch.flags,
           capabilities: launch.capabilities,
           environment: launch.environment,
@@ -185,6 +186,14 @@ export const createRunnerService = ({ repos, uow, clock, ids, paths, agents, pla
         if (unstarted) {
           await runnerEvent(tx, 'runner.stopped', unstarted, actor, { reason: 'stopped before start', exit_code: null })
           return unstarted
+        }
+        // A lost runner's supervisor cannot be reached: the stop is recorded now, and should
+        // its node come back, the new generation fences it and it ends the process itself.
+        const unreachable = runner.status === 'lost' ? await tx.runners.terminateLost(id, at) : null
+        if (unreachable) {
+          if (unreachable.sessionId) await tx.supervision.endSession(unreachable.sessionId, unreachable.id)
+          await runnerEvent(tx, 'runner.stopped', unreachable, actor, { reason: 'stopped while its node was lost', exit_code: null })
+          return unreachable
         }
         const stopping = await tx.runners.requestStop(id, { force, timeoutSeconds, at })
         if (!stopping) throw errors.runnerNotActive(id, runner.status)

@@ -20,6 +20,7 @@ import { decideRestart, type RestartPolicy } from './restart-policy.js'
 import { syncSession } from './session-sync.js'
 import { createTranscriptArchiver, restoreOf } from './transcript-archiver.js'
 import { createTransitions } from './transitions.js'
+import type { Instruments } from '../instruments.js'
 
 export interface SupervisorSettings {
   capacity: number
@@ -29,6 +30,8 @@ export interface SupervisorSettings {
   restart: RestartPolicy
   /** sessions.archive_max_bytes: how much of one transcript is archived into the database. */
   archiveMaxBytes: number
+  /** supervisor.on_shutdown: what a graceful stop does with this node's runners (default handover). */
+  onShutdown?: 'stop' | 'handover'
 }
 
 export interface Tracked {
@@ -57,6 +60,8 @@ export interface NodeSupervisorDeps {
   settings: SupervisorSettings
   /** Heartbeats are ephemeral: published straight to the bus when given, never through the outbox. */
   publishHeartbeats?: HeartbeatTickDeps['publishHeartbeats']
+  /** Launch-to-running and heartbeat ingest times, for /metrics. */
+  instruments?: Instruments
 }
 
 const planFor = (runner: Runner): Omit<StartPlan, 'restore'> => ({
@@ -287,13 +292,26 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
       schedule(0)
       heartbeat.start()
     },
-    /** Stops every agent (their runners are picked up again by the next supervisor on this node). */
+    /**
+     * Stops every agent, then records what becomes of their runners (settings.onShutdown):
+     * stopped, or handed back for any node to resume. When that cannot be written (the database
+     * is down) they stay as they are and the reconciler moves them once their TTL runs out.
+     */
     async stop () {
       shuttingDown = true
       if (timer) clearTimeout(timer)
       heartbeat.stop()
       await passing
       await Promise.all([...live.values()].map(t => t.agent.stop(settings.stopTimeoutMs).catch(() => {})))
+      // Exits and failures seen before the stop are written first, so they are not handed over.
+      for (const [runnerId, write] of unreported) await report(runnerId, write)
+      const mode = settings.onShutdown ?? 'handover'
+      try {
+        const released = await transitions.release(mode)
+        log.info({ onShutdown: mode, ...released }, 'released this node\'s runners')
+      } catch (err) {
+        log.warn({ err, onShutdown: mode }, 'could not release this node\'s runners; the reconciler will once their heartbeats expire')
+      }
     },
     liveCount: () => live.size,
   }

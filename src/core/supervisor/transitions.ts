@@ -3,6 +3,7 @@
 // person, failed by the reconciler, restarted by a newer life) and nothing was written.
 import { budgetEventsOf } from '../budgets/budget-events.js'
 import { inProjectOrder, type DomainEvent, type EventType } from '../events/event.js'
+import { noInstruments, type Instruments } from '../instruments.js'
 import type { Clock, IdGenerator, NodeRegistration, RunnerBeat, UnitOfWork } from '../ports.js'
 import { runnerEventOf, type Runner } from '../runners/runner.js'
 import type { ExitStatus } from './agent-runtime.js'
@@ -12,12 +13,13 @@ export const SUPERVISOR_ACTOR = 'supervisor'
 /** A session as a live agent reports it. */
 export interface SeenSession { sessionId: string, transcriptPath: string | null, resumable: boolean }
 
-export const createTransitions = ({ uow, clock, ids, node, actor = SUPERVISOR_ACTOR }: {
+export const createTransitions = ({ uow, clock, ids, node, actor = SUPERVISOR_ACTOR, instruments = noInstruments }: {
   uow: UnitOfWork
   clock: Clock
   ids: IdGenerator
   node: Pick<NodeRegistration, 'id'>
   actor?: string
+  instruments?: Instruments
 }) => {
   const event = (runner: Runner, type: EventType, data: Record<string, unknown>) =>
     runnerEventOf(runner, type, actor, { node_id: node.id, ...data }, { ids, clock })
@@ -42,20 +44,25 @@ export const createTransitions = ({ uow, clock, ids, node, actor = SUPERVISOR_AC
 
   return {
     /** One heartbeat batch for the node, with the budget events the tokens it counts cause. */
-    heartbeat: (beats: RunnerBeat[]) => uow.run(async tx => {
-      const outcome = await tx.supervision.heartbeat(node.id, beats)
-      const events = outcome.budgets.flatMap(use => budgetEventsOf(use, actor, { ids, clock }))
-      if (outcome.nodeRecovered) events.push(nodeEvent('node.recovered', outcome.nodeRecovered.seq, { name: outcome.nodeRecovered.name }))
-      await tx.events.appendMany(inProjectOrder(events))
+    heartbeat: async (beats: RunnerBeat[]) => {
+      const ingested = instruments.heartbeatIngest()
+      const outcome = await uow.run(async tx => {
+        const outcome = await tx.supervision.heartbeat(node.id, beats)
+        const events = outcome.budgets.flatMap(use => budgetEventsOf(use, actor, { ids, clock }))
+        if (outcome.nodeRecovered) events.push(nodeEvent('node.recovered', outcome.nodeRecovered.seq, { name: outcome.nodeRecovered.name }))
+        await tx.events.appendMany(inProjectOrder(events))
+        return outcome
+      })
+      ingested()
       return outcome
-    }),
+    },
 
     /** Registers this node (or registers it again after a restart), with its node.registered event. */
     register: (registration: NodeRegistration) => uow.run(async tx => {
       const outcome = await tx.supervision.registerNode(registration)
       if (typeof outcome === 'string') return outcome
-      const { name, hostname, version, capacity, attachUrl } = registration
-      await tx.events.append(nodeEvent('node.registered', outcome.seq, { name, hostname, version, capacity, attach_url: attachUrl }))
+      const { name, hostname, version, capacity, attachUrl, labels = {}, agents = {} } = registration
+      await tx.events.append(nodeEvent('node.registered', outcome.seq, { name, hostname, version, capacity, attach_url: attachUrl, labels, agents }))
       return 'ok' as const
     }),
 
@@ -89,6 +96,12 @@ export const createTransitions = ({ uow, clock, ids, node, actor = SUPERVISOR_AC
       }
       await tx.events.appendMany(inProjectOrder(events))
       return moved
+    }).then(moved => {
+      // Launch to running, for first starts only: a restart's start is not a launch's.
+      for (const row of moved.values()) {
+        if (row.restartAttempts === 0 && row.startedAt) instruments.runnerRunning((row.startedAt.getTime() - row.createdAt.getTime()) / 1000)
+      }
+      return moved
     }),
 
     /** pending → starting for several first starts in one unit of work. */
@@ -114,6 +127,20 @@ export const createTransitions = ({ uow, clock, ids, node, actor = SUPERVISOR_AC
       const data = { reason, exit_code: exit?.code ?? null, signal: exit?.signal ?? null }
       await tx.events.append(event(row, status === 'terminated' ? 'runner.stopped' : 'runner.failed', data))
       return row
+    }),
+
+    /** The supervisor's graceful stop, after its agents ended (supervisor.on_shutdown). */
+    release: (mode: 'stop' | 'handover') => uow.run(async tx => {
+      const { stopped, handedOver, node: down } = await tx.supervision.releaseNode(node.id, mode)
+      for (const row of stopped) if (row.sessionId) await tx.supervision.endSession(row.sessionId, row.id)
+      await tx.events.appendMany(inProjectOrder([
+        ...stopped.map(row => event(row, 'runner.stopped', { reason: 'supervisor_shutdown', exit_code: null, signal: null })),
+        ...handedOver.map(row => event(row, 'runner.rescheduled', {
+          reason: 'supervisor_shutdown', from_node_id: node.id, node_id: '', session_id: row.sessionId, conversation_mode: row.conversationMode,
+        })),
+        ...(down ? [nodeEvent('node.stopped', down.seq, { name: down.name, on_shutdown: mode })] : []),
+      ]))
+      return { stopped: stopped.length, handedOver: handedOver.length }
     }),
 
     recovered: (runnerId: string, generation: number) => uow.run(async tx => {

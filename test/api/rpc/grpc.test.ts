@@ -58,6 +58,10 @@ t.test(`the gRPC port on ${backendName()}`, async t => {
     t.not(missing.code, 0)
     t.match(missing.stderr, /not_found/)
     t.match(missing.stderr, /project not found: no-such-project/)
+    // Timed for /metrics as gRPC, with the code it ended with.
+    const timed = await ctx.metrics.registry.getSingleMetricAsString('stratavore_rpc_duration_seconds')
+    t.match(timed, /stratavore_rpc_duration_seconds_count\{service="stratavore.v1.ProjectService",method="GetProject",protocol="grpc",code="not_found"\} 1$/m)
+    t.match(timed, /stratavore_rpc_duration_seconds_count\{service="stratavore.v1.RunnerService",method="LaunchRunner",protocol="grpc",code="ok"\} 1$/m)
   })
 
   t.test('connect-node gRPC transport over HTTP/2', async t => {

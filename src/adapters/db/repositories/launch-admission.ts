@@ -1,11 +1,11 @@
 // The one statement a launch reads under its project lock: the project, its quota, its active
-// runner count, an exhausted budget if any, the node to place the runner on, and the head of the
+// runner count, an exhausted budget if any, every node with its load (for placement), and the head of the
 // project's audit chain (handed to the transaction's event log, so the launch's append needs no
 // read of its own). It is written
 // as flat SQL rather than composed with the query builder because it runs on every launch, and
 // building a nested drizzle query costs more CPU than Postgres spends answering it.
 import { sql } from 'drizzle-orm'
-import type { BudgetStatus, LaunchAdmission } from '../../../core/ports.js'
+import type { BudgetStatus, LaunchAdmission, PlacementCandidate } from '../../../core/ports.js'
 import { DEFAULT_MAX_CONCURRENT_RUNNERS } from '../../../core/projects/project.js'
 import { rowsOf, type Db } from '../client.js'
 import { toChainHead, type ChainLocks } from './event-log.js'
@@ -16,7 +16,7 @@ interface AdmissionRow {
   maxConcurrentRunners: number
   activeRunners: number
   exhaustedBudget: { scope: BudgetStatus['scope'], scopeId: string, limitTokens: number | string, usedTokens: number | string } | null
-  nodeId: string | null
+  nodes: PlacementCandidate[]
   chainSeq: number | null
   chainMac: string | null
 }
@@ -32,13 +32,11 @@ export const readLaunchAdmission = async (db: Db, locks: ChainLocks, project: st
         where b.period_start <= ${when}::timestamptz and b.period_end > ${when}::timestamptz and b.used_tokens >= b.limit_tokens
           and (b.scope = 'global' or (b.scope = 'project' and b.scope_id = p.name))
         order by b.scope limit 1) as "exhaustedBudget",
-      (select n.id from nodes n
-         left join runners r on r.node_id = n.id and r.status not in ('terminated', 'failed')
-        where n.status = 'ready'
-        group by n.id, n.capacity
-       having count(r.id) < n.capacity
-        order by n.capacity - count(r.id) desc, n.id
-        limit 1) as "nodeId",
+      (select coalesce(json_agg(json_build_object('id', n.id, 'name', n.name, 'status', n.status, 'capacity', n.capacity,
+                'labels', n.labels, 'agents', n.agents,
+                'activeRunners', (select count(*) from runners r where r.node_id = n.id and r.status not in ('terminated', 'failed')))
+                order by n.id), '[]'::json)
+         from nodes n) as "nodes",
       h.chain_seq as "chainSeq", h.mac as "chainMac"
     from projects p left join resource_quotas q on q.project_name = p.name
       left join lateral (select e.chain_seq, e.mac from events e where e.chain = p.name order by e.chain_seq desc limit 1) h on true

@@ -7,7 +7,7 @@
 //      └────refused (attempts used up)──> dead (and a system.alert.error event)
 import { and, asc, inArray, isNull, lte, sql } from 'drizzle-orm'
 import type { OutboxRepository } from '../../../core/ports.js'
-import type { Db } from '../client.js'
+import { rowsOf, type Db } from '../client.js'
 import { outbox } from '../schema.js'
 
 export const createOutboxRepository = (db: Db): OutboxRepository => ({
@@ -21,6 +21,7 @@ export const createOutboxRepository = (db: Db): OutboxRepository => ({
       attempts: outbox.attempts,
       maxAttempts: outbox.maxAttempts,
       createdAt: outbox.createdAt,
+      ageSeconds: sql<number>`extract(epoch from now() - ${outbox.createdAt})::float8`.mapWith(Number),
     }).from(outbox)
       .where(and(isNull(outbox.deliveredAt), isNull(outbox.deadAt), lte(outbox.nextAttemptAt, sql`now()`)))
       // The order of outbox_pending_idx (next_attempt_at, id), so the claim is a range scan of
@@ -47,10 +48,10 @@ export const createOutboxRepository = (db: Db): OutboxRepository => ({
   },
 
   async backlog () {
-    const [row] = await db.select({
-      pending: sql<number>`count(*) filter (where ${outbox.deliveredAt} is null and ${outbox.deadAt} is null)`.mapWith(Number),
-      dead: sql<number>`count(*) filter (where ${outbox.deadAt} is not null)`.mapWith(Number),
-    }).from(outbox)
-    return row ?? { pending: 0, dead: 0 }
+    // Two counts over the partial indexes (pending, dead): never the delivered history.
+    const [row] = rowsOf<{ pending: number, dead: number }>(await db.execute(sql`
+      select (select count(*) from outbox where delivered_at is null and dead_at is null)::int as pending,
+        (select count(*) from outbox where dead_at is not null)::int as dead`))
+    return { pending: Number(row?.pending ?? 0), dead: Number(row?.dead ?? 0) }
   },
 })

@@ -75,6 +75,14 @@ export const createRunnerRepository = (db: Db): RunnerRepository => ({
     return row ? toRunner(row) : null
   },
 
+  async terminateLost (id, at) {
+    const [row] = await db.update(runners)
+      .set({ status: 'terminated', desiredState: 'stopped', generation: sql`${runners.generation} + 1`, stopRequestedAt: at, terminatedAt: at, updatedAt: at, ...bumpSeq })
+      .where(and(eq(runners.id, id), eq(runners.status, 'lost')))
+      .returning()
+    return row ? toRunner(row) : null
+  },
+
   async terminateUnstarted (id, at) {
     const [row] = await db.update(runners)
       .set({ status: 'terminated', desiredState: 'stopped', stopRequestedAt: at, terminatedAt: at, updatedAt: at, ...bumpSeq })

@@ -22,11 +22,13 @@ export const createSupervisionRepository = (db: Db): SupervisionRepository => ({
     if (byName && byName.id !== node.id) return 'name_taken'
     const rows = await db.insert(nodes).values({
       id: node.id, name: node.name, hostname: node.hostname, version: node.version, capacity: node.capacity, status: 'ready',
-      credentialHash: node.credentialHash, attachUrl: node.attachUrl, attachKey: node.attachKey, lastHeartbeat: sql`now()`, eventSeq: 1,
+      labels: node.labels ?? {}, agents: node.agents ?? {}, credentialHash: node.credentialHash, attachUrl: node.attachUrl, attachKey: node.attachKey, lastHeartbeat: sql`now()`, eventSeq: 1,
     }).onConflictDoUpdate({
       target: nodes.id,
       set: {
         name: node.name, hostname: node.hostname, version: node.version, capacity: node.capacity, status: 'ready',
+        // What the supervisor reports now, under the labels an admin pinned through its join token.
+        labels: sql`${JSON.stringify(node.labels ?? {})}::jsonb || ${nodes.pinnedLabels}`, agents: node.agents ?? {},
         attachUrl: node.attachUrl, attachKey: node.attachKey, lastHeartbeat: sql`now()`, updatedAt: sql`now()`,
         eventSeq: sql`${nodes.eventSeq} + 1`,
       },
@@ -34,6 +36,22 @@ export const createSupervisionRepository = (db: Db): SupervisionRepository => ({
       setWhere: eq(nodes.credentialHash, node.credentialHash),
     }).returning({ seq: nodes.eventSeq })
     return rows.length === 1 ? { seq: rows[0]!.seq } : 'credential_mismatch'
+  },
+
+  async releaseNode (nodeId, mode) {
+    // Runners already asked to stop end as stopped either way; `paused` ones hold no process
+    // and stay as they are.
+    const onNode = and(eq(runners.nodeId, nodeId), inArray(runners.status, ['pending', 'starting', 'running', 'stopping']))
+    const ended = { status: 'terminated', desiredState: 'stopped', terminatedAt: sql`now()`, ...bumpSeq } as const
+    const stopped = await db.update(runners).set(ended)
+      .where(and(onNode, mode === 'stop' ? sql`true` : eq(runners.desiredState, 'stopped'))).returning()
+    const handedOver = mode === 'stop' ? [] : await db.update(runners).set({
+      status: 'pending', nodeId: null, generation: sql`${runners.generation} + 1`, runtimeId: '', startedAt: null, lastHeartbeat: null,
+      conversationMode: sql`case when ${runners.sessionId} is null then ${runners.conversationMode} else 'resume' end`, ...bumpSeq,
+    }).where(and(onNode, eq(runners.desiredState, 'running'))).returning()
+    const [node] = await db.update(nodes).set({ status: 'down', eventSeq: sql`${nodes.eventSeq} + 1`, updatedAt: sql`now()` })
+      .where(eq(nodes.id, nodeId)).returning({ name: nodes.name, seq: nodes.eventSeq })
+    return { stopped: stopped.map(toRunner), handedOver: handedOver.map(toRunner), node: node ?? null }
   },
 
   async nodeAttachInfo (nodeId) {
@@ -44,8 +62,10 @@ export const createSupervisionRepository = (db: Db): SupervisionRepository => ({
 
   async claimUnassigned (nodeId, limit) {
     if (limit <= 0) return []
+    // Only runners whose agent this node has (a node that reported no agents takes any).
+    const nodeAgents = sql`(select ${nodes.agents} from ${nodes} where ${nodes.id} = ${nodeId})`
     const candidates = db.select({ id: runners.id }).from(runners)
-      .where(and(isNull(runners.nodeId), eq(runners.status, 'pending')))
+      .where(and(isNull(runners.nodeId), eq(runners.status, 'pending'), sql`(${nodeAgents} = '{}'::jsonb or jsonb_exists(${nodeAgents}, ${runners.agent}))`))
       .orderBy(asc(runners.id)).limit(limit).for('update', { skipLocked: true })
     const rows = await db.update(runners).set({ nodeId, ...bumpSeq })
       .where(and(inArray(runners.id, candidates), isNull(runners.nodeId), eq(runners.status, 'pending')))

@@ -1,21 +1,26 @@
 // Daemon instances and the global counters behind /status and /metrics.
-import { count, eq, notInArray, sql, sum } from 'drizzle-orm'
+import { count, eq, sql } from 'drizzle-orm'
 import type { DaemonRepository, StatsRepository } from '../../../core/ports.js'
-import { TERMINAL_STATUSES } from '../../../core/runners/runner.js'
-import type { Db } from '../client.js'
-import { daemonInstances, runners, sessions } from '../schema.js'
+import { rowsOf, type Db } from '../client.js'
+import { daemonInstances, runners } from '../schema.js'
 
 export const createStatsRepository = (db: Db): StatsRepository => ({
   async globalCounts () {
+    // Active runners over runners_active_idx; sessions and tokens from the fleet counters
+    // (drizzle/0011_metric_counters.sql), since both tables only grow.
     const [active] = await db.select({ runners: count(), projects: sql<number>`count(distinct ${runners.projectName})`.mapWith(Number) })
-      .from(runners).where(notInArray(runners.status, [...TERMINAL_STATUSES]))
-    const [tokens] = await db.select({ total: sum(runners.tokensUsed).mapWith(Number) }).from(runners)
-    const [sessionCount] = await db.select({ n: count() }).from(sessions)
+      .from(runners).where(sql`${runners.status} not in ('terminated', 'failed')`)
+    const totals = rowsOf<{ name: string, value: number }>(await db.execute(sql`
+      select name, sum(value)::float8 as value from (
+        select name, value from metric_counters where name in ('sessions', 'tokens')
+        union all select name, delta from metric_counter_deltas where name in ('sessions', 'tokens')
+      ) c group by name`))
+    const total = (name: string) => Number(totals.find(t => t.name === name)?.value ?? 0)
     return {
       activeRunners: active?.runners ?? 0,
       activeProjects: active?.projects ?? 0,
-      totalSessions: sessionCount?.n ?? 0,
-      tokensUsed: tokens?.total ?? 0,
+      totalSessions: total('sessions'),
+      tokensUsed: total('tokens'),
     }
   },
 })
