@@ -118,6 +118,13 @@ export const CONFIG_SPEC = {
     // as stopped, or handed back unassigned (resuming their conversations) for any node to take.
     on_shutdown: oneOf('handover', ['handover', 'stop']),
   },
+  sessions: {
+    // Bytes of one session's transcript (Claude JSONL, Codex rollout) the supervisor archives
+    // into the database, compressed, so the session can be resumed on any node. A transcript
+    // that grows past it is no longer archived (its chunks are dropped) and resumes only on the
+    // node whose disk holds it; 0 archives none.
+    archive_max_bytes: int(64 * 1024 * 1024, 0, 1024 * 1024 * 1024),
+  },
   relay: {
     // Rows claimed and published per transaction (the confirm window).
     batch_size: int(200, 1, 5000),
@@ -190,6 +197,9 @@ export const SECRET_FILE_TWINS: Array<[secretPath: string, filePath: string]> = 
 
 export const AGENT_KINDS = ['claude', 'codex', 'gemini', 'aider', 'opencode', 'generic'] as const
 export type AgentKind = typeof AGENT_KINDS[number]
+// The CLIs that resume a conversation by its id (agent-clis.md): a session of another kind
+// (aider keeps a chat file, a generic program nothing) cannot be resumed.
+export const RESUMABLE_AGENT_KINDS: ReadonlySet<AgentKind> = new Set(['claude', 'codex', 'gemini', 'opencode'])
 export const AGENT_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/
 
 // The CLIs as their packages install them; `generic` has no default and needs a command.

@@ -36,6 +36,7 @@ import { createProjectService, type ProjectService } from './core/projects/proje
 import { createAttachService, type AttachService } from './core/runners/attach-service.js'
 import { createRunnerService, type RunnerService } from './core/runners/runner-service.js'
 import { DEFAULT_LAUNCH_ENV } from './core/runners/launch-policy.js'
+import { RESUMABLE_AGENT_KINDS } from './config-spec.js'
 import { createSessionService, type SessionService } from './core/sessions/session-service.js'
 import { createStatusService, type StatusService } from './core/status/status-service.js'
 import { createHeartbeatService, type HeartbeatService } from './core/supervisor/heartbeat-service.js'
@@ -112,6 +113,8 @@ export const agentCatalogue = (config: Config): AgentCatalogue => ({
     const agent = config.agents[name]
     return { launchEnv: agent?.launchEnv ?? DEFAULT_LAUNCH_ENV, allowFlags: agent?.allowFlags ?? [] }
   },
+  kindOf: name => Object.hasOwn(config.agents, name) ? config.agents[name]!.kind : null,
+  canResume: name => Object.hasOwn(config.agents, name) && RESUMABLE_AGENT_KINDS.has(config.agents[name]!.kind),
 })
 
 export const openConfiguredDatabase = (config: Config): Promise<Database> => config.databaseUrl
@@ -200,7 +203,7 @@ export const createContext = async (config: Config, logger: Logger, options: Con
       runners,
       attach: createAttachService({ repos, getRunner: runners.get }),
       heartbeats: createHeartbeatService({ repos, uow, clock, ids, hashCredential: credentialHash, instruments: metrics.instruments }),
-      sessions: createSessionService({ repos }),
+      sessions: createSessionService({ repos, archiveMaxBytes: config.sessions.archive_max_bytes }),
       status: createStatusService({ repos, clock, daemonId: instance.id, staleAfterSeconds }),
       metrics,
       alerts,

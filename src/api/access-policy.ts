@@ -28,6 +28,9 @@ export const ROUTE_ACCESS: Readonly<Record<string, Access>> = {
 
   'GET /api/v1/sessions': 'viewer',
   'GET /api/v1/sessions/:id': 'viewer',
+  // A transcript holds every tool's full output (files read, commands' results), more than a
+  // viewer is shown of a terminal: exported by those who may run agents.
+  'GET /api/v1/sessions/:id/transcript': 'operator',
 
   'GET /api/v1/events': 'viewer',
   'GET /api/v1/audit/verify': 'viewer',
@@ -82,6 +85,7 @@ export const RPC_ACCESS: Readonly<Record<string, Access>> = {
 
   'stratavore.v1.SessionService/ListSessions': 'viewer',
   'stratavore.v1.SessionService/GetSession': 'viewer',
+  'stratavore.v1.SessionService/ExportSessionTranscript': 'operator',
 
   'stratavore.v1.SystemService/GetStatus': 'viewer',
   'stratavore.v1.SystemService/GetMetrics': 'viewer',

@@ -81,7 +81,12 @@ export const COMMANDS: CommandSpec[] = [
     },
   },
   { name: 'reconcile', args: '', arity: [0, 0], summary: 'one reconcile pass now: silent runners become lost, then failed', options: {} },
-  { name: 'sessions', args: '<project>', arity: [1, 1], completes: ['project'], summary: 'the project\'s agent sessions, most recent first', options: {} },
+  {
+    name: 'sessions', args: '<project> | export <session>', arity: [1, 2], completes: ['project', 'none'],
+    summary: 'the project\'s agent sessions, most recent first; `export <session>` writes a session\'s archived transcript',
+    details: 'export writes the transcript (Claude Code JSONL, Codex rollout) as the agent wrote it, up to the last heartbeat, to stdout\nor to --output FILE. A transcript past sessions.archive_max_bytes is not archived: export it on the node that ran it.',
+    options: { output: { type: 'string', short: 'o', value: 'FILE', help: 'export: write the transcript to FILE instead of stdout' } },
+  },
   { name: 'resume', args: '<project> [session]', arity: [1, 2], completes: ['project', 'none'], summary: 'launch a runner resuming a session (picked when not given)', options: { ...LAUNCH_OPTIONS } },
   { name: 'continue', args: '<project>', arity: [1, 1], completes: ['project'], summary: 'launch a runner continuing the project\'s latest conversation', options: { ...LAUNCH_OPTIONS } },
   {

@@ -91,6 +91,7 @@ export const createApi = (baseUrl: string, credential: Credential) => {
     runners: createClient(RunnerService, unary),
     runnerStreams: createClient(RunnerService, streaming),
     sessions: createClient(SessionService, unary),
+    sessionStreams: createClient(SessionService, streaming),
     system: createClient(SystemService, unary),
     events: createClient(EventService, streaming),
     tokens: createClient(TokenService, unary),

@@ -75,6 +75,22 @@ export const errors = {
   projectArchived: (name: string) => make('PROJECT_ARCHIVED', 'failed_precondition')(`project is archived: ${name}`, { name }),
   projectHasActiveRunners: (name: string, active: number) =>
     make('PROJECT_HAS_ACTIVE_RUNNERS', 'failed_precondition')(`project ${name} has ${active} active runner(s); stop them first`, { name, active }),
+  // A session is one conversation: a second runner on it would interleave two processes'
+  // writes to one transcript. The live runner is named so that a client can attach instead.
+  sessionHasLiveRunner: (id: string, runnerId: string) =>
+    make('SESSION_HAS_LIVE_RUNNER', 'failed_precondition')(`session ${id} is live in runner ${runnerId}: attach to it instead of resuming`, { id, runnerId }),
+  sessionNotResumable: (id: string, agent: string, reason: string) =>
+    make('SESSION_NOT_RESUMABLE', 'failed_precondition')(`session ${id} (agent ${agent}) cannot be resumed: ${reason}`, { id, agent }),
+  sessionNotInProject: (id: string, project: string, owner: string) =>
+    make('SESSION_NOT_IN_PROJECT', 'invalid_argument')(`session ${id} belongs to project ${owner}, not ${project}`, { id, project: owner }),
+  sessionAgentMismatch: (id: string, agent: string, sessionAgent: string) =>
+    make('SESSION_AGENT_MISMATCH', 'invalid_argument')(`session ${id} is a conversation of agent ${sessionAgent}; agent ${agent} cannot resume it`, { id, agent, sessionAgent }),
+  transcriptNotArchived: (id: string) =>
+    make('TRANSCRIPT_NOT_ARCHIVED', 'not_found')(`session ${id} has no archived transcript`, { id }),
+  transcriptOverArchiveLimit: (id: string, bytes: number, limit: number) =>
+    make('TRANSCRIPT_OVER_ARCHIVE_LIMIT', 'failed_precondition')(
+      `the transcript of session ${id} grew past the archive limit (${bytes} bytes read, sessions.archive_max_bytes ${limit}) and is not archived; it stays on the node that ran it`,
+      { id, bytes, limit }),
   runnerNotActive: (id: string, status: string) =>
     make('RUNNER_NOT_ACTIVE', 'failed_precondition')(`runner not active: ${id} is ${status}`, { id, status }),
 

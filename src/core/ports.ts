@@ -9,7 +9,7 @@ import type { DomainEvent } from './events/event.js'
 import type { NewProject, Project, ProjectStatus } from './projects/project.js'
 import type { LaunchPolicy } from './runners/launch-policy.js'
 import type { ConversationMode, Runner, RunnerStatus } from './runners/runner.js'
-import type { Session } from './sessions/session.js'
+import type { Session, TranscriptPosition, TranscriptSlice } from './sessions/session.js'
 
 export interface Clock { now(): Date }
 
@@ -35,6 +35,10 @@ export interface AgentCatalogue {
   defaultAgent: string
   /** What a launch request may add to this agent's flags and environment (a known agent). */
   launchPolicy(name: string): LaunchPolicy
+  /** The CLI kind behind an agent name (null: not configured here); two names of one kind share sessions. */
+  kindOf(name: string): string | null
+  /** Whether the agent's CLI can resume a conversation by its id. */
+  canResume(name: string): boolean
 }
 
 /** What a launch must know about its project, read in one statement under the project lock. */
@@ -94,6 +98,8 @@ export interface RunnerRepository {
   list(filter: RunnerFilter & { limit: number, beforeId?: string }): Promise<Runner[]>
   count(filter: RunnerFilter): Promise<number>
   countActive(project: string): Promise<number>
+  /** The project's newest runner not yet finished that holds (or will resume) this session. */
+  activeForSession(project: string, sessionId: string): Promise<Runner | null>
   /** Conditional: only a non-terminal runner is changed; null otherwise. */
   requestStop(id: string, stop: StopRequest): Promise<Runner | null>
   /** Conditional: only a runner no supervisor has started yet (pending) is terminated. */
@@ -105,6 +111,21 @@ export interface RunnerRepository {
 export interface SessionRepository {
   find(id: string): Promise<Session | null>
   list(filter: { project?: string, runnerId?: string, resumableOnly?: boolean, limit: number }): Promise<Session[]>
+}
+
+export interface TranscriptRepository {
+  /** Null when there is no such session. */
+  position(sessionId: string): Promise<TranscriptPosition | null>
+  /**
+   * Adds the slice if the session's transcript ends where it starts (else null: another writer
+   * or a reset moved it), with its messages and summary; past `maxBytes` the archive is dropped
+   * and only the count goes on. Several statements: run it in a unit of work.
+   */
+  append(sessionId: string, slice: TranscriptSlice, maxBytes: number): Promise<TranscriptPosition | null>
+  /** The file was rewritten (it shrank): forget what was read of it. */
+  reset(sessionId: string): Promise<void>
+  /** The archived transcript, decompressed, chunk by chunk in order, up to `endBytes` (a position read before). */
+  read(sessionId: string, endBytes: number): AsyncIterable<Uint8Array>
 }
 
 export interface QuotaRepository {
@@ -316,7 +337,7 @@ export interface SupervisionRepository {
   /** The session's last runner has ended: it is no longer live (it stays resumable). */
   endSession(sessionId: string, runnerId: string): Promise<void>
   /** Inserts the session unless it exists; true when it was new. */
-  recordSession(session: { id: string, runnerId: string, project: string, agent: string, transcriptPath: string | null, resumedFrom: string | null }): Promise<boolean>
+  recordSession(session: { id: string, runnerId: string, project: string, agent: string, transcriptPath: string | null, resumedFrom: string | null, resumable: boolean }): Promise<boolean>
   /** One statement for the whole host: fenced by generation, timed by the database clock. */
   heartbeat(nodeId: string, beats: RunnerBeat[]): Promise<HeartbeatOutcome>
 }
@@ -325,6 +346,7 @@ export interface Repositories {
   projects: ProjectRepository
   runners: RunnerRepository
   sessions: SessionRepository
+  transcripts: TranscriptRepository
   quotas: QuotaRepository
   budgets: BudgetRepository
   nodes: NodeRepository

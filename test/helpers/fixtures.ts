@@ -20,6 +20,6 @@ export const createProject = async (t: TapTest, ctx: Context, options: { name?: 
 }
 
 /** Sessions are written by supervisors; tests of the read side insert them directly. */
-export const insertSession = async (ctx: Context, values: { id: string, projectName: string, runnerId?: string | null, tokensUsed?: number, resumable?: boolean, endedAt?: Date | null, lastMessageAt?: Date | null }) => {
+export const insertSession = async (ctx: Context, values: { id: string, projectName: string, agent?: string, runnerId?: string | null, tokensUsed?: number, resumable?: boolean, endedAt?: Date | null, lastMessageAt?: Date | null }) => {
   await ctx.database.db.insert(sessions).values({ agent: 'claude', ...values })
 }

@@ -4,8 +4,9 @@
 // keyed on message.id + requestId; a sidechain copy of a main-chain message is a replay.
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
+import { summaryLine } from './common.js'
 import { asRecord, count, str } from './jsonl-tail.js'
-import type { TokenUsage } from './types.js'
+import type { TokenUsage, TranscriptFacts } from './types.js'
 
 // The CLI truncates longer encoded names and appends a Bun.hash we cannot reproduce (§1.4).
 const MAX_ENCODED = 200
@@ -85,6 +86,62 @@ export const createClaudeUsageLedger = (): ClaudeUsageLedger => {
         sum.cacheCreationTokens += usage.cacheCreationTokens
       }
       return sum
+    },
+  }
+}
+
+/** The text of a user record that is a prompt (not a tool result, not the CLI's own meta record). */
+const promptText = (record: Record<string, unknown>): string | null => {
+  if (record.isMeta === true) return null
+  const content = asRecord(record.message)?.content
+  if (typeof content === 'string') return content
+  if (!Array.isArray(content)) return null
+  const blocks = content.map(asRecord)
+  if (blocks.some(b => b?.type === 'tool_result')) return null
+  const text = blocks.flatMap(b => b?.type === 'text' && typeof b.text === 'string' ? [b.text] : []).join(' ')
+  return text === '' ? null : text
+}
+
+// The session's name as Claude keeps it: a title the user gave beats one the model generated,
+// which beats an old-style summary record (agent-clis.md §1.5; 2.1.332 binary strings).
+const TITLE_FIELDS: Array<[type: string, field: string]> = [['custom-title', 'customTitle'], ['ai-title', 'aiTitle'], ['summary', 'summary']]
+
+/**
+ * Messages are the main chain's prompts and replies: an assistant reply is written as one record
+ * per content block (counted once, by message.id); tool results and sidechains are not messages.
+ */
+export const createClaudeTranscriptFacts = (): TranscriptFacts => {
+  const replies = new Set<string>()
+  let messages = 0
+  let titles: Array<string | null> = TITLE_FIELDS.map(() => null)
+  let firstPrompt: string | null = null
+  return {
+    add(record) {
+      const titleAt = TITLE_FIELDS.findIndex(([type]) => type === record.type)
+      if (titleAt >= 0) {
+        const title = str(record[TITLE_FIELDS[titleAt]![1]])
+        if (title) titles[titleAt] = summaryLine(title)
+        return
+      }
+      if (record.isSidechain === true) return
+      if (record.type === 'assistant') {
+        const id = str(asRecord(record.message)?.id) ?? str(record.uuid)
+        if (id && replies.has(id)) return
+        if (id) replies.add(id)
+        messages++
+      } else if (record.type === 'user') {
+        const text = promptText(record)
+        if (text === null) return
+        messages++
+        firstPrompt ??= summaryLine(text)
+      }
+    },
+    take() {
+      const facts = { messages, summary: titles.find(t => t !== null) ?? null, firstPrompt }
+      messages = 0
+      titles = TITLE_FIELDS.map(() => null)
+      firstPrompt = null
+      return facts
     },
   }
 }

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto'
 import { readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { childHome, flag, processEnv } from './common.js'
-import { claudeConfigDir, claudeProjectDir, createClaudeUsageLedger } from './claude-transcript.js'
+import { claudeConfigDir, claudeProjectDir, createClaudeTranscriptFacts, createClaudeUsageLedger } from './claude-transcript.js'
 import { createJsonlTail, parseJsonObject, sizeNow, str, type JsonlTail } from './jsonl-tail.js'
 import type { AgentAdapter, AgentInvocation, AgentLaunchSpec, AgentObserver } from './types.js'
 
@@ -126,4 +126,10 @@ const observe = (spec: AgentLaunchSpec, inv: AgentInvocation): AgentObserver => 
   }
 }
 
-export const claudeAdapter: AgentAdapter = { kind: 'claude', invocation, observe }
+export const claudeAdapter: AgentAdapter = {
+  kind: 'claude',
+  invocation,
+  observe,
+  transcriptHome: (spec, inv) => claudeConfigDir(processEnv(spec, inv), childHome(spec, inv)),
+  transcriptFacts: createClaudeTranscriptFacts,
+}

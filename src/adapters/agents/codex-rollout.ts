@@ -5,9 +5,9 @@
 // events (Codex also emits them for rate-limit updates) cannot double count that way.
 import { closeSync, openSync, readSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { subUsage } from './common.js'
+import { subUsage, summaryLine } from './common.js'
 import { asRecord, count, parseJsonObject } from './jsonl-tail.js'
-import type { TokenUsage } from './types.js'
+import type { TokenUsage, TranscriptFacts } from './types.js'
 
 const ROLLOUT = /^rollout-.*-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.jsonl$/
 
@@ -111,6 +111,48 @@ export const createRolloutUsage = (since: number): RolloutUsage => {
     total() {
       if (!latest) return null
       return subUsage(usageFromOpenAI(latest), usageFromOpenAI(before))
+    },
+  }
+}
+
+const itemText = (item: Record<string, unknown>): string | null => {
+  const content = Array.isArray(item.content) ? item.content.map(asRecord) : []
+  const text = content.flatMap(c => typeof c?.text === 'string' ? [c.text] : []).join(' ')
+  return text === '' ? null : text
+}
+
+/**
+ * Messages are the user's prompts and the agent's replies as Codex records them: 0.169 writes
+ * `item_completed` events with UserMessage / AgentMessage items, older versions `user_message`
+ * and `agent_message` events. The environment context Codex injects as a user response_item is
+ * not a prompt, so response_items are not read.
+ */
+export const createCodexTranscriptFacts = (): TranscriptFacts => {
+  let messages = 0
+  let firstPrompt: string | null = null
+  const prompt = (text: string | null) => {
+    messages++
+    if (text !== null) firstPrompt ??= summaryLine(text)
+  }
+  return {
+    add(record) {
+      const payload = asRecord(record.payload)
+      if (record.type !== 'event_msg' || !payload) return
+      if (payload.type === 'item_completed') {
+        const item = asRecord(payload.item)
+        if (item?.type === 'UserMessage') prompt(itemText(item))
+        else if (item?.type === 'AgentMessage') messages++
+      } else if (payload.type === 'user_message') {
+        prompt(typeof payload.message === 'string' ? payload.message : null)
+      } else if (payload.type === 'agent_message') {
+        messages++
+      }
+    },
+    take() {
+      const facts = { messages, summary: null, firstPrompt }
+      messages = 0
+      firstPrompt = null
+      return facts
     },
   }
 }

@@ -4,7 +4,7 @@
 // so it is only a fallback for brand-new threads whose rollout cannot be found.
 import { join } from 'node:path'
 import { childHome, processEnv } from './common.js'
-import { createRolloutUsage, discoverRollout, findRollout, usageFromOpenAI } from './codex-rollout.js'
+import { createCodexTranscriptFacts, createRolloutUsage, discoverRollout, findRollout, usageFromOpenAI } from './codex-rollout.js'
 import { asRecord, createJsonlTail, parseJsonObject, str, type JsonlTail } from './jsonl-tail.js'
 import type { AgentAdapter, AgentInvocation, AgentLaunchSpec, AgentObserver, TokenUsage } from './types.js'
 
@@ -36,9 +36,10 @@ const invocation = (spec: AgentLaunchSpec): AgentInvocation => {
   return { argv, env: {}, terminal: spec.prompt === null, sessionId: resumeId }
 }
 
+const codexHomeOf = (spec: AgentLaunchSpec, inv: AgentInvocation): string => processEnv(spec, inv).CODEX_HOME || join(childHome(spec, inv), '.codex')
+
 const observe = (spec: AgentLaunchSpec, inv: AgentInvocation): AgentObserver => {
-  const env = processEnv(spec, inv)
-  const codexHome = env.CODEX_HOME || join(childHome(spec, inv), '.codex')
+  const codexHome = codexHomeOf(spec, inv)
   const startedAt = Date.now()
   const rolloutUsage = createRolloutUsage(startedAt)
   let threadId = inv.sessionId
@@ -84,4 +85,6 @@ const observe = (spec: AgentLaunchSpec, inv: AgentInvocation): AgentObserver => 
   }
 }
 
-export const codexAdapter: AgentAdapter = { kind: 'codex', invocation, observe }
+export const codexAdapter: AgentAdapter = {
+  kind: 'codex', invocation, observe, transcriptHome: codexHomeOf, transcriptFacts: createCodexTranscriptFacts,
+}

@@ -28,6 +28,13 @@ export const subUsage = (a: TokenUsage, b: TokenUsage): TokenUsage => ({
   cacheCreationTokens: Math.max(0, a.cacheCreationTokens - b.cacheCreationTokens),
 })
 
+/** A title or prompt as a one-line summary: whitespace folded, at most 200 characters. */
+export const summaryLine = (text: string): string | null => {
+  const line = text.replace(/\s+/g, ' ').trim()
+  if (line === '') return null
+  return line.length > 200 ? `${line.slice(0, 199)}…` : line
+}
+
 /** `--name=value` form: a value starting with `-` stays a value, never a flag. */
 export const flag = (name: string, value: string): string => `${name}=${value}`
 

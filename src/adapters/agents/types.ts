@@ -73,8 +73,30 @@ export interface AgentObserver {
   close(): void
 }
 
+/** What a process's transcript records tell of the conversation, gathered as they are read. */
+export interface TranscriptFacts {
+  add(record: Record<string, unknown>): void
+  /** What the records added since the last take hold. */
+  take(): ConversationFacts
+}
+
+export interface ConversationFacts {
+  /** Prompts and replies (not tool calls and results, not the CLI's own bookkeeping). */
+  messages: number
+  /** The agent's own title or summary of the session, if one was written. */
+  summary: string | null
+  firstPrompt: string | null
+}
+
 export interface AgentAdapter {
   kind: AgentKind
   invocation(spec: AgentLaunchSpec): AgentInvocation
   observe(spec: AgentLaunchSpec, invocation: AgentInvocation): AgentObserver
+  /**
+   * The directory the CLI keeps its transcripts under (Claude's config dir, CODEX_HOME): a
+   * transcript's path relative to it is where another host's CLI looks for it. Absent: the
+   * adapter archives no transcript.
+   */
+  transcriptHome?(spec: AgentLaunchSpec, invocation: AgentInvocation): string
+  transcriptFacts?(): TranscriptFacts
 }

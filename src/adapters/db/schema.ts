@@ -18,6 +18,8 @@ const tokens = (name: string) => bigint(name, { mode: 'number' }).notNull().defa
 const xid8 = customType<{ data: string, driverData: string }>({ dataType: () => 'xid8' })
 // A snapshot as pg_current_snapshot() gives it (xmin:xmax:xip), in its text form.
 const pgSnapshot = customType<{ data: string, driverData: string }>({ dataType: () => 'pg_snapshot' })
+// Raw bytes; postgres.js hands back a Buffer, PGlite a Uint8Array.
+const bytea = customType<{ data: Uint8Array, driverData: Uint8Array }>({ dataType: () => 'bytea' })
 
 export const projects = pgTable('projects', {
   name: text('name').primaryKey(),
@@ -172,10 +174,30 @@ export const sessions = pgTable('sessions', {
   resumedFrom: text('resumed_from'),
   summary: text('summary'),
   transcriptPath: text('transcript_path'),
+  // The transcript's path under the agent CLI's home (CLAUDE_CONFIG_DIR, CODEX_HOME), where a
+  // supervisor on another node writes it back before resuming.
+  transcriptName: text('transcript_name'),
+  // Bytes of the transcript read so far: the archive's end, and where the next chunk starts.
+  transcriptBytes: tokens('transcript_bytes'),
+  // none (nothing read yet) ──read──> archived ──past sessions.archive_max_bytes──> over_limit
+  transcriptArchive: text('transcript_archive').notNull().default('none'),
   createdAt: ts('created_at').notNull().defaultNow(),
 }, t => [
   index('sessions_project_idx').on(t.projectName, t.lastMessageAt),
   index('sessions_runner_idx').on(t.runnerId),
+  check('sessions_transcript_archive_check', sql`${t.transcriptArchive} in ('none', 'archived', 'over_limit')`),
+])
+
+// A session's transcript as the supervisor read it, in gzip-compressed chunks keyed by the byte
+// offset where each starts; the chunks in offset order are the file.
+export const sessionTranscriptChunks = pgTable('session_transcript_chunks', {
+  sessionId: text('session_id').notNull().references(() => sessions.id, { onDelete: 'cascade' }),
+  offset: bigint('offset', { mode: 'number' }).notNull(),
+  rawBytes: integer('raw_bytes').notNull(),
+  data: bytea('data').notNull(),
+  createdAt: ts('created_at').notNull().defaultNow(),
+}, t => [
+  primaryKey({ columns: [t.sessionId, t.offset] }),
 ])
 
 // Outbox row states: pending ──publish+confirm──> delivered; pending ──attempts exhausted──> dead.
@@ -358,7 +380,7 @@ export const projectCapabilities = pgTable('project_capabilities', {
 }, t => [primaryKey({ columns: [t.projectName, t.capability] })])
 
 export const schema = {
-  projects, nodes, nodeJoinTokens, apiTokens, runners, sessions, outbox, events, eventFeed, eventFeedState, tokenBudgets, resourceQuotas, daemonInstances, projectCapabilities,
+  projects, nodes, nodeJoinTokens, apiTokens, runners, sessions, sessionTranscriptChunks, outbox, events, eventFeed, eventFeedState, tokenBudgets, resourceQuotas, daemonInstances, projectCapabilities,
   metricCounters, metricCounterDeltas, metricsLeader, alerts,
 }
 export type Schema = typeof schema

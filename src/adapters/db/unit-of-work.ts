@@ -19,6 +19,7 @@ import { createSessionRepository } from './repositories/sessions.js'
 import { createSupervisionRepository } from './repositories/supervision.js'
 import { createDaemonRepository, createStatsRepository } from './repositories/system.js'
 import { createTokenRepository } from './repositories/tokens.js'
+import { createTranscriptRepository } from './repositories/transcripts.js'
 
 /**
  * `locks` is what the transaction knows about the audit chains it has locked (see
@@ -28,6 +29,7 @@ export const createRepositories = (db: Db, audit: AuditSigner, locks = newChainL
   projects: createProjectRepository(db, locks),
   runners: createRunnerRepository(db),
   sessions: createSessionRepository(db),
+  transcripts: createTranscriptRepository(db),
   quotas: createQuotaRepository(db),
   budgets: createBudgetRepository(db),
   nodes: createNodeRepository(db),

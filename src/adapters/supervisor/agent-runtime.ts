@@ -11,9 +11,11 @@ import { createProcessTreeSampler } from '../pty/process-tree.js'
 import { spawnAgentProcess } from '../pty/spawn-agent.js'
 import type { AgentProcess } from '../pty/types.js'
 import type { Config } from '../../config.js'
+import { RESUMABLE_AGENT_KINDS } from '../../config-spec.js'
 import type { AgentRuntime, LiveAgent } from '../../core/supervisor/agent-runtime.js'
 import { inheritedEnvironment } from '../../core/supervisor/agent-environment.js'
 import { prepareAgentUsers } from './run-as.js'
+import { createTranscriptReader, restoreTranscript } from './transcript-files.js'
 
 /** In every agent's environment: finds a previous life's processes after a supervisor restart. */
 export const RUNNER_ID_VARIABLE = 'STRATAVORE_RUNNER_ID'
@@ -65,6 +67,9 @@ export const createAgentRuntime = (config: Config, { secrets = [] }: AgentRuntim
         runningAsRoot: runningAsRoot && !user,
       }
       const invocation = adapter.invocation(spec)
+      const home = adapter.transcriptHome?.(spec, invocation) ?? null
+      // Before the observer takes its baseline: the restored conversation is not this process's usage.
+      if (plan.restore && home !== null) await restoreTranscript(home, plan.restore, user ? { uid: user.uid, gid: user.gid } : undefined)
       const observer = adapter.observe(spec, invocation)
       // A resumed session's transcript already holds earlier lives' usage: count only what is new.
       await observer.poll()
@@ -93,6 +98,8 @@ export const createAgentRuntime = (config: Config, { secrets = [] }: AgentRuntim
         poll: () => observer.poll(),
         sessionId: () => observer.sessionId() ?? invocation.sessionId,
         transcriptPath: () => observer.transcriptPath(),
+        resumable: RESUMABLE_AGENT_KINDS.has(agent.kind),
+        readTranscript: createTranscriptReader(home, () => observer.transcriptPath(), adapter.transcriptFacts?.() ?? null),
         usage: () => subUsage(observer.usage(), before),
       }
     },

@@ -87,6 +87,8 @@ export const toSessionDto = (s: Session): SessionDto => ({
   resumable: s.resumable,
   resumedFrom: s.resumedFrom,
   summary: s.summary,
+  transcriptBytes: s.transcriptBytes,
+  transcriptArchive: s.transcriptArchive,
   createdAt: iso(s.createdAt),
 })
 

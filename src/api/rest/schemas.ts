@@ -10,6 +10,7 @@ import { PROJECT_PATH_RULE } from '../../core/projects/project-path.js'
 import { ENV_NAME_PATTERN, MAX_ENV_VALUE_LENGTH, MAX_ENV_VARS, MAX_FLAGS, MAX_FLAG_LENGTH, MAX_PROMPT_LENGTH, SESSION_ID_PATTERN } from '../../core/runners/launch-input.js'
 import { CONVERSATION_MODES, RUNNER_STATUSES, RUNTIME_TYPES } from '../../core/runners/runner.js'
 import { MAX_PAGE_SIZE } from '../../core/runners/runner-service.js'
+import { TRANSCRIPT_ARCHIVES } from '../../core/sessions/session.js'
 import { LabelsSchema } from './node-schemas.js'
 
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()])
@@ -179,7 +180,11 @@ export const SessionDto = Type.Object({
   cacheCreationTokens: Type.Integer(),
   resumable: Type.Boolean(),
   resumedFrom: Nullable(Type.String()),
-  summary: Nullable(Type.String()),
+  summary: Nullable(Type.String({ description: 'the agent\'s own title or summary of the session, else its first prompt' })),
+  transcriptBytes: Type.Integer({ description: 'bytes of the agent\'s transcript read so far (archived unless over the limit)' }),
+  transcriptArchive: Type.Union(TRANSCRIPT_ARCHIVES.map(v => Type.Literal(v)), {
+    description: 'none: nothing read yet; archived: in the database, so the session resumes on any node; over_limit: past sessions.archive_max_bytes, only on the disk of the node that ran it',
+  }),
   createdAt: DateTime,
 }, { $id: 'Session' })
 export type SessionDto = Static<typeof SessionDto>

@@ -12,14 +12,14 @@ import { PROJECT_STATUSES, type Project, type ProjectStatus as DomainProjectStat
 import type { ReconcileResult } from '../../core/runners/reconcile-service.js'
 import { CONVERSATION_MODES, RUNNER_STATUSES, type Runner, type RunnerStatus as DomainRunnerStatus } from '../../core/runners/runner.js'
 import { redactEnvironment, redactFlags } from '../../core/secrets.js'
-import type { Session } from '../../core/sessions/session.js'
+import { TRANSCRIPT_ARCHIVES, type Session } from '../../core/sessions/session.js'
 import type { DaemonStatus, GlobalMetrics } from '../../core/status/status-service.js'
 import { EventSchema } from '../../gen/stratavore/v1/events_pb.js'
 import { WatchEventsResponseSchema, type WatchEventsResponse } from '../../gen/stratavore/v1/event_service_pb.js'
 import { JoinTokenSchema, NodeSchema } from '../../gen/stratavore/v1/node_pb.js'
 import { ProjectSchema, ProjectStatus } from '../../gen/stratavore/v1/project_pb.js'
 import { ConversationMode, DesiredState, RunnerSchema, RunnerStatus } from '../../gen/stratavore/v1/runner_pb.js'
-import { SessionSchema } from '../../gen/stratavore/v1/session_pb.js'
+import { SessionSchema, type TranscriptArchive } from '../../gen/stratavore/v1/session_pb.js'
 import { ApiTokenSchema } from '../../gen/stratavore/v1/token_pb.js'
 import { DaemonStatusSchema, GlobalMetricsSchema, ReconcileResponseSchema, VerifyAuditLogResponseSchema } from '../../gen/stratavore/v1/system_pb.js'
 
@@ -42,6 +42,7 @@ const enumOf = <D extends string>(values: readonly D[]) => ({
 export const projectStatuses = enumOf<DomainProjectStatus>(PROJECT_STATUSES)
 export const runnerStatuses = enumOf<DomainRunnerStatus>(RUNNER_STATUSES)
 export const conversationModes = enumOf(CONVERSATION_MODES)
+export const transcriptArchives = enumOf(TRANSCRIPT_ARCHIVES)
 const DESIRED: Record<Runner['desiredState'], DesiredState> = { running: DesiredState.RUNNING, stopped: DesiredState.STOPPED }
 
 export const toProjectProto = (p: Project) => create(ProjectSchema, {
@@ -119,6 +120,8 @@ export const toSessionProto = (s: Session) => create(SessionSchema, {
   resumedFrom: unsetIfNull(s.resumedFrom),
   summary: unsetIfNull(s.summary),
   createdAt: time(s.createdAt),
+  transcriptBytes: BigInt(s.transcriptBytes),
+  transcriptArchive: transcriptArchives.toProto(s.transcriptArchive) as TranscriptArchive,
 })
 
 export const toDaemonStatusProto = (d: DaemonStatus) => create(DaemonStatusSchema, {

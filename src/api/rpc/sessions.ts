@@ -21,4 +21,13 @@ export const sessionService = (ctx: Context): ServiceImpl<typeof SessionService>
   async getSession (req) {
     return { session: toSessionProto(await ctx.sessions.get(checkShape(SessionParams, { id: req.id }).id)) }
   },
+
+  async * exportSessionTranscript (req) {
+    const transcript = await ctx.sessions.transcript(checkShape(SessionParams, { id: req.id }).id)
+    let first = true
+    for await (const data of transcript.chunks) {
+      yield first ? { data, fileName: transcript.fileName, totalBytes: BigInt(transcript.bytes) } : { data }
+      first = false
+    }
+  },
 })

@@ -143,7 +143,19 @@ export const resume: Command = async c => {
     if (!c.io.stdin.isTTY || wanted !== undefined) {
       throw new UsageError(`${matching.length} resumable sessions in ${project}${wanted !== undefined ? ` start with ${wanted}` : ''}; name one: stratavore resume ${project} <session> (see \`stratavore sessions ${project}\`)`)
     }
-    session = await pick(c.io, `resumable sessions in ${project}:`, matching.map(s => ({ value: s, label: `${s.id}  ${s.agent}  ${s.messageCount} messages  last ${ago(s.lastMessageAt ?? s.startedAt)}${s.summary ? `  ${s.summary.slice(0, 60)}` : ''}` })))
+    session = await pick(c.io, `resumable sessions in ${project}:`, matching.map(s => ({ value: s, label: `${s.id}  ${s.agent}  ${s.messageCount} messages  last ${ago(s.lastMessageAt ?? s.startedAt)}${s.endedAt ? '' : '  live'}${s.summary ? `  ${s.summary.slice(0, 60)}` : ''}` })))
+  }
+  // A session whose runner still runs is joined, not resumed a second time (the daemon would
+  // refuse that with SESSION_HAS_LIVE_RUNNER).
+  const holder = session.runnerId && !session.endedAt ? await c.api.runners.getRunner({ id: session.runnerId }).then(r => r.runner, () => undefined) : undefined
+  if (holder && ACTIVE_STATUSES.has(holder.status)) {
+    if (detached(c)) {
+      if (c.out.json) printJson(c.out, jsonOf(RunnerSchema, holder))
+      else c.out.print(holder.id)
+      return 0
+    }
+    c.out.note(`session ${session.id} is live in runner ${shortId(holder)}: attaching`)
+    return attachTo(c, holder)
   }
   return launchAndFollow(c, launchRequest(c, environment, project, ConversationMode.RESUME, session.id, session.agent))
 }

@@ -4,8 +4,12 @@ import { ProjectSchema, ProjectStatus } from '../../gen/stratavore/v1/project_pb
 import { RunnerSchema } from '../../gen/stratavore/v1/runner_pb.js'
 import { SessionSchema } from '../../gen/stratavore/v1/session_pb.js'
 import { GetStatusResponseSchema } from '../../gen/stratavore/v1/system_pb.js'
+import { createWriteStream, type WriteStream } from 'node:fs'
+import { rename, rm } from 'node:fs/promises'
+import { resolve } from 'node:path'
 import type { Command } from '../context.js'
-import { flagValue } from '../context.js'
+import { flagValue, stringValue } from '../context.js'
+import { UsageError } from '../io.js'
 import { ACTIVE_STATUSES, ago, dateOf, enumWord, formatDuration, formatTokens, jsonOf, paint, printJson, runnerStatusWord, shortIdLength, statusCell, table } from '../format.js'
 import { listAllRunners } from '../runners.js'
 
@@ -65,12 +69,47 @@ export const runners: Command = async c => {
   return 0
 }
 
-export const sessions: Command = async ({ api, out, args }) => {
+export const sessions: Command = async c => {
+  const { api, out, args } = c
+  if (args[0] === 'export' && args.length === 2) return exportTranscript(c, args[1]!)
+  if (args.length === 2) throw new UsageError(`sessions takes one project, or \`export <session>\`; got ${args.join(' ')}`)
+  if (stringValue(c, 'output') !== undefined) throw new UsageError('--output goes with `sessions export <session>`')
   await api.projects.getProject({ name: args[0]! })
   const list = (await api.sessions.listSessions({ project: args[0]! })).sessions
   if (out.json) { printJson(out, list.map(s => jsonOf(SessionSchema, s))); return 0 }
   if (list.length === 0) { out.note(`no sessions in ${args[0]}`); return 0 }
   out.print(table(out, [{ header: 'ID' }, { header: 'AGENT' }, { header: 'STARTED' }, { header: 'LAST MESSAGE' }, { header: 'MESSAGES' }, { header: 'TOKENS' }, { header: 'RESUMABLE' }, { header: 'SUMMARY', flex: true }],
     list.map(s => [s.id, s.agent, ago(s.startedAt), ago(s.lastMessageAt), String(s.messageCount), formatTokens(s.tokensUsed), s.resumable ? 'yes' : 'no', s.summary ?? ''])))
+  return 0
+}
+
+/** Writes, waiting when the stream's buffer is full: a transcript can be many megabytes. */
+const writeAll = (stream: NodeJS.WritableStream, data: Uint8Array) => new Promise<void>((resolve, reject) => {
+  if (stream.write(data, err => { if (err) reject(err) })) resolve()
+  else stream.once('drain', resolve)
+})
+
+// The archived transcript, byte for byte, to stdout or a file (written beside it, then renamed:
+// a failed export leaves no half file under the name asked for).
+const exportTranscript = async (c: Parameters<Command>[0], sessionId: string): Promise<number> => {
+  const output = stringValue(c, 'output')
+  const target = output === undefined ? null : resolve(c.io.cwd, output)
+  const temporary = target === null ? null : `${target}.partial-${process.pid}`
+  const sink = temporary === null ? c.io.stdout : createWriteStream(temporary, { mode: 0o600 })
+  let bytes = 0
+  try {
+    for await (const chunk of c.api.sessionStreams.exportSessionTranscript({ id: sessionId })) {
+      await writeAll(sink, chunk.data)
+      bytes += chunk.data.byteLength
+    }
+    if (temporary !== null && target !== null) {
+      await new Promise<void>((done, fail) => (sink as WriteStream).end((err?: Error | null) => err ? fail(err) : done()))
+      await rename(temporary, target)
+      c.out.note(`wrote ${bytes} bytes of session ${sessionId} to ${target}`)
+    }
+  } catch (err) {
+    if (temporary !== null) { (sink as WriteStream).destroy(); await rm(temporary, { force: true }) }
+    throw err
+  }
   return 0
 }

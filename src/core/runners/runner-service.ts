@@ -8,6 +8,7 @@ import { placeRunner } from '../nodes/placement.js'
 import { checkProjectPathForm } from '../projects/project-path.js'
 import { checkProjectPlacement, isInside, type ProjectPlacement } from '../projects/project-placement.js'
 import type { AgentCatalogue, Clock, IdGenerator, PathResolver, Repositories, RunnerFilter, TransactionRepositories, UnitOfWork } from '../ports.js'
+import type { Session } from '../sessions/session.js'
 import { checkInteger } from '../validation.js'
 import { checkLaunchInput, type LaunchInput } from './launch-input.js'
 import { checkLaunchEnvironment, checkLaunchFlags } from './launch-policy.js'
@@ -36,6 +37,18 @@ const decodeCursor = (cursor: string): string => {
   const id = Buffer.from(cursor, 'base64url').toString('utf8')
   if (!UUID.test(id)) throw errors.invalidCursor()
   return id
+}
+
+/**
+ * A recorded session resumes in its own project, with an agent of its kind whose CLI resumes
+ * by id. An id Stratavore never recorded (a conversation started outside it) goes to the CLI as given.
+ */
+const checkResumable = (session: Session, project: string, agent: string, agents: AgentCatalogue) => {
+  if (session.projectName !== project) throw errors.sessionNotInProject(session.id, project, session.projectName)
+  if (!session.resumable) throw errors.sessionNotResumable(session.id, session.agent, 'its agent\'s CLI has no way to resume a conversation')
+  if (!agents.canResume(agent)) throw errors.sessionNotResumable(session.id, session.agent, `agent ${agent} cannot resume a conversation`)
+  const kind = agents.kindOf(session.agent)
+  if (kind !== null && kind !== agents.kindOf(agent)) throw errors.sessionAgentMismatch(session.id, agent, session.agent)
 }
 
 export const createRunnerService = ({ repos, uow, clock, ids, paths, agents, placement, heartbeatTtlSeconds }: RunnerServiceDeps) => {
@@ -67,7 +80,10 @@ export const createRunnerService = ({ repos, uow, clock, ids, paths, agents, pla
     get,
 
     async launch (input: LaunchInput, actor: string): Promise<Runner> {
-      const launch = checkLaunchInput(input, agents.defaultAgent)
+      let launch = checkLaunchInput(input, agents.defaultAgent)
+      // A recorded session is resumed by the agent that holds it unless the launch names one.
+      const session = launch.conversationMode === 'resume' ? await repos.sessions.find(launch.sessionId!) : null
+      if (session && !input.agent) launch = { ...launch, agent: session.agent }
       if (!agents.has(launch.agent)) throw errors.unknownAgent(launch.agent, agents.names())
       const policy = agents.launchPolicy(launch.agent)
       checkLaunchEnvironment(launch.agent, launch.environment, policy)
@@ -76,6 +92,7 @@ export const createRunnerService = ({ repos, uow, clock, ids, paths, agents, pla
       const projectPath = await repos.projects.pathOf(projectName)
       if (!projectPath) throw errors.projectNotFound(projectName)
       const workingDirectory = await resolveWorkingDirectory(projectPath, launch.projectPath)
+      if (session) checkResumable(session, launch.project, launch.agent, agents)
 
       return uow.run(async tx => {
         await tx.lockProject(projectName)
@@ -86,6 +103,9 @@ export const createRunnerService = ({ repos, uow, clock, ids, paths, agents, pla
         if (admission.activeRunners >= admission.maxConcurrentRunners) {
           throw errors.quotaExceeded(projectName, admission.activeRunners, admission.maxConcurrentRunners)
         }
+        // Under the project's lock: two resumes of one session cannot both pass.
+        const holder = session ? await tx.runners.activeForSession(projectName, session.id) : null
+        if (holder) throw errors.sessionHasLiveRunner(session!.id, holder.id)
         const budget = admission.exhaustedBudget
         if (budget) throw errors.budgetExhausted(budget.scope === 'global' ? 'global' : `${budget.scope} ${budget.scopeId}`, budget.usedTokens, budget.limitTokens)
         const now = clock.now()

@@ -2,6 +2,7 @@
 // adapters pick argv, terminal and transcript), sampling process trees, and cleaning up a
 // process a previous supervisor left behind. Implemented in src/adapters/agents/runtime.ts.
 import type { ConversationMode, Runner } from '../runners/runner.js'
+import type { TranscriptSlice } from '../sessions/session.js'
 
 export interface TokenCounts {
   inputTokens: number
@@ -22,6 +23,14 @@ export interface LiveAgent {
   poll(): Promise<void>
   sessionId(): string | null
   transcriptPath(): string | null
+  /** Whether the agent's CLI can resume its session by id (recorded on the session). */
+  resumable: boolean
+  /**
+   * The transcript's bytes from `offset` (at most maxBytes) with what they tell of the
+   * conversation; null when there is no transcript (yet), 'shrank' when the file is now shorter
+   * than `offset` (rewritten).
+   */
+  readTranscript(offset: number, maxBytes: number): Promise<TranscriptSlice | 'shrank' | null>
   /** Tokens this process has used so far (not counting earlier lives of the session). */
   usage(): TokenCounts
 }
@@ -30,6 +39,15 @@ export interface StartPlan {
   generation: number
   conversationMode: ConversationMode
   sessionId: string | null
+  /** The archived transcript of the session to resume, written back where the CLI looks for it. */
+  restore: TranscriptRestore | null
+}
+
+export interface TranscriptRestore {
+  /** The transcript's path under the CLI's home (as recorded where it was read). */
+  name: string
+  bytes: number
+  read(): AsyncIterable<Uint8Array>
 }
 
 export interface ProcessSample { cpuPercent: number, memoryMb: number }

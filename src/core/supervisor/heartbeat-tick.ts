@@ -8,6 +8,8 @@ import type { IdGenerator, Log, NodeRegistration, Repositories, RunnerBeat } fro
 import { runnerEventOf } from '../runners/runner.js'
 import type { AgentRuntime } from './agent-runtime.js'
 import type { SupervisorSettings, Tracked } from './node-supervisor.js'
+import { syncSession } from './session-sync.js'
+import type { TranscriptArchiver } from './transcript-archiver.js'
 import { SUPERVISOR_ACTOR, type Transitions } from './transitions.js'
 
 export interface HeartbeatTickDeps {
@@ -18,13 +20,14 @@ export interface HeartbeatTickDeps {
   settings: SupervisorSettings
   live: Map<string, Tracked>
   transitions: Transitions
+  archiver: TranscriptArchiver
   clock: { now(): Date }
   ids: IdGenerator
   /** runner.heartbeat events, for the bus: not state changes, so neither in the outbox nor the audit log. */
   publishHeartbeats?: (events: DomainEvent[]) => void
 }
 
-export const createHeartbeatTick = ({ repos, runtime, node, log, settings, live, transitions, clock, ids, publishHeartbeats }: HeartbeatTickDeps) => {
+export const createHeartbeatTick = ({ repos, runtime, node, log, settings, live, transitions, archiver, clock, ids, publishHeartbeats }: HeartbeatTickDeps) => {
   let timer: NodeJS.Timeout | null = null
   let running: Promise<void> = Promise.resolve()
 
@@ -46,6 +49,8 @@ export const createHeartbeatTick = ({ repos, runtime, node, log, settings, live,
   const runOnce = async (tracked: Tracked[] = [...live.values()]) => {
     const samples = runtime.sample(tracked.map(t => t.agent.pid))
     await Promise.all(tracked.map(t => t.agent.poll().catch(err => log.debug({ err, runnerId: t.runner.id }, 'could not read the agent\'s transcript'))))
+    // A session id first seen in this poll is recorded before the tokens are counted.
+    await Promise.all(tracked.map(t => syncSession(t, transitions, log)))
     const beats = tracked.map(t => beatOf(t, samples.get(t.agent.pid)))
     const outcome = await transitions.heartbeat(beats)
     for (const runnerId of outcome.fenced) {
@@ -59,6 +64,7 @@ export const createHeartbeatTick = ({ repos, runtime, node, log, settings, live,
       const t = live.get(runnerId)
       if (t) await transitions.recovered(runnerId, t.generation).catch(err => log.warn({ err, runnerId }, 'could not recover a lost runner'))
     }
+    await archiver.archiveAll(tracked.filter(t => !t.fenced))
     const healthyAt = clock.now().getTime() - settings.restart.healthyAfterMs
     for (const t of tracked) {
       if (t.runner.restartAttempts > 0 && t.upSince <= healthyAt && !t.fenced) {

@@ -17,6 +17,8 @@ import type { Runner } from '../runners/runner.js'
 import type { AgentRuntime, ExitStatus, LiveAgent, StartPlan, TokenCounts } from './agent-runtime.js'
 import { createHeartbeatTick, type HeartbeatTickDeps } from './heartbeat-tick.js'
 import { decideRestart, type RestartPolicy } from './restart-policy.js'
+import { syncSession } from './session-sync.js'
+import { createTranscriptArchiver, restoreOf } from './transcript-archiver.js'
 import { createTransitions } from './transitions.js'
 import type { Instruments } from '../instruments.js'
 
@@ -26,6 +28,8 @@ export interface SupervisorSettings {
   convergeIntervalMs: number
   stopTimeoutMs: number
   restart: RestartPolicy
+  /** sessions.archive_max_bytes: how much of one transcript is archived into the database. */
+  archiveMaxBytes: number
   /** supervisor.on_shutdown: what a graceful stop does with this node's runners (default handover). */
   onShutdown?: 'stop' | 'handover'
 }
@@ -38,6 +42,8 @@ export interface Tracked {
   /** The runner's token totals before this process started. */
   base: TokenCounts
   sessionId: string | null
+  /** The session write in flight (session-sync.ts), awaited before tokens are counted. */
+  sessionWrite: Promise<void>
   stopRequested: boolean
   /** The database refused this process's heartbeat: it is being killed and must not report. */
   fenced: boolean
@@ -58,7 +64,7 @@ export interface NodeSupervisorDeps {
   instruments?: Instruments
 }
 
-const planFor = (runner: Runner): StartPlan => ({
+const planFor = (runner: Runner): Omit<StartPlan, 'restore'> => ({
   generation: runner.generation,
   // A restart, or a runner whose session is already known, picks the conversation up again.
   conversationMode: runner.sessionId && (runner.restartAttempts > 0 || runner.conversationMode !== 'new') ? 'resume' : runner.conversationMode,
@@ -121,7 +127,8 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
     // A start still in flight when the supervisor stops leaves the runner for the next one.
     if (shuttingDown) return null
     try {
-      return await runtime.start(row, planFor(row))
+      const plan = planFor(row)
+      return await runtime.start(row, { ...plan, restore: await restoreOf(repos, plan) })
     } catch (err) {
       await report(row.id, () => transitions.exited(row, row.generation, 'failed', null, `could not start the agent: ${(err as Error).message}`))
       return null
@@ -135,14 +142,14 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
       await Promise.all(spawned.map(s => s.agent.stop(0)))
       return
     }
-    const moved = await transitions.running(spawned.map(({ row, agent }) => ({ runner: row, pid: agent.pid, sessionId: agent.sessionId(), transcriptPath: agent.transcriptPath() })))
+    const moved = await transitions.running(spawned.map(({ row, agent }) => ({ runner: row, pid: agent.pid, sessionId: agent.sessionId(), transcriptPath: agent.transcriptPath(), resumable: agent.resumable })))
       .catch(async err => { await Promise.all(spawned.map(s => s.agent.stop(0))); throw err })
     for (const { row, agent } of spawned) {
       const running = moved.get(row.id)
       // Stopped or failed while it was starting: the process must not outlive the decision.
       if (!running) { await agent.stop(0); continue }
       const tracked: Tracked = {
-        runner: running, generation: running.generation, agent, upSince: now(), sessionId: agent.sessionId(), stopRequested: false, fenced: false,
+        runner: running, generation: running.generation, agent, upSince: now(), sessionId: agent.sessionId(), sessionWrite: Promise.resolve(), stopRequested: false, fenced: false,
         base: { inputTokens: row.inputTokens, outputTokens: row.outputTokens, cacheReadTokens: row.cacheReadTokens, cacheCreationTokens: row.cacheCreationTokens },
       }
       live.set(row.id, tracked)
@@ -183,8 +190,10 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
   const onExit = async (t: Tracked, exit: ExitStatus) => {
     live.delete(t.runner.id)
     if (shuttingDown || t.fenced) return
-    // The last tokens the agent wrote land before the runner is closed (the beat reads them).
+    // The session the agent reported, the last tokens and transcript bytes it wrote land before
+    // the runner is closed (the beat records a session id seen since the last pass first).
     await heartbeat.runOnce([t]).catch(() => {})
+    archiver.forget(t.runner.id)
     const runner = { ...t.runner, generation: t.generation }
     log.info({ runnerId: runner.id, ...exit }, 'runner exited')
     if (t.stopRequested || runner.desiredState === 'stopped') {
@@ -256,14 +265,7 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
       if (!busy.has(r.id) && !unreported.has(r.id) && convergeOne(r) === 'start') firstStarts.push(r)
     }
     startPending(firstStarts)
-    for (const t of live.values()) {
-      const sessionId = t.agent.sessionId()
-      if (sessionId && sessionId !== t.sessionId) {
-        t.sessionId = sessionId
-        transitions.sessionSeen(t.runner, t.generation, sessionId, t.agent.transcriptPath())
-          .catch(err => { t.sessionId = null; log.warn({ err, runnerId: t.runner.id }, 'could not record the session') })
-      }
-    }
+    for (const t of live.values()) void syncSession(t, transitions, log)
   }
 
   const schedule = (delayMs: number) => {
@@ -276,7 +278,8 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
   }
   const wake = () => schedule(0)
 
-  const heartbeat = createHeartbeatTick({ ...deps, live, transitions })
+  const archiver = createTranscriptArchiver({ ...deps, maxBytes: settings.archiveMaxBytes })
+  const heartbeat = createHeartbeatTick({ ...deps, live, transitions, archiver })
 
   return {
     wake,

@@ -10,6 +10,9 @@ import type { ExitStatus } from './agent-runtime.js'
 
 export const SUPERVISOR_ACTOR = 'supervisor'
 
+/** A session as a live agent reports it. */
+export interface SeenSession { sessionId: string, transcriptPath: string | null, resumable: boolean }
+
 export const createTransitions = ({ uow, clock, ids, node, actor = SUPERVISOR_ACTOR, instruments = noInstruments }: {
   uow: UnitOfWork
   clock: Clock
@@ -27,8 +30,9 @@ export const createTransitions = ({ uow, clock, ids, node, actor = SUPERVISOR_AC
   })
 
   /** Records the session; its session.created event when it is new, for the caller to append. */
-  const recordSession = async (tx: Parameters<Parameters<UnitOfWork['run']>[0]>[0], runner: Runner, sessionId: string, transcriptPath: string | null, resumedFrom: string | null): Promise<DomainEvent[]> => {
-    const created = await tx.supervision.recordSession({ id: sessionId, runnerId: runner.id, project: runner.projectName, agent: runner.agent, transcriptPath, resumedFrom })
+  const recordSession = async (tx: Parameters<Parameters<UnitOfWork['run']>[0]>[0], runner: Runner, seen: SeenSession, resumedFrom: string | null): Promise<DomainEvent[]> => {
+    const { sessionId, transcriptPath, resumable } = seen
+    const created = await tx.supervision.recordSession({ id: sessionId, runnerId: runner.id, project: runner.projectName, agent: runner.agent, transcriptPath, resumedFrom, resumable })
     return created
       ? [{
           eventId: ids.next(), type: 'session.created', occurredAt: clock.now(), project: runner.projectName, aggregateType: 'session',
@@ -79,15 +83,15 @@ export const createTransitions = ({ uow, clock, ids, node, actor = SUPERVISOR_AC
     }),
 
     /** starting → running for each spawned process, in one unit of work; the map holds the rows that moved. */
-    running: (started: Array<{ runner: Runner, pid: number, sessionId: string | null, transcriptPath: string | null }>) => uow.run(async tx => {
+    running: (started: Array<{ runner: Runner, pid: number, sessionId: string | null, transcriptPath: string | null, resumable: boolean }>) => uow.run(async tx => {
       const moved = new Map<string, Runner>()
       // Rows first (the statements pipelined, run in this order), then the events in project order.
       const rows = await Promise.all(started.map(start => tx.supervision.markRunning(start.runner.id, start.runner.generation, { pid: start.pid, sessionId: start.sessionId })))
       const updated = started.flatMap((start, i) => rows[i] ? [{ row: rows[i]!, start }] : [])
       const events: DomainEvent[] = []
-      for (const { row, start: { runner, pid, sessionId, transcriptPath } } of updated) {
+      for (const { row, start: { runner, pid, sessionId, transcriptPath, resumable } } of updated) {
         events.push(event(row, 'runner.started', { pid, generation: row.generation, session_id: row.sessionId, restart_attempt: row.restartAttempts }))
-        if (sessionId) events.push(...await recordSession(tx, row, sessionId, transcriptPath, runner.conversationMode === 'resume' || runner.restartAttempts > 0 ? runner.sessionId : null))
+        if (sessionId) events.push(...await recordSession(tx, row, { sessionId, transcriptPath, resumable }, runner.conversationMode === 'resume' || runner.restartAttempts > 0 ? runner.sessionId : null))
         moved.set(row.id, row)
       }
       await tx.events.appendMany(inProjectOrder(events))
@@ -108,9 +112,10 @@ export const createTransitions = ({ uow, clock, ids, node, actor = SUPERVISOR_AC
       return begun
     }),
 
-    sessionSeen: (runner: Runner, generation: number, sessionId: string, transcriptPath: string | null) => uow.run(async tx => {
+    sessionSeen: (runner: Runner, generation: number, seen: SeenSession) => uow.run(async tx => {
+      const { sessionId } = seen
       const row = await tx.supervision.setSession(runner.id, generation, sessionId)
-      const created = await recordSession(tx, row ?? runner, sessionId, transcriptPath, runner.sessionId && runner.sessionId !== sessionId ? runner.sessionId : null)
+      const created = await recordSession(tx, row ?? runner, seen, runner.sessionId && runner.sessionId !== sessionId ? runner.sessionId : null)
       await tx.events.appendMany([...(row ? [event(row, 'runner.session_changed', { session_id: sessionId, previous_session_id: runner.sessionId })] : []), ...created])
       return row
     }),

@@ -60,6 +60,13 @@ export const createRunnerRepository = (db: Db): RunnerRepository => ({
     return row?.n ?? 0
   },
 
+  async activeForSession (project, sessionId) {
+    const [row] = await db.select().from(runners)
+      .where(and(eq(runners.projectName, project), eq(runners.sessionId, sessionId), notTerminal))
+      .orderBy(desc(runners.id)).limit(1)
+    return row ? toRunner(row) : null
+  },
+
   async requestStop (id, { force, timeoutSeconds, at }) {
     const [row] = await db.update(runners)
       .set({ desiredState: 'stopped', stopForce: force, stopTimeoutSeconds: timeoutSeconds, stopRequestedAt: at, updatedAt: at, ...bumpSeq })

@@ -1,11 +1,12 @@
 // Session rows: the agent conversations that runners can resume.
-import { and, desc, eq, isNull, sql } from 'drizzle-orm'
+import { and, desc, eq, sql } from 'drizzle-orm'
 import type { SessionRepository } from '../../../core/ports.js'
 import type { Session } from '../../../core/sessions/session.js'
 import type { Db } from '../client.js'
 import { sessions } from '../schema.js'
 
-const toSession = ({ transcriptPath: _transcript, ...row }: typeof sessions.$inferSelect): Session => row
+const toSession = ({ transcriptPath: _path, transcriptName: _name, transcriptArchive, ...row }: typeof sessions.$inferSelect): Session =>
+  ({ ...row, transcriptArchive: transcriptArchive as Session['transcriptArchive'] })
 
 export const createSessionRepository = (db: Db): SessionRepository => ({
   async find (id) {
@@ -18,7 +19,8 @@ export const createSessionRepository = (db: Db): SessionRepository => ({
       .where(and(
         project !== undefined ? eq(sessions.projectName, project) : undefined,
         runnerId !== undefined ? eq(sessions.runnerId, runnerId) : undefined,
-        resumableOnly ? and(eq(sessions.resumable, true), isNull(sessions.endedAt)) : undefined,
+        // Ended sessions resume too; one with a live runner is attached to rather than resumed.
+        resumableOnly ? eq(sessions.resumable, true) : undefined,
       ))
       .orderBy(sql`coalesce(${sessions.lastMessageAt}, ${sessions.startedAt}) desc`, desc(sessions.createdAt))
       .limit(limit)

@@ -118,8 +118,8 @@ export const createSupervisionRepository = (db: Db): SupervisionRepository => ({
 
   async recordSession (s) {
     const rows = rowsOf(await db.execute(sql`
-      insert into ${sessions} (id, runner_id, project_name, agent, transcript_path, resumed_from, started_at, last_message_at)
-      values (${s.id}, ${s.runnerId}, ${s.project}, ${s.agent}, ${s.transcriptPath}, ${s.resumedFrom}, now(), now())
+      insert into ${sessions} (id, runner_id, project_name, agent, transcript_path, resumed_from, resumable, started_at, last_message_at)
+      values (${s.id}, ${s.runnerId}, ${s.project}, ${s.agent}, ${s.transcriptPath}, ${s.resumedFrom}, ${s.resumable}, now(), now())
       on conflict (id) do update set runner_id = excluded.runner_id, ended_at = null,
         transcript_path = coalesce(excluded.transcript_path, ${sessions.transcriptPath})
       returning (xmax = 0) as inserted`))

@@ -5,8 +5,8 @@
 // @generated from file stratavore/v1/session.proto (package stratavore.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file stratavore/v1/session.proto.
  */
 export const file_stratavore_v1_session: GenFile = /*@__PURE__*/
-  fileDesc("ChtzdHJhdGF2b3JlL3YxL3Nlc3Npb24ucHJvdG8SDXN0cmF0YXZvcmUudjEikgQKB1Nlc3Npb24SCgoCaWQYASABKAkSFgoJcnVubmVyX2lkGAIgASgJSACIAQESDwoHcHJvamVjdBgDIAEoCRINCgVhZ2VudBgEIAEoCRIuCgpzdGFydGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMwoPbGFzdF9tZXNzYWdlX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg1tZXNzYWdlX2NvdW50GAggASgFEhMKC3Rva2Vuc191c2VkGAkgASgDEhQKDGlucHV0X3Rva2VucxgKIAEoAxIVCg1vdXRwdXRfdG9rZW5zGAsgASgDEhkKEWNhY2hlX3JlYWRfdG9rZW5zGAwgASgDEh0KFWNhY2hlX2NyZWF0aW9uX3Rva2VucxgNIAEoAxIRCglyZXN1bWFibGUYDiABKAgSGQoMcmVzdW1lZF9mcm9tGA8gASgJSAGIAQESFAoHc3VtbWFyeRgQIAEoCUgCiAEBEi4KCmNyZWF0ZWRfYXQYESABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgwKCl9ydW5uZXJfaWRCDwoNX3Jlc3VtZWRfZnJvbUIKCghfc3VtbWFyeSKhAQoTTGlzdFNlc3Npb25zUmVxdWVzdBIUCgdwcm9qZWN0GAEgASgJSACIAQESFgoJcnVubmVyX2lkGAIgASgJSAGIAQESFgoJcmVzdW1hYmxlGAMgASgISAKIAQESEgoFbGltaXQYBCABKAVIA4gBAUIKCghfcHJvamVjdEIMCgpfcnVubmVyX2lkQgwKCl9yZXN1bWFibGVCCAoGX2xpbWl0IkAKFExpc3RTZXNzaW9uc1Jlc3BvbnNlEigKCHNlc3Npb25zGAEgAygLMhYuc3RyYXRhdm9yZS52MS5TZXNzaW9uIh8KEUdldFNlc3Npb25SZXF1ZXN0EgoKAmlkGAEgASgJIj0KEkdldFNlc3Npb25SZXNwb25zZRInCgdzZXNzaW9uGAEgASgLMhYuc3RyYXRhdm9yZS52MS5TZXNzaW9uMsYBCg5TZXNzaW9uU2VydmljZRJcCgxMaXN0U2Vzc2lvbnMSIi5zdHJhdGF2b3JlLnYxLkxpc3RTZXNzaW9uc1JlcXVlc3QaIy5zdHJhdGF2b3JlLnYxLkxpc3RTZXNzaW9uc1Jlc3BvbnNlIgOQAgESVgoKR2V0U2Vzc2lvbhIgLnN0cmF0YXZvcmUudjEuR2V0U2Vzc2lvblJlcXVlc3QaIS5zdHJhdGF2b3JlLnYxLkdldFNlc3Npb25SZXNwb25zZSIDkAIBYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("ChtzdHJhdGF2b3JlL3YxL3Nlc3Npb24ucHJvdG8SDXN0cmF0YXZvcmUudjEi6gQKB1Nlc3Npb24SCgoCaWQYASABKAkSFgoJcnVubmVyX2lkGAIgASgJSACIAQESDwoHcHJvamVjdBgDIAEoCRINCgVhZ2VudBgEIAEoCRIuCgpzdGFydGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMwoPbGFzdF9tZXNzYWdlX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg1tZXNzYWdlX2NvdW50GAggASgFEhMKC3Rva2Vuc191c2VkGAkgASgDEhQKDGlucHV0X3Rva2VucxgKIAEoAxIVCg1vdXRwdXRfdG9rZW5zGAsgASgDEhkKEWNhY2hlX3JlYWRfdG9rZW5zGAwgASgDEh0KFWNhY2hlX2NyZWF0aW9uX3Rva2VucxgNIAEoAxIRCglyZXN1bWFibGUYDiABKAgSGQoMcmVzdW1lZF9mcm9tGA8gASgJSAGIAQESFAoHc3VtbWFyeRgQIAEoCUgCiAEBEi4KCmNyZWF0ZWRfYXQYESABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhgKEHRyYW5zY3JpcHRfYnl0ZXMYEiABKAMSPAoSdHJhbnNjcmlwdF9hcmNoaXZlGBMgASgOMiAuc3RyYXRhdm9yZS52MS5UcmFuc2NyaXB0QXJjaGl2ZUIMCgpfcnVubmVyX2lkQg8KDV9yZXN1bWVkX2Zyb21CCgoIX3N1bW1hcnkioQEKE0xpc3RTZXNzaW9uc1JlcXVlc3QSFAoHcHJvamVjdBgBIAEoCUgAiAEBEhYKCXJ1bm5lcl9pZBgCIAEoCUgBiAEBEhYKCXJlc3VtYWJsZRgDIAEoCEgCiAEBEhIKBWxpbWl0GAQgASgFSAOIAQFCCgoIX3Byb2plY3RCDAoKX3J1bm5lcl9pZEIMCgpfcmVzdW1hYmxlQggKBl9saW1pdCJAChRMaXN0U2Vzc2lvbnNSZXNwb25zZRIoCghzZXNzaW9ucxgBIAMoCzIWLnN0cmF0YXZvcmUudjEuU2Vzc2lvbiIfChFHZXRTZXNzaW9uUmVxdWVzdBIKCgJpZBgBIAEoCSI9ChJHZXRTZXNzaW9uUmVzcG9uc2USJwoHc2Vzc2lvbhgBIAEoCzIWLnN0cmF0YXZvcmUudjEuU2Vzc2lvbiIsCh5FeHBvcnRTZXNzaW9uVHJhbnNjcmlwdFJlcXVlc3QSCgoCaWQYASABKAkiVwofRXhwb3J0U2Vzc2lvblRyYW5zY3JpcHRSZXNwb25zZRIMCgRkYXRhGAEgASgMEhEKCWZpbGVfbmFtZRgCIAEoCRITCgt0b3RhbF9ieXRlcxgDIAEoAyqYAQoRVHJhbnNjcmlwdEFyY2hpdmUSIgoeVFJBTlNDUklQVF9BUkNISVZFX1VOU1BFQ0lGSUVEEAASGwoXVFJBTlNDUklQVF9BUkNISVZFX05PTkUQARIfChtUUkFOU0NSSVBUX0FSQ0hJVkVfQVJDSElWRUQQAhIhCh1UUkFOU0NSSVBUX0FSQ0hJVkVfT1ZFUl9MSU1JVBADMscCCg5TZXNzaW9uU2VydmljZRJcCgxMaXN0U2Vzc2lvbnMSIi5zdHJhdGF2b3JlLnYxLkxpc3RTZXNzaW9uc1JlcXVlc3QaIy5zdHJhdGF2b3JlLnYxLkxpc3RTZXNzaW9uc1Jlc3BvbnNlIgOQAgESVgoKR2V0U2Vzc2lvbhIgLnN0cmF0YXZvcmUudjEuR2V0U2Vzc2lvblJlcXVlc3QaIS5zdHJhdGF2b3JlLnYxLkdldFNlc3Npb25SZXNwb25zZSIDkAIBEn8KF0V4cG9ydFNlc3Npb25UcmFuc2NyaXB0Ei0uc3RyYXRhdm9yZS52MS5FeHBvcnRTZXNzaW9uVHJhbnNjcmlwdFJlcXVlc3QaLi5zdHJhdGF2b3JlLnYxLkV4cG9ydFNlc3Npb25UcmFuc2NyaXB0UmVzcG9uc2UiA5ACATABYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * @generated from message stratavore.v1.Session
@@ -107,6 +107,18 @@ export type Session = Message<"stratavore.v1.Session"> & {
    * @generated from field: google.protobuf.Timestamp created_at = 17;
    */
   createdAt?: Timestamp | undefined;
+
+  /**
+   * Bytes of the transcript read so far (archived unless over the limit).
+   *
+   * @generated from field: int64 transcript_bytes = 18;
+   */
+  transcriptBytes: bigint;
+
+  /**
+   * @generated from field: stratavore.v1.TranscriptArchive transcript_archive = 19;
+   */
+  transcriptArchive: TranscriptArchive;
 };
 
 /**
@@ -204,6 +216,95 @@ export const GetSessionResponseSchema: GenMessage<GetSessionResponse> = /*@__PUR
   messageDesc(file_stratavore_v1_session, 4);
 
 /**
+ * @generated from message stratavore.v1.ExportSessionTranscriptRequest
+ */
+export type ExportSessionTranscriptRequest = Message<"stratavore.v1.ExportSessionTranscriptRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message stratavore.v1.ExportSessionTranscriptRequest.
+ * Use `create(ExportSessionTranscriptRequestSchema)` to create a new message.
+ */
+export const ExportSessionTranscriptRequestSchema: GenMessage<ExportSessionTranscriptRequest> = /*@__PURE__*/
+  messageDesc(file_stratavore_v1_session, 5);
+
+/**
+ * @generated from message stratavore.v1.ExportSessionTranscriptResponse
+ */
+export type ExportSessionTranscriptResponse = Message<"stratavore.v1.ExportSessionTranscriptResponse"> & {
+  /**
+   * The next bytes of the transcript.
+   *
+   * @generated from field: bytes data = 1;
+   */
+  data: Uint8Array;
+
+  /**
+   * Set on the first message: the file name the transcript has under the agent's home.
+   *
+   * @generated from field: string file_name = 2;
+   */
+  fileName: string;
+
+  /**
+   * Set on the first message: the transcript's size in bytes.
+   *
+   * @generated from field: int64 total_bytes = 3;
+   */
+  totalBytes: bigint;
+};
+
+/**
+ * Describes the message stratavore.v1.ExportSessionTranscriptResponse.
+ * Use `create(ExportSessionTranscriptResponseSchema)` to create a new message.
+ */
+export const ExportSessionTranscriptResponseSchema: GenMessage<ExportSessionTranscriptResponse> = /*@__PURE__*/
+  messageDesc(file_stratavore_v1_session, 6);
+
+/**
+ * Where a session's transcript archive stands.
+ *
+ * @generated from enum stratavore.v1.TranscriptArchive
+ */
+export enum TranscriptArchive {
+  /**
+   * @generated from enum value: TRANSCRIPT_ARCHIVE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Nothing read yet.
+   *
+   * @generated from enum value: TRANSCRIPT_ARCHIVE_NONE = 1;
+   */
+  NONE = 1,
+
+  /**
+   * In the database: a resume on any node writes it back first.
+   *
+   * @generated from enum value: TRANSCRIPT_ARCHIVE_ARCHIVED = 2;
+   */
+  ARCHIVED = 2,
+
+  /**
+   * Grew past sessions.archive_max_bytes: only on the disk of the node that ran it.
+   *
+   * @generated from enum value: TRANSCRIPT_ARCHIVE_OVER_LIMIT = 3;
+   */
+  OVER_LIMIT = 3,
+}
+
+/**
+ * Describes the enum stratavore.v1.TranscriptArchive.
+ */
+export const TranscriptArchiveSchema: GenEnum<TranscriptArchive> = /*@__PURE__*/
+  enumDesc(file_stratavore_v1_session, 0);
+
+/**
  * @generated from service stratavore.v1.SessionService
  */
 export const SessionService: GenService<{
@@ -226,6 +327,18 @@ export const SessionService: GenService<{
     methodKind: "unary";
     input: typeof GetSessionRequestSchema;
     output: typeof GetSessionResponseSchema;
+  },
+  /**
+   * GET /api/v1/sessions/{id}/transcript: the archived transcript (Claude JSONL, Codex rollout)
+   * as the agent's CLI wrote it, in chunks. FailedPrecondition (TRANSCRIPT_OVER_ARCHIVE_LIMIT)
+   * when it grew past sessions.archive_max_bytes, NotFound when nothing is archived.
+   *
+   * @generated from rpc stratavore.v1.SessionService.ExportSessionTranscript
+   */
+  exportSessionTranscript: {
+    methodKind: "server_streaming";
+    input: typeof ExportSessionTranscriptRequestSchema;
+    output: typeof ExportSessionTranscriptResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_stratavore_v1_session, 0);
