@@ -94,6 +94,7 @@ export const createAgentRuntime = (config: Config, { secrets = [] }: AgentRuntim
         sessionId: () => observer.sessionId() ?? invocation.sessionId,
         transcriptPath: () => observer.transcriptPath(),
         usage: () => subUsage(observer.usage(), before),
+        output: () => child.scrollback(),
       }
     },
 

@@ -22,6 +22,8 @@ export interface LiveAgent {
   poll(): Promise<void>
   sessionId(): string | null
   transcriptPath(): string | null
+  /** The latest output of this process (the tail its terminal keeps), readable after it exits. */
+  output(): Uint8Array
   /** Tokens this process has used so far (not counting earlier lives of the session). */
   usage(): TokenCounts
 }

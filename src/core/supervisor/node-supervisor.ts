@@ -13,10 +13,11 @@
 // written (database down) is kept and retried: an exit is never forgotten.
 import { createFailureStreak } from '../failure-streak.js'
 import type { Clock, IdGenerator, Log, NodeRegistration, Repositories, UnitOfWork } from '../ports.js'
+import { exitReason, failureFingerprint, keptOutput } from '../runners/exit-report.js'
 import type { Runner } from '../runners/runner.js'
 import type { AgentRuntime, ExitStatus, LiveAgent, StartPlan, TokenCounts } from './agent-runtime.js'
 import { createHeartbeatTick, type HeartbeatTickDeps } from './heartbeat-tick.js'
-import { decideRestart, type RestartPolicy } from './restart-policy.js'
+import { decideRestart, failedAtStart, type RestartPolicy } from './restart-policy.js'
 import { createTransitions } from './transitions.js'
 
 export interface SupervisorSettings {
@@ -60,8 +61,6 @@ const planFor = (runner: Runner): StartPlan => ({
   sessionId: runner.sessionId,
 })
 
-const describeExit = (exit: ExitStatus) => exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.code}`
-
 export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
   const { repos, clock, runtime, node, log, settings } = deps
   const transitions = createTransitions(deps)
@@ -69,6 +68,8 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
   const busy = new Set<string>()
   const restarts = new Map<string, { dueAt: number, runner: Runner }>()
   const unreported = new Map<string, () => Promise<unknown>>()
+  // The last failure at start of each restarting runner: the same one again is not retried.
+  const startFailures = new Map<string, string>()
   let shuttingDown = false
   let timer: NodeJS.Timeout | null = null
   let passing: Promise<void> = Promise.resolve()
@@ -118,6 +119,7 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
     try {
       return await runtime.start(row, planFor(row))
     } catch (err) {
+      startFailures.delete(row.id)
       await report(row.id, () => transitions.exited(row, row.generation, 'failed', null, `could not start the agent: ${(err as Error).message}`))
       return null
     }
@@ -181,19 +183,31 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
     // The last tokens the agent wrote land before the runner is closed (the beat reads them).
     await heartbeat.runOnce([t]).catch(() => {})
     const runner = { ...t.runner, generation: t.generation }
+    const output = keptOutput(t.agent.output())
     log.info({ runnerId: runner.id, ...exit }, 'runner exited')
+    const previousFailure = startFailures.get(runner.id)
+    startFailures.delete(runner.id)
     if (t.stopRequested || runner.desiredState === 'stopped') {
-      return report(runner.id, () => transitions.exited(runner, t.generation, 'terminated', exit, 'stopped'))
+      return report(runner.id, () => transitions.exited(runner, t.generation, 'terminated', exit, 'stopped', output))
     }
-    if (exit.code === 0) return report(runner.id, () => transitions.exited(runner, t.generation, 'terminated', exit, 'exited'))
+    if (exit.code === 0) return report(runner.id, () => transitions.exited(runner, t.generation, 'terminated', exit, 'exited', output))
+    const atStart = failedAtStart(settings.restart, now() - t.upSince)
+    const why = exitReason(exit, output, { atStart })
+    const fingerprint = atStart ? failureFingerprint(exit, output) : null
+    if (fingerprint !== null && fingerprint === previousFailure) {
+      return report(runner.id, () => transitions.exited(runner, t.generation, 'failed', exit, `${why} (the same failure at start twice; not restarted)`, output))
+    }
     const decision = decideRestart(settings.restart, { attemptsSoFar: runner.restartAttempts, maxAttempts: runner.maxRestartAttempts, upMs: now() - t.upSince })
     if (!decision.restart) {
-      const reason = `${describeExit(exit)}${runner.maxRestartAttempts > 0 ? ` after ${decision.attempt} restart(s)` : ''}`
-      return report(runner.id, () => transitions.exited(runner, t.generation, 'failed', exit, reason))
+      const reason = `${why}${runner.maxRestartAttempts > 0 ? ` after ${decision.attempt} restart(s)` : ''}`
+      return report(runner.id, () => transitions.exited(runner, t.generation, 'failed', exit, reason, output))
     }
     await report(runner.id, async () => {
-      const row = await transitions.restart(runner, { attempt: decision.attempt, delayMs: decision.delayMs, reason: describeExit(exit) })
-      if (row) restarts.set(row.id, { dueAt: now() + decision.delayMs, runner: row })
+      const row = await transitions.restart(runner, { attempt: decision.attempt, delayMs: decision.delayMs, reason: why, output, exit })
+      if (row) {
+        restarts.set(row.id, { dueAt: now() + decision.delayMs, runner: row })
+        if (fingerprint !== null) startFailures.set(row.id, fingerprint)
+      }
     })
   }
 
@@ -226,13 +240,14 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
     }
     if (r.desiredState === 'stopped') {
       restarts.delete(r.id)
+      startFailures.delete(r.id)
       exclusive(r.id, () => report(r.id, () => transitions.exited(r, r.generation, 'terminated', null, 'stopped')))
       return
     }
     if (r.status === 'pending') return 'start'
     const restart = restarts.get(r.id)
     if (restart) {
-      if (restart.runner.generation !== r.generation) restarts.delete(r.id)
+      if (restart.runner.generation !== r.generation) { restarts.delete(r.id); startFailures.delete(r.id) }
       else if (restart.dueAt <= now()) {
         restarts.delete(r.id)
         exclusive(r.id, () => startSlot(() => spawnAndRun(restart.runner)))

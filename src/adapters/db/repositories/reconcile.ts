@@ -23,7 +23,7 @@ const transition = async (db: Db, from: RunnerStatus[], to: RunnerStatus, overdu
       status: to,
       eventSeq: sql`${runners.eventSeq} + 1`,
       updatedAt: sql`now()`,
-      ...(to === 'failed' ? { terminatedAt: sql`now()`, desiredState: 'stopped' } : {}),
+      ...(to === 'failed' ? { terminatedAt: sql`now()`, desiredState: 'stopped', reason: 'lost: its node stopped reporting it, and it did not come back within the grace' } : {}),
     })
     .where(and(inArray(runners.id, candidates), inArray(runners.status, from)))
     .returning()
