@@ -18,7 +18,16 @@ export interface AgentConfig {
   /** Globs every flag of a launch request must match; unset: no flags. */
   allowFlags?: string[]
   runAs?: RunAs
+  /** What the reconciler does with this agent's runners when their node is lost past the grace; unset: by kind (nodeLostPolicyOf). */
+  onNodeLost?: NodeLostPolicy
 }
+
+export const NODE_LOST_POLICIES = ['reschedule', 'fail'] as const
+export type NodeLostPolicy = typeof NODE_LOST_POLICIES[number]
+// Agents whose conversation another node can pick up (shared/reference/agent-clis.md): the
+// others would start over, so by default their runners fail instead of starting afresh.
+const RESUMABLE_KINDS: readonly AgentKind[] = ['claude', 'codex', 'gemini', 'opencode']
+export const nodeLostPolicyOf = (agent: AgentConfig): NodeLostPolicy => agent.onNodeLost ?? (RESUMABLE_KINDS.includes(agent.kind) ? 'reschedule' : 'fail')
 
 export const parseAgents = (raw: unknown, source: string): Record<string, AgentConfig> => {
   const agents: Record<string, AgentConfig> = {}
@@ -31,7 +40,7 @@ export const parseAgents = (raw: unknown, source: string): Record<string, AgentC
     const key = `agents.${name}`
     if (!AGENT_NAME.test(name)) throw configError(key, `name must match ${AGENT_NAME}`, source)
     if (!entry || typeof entry !== 'object' || Array.isArray(entry)) throw configError(key, 'must be a mapping', source)
-    const { kind = name, command, env = {}, launch_env: launchEnv, allow_flags: allowFlags, run_as: runAs, ...rest } = entry as Record<string, unknown>
+    const { kind = name, command, env = {}, launch_env: launchEnv, allow_flags: allowFlags, run_as: runAs, on_node_lost: onNodeLost, ...rest } = entry as Record<string, unknown>
     const unknown = Object.keys(rest)[0]
     if (unknown) throw configError(`${key}.${unknown}`, 'is not a known key', source)
     if (typeof kind !== 'string' || !(AGENT_KINDS as readonly string[]).includes(kind)) {
@@ -46,11 +55,15 @@ export const parseAgents = (raw: unknown, source: string): Record<string, AgentC
       throw configError(`${key}.env`, 'must be a mapping of NAME to string', source)
     }
     try { checkEnvironment(env as Record<string, string>) } catch (err) { throw configError(`${key}.env`, (err as Error).message, source) }
+    if (onNodeLost !== undefined && !(NODE_LOST_POLICIES as readonly unknown[]).includes(onNodeLost)) {
+      throw configError(`${key}.on_node_lost`, `must be one of ${NODE_LOST_POLICIES.join(', ')}, got ${describe(onNodeLost)}`, source)
+    }
     agents[name] = {
       name,
       kind: kind as AgentKind,
       command: argv as string[],
       env: env as Record<string, string>,
+      ...(onNodeLost !== undefined ? { onNodeLost: onNodeLost as NodeLostPolicy } : {}),
       ...(launchEnv !== undefined ? { launchEnv: patternList(`${key}.launch_env`, launchEnv, LAUNCH_ENV_PATTERN, source) } : {}),
       ...(allowFlags !== undefined ? { allowFlags: patternList(`${key}.allow_flags`, allowFlags, ALLOW_FLAG_PATTERN, source) } : {}),
       ...(runAs !== undefined ? { runAs: runAsOf(`${key}.run_as`, runAs, source) } : {}),

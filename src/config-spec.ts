@@ -108,6 +108,9 @@ export const CONFIG_SPEC = {
     // An exit this soon after a start is a failure at start; the same one twice is not retried (0: off).
     start_failure_window_seconds: int(10, 0, 3600),
     stop_timeout_seconds: seconds(10, 3600),
+    // A graceful stop of this supervisor ends its agents; then their runners are either recorded
+    // as stopped, or handed back unassigned (resuming their conversations) for any node to take.
+    on_shutdown: oneOf('handover', ['handover', 'stop']),
   },
   relay: {
     // Rows claimed and published per transaction (the confirm window).

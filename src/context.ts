@@ -19,6 +19,7 @@ import { createAuditCheckpointer, type AuditCheckpointer } from './core/audit/ch
 import { guardAuditLog } from './adapters/db/audit-guard.js'
 import { createGithubPullRequests } from './adapters/github/pull-requests.js'
 import { createFleetService, type FleetService } from './core/fleet/fleet-service.js'
+import { nodeLostPolicyOf } from './config-agents.js'
 import { createReconcileService, type ReconcileService } from './core/runners/reconcile-service.js'
 import { createEventFeed, type EventFeed } from './core/events/event-feed.js'
 import { createEventFeedSource } from './adapters/db/repositories/event-feed.js'
@@ -164,6 +165,7 @@ export const createContext = async (config: Config, logger: Logger, options: Con
       status: createStatusService({ repos, clock, daemonId: instance.id, staleAfterSeconds: 3 * config.daemon.heartbeat_interval_seconds }),
       reconciler: createReconcileService({
         uow, clock, ids, lostGraceSeconds: config.daemon.lost_grace_seconds, nodeTtlSeconds: 3 * config.daemon.heartbeat_interval_seconds,
+        nodeLostPolicy: agent => Object.hasOwn(config.agents, agent) ? nodeLostPolicyOf(config.agents[agent]!) : null,
       }),
       fleet: createFleetService({
         source: config.github.token ? createGithubPullRequests({ apiUrl: config.github.api_url, token: config.github.token }) : null,

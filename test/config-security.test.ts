@@ -4,6 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { loadConfig, redactedConfig } from '../src/config.js'
+import { nodeLostPolicyOf } from '../src/config-agents.js'
 import { inheritedEnvironment } from '../src/core/supervisor/agent-environment.js'
 import { prepareAgentUsers, resolveRunAs, type Lookup } from '../src/adapters/supervisor/run-as.js'
 import { tempDir } from './helpers/app.js'
@@ -38,6 +39,19 @@ t.test('agents: bad launch_env, allow_flags and run_as name the key', async t =>
   t.match(bad('    run_as: { group: nogroup }\n'), /agents\.x\.run_as\.user: must be a name or a numeric id/)
   t.match(bad('    run_as: { user: "a b" }\n'), /agents\.x\.run_as\.user/)
   t.match(bad('    run_as: { user: nobody, uid: 1 }\n'), /agents\.x\.run_as\.uid: is not a known key/)
+})
+
+t.test('failover: agents.<name>.on_node_lost by kind unless set, supervisor.on_shutdown', async t => {
+  const home = configHome(t, 'agents:\n  claude:\n    on_node_lost: fail\n  scripted:\n    kind: generic\n    command: [/bin/true]\nsupervisor:\n  on_shutdown: stop\n')
+  const c = loadConfig({ home, env: { HOME: home } })
+  t.same([nodeLostPolicyOf(c.agents.claude!), nodeLostPolicyOf(c.agents.codex!), nodeLostPolicyOf(c.agents.scripted!), nodeLostPolicyOf(c.agents.aider!)],
+    ['fail', 'reschedule', 'fail', 'fail'], 'resumable kinds reschedule by default')
+  t.equal(c.supervisor.on_shutdown, 'stop')
+  t.equal(loadConfig({ home: configHome(t, ''), env: { HOME: home } }).supervisor.on_shutdown, 'handover')
+  const bad = configHome(t, 'agents:\n  claude:\n    on_node_lost: later\n')
+  t.match(errorOf(() => loadConfig({ home: bad, env: { HOME: bad } })), /agents\.claude\.on_node_lost: must be one of reschedule, fail, got "later"/)
+  const badShutdown = configHome(t, 'supervisor:\n  on_shutdown: linger\n')
+  t.match(errorOf(() => loadConfig({ home: badShutdown, env: { HOME: badShutdown } })), /supervisor\.on_shutdown/)
 })
 
 t.test("project roots: the daemon user's home by default; listed, ~ expanded; relative refused", async t => {

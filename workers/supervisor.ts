@@ -40,6 +40,7 @@ export const startSupervisor = async (ctx: Context): Promise<Part[]> => {
       heartbeatIntervalMs: daemon.heartbeat_interval_seconds * 1000,
       convergeIntervalMs: 500,
       stopTimeoutMs: settings.stop_timeout_seconds * 1000,
+      onShutdown: settings.on_shutdown as 'stop' | 'handover',
       restart: { baseMs: settings.restart_backoff_base_ms, capMs: settings.restart_backoff_cap_ms, healthyAfterMs: settings.healthy_after_seconds * 1000, startWindowMs: settings.start_failure_window_seconds * 1000 },
     },
     // Best effort: a heartbeat that misses the bus is followed by the next one.
@@ -54,8 +55,8 @@ export const startSupervisor = async (ctx: Context): Promise<Part[]> => {
     await attach.close()
     throw err
   }
-  // Launches and stop requests wake the loop at once; it also looks every half second.
-  const wakeUps = await Promise.all(['runner.launched.#', 'runner.stop_requested.#'].map(pattern => ctx.bus.subscribe(pattern, () => supervisor.wake())))
+  // Launches, stop requests and runners handed over wake the loop at once; it also looks every half second.
+  const wakeUps = await Promise.all(['runner.launched.#', 'runner.stop_requested.#', 'runner.rescheduled.#'].map(pattern => ctx.bus.subscribe(pattern, () => supervisor.wake())))
   ctx.supervisor = supervisor
   log.info({ nodeId: node.id, node: node.name, attach: node.attachUrl, capacity: node.capacity }, 'supervisor started')
   // Stopped in reverse: the supervisor (and its agents) first, so viewers see them end.

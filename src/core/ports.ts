@@ -98,6 +98,8 @@ export interface RunnerRepository {
   terminateUnstarted(id: string, at: Date): Promise<Runner | null>
   /** The output kept when the runner's process last ended or restarted (supervision.recordOutput). */
   keptOutput(id: string): Promise<KeptOutput | null>
+  /** lost → terminated in a new generation: no supervisor can be asked, and a node that comes back is fenced. */
+  terminateLost(id: string, at: Date): Promise<Runner | null>
 }
 
 export interface KeptOutput { generation: number, output: Buffer, signal: string | null, recordedAt: Date }
@@ -208,8 +210,13 @@ export interface CheckpointLog {
 export interface ReconcileRepository {
   /** Conditional: active runners silent for longer than their TTL, by the database clock, become lost. */
   markSilentRunnersLost(limit: number): Promise<Runner[]>
-  /** Conditional: lost runners still silent `graceSeconds` after their TTL become failed. */
-  failLostRunners(graceSeconds: number, limit: number): Promise<Runner[]>
+  /** Lost runners still silent `graceSeconds` after their TTL, locked for this transaction (others' locked rows skipped). */
+  lostPastGrace(graceSeconds: number, limit: number): Promise<Runner[]>
+  /** Conditional: lost → pending on `nodeId` (null: any node claims it), in a new generation, resuming its session if known. */
+  reschedule(id: string, nodeId: string | null): Promise<Runner | null>
+  /** Conditional: lost → failed. */
+  /** Each with the reason it is failed for (kept on the runner). */
+  failLost(lost: Array<{ id: string, reason: string }>): Promise<Runner[]>
   /** Conditional: ready nodes silent for longer than `ttlSeconds` become lost. */
   markSilentNodesLost(ttlSeconds: number): Promise<Array<{ id: string, name: string, lastHeartbeat: Date | null, seq: number }>>
 }
@@ -290,6 +297,11 @@ export interface SupervisionRepository {
   /** Registers (or re-registers) the node; `seq` is that of its node.registered event. */
   registerNode(node: NodeRegistration): Promise<{ seq: number } | 'name_taken' | 'credential_mismatch'>
   nodeAttachInfo(nodeId: string): Promise<NodeAttachInfo | null>
+  /**
+   * A supervisor's graceful stop: its runners end as stopped (`stop`), or go back unassigned
+   * in a new generation, resuming their sessions (`handover`); the node is `down` until it registers again.
+   */
+  releaseNode(nodeId: string, mode: 'stop' | 'handover'): Promise<{ stopped: Runner[], handedOver: Runner[], node: { name: string, seq: number } | null }>
   /** Assigns up to `limit` pending runners that no node holds yet to this node. */
   /** Assigns up to `limit` unassigned pending runners to the node; returns them as written. */
   claimUnassigned(nodeId: string, limit: number): Promise<Runner[]>

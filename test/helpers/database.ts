@@ -1,7 +1,10 @@
 // A fresh database per test file: in-memory PGlite by default, or a scratch database on the
 // Postgres named by STRATAVORE_TEST_DATABASE_URL (created here, dropped at teardown, kept when
 // a test failed so it can be inspected). The same suites run on both.
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
+import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import postgres from 'postgres'
 import { openDatabase, type Database } from '../../src/adapters/db/client.js'
 
@@ -38,11 +41,39 @@ export const createScratchDatabase = async (t: TapTest): Promise<string> => {
   return url.toString()
 }
 
+// Creating an empty PGlite cluster (initdb in WASM) costs seconds of CPU per test file; loading
+// a dump of one already migrated costs about a third. The dump is cached in the temp dir, named
+// by a hash of the migrations and the PGlite version, so it is rebuilt whenever either changes.
+let template: Promise<Blob> | null = null
+const migratedTemplate = (): Promise<Blob> => template ??= (async () => {
+  const migrations = join(import.meta.dirname, '../../drizzle')
+  const hash = createHash('sha256').update(readFileSync(join(import.meta.dirname, '../../node_modules/@electric-sql/pglite/package.json')))
+  for (const file of readdirSync(migrations, { recursive: true }).map(String).sort()) {
+    if (file.endsWith('.sql') || file.endsWith('.json')) hash.update(file).update(readFileSync(join(migrations, file)))
+  }
+  const path = join(tmpdir(), `stratavore-test-pglite-${hash.digest('hex').slice(0, 16)}.tar`)
+  try {
+    return new Blob([readFileSync(path)])
+  } catch {}
+  const fresh = await openDatabase({ kind: 'pglite', dataDir: null })
+  try {
+    await fresh.migrate()
+    const dump = await fresh.dumpDataDir!()
+    // Written aside and renamed: test files in parallel may race to make it; any of them wins.
+    const partial = `${path}.${process.pid}`
+    writeFileSync(partial, Buffer.from(await dump.arrayBuffer()))
+    renameSync(partial, path)
+    return dump
+  } finally {
+    await fresh.close()
+  }
+})()
+
 /** Opens (and migrates) a fresh database; closes it at teardown. */
 export const openTestDatabase = async (t: TapTest, { poolSize = 20 }: { poolSize?: number } = {}): Promise<Database> => {
   const database = testDatabaseUrl()
     ? await openDatabase({ kind: 'postgres', url: await createScratchDatabase(t), poolSize })
-    : await openDatabase({ kind: 'pglite', dataDir: null })
+    : await openDatabase({ kind: 'pglite', dataDir: null, from: await migratedTemplate() })
   // Registered before the drop above runs (teardowns run in reverse): close, then drop.
   t.teardown(() => database.close())
   await database.migrate()

@@ -114,19 +114,52 @@ t.test(`runner lifecycle under a supervisor on ${backendName()}`, async t => {
   })
 })
 
-t.test(`a restarted supervisor picks up its node's runners with resume on ${backendName()}`, async t => {
+t.test(`a supervisor stopped gracefully hands its runners over (supervisor.on_shutdown: handover) on ${backendName()}`, async t => {
+  const { ctx, supervisor } = await buildSupervisedContext(t)
+  const project = await createProject(t, ctx)
+  const launched = await Promise.all([3, 0].map(maxRestartAttempts => ctx.runners.launch({ project: project.name, agent: 'fake', flags: [], maxRestartAttempts }, 'test')))
+  const first = await Promise.all(launched.map(r => waitForRunner(ctx, r.id, 'running')))
+  await supervisor.stop()
+  for (const [i, before] of first.entries()) {
+    t.notOk(alive(Number(before.runtimeId)), 'a stopping supervisor leaves no agent behind')
+    const after = await ctx.runners.get(before.id)
+    t.match(after, { status: 'pending', nodeId: null, generation: before.generation + 1, restartAttempts: 0 }, `runner ${i}: handed back, unassigned, in a new generation`)
+    t.match((await eventsOf(ctx, before.id)).at(-1), { type: 'runner.rescheduled', data: { reason: 'supervisor_shutdown', from_node_id: before.nodeId, node_id: '' } })
+  }
+  t.match((await eventsOf(ctx, first[0]!.nodeId!)).at(-1), { type: 'node.stopped', data: { on_shutdown: 'handover' } }, 'the node is down, with its event')
+
+  await startTestSupervisor(t, ctx)
+  for (const before of first) {
+    const again = await waitForRunner(ctx, before.id, r => r.status === 'running' && r.generation > before.generation + 1)
+    t.not(again.runtimeId, before.runtimeId, 'the next supervisor started it again, as a new process')
+    t.equal(again.restartAttempts, 0, 'a handover is no restart: it costs no attempt')
+  }
+})
+
+t.test(`supervisor.on_shutdown: stop records its runners as stopped on ${backendName()}`, async t => {
+  const { ctx, supervisor } = await buildSupervisedContext(t, config => { config.supervisor.on_shutdown = 'stop' })
+  const project = await createProject(t, ctx)
+  const launched = await ctx.runners.launch({ project: project.name, agent: 'fake', flags: [] }, 'test')
+  const running = await waitForRunner(ctx, launched.id, 'running')
+  await supervisor.stop()
+  t.notOk(alive(Number(running.runtimeId)))
+  t.match(await ctx.runners.get(launched.id), { status: 'terminated', desiredState: 'stopped' })
+  t.match((await eventsOf(ctx, launched.id)).at(-1), { type: 'runner.stopped', data: { reason: 'supervisor_shutdown' } })
+})
+
+t.test(`a supervisor that crashed: the next one picks up its node's runners with resume on ${backendName()}`, async t => {
   const { ctx, supervisor } = await buildSupervisedContext(t)
   const project = await createProject(t, ctx)
   const keep = await ctx.runners.launch({ project: project.name, agent: 'fake', flags: [], maxRestartAttempts: 3 }, 'test')
   const noRestarts = await ctx.runners.launch({ project: project.name, agent: 'fake', flags: [], maxRestartAttempts: 0 }, 'test')
   const first = await waitForRunner(ctx, keep.id, 'running')
-  await waitForRunner(ctx, noRestarts.id, 'running')
-  // The supervisor goes away (its agents with it); the runners still say running.
+  const second = await waitForRunner(ctx, noRestarts.id, 'running')
   await supervisor.stop()
-  t.notOk(alive(Number(first.runtimeId)), 'a stopping supervisor leaves no agent behind')
-  t.equal((await ctx.runners.get(keep.id)).status, 'running', 'nothing was reported as finished')
+  // What a crash leaves: the rows still say running on this node, and their processes are gone.
+  for (const r of [first, second]) {
+    await ctx.database.db.update(runners).set({ status: 'running', nodeId: r.nodeId, generation: r.generation, runtimeId: r.runtimeId }).where(eq(runners.id, r.id))
+  }
 
-  const { startTestSupervisor } = await import('../helpers/supervisor.js')
   await startTestSupervisor(t, ctx)
   const again = await waitForRunner(ctx, keep.id, r => r.status === 'running' && r.generation > first.generation)
   t.not(again.runtimeId, first.runtimeId, 'a new process')

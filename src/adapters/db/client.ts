@@ -30,23 +30,25 @@ export interface Database {
   load(): PoolLoad
   /** One round trip outside the pool (a fresh connection each time): does the server answer? */
   probe(): Promise<void>
+  /** PGlite only: the whole data dir as one tar, to open again with `from`. */
+  dumpDataDir?(): Promise<Blob>
   close(): Promise<void>
 }
 
 export type DatabaseOptions =
   | { kind: 'postgres', url: string, poolSize: number, connectTimeoutSeconds?: number, queryTimeoutMs?: number }
-  | { kind: 'pglite', dataDir: string | null }
+  /** `from`: a data dir dumped by PGlite's dumpDataDir, to start from instead of an empty cluster. */
+  | { kind: 'pglite', dataDir: string | null, from?: Blob }
 
 export const openDatabase = async (options: DatabaseOptions): Promise<Database> =>
-  options.kind === 'postgres' ? openPostgres(options) : openPglite(options.dataDir)
+  options.kind === 'postgres' ? openPostgres(options) : openPglite(options.dataDir, options.from)
 
-const openPglite = async (dataDir: string | null): Promise<Database> => {
+const openPglite = async (dataDir: string | null, from?: Blob): Promise<Database> => {
   const releaseLock = dataDir ? lockDataDir(dataDir) : () => {}
   try {
     // PGlite would make its directory 0755 (and its files 0666): made 0700 first, it keeps it.
     if (dataDir) ensureDataDir(join(dataDir, 'pglite'))
-    const client = new PGlite(dataDir ? join(dataDir, 'pglite') : undefined)
-    await client.waitReady
+    const client = await PGlite.create(dataDir ? join(dataDir, 'pglite') : undefined, from ? { loadDataDir: from } : {})
     const db = drizzlePglite({ client, schema }) as unknown as Db
     // Only this process can open the data dir (see lockDataDir), so serializing the calls made
     // here is all it takes to run migrations once.
@@ -65,6 +67,7 @@ const openPglite = async (dataDir: string | null): Promise<Database> => {
       },
       load: () => ({ size: 1, inFlight: 0, oldestMs: 0, saturated: false }),
       probe: () => ping(db),
+      dumpDataDir: () => client.dumpDataDir('none'),
       async close () {
         try { await client.close() } finally { releaseLock() }
       },

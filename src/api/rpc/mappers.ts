@@ -143,6 +143,7 @@ export const toReconcileProto = (r: ReconcileResult) => create(ReconcileResponse
   reconciledCount: r.reconciledCount,
   lostRunnerIds: r.lostRunnerIds,
   failedRunnerIds: r.failedRunnerIds,
+  rescheduledRunnerIds: r.rescheduledRunnerIds,
 })
 
 export const toAuditVerificationProto = (v: AuditVerification) => create(VerifyAuditLogResponseSchema, {

@@ -166,6 +166,14 @@ export const createRunnerService = ({ repos, uow, clock, ids, paths, agents, pla
           await runnerEvent(tx, 'runner.stopped', unstarted, actor, { reason: 'stopped before start', exit_code: null })
           return unstarted
         }
+        // A lost runner's supervisor cannot be reached: the stop is recorded now, and should
+        // its node come back, the new generation fences it and it ends the process itself.
+        const unreachable = runner.status === 'lost' ? await tx.runners.terminateLost(id, at) : null
+        if (unreachable) {
+          if (unreachable.sessionId) await tx.supervision.endSession(unreachable.sessionId, unreachable.id)
+          await runnerEvent(tx, 'runner.stopped', unreachable, actor, { reason: 'stopped while its node was lost', exit_code: null })
+          return unreachable
+        }
         const stopping = await tx.runners.requestStop(id, { force, timeoutSeconds, at })
         if (!stopping) throw errors.runnerNotActive(id, runner.status)
         await runnerEvent(tx, 'runner.stop_requested', stopping, actor, { force, timeout_seconds: timeoutSeconds })

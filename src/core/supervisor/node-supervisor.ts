@@ -26,6 +26,8 @@ export interface SupervisorSettings {
   convergeIntervalMs: number
   stopTimeoutMs: number
   restart: RestartPolicy
+  /** supervisor.on_shutdown: what a graceful stop does with this node's runners (default handover). */
+  onShutdown?: 'stop' | 'handover'
 }
 
 export interface Tracked {
@@ -299,13 +301,26 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
       schedule(0)
       heartbeat.start()
     },
-    /** Stops every agent (their runners are picked up again by the next supervisor on this node). */
+    /**
+     * Stops every agent, then records what becomes of their runners (settings.onShutdown):
+     * stopped, or handed back for any node to resume. When that cannot be written (the database
+     * is down) they stay as they are and the reconciler moves them once their TTL runs out.
+     */
     async stop () {
       shuttingDown = true
       if (timer) clearTimeout(timer)
       heartbeat.stop()
       await passing
       await Promise.all([...live.values()].map(t => t.agent.stop(settings.stopTimeoutMs).catch(() => {})))
+      // Exits and failures seen before the stop are written first, so they are not handed over.
+      for (const [runnerId, write] of unreported) await report(runnerId, write)
+      const mode = settings.onShutdown ?? 'handover'
+      try {
+        const released = await transitions.release(mode)
+        log.info({ onShutdown: mode, ...released }, 'released this node\'s runners')
+      } catch (err) {
+        log.warn({ err, onShutdown: mode }, 'could not release this node\'s runners; the reconciler will once their heartbeats expire')
+      }
     },
     liveCount: () => live.size,
   }

@@ -114,6 +114,20 @@ export const createTransitions = ({ uow, clock, ids, node, actor = SUPERVISOR_AC
       return row
     }),
 
+    /** The supervisor's graceful stop, after its agents ended (supervisor.on_shutdown). */
+    release: (mode: 'stop' | 'handover') => uow.run(async tx => {
+      const { stopped, handedOver, node: down } = await tx.supervision.releaseNode(node.id, mode)
+      for (const row of stopped) if (row.sessionId) await tx.supervision.endSession(row.sessionId, row.id)
+      await tx.events.appendMany(inProjectOrder([
+        ...stopped.map(row => event(row, 'runner.stopped', { reason: 'supervisor_shutdown', exit_code: null, signal: null })),
+        ...handedOver.map(row => event(row, 'runner.rescheduled', {
+          reason: 'supervisor_shutdown', from_node_id: node.id, node_id: '', session_id: row.sessionId, conversation_mode: row.conversationMode,
+        })),
+        ...(down ? [nodeEvent('node.stopped', down.seq, { name: down.name, on_shutdown: mode })] : []),
+      ]))
+      return { stopped: stopped.length, handedOver: handedOver.length }
+    }),
+
     recovered: (runnerId: string, generation: number) => uow.run(async tx => {
       const row = await tx.supervision.recoverLost(runnerId, generation)
       if (row) await tx.events.append(event(row, 'runner.recovered', { generation }))

@@ -23,7 +23,6 @@ const transition = async (db: Db, from: RunnerStatus[], to: RunnerStatus, overdu
       status: to,
       eventSeq: sql`${runners.eventSeq} + 1`,
       updatedAt: sql`now()`,
-      ...(to === 'failed' ? { terminatedAt: sql`now()`, desiredState: 'stopped', reason: 'lost: its node stopped reporting it, and it did not come back within the grace' } : {}),
     })
     .where(and(inArray(runners.id, candidates), inArray(runners.status, from)))
     .returning()
@@ -33,8 +32,33 @@ const transition = async (db: Db, from: RunnerStatus[], to: RunnerStatus, overdu
 export const createReconcileRepository = (db: Db): ReconcileRepository => ({
   markSilentRunnersLost: limit =>
     transition(db, SUPERVISED, 'lost', lt(lastSeen, sql`now() - make_interval(secs => ${runners.heartbeatTtlSeconds})`), limit),
-  failLostRunners: (graceSeconds, limit) =>
-    transition(db, ['lost'], 'failed', lt(lastSeen, sql`now() - make_interval(secs => ${runners.heartbeatTtlSeconds} + ${graceSeconds})`), limit),
+  async lostPastGrace (graceSeconds, limit) {
+    // Locked until the pass commits (skipping rows another reconciler holds), so each of these
+    // runners is rescheduled or failed by one reconciler only.
+    const rows = await db.select().from(runners)
+      .where(and(eq(runners.status, 'lost'), lt(lastSeen, sql`now() - make_interval(secs => ${runners.heartbeatTtlSeconds} + ${graceSeconds})`)))
+      .orderBy(runners.id).limit(limit).for('update', { skipLocked: true })
+    return rows.map(toRunner)
+  },
+  // A new generation fences the lost node: if it comes back, its reports about this runner get
+  // 409 and it stops the process. The conversation is resumed where a session is known.
+  async reschedule (id, nodeId) {
+    const [row] = await db.update(runners).set({
+      status: 'pending', nodeId, generation: sql`${runners.generation} + 1`, runtimeId: '', startedAt: null, lastHeartbeat: null,
+      conversationMode: sql`case when ${runners.sessionId} is null then ${runners.conversationMode} else 'resume' end`,
+      eventSeq: sql`${runners.eventSeq} + 1`, updatedAt: sql`now()`,
+    }).where(and(eq(runners.id, id), eq(runners.status, 'lost'))).returning()
+    return row ? toRunner(row) : null
+  },
+  async failLost (lost) {
+    if (lost.length === 0) return []
+    const reason = sql`case ${runners.id} ${sql.join(lost.map(l => sql`when ${l.id}::uuid then ${l.reason}`), sql` `)} end`
+    const rows = await db.update(runners)
+      .set({ status: 'failed', terminatedAt: sql`now()`, desiredState: 'stopped', reason, eventSeq: sql`${runners.eventSeq} + 1`, updatedAt: sql`now()` })
+      .where(and(inArray(runners.id, lost.map(l => l.id)), eq(runners.status, 'lost')))
+      .returning()
+    return rows.map(toRunner)
+  },
   // A node comes back to ready by itself with its next heartbeat (repositories/heartbeats.ts).
   markSilentNodesLost: ttlSeconds => db.update(nodes).set({ status: 'lost', eventSeq: sql`${nodes.eventSeq} + 1`, updatedAt: sql`now()` })
     .where(and(eq(nodes.status, 'ready'), lt(sql`coalesce(${nodes.lastHeartbeat}, ${nodes.registeredAt})`, sql`now() - make_interval(secs => ${ttlSeconds})`)))

@@ -68,6 +68,14 @@ export const createRunnerRepository = (db: Db): RunnerRepository => ({
     return row ? toRunner(row) : null
   },
 
+  async terminateLost (id, at) {
+    const [row] = await db.update(runners)
+      .set({ status: 'terminated', desiredState: 'stopped', reason: 'stopped while its node was lost', generation: sql`${runners.generation} + 1`, stopRequestedAt: at, terminatedAt: at, updatedAt: at, ...bumpSeq })
+      .where(and(eq(runners.id, id), eq(runners.status, 'lost')))
+      .returning()
+    return row ? toRunner(row) : null
+  },
+
   async terminateUnstarted (id, at) {
     const [row] = await db.update(runners)
       .set({ status: 'terminated', desiredState: 'stopped', reason: 'stopped before it started', stopRequestedAt: at, terminatedAt: at, updatedAt: at, ...bumpSeq })

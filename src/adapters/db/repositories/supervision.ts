@@ -36,6 +36,22 @@ export const createSupervisionRepository = (db: Db): SupervisionRepository => ({
     return rows.length === 1 ? { seq: rows[0]!.seq } : 'credential_mismatch'
   },
 
+  async releaseNode (nodeId, mode) {
+    // Runners already asked to stop end as stopped either way; `paused` ones hold no process
+    // and stay as they are.
+    const onNode = and(eq(runners.nodeId, nodeId), inArray(runners.status, ['pending', 'starting', 'running', 'stopping']))
+    const ended = { status: 'terminated', desiredState: 'stopped', terminatedAt: sql`now()`, ...bumpSeq } as const
+    const stopped = await db.update(runners).set(ended)
+      .where(and(onNode, mode === 'stop' ? sql`true` : eq(runners.desiredState, 'stopped'))).returning()
+    const handedOver = mode === 'stop' ? [] : await db.update(runners).set({
+      status: 'pending', nodeId: null, generation: sql`${runners.generation} + 1`, runtimeId: '', startedAt: null, lastHeartbeat: null,
+      conversationMode: sql`case when ${runners.sessionId} is null then ${runners.conversationMode} else 'resume' end`, ...bumpSeq,
+    }).where(and(onNode, eq(runners.desiredState, 'running'))).returning()
+    const [node] = await db.update(nodes).set({ status: 'down', eventSeq: sql`${nodes.eventSeq} + 1`, updatedAt: sql`now()` })
+      .where(eq(nodes.id, nodeId)).returning({ name: nodes.name, seq: nodes.eventSeq })
+    return { stopped: stopped.map(toRunner), handedOver: handedOver.map(toRunner), node: node ?? null }
+  },
+
   async nodeAttachInfo (nodeId) {
     const [row] = await db.select({ nodeId: nodes.id, attachUrl: nodes.attachUrl, attachKey: nodes.attachKey, status: nodes.status, credentialHash: nodes.credentialHash })
       .from(nodes).where(eq(nodes.id, nodeId)).limit(1)

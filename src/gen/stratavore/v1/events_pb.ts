@@ -16,7 +16,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file stratavore/v1/events.proto.
  */
 export const file_stratavore_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("ChpzdHJhdGF2b3JlL3YxL2V2ZW50cy5wcm90bxINc3RyYXRhdm9yZS52MSKEAgoFRXZlbnQSDwoHdmVyc2lvbhgBIAEoBRIaCghldmVudF9pZBgCIAEoCVIIZXZlbnRfaWQSDAoEdHlwZRgDIAEoCRIgCgtvY2N1cnJlZF9hdBgEIAEoCVILb2NjdXJyZWRfYXQSDwoHcHJvamVjdBgFIAEoCRImCg5hZ2dyZWdhdGVfdHlwZRgGIAEoCVIOYWdncmVnYXRlX3R5cGUSIgoMYWdncmVnYXRlX2lkGAcgASgJUgxhZ2dyZWdhdGVfaWQSCwoDc2VxGAggASgDEg0KBWFjdG9yGAkgASgJEiUKBGRhdGEYCiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IkEKDlByb2plY3RDcmVhdGVkEgwKBHBhdGgYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkSDAoEdGFncxgDIAMoCSIeCg5Qcm9qZWN0RGVsZXRlZBIMCgRwYXRoGAEgASgJIjUKE1Byb2plY3RRdW90YUNoYW5nZWQSHgoWbWF4X2NvbmN1cnJlbnRfcnVubmVycxgBIAEoBSK+AQoOUnVubmVyTGF1bmNoZWQSDQoFYWdlbnQYASABKAkSHQoHbm9kZV9pZBgCIAEoCUgAUgdub2RlX2lkiAEBEiwKEWNvbnZlcnNhdGlvbl9tb2RlGAMgASgJUhFjb252ZXJzYXRpb25fbW9kZRIjCgpzZXNzaW9uX2lkGAQgASgJSAFSCnNlc3Npb25faWSIAQESEAoIaGVhZGxlc3MYBSABKAhCCgoIX25vZGVfaWRCDQoLX3Nlc3Npb25faWQiKgoOUnVubmVyQXNzaWduZWQSGAoHbm9kZV9pZBgBIAEoCVIHbm9kZV9pZCI+Cg5SdW5uZXJTdGFydGluZxIYCgdub2RlX2lkGAEgASgJUgdub2RlX2lkEhIKCmdlbmVyYXRpb24YAiABKAUinwEKFFJ1bm5lclNlc3Npb25DaGFuZ2VkEhgKB25vZGVfaWQYASABKAlSB25vZGVfaWQSHgoKc2Vzc2lvbl9pZBgCIAEoCVIKc2Vzc2lvbl9pZBI1ChNwcmV2aW91c19zZXNzaW9uX2lkGAMgASgJSABSE3ByZXZpb3VzX3Nlc3Npb25faWSIAQFCFgoUX3ByZXZpb3VzX3Nlc3Npb25faWQiZwoTUnVubmVyU3RvcFJlcXVlc3RlZBINCgVmb3JjZRgBIAEoCBItCg90aW1lb3V0X3NlY29uZHMYAiABKAVIAFIPdGltZW91dF9zZWNvbmRziAEBQhIKEF90aW1lb3V0X3NlY29uZHMimwEKDVJ1bm5lclN0b3BwZWQSDgoGcmVhc29uGAEgASgJEiEKCWV4aXRfY29kZRgCIAEoBUgAUglleGl0X2NvZGWIAQESHQoHbm9kZV9pZBgDIAEoCUgBUgdub2RlX2lkiAEBEhMKBnNpZ25hbBgEIAEoCUgCiAEBQgwKCl9leGl0X2NvZGVCCgoIX25vZGVfaWRCCQoHX3NpZ25hbCKpAQoKUnVubmVyTG9zdBIOCgZyZWFzb24YASABKAkSIAoLdHRsX3NlY29uZHMYAiABKAVSC3R0bF9zZWNvbmRzEh0KB25vZGVfaWQYAyABKAlIAFIHbm9kZV9pZIgBARIrCg5sYXN0X2hlYXJ0YmVhdBgEIAEoCUgBUg5sYXN0X2hlYXJ0YmVhdIgBAUIKCghfbm9kZV9pZEIRCg9fbGFzdF9oZWFydGJlYXQigAIKDFJ1bm5lckZhaWxlZBIOCgZyZWFzb24YASABKAkSJAoNZ3JhY2Vfc2Vjb25kcxgCIAEoBVINZ3JhY2Vfc2Vjb25kcxIdCgdub2RlX2lkGAMgASgJSABSB25vZGVfaWSIAQESKwoObGFzdF9oZWFydGJlYXQYBCABKAlIAVIObGFzdF9oZWFydGJlYXSIAQESIQoJZXhpdF9jb2RlGAUgASgFSAJSCWV4aXRfY29kZYgBARITCgZzaWduYWwYBiABKAlIA4gBAUIKCghfbm9kZV9pZEIRCg9fbGFzdF9oZWFydGJlYXRCDAoKX2V4aXRfY29kZUIJCgdfc2lnbmFsIqgBCg1SdW5uZXJTdGFydGVkEhgKB25vZGVfaWQYASABKAlSB25vZGVfaWQSCwoDcGlkGAIgASgFEhIKCmdlbmVyYXRpb24YAyABKAUSIwoKc2Vzc2lvbl9pZBgEIAEoCUgAUgpzZXNzaW9uX2lkiAEBEigKD3Jlc3RhcnRfYXR0ZW1wdBgFIAEoBVIPcmVzdGFydF9hdHRlbXB0Qg0KC19zZXNzaW9uX2lkIo0BChBSdW5uZXJSZXN0YXJ0aW5nEhgKB25vZGVfaWQYASABKAlSB25vZGVfaWQSDwoHYXR0ZW1wdBgCIAEoBRIiCgxtYXhfYXR0ZW1wdHMYAyABKAVSDG1heF9hdHRlbXB0cxIaCghkZWxheV9tcxgEIAEoBVIIZGVsYXlfbXMSDgoGcmVhc29uGAUgASgJIj8KD1J1bm5lclJlY292ZXJlZBIYCgdub2RlX2lkGAEgASgJUgdub2RlX2lkEhIKCmdlbmVyYXRpb24YAiABKAUiugEKDlNlc3Npb25DcmVhdGVkEhwKCXJ1bm5lcl9pZBgBIAEoCVIJcnVubmVyX2lkEg0KBWFnZW50GAIgASgJEicKDHJlc3VtZWRfZnJvbRgDIAEoCUgAUgxyZXN1bWVkX2Zyb22IAQESLQoPdHJhbnNjcmlwdF9wYXRoGAQgASgJSAFSD3RyYW5zY3JpcHRfcGF0aIgBAUIPCg1fcmVzdW1lZF9mcm9tQhIKEF90cmFuc2NyaXB0X3BhdGgicwoOTm9kZVJlZ2lzdGVyZWQSDAoEbmFtZRgBIAEoCRIQCghob3N0bmFtZRgCIAEoCRIPCgd2ZXJzaW9uGAMgASgJEhAKCGNhcGFjaXR5GAQgASgFEh4KCmF0dGFjaF91cmwYBSABKAlSCmF0dGFjaF91cmwiHQoNTm9kZVJlY292ZXJlZBIMCgRuYW1lGAEgASgJInMKDFRva2VuQ2hhbmdlZBIMCgRuYW1lGAEgASgJEgwKBHJvbGUYAiABKAkSEwoLZGVzY3JpcHRpb24YAyABKAkSIwoKZXhwaXJlc19hdBgEIAEoCUgAUgpleHBpcmVzX2F0iAEBQg0KC19leHBpcmVzX2F0InoKCE5vZGVMb3N0EgwKBG5hbWUYASABKAkSIAoLdHRsX3NlY29uZHMYAiABKAVSC3R0bF9zZWNvbmRzEisKDmxhc3RfaGVhcnRiZWF0GAMgASgJSABSDmxhc3RfaGVhcnRiZWF0iAEBQhEKD19sYXN0X2hlYXJ0YmVhdCLGAQoNQnVkZ2V0Q3Jvc3NlZBINCgVzY29wZRgBIAEoCRIaCghzY29wZV9pZBgCIAEoCVIIc2NvcGVfaWQSIgoMbGltaXRfdG9rZW5zGAMgASgDUgxsaW1pdF90b2tlbnMSIAoLdXNlZF90b2tlbnMYBCABKANSC3VzZWRfdG9rZW5zEiQKDXdhcm5pbmdfc2hhcmUYBSABKAFSDXdhcm5pbmdfc2hhcmUSHgoKcGVyaW9kX2VuZBgGIAEoCVIKcGVyaW9kX2VuZCLTAgoTUnVubmVySGVhcnRiZWF0RGF0YRIYCgdub2RlX2lkGAEgASgJUgdub2RlX2lkEhIKCmdlbmVyYXRpb24YAiABKAUSIAoLY3B1X3BlcmNlbnQYAyABKAFSC2NwdV9wZXJjZW50EhwKCW1lbW9yeV9tYhgEIAEoBVIJbWVtb3J5X21iEiAKC3Rva2Vuc191c2VkGAUgASgDUgt0b2tlbnNfdXNlZBIiCgxpbnB1dF90b2tlbnMYBiABKANSDGlucHV0X3Rva2VucxIkCg1vdXRwdXRfdG9rZW5zGAcgASgDUg1vdXRwdXRfdG9rZW5zEiwKEWNhY2hlX3JlYWRfdG9rZW5zGAggASgDUhFjYWNoZV9yZWFkX3Rva2VucxI0ChVjYWNoZV9jcmVhdGlvbl90b2tlbnMYCSABKANSFWNhY2hlX2NyZWF0aW9uX3Rva2VucyKuAQoLU3lzdGVtQWxlcnQSEAoIc2V2ZXJpdHkYASABKAkSDgoGcmVhc29uGAIgASgJEhoKCGV2ZW50X2lkGAMgASgJUghldmVudF9pZBIeCgpldmVudF90eXBlGAQgASgJUgpldmVudF90eXBlEiAKC3JvdXRpbmdfa2V5GAUgASgJUgtyb3V0aW5nX2tleRIQCghhdHRlbXB0cxgGIAEoBRINCgVlcnJvchgHIAEoCSI/Cg9BdWRpdENoZWNrcG9pbnQSLAoFaGVhZHMYASADKAsyHS5zdHJhdGF2b3JlLnYxLkF1ZGl0Q2hhaW5IZWFkIjkKDkF1ZGl0Q2hhaW5IZWFkEg0KBWNoYWluGAEgASgJEgsKA3NlcRgCIAEoAxILCgNtYWMYAyABKAliBnByb3RvMw", [file_google_protobuf_struct]);
+  fileDesc("ChpzdHJhdGF2b3JlL3YxL2V2ZW50cy5wcm90bxINc3RyYXRhdm9yZS52MSKEAgoFRXZlbnQSDwoHdmVyc2lvbhgBIAEoBRIaCghldmVudF9pZBgCIAEoCVIIZXZlbnRfaWQSDAoEdHlwZRgDIAEoCRIgCgtvY2N1cnJlZF9hdBgEIAEoCVILb2NjdXJyZWRfYXQSDwoHcHJvamVjdBgFIAEoCRImCg5hZ2dyZWdhdGVfdHlwZRgGIAEoCVIOYWdncmVnYXRlX3R5cGUSIgoMYWdncmVnYXRlX2lkGAcgASgJUgxhZ2dyZWdhdGVfaWQSCwoDc2VxGAggASgDEg0KBWFjdG9yGAkgASgJEiUKBGRhdGEYCiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IkEKDlByb2plY3RDcmVhdGVkEgwKBHBhdGgYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkSDAoEdGFncxgDIAMoCSIeCg5Qcm9qZWN0RGVsZXRlZBIMCgRwYXRoGAEgASgJIjUKE1Byb2plY3RRdW90YUNoYW5nZWQSHgoWbWF4X2NvbmN1cnJlbnRfcnVubmVycxgBIAEoBSK+AQoOUnVubmVyTGF1bmNoZWQSDQoFYWdlbnQYASABKAkSHQoHbm9kZV9pZBgCIAEoCUgAUgdub2RlX2lkiAEBEiwKEWNvbnZlcnNhdGlvbl9tb2RlGAMgASgJUhFjb252ZXJzYXRpb25fbW9kZRIjCgpzZXNzaW9uX2lkGAQgASgJSAFSCnNlc3Npb25faWSIAQESEAoIaGVhZGxlc3MYBSABKAhCCgoIX25vZGVfaWRCDQoLX3Nlc3Npb25faWQiKgoOUnVubmVyQXNzaWduZWQSGAoHbm9kZV9pZBgBIAEoCVIHbm9kZV9pZCI+Cg5SdW5uZXJTdGFydGluZxIYCgdub2RlX2lkGAEgASgJUgdub2RlX2lkEhIKCmdlbmVyYXRpb24YAiABKAUinwEKFFJ1bm5lclNlc3Npb25DaGFuZ2VkEhgKB25vZGVfaWQYASABKAlSB25vZGVfaWQSHgoKc2Vzc2lvbl9pZBgCIAEoCVIKc2Vzc2lvbl9pZBI1ChNwcmV2aW91c19zZXNzaW9uX2lkGAMgASgJSABSE3ByZXZpb3VzX3Nlc3Npb25faWSIAQFCFgoUX3ByZXZpb3VzX3Nlc3Npb25faWQiZwoTUnVubmVyU3RvcFJlcXVlc3RlZBINCgVmb3JjZRgBIAEoCBItCg90aW1lb3V0X3NlY29uZHMYAiABKAVIAFIPdGltZW91dF9zZWNvbmRziAEBQhIKEF90aW1lb3V0X3NlY29uZHMimwEKDVJ1bm5lclN0b3BwZWQSDgoGcmVhc29uGAEgASgJEiEKCWV4aXRfY29kZRgCIAEoBUgAUglleGl0X2NvZGWIAQESHQoHbm9kZV9pZBgDIAEoCUgBUgdub2RlX2lkiAEBEhMKBnNpZ25hbBgEIAEoCUgCiAEBQgwKCl9leGl0X2NvZGVCCgoIX25vZGVfaWRCCQoHX3NpZ25hbCKpAQoKUnVubmVyTG9zdBIOCgZyZWFzb24YASABKAkSIAoLdHRsX3NlY29uZHMYAiABKAVSC3R0bF9zZWNvbmRzEh0KB25vZGVfaWQYAyABKAlIAFIHbm9kZV9pZIgBARIrCg5sYXN0X2hlYXJ0YmVhdBgEIAEoCUgBUg5sYXN0X2hlYXJ0YmVhdIgBAUIKCghfbm9kZV9pZEIRCg9fbGFzdF9oZWFydGJlYXQigAIKDFJ1bm5lckZhaWxlZBIOCgZyZWFzb24YASABKAkSJAoNZ3JhY2Vfc2Vjb25kcxgCIAEoBVINZ3JhY2Vfc2Vjb25kcxIdCgdub2RlX2lkGAMgASgJSABSB25vZGVfaWSIAQESKwoObGFzdF9oZWFydGJlYXQYBCABKAlIAVIObGFzdF9oZWFydGJlYXSIAQESIQoJZXhpdF9jb2RlGAUgASgFSAJSCWV4aXRfY29kZYgBARITCgZzaWduYWwYBiABKAlIA4gBAUIKCghfbm9kZV9pZEIRCg9fbGFzdF9oZWFydGJlYXRCDAoKX2V4aXRfY29kZUIJCgdfc2lnbmFsIqgBCg1SdW5uZXJTdGFydGVkEhgKB25vZGVfaWQYASABKAlSB25vZGVfaWQSCwoDcGlkGAIgASgFEhIKCmdlbmVyYXRpb24YAyABKAUSIwoKc2Vzc2lvbl9pZBgEIAEoCUgAUgpzZXNzaW9uX2lkiAEBEigKD3Jlc3RhcnRfYXR0ZW1wdBgFIAEoBVIPcmVzdGFydF9hdHRlbXB0Qg0KC19zZXNzaW9uX2lkIo0BChBSdW5uZXJSZXN0YXJ0aW5nEhgKB25vZGVfaWQYASABKAlSB25vZGVfaWQSDwoHYXR0ZW1wdBgCIAEoBRIiCgxtYXhfYXR0ZW1wdHMYAyABKAVSDG1heF9hdHRlbXB0cxIaCghkZWxheV9tcxgEIAEoBVIIZGVsYXlfbXMSDgoGcmVhc29uGAUgASgJIj8KD1J1bm5lclJlY292ZXJlZBIYCgdub2RlX2lkGAEgASgJUgdub2RlX2lkEhIKCmdlbmVyYXRpb24YAiABKAUiPQoLTm9kZVN0b3BwZWQSDAoEbmFtZRgBIAEoCRIgCgtvbl9zaHV0ZG93bhgCIAEoCVILb25fc2h1dGRvd24iwwEKEVJ1bm5lclJlc2NoZWR1bGVkEg4KBnJlYXNvbhgBIAEoCRIiCgxmcm9tX25vZGVfaWQYAiABKAlSDGZyb21fbm9kZV9pZBIYCgdub2RlX2lkGAMgASgJUgdub2RlX2lkEiMKCnNlc3Npb25faWQYBCABKAlIAFIKc2Vzc2lvbl9pZIgBARIsChFjb252ZXJzYXRpb25fbW9kZRgFIAEoCVIRY29udmVyc2F0aW9uX21vZGVCDQoLX3Nlc3Npb25faWQiugEKDlNlc3Npb25DcmVhdGVkEhwKCXJ1bm5lcl9pZBgBIAEoCVIJcnVubmVyX2lkEg0KBWFnZW50GAIgASgJEicKDHJlc3VtZWRfZnJvbRgDIAEoCUgAUgxyZXN1bWVkX2Zyb22IAQESLQoPdHJhbnNjcmlwdF9wYXRoGAQgASgJSAFSD3RyYW5zY3JpcHRfcGF0aIgBAUIPCg1fcmVzdW1lZF9mcm9tQhIKEF90cmFuc2NyaXB0X3BhdGgicwoOTm9kZVJlZ2lzdGVyZWQSDAoEbmFtZRgBIAEoCRIQCghob3N0bmFtZRgCIAEoCRIPCgd2ZXJzaW9uGAMgASgJEhAKCGNhcGFjaXR5GAQgASgFEh4KCmF0dGFjaF91cmwYBSABKAlSCmF0dGFjaF91cmwiHQoNTm9kZVJlY292ZXJlZBIMCgRuYW1lGAEgASgJInMKDFRva2VuQ2hhbmdlZBIMCgRuYW1lGAEgASgJEgwKBHJvbGUYAiABKAkSEwoLZGVzY3JpcHRpb24YAyABKAkSIwoKZXhwaXJlc19hdBgEIAEoCUgAUgpleHBpcmVzX2F0iAEBQg0KC19leHBpcmVzX2F0InoKCE5vZGVMb3N0EgwKBG5hbWUYASABKAkSIAoLdHRsX3NlY29uZHMYAiABKAVSC3R0bF9zZWNvbmRzEisKDmxhc3RfaGVhcnRiZWF0GAMgASgJSABSDmxhc3RfaGVhcnRiZWF0iAEBQhEKD19sYXN0X2hlYXJ0YmVhdCLGAQoNQnVkZ2V0Q3Jvc3NlZBINCgVzY29wZRgBIAEoCRIaCghzY29wZV9pZBgCIAEoCVIIc2NvcGVfaWQSIgoMbGltaXRfdG9rZW5zGAMgASgDUgxsaW1pdF90b2tlbnMSIAoLdXNlZF90b2tlbnMYBCABKANSC3VzZWRfdG9rZW5zEiQKDXdhcm5pbmdfc2hhcmUYBSABKAFSDXdhcm5pbmdfc2hhcmUSHgoKcGVyaW9kX2VuZBgGIAEoCVIKcGVyaW9kX2VuZCLTAgoTUnVubmVySGVhcnRiZWF0RGF0YRIYCgdub2RlX2lkGAEgASgJUgdub2RlX2lkEhIKCmdlbmVyYXRpb24YAiABKAUSIAoLY3B1X3BlcmNlbnQYAyABKAFSC2NwdV9wZXJjZW50EhwKCW1lbW9yeV9tYhgEIAEoBVIJbWVtb3J5X21iEiAKC3Rva2Vuc191c2VkGAUgASgDUgt0b2tlbnNfdXNlZBIiCgxpbnB1dF90b2tlbnMYBiABKANSDGlucHV0X3Rva2VucxIkCg1vdXRwdXRfdG9rZW5zGAcgASgDUg1vdXRwdXRfdG9rZW5zEiwKEWNhY2hlX3JlYWRfdG9rZW5zGAggASgDUhFjYWNoZV9yZWFkX3Rva2VucxI0ChVjYWNoZV9jcmVhdGlvbl90b2tlbnMYCSABKANSFWNhY2hlX2NyZWF0aW9uX3Rva2VucyKuAQoLU3lzdGVtQWxlcnQSEAoIc2V2ZXJpdHkYASABKAkSDgoGcmVhc29uGAIgASgJEhoKCGV2ZW50X2lkGAMgASgJUghldmVudF9pZBIeCgpldmVudF90eXBlGAQgASgJUgpldmVudF90eXBlEiAKC3JvdXRpbmdfa2V5GAUgASgJUgtyb3V0aW5nX2tleRIQCghhdHRlbXB0cxgGIAEoBRINCgVlcnJvchgHIAEoCSI/Cg9BdWRpdENoZWNrcG9pbnQSLAoFaGVhZHMYASADKAsyHS5zdHJhdGF2b3JlLnYxLkF1ZGl0Q2hhaW5IZWFkIjkKDkF1ZGl0Q2hhaW5IZWFkEg0KBWNoYWluGAEgASgJEgsKA3NlcRgCIAEoAxILCgNtYWMYAyABKAliBnByb3RvMw", [file_google_protobuf_struct]);
 
 /**
  * The versioned envelope of every event. AMQP properties: message_id = event_id,
@@ -524,6 +524,73 @@ export const RunnerRecoveredSchema: GenMessage<RunnerRecovered> = /*@__PURE__*/
   messageDesc(file_stratavore_v1_events, 14);
 
 /**
+ * data of node.stopped: its supervisor stopped gracefully (the node is down until it registers
+ * again); on_shutdown says what became of its runners: stop or handover.
+ *
+ * @generated from message stratavore.v1.NodeStopped
+ */
+export type NodeStopped = Message<"stratavore.v1.NodeStopped"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string on_shutdown = 2 [json_name = "on_shutdown"];
+   */
+  onShutdown: string;
+};
+
+/**
+ * Describes the message stratavore.v1.NodeStopped.
+ * Use `create(NodeStoppedSchema)` to create a new message.
+ */
+export const NodeStoppedSchema: GenMessage<NodeStopped> = /*@__PURE__*/
+  messageDesc(file_stratavore_v1_events, 15);
+
+/**
+ * data of runner.rescheduled: handed to another node (node_id; empty: any node may claim it),
+ * in a new generation, resuming its conversation when session_id is set. reason: node_lost
+ * (its node was lost past daemon.lost_grace_seconds) or supervisor_shutdown (its supervisor
+ * stopped with supervisor.on_shutdown: handover).
+ *
+ * @generated from message stratavore.v1.RunnerRescheduled
+ */
+export type RunnerRescheduled = Message<"stratavore.v1.RunnerRescheduled"> & {
+  /**
+   * @generated from field: string reason = 1;
+   */
+  reason: string;
+
+  /**
+   * @generated from field: string from_node_id = 2 [json_name = "from_node_id"];
+   */
+  fromNodeId: string;
+
+  /**
+   * @generated from field: string node_id = 3 [json_name = "node_id"];
+   */
+  nodeId: string;
+
+  /**
+   * @generated from field: optional string session_id = 4 [json_name = "session_id"];
+   */
+  sessionId?: string | undefined;
+
+  /**
+   * @generated from field: string conversation_mode = 5 [json_name = "conversation_mode"];
+   */
+  conversationMode: string;
+};
+
+/**
+ * Describes the message stratavore.v1.RunnerRescheduled.
+ * Use `create(RunnerRescheduledSchema)` to create a new message.
+ */
+export const RunnerRescheduledSchema: GenMessage<RunnerRescheduled> = /*@__PURE__*/
+  messageDesc(file_stratavore_v1_events, 16);
+
+/**
  * data of session.created
  *
  * @generated from message stratavore.v1.SessionCreated
@@ -555,7 +622,7 @@ export type SessionCreated = Message<"stratavore.v1.SessionCreated"> & {
  * Use `create(SessionCreatedSchema)` to create a new message.
  */
 export const SessionCreatedSchema: GenMessage<SessionCreated> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_events, 15);
+  messageDesc(file_stratavore_v1_events, 17);
 
 /**
  * data of node.registered: a supervisor registered its node (again, after each restart)
@@ -594,7 +661,7 @@ export type NodeRegistered = Message<"stratavore.v1.NodeRegistered"> & {
  * Use `create(NodeRegisteredSchema)` to create a new message.
  */
 export const NodeRegisteredSchema: GenMessage<NodeRegistered> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_events, 16);
+  messageDesc(file_stratavore_v1_events, 18);
 
 /**
  * data of node.recovered: a lost node heartbeats again
@@ -613,7 +680,7 @@ export type NodeRecovered = Message<"stratavore.v1.NodeRecovered"> & {
  * Use `create(NodeRecoveredSchema)` to create a new message.
  */
 export const NodeRecoveredSchema: GenMessage<NodeRecovered> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_events, 17);
+  messageDesc(file_stratavore_v1_events, 19);
 
 /**
  * data of token.created and token.revoked (aggregate_id: the token's id; created is seq 1,
@@ -652,7 +719,7 @@ export type TokenChanged = Message<"stratavore.v1.TokenChanged"> & {
  * Use `create(TokenChangedSchema)` to create a new message.
  */
 export const TokenChangedSchema: GenMessage<TokenChanged> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_events, 18);
+  messageDesc(file_stratavore_v1_events, 20);
 
 /**
  * data of node.lost
@@ -681,7 +748,7 @@ export type NodeLost = Message<"stratavore.v1.NodeLost"> & {
  * Use `create(NodeLostSchema)` to create a new message.
  */
 export const NodeLostSchema: GenMessage<NodeLost> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_events, 19);
+  messageDesc(file_stratavore_v1_events, 21);
 
 /**
  * data of budget.warning (use passed warning_share of the limit) and budget.exceeded (use
@@ -733,7 +800,7 @@ export type BudgetCrossed = Message<"stratavore.v1.BudgetCrossed"> & {
  * Use `create(BudgetCrossedSchema)` to create a new message.
  */
 export const BudgetCrossedSchema: GenMessage<BudgetCrossed> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_events, 20);
+  messageDesc(file_stratavore_v1_events, 22);
 
 /**
  * data of runner.heartbeat.<runner_id> (published by the supervisor straight to the bus, every
@@ -793,7 +860,7 @@ export type RunnerHeartbeatData = Message<"stratavore.v1.RunnerHeartbeatData"> &
  * Use `create(RunnerHeartbeatDataSchema)` to create a new message.
  */
 export const RunnerHeartbeatDataSchema: GenMessage<RunnerHeartbeatData> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_events, 21);
+  messageDesc(file_stratavore_v1_events, 23);
 
 /**
  * data of system.alert.<severity>
@@ -842,7 +909,7 @@ export type SystemAlert = Message<"stratavore.v1.SystemAlert"> & {
  * Use `create(SystemAlertSchema)` to create a new message.
  */
 export const SystemAlertSchema: GenMessage<SystemAlert> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_events, 22);
+  messageDesc(file_stratavore_v1_events, 24);
 
 /**
  * data of audit.checkpoint: the head of every audit chain as a daemon read them, its own
@@ -864,7 +931,7 @@ export type AuditCheckpoint = Message<"stratavore.v1.AuditCheckpoint"> & {
  * Use `create(AuditCheckpointSchema)` to create a new message.
  */
 export const AuditCheckpointSchema: GenMessage<AuditCheckpoint> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_events, 23);
+  messageDesc(file_stratavore_v1_events, 25);
 
 /**
  * @generated from message stratavore.v1.AuditChainHead
@@ -897,5 +964,5 @@ export type AuditChainHead = Message<"stratavore.v1.AuditChainHead"> & {
  * Use `create(AuditChainHeadSchema)` to create a new message.
  */
 export const AuditChainHeadSchema: GenMessage<AuditChainHead> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_events, 24);
+  messageDesc(file_stratavore_v1_events, 26);
 
