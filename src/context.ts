@@ -146,6 +146,7 @@ export const createContext = async (config: Config, logger: Logger, options: Con
     const checkpointLog = createCheckpointFile(config.dataDir)
     const runners = createRunnerService({
       repos, uow, clock, ids, paths, placement, agents: agentCatalogue(config), heartbeatTtlSeconds: 3 * config.daemon.heartbeat_interval_seconds,
+      defaultStopTimeoutSeconds: config.supervisor.stop_timeout_seconds,
     })
     return {
       config,

@@ -13,11 +13,12 @@
 // written (database down) is kept and retried: an exit is never forgotten.
 import { createFailureStreak } from '../failure-streak.js'
 import type { Clock, IdGenerator, Log, NodeRegistration, Repositories, UnitOfWork } from '../ports.js'
-import { exitReason, failureFingerprint, keptOutput } from '../runners/exit-report.js'
+import { keptOutput } from '../runners/exit-report.js'
 import type { Runner } from '../runners/runner.js'
 import type { AgentRuntime, ExitStatus, LiveAgent, StartPlan, TokenCounts } from './agent-runtime.js'
+import { decideExit } from './exit-decision.js'
 import { createHeartbeatTick, type HeartbeatTickDeps } from './heartbeat-tick.js'
-import { decideRestart, failedAtStart, type RestartPolicy } from './restart-policy.js'
+import type { RestartPolicy } from './restart-policy.js'
 import { createTransitions } from './transitions.js'
 
 export interface SupervisorSettings {
@@ -39,6 +40,8 @@ export interface Tracked {
   base: TokenCounts
   sessionId: string | null
   stopRequested: boolean
+  /** The SIGTERM → SIGKILL grace of the stop asked for (0: SIGKILL at once). */
+  stopGraceMs: number
   /** The database refused this process's heartbeat: it is being killed and must not report. */
   fenced: boolean
 }
@@ -141,7 +144,7 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
       // Stopped or failed while it was starting: the process must not outlive the decision.
       if (!running) { await agent.stop(0); continue }
       const tracked: Tracked = {
-        runner: running, generation: running.generation, agent, upSince: now(), sessionId: agent.sessionId(), stopRequested: false, fenced: false,
+        runner: running, generation: running.generation, agent, upSince: now(), sessionId: agent.sessionId(), stopRequested: false, stopGraceMs: 0, fenced: false,
         base: { inputTokens: row.inputTokens, outputTokens: row.outputTokens, cacheReadTokens: row.cacheReadTokens, cacheCreationTokens: row.cacheCreationTokens },
       }
       live.set(row.id, tracked)
@@ -187,28 +190,18 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
     const runner = { ...t.runner, generation: t.generation }
     const output = keptOutput(t.agent.output())
     log.info({ runnerId: runner.id, ...exit }, 'runner exited')
-    const previousFailure = startFailures.get(runner.id)
+    const previousStartFailure = startFailures.get(runner.id)
     startFailures.delete(runner.id)
-    if (t.stopRequested || runner.desiredState === 'stopped') {
-      return report(runner.id, () => transitions.exited(runner, t.generation, 'terminated', exit, 'stopped', output))
-    }
-    if (exit.code === 0) return report(runner.id, () => transitions.exited(runner, t.generation, 'terminated', exit, 'exited', output))
-    const atStart = failedAtStart(settings.restart, now() - t.upSince)
-    const why = exitReason(exit, output, { atStart })
-    const fingerprint = atStart ? failureFingerprint(exit, output) : null
-    if (fingerprint !== null && fingerprint === previousFailure) {
-      return report(runner.id, () => transitions.exited(runner, t.generation, 'failed', exit, `${why} (the same failure at start twice; not restarted)`, output))
-    }
-    const decision = decideRestart(settings.restart, { attemptsSoFar: runner.restartAttempts, maxAttempts: runner.maxRestartAttempts, upMs: now() - t.upSince })
-    if (!decision.restart) {
-      const reason = `${why}${runner.maxRestartAttempts > 0 ? ` after ${decision.attempt} restart(s)` : ''}`
-      return report(runner.id, () => transitions.exited(runner, t.generation, 'failed', exit, reason, output))
-    }
+    const decision = decideExit(settings.restart, {
+      exit, output, upMs: now() - t.upSince, stopped: t.stopRequested || runner.desiredState === 'stopped', stopGraceMs: t.stopRequested ? t.stopGraceMs : null,
+      restartAttempts: runner.restartAttempts, maxRestartAttempts: runner.maxRestartAttempts, previousStartFailure,
+    })
+    if (decision.end !== 'restart') return report(runner.id, () => transitions.exited(runner, t.generation, decision.end, exit, decision.reason, output))
     await report(runner.id, async () => {
-      const row = await transitions.restart(runner, { attempt: decision.attempt, delayMs: decision.delayMs, reason: why, output, exit })
+      const row = await transitions.restart(runner, { attempt: decision.attempt, delayMs: decision.delayMs, reason: decision.reason, output, exit })
       if (row) {
         restarts.set(row.id, { dueAt: now() + decision.delayMs, runner: row })
-        if (fingerprint !== null) startFailures.set(row.id, fingerprint)
+        if (decision.fingerprint !== null) startFailures.set(row.id, decision.fingerprint)
       }
     })
   }
@@ -234,7 +227,8 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
         void t.agent.stop(0)
       } else if (r.desiredState === 'stopped' && !t.stopRequested) {
         t.stopRequested = true
-        void t.agent.stop(r.stopForce ? 0 : (r.stopTimeoutSeconds ?? settings.stopTimeoutMs / 1000) * 1000)
+        t.stopGraceMs = r.stopForce ? 0 : (r.stopTimeoutSeconds ?? settings.stopTimeoutMs / 1000) * 1000
+        void t.agent.stop(t.stopGraceMs)
       } else {
         t.runner = { ...r, restartAttempts: t.runner.restartAttempts }
       }
