@@ -72,7 +72,7 @@ export const COMMANDS: CommandSpec[] = [
     options: { 'read-only': { type: 'boolean', help: 'watch without typing (a viewer)' } },
   },
   {
-    name: 'kill', args: '[runner...]', arity: [0, 1000], completes: ['runner'], summary: 'stop runners: SIGTERM, then SIGKILL after the grace',
+    name: 'kill', args: '<runner> [runner...]', arity: [0, 1000], completes: ['runner'], summary: 'stop runners: SIGTERM, then SIGKILL after the grace',
     details: 'Names runners by id (or unique prefix), or all active runners of a project (--project), or every active runner (--all);\nthose two ask for a yes on a terminal, --yes otherwise. Says what it sent, when SIGKILL follows, and how each ended.',
     options: {
       force: { type: 'boolean', short: 'f', help: 'SIGKILL at once' },
