@@ -4,14 +4,15 @@
 // plain text into a pipe (--raw for the bytes) and kept once the runner has ended, the runners
 // table says why, and kill says what it sent and when it escalated, for several runners at once.
 import t from 'tap'
-import { backendName } from '../helpers/database.js'
+import { backendName, createScratchDatabase, testDatabaseUrl } from '../helpers/database.js'
 import { startCliDaemon } from './helpers.js'
 
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}/
 const fake = (...args: string[]) => args.map(a => `--flag=${a}`)
 
 t.test(`failures through the CLI on ${backendName()}`, async t => {
-  const d = await startCliDaemon(t)
+  // The kept output (bytea) and the reasons are read back on both backends.
+  const d = await startCliDaemon(t, { env: testDatabaseUrl() ? { DATABASE_URL: await createScratchDatabase(t) } : {} })
   const dir = d.dir('broken')
   t.equal((await d.run(['new', 'broken', '--path', dir])).code, 0)
   const json = async (args: string[]) => {

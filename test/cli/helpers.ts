@@ -7,7 +7,6 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { tempDir } from '../helpers/app.js'
 import { startDaemon, waitHealthy } from '../helpers/daemon.js'
-import { createScratchDatabase, testDatabaseUrl } from '../helpers/database.js'
 import { FAKE_AGENT } from '../helpers/supervisor.js'
 
 type TapTest = Parameters<typeof tempDir>[0]
@@ -32,10 +31,10 @@ export interface CliDaemon {
 }
 
 /**
- * `agents` adds agents to the config (each as a YAML flow mapping). With
- * STRATAVORE_TEST_DATABASE_URL the daemon runs on a scratch Postgres database, else on PGlite.
+ * `agents` adds agents to the config (each as a YAML flow mapping); `env` goes to the daemon
+ * (a DATABASE_URL runs it on Postgres, else it uses PGlite).
  */
-export const startCliDaemon = async (t: TapTest & { passing(): boolean, comment(...args: unknown[]): void }, { agents = {} }: { agents?: Record<string, unknown> } = {}): Promise<CliDaemon> => {
+export const startCliDaemon = async (t: TapTest, { agents = {}, env: daemonEnv = {} }: { agents?: Record<string, unknown>, env?: Record<string, string> } = {}): Promise<CliDaemon> => {
   const home = tempDir(t, 'stv-cli-')
   const config = join(home, 'stratavored.yaml')
   writeFileSync(config, [
@@ -51,8 +50,7 @@ export const startCliDaemon = async (t: TapTest & { passing(): boolean, comment(
   const dataDir = join(home, 'data')
   // An empty admin_token_file leaves the daemon its default, `<data_dir>/admin.token`, made on
   // first start: what a user gets. (startDaemon's own token file then goes unused.)
-  const database: Record<string, string> = testDatabaseUrl() ? { DATABASE_URL: await createScratchDatabase(t) } : {}
-  const daemon = await startDaemon(['all', '--config', config], { HOME: home, STRATAVORE_DATA_DIR: dataDir, STRATAVORE_SECURITY_ADMIN_TOKEN_FILE: '', ...database })
+  const daemon = await startDaemon(['all', '--config', config], { HOME: home, STRATAVORE_DATA_DIR: dataDir, STRATAVORE_SECURITY_ADMIN_TOKEN_FILE: '', ...daemonEnv })
   t.teardown(async () => {
     if (daemon.child.exitCode === null) {
       daemon.child.kill('SIGTERM')

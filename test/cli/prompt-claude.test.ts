@@ -8,10 +8,9 @@ import t from 'tap'
 import { startMockAnthropic } from '../fixtures/mock-anthropic.js'
 import { claudeBin, claudeEnv, cliAvailable } from '../helpers/agent-clis.js'
 import { tempDir } from '../helpers/app.js'
-import { backendName } from '../helpers/database.js'
 import { startCliDaemon } from './helpers.js'
 
-t.test(`--prompt with Claude Code on ${backendName()}`, async t => {
+t.test('--prompt with Claude Code', async t => {
   const bin = cliAvailable(t, claudeBin)
   if (!bin) return
   const mock = await startMockAnthropic(t, { blocks: 'Hello from the mock server.' })
