@@ -109,7 +109,9 @@ const waitForEnds = async (c: CommandContext, stopping: Array<{ runner: Runner, 
       if (open.length === 0) return
       for (const s of open) {
         s.runner = (await c.api.runners.getRunner({ id: s.runner.id })).runner!
-        if (FINISHED_STATUSES.has(s.runner.status) || s.escalated || Date.now() - s.at < s.graceMs) continue
+        // An end that came by SIGKILL between two looks is told too, from the runner's reason.
+        const killedAfterGrace = FINISHED_STATUSES.has(s.runner.status) && /SIGKILL after/.test(s.runner.reason ?? '')
+        if (s.escalated || (FINISHED_STATUSES.has(s.runner.status) ? !killedAfterGrace : Date.now() - s.at < s.graceMs)) continue
         s.escalated = true
         spinner.stop()
         c.out.note(`runner ${short(s.runner)}: still running ${s.graceMs / 1000}s after SIGTERM; SIGKILL sent`)
