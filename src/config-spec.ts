@@ -113,6 +113,8 @@ export const CONFIG_SPEC = {
     restart_backoff_base_ms: int(1000, 10, 600_000),
     restart_backoff_cap_ms: int(60_000, 10, 3_600_000),
     healthy_after_seconds: seconds(60, 86_400),
+    // An exit this soon after a start is a failure at start; the same one twice is not retried (0: off).
+    start_failure_window_seconds: int(10, 0, 3600),
     stop_timeout_seconds: seconds(10, 3600),
     // A graceful stop of this supervisor ends its agents; then their runners are either recorded
     // as stopped, or handed back unassigned (resuming their conversations) for any node to take.

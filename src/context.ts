@@ -188,6 +188,7 @@ export const createContext = async (config: Config, logger: Logger, options: Con
     const auditService = createAuditService({ reader: auditReader, signer, checkpoints: checkpointLog })
     const runners = createRunnerService({
       repos, uow, clock, ids, paths, placement, agents: agentCatalogue(config), heartbeatTtlSeconds: 3 * config.daemon.heartbeat_interval_seconds,
+      defaultStopTimeoutSeconds: config.supervisor.stop_timeout_seconds,
     })
     return {
       config,

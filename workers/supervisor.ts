@@ -46,7 +46,7 @@ export const startSupervisor = async (ctx: Context): Promise<Part[]> => {
       convergeIntervalMs: 500,
       stopTimeoutMs: settings.stop_timeout_seconds * 1000,
       onShutdown: settings.on_shutdown as 'stop' | 'handover',
-      restart: { baseMs: settings.restart_backoff_base_ms, capMs: settings.restart_backoff_cap_ms, healthyAfterMs: settings.healthy_after_seconds * 1000 },
+      restart: { baseMs: settings.restart_backoff_base_ms, capMs: settings.restart_backoff_cap_ms, healthyAfterMs: settings.healthy_after_seconds * 1000, startWindowMs: settings.start_failure_window_seconds * 1000 },
       archiveMaxBytes: ctx.config.sessions.archive_max_bytes,
     },
     // Best effort: a heartbeat that misses the bus is followed by the next one.

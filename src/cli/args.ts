@@ -22,8 +22,9 @@ const LAUNCH_OPTIONS: Options = {
   god: { type: 'boolean', help: 'skip the agent\'s permission prompts' },
   flag: { type: 'string', multiple: true, value: 'FLAG', help: 'an extra argument for the agent CLI (repeatable)' },
   env: { type: 'string', multiple: true, value: 'K=V', help: 'an environment variable for the agent (repeatable)' },
-  prompt: { type: 'string', value: 'TEXT', help: 'run headless with this prompt' },
-  detach: { type: 'boolean', short: 'd', help: 'launch, print the runner id and exit (the default when stdin is not a terminal)' },
+  prompt: { type: 'string', value: 'TEXT', help: 'run headless with this prompt: print the agent\'s text, exit with its exit code' },
+  output: { type: 'string', value: 'FORMAT', choices: ['text', 'stream-json'], help: 'with --prompt: text (the agent\'s words, the default) or stream-json (its stream as written)' },
+  detach: { type: 'boolean', short: 'd', help: 'launch, wait until it runs, print the runner id and exit; exit 1 with the reason if it fails at start (the default when stdin is not a terminal)' },
   node: { type: 'string', value: 'NAME', help: 'run on this node (a name or id; `stratavore nodes` lists them)' },
   selector: { type: 'string', multiple: true, value: 'K=V', help: 'run on a node with this label (repeatable)' },
 }
@@ -73,11 +74,15 @@ export const COMMANDS: CommandSpec[] = [
     options: { 'read-only': { type: 'boolean', help: 'watch without typing (a viewer)' } },
   },
   {
-    name: 'kill', args: '<runner>', arity: [1, 1], completes: ['runner'], summary: 'stop a runner: SIGTERM, then SIGKILL after the grace',
+    name: 'kill', args: '<runner> [runner...]', arity: [0, 1000], completes: ['runner'], summary: 'stop runners: SIGTERM, then SIGKILL after the grace',
+    details: 'Names runners by id (or unique prefix), or all active runners of a project (--project), or every active runner (--all);\nthose two ask for a yes on a terminal, --yes otherwise. Says what it sent, when SIGKILL follows, and how each ended.',
     options: {
       force: { type: 'boolean', short: 'f', help: 'SIGKILL at once' },
-      timeout: { type: 'string', value: 'SECONDS', help: 'grace between SIGTERM and SIGKILL (default 10)' },
+      timeout: { type: 'string', value: 'SECONDS', help: 'grace between SIGTERM and SIGKILL (default: supervisor.stop_timeout_seconds, 10)' },
       'no-wait': { type: 'boolean', help: 'return once the stop is requested' },
+      project: { type: 'string', short: 'p', value: 'PROJECT', help: 'every active runner of this project' },
+      all: { type: 'boolean', short: 'a', help: 'every active runner' },
+      yes: { type: 'boolean', short: 'y', help: 'do not ask before stopping several (--project, --all)' },
     },
   },
   { name: 'reconcile', args: '', arity: [0, 0], summary: 'one reconcile pass now: silent runners become lost, then failed', options: {} },
@@ -90,8 +95,12 @@ export const COMMANDS: CommandSpec[] = [
   { name: 'resume', args: '<project> [session]', arity: [1, 2], completes: ['project', 'none'], summary: 'launch a runner resuming a session (picked when not given)', options: { ...LAUNCH_OPTIONS } },
   { name: 'continue', args: '<project>', arity: [1, 1], completes: ['project'], summary: 'launch a runner continuing the project\'s latest conversation', options: { ...LAUNCH_OPTIONS } },
   {
-    name: 'logs', args: '<runner>', arity: [1, 1], completes: ['runner'], summary: 'the runner\'s terminal output (scrollback), live with --follow',
-    options: { follow: { type: 'boolean', short: 'f', help: 'keep printing output until the runner ends (Ctrl-C stops)' } },
+    name: 'logs', args: '<runner>', arity: [1, 1], completes: ['runner'], summary: 'the runner\'s output (its scrollback, or what was kept when it ended), live with --follow',
+    details: 'On a terminal the bytes go out as the agent wrote them; into a file or a pipe, as plain text (no escape sequences)\nunless --raw. An ended runner\'s last 64 KiB of output are kept, and how it ended goes to stderr.',
+    options: {
+      follow: { type: 'boolean', short: 'f', help: 'keep printing output until the runner ends (Ctrl-C stops)' },
+      raw: { type: 'boolean', help: 'the bytes as written, escape sequences included, even into a file or a pipe' },
+    },
   },
   {
     name: 'events', args: '', arity: [0, 0], summary: 'the live event feed',

@@ -4,6 +4,7 @@
 // Ctrl-P Ctrl-Q was not taken because shells and editors bind Ctrl-P. Whatever ends the
 // session (the runner's exit, the detach key, a dropped socket, a signal, an exception), the
 // terminal is put back as it was: the `finally` below is the one way out.
+import { constants } from 'node:os'
 import { Code, ConnectError } from '@connectrpc/connect'
 import { WebSocket } from 'ws'
 import type { Credential } from './credentials.js'
@@ -61,8 +62,17 @@ const refusal = async (res: NodeJS.ReadableStream & { statusCode?: number }, rea
   return new CliError(message)
 }
 
-/** Resolves with the exit code once the session ends; rejects with a CliError for failures. */
-export const attachTerminal = (options: AttachOptions): Promise<number> => {
+/** A process's end as a shell reports it: its code, or 128 + the signal's number. */
+export const exitCodeOf = ({ code, signal }: { code?: number | null, signal?: string | null }): number =>
+  code ?? (signal ? 128 + (constants.signals[signal as NodeJS.Signals] ?? 0) : 1)
+
+/** How a session ended: the runner's process exited (with its exit frame), or this client left. */
+export interface AttachEnd { code: number, exit: { code: number | null, signal: string | null } | null }
+
+/** Resolves with the exit code once the session ends (the agent's, when it exited); rejects with a CliError for failures. */
+export const attachTerminal = (options: AttachOptions): Promise<number> => attachSession(options).then(end => end.code)
+
+export const attachSession = (options: AttachOptions): Promise<AttachEnd> => {
   const { io, runnerId, readOnly } = options
   const short = runnerId.slice(0, 13)
   const stdin = io.stdin
@@ -72,14 +82,14 @@ export const attachTerminal = (options: AttachOptions): Promise<number> => {
   const cleanups: Array<() => void> = []
   const note = (text: string) => { io.stderr.write(`${raw ? '\r\n' : ''}${text}\n`) }
 
-  const session = new Promise<number>((resolve, reject) => {
+  const session = new Promise<AttachEnd>((resolve, reject) => {
     let exitFrame: Frame | null = null
     let detached = false
     const detach = (why: string, code = 0) => {
       detached = true
       note(why)
       socket.close(1000)
-      resolve(code)
+      resolve({ code, exit: null })
     }
 
     socket.once('unexpected-response', (_req, res) => { refusal(res, readOnly).then(reject, reject) })
@@ -135,10 +145,10 @@ export const attachTerminal = (options: AttachOptions): Promise<number> => {
       if (exitFrame) {
         const how = exitFrame.signal ? `was killed by ${exitFrame.signal}` : `exited with code ${exitFrame.code ?? 'unknown'}`
         note(`runner ${short} ${how}`)
-        resolve(0)
+        resolve({ code: exitCodeOf(exitFrame), exit: { code: exitFrame.code ?? null, signal: exitFrame.signal ?? null } })
       } else if (code === 1000) {
         note(`runner ${short} ended`)
-        resolve(0)
+        resolve({ code: 0, exit: { code: null, signal: null } })
       } else {
         reject(new CliError(`attach to runner ${short} ended: ${CLOSE_REASONS[code] ?? `connection closed (${code})`}`))
       }

@@ -104,9 +104,13 @@ export interface RunnerRepository {
   requestStop(id: string, stop: StopRequest): Promise<Runner | null>
   /** Conditional: only a runner no supervisor has started yet (pending) is terminated. */
   terminateUnstarted(id: string, at: Date): Promise<Runner | null>
+  /** The output kept when the runner's process last ended or restarted (supervision.recordOutput). */
+  keptOutput(id: string): Promise<KeptOutput | null>
   /** lost → terminated in a new generation: no supervisor can be asked, and a node that comes back is fenced. */
   terminateLost(id: string, at: Date): Promise<Runner | null>
 }
+
+export interface KeptOutput { generation: number, output: Buffer, signal: string | null, recordedAt: Date }
 
 export interface SessionRepository {
   find(id: string): Promise<Session | null>
@@ -230,7 +234,8 @@ export interface ReconcileRepository {
   /** Conditional: lost → pending on `nodeId` (null: any node claims it), in a new generation, resuming its session if known. */
   reschedule(id: string, nodeId: string | null): Promise<Runner | null>
   /** Conditional: lost → failed. */
-  failLost(ids: string[]): Promise<Runner[]>
+  /** Each with the reason it is failed for (kept on the runner). */
+  failLost(lost: Array<{ id: string, reason: string }>): Promise<Runner[]>
   /** Conditional: ready nodes silent for longer than `ttlSeconds` become lost. */
   markSilentNodesLost(ttlSeconds: number): Promise<Array<{ id: string, name: string, lastHeartbeat: Date | null, seq: number }>>
 }
@@ -328,9 +333,12 @@ export interface SupervisionRepository {
   /** The active runners assigned to this node, oldest first. */
   assigned(nodeId: string): Promise<Runner[]>
   /** pending (or any active state, for a restart) → starting, in a new generation. */
-  beginStart(id: string, nodeId: string, expect: { generation: number, restartAttempts: number }): Promise<Runner | null>
+  /** With a reason for a restart: why the previous life ended. */
+  beginStart(id: string, nodeId: string, expect: { generation: number, restartAttempts: number, reason?: string }): Promise<Runner | null>
   markRunning(id: string, generation: number, process: { pid: number, sessionId: string | null }): Promise<Runner | null>
-  markExited(id: string, generation: number, outcome: { status: 'terminated' | 'failed', exitCode: number | null }): Promise<Runner | null>
+  markExited(id: string, generation: number, outcome: { status: 'terminated' | 'failed', exitCode: number | null, reason: string }): Promise<Runner | null>
+  /** Keeps the last output of the runner's process (one row per runner: the newest life's). */
+  recordOutput(runnerId: string, generation: number, kept: { output: Buffer, signal: string | null }): Promise<void>
   recoverLost(id: string, generation: number): Promise<Runner | null>
   resetRestartAttempts(id: string, generation: number): Promise<void>
   setSession(id: string, generation: number, sessionId: string): Promise<Runner | null>

@@ -58,7 +58,9 @@ t.test(`attach to a runner's terminal on ${backendName()}`, async t => {
 
   const finished = await app.inject({ method: 'GET', url: `/api/v1/runners/${runner.id}/attach` })
   t.equal(finished.statusCode, 409, 'attach to a finished runner is refused')
-  t.equal((await app.inject({ method: 'GET', url: `/api/v1/runners/${runner.id}/output` })).statusCode, 409, 'so is its output')
+  const kept = await app.inject({ method: 'GET', url: `/api/v1/runners/${runner.id}/output` })
+  t.equal(kept.statusCode, 200, 'its output is still served once it has ended')
+  t.match(kept.body, /ECHO hello there[\s\S]*ECHO after/, 'the output of its last life, kept in the database')
   t.match(finished.json(), { code: 'RUNNER_FINISHED' })
   const unknown = await app.inject({ method: 'GET', url: '/api/v1/runners/00000000-0000-7000-8000-000000000000/attach' })
   t.equal(unknown.statusCode, 404)

@@ -1,7 +1,7 @@
 // `stratavore attach` and the smart launch's attach, driven through a real pseudo-terminal:
 // scrollback on join, keystrokes to the agent, resize forwarded, Ctrl-] detaching with the
-// runner left running, the runner's end ending the session, and the terminal restored (cooked
-// mode, echo on) whichever way the CLI leaves.
+// runner left running, the runner's end ending the session (with the agent's exit code, across
+// a restart), and the terminal restored (cooked mode, echo on) whichever way the CLI leaves.
 import { spawn as spawnPty, type IPty } from '@lydell/node-pty'
 import t, { type Test } from 'tap'
 import { CLI, eventually, startCliDaemon, type CliDaemon } from './helpers.js'
@@ -90,5 +90,16 @@ t.test('attach through a pseudo-terminal', async t => {
     await s.exited
     restored(t, s.output())
     for (const id of ids) t.equal((await d.run(['kill', id, '--force'])).code, 0)
+  })
+
+  await t.test('an agent that fails: the CLI follows its restart and exits with its code', async t => {
+    const crashDir = d.dir('crashes')
+    // Up a second, then exit 2: a failure at start, restarted once, then failed as the same one.
+    const s = openSession(d, ['crashes', '--flag=--after-ms', '--flag=1000', '--flag=--exit-code', '--flag=2'], crashDir)
+    await s.waitFor(/CLI-EXIT=2/, 'the CLI exiting with the agent\'s code')
+    await s.exited
+    t.match(s.output(), /restarted \(attempt 1 of 3\): it exited with code 2 at start/, 'it followed the restart')
+    t.match(s.output(), /runner \S+ failed: exited with code 2 at start: READY \(the same failure at start twice; not restarted\)/)
+    restored(t, s.output())
   })
 })

@@ -30,7 +30,11 @@ export interface CliDaemon {
   env: Record<string, string>
 }
 
-export const startCliDaemon = async (t: TapTest): Promise<CliDaemon> => {
+/**
+ * `agents` adds agents to the config (each as a YAML flow mapping); `env` goes to the daemon
+ * (a DATABASE_URL runs it on Postgres, else it uses PGlite).
+ */
+export const startCliDaemon = async (t: TapTest, { agents = {}, env: daemonEnv = {} }: { agents?: Record<string, unknown>, env?: Record<string, string> } = {}): Promise<CliDaemon> => {
   const home = tempDir(t, 'stv-cli-')
   const config = join(home, 'stratavored.yaml')
   writeFileSync(config, [
@@ -38,6 +42,7 @@ export const startCliDaemon = async (t: TapTest): Promise<CliDaemon> => {
     'agents:', '  fake:', '    kind: generic', `    command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(FAKE_AGENT)}]`,
     // Its flags pick its behaviour; the tests pass GREETING through --env.
     "    allow_flags: ['*']", "    launch_env: [GREETING, 'LC_*', TERM]",
+    ...Object.entries(agents).map(([name, agent]) => `  ${name}: ${JSON.stringify(agent)}`),
     'daemon:', '  heartbeat_interval_seconds: 1',
     'supervisor:', '  stop_timeout_seconds: 2', '  restart_backoff_base_ms: 50', '  restart_backoff_cap_ms: 200',
     'observability:', '  log_level: warn',
@@ -45,7 +50,7 @@ export const startCliDaemon = async (t: TapTest): Promise<CliDaemon> => {
   const dataDir = join(home, 'data')
   // An empty admin_token_file leaves the daemon its default, `<data_dir>/admin.token`, made on
   // first start: what a user gets. (startDaemon's own token file then goes unused.)
-  const daemon = await startDaemon(['all', '--config', config], { HOME: home, STRATAVORE_DATA_DIR: dataDir, STRATAVORE_SECURITY_ADMIN_TOKEN_FILE: '' })
+  const daemon = await startDaemon(['all', '--config', config], { HOME: home, STRATAVORE_DATA_DIR: dataDir, STRATAVORE_SECURITY_ADMIN_TOKEN_FILE: '', ...daemonEnv })
   t.teardown(async () => {
     if (daemon.child.exitCode === null) {
       daemon.child.kill('SIGTERM')

@@ -12,7 +12,9 @@ import { buildSupervisedContext, eventsOf, runnerEventsOf, startTestSupervisor, 
 const alive = (pid: number) => { try { process.kill(pid, 0); return true } catch { return false } }
 
 t.test(`runner lifecycle under a supervisor on ${backendName()}`, async t => {
-  const { ctx } = await buildSupervisedContext(t)
+  // These crashes repeat at start on purpose, to count attempts and backoff: the rule that
+  // stops a failure at start repeating is off here (supervisor-failures.test.ts tests it).
+  const { ctx } = await buildSupervisedContext(t, config => { config.supervisor.start_failure_window_seconds = 0 })
   const project = await createProject(t, ctx, { maxConcurrentRunners: 20 })
   const launch = (flags: string[], extra: { maxRestartAttempts?: number } = {}) =>
     ctx.runners.launch({ project: project.name, agent: 'fake', flags, ...extra }, 'test')

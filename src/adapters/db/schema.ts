@@ -18,8 +18,8 @@ const tokens = (name: string) => bigint(name, { mode: 'number' }).notNull().defa
 const xid8 = customType<{ data: string, driverData: string }>({ dataType: () => 'xid8' })
 // A snapshot as pg_current_snapshot() gives it (xmin:xmax:xip), in its text form.
 const pgSnapshot = customType<{ data: string, driverData: string }>({ dataType: () => 'pg_snapshot' })
-// Raw bytes; postgres.js hands back a Buffer, PGlite a Uint8Array.
-const bytea = customType<{ data: Uint8Array, driverData: Uint8Array }>({ dataType: () => 'bytea' })
+// postgres.js reads bytea as a Buffer, PGlite as a Uint8Array: both come back as a Buffer.
+const bytea = customType<{ data: Buffer, driverData: Uint8Array }>({ dataType: () => 'bytea', fromDriver: value => Buffer.from(value) })
 
 export const projects = pgTable('projects', {
   name: text('name').primaryKey(),
@@ -141,6 +141,8 @@ export const runners = pgTable('runners', {
   lastHeartbeat: ts('last_heartbeat'),
   terminatedAt: ts('terminated_at'),
   exitCode: integer('exit_code'),
+  // Why it last ended or restarted, in a line ("exited with code 1 at start: Not logged in").
+  reason: text('reason'),
   createdBy: text('created_by').notNull(),
   createdAt: ts('created_at').notNull().defaultNow(),
   updatedAt: ts('updated_at').notNull().defaultNow(),
@@ -155,6 +157,18 @@ export const runners = pgTable('runners', {
   check('runners_desired_state_check', sql`${t.desiredState} in ('running', 'stopped')`),
   check('runners_conversation_mode_check', sql`${t.conversationMode} in ('new', 'continue', 'resume')`),
 ])
+
+// The last output of a runner's process (its tail, at most RUNNER_OUTPUT_BYTES), written when
+// the process ends or is restarted, so any daemon can show why it ended once it is gone. Its
+// own table: runner rows are read on every list and heartbeat, and this is kilobytes.
+export const runnerOutputs = pgTable('runner_outputs', {
+  runnerId: uuid('runner_id').primaryKey().references(() => runners.id, { onDelete: 'cascade' }),
+  generation: integer('generation').notNull(),
+  output: bytea('output').notNull(),
+  // The signal that ended that life, if one did (its exit code is the runner's).
+  signal: text('signal'),
+  recordedAt: ts('recorded_at').notNull().defaultNow(),
+})
 
 export const sessions = pgTable('sessions', {
   id: text('id').primaryKey(),
@@ -380,7 +394,7 @@ export const projectCapabilities = pgTable('project_capabilities', {
 }, t => [primaryKey({ columns: [t.projectName, t.capability] })])
 
 export const schema = {
-  projects, nodes, nodeJoinTokens, apiTokens, runners, sessions, sessionTranscriptChunks, outbox, events, eventFeed, eventFeedState, tokenBudgets, resourceQuotas, daemonInstances, projectCapabilities,
+  projects, nodes, nodeJoinTokens, apiTokens, runners, runnerOutputs, sessions, sessionTranscriptChunks, outbox, events, eventFeed, eventFeedState, tokenBudgets, resourceQuotas, daemonInstances, projectCapabilities,
   metricCounters, metricCounterDeltas, metricsLeader, alerts,
 }
 export type Schema = typeof schema

@@ -101,6 +101,7 @@ export const createAgentRuntime = (config: Config, { secrets = [] }: AgentRuntim
         resumable: RESUMABLE_AGENT_KINDS.has(agent.kind),
         readTranscript: createTranscriptReader(home, () => observer.transcriptPath(), adapter.transcriptFacts?.() ?? null),
         usage: () => subUsage(observer.usage(), before),
+        output: () => child.scrollback(),
       }
     },
 

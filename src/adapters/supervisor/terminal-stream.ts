@@ -52,7 +52,8 @@ export async function * readTerminal (target: AttachTarget, { follow, signal }: 
     } else if (frame.type === 'exit') push({ kind: 'exit', code: frame.code ?? null, signal: frame.signal ?? null })
   })
   socket.on('unexpected-response', (_req, res) => {
-    push(res.statusCode === 410 ? null : errors.nodeUnreachable(target.runner.id, target.nodeId))
+    // 410: the process ended after the runner was read as running; its exit is on its way.
+    push(res.statusCode === 410 ? errors.runnerFinished(target.runner.id, 'exited') : errors.nodeUnreachable(target.runner.id, target.nodeId))
     socket.terminate()
   })
   socket.on('error', () => push(errors.nodeUnreachable(target.runner.id, target.nodeId)))

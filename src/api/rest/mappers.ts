@@ -65,6 +65,7 @@ export const toRunnerDto = (r: Runner): RunnerDto => ({
   lastHeartbeat: isoOrNull(r.lastHeartbeat),
   terminatedAt: isoOrNull(r.terminatedAt),
   exitCode: r.exitCode,
+  reason: r.reason,
   createdBy: r.createdBy,
   createdAt: iso(r.createdAt),
   updatedAt: iso(r.updatedAt),

@@ -2,7 +2,7 @@
 import type { Static } from '@sinclair/typebox'
 import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
-import { readTerminal } from '../../adapters/supervisor/terminal-stream.js'
+import { readRunnerOutput } from '../../adapters/supervisor/runner-output.js'
 import { toRunnerDto } from './mappers.js'
 import { LaunchBody, RunnerDto, RunnerListQuery, RunnerPageDto, RunnerParams, StopBody, problems } from './schemas.js'
 
@@ -36,14 +36,16 @@ export const runnerRoutes = async (app: FastifyInstance) => {
     schema: {
       tags,
       summary: 'A runner\'s recent terminal output',
-      description: 'The scrollback (the last `supervisor.scrollback_bytes` of output), raw bytes including terminal escapes. ' +
-        'For live output use the attach WebSocket or the RPC `WatchRunnerOutput` with `follow`.',
+      description: 'While its process runs, the scrollback (the last `supervisor.scrollback_bytes` of output); once it has ended, or while ' +
+        'it waits to restart, the last 64 KiB of output of its last life, kept in the database (empty for a runner stopped before it started). ' +
+        'Raw bytes including terminal escapes. For live output use the attach WebSocket or the RPC `WatchRunnerOutput` with `follow`. ' +
+        '409 for a runner that has not started yet.',
       params: RunnerParams,
-      response: { 200: { description: 'the scrollback', content: { 'text/plain': { schema: { type: 'string' } } } }, ...problems(400, 404, 409, 503) },
+      response: { 200: { description: 'the output', content: { 'text/plain': { schema: { type: 'string' } } } }, ...problems(400, 404, 409, 503) },
     },
   }, async (request, reply) => {
     const chunks: Buffer[] = []
-    for await (const chunk of readTerminal(await ctx.attach.target(request.params.id), { follow: false })) {
+    for await (const chunk of readRunnerOutput(ctx.attach, request.params.id, { follow: false })) {
       if (chunk.kind === 'output') chunks.push(chunk.data)
     }
     return reply.type('text/plain; charset=utf-8').send(Buffer.concat(chunks))

@@ -123,6 +123,7 @@ export const RunnerDto = Type.Object({
   lastHeartbeat: Nullable(DateTime),
   terminatedAt: Nullable(DateTime),
   exitCode: Nullable(Type.Integer()),
+  reason: Nullable(Type.String({ description: 'why it last ended or restarted, in one line (e.g. "exited with code 1 at start: Not logged in · Please run /login"); its output is at /api/v1/runners/{id}/output' })),
   createdBy: Type.String(),
   createdAt: DateTime,
   updatedAt: DateTime,

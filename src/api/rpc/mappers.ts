@@ -97,6 +97,7 @@ export const toRunnerProto = (r: Runner) => create(RunnerSchema, {
   lastHeartbeat: timeOrUnset(r.lastHeartbeat),
   terminatedAt: timeOrUnset(r.terminatedAt),
   exitCode: unsetIfNull(r.exitCode),
+  reason: unsetIfNull(r.reason),
   createdBy: r.createdBy,
   createdAt: time(r.createdAt),
   updatedAt: time(r.updatedAt),

@@ -1,7 +1,7 @@
 // stratavore.v1.RunnerService: thin handlers over ctx.runners, the use cases behind
 // /api/v1/runners, checked with the same schemas.
 import type { ServiceImpl } from '@connectrpc/connect'
-import { readTerminal } from '../../adapters/supervisor/terminal-stream.js'
+import { readRunnerOutput } from '../../adapters/supervisor/runner-output.js'
 import type { Context } from '../../context.js'
 import { RunnerService } from '../../gen/stratavore/v1/runner_pb.js'
 import { LaunchBody, RunnerListQuery, RunnerParams, StopBody } from '../rest/schemas.js'
@@ -54,10 +54,11 @@ export const runnerService = (ctx: Context): ServiceImpl<typeof RunnerService> =
       return { runner: toRunnerProto(await ctx.runners.stop(id, body, actorOf(context))) }
     },
 
-    // Read from the runner's supervisor as a viewer, wherever it runs (docs/api/attach.md).
+    // Read from the runner's supervisor as a viewer, wherever it runs (docs/api/attach.md), or
+    // from what was kept when its process ended.
     async * watchRunnerOutput (req, context) {
-      const target = await ctx.attach.target(checkShape(RunnerParams, { id: req.runnerId }).id)
-      for await (const chunk of readTerminal(target, { follow: req.follow, signal: context.signal })) {
+      const id = checkShape(RunnerParams, { id: req.runnerId }).id
+      for await (const chunk of readRunnerOutput(ctx.attach, id, { follow: req.follow, signal: context.signal })) {
         yield chunk.kind === 'output' ? { data: chunk.data } : { data: new Uint8Array(), exit: { code: chunk.code ?? undefined, signal: chunk.signal ?? undefined } }
       }
     },

@@ -6,17 +6,13 @@ import { resolve } from 'node:path'
 import { create } from '@bufbuild/protobuf'
 import { ProjectSchema, type Project } from '../../gen/stratavore/v1/project_pb.js'
 import { ConversationMode, LaunchRunnerRequestSchema, RunnerSchema, RunnerStatus, type Runner } from '../../gen/stratavore/v1/runner_pb.js'
-import { attachTerminal } from '../attach.js'
 import { isNotFound } from '../client.js'
 import { flagValue, listValue, stringValue, type Command, type CommandContext } from '../context.js'
+import { attachFollowing, finish, followHeadless, waitUntilRunning } from '../follow-run.js'
 import { ACTIVE_STATUSES, ago, FINISHED_STATUSES, jsonOf, printJson, runnerStatusWord } from '../format.js'
 import { CliError, UsageError } from '../io.js'
 import { pick } from '../picker.js'
 import { listAllRunners, resolveRunner } from '../runners.js'
-import { waitForRunner } from '../wait.js'
-
-// A runner normally runs within a second; a cold supervisor or a slow agent can take longer.
-const START_TIMEOUT_MS = 60_000
 const LAUNCH_FLAGS = ['agent', 'god', 'flag', 'env', 'prompt', 'node', 'selector']
 
 const shortId = (r: Runner) => r.id.slice(0, 13)
@@ -54,33 +50,36 @@ const selectorOf = (c: CommandContext): Record<string, string> => Object.fromEnt
   return [pair.slice(0, at), pair.slice(at + 1)]
 }))
 
-/** --detach, or stdin is no terminal to type into: launch and hand back the id. */
-const detached = (c: CommandContext) => flagValue(c, 'detach') || !c.io.stdin.isTTY
+/** --detach, or stdin is no terminal to type into (a headless run needs none): launch and hand back the id. */
+const detached = (c: CommandContext) => flagValue(c, 'detach') || (!c.io.stdin.isTTY && stringValue(c, 'prompt') === undefined)
 
 const attachTo = async (c: CommandContext, runner: Runner): Promise<number> => {
   if (FINISHED_STATUSES.has(runner.status)) {
-    throw new CliError(`runner ${shortId(runner)} has ${runnerStatusWord(runner.status) === 'failed' ? 'failed' : 'ended'}${runner.exitCode !== undefined ? ` (exit code ${runner.exitCode})` : ''}; \`stratavore logs ${shortId(runner)}\` for its output`)
+    throw new CliError(`runner ${shortId(runner)} has ${runnerStatusWord(runner.status) === 'failed' ? 'failed' : 'ended'}${runner.reason ? `: ${runner.reason}` : runner.exitCode !== undefined ? ` (exit code ${runner.exitCode})` : ''}; \`stratavore logs ${shortId(runner)}\` for its output`)
   }
-  return attachTerminal({ baseUrl: c.api.baseUrl, credential: c.api.credential, runnerId: runner.id, io: c.io, readOnly: runner.headless })
+  return attachFollowing(c, runner, runner.headless)
 }
 
-/** Launches, waits until the process runs (or ended already), then attaches or prints the id. */
+/**
+ * Launches, then: detached, waits until it really runs (or has ended) and prints its id, or
+ * fails with the reason; headless, prints the agent's text (or with --output stream-json its
+ * stream) until it ends; else attaches. Attached and headless runs exit with the agent's code.
+ */
 const launchAndFollow = async (c: CommandContext, request: ReturnType<typeof launchRequest>): Promise<number> => {
+  const output = stringValue(c, 'output')
+  if (output !== undefined && output !== 'text' && output !== 'stream-json') throw new UsageError(`--output: text or stream-json, got ${output}`)
   const launched = (await c.api.runners.launchRunner(request)).runner!
-  const runner = await waitForRunner(c.api, c.io, launched.id, 'starting', r => r.status !== RunnerStatus.PENDING && r.status !== RunnerStatus.STARTING, START_TIMEOUT_MS)
-  if (runner.status === RunnerStatus.FAILED) {
-    throw new CliError(`runner ${runner.id} failed to start${runner.exitCode !== undefined ? ` (exit code ${runner.exitCode})` : ''}`)
-  }
+  const runner = await waitUntilRunning(c, launched.id, { settle: detached(c) })
   if (detached(c)) {
+    if (runner.status === RunnerStatus.FAILED) {
+      throw new CliError(`runner ${runner.id} failed${runner.reason ? `: ${runner.reason}` : runner.exitCode !== undefined ? ` with exit code ${runner.exitCode}` : ''}; \`stratavore logs ${shortId(runner)}\` for its output`)
+    }
     if (c.out.json) printJson(c.out, jsonOf(RunnerSchema, runner))
     else c.out.print(runner.id)
     return 0
   }
-  // A headless run can be over before we get here; its result is what there is to show.
-  if (FINISHED_STATUSES.has(runner.status)) {
-    c.out.note(`runner ${shortId(runner)} ${runnerStatusWord(runner.status)}${runner.exitCode !== undefined ? ` with exit code ${runner.exitCode}` : ''}`)
-    return 0
-  }
+  if (runner.headless) return followHeadless(c, runner, output === 'stream-json')
+  if (FINISHED_STATUSES.has(runner.status)) return finish(c, runner)
   return attachTo(c, runner)
 }
 

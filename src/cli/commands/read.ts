@@ -56,7 +56,9 @@ export const runners: Command = async c => {
   // shown here is also one `attach` and `kill` accept.
   const idLength = shortIdLength(all.map(r => r.id))
   const now = Date.now()
-  out.print(table(out, [{ header: 'ID' }, { header: 'PROJECT' }, { header: 'AGENT' }, { header: 'STATUS' }, { header: 'UPTIME' }, { header: 'CPU%' }, { header: 'MEM(MB)' }, { header: 'TOKENS' }, { header: 'MODE', flex: true }],
+  // Why a runner ended or restarted, when one shown did.
+  const reasons = shown.some(r => r.reason)
+  out.print(table(out, [{ header: 'ID' }, { header: 'PROJECT' }, { header: 'AGENT' }, { header: 'STATUS' }, { header: 'UPTIME' }, { header: 'CPU%' }, { header: 'MEM(MB)' }, { header: 'TOKENS' }, { header: 'MODE', flex: !reasons }, ...(reasons ? [{ header: 'REASON', flex: true }] : [])],
     shown.map(r => {
       const started = dateOf(r.startedAt)?.getTime()
       const ended = dateOf(r.terminatedAt)?.getTime() ?? now
@@ -64,6 +66,7 @@ export const runners: Command = async c => {
         r.id.slice(0, idLength), r.project, r.agent, statusCell(out, runnerStatusWord(r.status)),
         started ? formatDuration(ended - started) : '-', r.cpuPercent.toFixed(1), String(r.memoryMb), formatTokens(r.tokensUsed),
         [r.headless ? 'headless' : 'interactive', r.god ? 'god' : '', r.exitCode !== undefined ? `exit ${r.exitCode}` : ''].filter(Boolean).join(', '),
+        ...(reasons ? [r.reason ?? ''] : []),
       ]
     })))
   return 0

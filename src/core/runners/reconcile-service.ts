@@ -58,7 +58,7 @@ export const createReconcileService = ({ uow, clock, ids, lostGraceSeconds, node
         }, { ids, clock }))
       }
       const reasons = new Map(given.map(g => [g.runner.id, g.reason]))
-      const failed = await tx.reconcile.failLost(given.map(g => g.runner.id))
+      const failed = await tx.reconcile.failLost(given.map(g => ({ id: g.runner.id, reason: g.reason })))
       // Each append takes its project's lock until commit. Taking them in one global order
       // (by project name) keeps two reconcilers from each holding a lock the other waits for.
       // The sort is stable: a runner that went lost and failed in this pass keeps that order.

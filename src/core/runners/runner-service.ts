@@ -23,6 +23,8 @@ export interface RunnerServiceDeps {
   agents: AgentCatalogue
   placement: ProjectPlacement
   heartbeatTtlSeconds: number
+  /** The SIGTERM → SIGKILL grace of a stop that names none, recorded on the runner so everyone sees when it escalates. */
+  defaultStopTimeoutSeconds?: number
 }
 
 export interface StopInput { force?: boolean, timeoutSeconds?: number }
@@ -51,7 +53,7 @@ const checkResumable = (session: Session, project: string, agent: string, agents
   if (kind !== null && kind !== agents.kindOf(agent)) throw errors.sessionAgentMismatch(session.id, agent, session.agent)
 }
 
-export const createRunnerService = ({ repos, uow, clock, ids, paths, agents, placement, heartbeatTtlSeconds }: RunnerServiceDeps) => {
+export const createRunnerService = ({ repos, uow, clock, ids, paths, agents, placement, heartbeatTtlSeconds, defaultStopTimeoutSeconds }: RunnerServiceDeps) => {
   const runnerEvent = (tx: TransactionRepositories, type: EventType, runner: Runner, actor: string, data: Record<string, unknown>) =>
     tx.events.append(runnerEventOf(runner, type, actor, data, { ids, clock }))
   const get = async (id: string): Promise<Runner> => {
@@ -174,8 +176,10 @@ export const createRunnerService = ({ repos, uow, clock, ids, paths, agents, pla
      * picked up yet has no process, so it is terminated here and now.
      */
     async stop (id: string, input: StopInput, actor: string): Promise<Runner> {
-      const timeoutSeconds = input.timeoutSeconds === undefined ? null : checkInteger('timeoutSeconds', input.timeoutSeconds, 0, 3600)
       const force = input.force ?? false
+      const timeoutSeconds = input.timeoutSeconds !== undefined
+        ? checkInteger('timeoutSeconds', input.timeoutSeconds, 0, 3600)
+        : force ? null : defaultStopTimeoutSeconds ?? null
       if (!UUID.test(id)) throw errors.runnerNotFound(id)
       return uow.run(async tx => {
         const runner = await tx.runners.find(id)

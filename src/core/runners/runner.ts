@@ -67,6 +67,8 @@ export interface Runner {
   lastHeartbeat: Date | null
   terminatedAt: Date | null
   exitCode: number | null
+  /** Why it last ended or restarted, in one line (exit-report.ts); null before either. */
+  reason: string | null
   createdBy: string
   createdAt: Date
   updatedAt: Date

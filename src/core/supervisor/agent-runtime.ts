@@ -31,6 +31,8 @@ export interface LiveAgent {
    * than `offset` (rewritten).
    */
   readTranscript(offset: number, maxBytes: number): Promise<TranscriptSlice | 'shrank' | null>
+  /** The latest output of this process (the tail its terminal keeps), readable after it exits. */
+  output(): Uint8Array
   /** Tokens this process has used so far (not counting earlier lives of the session). */
   usage(): TokenCounts
 }

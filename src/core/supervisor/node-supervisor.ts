@@ -13,10 +13,12 @@
 // written (database down) is kept and retried: an exit is never forgotten.
 import { createFailureStreak } from '../failure-streak.js'
 import type { Clock, IdGenerator, Log, NodeRegistration, Repositories, UnitOfWork } from '../ports.js'
+import { keptOutput } from '../runners/exit-report.js'
 import type { Runner } from '../runners/runner.js'
 import type { AgentRuntime, ExitStatus, LiveAgent, StartPlan, TokenCounts } from './agent-runtime.js'
+import { decideExit } from './exit-decision.js'
 import { createHeartbeatTick, type HeartbeatTickDeps } from './heartbeat-tick.js'
-import { decideRestart, type RestartPolicy } from './restart-policy.js'
+import type { RestartPolicy } from './restart-policy.js'
 import { syncSession } from './session-sync.js'
 import { createTranscriptArchiver, restoreOf } from './transcript-archiver.js'
 import { createTransitions } from './transitions.js'
@@ -45,6 +47,8 @@ export interface Tracked {
   /** The session write in flight (session-sync.ts), awaited before tokens are counted. */
   sessionWrite: Promise<void>
   stopRequested: boolean
+  /** The SIGTERM → SIGKILL grace of the stop asked for (0: SIGKILL at once). */
+  stopGraceMs: number
   /** The database refused this process's heartbeat: it is being killed and must not report. */
   fenced: boolean
 }
@@ -71,8 +75,6 @@ const planFor = (runner: Runner): Omit<StartPlan, 'restore'> => ({
   sessionId: runner.sessionId,
 })
 
-const describeExit = (exit: ExitStatus) => exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.code}`
-
 export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
   const { repos, clock, runtime, node, log, settings } = deps
   const transitions = createTransitions(deps)
@@ -80,6 +82,8 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
   const busy = new Set<string>()
   const restarts = new Map<string, { dueAt: number, runner: Runner }>()
   const unreported = new Map<string, () => Promise<unknown>>()
+  // The last failure at start of each restarting runner: the same one again is not retried.
+  const startFailures = new Map<string, string>()
   let shuttingDown = false
   let timer: NodeJS.Timeout | null = null
   let passing: Promise<void> = Promise.resolve()
@@ -130,6 +134,7 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
       const plan = planFor(row)
       return await runtime.start(row, { ...plan, restore: await restoreOf(repos, plan) })
     } catch (err) {
+      startFailures.delete(row.id)
       await report(row.id, () => transitions.exited(row, row.generation, 'failed', null, `could not start the agent: ${(err as Error).message}`))
       return null
     }
@@ -149,7 +154,7 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
       // Stopped or failed while it was starting: the process must not outlive the decision.
       if (!running) { await agent.stop(0); continue }
       const tracked: Tracked = {
-        runner: running, generation: running.generation, agent, upSince: now(), sessionId: agent.sessionId(), sessionWrite: Promise.resolve(), stopRequested: false, fenced: false,
+        runner: running, generation: running.generation, agent, upSince: now(), sessionId: agent.sessionId(), sessionWrite: Promise.resolve(), stopRequested: false, stopGraceMs: 0, fenced: false,
         base: { inputTokens: row.inputTokens, outputTokens: row.outputTokens, cacheReadTokens: row.cacheReadTokens, cacheCreationTokens: row.cacheCreationTokens },
       }
       live.set(row.id, tracked)
@@ -195,19 +200,21 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
     await heartbeat.runOnce([t]).catch(() => {})
     archiver.forget(t.runner.id)
     const runner = { ...t.runner, generation: t.generation }
+    const output = keptOutput(t.agent.output())
     log.info({ runnerId: runner.id, ...exit }, 'runner exited')
-    if (t.stopRequested || runner.desiredState === 'stopped') {
-      return report(runner.id, () => transitions.exited(runner, t.generation, 'terminated', exit, 'stopped'))
-    }
-    if (exit.code === 0) return report(runner.id, () => transitions.exited(runner, t.generation, 'terminated', exit, 'exited'))
-    const decision = decideRestart(settings.restart, { attemptsSoFar: runner.restartAttempts, maxAttempts: runner.maxRestartAttempts, upMs: now() - t.upSince })
-    if (!decision.restart) {
-      const reason = `${describeExit(exit)}${runner.maxRestartAttempts > 0 ? ` after ${decision.attempt} restart(s)` : ''}`
-      return report(runner.id, () => transitions.exited(runner, t.generation, 'failed', exit, reason))
-    }
+    const previousStartFailure = startFailures.get(runner.id)
+    startFailures.delete(runner.id)
+    const decision = decideExit(settings.restart, {
+      exit, output, upMs: now() - t.upSince, stopped: t.stopRequested || runner.desiredState === 'stopped', stopGraceMs: t.stopRequested ? t.stopGraceMs : null,
+      restartAttempts: runner.restartAttempts, maxRestartAttempts: runner.maxRestartAttempts, previousStartFailure,
+    })
+    if (decision.end !== 'restart') return report(runner.id, () => transitions.exited(runner, t.generation, decision.end, exit, decision.reason, output))
     await report(runner.id, async () => {
-      const row = await transitions.restart(runner, { attempt: decision.attempt, delayMs: decision.delayMs, reason: describeExit(exit) })
-      if (row) restarts.set(row.id, { dueAt: now() + decision.delayMs, runner: row })
+      const row = await transitions.restart(runner, { attempt: decision.attempt, delayMs: decision.delayMs, reason: decision.reason, output, exit })
+      if (row) {
+        restarts.set(row.id, { dueAt: now() + decision.delayMs, runner: row })
+        if (decision.fingerprint !== null) startFailures.set(row.id, decision.fingerprint)
+      }
     })
   }
 
@@ -232,7 +239,8 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
         void t.agent.stop(0)
       } else if (r.desiredState === 'stopped' && !t.stopRequested) {
         t.stopRequested = true
-        void t.agent.stop(r.stopForce ? 0 : (r.stopTimeoutSeconds ?? settings.stopTimeoutMs / 1000) * 1000)
+        t.stopGraceMs = r.stopForce ? 0 : (r.stopTimeoutSeconds ?? settings.stopTimeoutMs / 1000) * 1000
+        void t.agent.stop(t.stopGraceMs)
       } else {
         t.runner = { ...r, restartAttempts: t.runner.restartAttempts }
       }
@@ -240,13 +248,14 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
     }
     if (r.desiredState === 'stopped') {
       restarts.delete(r.id)
+      startFailures.delete(r.id)
       exclusive(r.id, () => report(r.id, () => transitions.exited(r, r.generation, 'terminated', null, 'stopped')))
       return
     }
     if (r.status === 'pending') return 'start'
     const restart = restarts.get(r.id)
     if (restart) {
-      if (restart.runner.generation !== r.generation) restarts.delete(r.id)
+      if (restart.runner.generation !== r.generation) { restarts.delete(r.id); startFailures.delete(r.id) }
       else if (restart.dueAt <= now()) {
         restarts.delete(r.id)
         exclusive(r.id, () => startSlot(() => spawnAndRun(restart.runner)))

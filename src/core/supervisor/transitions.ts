@@ -74,9 +74,11 @@ export const createTransitions = ({ uow, clock, ids, node, actor = SUPERVISOR_AC
     }),
 
     /** Any active state → starting, in a new generation, for a restart (first starts go through beginMany). */
-    restart: (runner: Runner, restart: { attempt: number, delayMs: number, reason: string }) => uow.run(async tx => {
-      const row = await tx.supervision.beginStart(runner.id, node.id, { generation: runner.generation, restartAttempts: restart.attempt })
+    restart: (runner: Runner, restart: { attempt: number, delayMs: number, reason: string, output?: Buffer, exit?: ExitStatus }) => uow.run(async tx => {
+      const row = await tx.supervision.beginStart(runner.id, node.id, { generation: runner.generation, restartAttempts: restart.attempt, reason: restart.reason })
       if (row) {
+        // The life that ended keeps its output until the next one ends, so `logs` shows why it restarted.
+        if (restart.output) await tx.supervision.recordOutput(row.id, runner.generation, { output: restart.output, signal: restart.exit?.signal ?? null })
         await tx.events.append(event(row, 'runner.restarting', { attempt: restart.attempt, max_attempts: row.maxRestartAttempts, delay_ms: restart.delayMs, reason: restart.reason }))
       }
       return row
@@ -120,9 +122,10 @@ export const createTransitions = ({ uow, clock, ids, node, actor = SUPERVISOR_AC
       return row
     }),
 
-    exited: (runner: Runner, generation: number, status: 'terminated' | 'failed', exit: ExitStatus | null, reason: string) => uow.run(async tx => {
-      const row = await tx.supervision.markExited(runner.id, generation, { status, exitCode: exit?.code ?? null })
+    exited: (runner: Runner, generation: number, status: 'terminated' | 'failed', exit: ExitStatus | null, reason: string, output?: Buffer) => uow.run(async tx => {
+      const row = await tx.supervision.markExited(runner.id, generation, { status, exitCode: exit?.code ?? null, reason })
       if (!row) return null
+      if (output) await tx.supervision.recordOutput(row.id, generation, { output, signal: exit?.signal ?? null })
       if (row.sessionId) await tx.supervision.endSession(row.sessionId, row.id)
       const data = { reason, exit_code: exit?.code ?? null, signal: exit?.signal ?? null }
       await tx.events.append(event(row, status === 'terminated' ? 'runner.stopped' : 'runner.failed', data))

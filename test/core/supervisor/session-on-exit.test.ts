@@ -28,6 +28,7 @@ t.test(`a session printed just before exit is recorded, on ${backendName()}`, as
         sessionId: () => printed ? 'thread-printed-late' : null,
         transcriptPath: () => null,
         resumable: true,
+        output: () => new Uint8Array(),
         readTranscript: async () => null,
         usage: () => printed ? usage : { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheCreationTokens: 0 },
       }
@@ -43,7 +44,7 @@ t.test(`a session printed just before exit is recorded, on ${backendName()}`, as
     node: { id: '00000000-0000-7000-8000-00000000a001', name: 'stub-node', hostname: 'stub', version: 'test', capacity: 5, credentialHash: 'x', attachUrl: 'ws://127.0.0.1:1', attachKey: 'k' },
     settings: {
       capacity: 5, heartbeatIntervalMs: 60_000, convergeIntervalMs: 60_000, stopTimeoutMs: 1000, archiveMaxBytes: 1024,
-      restart: { baseMs: 10, capMs: 10, healthyAfterMs: 60_000 },
+      restart: { baseMs: 10, capMs: 10, healthyAfterMs: 60_000, startWindowMs: 0 },
     },
   })
   await supervisor.start()

@@ -50,11 +50,12 @@ export const createReconcileRepository = (db: Db): ReconcileRepository => ({
     }).where(and(eq(runners.id, id), eq(runners.status, 'lost'))).returning()
     return row ? toRunner(row) : null
   },
-  async failLost (ids) {
-    if (ids.length === 0) return []
+  async failLost (lost) {
+    if (lost.length === 0) return []
+    const reason = sql`case ${runners.id} ${sql.join(lost.map(l => sql`when ${l.id}::uuid then ${l.reason}`), sql` `)} end`
     const rows = await db.update(runners)
-      .set({ status: 'failed', terminatedAt: sql`now()`, desiredState: 'stopped', eventSeq: sql`${runners.eventSeq} + 1`, updatedAt: sql`now()` })
-      .where(and(inArray(runners.id, ids), eq(runners.status, 'lost')))
+      .set({ status: 'failed', terminatedAt: sql`now()`, desiredState: 'stopped', reason, eventSeq: sql`${runners.eventSeq} + 1`, updatedAt: sql`now()` })
+      .where(and(inArray(runners.id, lost.map(l => l.id)), eq(runners.status, 'lost')))
       .returning()
     return rows.map(toRunner)
   },

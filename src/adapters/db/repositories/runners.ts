@@ -4,7 +4,7 @@ import { and, count, desc, eq, lt, notInArray, sql, type SQL } from 'drizzle-orm
 import type { RunnerFilter, RunnerRepository } from '../../../core/ports.js'
 import { TERMINAL_STATUSES, type Runner } from '../../../core/runners/runner.js'
 import { fromDriverRow, rowsOf, type Db } from '../client.js'
-import { runners } from '../schema.js'
+import { runnerOutputs, runners } from '../schema.js'
 
 type RunnerRow = typeof runners.$inferSelect
 
@@ -77,7 +77,7 @@ export const createRunnerRepository = (db: Db): RunnerRepository => ({
 
   async terminateLost (id, at) {
     const [row] = await db.update(runners)
-      .set({ status: 'terminated', desiredState: 'stopped', generation: sql`${runners.generation} + 1`, stopRequestedAt: at, terminatedAt: at, updatedAt: at, ...bumpSeq })
+      .set({ status: 'terminated', desiredState: 'stopped', reason: 'stopped while its node was lost', generation: sql`${runners.generation} + 1`, stopRequestedAt: at, terminatedAt: at, updatedAt: at, ...bumpSeq })
       .where(and(eq(runners.id, id), eq(runners.status, 'lost')))
       .returning()
     return row ? toRunner(row) : null
@@ -85,9 +85,15 @@ export const createRunnerRepository = (db: Db): RunnerRepository => ({
 
   async terminateUnstarted (id, at) {
     const [row] = await db.update(runners)
-      .set({ status: 'terminated', desiredState: 'stopped', stopRequestedAt: at, terminatedAt: at, updatedAt: at, ...bumpSeq })
+      .set({ status: 'terminated', desiredState: 'stopped', reason: 'stopped before it started', stopRequestedAt: at, terminatedAt: at, updatedAt: at, ...bumpSeq })
       .where(and(eq(runners.id, id), eq(runners.status, 'pending')))
       .returning()
     return row ? toRunner(row) : null
+  },
+
+  async keptOutput (id) {
+    const [row] = await db.select({ generation: runnerOutputs.generation, output: runnerOutputs.output, signal: runnerOutputs.signal, recordedAt: runnerOutputs.recordedAt })
+      .from(runnerOutputs).where(eq(runnerOutputs.runnerId, id)).limit(1)
+    return row ?? null
   },
 })

@@ -5,7 +5,7 @@ import { and, asc, eq, inArray, isNull, notInArray, sql } from 'drizzle-orm'
 import type { SupervisionRepository } from '../../../core/ports.js'
 import { ACTIVE_STATUSES, TERMINAL_STATUSES } from '../../../core/runners/runner.js'
 import { rowsOf, type Db } from '../client.js'
-import { nodes, runners, sessions } from '../schema.js'
+import { nodes, runnerOutputs, runners, sessions } from '../schema.js'
 import { createHeartbeatStatement } from './heartbeats.js'
 import { toRunner } from './runners.js'
 
@@ -78,8 +78,8 @@ export const createSupervisionRepository = (db: Db): SupervisionRepository => ({
     return rows.map(toRunner)
   },
 
-  beginStart: (id, nodeId, { generation, restartAttempts }) => one(db.update(runners)
-    .set({ status: 'starting', generation: sql`${runners.generation} + 1`, restartAttempts, exitCode: null, ...bumpSeq })
+  beginStart: (id, nodeId, { generation, restartAttempts, reason }) => one(db.update(runners)
+    .set({ status: 'starting', generation: sql`${runners.generation} + 1`, restartAttempts, exitCode: null, ...(reason !== undefined ? { reason } : {}), ...bumpSeq })
     .where(and(eq(runners.id, id), eq(runners.nodeId, nodeId), eq(runners.generation, generation), eq(runners.desiredState, 'running'),
       inArray(runners.status, [...ACTIVE_STATUSES])))
     .returning()),
@@ -92,10 +92,15 @@ export const createSupervisionRepository = (db: Db): SupervisionRepository => ({
     .where(and(eq(runners.id, id), eq(runners.generation, generation), eq(runners.status, 'starting')))
     .returning()),
 
-  markExited: (id, generation, { status, exitCode }) => one(db.update(runners)
-    .set({ status, exitCode, desiredState: 'stopped', terminatedAt: sql`now()`, cpuPercent: 0, memoryMb: 0, ...bumpSeq })
+  markExited: (id, generation, { status, exitCode, reason }) => one(db.update(runners)
+    .set({ status, exitCode, reason, desiredState: 'stopped', terminatedAt: sql`now()`, cpuPercent: 0, memoryMb: 0, ...bumpSeq })
     .where(and(eq(runners.id, id), eq(runners.generation, generation), active))
     .returning()),
+
+  async recordOutput (runnerId, generation, { output, signal }) {
+    await db.insert(runnerOutputs).values({ runnerId, generation, output, signal, recordedAt: sql`now()` })
+      .onConflictDoUpdate({ target: runnerOutputs.runnerId, set: { generation, output, signal, recordedAt: sql`now()` } })
+  },
 
   recoverLost: (id, generation) => one(db.update(runners)
     .set({ status: 'running', ...bumpSeq })
