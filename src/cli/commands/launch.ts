@@ -11,7 +11,7 @@ import { isNotFound } from '../client.js'
 import { flagValue, listValue, stringValue, type Command, type CommandContext } from '../context.js'
 import { ACTIVE_STATUSES, ago, FINISHED_STATUSES, jsonOf, printJson, runnerStatusWord } from '../format.js'
 import { CliError, UsageError } from '../io.js'
-import { pick } from '../picker.js'
+import { confirm, pick } from '../picker.js'
 import { listAllRunners, resolveRunner } from '../runners.js'
 import { waitForRunner } from '../wait.js'
 
@@ -64,7 +64,7 @@ const launchAndFollow = async (c: CommandContext, request: ReturnType<typeof lau
     throw new CliError(`runner ${runner.id} failed to start${runner.exitCode !== undefined ? ` (exit code ${runner.exitCode})` : ''}`)
   }
   if (detached(c)) {
-    if (c.out.json) printJson(c.out, jsonOf(RunnerSchema, runner))
+    if (c.out.json) printJson(c.out, jsonOf(c.out, RunnerSchema, runner))
     else c.out.print(runner.id)
     return 0
   }
@@ -76,6 +76,8 @@ const launchAndFollow = async (c: CommandContext, request: ReturnType<typeof lau
   return attachTo(c, runner)
 }
 
+// A project is never created by surprise (a typo of a command once made one and launched an
+// agent in it): only with --create, or after a yes on a terminal that shows where.
 const projectOrCreate = async (c: CommandContext, name: string): Promise<Project> => {
   try {
     return (await c.api.projects.getProject({ name })).project!
@@ -83,6 +85,12 @@ const projectOrCreate = async (c: CommandContext, name: string): Promise<Project
     if (!isNotFound(err)) throw err
   }
   const path = realpathSync(c.io.cwd)
+  if (!flagValue(c, 'create')) {
+    if (!c.io.stdin.isTTY) {
+      throw new CliError(`project not found: ${name}; create it in ${path} with \`stratavore ${name} --create\`, or elsewhere with \`stratavore new ${name} --path DIR\``)
+    }
+    if (!await confirm(c.io, `project ${name} does not exist. Create it in ${path}?`)) throw new CliError(`project ${name} not created`)
+  }
   const project = (await c.api.projects.createProject({ name, path })).project!
   c.out.note(`created project ${name} at ${path}`)
   return project
@@ -116,7 +124,7 @@ export const launch: Command = async c => {
 export const newProject: Command = async c => {
   const path = resolve(c.io.cwd, stringValue(c, 'path') ?? '.')
   const project = (await c.api.projects.createProject({ name: c.args[0]!, path, description: stringValue(c, 'description') ?? '', tags: listValue(c, 'tag') })).project!
-  if (c.out.json) printJson(c.out, jsonOf(ProjectSchema, project))
+  if (c.out.json) printJson(c.out, jsonOf(c.out, ProjectSchema, project))
   else c.out.print(`created project ${project.name} at ${project.path}`)
   return 0
 }

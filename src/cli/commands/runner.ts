@@ -1,12 +1,10 @@
-// Commands on one runner (attach, kill, logs) and on the whole system (reconcile, events).
-import { toJson } from '@bufbuild/protobuf'
+// Commands on one runner (attach, kill, logs) and on the whole system (reconcile; events is in events.ts).
 import { Code, ConnectError } from '@connectrpc/connect'
-import { EventSchema } from '../../gen/stratavore/v1/events_pb.js'
 import { RunnerSchema } from '../../gen/stratavore/v1/runner_pb.js'
 import { ReconcileResponseSchema } from '../../gen/stratavore/v1/system_pb.js'
 import { attachTerminal } from '../attach.js'
 import { flagValue, stringValue, type Command } from '../context.js'
-import { FINISHED_STATUSES, jsonOf, paint, printJson, runnerStatusWord } from '../format.js'
+import { FINISHED_STATUSES, jsonOf, printJson, runnerStatusWord } from '../format.js'
 import { CliError, UsageError } from '../io.js'
 import { resolveRunner } from '../runners.js'
 import { waitForRunner } from '../wait.js'
@@ -38,7 +36,7 @@ export const kill: Command = async c => {
     const graceMs = force ? 0 : (timeoutSeconds ?? DEFAULT_GRACE_S) * 1000
     runner = await waitForRunner(c.api, c.io, runner.id, force ? 'killing' : 'stopping', r => FINISHED_STATUSES.has(r.status), graceMs + STOP_SLACK_MS)
   }
-  if (c.out.json) { printJson(c.out, jsonOf(RunnerSchema, runner)); return 0 }
+  if (c.out.json) { printJson(c.out, jsonOf(c.out, RunnerSchema, runner)); return 0 }
   c.out.print(`runner ${runner.id} ${runnerStatusWord(runner.status)}${runner.exitCode !== undefined ? ` (exit code ${runner.exitCode})` : ''}`)
   return 0
 }
@@ -71,35 +69,10 @@ export const logs: Command = async c => {
 
 export const reconcile: Command = async ({ api, out }) => {
   const res = await api.system.reconcile({})
-  if (out.json) { printJson(out, jsonOf(ReconcileResponseSchema, res)); return 0 }
+  if (out.json) { printJson(out, jsonOf(out, ReconcileResponseSchema, res)); return 0 }
   const lines = [`reconciled ${res.reconciledCount} runner${res.reconciledCount === 1 ? '' : 's'}`]
   if (res.lostRunnerIds.length) lines.push(`lost:   ${res.lostRunnerIds.join(' ')}`)
   if (res.failedRunnerIds.length) lines.push(`failed: ${res.failedRunnerIds.join(' ')}`)
   out.print(lines.join('\n'))
-  return 0
-}
-
-const EVENT_COLOR = (type: string) => /failed|lost|alert/.test(type) ? 'red' : /stopped|deleted|archived/.test(type) ? 'gray' : /started|launched|created|recovered/.test(type) ? 'green' : 'yellow'
-
-/** The feed until Ctrl-C: one line per event, or one JSON object per line with --json. */
-export const events: Command = async c => {
-  const abort = new AbortController()
-  const stop = () => abort.abort()
-  process.once('SIGINT', stop)
-  const filter = stringValue(c, 'filter') ?? ''
-  const after = stringValue(c, 'after')
-  try {
-    for await (const { event, routingKey } of c.api.events.watchEvents({ filter, ...(after ? { after } : {}) }, { signal: abort.signal })) {
-      if (!event) continue
-      if (c.out.json) { c.out.print(JSON.stringify({ routingKey, event: toJson(EventSchema, event) })); continue }
-      const data = event.data ? JSON.stringify(event.data) : ''
-      c.out.print(`${event.occurredAt}  ${paint(c.out, EVENT_COLOR(event.type), event.type.padEnd(22))}  ${event.project || '-'}  ${event.aggregateId}  ${event.actor}${data && data !== '{}' ? `  ${data}` : ''}`)
-    }
-  } catch (err) {
-    if (abort.signal.aborted) return 0
-    throw err
-  } finally {
-    process.off('SIGINT', stop)
-  }
   return 0
 }
