@@ -119,6 +119,9 @@ export const errors = {
   // without waiting for a connection itself).
   databaseSaturated: (inFlight: number, poolSize: number, oldestMs: number) =>
     make('DATABASE_SATURATED', 'unavailable')(`the database is saturated: ${inFlight} operations in flight on ${poolSize} connections, the oldest for ${oldestMs} ms; retry shortly`, { inFlight, poolSize, oldestMs }),
+  // A daemon port it cannot bind: a setting to change, named with its variable.
+  portUnavailable: (port: number, host: string, reason: string, fix: { key: string, variable: string, to: string }, cause?: unknown) =>
+    make('PORT_UNAVAILABLE', 'unavailable')(`cannot listen on ${host}:${port}: ${reason}; set ${fix.key} (or ${fix.variable}) to ${fix.to}`, { port, host, key: fix.key }, cause),
   unavailable: make('UNAVAILABLE', 'unavailable'),
   internal: make('INTERNAL', 'internal'),
 }
