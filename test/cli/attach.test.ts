@@ -93,6 +93,16 @@ t.test('attach through a pseudo-terminal', async t => {
     for (const id of ids) t.equal((await d.run(['kill', id, '--force'])).code, 0)
   })
 
+  await t.test('events on a terminal: a watching line first, Ctrl-C ends it with 0', async t => {
+    const pty = spawnPty(process.execPath, [CLI, 'events', '--since', '10m', '--filter', 'nothing.*'], { name: 'xterm', cols: 100, rows: 30, cwd: d.home, env: d.env })
+    let output = ''
+    pty.onData(data => { output += data })
+    const exited = new Promise<number>(resolve => pty.onExit(({ exitCode }) => resolve(exitCode)))
+    await eventually(`the watching line (output so far: ${JSON.stringify(output)})`, async () => /watching events matching nothing\.\* since \S+Z on http:\/\/\S+ \(Ctrl-C stops\)/.test(output) ? true : undefined, 45_000)
+    pty.write('\x03')
+    t.equal(await exited, 0)
+  })
+
   await t.test('an unknown project: created only after a yes, the question showing where', async t => {
     const askDir = realpathSync(d.dir('asked'))
     const no = openSession(d, ['asked', '--detach', '--flag=--echo'], askDir)

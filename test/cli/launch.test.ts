@@ -5,12 +5,26 @@
 import { spawn } from 'node:child_process'
 import { realpathSync } from 'node:fs'
 import t from 'tap'
-import { CLI, startCliDaemon } from './helpers.js'
+import { CLI, eventually, startCliDaemon } from './helpers.js'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 t.test('runners through the CLI', async t => {
   const d = await startCliDaemon(t)
+  /** Runs a command that runs until Ctrl-C (events) until its stdout satisfies `done`, then stops it; resolves with stdout. */
+  const watchUntil = async (args: string[], done: (out: string) => boolean) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: d.env, stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    let err = ''
+    child.stdout.on('data', b => { out += b })
+    child.stderr.on('data', b => { err += b })
+    const exited = new Promise<number | null>(resolve => child.once('exit', resolve))
+    await eventually(`stratavore ${args.join(' ')} to print what is wanted (stdout ${JSON.stringify(out)}, stderr ${JSON.stringify(err)})`, async () => done(out) || child.exitCode !== null ? true : undefined, 60_000)
+    child.kill('SIGINT')
+    t.equal(await exited, 0, `${args.join(' ')}: Ctrl-C ends it with 0`)
+    t.notMatch(err, /watching/, 'no watching line when stderr is not a terminal')
+    return out
+  }
   const json = async (args: string[]) => {
     const r = await d.run([...args, '--json'])
     t.equal(r.code, 0, `${args.join(' ')} --json: ${r.stderr}`)
@@ -118,5 +132,19 @@ t.test('runners through the CLI', async t => {
     t.equal(await exited, 0)
     const first = JSON.parse(out.split('\n')[0]!)
     t.match(first, { routing_key: /^project\.created\.feed\d+$/, type: 'project.created', aggregate_type: 'project', seq: Number, event_id: UUID })
+
+    // --since replays what happened, one line per event with the event_id that --after takes.
+    const name = first.aggregate_id as string
+    const replayed = await watchUntil(['events', '--since', '1h', '--filter', 'project.created.#'], out => out.includes(`  ${name}  ${name}  `))
+    const line = replayed.split('\n').find(l => l.includes(`  ${name}  ${name}  `))!
+    t.match(line, /^\S+Z {2}[0-9a-f-]{36} {2}project\.created\s+feed\d+ {2}feed\d+ {2}\S+/, 'time, event_id, type, project, aggregate, actor')
+    const eventId = line.split('  ')[1]!
+    t.equal(eventId, first.event_id, 'the id --json gives')
+    t.equal((await d.run(['new', 'feedlater', '--path', d.dir('feedlater')])).code, 0)
+    const after = await watchUntil(['events', '--after', eventId, '--filter', 'project.created.#', '--json'], out => out.includes('"feedlater"'))
+    t.notOk(after.includes(eventId), '--after starts after that event')
+    const bad = await Promise.all([['events', '--since', 'soon'], ['events', '--since', '1h', '--after', eventId]].map(args => d.run(args)))
+    for (const r of bad) t.equal(r.code, 2, r.stderr)
+    t.match(bad[0]!.stderr, /--since must be a duration like 90s, 10m, 2h, 7d or a time/)
   })
 })
