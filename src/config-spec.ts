@@ -149,6 +149,8 @@ export const CONFIG_SPEC = {
   observability: {
     log_level: oneOf('info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     log_format: oneOf('auto', ['auto', 'json', 'pretty']),
+    // A request that takes longer is logged at warn (with `slow: true`); others at debug.
+    slow_request_ms: int(1_000, 1, 600_000),
   },
   defaults: {
     agent: str('claude', { pattern: /^[a-z0-9][a-z0-9_-]{0,31}$/ }),

@@ -7,6 +7,7 @@ import { buildGrpcServer } from '../src/api/grpc-server.js'
 import { buildMetricsServer } from '../src/api/metrics-server.js'
 import type { Context } from '../src/context.js'
 import { createFailureStreak } from '../src/core/failure-streak.js'
+import { bindPort } from '../src/process/bind-port.js'
 import type { Part } from '../src/process/lifecycle.js'
 
 // In-flight requests get this long to finish on shutdown. A request can wait on a query that
@@ -59,20 +60,21 @@ export const startApi = async (ctx: Context): Promise<Part[]> => {
   parts.push(...startAuditCheckpoints(ctx))
 
   const app = await buildApp(ctx)
-  await app.listen({ host: daemon.host, port: daemon.http_port })
+  await bindPort({ host: daemon.host, port: daemon.http_port, portKey: 'daemon.http_port', hostKey: 'daemon.host' }, () => app.listen({ host: daemon.host, port: daemon.http_port }))
   const base = `${ctx.config.httpTls ? 'https' : 'http'}://${daemon.host}:${daemon.http_port}`
   ctx.logger.info({ url: base, docs: `${base}/docs`, tls: ctx.config.httpTls !== null }, 'api listening')
   parts.push({ name: 'api', stop: () => closeDraining(app, ctx) })
 
   // The same RPC router over HTTP/2 for gRPC clients.
   const grpc = buildGrpcServer(ctx, { drainMs: DRAIN_MS })
-  await grpc.listen({ host: daemon.host, port: daemon.grpc_port })
+  await bindPort({ host: daemon.host, port: daemon.grpc_port, portKey: 'daemon.grpc_port', hostKey: 'daemon.host' }, () => grpc.listen({ host: daemon.host, port: daemon.grpc_port }))
   ctx.logger.info({ url: `${grpc.tls ? 'https' : 'http'}://${daemon.host}:${daemon.grpc_port}`, tls: grpc.tls, mtls: grpc.mtls }, 'grpc listening (Connect, gRPC, gRPC-Web over HTTP/2)')
   parts.push({ name: 'grpc', stop: () => grpc.close() })
 
   if (docker.prometheus.enabled) {
     const metrics = buildMetricsServer(ctx)
-    await metrics.listen({ host: docker.prometheus.host, port: docker.prometheus.port })
+    await bindPort({ host: docker.prometheus.host, port: docker.prometheus.port, portKey: 'docker.prometheus.port', hostKey: 'docker.prometheus.host' },
+      () => metrics.listen({ host: docker.prometheus.host, port: docker.prometheus.port }))
     ctx.logger.info({ url: `http://${docker.prometheus.host}:${docker.prometheus.port}/metrics` }, 'metrics listening')
     if (!docker.prometheus.token && !/^(127\.|localhost$|::1$)/.test(docker.prometheus.host)) {
       ctx.logger.warn({ host: docker.prometheus.host }, 'metrics: listening beyond loopback without docker.prometheus.token; anyone who reaches the port can read them')

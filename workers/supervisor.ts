@@ -10,6 +10,7 @@ import type { Context } from '../src/context.js'
 import { busMessageOf } from '../src/core/events/event.js'
 import { parseLabelPairs } from '../src/core/nodes/node.js'
 import { createNodeSupervisor } from '../src/core/supervisor/node-supervisor.js'
+import { bindPort } from '../src/process/bind-port.js'
 import type { Part } from '../src/process/lifecycle.js'
 import { VERSION } from '../src/version.js'
 
@@ -21,7 +22,8 @@ export const startSupervisor = async (ctx: Context): Promise<Part[]> => {
   // Neither the node's credential nor the admin token may reach an agent, under any variable name.
   const adminToken = readAdminToken(ctx.config.adminTokenFile)
   const runtime = createAgentRuntime(ctx.config, { secrets: [identity.credential, ...(adminToken ? [adminToken] : [])] })
-  const attach = await startAttachServer({ host: settings.listen_host, port: settings.listen_port, attachKey, terminalOf: runtime.terminalOf, log })
+  const attach = await bindPort({ host: settings.listen_host, port: settings.listen_port, portKey: 'supervisor.listen_port', hostKey: 'supervisor.listen_host' },
+    () => startAttachServer({ host: settings.listen_host, port: settings.listen_port, attachKey, terminalOf: runtime.terminalOf, log }))
   const node = {
     id: identity.id,
     name: settings.node_name || hostname(),

@@ -11,7 +11,8 @@ export const GLOBAL_OPTIONS: Options = {
   'api-url': { type: 'string', value: 'URL', help: 'the daemon (default: $STRATAVORE_API_URL, else daemon.host/http_port from the config, else http://127.0.0.1:8080)' },
   config: { type: 'string', short: 'c', value: 'FILE', help: 'the daemon config file to read daemon.host and daemon.http_port (and the admin token file) from' },
   token: { type: 'string', value: 'TOKEN', help: 'the bearer token (default: $STRATAVORE_TOKEN, else the daemon\'s admin token file when it runs on this host)' },
-  json: { type: 'boolean', help: 'machine-readable output (read commands)' },
+  json: { type: 'boolean', help: 'machine-readable output: the shapes the REST API returns (same as --output json)' },
+  output: { type: 'string', short: 'o', value: 'FORMAT', choices: ['text', 'json', 'proto-json'], help: 'text (the default), json, or proto-json (the RPC messages as proto3 JSON)' },
   'no-color': { type: 'boolean', help: 'no colors even on a terminal (also NO_COLOR=1)' },
   help: { type: 'boolean', short: 'h', help: 'this help, or a command\'s' },
   version: { type: 'boolean', help: 'the CLI version' },
@@ -48,9 +49,10 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'launch', args: '<project>', arity: [1, 1], completes: ['project'],
     summary: 'attach to the project\'s runner or launch one (also `stratavore <project>`)',
-    details: 'An unknown project is created from the current directory. One active runner: attach to it. Several: pick one (or --runner).\nNone, --new or any launch flag: launch one, wait until it runs, attach. --detach, or stdin not a terminal: launch and print its id.\nAgent arguments that start with a dash go as --flag=--verbose.',
+    details: 'An unknown project is created in the current directory after a yes on the terminal, or with --create; never otherwise.\nOne active runner: attach to it. Several: pick one (or --runner). None, --new or any launch flag: launch one, wait until\nit runs, attach. --detach, or stdin not a terminal: launch and print its id. Agent arguments that start with a dash go\nas --flag=--verbose. `stratavore <project>` refuses a name that is, or is one letter away from, a command (did you mean):\nuse `stratavore launch <project>` for such a project.',
     options: {
       ...LAUNCH_OPTIONS,
+      create: { type: 'boolean', help: 'create the project in the current directory when it does not exist (no question asked)' },
       runner: { type: 'string', value: 'ID', help: 'attach to this runner of the project (an id or unique prefix)' },
       new: { type: 'boolean', help: 'launch a new runner even when one is active' },
     },
@@ -67,6 +69,15 @@ export const COMMANDS: CommandSpec[] = [
       path: { type: 'string', short: 'p', value: 'DIR', help: 'the project directory (default: the current directory)' },
       description: { type: 'string', value: 'TEXT', help: 'a description' },
       tag: { type: 'string', multiple: true, value: 'TAG', help: 'a tag (repeatable)' },
+    },
+  },
+  {
+    name: 'project', args: '<action> <name>', arity: [2, 2], subcommands: ['archive', 'rm', 'quota'], completes: ['none', 'project'],
+    summary: 'a project: `archive <name>`, `rm <name>`, `quota <name> --max-runners N`',
+    details: 'archive: no new launches, the history kept. rm: delete the project with its runner and session history (refused while\na runner is active; the directory stays), after a yes on the terminal or with --yes. quota: how many runners may be\nactive at once (0 to 10000; every runner not yet terminated or failed counts).',
+    options: {
+      yes: { type: 'boolean', short: 'y', help: 'rm: no question asked' },
+      'max-runners': { type: 'string', value: 'N', help: 'quota: runners active at once' },
     },
   },
   {
@@ -103,10 +114,12 @@ export const COMMANDS: CommandSpec[] = [
     },
   },
   {
-    name: 'events', args: '', arity: [0, 0], summary: 'the live event feed',
+    name: 'events', args: '', arity: [0, 0], summary: 'the live event feed, one line per event with its event_id',
+    details: 'Runs until Ctrl-C. A line: time, event_id, type, project, aggregate id, actor, data. --json prints the frames of the\nWebSocket feed (GET /api/v1/events). Resume where you stopped with --after <the last event_id seen>.',
     options: {
       filter: { type: 'string', value: 'PATTERN', help: 'routing-key pattern: `*` one word, `#` any, e.g. runner.*.myproject' },
       after: { type: 'string', value: 'EVENT_ID', help: 'replay the events after this one first' },
+      since: { type: 'string', value: 'DURATION', help: 'replay the events of the last 90s, 10m, 2h, 7d (or since a time, 2025-01-31T12:00:00Z) first' },
     },
   },
   {
@@ -157,6 +170,34 @@ export const COMMANDS: CommandSpec[] = [
 ]
 
 export const commandNamed = (name: string) => COMMANDS.find(c => c.name === name)
+
+// Names that are commands in other builds or soon (and `version`, which people type): a word
+// equal to one, or one edit away from one, is a mistyped command rather than a project to create.
+const OTHER_COMMAND_NAMES = ['doctor', 'backup', 'restore', 'budget', 'pause', 'resume', 'sessions', 'version']
+
+/** Edits (insert, delete, substitute, swap two neighbours) from a to b, stopping once past `limit`. */
+const editDistance = (a: string, b: string, limit: number): number => {
+  if (Math.abs(a.length - b.length) > limit) return limit + 1
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)))
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost)
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1)
+    }
+  }
+  return d[a.length]![b.length]!
+}
+
+/**
+ * For `stratavore <word>` where the word is no command of this build: the command it looks like
+ * (itself when it is one elsewhere), or undefined for a word that can only be a project.
+ */
+export const lookalikeCommand = (word: string): string | undefined => {
+  const lower = word.toLowerCase()
+  const names = [...new Set([...COMMANDS.map(c => c.name), ...OTHER_COMMAND_NAMES])]
+  return names.find(n => n === lower) ?? names.find(n => editDistance(lower, n, 1) <= 1)
+}
 
 const flagLine = (name: string, o: OptionSpec) => {
   const head = `${o.short ? `-${o.short}, ` : '    '}--${name}${o.value ? ` ${o.value}` : ''}`
@@ -215,6 +256,13 @@ export const parse = (argv: string[]): Parsed => {
   const at = findCommandWord(argv)
   const word = at === -1 ? undefined : argv[at]
   const named = word === undefined ? undefined : commandNamed(word)
+  const lookalike = named || word === undefined ? undefined : lookalikeCommand(word)
+  if (lookalike !== undefined) {
+    const hint = `(a project by that name: stratavore launch ${word})`
+    throw new UsageError(commandNamed(lookalike) && lookalike !== word
+      ? `unknown command ${JSON.stringify(word)}: did you mean ${lookalike}? ${hint}`
+      : `${JSON.stringify(word)} is not a command of this stratavore ${hint}`)
+  }
   const command = named ?? commandNamed(word === undefined ? 'help' : 'launch')!
   const rest = named ? [...argv.slice(0, at), ...argv.slice(at + 1)] : argv
   const options = Object.fromEntries(Object.entries({ ...GLOBAL_OPTIONS, ...command.options }).map(([n, o]) => [n, stripHelp(o)]))
@@ -226,6 +274,13 @@ export const parse = (argv: string[]): Parsed => {
   }
   const values = parsed.values as Parsed['values']
   const positionals = parsed.positionals
+  for (const [name, option] of Object.entries({ ...GLOBAL_OPTIONS, ...command.options })) {
+    const given = values[name]
+    if (option.choices && typeof given === 'string' && !option.choices.includes(given)) {
+      throw new UsageError(`${command.name}: --${name} must be ${option.choices.slice(0, -1).join(', ')} or ${option.choices.at(-1)}, got ${JSON.stringify(given)}`)
+    }
+  }
+  if (values.json && values.output !== undefined && values.output !== 'json') throw new UsageError(`${command.name}: --json and --output ${values.output} disagree`)
   if (!values.help && !values.version) {
     const [min, max] = command.arity
     if (positionals.length < min) throw new UsageError(`${command.name}: missing ${command.args.split(' ')[positionals.length]}`)

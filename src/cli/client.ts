@@ -2,15 +2,15 @@
 // Connect client per service over HTTP/1.1 carrying the credential (credentials.ts), and the
 // one-line message for every failure, the daemon being down or the token refused included.
 // Nothing here prints, and no message holds the token: only where it came from.
-import { Code, ConnectError, createClient, type Interceptor } from '@connectrpc/connect'
+import { Code, ConnectError, createClient, type Client, type Interceptor, type Transport } from '@connectrpc/connect'
 import { createConnectTransport } from '@connectrpc/connect-node'
-import { EventService } from '../gen/stratavore/v1/event_service_pb.js'
-import { NodeService } from '../gen/stratavore/v1/node_pb.js'
-import { ProjectService } from '../gen/stratavore/v1/project_pb.js'
-import { RunnerService } from '../gen/stratavore/v1/runner_pb.js'
-import { SessionService } from '../gen/stratavore/v1/session_pb.js'
-import { SystemService } from '../gen/stratavore/v1/system_pb.js'
-import { TokenService } from '../gen/stratavore/v1/token_pb.js'
+import type { EventService } from '../gen/stratavore/v1/event_service_pb.js'
+import type { ProjectService } from '../gen/stratavore/v1/project_pb.js'
+import type { RunnerService } from '../gen/stratavore/v1/runner_pb.js'
+import type { SessionService } from '../gen/stratavore/v1/session_pb.js'
+import type { SystemService } from '../gen/stratavore/v1/system_pb.js'
+import type { TokenService } from '../gen/stratavore/v1/token_pb.js'
+import type { NodeService } from '../gen/stratavore/v1/node_pb.js'
 import { credentialMissing, type Credential } from './credentials.js'
 import { CliError, UsageError } from './io.js'
 
@@ -79,26 +79,66 @@ const bearer = (credential: Credential): Interceptor => next => request => {
   return next(request)
 }
 
-export const createApi = (baseUrl: string, credential: Credential) => {
+// A service's generated module builds its descriptors when imported, which is a good part of a
+// command's start-up (bench/cli): a command imports only the services it calls (main.ts).
+const SERVICES = {
+  projects: () => import('../gen/stratavore/v1/project_pb.js').then(m => m.ProjectService),
+  runners: () => import('../gen/stratavore/v1/runner_pb.js').then(m => m.RunnerService),
+  sessions: () => import('../gen/stratavore/v1/session_pb.js').then(m => m.SessionService),
+  system: () => import('../gen/stratavore/v1/system_pb.js').then(m => m.SystemService),
+  events: () => import('../gen/stratavore/v1/event_service_pb.js').then(m => m.EventService),
+  tokens: () => import('../gen/stratavore/v1/token_pb.js').then(m => m.TokenService),
+  nodes: () => import('../gen/stratavore/v1/node_pb.js').then(m => m.NodeService),
+}
+export type ServiceName = keyof typeof SERVICES
+export const ALL_SERVICES = Object.keys(SERVICES) as ServiceName[]
+
+export interface Api {
+  baseUrl: string
+  credential: Credential
+  projects: Client<typeof ProjectService>
+  runners: Client<typeof RunnerService>
+  /** The runner service on the transport without a deadline: logs --follow. */
+  runnerStreams: Client<typeof RunnerService>
+  sessions: Client<typeof SessionService>
+  /** The session service on the transport without a deadline: sessions export. */
+  sessionStreams: Client<typeof SessionService>
+  system: Client<typeof SystemService>
+  events: Client<typeof EventService>
+  tokens: Client<typeof TokenService>
+  nodes: Client<typeof NodeService>
+}
+
+/** Clients of the services named (all by default); using another one is a bug, said as such. */
+export const createApi = async (baseUrl: string, credential: Credential, services: readonly ServiceName[] = ALL_SERVICES): Promise<Api> => {
   const interceptors = [bearer(credential)]
   const unary = createConnectTransport({ baseUrl, httpVersion: '1.1', defaultTimeoutMs: UNARY_TIMEOUT_MS, interceptors })
   // Streams (events, logs --follow) last as long as the user watches.
   const streaming = createConnectTransport({ baseUrl, httpVersion: '1.1', interceptors })
-  return {
-    baseUrl,
-    credential,
-    projects: createClient(ProjectService, unary),
-    runners: createClient(RunnerService, unary),
-    runnerStreams: createClient(RunnerService, streaming),
-    sessions: createClient(SessionService, unary),
-    sessionStreams: createClient(SessionService, streaming),
-    system: createClient(SystemService, unary),
-    events: createClient(EventService, streaming),
-    tokens: createClient(TokenService, unary),
-    nodes: createClient(NodeService, unary),
+  const loaded = new Map(await Promise.all(services.map(async name => [name, await SERVICES[name]()] as const)))
+  const api = { baseUrl, credential } as Api
+  const lazy = <K extends keyof Api>(key: K, name: ServiceName, transport: Transport) => {
+    let made: Api[K] | undefined
+    Object.defineProperty(api, key, {
+      enumerable: true,
+      get: () => {
+        const service = loaded.get(name)
+        if (!service) throw new Error(`internal error: this command did not load the ${name} service (src/cli/main.ts)`)
+        return (made ??= createClient(service, transport) as unknown as Api[K])
+      },
+    })
   }
+  lazy('projects', 'projects', unary)
+  lazy('runners', 'runners', unary)
+  lazy('runnerStreams', 'runners', streaming)
+  lazy('sessions', 'sessions', unary)
+  lazy('system', 'system', unary)
+  lazy('events', 'events', streaming)
+  lazy('tokens', 'tokens', unary)
+  lazy('sessionStreams', 'sessions', streaming)
+  lazy('nodes', 'nodes', unary)
+  return api
 }
-export type Api = ReturnType<typeof createApi>
 
 const UNREACHABLE: Record<string, string> = {
   ECONNREFUSED: 'connection refused',

@@ -1,23 +1,31 @@
 // How results look: tables fitted to the terminal, colors only on a TTY (never with NO_COLOR or
-// --no-color), short runner ids, durations, token counts, and proto messages as JSON.
+// --no-color), short runner ids, durations, token counts, and messages as JSON (REST's shapes,
+// or proto3 JSON with --output proto-json).
 import { toJson, type DescMessage, type MessageShape } from '@bufbuild/protobuf'
 import { timestampDate, type Timestamp } from '@bufbuild/protobuf/wkt'
 import { RunnerStatus } from '../gen/stratavore/v1/runner_pb.js'
 import type { Io } from './io.js'
+import { restJson } from './rest-json.js'
+
+/** text: tables and lines; json: REST's shapes (rest-json.ts); proto-json: proto3 JSON. */
+export type OutputFormat = 'text' | 'json' | 'proto-json'
 
 export interface Out {
   /** Colors on stdout. */
   color: boolean
   width: number | undefined
+  /** Either JSON form. */
   json: boolean
+  format: OutputFormat
   print(text: string): void
   note(text: string): void
 }
 
-export const createOut = (io: Io, { json, noColor }: { json: boolean, noColor: boolean }): Out => ({
+export const createOut = (io: Io, { format, noColor }: { format: OutputFormat, noColor: boolean }): Out => ({
   color: Boolean(io.stdout.isTTY) && !noColor && !io.env.NO_COLOR && io.env.TERM !== 'dumb',
   width: io.stdout.isTTY ? io.stdout.columns : undefined,
-  json,
+  json: format !== 'text',
+  format,
   print: text => { io.stdout.write(text.endsWith('\n') ? text : `${text}\n`) },
   note: text => { io.stderr.write(`${text}\n`) },
 })
@@ -26,8 +34,12 @@ const SGR = { red: 31, green: 32, yellow: 33, blue: 34, gray: 90, bold: 1 } as c
 export type Color = keyof typeof SGR
 export const paint = (out: Pick<Out, 'color'>, color: Color, text: string) => out.color ? `\x1b[${SGR[color]}m${text}\x1b[0m` : text
 
-/** Proto JSON (camelCase names, enum names, 64-bit integers as strings), every field present. */
-export const jsonOf = <D extends DescMessage>(schema: D, message: MessageShape<D>) => toJson(schema, message, { alwaysEmitImplicit: true })
+/**
+ * A message as JSON: REST's shape, or with --output proto-json proto3 JSON (enum names, 64-bit
+ * integers as strings, every field present).
+ */
+export const jsonOf = <D extends DescMessage>(out: Pick<Out, 'format'>, schema: D, message: MessageShape<D>) =>
+  out.format === 'proto-json' ? toJson(schema, message, { alwaysEmitImplicit: true }) : restJson(schema, message)
 export const printJson = (out: Out, value: unknown) => out.print(JSON.stringify(value, null, 2))
 
 /** RUNNER_STATUS_RUNNING → running. */

@@ -2,34 +2,47 @@
 // stderr and an exit code (0 ok, 1 the request failed, 2 usage). It reads nothing global:
 // the entry (bin/stratavore.mjs) passes argv, the environment and the streams in.
 import { commandNamed, commandUsage, parse, usage, type Parsed } from './args.js'
-import { createApi, daemonConfig, describeError, resolveApiUrl, DEFAULT_API_URL, type Api, type TargetFlags } from './client.js'
-import { backup, restore } from './commands/backup.js'
-import { doctor } from './commands/doctor.js'
-import { launch, newProject, resume, continueProject } from './commands/launch.js'
-import { projects, runners, sessions, status } from './commands/read.js'
-import { kill } from './commands/kill.js'
-import { logs } from './commands/logs.js'
-import { attach, events, reconcile } from './commands/runner.js'
-import { node, nodes } from './commands/nodes.js'
-import { token } from './commands/token.js'
-import { ui } from './commands/ui.js'
-import { completionScript } from './completion.js'
+import type { Api, ServiceName, TargetFlags } from './client.js'
 import type { Command } from './context.js'
-import { resolveCredential, type Credential } from './credentials.js'
-import { createOut, shortIdLength, ACTIVE_STATUSES } from './format.js'
+import type { Credential } from './credentials.js'
+import type { OutputFormat } from './format.js'
 import { EXIT, UsageError, type Io } from './io.js'
-import { listAllRunners } from './runners.js'
 import { VERSION } from '../version.js'
 
-const HANDLERS: Record<string, Command> = {
-  launch, status, runners, projects, new: newProject, attach, kill, reconcile, sessions, resume, continue: continueProject, logs, events, token, ui, backup, restore, doctor, nodes, node,
+// Each command's module is imported when it runs, with only the RPC services it calls (none
+// named: all of them): a command loads what it uses and nothing else, which is most of what
+// keeps `stratavore runners` fast (bench/cli).
+interface Handler { load: () => Promise<Command>, services?: ServiceName[] }
+const HANDLERS: Record<string, Handler> = {
+  launch: { load: () => import('./commands/launch.js').then(m => m.launch) },
+  new: { load: () => import('./commands/launch.js').then(m => m.newProject), services: ['projects'] },
+  resume: { load: () => import('./commands/launch.js').then(m => m.resume) },
+  continue: { load: () => import('./commands/launch.js').then(m => m.continueProject) },
+  status: { load: () => import('./commands/read.js').then(m => m.status), services: ['system'] },
+  runners: { load: () => import('./commands/read.js').then(m => m.runners), services: ['runners'] },
+  projects: { load: () => import('./commands/read.js').then(m => m.projects), services: ['projects'] },
+  sessions: { load: () => import('./commands/read.js').then(m => m.sessions), services: ['projects', 'sessions'] },
+  project: { load: () => import('./commands/project.js').then(m => m.project), services: ['projects'] },
+  attach: { load: () => import('./commands/runner.js').then(m => m.attach) },
+  reconcile: { load: () => import('./commands/runner.js').then(m => m.reconcile), services: ['system'] },
+  events: { load: () => import('./commands/events.js').then(m => m.events), services: ['events'] },
+  token: { load: () => import('./commands/token.js').then(m => m.token), services: ['tokens'] },
+  ui: { load: () => import('./commands/ui.js').then(m => m.ui), services: ['system'] },
+  kill: { load: () => import('./commands/kill.js').then(m => m.kill) },
+  logs: { load: () => import('./commands/logs.js').then(m => m.logs) },
+  backup: { load: () => import('./commands/backup.js').then(m => m.backup) },
+  restore: { load: () => import('./commands/backup.js').then(m => m.restore) },
+  doctor: { load: () => import('./commands/doctor.js').then(m => m.doctor) },
+  nodes: { load: () => import('./commands/nodes.js').then(m => m.nodes) },
+  node: { load: () => import('./commands/nodes.js').then(m => m.node) },
 }
 
 /** The daemon's URL and the credential for it, from the flags, the environment and the config (loaded once, if at all). */
-const connect = async (flags: TargetFlags, env: Io['env']): Promise<Api> => {
+const connect = async (flags: TargetFlags, env: Io['env'], services?: ServiceName[]): Promise<Api> => {
+  const [{ createApi, daemonConfig, resolveApiUrl }, { resolveCredential }] = await Promise.all([import('./client.js'), import('./credentials.js')])
   const config = daemonConfig(flags, env)
   const baseUrl = await resolveApiUrl(flags, env, config)
-  return createApi(baseUrl, await resolveCredential(flags, env, baseUrl, config))
+  return createApi(baseUrl, await resolveCredential(flags, env, baseUrl, config), services)
 }
 
 /** `stratavore __complete projects|runners`: names for the completion scripts; silent on any failure. */
@@ -37,6 +50,7 @@ const completeNames = async (api: Api, what: string | undefined, write: (s: stri
   if (what === 'projects') {
     write((await api.projects.listProjects({})).projects.map(p => `${p.name}\n`).join(''))
   } else if (what === 'runners') {
+    const [{ listAllRunners }, { ACTIVE_STATUSES, shortIdLength }] = await Promise.all([import('./runners.js'), import('./format.js')])
     const all = await listAllRunners(api)
     const length = shortIdLength(all.map(r => r.id))
     write(all.filter(r => ACTIVE_STATUSES.has(r.status)).map(r => `${r.id.slice(0, length)}\n`).join(''))
@@ -47,7 +61,7 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
   const fail = (message: string, code: number) => { io.stderr.write(`stratavore: ${message}\n`); return code }
   if (argv[0] === '__complete') {
     try {
-      await completeNames(await connect({}, io.env), argv[1], s => io.stdout.write(s))
+      await completeNames(await connect({}, io.env, ['projects', 'runners']), argv[1], s => io.stdout.write(s))
     } catch { /* completion offers nothing rather than an error in the middle of a command line */ }
     return EXIT.ok
   }
@@ -69,6 +83,7 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
   }
   if (command.name === 'completion') {
     try {
+      const { completionScript } = await import('./completion.js')
       io.stdout.write(completionScript(positionals[0]!))
       return EXIT.ok
     } catch (err) {
@@ -76,13 +91,17 @@ export const main = async (argv: string[], io: Io): Promise<number> => {
     }
   }
 
-  let target: { baseUrl: string, credential: Credential } = { baseUrl: DEFAULT_API_URL, credential: { token: null, missing: 'not resolved' } }
+  let target: { baseUrl: string, credential: Credential } | undefined
   try {
-    const api = await connect({ apiUrl: values['api-url'] as string | undefined, config: values.config as string | undefined, token: values.token as string | undefined }, io.env)
+    const handler = HANDLERS[command.name]!
+    const [run, { createOut }] = await Promise.all([handler.load(), import('./format.js')])
+    const api = await connect({ apiUrl: values['api-url'] as string | undefined, config: values.config as string | undefined, token: values.token as string | undefined }, io.env, handler.services)
     target = api
-    const out = createOut(io, { json: values.json === true, noColor: values['no-color'] === true })
-    return await HANDLERS[command.name]!({ api, io, out, args: positionals, values })
+    const format = (values.output as OutputFormat | undefined) ?? (values.json ? 'json' : 'text')
+    const out = createOut(io, { format, noColor: values['no-color'] === true })
+    return await run({ api, io, out, args: positionals, values })
   } catch (err) {
-    return fail(describeError(err, target), err instanceof UsageError ? EXIT.usage : EXIT.failed)
+    const { describeError, DEFAULT_API_URL } = await import('./client.js')
+    return fail(describeError(err, target ?? { baseUrl: DEFAULT_API_URL, credential: { token: null, missing: 'not resolved' } }), err instanceof UsageError ? EXIT.usage : EXIT.failed)
   }
 }

@@ -1,5 +1,6 @@
-// A numbered choice on the terminal (stderr for the menu, a line from stdin for the answer):
-// for several active runners or resumable sessions. Only called when stdin is a terminal.
+// Questions on the terminal (stderr for the question, a line from stdin for the answer): a
+// numbered choice, for several active runners or resumable sessions, and a yes or no. Only
+// called when stdin is a terminal.
 import { createInterface } from 'node:readline/promises'
 import { CliError, type Io } from './io.js'
 
@@ -19,6 +20,18 @@ export const pick = async <T>(io: Io, title: string, choices: Array<Choice<T>>, 
       if (Number.isInteger(n) && n >= 1 && n <= choices.length) return choices[n - 1]!.value
     }
     throw new CliError('no choice made')
+  } finally {
+    rl.close()
+    io.stdin.pause()
+  }
+}
+
+/** True only for an answer of y or yes; anything else (Enter included) is no. */
+export const confirm = async (io: Io, question: string): Promise<boolean> => {
+  const rl = createInterface({ input: io.stdin, output: io.stderr, terminal: false })
+  try {
+    io.stderr.write(`${question} [y/N] `)
+    return /^y(es)?$/i.test((await rl.question('')).trim())
   } finally {
     rl.close()
     io.stdin.pause()

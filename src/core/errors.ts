@@ -160,6 +160,9 @@ export const errors = {
     make('RESTORE_TARGET_NOT_EMPTY', 'failed_precondition')(`${what}; restore only goes into an empty database and data dir`),
   backupSchemaMismatch: (reason: string) => make('BACKUP_SCHEMA_MISMATCH', 'failed_precondition')(reason),
 
+  // A daemon port it cannot bind: a setting to change, named with its variable.
+  portUnavailable: (port: number, host: string, reason: string, fix: { key: string, variable: string, to: string }, cause?: unknown) =>
+    make('PORT_UNAVAILABLE', 'unavailable')(`cannot listen on ${host}:${port}: ${reason}; set ${fix.key} (or ${fix.variable}) to ${fix.to}`, { port, host, key: fix.key }, cause),
   unavailable: make('UNAVAILABLE', 'unavailable'),
   internal: make('INTERNAL', 'internal'),
 }

@@ -78,7 +78,9 @@ export const runProcess = async ({ roles, configPath, start }: ProcessSpec): Pro
     ctx = await createContext(config, logger, { roles })
     parts = await start(ctx)
   } catch (err) {
-    logger.fatal({ err }, isAppError(err) ? err.message : 'startup failed')
+    // A port taken is the operator's to fix: one line that says which key, no stack.
+    if (isAppError(err) && err.code === 'PORT_UNAVAILABLE') process.stderr.write(`stratavored: ${err.message}\n`)
+    else logger.fatal({ err }, isAppError(err) ? err.message : 'startup failed')
     await Promise.allSettled(parts.reverse().map(p => p.stop()))
     process.exitCode = 1
     // Give pino's transport a moment to flush the fatal line; exit even if a handle lingers.

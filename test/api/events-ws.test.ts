@@ -219,8 +219,26 @@ const feedSuite = async (t: Test, bus?: EventBus) => {
     await idle()
   })
 
+  t.test('since: the events that occurred from then on are replayed, then live ones follow', async t => {
+    const start = new Date()
+    const events = await commitEvents(ctx, [{ project: 'since1' }, { project: 'since1', type: 'runner.stopped' }])
+    const client = connect(base, { filter: 'runner.*.since1', since: start.toISOString() })
+    await client.opened
+    await waitFor('the two replayed events', () => client.ids().length >= 2)
+    const [live] = await commitEvents(ctx, [{ project: 'since1', type: 'runner.failed' }])
+    await publishEvents(ctx, [live!.eventId])
+    await waitFor('the live event', () => client.ids().length >= 3)
+    t.same(client.ids(), [...events, live!].map(e => e.eventId))
+    client.ws.close()
+    await client.closed
+    await idle()
+  })
+
   t.test('bad input is refused: a bad filter or cursor before the upgrade, then anything but a small JSON ping', async t => {
-    const refused: Array<Record<string, string>> = [{ filter: 'runner..p1' }, { filter: 'runner.p1.' }, { filter: 'a b' }, { after: 'nope' }, { colour: 'blue' }]
+    const refused: Array<Record<string, string>> = [
+      { filter: 'runner..p1' }, { filter: 'runner.p1.' }, { filter: 'a b' }, { after: 'nope' }, { colour: 'blue' },
+      { since: 'yesterday' }, { since: new Date().toISOString(), after: ctx.ids.next() },
+    ]
     for (const query of refused) {
       const client = connect(base, query)
       await t.rejects(client.opened, { message: 'HTTP 400' }, JSON.stringify(query))

@@ -26,6 +26,15 @@ t.test('the daemon serves the document and a docs page', async t => {
   const docs = await app.inject({ method: 'GET', url: '/docs/' })
   t.equal(docs.statusCode, 200)
   t.match(docs.headers['content-type'], /text\/html/)
+  // Over plain HTTP on a LAN address, upgrade-insecure-requests sent the page's scripts to an
+  // https:// nobody serves: a blank page (fastify/fastify-swagger#690).
+  for (const url of ['/docs/', '/docs/static/swagger-initializer.js', '/docs/static/swagger-ui.css']) {
+    const page = await app.inject({ method: 'GET', url })
+    t.equal(page.statusCode, 200, url)
+    const csp = String(page.headers['content-security-policy'])
+    t.match(csp, /default-src 'self'/, `${url}: the CSP is sent`)
+    t.notMatch(csp, /upgrade-insecure-requests/, `${url}: without upgrade-insecure-requests`)
+  }
 })
 
 type Operation = { tags?: string[], responses?: Record<string, { content?: Record<string, unknown> }> }

@@ -3,6 +3,7 @@
 // runner left running, the runner's end ending the session (with the agent's exit code, across
 // a restart), and the terminal restored (cooked mode, echo on) whichever way the CLI leaves.
 import { spawn as spawnPty, type IPty } from '@lydell/node-pty'
+import { realpathSync } from 'node:fs'
 import t, { type Test } from 'tap'
 import { CLI, eventually, startCliDaemon, type CliDaemon } from './helpers.js'
 
@@ -53,7 +54,7 @@ t.test('attach through a pseudo-terminal', async t => {
     await s.exited
     t.match(s.output(), /detached from runner/)
     restored(t, s.output())
-    t.equal(await runnerStatus(), 'RUNNER_STATUS_RUNNING', 'the runner keeps running')
+    t.equal(await runnerStatus(), 'running', 'the runner keeps running')
   })
 
   await t.test('smart launch attaches to the one active runner; its end ends the session', async t => {
@@ -75,7 +76,7 @@ t.test('attach through a pseudo-terminal', async t => {
     const pairDir = d.dir('pair')
     const ids: string[] = []
     for (let i = 0; i < 2; i++) {
-      const r = await d.run(['pair', '--detach', '--flag=--echo'], { cwd: pairDir })
+      const r = await d.run(['pair', '--detach', '--create', '--flag=--echo'], { cwd: pairDir })
       t.equal(r.code, 0, r.stderr)
       ids.push(r.stdout.trim())
     }
@@ -95,11 +96,40 @@ t.test('attach through a pseudo-terminal', async t => {
   await t.test('an agent that fails: the CLI follows its restart and exits with its code', async t => {
     const crashDir = d.dir('crashes')
     // Up a second, then exit 2: a failure at start, restarted once, then failed as the same one.
-    const s = openSession(d, ['crashes', '--flag=--after-ms', '--flag=1000', '--flag=--exit-code', '--flag=2'], crashDir)
+    const s = openSession(d, ['crashes', '--create', '--flag=--after-ms', '--flag=1000', '--flag=--exit-code', '--flag=2'], crashDir)
     await s.waitFor(/CLI-EXIT=2/, 'the CLI exiting with the agent\'s code')
     await s.exited
     t.match(s.output(), /restarted \(attempt 1 of 3\): it exited with code 2 at start/, 'it followed the restart')
     t.match(s.output(), /runner \S+ failed: exited with code 2 at start: READY \(the same failure at start twice; not restarted\)/)
     restored(t, s.output())
+  })
+
+  await t.test('events on a terminal: a watching line first, Ctrl-C ends it with 0', async t => {
+    const pty = spawnPty(process.execPath, [CLI, 'events', '--since', '10m', '--filter', 'nothing.*'], { name: 'xterm', cols: 100, rows: 30, cwd: d.home, env: d.env })
+    let output = ''
+    pty.onData(data => { output += data })
+    const exited = new Promise<number>(resolve => pty.onExit(({ exitCode }) => resolve(exitCode)))
+    await eventually(`the watching line (output so far: ${JSON.stringify(output)})`, async () => /watching events matching nothing\.\* since \S+Z on http:\/\/\S+ \(Ctrl-C stops\)/.test(output) ? true : undefined, 45_000)
+    pty.write('\x03')
+    t.equal(await exited, 0)
+  })
+
+  await t.test('an unknown project: created only after a yes, the question showing where', async t => {
+    const askDir = realpathSync(d.dir('asked'))
+    const no = openSession(d, ['asked', '--detach', '--flag=--echo'], askDir)
+    await no.waitFor(new RegExp(`project asked does not exist\\. Create it in ${askDir}\\? \\[y/N\\] `), 'the question')
+    no.pty.write('\r')
+    await no.waitFor(/CLI-EXIT=1/, 'the CLI giving up on Enter (no)')
+    t.match(no.output(), /project asked not created/)
+    t.notOk((JSON.parse((await d.run(['projects', '--json'])).stdout) as Array<{ name: string }>).some(p => p.name === 'asked'), 'nothing created')
+
+    const yes = openSession(d, ['asked', '--detach', '--flag=--echo'], askDir)
+    await yes.waitFor(/\[y\/N\] /, 'the question')
+    yes.pty.write('y\r')
+    await yes.waitFor(/CLI-EXIT=0/, 'the launch after yes')
+    t.match(yes.output(), new RegExp(`created project asked at ${askDir}[\\s\\S]*[0-9a-f]{8}-[0-9a-f]{4}-`))
+    const runner = (JSON.parse((await d.run(['runners', 'asked', '--json'])).stdout) as Array<{ id: string, status: string }>)[0]!
+    t.equal(runner.status, 'running')
+    t.equal((await d.run(['kill', runner.id, '--force'])).code, 0)
   })
 })

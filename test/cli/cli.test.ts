@@ -26,7 +26,7 @@ t.test('against a running daemon', async t => {
   }
 
   t.test('usage errors exit 2 with a hint; help exits 0', async t => {
-    const results = await Promise.all([['runners', 'a', 'b'], ['status', '--bogus'], ['kill'], ['completion', 'tcsh'], ['kill', 'x', '--timeout', 'soon'], ['demo', '--env', 'NOT_SET_HERE']].map(args => d.run(args)))
+    const results = await Promise.all([['runners', 'a', 'b'], ['status', '--bogus'], ['kill'], ['completion', 'tcsh'], ['kill', 'x', '--timeout', 'soon'], ['demo', '--env', 'NOT_SET_HERE', '--create']].map(args => d.run(args)))
     for (const r of results) {
       t.equal(r.code, 2, r.stderr)
       t.match(r.stderr, /^stratavore: .+\n/)
@@ -55,12 +55,45 @@ t.test('against a running daemon', async t => {
     t.match(table.stdout, /alpha\s+idle\s+0\/0\s+0\s+0\s+-\s+\/\S+alpha/)
     t.notOk(table.stdout.includes('\u001b['), 'no color on a pipe')
     const projects = await json(['projects'])
-    t.match(projects.find((p: { name: string }) => p.name === 'alpha'), { name: 'alpha', description: 'the first', status: 'PROJECT_STATUS_IDLE', path: realpathSync(dir) })
+    t.match(projects.find((p: { name: string }) => p.name === 'alpha'), { name: 'alpha', description: 'the first', status: 'idle', path: realpathSync(dir), lastAccessedAt: null, totalTokens: 0 })
+    const rest = await (await fetch(`${d.url}/api/v1/projects`, { headers: { authorization: `Bearer ${d.token}` } })).json() as { projects: unknown[] }
+    t.same(projects, rest.projects, '--json prints what REST returns, field for field')
+    const proto = await d.run(['projects', '--output', 'proto-json'])
+    t.equal(proto.code, 0, proto.stderr)
+    t.match(JSON.parse(proto.stdout).find((p: { name: string }) => p.name === 'alpha'), { status: 'PROJECT_STATUS_IDLE', totalTokens: '0' }, '--output proto-json: the RPC message as proto3 JSON')
+    const wrong = await d.run(['projects', '--output', 'yaml'])
+    t.equal(wrong.code, 2)
+    t.match(wrong.stderr, /--output must be text, json or proto-json, got "yaml"/)
 
     const status = await d.run(['status'])
     t.match(status.stdout, /Daemon:\s+✓ healthy/)
     t.match(status.stdout, /Active runners:\s+\d+/)
     t.match(await json(['status']), { daemon: { healthy: true, roles: ['api', 'relay', 'reconciler', 'supervisor'] }, metrics: {} })
+  })
+
+  t.test('project quota, archive and rm', async t => {
+    t.equal((await d.run(['new', 'gamma', '--path', d.dir('gamma')])).code, 0)
+    const quota = await d.run(['project', 'quota', 'gamma', '--max-runners', '3'])
+    t.equal(quota.code, 0, quota.stderr)
+    t.equal(quota.stdout, 'project gamma: at most 3 runners active at once (0 now)\n')
+    t.match(await json(['project', 'quota', 'gamma', '--max-runners', '4']), { name: 'gamma', maxConcurrentRunners: 4 })
+    const bad = await Promise.all([['project', 'quota', 'gamma', '--max-runners', 'lots'], ['project', 'quota', 'gamma'], ['project', 'archive', 'gamma', '--yes'], ['project', 'drop', 'gamma'], ['project', 'rm', 'gamma']].map(args => d.run(args)))
+    for (const r of bad) t.equal(r.code, 2, r.stderr)
+    t.match(bad[0]!.stderr, /--max-runners must be a whole number from 0 to 10000, got lots/)
+    t.match(bad[3]!.stderr, /unknown action "drop" \(archive, rm, quota\)/)
+    t.match(bad[4]!.stderr, /^stratavore: project rm: deleting gamma deletes its 0 runners and 0 sessions from the history; add --yes to do it\n/)
+
+    const archived = await d.run(['project', 'archive', 'gamma'])
+    t.equal(archived.code, 0, archived.stderr)
+    t.match(archived.stdout, /^archived project gamma/)
+    t.match((await json(['projects'])).find((p: { name: string }) => p.name === 'gamma'), { status: 'archived', archivedAt: String })
+    const removed = await d.run(['project', 'rm', 'gamma', '--yes'])
+    t.equal(removed.code, 0, removed.stderr)
+    t.equal(removed.stdout, 'deleted project gamma\n')
+    t.notOk((await json(['projects'])).some((p: { name: string }) => p.name === 'gamma'))
+    const gone = await d.run(['project', 'archive', 'gamma'])
+    t.equal(gone.code, 1)
+    t.match(gone.stderr, /^stratavore: project not found: gamma\n$/)
   })
 
   t.test('--config: the API URL from daemon.http_port', async t => {

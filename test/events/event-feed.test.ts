@@ -39,6 +39,7 @@ const fakeLog = () => {
       if (row && !row.position) advance()
       return row?.position ?? null
     },
+    positionBefore: async () => null,
     async read (after, { limit, until, pattern }) {
       reads++
       const window = between(after, until).slice(0, limit)

@@ -45,6 +45,14 @@ export const openapiPlugin = fp(async (app: FastifyInstance) => {
     const takesBody = [route.method].flat().some(method => BODY_METHODS.has(method))
     route.schema = { ...route.schema, response: { ...problems(...(takesBody ? [400, 413, 415] : [400])), ...route.schema.response as object } }
   })
-  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true })
+  // The plugin's CSP ends with upgrade-insecure-requests, which makes a browser that opened
+  // /docs over plain http://<LAN address> fetch its scripts over https, where nothing answers:
+  // a blank page (fastify/fastify-swagger#690). Over TLS it changes nothing; without, it goes.
+  const tls = app.ctx.config.httpTls !== null
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    staticCSP: true,
+    transformStaticCSP: header => tls ? header : header.replace(/\s*upgrade-insecure-requests;?/, ''),
+  })
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
 }, { name: 'openapi' })

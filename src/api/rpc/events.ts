@@ -1,5 +1,5 @@
 // stratavore.v1.EventService/WatchEvents: the live feed (ctx.feed) as a server stream, with the
-// WebSocket feed's semantics (src/api/ws/events.ts): same filter and `after` checks, one commit
+// WebSocket feed's semantics (src/api/ws/events.ts): same filter, `after` and `since` checks, one commit
 // order, replay then live. Where the socket closes with a code, the stream ends with an error:
 //   resync required (4409)        -> FAILED_PRECONDITION, detail RESYNC_REQUIRED
 //   too slow / overflow (1013)    -> RESOURCE_EXHAUSTED, detail CLIENT_TOO_SLOW / FEED_OVERFLOW
@@ -12,7 +12,7 @@ import { AppError } from '../../core/errors.js'
 import type { FeedSink } from '../../core/events/event-feed.js'
 import type { FeedEvent } from '../../core/ports.js'
 import { EventService } from '../../gen/stratavore/v1/event_service_pb.js'
-import { EventFeedQuery } from '../ws/events.js'
+import { EventFeedQuery, feedStart } from '../ws/events.js'
 import { toWatchEventsProto } from './mappers.js'
 import { checkShape, defined } from './validate.js'
 
@@ -22,7 +22,9 @@ const DRAIN_BELOW = 1_000
 
 export const eventService = (ctx: Context, { closing }: { closing: AbortSignal }): ServiceImpl<typeof EventService> => ({
   async * watchEvents (req, context) {
-    const { filter = '#', after } = checkShape(EventFeedQuery, defined({ filter: req.filter || undefined, after: req.after }))
+    const query = checkShape(EventFeedQuery, defined({ filter: req.filter || undefined, after: req.after, since: req.since }))
+    const { filter = '#' } = query
+    const start = feedStart(query)
     let queue: FeedEvent[] = []
     let failure: unknown = null
     let wake: (() => void) | null = null
@@ -42,7 +44,7 @@ export const eventService = (ctx: Context, { closing }: { closing: AbortSignal }
       },
       drained: () => failure || queue.length <= DRAIN_BELOW ? Promise.resolve() : new Promise(resolve => { drainWaiters.push(resolve) }),
     }
-    const subscription = ctx.feed.subscribe({ pattern: filter, ...(after !== undefined ? { after: after.toLowerCase() } : {}), sink })
+    const subscription = ctx.feed.subscribe({ pattern: filter, ...start, sink })
     subscription.live.catch(err => { failure ??= err; wakeUp() })
     context.signal.addEventListener('abort', wakeUp)
     closing.addEventListener('abort', wakeUp)

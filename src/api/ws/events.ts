@@ -3,6 +3,7 @@
 // ctx.feed (src/core/events/event-feed.ts). A plain GET (no Upgrade) gets 426.
 import { Type, type Static } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
+import { errors } from '../../core/errors.js'
 import { checkTopicPattern, MAX_ROUTING_KEY_BYTES } from '../../core/events/topic.js'
 import { problemOf, sendProblem } from '../plugins/problem.js'
 import { problems } from '../rest/schemas.js'
@@ -22,7 +23,19 @@ export const EventFeedQuery = Type.Object({
     description: 'the event_id of the last frame received: the events after it are replayed from the audit log before live ones; ' +
       'none is skipped or repeated',
   })),
+  since: Type.Optional(Type.String({
+    format: 'date-time',
+    description: 'instead of `after`: replay the events that occurred at or after this time (RFC 3339) before live ones, ' +
+      'e.g. the last ten minutes\' (`stratavore events --since 10m`)',
+  })),
 }, { additionalProperties: false })
+
+/** The query's `after` and `since`, checked: one or the other (400 INVALID_ARGUMENT for both). */
+export const feedStart = (query: Static<typeof EventFeedQuery>): { after?: string, since?: Date } => {
+  if (query.after !== undefined && query.since !== undefined) throw errors.invalidArgument('give after or since, not both')
+  if (query.after !== undefined) return { after: query.after.toLowerCase() }
+  return query.since !== undefined ? { since: new Date(query.since) } : {}
+}
 
 const DESCRIPTION = `A WebSocket (send \`Upgrade: websocket\`). Each text frame is one event as JSON: the envelope
 (\`version\`, \`event_id\`, \`type\`, \`occurred_at\`, \`project\`, \`aggregate_type\`, \`aggregate_id\`, \`seq\`, \`actor\`,
@@ -51,18 +64,21 @@ export const eventFeedRoutes = async (app: FastifyInstance) => {
       response: { 101: { type: 'null', description: 'Switching Protocols: the feed follows on the socket' }, ...problems(400, 426, 429) },
     },
     // Refused before the upgrade, as a problem: the client sees a 400, not a socket that closes.
-    preHandler: async request => { checkTopicPattern(request.query.filter ?? '#') },
+    preHandler: async request => {
+      checkTopicPattern(request.query.filter ?? '#')
+      feedStart(request.query)
+    },
     handler: async (request, reply) => sendProblem(reply.header('upgrade', 'websocket'),
       problemOf(426, 'UPGRADE_REQUIRED', 'GET /api/v1/events is a WebSocket: send Connection: Upgrade and Upgrade: websocket', {
         instance: request.url.split('?')[0]!,
       })),
     wsHandler: (socket, request) => {
-      const { filter = '#', after } = request.query
+      const { filter = '#' } = request.query
       const handle: FeedSocket = openFeedSocket(socket, {
         transport: request.raw.socket,
         feed: ctx.feed,
         pattern: filter,
-        ...(after !== undefined ? { after: after.toLowerCase() } : {}),
+        ...feedStart(request.query),
         log: request.log,
         onGone: () => sockets.delete(handle),
       })

@@ -48,10 +48,11 @@ export const openFeedSocket = (socket: WebSocket, options: {
   feed: EventFeed
   pattern: string
   after?: string
+  since?: Date
   log: FastifyBaseLogger
   onGone: () => void
 }): FeedSocket => {
-  const { transport, feed, pattern, after, log, onGone } = options
+  const { transport, feed, pattern, after, since, log, onGone } = options
   let closing = false
   let alive = true
   let tokens = CLIENT_MESSAGE_BURST
@@ -133,7 +134,7 @@ export const openFeedSocket = (socket: WebSocket, options: {
   })
 
   try {
-    subscription = feed.subscribe({ pattern, ...(after !== undefined ? { after } : {}), sink })
+    subscription = feed.subscribe({ pattern, ...(after !== undefined ? { after } : {}), ...(since !== undefined ? { since } : {}), sink })
   } catch (err) {
     log.warn({ err }, 'event feed: cannot subscribe')
     close(CLOSE_CODES.tryAgainLater, 'the event feed is unavailable')

@@ -94,7 +94,7 @@ export const kill: Command = async c => {
   if (!flagValue(c, 'no-wait')) await waitForEnds(c, stopping, short)
 
   const ends = stopping.map(s => s.runner)
-  if (c.out.json) printJson(c.out, c.args.length === 1 && bulk === null ? jsonOf(RunnerSchema, ends[0]!) : ends.map(r => jsonOf(RunnerSchema, r)))
+  if (c.out.json) printJson(c.out, c.args.length === 1 && bulk === null ? jsonOf(c.out, RunnerSchema, ends[0]!) : ends.map(r => jsonOf(c.out, RunnerSchema, r)))
   else for (const r of ends) c.out.print(FINISHED_STATUSES.has(r.status) ? describeEnd(r) : `runner ${r.id} ${runnerStatusWord(r.status)} (stop requested)`)
   return ended.length > 0 ? 1 : 0
 }

@@ -11,7 +11,7 @@ import { flagValue, listValue, stringValue, type Command, type CommandContext } 
 import { attachFollowing, finish, followHeadless, waitUntilRunning } from '../follow-run.js'
 import { ACTIVE_STATUSES, ago, FINISHED_STATUSES, jsonOf, printJson, runnerStatusWord } from '../format.js'
 import { CliError, UsageError } from '../io.js'
-import { pick } from '../picker.js'
+import { confirm, pick } from '../picker.js'
 import { listAllRunners, resolveRunner } from '../runners.js'
 const LAUNCH_FLAGS = ['agent', 'god', 'flag', 'env', 'prompt', 'node', 'selector']
 
@@ -74,7 +74,7 @@ const launchAndFollow = async (c: CommandContext, request: ReturnType<typeof lau
     if (runner.status === RunnerStatus.FAILED) {
       throw new CliError(`runner ${runner.id} failed${runner.reason ? `: ${runner.reason}` : runner.exitCode !== undefined ? ` with exit code ${runner.exitCode}` : ''}; \`stratavore logs ${shortId(runner)}\` for its output`)
     }
-    if (c.out.json) printJson(c.out, jsonOf(RunnerSchema, runner))
+    if (c.out.json) printJson(c.out, jsonOf(c.out, RunnerSchema, runner))
     else c.out.print(runner.id)
     return 0
   }
@@ -83,6 +83,8 @@ const launchAndFollow = async (c: CommandContext, request: ReturnType<typeof lau
   return attachTo(c, runner)
 }
 
+// A project is never created by surprise (a typo of a command once made one and launched an
+// agent in it): only with --create, or after a yes on a terminal that shows where.
 const projectOrCreate = async (c: CommandContext, name: string): Promise<Project> => {
   try {
     return (await c.api.projects.getProject({ name })).project!
@@ -90,6 +92,12 @@ const projectOrCreate = async (c: CommandContext, name: string): Promise<Project
     if (!isNotFound(err)) throw err
   }
   const path = realpathSync(c.io.cwd)
+  if (!flagValue(c, 'create')) {
+    if (!c.io.stdin.isTTY) {
+      throw new CliError(`project not found: ${name}; create it in ${path} with \`stratavore ${name} --create\`, or elsewhere with \`stratavore new ${name} --path DIR\``)
+    }
+    if (!await confirm(c.io, `project ${name} does not exist. Create it in ${path}?`)) throw new CliError(`project ${name} not created`)
+  }
   const project = (await c.api.projects.createProject({ name, path })).project!
   c.out.note(`created project ${name} at ${path}`)
   return project
@@ -123,7 +131,7 @@ export const launch: Command = async c => {
 export const newProject: Command = async c => {
   const path = resolve(c.io.cwd, stringValue(c, 'path') ?? '.')
   const project = (await c.api.projects.createProject({ name: c.args[0]!, path, description: stringValue(c, 'description') ?? '', tags: listValue(c, 'tag') })).project!
-  if (c.out.json) printJson(c.out, jsonOf(ProjectSchema, project))
+  if (c.out.json) printJson(c.out, jsonOf(c.out, ProjectSchema, project))
   else c.out.print(`created project ${project.name} at ${project.path}`)
   return 0
 }
@@ -149,7 +157,7 @@ export const resume: Command = async c => {
   const holder = session.runnerId && !session.endedAt ? await c.api.runners.getRunner({ id: session.runnerId }).then(r => r.runner, () => undefined) : undefined
   if (holder && ACTIVE_STATUSES.has(holder.status)) {
     if (detached(c)) {
-      if (c.out.json) printJson(c.out, jsonOf(RunnerSchema, holder))
+      if (c.out.json) printJson(c.out, jsonOf(c.out, RunnerSchema, holder))
       else c.out.print(holder.id)
       return 0
     }

@@ -13,7 +13,7 @@ const pairs = (map: Record<string, string>) => Object.entries(map).map(([k, v]) 
 
 export const nodes: Command = async c => {
   const list = (await c.api.nodes.listNodes({})).nodes
-  if (c.out.json) { printJson(c.out, list.map(n => jsonOf(NodeSchema, n))); return 0 }
+  if (c.out.json) { printJson(c.out, list.map(n => jsonOf(c.out, NodeSchema, n))); return 0 }
   if (list.length === 0) { c.out.note('no nodes; a supervisor registers one (`stratavore node join-token create` for another host)'); return 0 }
   const now = Date.now()
   c.out.print(table(c.out, [{ header: 'NAME' }, { header: 'STATE' }, { header: 'RUNNERS' }, { header: 'LABELS' }, { header: 'HEARTBEAT' }, { header: 'AGENTS', flex: true }],
@@ -50,7 +50,7 @@ const create = async (c: CommandContext) => {
     ...(ttl !== undefined ? { ttlSeconds: BigInt(parseTtl(ttl)) } : {}),
     ...(uses !== undefined ? { maxUses: Number(uses) } : {}),
   })
-  if (c.out.json) { printJson(c.out, jsonOf(CreateJoinTokenResponseSchema, res)); return 0 }
+  if (c.out.json) { printJson(c.out, jsonOf(c.out, CreateJoinTokenResponseSchema, res)); return 0 }
   const t = res.joinToken!
   c.out.print(`id:      ${t.id}\nuses:    ${t.maxUses}\nexpires: ${expiry(t, Date.now())}\nlabels:  ${pairs(t.labels)}\ntoken:   ${res.token}\n\non the new host, run:\n  ${res.command}`)
   c.out.note('the token is shown this once')
@@ -60,7 +60,7 @@ const create = async (c: CommandContext) => {
 const list = async (c: CommandContext) => {
   only(c, 'list', ['all'])
   const tokens = (await c.api.nodes.listJoinTokens({ includeDead: flagValue(c, 'all') })).joinTokens
-  if (c.out.json) { printJson(c.out, tokens.map(t => jsonOf(JoinTokenSchema, t))); return 0 }
+  if (c.out.json) { printJson(c.out, tokens.map(t => jsonOf(c.out, JoinTokenSchema, t))); return 0 }
   if (tokens.length === 0) { c.out.note('no live join tokens; create one with `stratavore node join-token create`'); return 0 }
   const now = Date.now()
   const idLength = shortIdLength(tokens.map(t => t.id))
@@ -90,7 +90,7 @@ export const node: Command = async c => {
     only(c, 'revoke', [])
     if (arg === undefined) throw new UsageError('node join-token revoke: missing <id>')
     const t = (await c.api.nodes.revokeJoinToken({ id: await resolve(c, arg) })).joinToken!
-    if (c.out.json) { printJson(c.out, jsonOf(JoinTokenSchema, t)); return 0 }
+    if (c.out.json) { printJson(c.out, jsonOf(c.out, JoinTokenSchema, t)); return 0 }
     c.out.print(`revoked join token ${t.id}`)
     return 0
   }

@@ -15,7 +15,7 @@ import { listAllRunners } from '../runners.js'
 
 export const status: Command = async ({ api, out }) => {
   const res = await api.system.getStatus({})
-  if (out.json) { printJson(out, jsonOf(GetStatusResponseSchema, res)); return 0 }
+  if (out.json) { printJson(out, jsonOf(out, GetStatusResponseSchema, res)); return 0 }
   const d = res.daemon!
   const m = res.metrics!
   const started = dateOf(d.startedAt)
@@ -36,7 +36,7 @@ export const status: Command = async ({ api, out }) => {
 
 export const projects: Command = async ({ api, out }) => {
   const list = (await api.projects.listProjects({})).projects
-  if (out.json) { printJson(out, list.map(p => jsonOf(ProjectSchema, p))); return 0 }
+  if (out.json) { printJson(out, list.map(p => jsonOf(out, ProjectSchema, p))); return 0 }
   if (list.length === 0) { out.note('no projects; create one with `stratavore new <name>` or launch with `stratavore <name>`'); return 0 }
   out.print(table(out, [{ header: 'NAME' }, { header: 'STATUS' }, { header: 'RUNNERS' }, { header: 'SESSIONS' }, { header: 'TOKENS' }, { header: 'LAST USED' }, { header: 'PATH', flex: true }],
     list.map(p => [p.name, statusCell(out, enumWord(ProjectStatus[p.status])), `${p.activeRunners}/${p.totalRunners}`, String(p.totalSessions), formatTokens(p.totalTokens), ago(p.lastAccessedAt), p.path])))
@@ -47,7 +47,7 @@ export const runners: Command = async c => {
   const { api, out, args } = c
   const all = await listAllRunners(api, args[0])
   const shown = flagValue(c, 'all') ? all : all.filter(r => ACTIVE_STATUSES.has(r.status))
-  if (out.json) { printJson(out, shown.map(r => jsonOf(RunnerSchema, r))); return 0 }
+  if (out.json) { printJson(out, shown.map(r => jsonOf(out, RunnerSchema, r))); return 0 }
   if (shown.length === 0) {
     out.note(`no ${flagValue(c, 'all') ? '' : 'active '}runners${args[0] ? ` in ${args[0]}` : ''}${flagValue(c, 'all') || all.length === 0 ? '' : ` (${all.length} finished: --all shows them)`}`)
     return 0
@@ -79,7 +79,7 @@ export const sessions: Command = async c => {
   if (stringValue(c, 'output') !== undefined) throw new UsageError('--output goes with `sessions export <session>`')
   await api.projects.getProject({ name: args[0]! })
   const list = (await api.sessions.listSessions({ project: args[0]! })).sessions
-  if (out.json) { printJson(out, list.map(s => jsonOf(SessionSchema, s))); return 0 }
+  if (out.json) { printJson(out, list.map(s => jsonOf(out, SessionSchema, s))); return 0 }
   if (list.length === 0) { out.note(`no sessions in ${args[0]}`); return 0 }
   out.print(table(out, [{ header: 'ID' }, { header: 'AGENT' }, { header: 'STARTED' }, { header: 'LAST MESSAGE' }, { header: 'MESSAGES' }, { header: 'TOKENS' }, { header: 'RESUMABLE' }, { header: 'SUMMARY', flex: true }],
     list.map(s => [s.id, s.agent, ago(s.startedAt), ago(s.lastMessageAt), String(s.messageCount), formatTokens(s.tokensUsed), s.resumable ? 'yes' : 'no', s.summary ?? ''])))

@@ -42,7 +42,7 @@ const create = async (c: CommandContext, name: string | undefined) => {
     description: stringValue(c, 'description') ?? '',
     ...(ttl !== undefined ? { ttlSeconds: BigInt(parseTtl(ttl)) } : {}),
   })
-  if (c.out.json) { printJson(c.out, jsonOf(CreateTokenResponseSchema, res)); return 0 }
+  if (c.out.json) { printJson(c.out, jsonOf(c.out, CreateTokenResponseSchema, res)); return 0 }
   const token = res.token!
   c.out.print(`id:      ${token.id}\nname:    ${token.name}\nrole:    ${token.role}\nexpires: ${expiry(token, Date.now())}\nsecret:  ${res.secret}`)
   c.out.note('the secret is shown this once: keep it now (use it as STRATAVORE_TOKEN or --token, or in a browser with `stratavore ui`)')
@@ -52,7 +52,7 @@ const create = async (c: CommandContext, name: string | undefined) => {
 const list = async (c: CommandContext) => {
   only(c, 'list', ['all'])
   const tokens = (await c.api.tokens.listTokens({ includeRevoked: flagValue(c, 'all') })).tokens
-  if (c.out.json) { printJson(c.out, tokens.map(t => jsonOf(ApiTokenSchema, t))); return 0 }
+  if (c.out.json) { printJson(c.out, tokens.map(t => jsonOf(c.out, ApiTokenSchema, t))); return 0 }
   if (tokens.length === 0) { c.out.note('no tokens; create one with `stratavore token create <name> --role viewer`'); return 0 }
   const now = Date.now()
   const idLength = shortIdLength(tokens.map(t => t.id))
@@ -77,7 +77,7 @@ const revoke = async (c: CommandContext, ref: string | undefined) => {
   only(c, 'revoke', [])
   if (ref === undefined) throw new UsageError('token revoke: missing <id>')
   const token = (await c.api.tokens.revokeToken({ id: await resolveToken(c, ref) })).token!
-  if (c.out.json) { printJson(c.out, jsonOf(ApiTokenSchema, token)); return 0 }
+  if (c.out.json) { printJson(c.out, jsonOf(c.out, ApiTokenSchema, token)); return 0 }
   c.out.print(`revoked token ${token.name} (${token.id})`)
   return 0
 }

@@ -41,8 +41,11 @@ export interface FeedSubscription {
 }
 
 export interface EventFeed {
-  /** `after`: the event id the client saw last; events after it are replayed, then live ones follow. */
-  subscribe(options: { pattern: string, after?: string, sink: FeedSink }): FeedSubscription
+  /**
+   * `after`: the event id the client saw last; events after it are replayed, then live ones
+   * follow. `since` (instead of `after`): the events that occurred from then on are replayed.
+   */
+  subscribe(options: { pattern: string, after?: string, since?: Date, sink: FeedSink }): FeedSubscription
   stats(): { subscribers: number, tailing: boolean, busSubscribed: boolean }
   close(): Promise<void>
 }
@@ -226,8 +229,9 @@ export const createEventFeed = (options: EventFeedOptions): EventFeed => {
     })()
   }
 
-  const subscribe: EventFeed['subscribe'] = ({ pattern, after, sink }) => {
+  const subscribe: EventFeed['subscribe'] = ({ pattern, after, since, sink }) => {
     checkTopicPattern(pattern)
+    if (after !== undefined && since !== undefined) throw errors.invalidArgument('give after or since, not both')
     if (closed) throw errors.unavailable('the event feed is closed')
     let fail: (err: Error) => void = () => {}
     const failed = new Promise<never>((_, reject) => { fail = reject })
@@ -256,11 +260,13 @@ export const createEventFeed = (options: EventFeedOptions): EventFeed => {
         const position = await step(source.positionOf(after))
         if (!position) throw errors.resyncRequired(`event ${after} is not in the audit log`)
         from = position
+      } else if (since !== undefined) {
+        from = await step(source.positionBefore(since)) ?? joinedAt
       }
       sub.cursor = from
       if (comparePositions(from, joinedAt) < 0) {
         if (await step(source.countBetween(from, joinedAt, maxReplay + 1)) > maxReplay) {
-          throw errors.resyncRequired(`more than ${maxReplay} events happened since event ${after}`)
+          throw errors.resyncRequired(`more than ${maxReplay} events happened since ${after !== undefined ? `event ${after}` : since!.toISOString()}`)
         }
         for (;;) {
           const page = await step(source.read(from, { limit: pageSize, until: joinedAt, pattern }))

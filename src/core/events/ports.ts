@@ -74,6 +74,8 @@ export interface EventFeedSource {
    */
   head(): Promise<FeedPosition>
   positionOf(eventId: string): Promise<FeedPosition | null>
+  /** The place just before the first placed event that occurred at or after `since`; null when none has. */
+  positionBefore(since: Date): Promise<FeedPosition | null>
   /** Up to `limit` rows after `after` (and at or before `until`, when given). */
   read(after: FeedPosition, options: { limit: number, until?: FeedPosition, pattern?: string }): Promise<FeedPage>
   /** How many rows lie after `after` and at or before `until`, counting no further than `cap`. */

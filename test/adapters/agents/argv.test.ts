@@ -90,6 +90,10 @@ t.test('opencode', async t => {
 t.test('generic', async t => {
   const a = adapterFor('generic')
   t.same(a.invocation(agentSpec({ kind: 'generic', command: ['/bin/echo'], flags: ['a'], prompt: '-n x' })).argv, ['/bin/echo', 'a', '-n x'])
+  // As the README says: without flags, the prompt is the first argument after the command's own.
+  const headless = a.invocation(agentSpec({ kind: 'generic', command: ['/usr/local/bin/my-agent', '--quiet'], prompt: 'fix the tests' }))
+  t.same(headless.argv, ['/usr/local/bin/my-agent', '--quiet', 'fix the tests'])
+  t.equal(headless.terminal, false, 'headless: no terminal')
   const inv = a.invocation(agentSpec({ kind: 'generic', command: ['/bin/sleep', '1'], sessionId: 'given' }))
   t.same(inv.argv, ['/bin/sleep', '1'])
   const obs = a.observe(agentSpec({ kind: 'generic', sessionId: 'given' }), inv)

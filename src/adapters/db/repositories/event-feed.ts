@@ -58,6 +58,16 @@ export const createEventFeedSource = (db: Db): EventFeedSource => {
       return row?.seq ?? null
     },
 
+    // The exact first place, not the earliest time's: commit order and clocks may disagree
+    // by a little. events_occurred_idx bounds the rows looked at to the period asked for.
+    async positionBefore (since) {
+      const [row] = rowsOf<{ position: string | null }>(await db.execute(sql`
+        select (min(f.seq) - 1)::text as position
+        from events e join event_feed f on f.audit_id = e.id
+        where e.occurred_at >= ${since.toISOString()}::timestamptz`))
+      return row?.position ?? null
+    },
+
     async read (from, { limit, until, pattern }) {
       const bounds: SQL[] = [after(from)]
       if (until) bounds.push(atOrBefore(until))

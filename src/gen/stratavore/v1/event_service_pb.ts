@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file stratavore/v1/event_service.proto.
  */
 export const file_stratavore_v1_event_service: GenFile = /*@__PURE__*/
-  fileDesc("CiFzdHJhdGF2b3JlL3YxL2V2ZW50X3NlcnZpY2UucHJvdG8SDXN0cmF0YXZvcmUudjEiQgoSV2F0Y2hFdmVudHNSZXF1ZXN0Eg4KBmZpbHRlchgBIAEoCRISCgVhZnRlchgCIAEoCUgAiAEBQggKBl9hZnRlciJPChNXYXRjaEV2ZW50c1Jlc3BvbnNlEiMKBWV2ZW50GAEgASgLMhQuc3RyYXRhdm9yZS52MS5FdmVudBITCgtyb3V0aW5nX2tleRgCIAEoCTJmCgxFdmVudFNlcnZpY2USVgoLV2F0Y2hFdmVudHMSIS5zdHJhdGF2b3JlLnYxLldhdGNoRXZlbnRzUmVxdWVzdBoiLnN0cmF0YXZvcmUudjEuV2F0Y2hFdmVudHNSZXNwb25zZTABYgZwcm90bzM", [file_stratavore_v1_events]);
+  fileDesc("CiFzdHJhdGF2b3JlL3YxL2V2ZW50X3NlcnZpY2UucHJvdG8SDXN0cmF0YXZvcmUudjEiYAoSV2F0Y2hFdmVudHNSZXF1ZXN0Eg4KBmZpbHRlchgBIAEoCRISCgVhZnRlchgCIAEoCUgAiAEBEhIKBXNpbmNlGAMgASgJSAGIAQFCCAoGX2FmdGVyQggKBl9zaW5jZSJPChNXYXRjaEV2ZW50c1Jlc3BvbnNlEiMKBWV2ZW50GAEgASgLMhQuc3RyYXRhdm9yZS52MS5FdmVudBITCgtyb3V0aW5nX2tleRgCIAEoCTJmCgxFdmVudFNlcnZpY2USVgoLV2F0Y2hFdmVudHMSIS5zdHJhdGF2b3JlLnYxLldhdGNoRXZlbnRzUmVxdWVzdBoiLnN0cmF0YXZvcmUudjEuV2F0Y2hFdmVudHNSZXNwb25zZTABYgZwcm90bzM", [file_stratavore_v1_events]);
 
 /**
  * @generated from message stratavore.v1.WatchEventsRequest
@@ -37,6 +37,14 @@ export type WatchEventsRequest = Message<"stratavore.v1.WatchEventsRequest"> & {
    * @generated from field: optional string after = 2;
    */
   after?: string | undefined;
+
+  /**
+   * Instead of `after`: replay the events that occurred at or after this time (RFC 3339, e.g.
+   * 2025-01-31T12:00:00Z) before live ones. INVALID_ARGUMENT with `after` too.
+   *
+   * @generated from field: optional string since = 3;
+   */
+  since?: string | undefined;
 };
 
 /**
@@ -75,7 +83,8 @@ export const WatchEventsResponseSchema: GenMessage<WatchEventsResponse> = /*@__P
  */
 export const EventService: GenService<{
   /**
-   * Replays the events after `after` (when set) from the audit log, then streams live ones.
+   * Replays the events after `after` (or since `since`), when set, from the audit log, then
+   * streams live ones.
    * Ends with FAILED_PRECONDITION (error detail code RESYNC_REQUIRED) when `after` is unknown
    * or more than 50,000 events old: reload state, then watch again without it. Ends with
    * UNAVAILABLE when the daemon shuts down, and RESOURCE_EXHAUSTED when the client falls too
