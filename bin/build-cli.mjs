@@ -43,6 +43,9 @@ export const buildCli = async () => {
     outdir: DIST,
     chunkNames: 'chunk-[hash]',
     logLevel: 'silent',
+    // PGlite finds its WASM and data files next to its own module (restore opens the embedded
+    // database): bundled, it would look for them in dist/.
+    external: ['@electric-sql/pglite', '@electric-sql/pglite/*'],
     // Bundled CommonJS dependencies (ws, yaml) require Node's built-in modules.
     banner: { js: "import { createRequire as __stratavoreRequire } from 'node:module'; const require = __stratavoreRequire(import.meta.url);" },
   })

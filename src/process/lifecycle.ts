@@ -74,6 +74,12 @@ export const runProcess = async ({ roles, configPath, start }: ProcessSpec): Pro
 
   let ctx: Context
   let parts: Part[] = []
+  // A signal while the parts start (a supervisor detecting agent CLIs can take seconds after
+  // the API answers) is kept and acted on once they have started, not left to Node's default.
+  let signalledWhileStarting: NodeJS.Signals | null = null
+  const early = (signal: NodeJS.Signals) => { signalledWhileStarting ??= signal }
+  process.on('SIGINT', early)
+  process.on('SIGTERM', early)
   try {
     ctx = await createContext(config, logger, { roles })
     parts = await start(ctx)
@@ -111,8 +117,11 @@ export const runProcess = async ({ roles, configPath, start }: ProcessSpec): Pro
     clearTimeout(force)
     flushAndExit(logger, 0)
   }
+  process.off('SIGINT', early)
+  process.off('SIGTERM', early)
   process.on('SIGINT', () => void shutdown('SIGINT'))
   process.on('SIGTERM', () => void shutdown('SIGTERM'))
+  if (signalledWhileStarting) void shutdown(signalledWhileStarting)
 }
 
 const flushAndExit = (logger: Logger, code: number) => {

@@ -104,7 +104,7 @@ t.test(`backup and restore on ${backendName()}`, async t => {
     const sessions = (await app2.inject({ method: 'GET', url: `/api/v1/sessions?project=${project.name}&resumable=true` })).json().sessions
     t.match(sessions, [{ id: sessionId, tokensUsed: 9_007_199_254_740_000 }], 'the session is there, resumable, its bigint exact')
     await app2.inject({ method: 'POST', url: `/api/v1/runners/${runner.id}/stop`, payload: { force: true } })
-    const resumed = await app2.inject({ method: 'POST', url: '/api/v1/runners', payload: { project: project.name, agent: 'generic-test', conversationMode: 'resume', sessionId } })
+    const resumed = await app2.inject({ method: 'POST', url: '/api/v1/runners', payload: { project: project.name, agent: 'claude', conversationMode: 'resume', sessionId } })
     t.equal(resumed.statusCode, 201, resumed.body)
 
     // The feed places the rows written since the restore, and only those.

@@ -27,7 +27,7 @@ t.test(`failures through the CLI on ${backendName()}`, async t => {
     const reason = 'exited with code 1 at start: Error: Not logged in · Please run /login (the same failure at start twice; not restarted)'
     t.match(launched.stderr, `failed: ${reason}`)
     const id = UUID.exec(launched.stderr)![0]
-    t.match(await json(['runners', 'broken', '--all']), [{ id, status: 'RUNNER_STATUS_FAILED', exitCode: 1, restartAttempts: 1, reason }])
+    t.match(await json(['runners', 'broken', '--all']), [{ id, status: 'failed', exitCode: 1, restartAttempts: 1, reason }])
 
     const plain = await d.run(['logs', id])
     t.equal(plain.code, 0, plain.stderr)

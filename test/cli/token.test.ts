@@ -90,7 +90,7 @@ t.test('credentials and tokens', async t => {
   t.test('token usage errors', async t => {
     const cases: Array<[string[], RegExp]> = [
       [['token', 'create', 'x'], /--role is required/],
-      [['token', 'create', 'x', '--role', 'root'], /--role must be admin, operator, viewer/],
+      [['token', 'create', 'x', '--role', 'root'], /--role must be admin, operator or viewer/],
       [['token', 'create', 'x', '--role', 'viewer', '--ttl', 'soon'], /--ttl must be a duration/],
       [['token', 'list', '--role', 'viewer'], /token list: --role is not one of its flags/],
       [['token', 'revoke'], /token revoke: missing <id>/],
