@@ -1,6 +1,7 @@
 // The known configuration keys: their types, bounds and defaults. config.ts reads the YAML
 // file and the environment against this table; a key that is not here is a typo and stops the
 // daemon, with the key named.
+import { MAX_BUDGET_TOKENS } from './core/budgets/budget.js'
 import { RELAY_FAULT_POINTS } from './core/events/outbox-relay.js'
 
 export type Leaf =
@@ -154,6 +155,19 @@ export const CONFIG_SPEC = {
   },
   defaults: {
     agent: str('claude', { pattern: /^[a-z0-9][a-z0-9_-]{0,31}$/ }),
+  },
+  budgets: {
+    // An IANA zone: the days, weeks (from Monday) and months of budgets made from now on.
+    timezone: str('UTC', { pattern: /^[A-Za-z0-9_+\-/]{1,64}$/ }),
+    // A budget's default warning share (budget.warning), in percent of its limit.
+    warning_percent: int(80, 1, 100),
+    // Global budgets in tokens made at start when none exists for the period (0: none).
+    global: {
+      day: int(0, 0, MAX_BUDGET_TOKENS),
+      week: int(0, 0, MAX_BUDGET_TOKENS),
+      month: int(0, 0, MAX_BUDGET_TOKENS),
+      total: int(0, 0, MAX_BUDGET_TOKENS),
+    },
   },
   webui: {
     dir: str(''),

@@ -237,6 +237,7 @@ export const loadConfig = ({ configPath, env = process.env, home = env.HOME || h
   const dataDir = resolve(expandHome(dataDirRaw, home))
   if (!isAbsolute(dataDir)) throw configError('daemon.data_dir', 'must be an absolute path', 'STRATAVORE_DATA_DIR')
 
+  if (!isTimeZone(s.budgets.timezone)) throw configError('budgets.timezone', `is not a known time zone: ${s.budgets.timezone}`, configFile ?? 'defaults')
   const agents = parseAgents(agentsRaw, configFile ?? 'defaults')
   if (!agents[s.defaults.agent]) throw configError('defaults.agent', `names no configured agent: ${s.defaults.agent}`, configFile ?? 'defaults')
 
@@ -267,6 +268,10 @@ export const loadConfig = ({ configPath, env = process.env, home = env.HOME || h
     projectRoots: projectRootsOf(s, home),
     protectedPaths: protectedPathsOf(s, dataDir, configFile, home),
   }
+}
+
+const isTimeZone = (zone: string) => {
+  try { new Intl.DateTimeFormat('en', { timeZone: zone }); return true } catch { return false }
 }
 
 const projectRootsOf = (s: Settings, home: string): string[] => {

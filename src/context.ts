@@ -35,6 +35,8 @@ import type { AgentCatalogue, Clock, EventBus, IdGenerator, Repositories, UnitOf
 import { createProjectService, type ProjectService } from './core/projects/project-service.js'
 import { createAttachService, type AttachService } from './core/runners/attach-service.js'
 import { createRunnerService, type RunnerService } from './core/runners/runner-service.js'
+import { createPauseService, type PauseService } from './core/runners/pause-service.js'
+import { createBudgetService, type BudgetService } from './core/budgets/budget-service.js'
 import { DEFAULT_LAUNCH_ENV } from './core/runners/launch-policy.js'
 import { RESUMABLE_AGENT_KINDS } from './config-spec.js'
 import { createSessionService, type SessionService } from './core/sessions/session-service.js'
@@ -57,6 +59,10 @@ export interface Context {
   daemonId: string
   projects: ProjectService
   runners: RunnerService
+  /** Pausing and resuming runners: by hand, by budgets, by memory caps. */
+  pauses: PauseService
+  /** Token budgets: set, list, delete, history, and the reconciler's budget pass. */
+  budgets: BudgetService
   /** Where a runner's terminal is (GET /api/v1/runners/{id}/attach dials it). */
   attach: AttachService
   /** Heartbeats reported over the API by supervisors that authenticate with their node's credential. */
@@ -186,9 +192,14 @@ export const createContext = async (config: Config, logger: Logger, options: Con
     const auditReader = createAuditReader(database.db)
     const checkpointLog = createCheckpointFile(config.dataDir)
     const auditService = createAuditService({ reader: auditReader, signer, checkpoints: checkpointLog })
+    const agents = agentCatalogue(config)
     const runners = createRunnerService({
-      repos, uow, clock, ids, paths, placement, agents: agentCatalogue(config), heartbeatTtlSeconds: 3 * config.daemon.heartbeat_interval_seconds,
+      repos, uow, clock, ids, paths, placement, agents, heartbeatTtlSeconds: 3 * config.daemon.heartbeat_interval_seconds,
       defaultStopTimeoutSeconds: config.supervisor.stop_timeout_seconds,
+    })
+    const pauses = createPauseService({ repos, uow, clock, ids, log: logger.child({ component: 'pauses' }) })
+    const budgets = createBudgetService({
+      repos, uow, clock, ids, agents, pauses, timezone: config.budgets.timezone, defaultWarningPercent: config.budgets.warning_percent,
     })
     return {
       config,
@@ -202,6 +213,8 @@ export const createContext = async (config: Config, logger: Logger, options: Con
       daemonId: instance.id,
       projects: createProjectService({ repos, uow, clock, ids, paths, placement }),
       runners,
+      pauses,
+      budgets,
       attach: createAttachService({ repos, getRunner: runners.get }),
       heartbeats: createHeartbeatService({ repos, uow, clock, ids, hashCredential: credentialHash, instruments: metrics.instruments }),
       sessions: createSessionService({ repos, archiveMaxBytes: config.sessions.archive_max_bytes }),

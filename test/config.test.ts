@@ -105,6 +105,8 @@ t.test('a bad file or value names the key', async t => {
   const cases: Array<[string, () => unknown, RegExp]> = [
     ['non-numeric port from env', () => loadConfig({ home, env: { ...env, STRATAVORE_DAEMON_HTTP_PORT: 'eighty' } }), /daemon\.http_port.*integer.*STRATAVORE_DAEMON_HTTP_PORT/],
     ['port out of range', () => loadConfig({ home, env: { ...env, STRATAVORE_DAEMON_HTTP_PORT: '70000' } }), /daemon\.http_port/],
+    ['an unknown budget timezone', () => loadConfig({ home, env: { ...env, STRATAVORE_BUDGETS_TIMEZONE: 'Mars/Olympus' } }), /budgets\.timezone.*not a known time zone/],
+    ['a negative default budget', () => loadConfig({ home, env: { ...env, STRATAVORE_BUDGETS_GLOBAL_DAY: '-1' } }), /budgets\.global\.day/],
     ['bad boolean', () => loadConfig({ home, env: { ...env, STRATAVORE_DOCKER_PROMETHEUS_ENABLED: 'maybe' } }), /docker\.prometheus\.enabled.*true or false/],
     ['bad enum', () => loadConfig({ home, env: { ...env, STRATAVORE_OBSERVABILITY_LOG_LEVEL: 'loud' } }), /observability\.log_level.*one of/],
     ['missing --config file', () => loadConfig({ home, env, configPath: '/nonexistent/s.yaml' }), /--config.*not found/],

@@ -1,12 +1,17 @@
 // `stratavored reconciler`: a reconcile pass every daemon.reconcile_interval_seconds (croner,
-// never overlapping itself). Several reconcilers may run: each transition is a conditional
-// update, so two never act on the same runner. Each pass also evaluates the alert conditions
-// (src/core/alerts), whose events are written the same way: once, whoever evaluates.
+// never overlapping itself), followed by the budget pass (periods that ended roll over, runners
+// are paused and resumed to match the budgets). The budget pass also runs at every midnight in
+// budgets.timezone, when days, weeks and months end. Several reconcilers may run: each
+// transition is a conditional update, so two never act on the same runner or budget. Each pass
+// also evaluates the alert conditions (src/core/alerts), whose events are written the same way:
+// once, whoever evaluates.
 import { Cron } from 'croner'
 import type { Context } from '../src/context.js'
 import { createFailureStreak } from '../src/core/failure-streak.js'
 import { createReconcileGate } from '../src/core/runners/reconcile-gate.js'
 import type { Part } from '../src/process/lifecycle.js'
+
+const ACTOR = 'reconciler'
 
 export const startReconciler = async (ctx: Context): Promise<Part[]> => {
   const log = ctx.logger.child({ component: 'reconciler' })
@@ -14,6 +19,19 @@ export const startReconciler = async (ctx: Context): Promise<Part[]> => {
   const gate = createReconcileGate({ graceMs: 3 * beat * 1000, now: () => Date.now() })
   let running: Promise<void> = Promise.resolve()
   const failures = createFailureStreak(log, 'reconcile pass')
+  const budgetFailures = createFailureStreak(log, 'budget pass')
+
+  const budgetPass = async () => {
+    try {
+      const result = await ctx.budgets.pass(ACTOR)
+      if (result.rolledOver.length + result.paused + result.resumed > 0) {
+        log.info({ rolledOver: result.rolledOver.map(b => b.id), paused: result.paused, resumed: result.resumed }, 'budget pass')
+      }
+      budgetFailures.succeeded()
+    } catch (err) {
+      budgetFailures.failed(err)
+    }
+  }
 
   const pass = async () => {
     try {
@@ -24,7 +42,7 @@ export const startReconciler = async (ctx: Context): Promise<Part[]> => {
         log.debug('within the post-start grace: not judging runners yet')
         return
       }
-      const result = await ctx.reconciler.reconcile('reconciler')
+      const result = await ctx.reconciler.reconcile(ACTOR)
       if (result.reconciledCount > 0) log.info(result, 'reconciled')
       failures.succeeded()
     } catch (err) {
@@ -50,6 +68,15 @@ export const startReconciler = async (ctx: Context): Promise<Part[]> => {
     } catch (err) {
       alertFailures.failed(err)
     }
+    await budgetPass()
+  }
+
+  const defaults = ctx.config.budgets.global
+  try {
+    const made = await ctx.budgets.applyDefaults(defaults, 'config')
+    for (const b of made) log.info({ budgetId: b.id, period: b.period, limitTokens: b.limitTokens }, 'made the global budget budgets.global sets')
+  } catch (err) {
+    log.warn({ err }, 'could not make the global budgets of budgets.global; next start tries again')
   }
 
   // Every second, at most once per `interval` seconds, never while the previous pass runs.
@@ -57,6 +84,8 @@ export const startReconciler = async (ctx: Context): Promise<Part[]> => {
     running = pass()
     return running
   })
-  log.info({ intervalSeconds: interval }, 'reconciler started')
-  return [{ name: 'reconciler', stop: async () => { job.stop(); await running } }]
+  // At midnight where the budgets count days: the period ends then, not up to `interval` later.
+  const midnight = new Cron('0 0 0 * * *', { protect: true, timezone: ctx.config.budgets.timezone }, () => budgetPass())
+  log.info({ intervalSeconds: interval, budgetTimezone: ctx.config.budgets.timezone }, 'reconciler started')
+  return [{ name: 'reconciler', stop: async () => { job.stop(); midnight.stop(); await running } }]
 }

@@ -23,6 +23,8 @@ export const ROUTE_ACCESS: Readonly<Record<string, Access>> = {
   'GET /api/v1/runners/:id/output': 'viewer',
   'POST /api/v1/runners': 'operator',
   'POST /api/v1/runners/:id/stop': 'operator',
+  'POST /api/v1/runners/:id/pause': 'operator',
+  'POST /api/v1/runners/:id/resume': 'operator',
   // A viewer attaches read-only; writing needs operator (checked by the route itself).
   'GET /api/v1/runners/:id/attach': 'viewer',
 
@@ -31,6 +33,14 @@ export const ROUTE_ACCESS: Readonly<Record<string, Access>> = {
   // A transcript holds every tool's full output (files read, commands' results), more than a
   // viewer is shown of a terminal: exported by those who may run agents.
   'GET /api/v1/sessions/:id/transcript': 'operator',
+
+  // Budgets hold operators' launches to a spend: only an admin may change them.
+  'GET /api/v1/budgets': 'viewer',
+  'GET /api/v1/budgets/history': 'viewer',
+  'GET /api/v1/budgets/:id': 'viewer',
+  'POST /api/v1/budgets': 'admin',
+  'PUT /api/v1/budgets/:id': 'admin',
+  'DELETE /api/v1/budgets/:id': 'admin',
 
   'GET /api/v1/events': 'viewer',
   'GET /api/v1/audit/verify': 'viewer',
@@ -82,6 +92,15 @@ export const RPC_ACCESS: Readonly<Record<string, Access>> = {
   'stratavore.v1.RunnerService/ListRunners': 'viewer',
   'stratavore.v1.RunnerService/StopRunner': 'operator',
   'stratavore.v1.RunnerService/WatchRunnerOutput': 'viewer',
+  'stratavore.v1.RunnerService/PauseRunner': 'operator',
+  'stratavore.v1.RunnerService/ResumeRunner': 'operator',
+
+  'stratavore.v1.BudgetService/ListBudgets': 'viewer',
+  'stratavore.v1.BudgetService/GetBudget': 'viewer',
+  'stratavore.v1.BudgetService/ListBudgetHistory': 'viewer',
+  'stratavore.v1.BudgetService/CreateBudget': 'admin',
+  'stratavore.v1.BudgetService/UpdateBudget': 'admin',
+  'stratavore.v1.BudgetService/DeleteBudget': 'admin',
 
   'stratavore.v1.SessionService/ListSessions': 'viewer',
   'stratavore.v1.SessionService/GetSession': 'viewer',

@@ -23,7 +23,8 @@ import { nodeRoutes } from './rest/nodes.js'
 import { projectRoutes } from './rest/projects.js'
 import { rpcPlugin } from './rpc/plugin.js'
 import { restSharedSchemas } from './rest/schemas.js'
-import { runnerRoutes } from './rest/runners.js'
+import { runnerPauseRoutes, runnerRoutes } from './rest/runners.js'
+import { budgetRoutes } from './rest/budgets.js'
 import { sessionRoutes } from './rest/sessions.js'
 import { TokenDto, tokenRoutes } from './rest/tokens.js'
 import { webuiRoutes } from './webui/routes.js'
@@ -84,6 +85,8 @@ export const buildApp = async (ctx: Context): Promise<FastifyInstance> => {
   for (const schema of [...restSharedSchemas, TokenDto, NodeDto, JoinTokenDto, ...webuiSharedSchemas]) app.addSchema(schema)
   await app.register(projectRoutes)
   await app.register(runnerRoutes)
+  await app.register(runnerPauseRoutes)
+  await app.register(budgetRoutes)
   await app.register(sessionRoutes)
   await app.register(nodeRoutes)
   await app.register(joinTokenRoutes)

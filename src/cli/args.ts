@@ -103,7 +103,27 @@ export const COMMANDS: CommandSpec[] = [
     details: 'export writes the transcript (Claude Code JSONL, Codex rollout) as the agent wrote it, up to the last heartbeat, to stdout\nor to --output FILE. A transcript past sessions.archive_max_bytes is not archived: export it on the node that ran it.',
     options: { output: { type: 'string', short: 'o', value: 'FILE', help: 'export: write the transcript to FILE instead of stdout' } },
   },
-  { name: 'resume', args: '<project> [session]', arity: [1, 2], completes: ['project', 'none'], summary: 'launch a runner resuming a session (picked when not given)', options: { ...LAUNCH_OPTIONS } },
+  {
+    name: 'resume', args: '<project> [session] | <runner>', arity: [1, 2], completes: ['project', 'none'],
+    summary: 'launch a runner resuming a session (picked when not given), or resume a paused runner',
+    details: 'With one argument that names no project but a runner (an id or unique prefix), that paused runner resumes: admitted\nlike a launch (quota and budgets), it continues its conversation.',
+    options: { ...LAUNCH_OPTIONS },
+  },
+  { name: 'pause', args: '<runner>', arity: [1, 1], completes: ['runner'], summary: 'pause a runner: its agent ends, its conversation is kept (resume <runner>)', options: {} },
+  {
+    name: 'budget', args: '<action> [id]', arity: [1, 2], subcommands: ['set', 'ls', 'rm'], completes: ['none', 'none'],
+    summary: 'token budgets: `set --project NAME --period day --limit 2M`, `ls [--history]`, `rm <id>` (set and rm: admin)',
+    details: 'Scope: --global (the default), --project NAME or --agent NAME. Periods: day, week, month (in budgets.timezone) and\ntotal. When a budget runs out, the runners in its scope pause; raised, deleted or rolled over, they resume.\nrm takes an id (or a unique prefix) or the scope and --period.',
+    options: {
+      global: { type: 'boolean', help: 'set, rm: the global scope (the default)' },
+      project: { type: 'string', value: 'NAME', help: 'set, rm: one project\'s budget' },
+      agent: { type: 'string', value: 'NAME', help: 'set, rm: one agent\'s budget (every project)' },
+      period: { type: 'string', value: 'PERIOD', choices: ['day', 'week', 'month', 'total'], help: 'set, rm: day, week, month or total' },
+      limit: { type: 'string', value: 'TOKENS', help: 'set: tokens per period, e.g. 500k, 2M' },
+      warn: { type: 'string', value: 'PERCENT', help: 'set: budget.warning at this share of the limit (default budgets.warning_percent)' },
+      history: { type: 'boolean', help: 'ls: also the ended periods and their use' },
+    },
+  },
   { name: 'continue', args: '<project>', arity: [1, 1], completes: ['project'], summary: 'launch a runner continuing the project\'s latest conversation', options: { ...LAUNCH_OPTIONS } },
   {
     name: 'logs', args: '<runner>', arity: [1, 1], completes: ['runner'], summary: 'the runner\'s output (its scrollback, or what was kept when it ended), live with --follow',

@@ -11,6 +11,7 @@ import type { SessionService } from '../gen/stratavore/v1/session_pb.js'
 import type { SystemService } from '../gen/stratavore/v1/system_pb.js'
 import type { TokenService } from '../gen/stratavore/v1/token_pb.js'
 import type { NodeService } from '../gen/stratavore/v1/node_pb.js'
+import type { BudgetService } from '../gen/stratavore/v1/budget_pb.js'
 import { credentialMissing, type Credential } from './credentials.js'
 import { CliError, UsageError } from './io.js'
 
@@ -89,6 +90,7 @@ const SERVICES = {
   events: () => import('../gen/stratavore/v1/event_service_pb.js').then(m => m.EventService),
   tokens: () => import('../gen/stratavore/v1/token_pb.js').then(m => m.TokenService),
   nodes: () => import('../gen/stratavore/v1/node_pb.js').then(m => m.NodeService),
+  budgets: () => import('../gen/stratavore/v1/budget_pb.js').then(m => m.BudgetService),
 }
 export type ServiceName = keyof typeof SERVICES
 export const ALL_SERVICES = Object.keys(SERVICES) as ServiceName[]
@@ -107,6 +109,7 @@ export interface Api {
   events: Client<typeof EventService>
   tokens: Client<typeof TokenService>
   nodes: Client<typeof NodeService>
+  budgets: Client<typeof BudgetService>
 }
 
 /** Clients of the services named (all by default); using another one is a bug, said as such. */
@@ -137,6 +140,7 @@ export const createApi = async (baseUrl: string, credential: Credential, service
   lazy('tokens', 'tokens', unary)
   lazy('sessionStreams', 'sessions', streaming)
   lazy('nodes', 'nodes', unary)
+  lazy('budgets', 'budgets', unary)
   return api
 }
 

@@ -16,7 +16,8 @@ interface Handler { load: () => Promise<Command>, services?: ServiceName[] }
 const HANDLERS: Record<string, Handler> = {
   launch: { load: () => import('./commands/launch.js').then(m => m.launch) },
   new: { load: () => import('./commands/launch.js').then(m => m.newProject), services: ['projects'] },
-  resume: { load: () => import('./commands/launch.js').then(m => m.resume) },
+  // A project's session when its one argument names a project, else the paused runner it names.
+  resume: { load: () => import('./commands/budget.js').then(m => m.resumeEither) },
   continue: { load: () => import('./commands/launch.js').then(m => m.continueProject) },
   status: { load: () => import('./commands/read.js').then(m => m.status), services: ['system'] },
   runners: { load: () => import('./commands/read.js').then(m => m.runners), services: ['runners'] },
@@ -35,6 +36,8 @@ const HANDLERS: Record<string, Handler> = {
   doctor: { load: () => import('./commands/doctor.js').then(m => m.doctor) },
   nodes: { load: () => import('./commands/nodes.js').then(m => m.nodes) },
   node: { load: () => import('./commands/nodes.js').then(m => m.node) },
+  pause: { load: () => import('./commands/budget.js').then(m => m.pause), services: ['runners'] },
+  budget: { load: () => import('./commands/budget.js').then(m => m.budget), services: ['budgets'] },
 }
 
 /** The daemon's URL and the credential for it, from the flags, the environment and the config (loaded once, if at all). */

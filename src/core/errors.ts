@@ -94,6 +94,15 @@ export const errors = {
   runnerNotActive: (id: string, status: string) =>
     make('RUNNER_NOT_ACTIVE', 'failed_precondition')(`runner not active: ${id} is ${status}`, { id, status }),
 
+  runnerNotPausable: (id: string, status: string) =>
+    make('RUNNER_NOT_PAUSABLE', 'failed_precondition')(`runner ${id} is ${status}: only a runner that runs or is about to can be paused`, { id, status }),
+  runnerNotPaused: (id: string, status: string) =>
+    make('RUNNER_NOT_PAUSED', 'failed_precondition')(`runner ${id} is ${status}, not paused: there is nothing to resume`, { id, status }),
+  runnerStillStopping: (id: string) =>
+    make('RUNNER_STILL_STOPPING', 'failed_precondition')(`runner ${id} is paused but its process has not ended yet; retry shortly`, { id }),
+  budgetNotFound: (id: string) => make('BUDGET_NOT_FOUND', 'not_found')(`budget not found: ${id}`, { id }),
+  budgetExists: (scope: string, period: string, id: string) =>
+    make('BUDGET_EXISTS', 'already_exists')(`a ${period} budget for ${scope} already exists (${id}); set it with its id or without create`, { scope, period, id }),
   runnerFinished: (id: string, status: string) =>
     make('RUNNER_FINISHED', 'failed_precondition')(`runner ${id} has finished (${status}): there is no terminal to attach to`, { id, status }),
   runnerNotStarted: (id: string, status: string) =>

@@ -3,6 +3,7 @@
 // transaction, so a use case cannot write outside the transaction it started.
 import type { AlertRepository, MetricsRepository } from './alerts/ports.js'
 import type { AuditRecord } from './audit/audit-record.js'
+import type { Budget, BudgetKey, BudgetPeriodRecord } from './budgets/budget.js'
 import type { TokenRepository } from './auth/ports.js'
 import type { AgentVersions, JoinTokenRepository, Labels, NodeRepository, PlacementCandidate } from './nodes/ports.js'
 import type { DomainEvent } from './events/event.js'
@@ -47,8 +48,8 @@ export interface LaunchAdmission {
   archived: boolean
   maxConcurrentRunners: number
   activeRunners: number
-  /** A current global or project budget with no tokens left, if any. */
-  exhaustedBudget: BudgetStatus | null
+  /** A budget over the global scope, the project or the agent with no tokens left, if any. */
+  exhaustedBudget: Budget | null
   /** Every node with its load, for placement (src/core/nodes/placement.ts). */
   nodes: PlacementCandidate[]
 }
@@ -58,7 +59,8 @@ export interface ProjectRepository {
   find(name: string): Promise<Project | null>
   /** The stored (real) path alone, without the counters `find` computes. */
   pathOf(name: string): Promise<string | null>
-  admission(name: string, at: Date): Promise<LaunchAdmission | null>
+  /** `agent`: the runner's, whose agent budgets count too. */
+  admission(name: string, at: Date, agent: string): Promise<LaunchAdmission | null>
   findByPath(path: string): Promise<Project | null>
   list(filter: { status?: ProjectStatus }): Promise<Project[]>
   /** Conditional: false when already archived. */
@@ -102,7 +104,7 @@ export interface RunnerRepository {
   activeForSession(project: string, sessionId: string): Promise<Runner | null>
   /** Conditional: only a non-terminal runner is changed; null otherwise. */
   requestStop(id: string, stop: StopRequest): Promise<Runner | null>
-  /** Conditional: only a runner no supervisor has started yet (pending) is terminated. */
+  /** Conditional: only a runner with no process (pending, or paused with its process ended) is terminated. */
   terminateUnstarted(id: string, at: Date): Promise<Runner | null>
   /** The output kept when the runner's process last ended or restarted (supervision.recordOutput). */
   keptOutput(id: string): Promise<KeptOutput | null>
@@ -135,13 +137,53 @@ export interface TranscriptRepository {
 export interface QuotaRepository {
   maxConcurrentRunners(project: string): Promise<number>
   setMaxConcurrentRunners(project: string, max: number, at: Date): Promise<void>
+  /** The per-runner memory cap (MiB); null removes it. After setMaxConcurrentRunners (which makes the row). */
+  setMaxMemoryMb(project: string, max: number | null, at: Date): Promise<void>
 }
 
-export interface BudgetStatus { scope: 'global' | 'project' | 'runner', scopeId: string, limitTokens: number, usedTokens: number }
+export interface NewBudget extends BudgetKey {
+  id: string
+  timezone: string
+  limitTokens: number
+  warningPercent: number
+  createdBy: string
+}
+
 export interface BudgetRepository {
-  /** Budgets whose period contains `at`, for the global scope and the given project. */
-  activeFor(project: string, at: Date): Promise<BudgetStatus[]>
-  globalLimit(at: Date): Promise<number>
+  list(filter: { scope?: Budget['scope'], scopeId?: string }): Promise<Budget[]>
+  find(id: string): Promise<Budget | null>
+  findByKey(key: BudgetKey): Promise<Budget | null>
+  /** Inserts with the period that contains `at` (in the budget's timezone); null when the key is taken. */
+  insert(budget: NewBudget, at: Date): Promise<Budget | null>
+  /** Changes the limit and warning share, bumping event_seq; null when the budget is gone. */
+  update(id: string, change: { limitTokens: number, warningPercent: number }): Promise<Budget | null>
+  /** Deletes; the row as it was, with event_seq bumped for its budget.deleted event. */
+  delete(id: string): Promise<Budget | null>
+  /** Deletes a project's budgets (the project goes), returned as delete() does. */
+  deleteForProject(project: string): Promise<Budget[]>
+  /** Ended periods, newest first; one budget's when given. */
+  history(filter: { budgetId?: string, limit: number }): Promise<BudgetPeriodRecord[]>
+  /**
+   * Budgets whose period ended at or before `at` (never `total`): the ended period goes to the
+   * history, use starts again at 0 in the period containing `at`. event_seq is bumped.
+   */
+  rollOver(at: Date, limit: number): Promise<Array<{ budget: Budget, ended: BudgetPeriodRecord }>>
+  /** The limit of the shortest global budget in force, 0 when there is none. */
+  globalLimit(): Promise<number>
+}
+
+/** Pausing and resuming runners: conditional transitions, each bumping the runner's event_seq. */
+export interface PauseRepository {
+  /** A runnable runner (pending, starting, running, lost) → paused, for a manual pause. */
+  pause(id: string, reason: 'manual', at: Date): Promise<Runner | null>
+  /** Every runnable runner in the scope of an exhausted budget → paused (reason budget); rows locked in id order. */
+  pauseExhausted(at: Date): Promise<Runner[]>
+  /** These runners (a heartbeat's) whose memory is above their project's max_memory_mb → paused (reason memory). */
+  pauseOverMemory(runnerIds: string[], at: Date): Promise<Runner[]>
+  /** Runners paused by a budget whose process has ended and whose scope has no exhausted budget now, oldest pause first. */
+  resumeCandidates(at: Date, limit: number): Promise<Runner[]>
+  /** paused (with no process left) → pending on `nodeId`, resuming its conversation. */
+  resume(id: string, nodeId: string | null, at: Date): Promise<Runner | null>
 }
 
 
@@ -297,7 +339,7 @@ export interface HeartbeatOutcome {
   lost: string[]
   /** Refused: the runner is finished or lives in a newer generation; its process must die. */
   fenced: string[]
-  /** Budgets in force whose use this heartbeat took past their warning share (but not from above their limit). */
+  /** Budgets whose use this heartbeat took past their warning share or their limit. */
   budgets: BudgetUse[]
   /** Set when this heartbeat brought the node back from lost: the seq of its node.recovered event. */
   nodeRecovered: { name: string, seq: number } | null
@@ -305,15 +347,17 @@ export interface HeartbeatOutcome {
 
 export interface BudgetUse {
   budgetId: string
-  scope: 'global' | 'project' | 'runner'
-  /** '' for the global budget, else the project name or runner id. */
+  scope: Budget['scope']
+  /** '' for the global budget, else the project or agent name. */
   scopeId: string
-  /** The project whose runners used the tokens; '' for the global budget. */
-  project: string
+  period: Budget['period']
   limitTokens: number
+  warningPercent: number
   usedBefore: number
   usedAfter: number
   periodEnd: Date
+  /** The budget's event_seq after this heartbeat (bumped once per threshold crossed). */
+  eventSeq: number
 }
 
 /** The supervisor's conditional transitions; each returns the changed row or null. */
@@ -342,6 +386,8 @@ export interface SupervisionRepository {
   recoverLost(id: string, generation: number): Promise<Runner | null>
   resetRestartAttempts(id: string, generation: number): Promise<void>
   setSession(id: string, generation: number, sessionId: string): Promise<Runner | null>
+  /** A paused runner's process has ended here: it holds no process (runtime id cleared). */
+  pausedStopped(id: string, generation: number): Promise<void>
   /** The session's last runner has ended: it is no longer live (it stays resumable). */
   endSession(sessionId: string, runnerId: string): Promise<void>
   /** Inserts the session unless it exists; true when it was new. */
@@ -357,6 +403,7 @@ export interface Repositories {
   transcripts: TranscriptRepository
   quotas: QuotaRepository
   budgets: BudgetRepository
+  pauses: PauseRepository
   nodes: NodeRepository
   joinTokens: JoinTokenRepository
   stats: StatsRepository

@@ -2,9 +2,10 @@
 // real launches on a real supervisor: the seed's five by name and label, the per-node gauges,
 // the histograms of launch to running, heartbeat ingest, outbox age, commit to publish and RPC
 // calls. Then a second daemon on the same database: only the lease holder serves fleet gauges.
+import { randomUUID } from 'node:crypto'
 import { eq, sql } from 'drizzle-orm'
 import t from 'tap'
-import { runners, tokenBudgets } from '../../src/adapters/db/schema.js'
+import { budgets, runners } from '../../src/adapters/db/schema.js'
 import { buildApp } from '../../src/api/app.js'
 import { buildMetricsServer } from '../../src/api/metrics-server.js'
 import { startRelay } from '../../workers/outbox-relay.js'
@@ -53,8 +54,8 @@ t.test('/metrics follows real launches; the fleet gauges come from the lease hol
   await insertSession(ctx, { id: `session-${running.id}`, projectName: project.name, runnerId: running.id })
   // Tokens as a heartbeat stores them (the fake agent reports none).
   await ctx.database.db.update(runners).set({ tokensUsed: 1500 }).where(eq(runners.id, failed.id))
-  await ctx.database.db.insert(tokenBudgets).values({
-    scope: 'project', scopeId: project.name, limitTokens: 1000, usedTokens: 1500, periodGranularity: 'daily',
+  await ctx.database.db.insert(budgets).values({
+    id: randomUUID(), scope: 'project', scopeId: project.name, limitTokens: 1000, usedTokens: 1500, period: 'day', createdBy: 'test',
     periodStart: sql`now() - interval '1 hour'`, periodEnd: sql`now() + interval '1 hour'`,
   })
   await waitFor('a heartbeat ingested and an event published', async () => {
@@ -72,7 +73,7 @@ t.test('/metrics follows real launches; the fleet gauges come from the lease hol
   t.equal(valueOf(after, 'stratavore_sessions_total'), 1)
   t.equal(valueOf(after, 'stratavore_tokens_used_total', { scope: 'global' }), 1500)
   t.equal(valueOf(after, 'stratavore_project_tokens_used_total', { project: project.name }), 1500)
-  t.equal(valueOf(after, 'stratavore_budget_used_ratio', { scope: 'project', scope_id: project.name, period: 'daily' }), 1.5)
+  t.equal(valueOf(after, 'stratavore_budget_used_ratio', { scope: 'project', scope_id: project.name, period: 'day' }), 1.5)
   const node = after.get('stratavore_node_up')!.samples
   t.equal(node.length, 1, 'one node')
   t.equal(node[0]!.value, 1, 'and it is ready')

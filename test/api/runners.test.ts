@@ -1,6 +1,6 @@
 import t from 'tap'
 import { count, eq, sql } from 'drizzle-orm'
-import { events, outbox, runners, tokenBudgets } from '../../src/adapters/db/schema.js'
+import { budgets, events, outbox, runners } from '../../src/adapters/db/schema.js'
 import { build } from '../helpers/app.js'
 import { backendName } from '../helpers/database.js'
 import { createProject } from '../helpers/fixtures.js'
@@ -73,28 +73,34 @@ t.test(`runners on ${backendName()}`, async t => {
     t.equal(await rows(outbox), before.outbox)
   })
 
-  t.test('token budgets: an exhausted current budget refuses launches; expired and other projects\' do not', async t => {
+  t.test('token budgets: an exhausted budget in force refuses launches; an ended period and other projects\' do not', async t => {
     const project = await createProject(t, ctx)
     const other = await createProject(t, ctx)
     const hour = 3600_000
     const now = Date.now()
-    const budget = (scope: 'global' | 'project', scopeId: string, used: number, startOffset: number) => ctx.database.db.insert(tokenBudgets).values({
-      scope, scopeId, limitTokens: 1000, usedTokens: used, periodGranularity: 'hourly',
-      periodStart: new Date(now + startOffset), periodEnd: new Date(now + startOffset + hour),
-    })
-    await budget('project', project.name, 1000, -2 * hour) // expired period
-    await budget('project', other.name, 5000, -hour / 2) // another project's
+    const budget = (scope: 'global' | 'project' | 'agent', scopeId: string, used: number, endOffset: number, period: 'day' | 'week' = 'day') =>
+      ctx.database.db.insert(budgets).values({
+        id: ctx.ids.next(), scope, scopeId, period, limitTokens: 1000, usedTokens: used, createdBy: 'test',
+        periodStart: new Date(now + endOffset - 24 * hour), periodEnd: new Date(now + endOffset),
+      })
+    await budget('project', project.name, 1000, -hour) // its period ended (not rolled over yet)
+    await budget('project', other.name, 5000, hour) // another project's
+    await budget('agent', 'another-agent', 5000, hour) // another agent's
     t.equal((await app.inject(launch({ project: project.name, agent: 'generic-test' }))).statusCode, 201)
-    await budget('project', project.name, 1000, -hour / 2)
+    await budget('project', project.name, 1000, hour, 'week')
     const refused = await app.inject(launch({ project: project.name, agent: 'generic-test' }))
     t.equal(refused.statusCode, 429)
     t.match(refused.json(), { code: 'BUDGET_EXHAUSTED', detail: /project .*1000\/1000/ })
-    await budget('global', '', 10, -hour / 2)
-    t.equal((await app.inject({ method: 'GET', url: '/api/v1/metrics' })).json().token_limit, 1000, 'the current global budget is the token limit')
-    await ctx.database.db.update(tokenBudgets).set({ usedTokens: 1000 }).where(eq(tokenBudgets.scope, 'global'))
+    await budget('agent', 'generic-test', 1000, hour)
+    const byAgent = await app.inject(launch({ project: (await createProject(t, ctx)).name, agent: 'generic-test' }))
+    t.match(byAgent.json(), { code: 'BUDGET_EXHAUSTED', detail: /agent generic-test/ })
+    await ctx.database.db.delete(budgets).where(eq(budgets.scope, 'agent'))
+    await budget('global', '', 10, hour)
+    t.equal((await app.inject({ method: 'GET', url: '/api/v1/metrics' })).json().token_limit, 1000, 'the global budget is the token limit')
+    await ctx.database.db.update(budgets).set({ usedTokens: 1000 }).where(eq(budgets.scope, 'global'))
     const global = await app.inject(launch({ project: (await createProject(t, ctx)).name, agent: 'generic-test' }))
     t.match(global.json(), { code: 'BUDGET_EXHAUSTED', detail: /global/ })
-    await ctx.database.db.delete(tokenBudgets)
+    await ctx.database.db.delete(budgets)
   })
 
   t.test('an archived project takes no launches', async t => {

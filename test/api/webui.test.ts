@@ -3,7 +3,7 @@ import { mkdirSync, realpathSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { count, eq } from 'drizzle-orm'
-import { runners, sessions, tokenBudgets } from '../../src/adapters/db/schema.js'
+import { budgets, runners, sessions } from '../../src/adapters/db/schema.js'
 import { VERSION } from '../../src/version.js'
 import { build, tempDir } from '../helpers/app.js'
 import { backendName } from '../helpers/database.js'
@@ -66,8 +66,8 @@ t.test(`Lex WebUI routes on ${backendName()}`, async t => {
     await fresh.ctx.database.db.update(runners).set({ tokensUsed: 2 }).where(eq(runners.id, ids[2]!))
     for (const id of ['m1', 'm2', 'm3']) await insertSession(fresh.ctx, { id, projectName: project.name })
     const now = Date.now()
-    await fresh.ctx.database.db.insert(tokenBudgets).values({
-      scope: 'global', limitTokens: 1_000_000, periodGranularity: 'daily', periodStart: new Date(now - 3_600_000), periodEnd: new Date(now + 3_600_000),
+    await fresh.ctx.database.db.insert(budgets).values({
+      id: fresh.ctx.ids.next(), scope: 'global', period: 'day', limitTokens: 1_000_000, createdBy: 'test', periodStart: new Date(now - 3_600_000), periodEnd: new Date(now + 3_600_000),
     })
 
     const metrics = await fresh.app.inject({ method: 'GET', url: '/api/v1/metrics' })

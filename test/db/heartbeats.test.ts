@@ -3,7 +3,7 @@
 // going lost until its next heartbeat.
 import t from 'tap'
 import { and, eq, sql } from 'drizzle-orm'
-import { events as auditLog, nodes, outbox, runners, sessions, tokenBudgets } from '../../src/adapters/db/schema.js'
+import { events as auditLog, budgets, nodes, outbox, runners, sessions } from '../../src/adapters/db/schema.js'
 import { createTransitions } from '../../src/core/supervisor/transitions.js'
 import { buildContext } from '../helpers/app.js'
 import { backendName } from '../helpers/database.js'
@@ -36,10 +36,7 @@ t.test(`heartbeats and node reconciliation on ${backendName()}`, async t => {
   const b = await launch()
   const done = await launch()
   await db.update(runners).set({ status: 'failed' }).where(eq(runners.id, done))
-  await db.insert(tokenBudgets).values({
-    scope: 'project', scopeId: project.name, limitTokens: 1_000_000, periodGranularity: 'daily',
-    periodStart: sql`now() - interval '1 hour'`, periodEnd: sql`now() + interval '1 hour'`,
-  })
+  await ctx.budgets.create({ scope: 'project', scopeId: project.name, period: 'day', limitTokens: 1_000_000 }, 'test')
   const beat = (runnerId: string, generation: number, tokens: number) => ({
     runnerId, generation, cpuPercent: 12.5, memoryMb: 64, inputTokens: tokens, outputTokens: 1, cacheReadTokens: 0, cacheCreationTokens: 0,
   })
@@ -54,8 +51,8 @@ t.test(`heartbeats and node reconciliation on ${backendName()}`, async t => {
   t.ok(row.lastHeartbeat, 'stamped by the database clock')
   const [session] = await db.select().from(sessions).where(eq(sessions.id, `s-${a}`))
   t.equal(session!.tokensUsed, 151, 'the session gets the increase once')
-  const [budget] = await db.select().from(tokenBudgets).where(eq(tokenBudgets.scopeId, project.name))
-  t.equal(budget!.usedTokens, 151, 'the project budget in force gets it too')
+  const [budget] = await db.select().from(budgets).where(eq(budgets.scopeId, project.name))
+  t.equal(budget!.usedTokens, 151, 'the project budget gets it too')
 
   await db.update(runners).set({ status: 'lost' }).where(eq(runners.id, a))
   t.same(await ctx.repos.supervision.heartbeat(NODE, [beat(a, 1, 150)]), { nodeRecovered: null, budgets: [], accepted: [], lost: [a], fenced: [] }, 'a lost runner that beats is reported for recovery')
@@ -83,7 +80,7 @@ t.test(`heartbeats and node reconciliation on ${backendName()}`, async t => {
   ], 'each node change has its event, seq 1, 2, 3… (a refused registration and a plain heartbeat write none)')
 })
 
-t.test(`a heartbeat that takes a budget past 80% or past its limit writes budget.warning, budget.exceeded, on ${backendName()}`, async t => {
+t.test(`a heartbeat that takes a budget past its warning share or past its limit writes budget.warning, budget.exceeded, on ${backendName()}`, async t => {
   const ctx = await buildContext(t)
   const db = ctx.database.db
   const project = await createProject(t, ctx)
@@ -92,39 +89,40 @@ t.test(`a heartbeat that takes a budget past 80% or past its limit writes budget
   }), { seq: 1 })
   const runner = (await ctx.runners.launch({ project: project.name, agent: 'generic-test' }, 'test')).id
   await db.update(runners).set({ nodeId: NODE, status: 'running', generation: 1 }).where(eq(runners.id, runner))
-  const inForce = { periodGranularity: 'daily', periodStart: sql`now() - interval '1 hour'`, periodEnd: sql`now() + interval '1 hour'` }
-  const [global, perProject, perRunner, past] = await db.insert(tokenBudgets).values([
-    { scope: 'global', scopeId: '', limitTokens: 10_000, ...inForce },
-    { scope: 'project', scopeId: project.name, limitTokens: 1_000, ...inForce },
-    { scope: 'runner', scopeId: runner, limitTokens: 500, ...inForce },
-    // Over, but not in force: no event.
-    { scope: 'project', scopeId: project.name, limitTokens: 1, periodGranularity: 'daily', periodStart: sql`now() - interval '3 hours'`, periodEnd: sql`now() - interval '2 hours'` },
-  ]).returning({ id: tokenBudgets.id })
+  // Each budget's budget.set is its seq 1.
+  const global = await ctx.budgets.create({ scope: 'global', period: 'month', limitTokens: 10_000 }, 'test')
+  const perProject = await ctx.budgets.create({ scope: 'project', scopeId: project.name, period: 'day', limitTokens: 1_000 }, 'test')
+  const perAgent = await ctx.budgets.create({ scope: 'agent', scopeId: 'generic-test', period: 'total', limitTokens: 500, warningPercent: 50 }, 'test')
+  // Another agent's: its use never moves.
+  const other = await ctx.budgets.create({ scope: 'agent', scopeId: 'claude', period: 'day', limitTokens: 1 }, 'test')
   const transitions = createTransitions({ uow: ctx.uow, clock: ctx.clock, ids: ctx.ids, node: { id: NODE } })
   const beat = (tokens: number) => transitions.heartbeat([{
     runnerId: runner, generation: 1, cpuPercent: 0, memoryMb: 0, inputTokens: tokens - 1, outputTokens: 1, cacheReadTokens: 0, cacheCreationTokens: 0,
   }])
-  const budgetEvents = async () => (await db.select().from(outbox).where(eq(outbox.aggregateType, 'budget')).orderBy(outbox.id))
+  const budgetEvents = async () => (await db.select().from(outbox).where(and(eq(outbox.aggregateType, 'budget'), sql`${outbox.eventType} <> 'budget.set'`)).orderBy(outbox.id))
     .map(r => ({ type: r.eventType, key: r.routingKey, budget: r.aggregateId, seq: (r.payload as { seq: number }).seq, data: (r.payload as { data: Record<string, unknown> }).data }))
 
   await beat(700)
   t.same((await budgetEvents()).map(e => [e.type, e.budget, e.seq, e.key]), [
-    ['budget.warning', String(perRunner!.id), 1, `budget.warning.${project.name}`],
-    ['budget.exceeded', String(perRunner!.id), 2, `budget.exceeded.${project.name}`],
-  ], 'the runner budget (500) crossed both at once; the project budget (1,000) is at 70%')
+    ['budget.warning', perAgent.id, 2, 'budget.warning._agent_generic-test'],
+    ['budget.exceeded', perAgent.id, 3, 'budget.exceeded._agent_generic-test'],
+  ], 'the agent budget (500) crossed both at once; the project budget (1,000) is at 70%')
   await beat(900)
   await beat(900)
-  t.same((await budgetEvents()).slice(2).map(e => [e.type, e.budget, e.seq]), [['budget.warning', String(perProject!.id), 1]],
+  t.same((await budgetEvents()).slice(2).map(e => [e.type, e.budget, e.seq]), [['budget.warning', perProject.id, 2]],
     'the project budget passed 80% once; a repeated heartbeat and a budget already over write nothing')
   await beat(20_000)
   const last = (await budgetEvents()).slice(3)
   t.same(last.map(e => [e.type, e.budget, e.seq, e.key]), [
-    ['budget.warning', String(global!.id), 1, 'budget.warning._global'],
-    ['budget.exceeded', String(global!.id), 2, 'budget.exceeded._global'],
-    ['budget.exceeded', String(perProject!.id), 2, `budget.exceeded.${project.name}`],
-  ], 'the global budget gets its own routing word; no event for a budget out of its period')
-  t.match(last[2]!.data, { scope: 'project', scope_id: project.name, limit_tokens: 1_000, used_tokens: 20_000, warning_share: 0.8 })
-  t.notOk((await budgetEvents()).some(e => e.budget === String(past!.id)))
-  const audited = await db.select({ eventId: auditLog.eventId }).from(auditLog).where(eq(auditLog.entityType, 'budget'))
+    ['budget.warning', global.id, 2, 'budget.warning._global'],
+    ['budget.exceeded', global.id, 3, 'budget.exceeded._global'],
+    ['budget.exceeded', perProject.id, 3, `budget.exceeded.${project.name}`],
+  ], 'the global budget gets its own routing word')
+  t.match(last[2]!.data, { scope: 'project', scope_id: project.name, period: 'day', limit_tokens: 1_000, used_tokens: 20_000, warning_percent: 80 })
+  t.notOk((await budgetEvents()).some(e => e.budget === other.id), 'another agent\'s budget is untouched')
+  const [row] = await db.select().from(budgets).where(eq(budgets.id, other.id))
+  t.equal(row!.usedTokens, 0)
+  const audited = await db.select({ eventId: auditLog.eventId }).from(auditLog).where(and(eq(auditLog.entityType, 'budget'), sql`${auditLog.eventType} <> 'budget.set'`))
   t.equal(audited.length, 6, 'each in the audit log too')
+  t.same((await db.select({ seq: budgets.eventSeq }).from(budgets).where(eq(budgets.id, perProject.id)))[0], { seq: 3 }, 'the budget row holds its latest seq')
 })

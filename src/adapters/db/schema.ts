@@ -2,7 +2,7 @@
 // Migrations in drizzle/ are append-only: change this file, generate, commit both.
 //
 // Deliberate departures from the original Go schema (shared/reference/original-go-system.md §5):
-// - budget scope_id is NOT NULL ('' for global) so UNIQUE(scope, scope_id, period_start) holds;
+// - budget scope_id is NOT NULL ('' for global) so UNIQUE(scope, scope_id, period) holds;
 // - runners that never heartbeated are reaped by start time, so last_heartbeat may stay NULL;
 // - project counters are computed on read, not stored;
 // - ids are UUIDv7 made by the application, so id order is creation order (cursor pagination).
@@ -143,6 +143,10 @@ export const runners = pgTable('runners', {
   exitCode: integer('exit_code'),
   // Why it last ended or restarted, in a line ("exited with code 1 at start: Not logged in").
   reason: text('reason'),
+  // Why a paused runner is paused (budget, memory, manual) and, for a budget, which one.
+  pauseReason: text('pause_reason'),
+  pausedBudgetId: uuid('paused_budget_id').references(() => budgets.id, { onDelete: 'set null' }),
+  pausedAt: ts('paused_at'),
   createdBy: text('created_by').notNull(),
   createdAt: ts('created_at').notNull().defaultNow(),
   updatedAt: ts('updated_at').notNull().defaultNow(),
@@ -156,6 +160,8 @@ export const runners = pgTable('runners', {
   check('runners_status_check', sql`${t.status} in ('pending', 'starting', 'running', 'paused', 'stopping', 'lost', 'terminated', 'failed')`),
   check('runners_desired_state_check', sql`${t.desiredState} in ('running', 'stopped')`),
   check('runners_conversation_mode_check', sql`${t.conversationMode} in ('new', 'continue', 'resume')`),
+  check('runners_pause_reason_check', sql`${t.pauseReason} in ('budget', 'memory', 'manual')`),
+  index('runners_paused_idx').on(t.pausedAt, t.id).where(sql`${t.status} = 'paused'`),
 ])
 
 // The last output of a runner's process (its tail, at most RUNNER_OUTPUT_BYTES), written when
@@ -290,38 +296,57 @@ export const eventFeedState = pgTable('event_feed_state', {
   check('event_feed_state_one_check', sql`${t.one}`),
 ])
 
-export const tokenBudgets = pgTable('token_budgets', {
-  id: bigserial('id', { mode: 'number' }).primaryKey(),
+// Token budgets: one row per scope and period kind, holding the current period and its use.
+// scope_id is '' for the global scope (never NULL, so the unique key really is unique). The
+// period's bounds are computed in the budget's timezone when it is made and at each rollover;
+// `total` never rolls over (its end is far in the future). Heartbeats add to used_tokens; the
+// rollover moves the ended period to budget_periods and starts the next one.
+export const budgets = pgTable('budgets', {
+  id: uuid('id').primaryKey(),
   scope: text('scope').notNull(),
   scopeId: text('scope_id').notNull().default(''),
+  period: text('period').notNull(),
+  timezone: text('timezone').notNull().default('UTC'),
   limitTokens: bigint('limit_tokens', { mode: 'number' }).notNull(),
+  warningPercent: integer('warning_percent').notNull().default(80),
   usedTokens: tokens('used_tokens'),
-  periodGranularity: text('period_granularity').notNull(),
   periodStart: ts('period_start').notNull(),
   periodEnd: ts('period_end').notNull(),
+  /** seq of the latest event about this budget (set, warning, exceeded, rolled over, deleted). */
+  eventSeq: bigint('event_seq', { mode: 'number' }).notNull().default(1),
+  createdBy: text('created_by').notNull(),
   createdAt: ts('created_at').notNull().defaultNow(),
   updatedAt: ts('updated_at').notNull().defaultNow(),
 }, t => [
-  uniqueIndex('token_budgets_scope_period_key').on(t.scope, t.scopeId, t.periodStart),
-  index('token_budgets_period_idx').on(t.periodStart, t.periodEnd),
-  // Budgets in force (period_end > now()), for /metrics, without walking past periods.
-  index('token_budgets_period_end_idx').on(t.periodEnd),
-  check('token_budgets_scope_check', sql`${t.scope} in ('global', 'project', 'runner')`),
-  check('token_budgets_global_scope_id_check', sql`(${t.scope} = 'global') = (${t.scopeId} = '')`),
-  check('token_budgets_granularity_check', sql`${t.periodGranularity} in ('hourly', 'daily', 'weekly', 'monthly')`),
-  check('token_budgets_limit_check', sql`${t.limitTokens} >= 0`),
+  uniqueIndex('budgets_scope_period_key').on(t.scope, t.scopeId, t.period),
+  index('budgets_period_end_idx').on(t.periodEnd),
+  check('budgets_scope_check', sql`${t.scope} in ('global', 'project', 'agent')`),
+  check('budgets_global_scope_id_check', sql`(${t.scope} = 'global') = (${t.scopeId} = '')`),
+  check('budgets_period_check', sql`${t.period} in ('day', 'week', 'month', 'total')`),
+  check('budgets_limit_check', sql`${t.limitTokens} >= 0`),
+  check('budgets_warning_percent_check', sql`${t.warningPercent} between 1 and 100`),
 ])
+
+// The history: one row per ended period of a budget, written by the rollover.
+export const budgetPeriods = pgTable('budget_periods', {
+  budgetId: uuid('budget_id').notNull().references(() => budgets.id, { onDelete: 'cascade' }),
+  periodStart: ts('period_start').notNull(),
+  periodEnd: ts('period_end').notNull(),
+  limitTokens: bigint('limit_tokens', { mode: 'number' }).notNull(),
+  usedTokens: bigint('used_tokens', { mode: 'number' }).notNull(),
+  closedAt: ts('closed_at').notNull().defaultNow(),
+}, t => [primaryKey({ columns: [t.budgetId, t.periodStart] })])
 
 export const resourceQuotas = pgTable('resource_quotas', {
   projectName: text('project_name').primaryKey().references(() => projects.name, { onDelete: 'cascade' }),
   maxConcurrentRunners: integer('max_concurrent_runners').notNull().default(5),
+  // Resident memory of one runner's process tree; past it the runner is paused (reason memory).
   maxMemoryMb: bigint('max_memory_mb', { mode: 'number' }),
-  maxCpuPercent: integer('max_cpu_percent'),
-  maxTokensPerDay: bigint('max_tokens_per_day', { mode: 'number' }),
   createdAt: ts('created_at').notNull().defaultNow(),
   updatedAt: ts('updated_at').notNull().defaultNow(),
 }, t => [
   check('resource_quotas_max_runners_check', sql`${t.maxConcurrentRunners} >= 0`),
+  check('resource_quotas_max_memory_check', sql`${t.maxMemoryMb} is null or ${t.maxMemoryMb} > 0`),
 ])
 
 export const daemonInstances = pgTable('daemon_instances', {
@@ -394,7 +419,7 @@ export const projectCapabilities = pgTable('project_capabilities', {
 }, t => [primaryKey({ columns: [t.projectName, t.capability] })])
 
 export const schema = {
-  projects, nodes, nodeJoinTokens, apiTokens, runners, runnerOutputs, sessions, sessionTranscriptChunks, outbox, events, eventFeed, eventFeedState, tokenBudgets, resourceQuotas, daemonInstances, projectCapabilities,
+  projects, nodes, nodeJoinTokens, apiTokens, runners, runnerOutputs, sessions, sessionTranscriptChunks, outbox, events, eventFeed, eventFeedState, budgets, budgetPeriods, resourceQuotas, daemonInstances, projectCapabilities,
   metricCounters, metricCounterDeltas, metricsLeader, alerts,
 }
 export type Schema = typeof schema

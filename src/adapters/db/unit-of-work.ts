@@ -11,6 +11,7 @@ import { createJoinTokenRepository } from './repositories/join-tokens.js'
 import { createMetricsRepository } from './repositories/metrics.js'
 import { createNodeRepository } from './repositories/nodes.js'
 import { createOutboxRepository } from './repositories/outbox.js'
+import { createPauseRepository } from './repositories/pauses.js'
 import { createProjectRepository } from './repositories/projects.js'
 import { createQuotaRepository } from './repositories/quotas.js'
 import { createReconcileRepository } from './repositories/reconcile.js'
@@ -32,6 +33,7 @@ export const createRepositories = (db: Db, audit: AuditSigner, locks = newChainL
   transcripts: createTranscriptRepository(db),
   quotas: createQuotaRepository(db),
   budgets: createBudgetRepository(db),
+  pauses: createPauseRepository(db),
   nodes: createNodeRepository(db),
   joinTokens: createJoinTokenRepository(db),
   stats: createStatsRepository(db),

@@ -2,6 +2,7 @@
 import type { AuditVerification } from '../../core/audit/audit-service.js'
 import type { ApiToken } from '../../core/auth/ports.js'
 import type { JoinToken, NodeSummary } from '../../core/nodes/ports.js'
+import { isExhausted, type Budget, type BudgetPeriodRecord } from '../../core/budgets/budget.js'
 import type { Project } from '../../core/projects/project.js'
 import type { Runner } from '../../core/runners/runner.js'
 import { redactEnvironment, redactFlags } from '../../core/secrets.js'
@@ -9,6 +10,7 @@ import type { Session } from '../../core/sessions/session.js'
 import type { AuditVerificationDto, ProjectDto, RunnerDto, SessionDto } from './schemas.js'
 import type { JoinTokenDto, NodeDto } from './node-schemas.js'
 import type { TokenDto } from './tokens.js'
+import type { BudgetDto, BudgetPeriodDto } from './budgets.js'
 
 const iso = (d: Date) => d.toISOString()
 const isoOrNull = (d: Date | null) => d ? d.toISOString() : null
@@ -60,6 +62,9 @@ export const toRunnerDto = (r: Runner): RunnerDto => ({
   generation: r.generation,
   stopForce: r.stopForce,
   stopTimeoutSeconds: r.stopTimeoutSeconds,
+  pauseReason: r.pauseReason,
+  pausedBudgetId: r.pausedBudgetId,
+  pausedAt: isoOrNull(r.pausedAt),
   stopRequestedAt: isoOrNull(r.stopRequestedAt),
   startedAt: isoOrNull(r.startedAt),
   lastHeartbeat: isoOrNull(r.lastHeartbeat),
@@ -139,4 +144,30 @@ export const toNodeDto = (n: NodeSummary): NodeDto => ({
   activeRunners: n.activeRunners,
   registeredAt: iso(n.registeredAt),
   lastHeartbeat: isoOrNull(n.lastHeartbeat),
+})
+
+export const toBudgetDto = (b: Budget): BudgetDto => ({
+  id: b.id,
+  scope: b.scope,
+  scopeId: b.scopeId,
+  period: b.period,
+  timezone: b.timezone,
+  limitTokens: b.limitTokens,
+  warningPercent: b.warningPercent,
+  usedTokens: b.usedTokens,
+  exhausted: isExhausted(b),
+  periodStart: iso(b.periodStart),
+  periodEnd: iso(b.periodEnd),
+  createdBy: b.createdBy,
+  createdAt: iso(b.createdAt),
+  updatedAt: iso(b.updatedAt),
+})
+
+export const toBudgetPeriodDto = (p: BudgetPeriodRecord): BudgetPeriodDto => ({
+  budgetId: p.budgetId,
+  periodStart: iso(p.periodStart),
+  periodEnd: iso(p.periodEnd),
+  limitTokens: p.limitTokens,
+  usedTokens: p.usedTokens,
+  closedAt: iso(p.closedAt),
 })

@@ -38,5 +38,5 @@ export const projectRoutes = async (app: FastifyInstance) => {
 
   app.put<{ Params: Static<typeof ProjectParams>, Body: Static<typeof QuotaBody> }>('/api/v1/projects/:name/quota', {
     schema: { tags, summary: "Set a project's runner quota", params: ProjectParams, body: QuotaBody, response: { 200: Type.Ref(ProjectDto), ...problems(400, 404, 503) } },
-  }, async request => toProjectDto(await ctx.projects.setQuota(request.params.name, request.body.maxConcurrentRunners, request.actor)))
+  }, async request => toProjectDto(await ctx.projects.setQuota(request.params.name, request.body.maxConcurrentRunners, request.actor, request.body.maxMemoryMb)))
 }

@@ -64,3 +64,28 @@ export const runnerRoutes = async (app: FastifyInstance) => {
     },
   }, async (request, reply) => reply.code(202).send(toRunnerDto(await ctx.runners.stop(request.params.id, request.body, request.actor))))
 }
+
+export const runnerPauseRoutes = async (app: FastifyInstance) => {
+  const { ctx } = app
+  app.post<{ Params: Static<typeof RunnerParams> }>('/api/v1/runners/:id/pause', {
+    schema: {
+      tags,
+      summary: 'Pause a runner',
+      description: 'Its supervisor ends the agent gracefully and keeps its conversation; a paused runner holds no process and no quota slot. ' +
+        'Pausing a paused runner changes nothing; a finished one is 409 `RUNNER_NOT_PAUSABLE`.',
+      params: RunnerParams,
+      response: { 200: Type.Ref(RunnerDto), ...problems(400, 404, 409, 503) },
+    },
+  }, async request => toRunnerDto(await ctx.pauses.pause(request.params.id, request.actor)))
+
+  app.post<{ Params: Static<typeof RunnerParams> }>('/api/v1/runners/:id/resume', {
+    schema: {
+      tags,
+      summary: 'Resume a paused runner',
+      description: 'Admitted like a launch (429 `QUOTA_EXCEEDED` or `BUDGET_EXHAUSTED` leave it paused), then started again resuming its conversation. ' +
+        '409 `RUNNER_NOT_PAUSED` for a runner that is not paused, `RUNNER_STILL_STOPPING` while its process is still ending.',
+      params: RunnerParams,
+      response: { 200: Type.Ref(RunnerDto), ...problems(400, 404, 409, 429, 503) },
+    },
+  }, async request => toRunnerDto(await ctx.pauses.resume(request.params.id, request.actor)))
+}

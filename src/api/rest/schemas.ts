@@ -8,7 +8,7 @@ import { NODE_NAME_PATTERN } from '../../core/nodes/node.js'
 import { PROJECT_NAME_PATTERN, PROJECT_STATUSES } from '../../core/projects/project.js'
 import { PROJECT_PATH_RULE } from '../../core/projects/project-path.js'
 import { ENV_NAME_PATTERN, MAX_ENV_VALUE_LENGTH, MAX_ENV_VARS, MAX_FLAGS, MAX_FLAG_LENGTH, MAX_PROMPT_LENGTH, SESSION_ID_PATTERN } from '../../core/runners/launch-input.js'
-import { CONVERSATION_MODES, RUNNER_STATUSES, RUNTIME_TYPES } from '../../core/runners/runner.js'
+import { CONVERSATION_MODES, PAUSE_REASONS, RUNNER_STATUSES, RUNTIME_TYPES } from '../../core/runners/runner.js'
 import { MAX_PAGE_SIZE } from '../../core/runners/runner-service.js'
 import { TRANSCRIPT_ARCHIVES } from '../../core/sessions/session.js'
 import { LabelsSchema } from './node-schemas.js'
@@ -84,7 +84,12 @@ export const CreateProjectBody = Type.Object({
   tags: Type.Optional(Tags),
 }, strict)
 
-export const QuotaBody = Type.Object({ maxConcurrentRunners: Type.Integer({ minimum: 0, maximum: 10_000 }) }, strict)
+export const QuotaBody = Type.Object({
+  maxConcurrentRunners: Type.Integer({ minimum: 0, maximum: 10_000 }),
+  maxMemoryMb: Type.Optional(Nullable(Type.Integer({
+    minimum: 1, maximum: 10_000_000, description: "resident memory of one runner's process tree (MiB); past it the runner is paused (reason memory); null removes it, absent leaves it",
+  }))),
+}, strict)
 export const ProjectParams = Type.Object({ name: ProjectName }, strict)
 export const ProjectListQuery = Type.Object({ status: Type.Optional(literals(PROJECT_STATUSES)) }, strict)
 
@@ -118,6 +123,9 @@ export const RunnerDto = Type.Object({
   generation: Type.Integer(),
   stopForce: Type.Boolean(),
   stopTimeoutSeconds: Nullable(Type.Integer()),
+  pauseReason: Nullable(literals(PAUSE_REASONS)),
+  pausedBudgetId: Nullable(Type.String({ description: 'the budget that paused it (pauseReason budget)' })),
+  pausedAt: Nullable(DateTime),
   stopRequestedAt: Nullable(DateTime),
   startedAt: Nullable(DateTime),
   lastHeartbeat: Nullable(DateTime),

@@ -37,8 +37,9 @@ export const projectService = (ctx: Context): ServiceImpl<typeof ProjectService>
 
     async setQuota (req, context) {
       const name = nameOf(req.name)
-      const { maxConcurrentRunners } = checkShape(QuotaBody, { maxConcurrentRunners: req.maxConcurrentRunners })
-      return { project: toProjectProto(await ctx.projects.setQuota(name, maxConcurrentRunners, actorOf(context))) }
+      const memory = req.maxMemoryMb === undefined ? undefined : req.maxMemoryMb === 0n ? null : Number(req.maxMemoryMb)
+      const { maxConcurrentRunners, maxMemoryMb } = checkShape(QuotaBody, defined({ maxConcurrentRunners: req.maxConcurrentRunners, maxMemoryMb: memory }))
+      return { project: toProjectProto(await ctx.projects.setQuota(name, maxConcurrentRunners, actorOf(context), maxMemoryMb)) }
     },
   }
 }

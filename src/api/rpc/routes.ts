@@ -5,6 +5,7 @@
 import type { ConnectRouter, ConnectRouterOptions } from '@connectrpc/connect'
 import { compressionBrotli, compressionGzip } from '@connectrpc/connect-node'
 import type { Context } from '../../context.js'
+import { BudgetService } from '../../gen/stratavore/v1/budget_pb.js'
 import { EventService } from '../../gen/stratavore/v1/event_service_pb.js'
 import { NodeService } from '../../gen/stratavore/v1/node_pb.js'
 import { ProjectService } from '../../gen/stratavore/v1/project_pb.js'
@@ -14,6 +15,7 @@ import { SystemService } from '../../gen/stratavore/v1/system_pb.js'
 import { TokenService } from '../../gen/stratavore/v1/token_pb.js'
 import { rateLimiterOf } from '../rate-limit.js'
 import { authInterceptor } from './auth.js'
+import { budgetService } from './budgets.js'
 import { errorInterceptor } from './errors.js'
 import { metricsInterceptor } from './metrics.js'
 import { eventService } from './events.js'
@@ -38,6 +40,7 @@ export const routes = ({ ctx, closing }: RpcDeps) => (router: ConnectRouter) => 
   router.service(EventService, eventService(ctx, { closing }))
   router.service(NodeService, nodeService(ctx))
   router.service(TokenService, tokenService(ctx))
+  router.service(BudgetService, budgetService(ctx))
 }
 
 /** Options both servers share: limits as REST's, and the one error mapping. */

@@ -54,6 +54,14 @@ export const runnerService = (ctx: Context): ServiceImpl<typeof RunnerService> =
       return { runner: toRunnerProto(await ctx.runners.stop(id, body, actorOf(context))) }
     },
 
+    async pauseRunner (req, context) {
+      return { runner: toRunnerProto(await ctx.pauses.pause(idOf(req.id), actorOf(context))) }
+    },
+
+    async resumeRunner (req, context) {
+      return { runner: toRunnerProto(await ctx.pauses.resume(idOf(req.id), actorOf(context))) }
+    },
+
     // Read from the runner's supervisor as a viewer, wherever it runs (docs/api/attach.md), or
     // from what was kept when its process ended.
     async * watchRunnerOutput (req, context) {

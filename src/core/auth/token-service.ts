@@ -12,7 +12,7 @@ export const TOKEN_NAME_PATTERN = '^[a-z0-9][a-z0-9._-]{0,62}$'
 /** Roles a named token may hold: a node's credential comes from its node, not from here. */
 export const GRANTABLE_ROLES: readonly Role[] = ['admin', 'operator', 'viewer']
 // 'admin' is the admin token's subject and node:* a supervisor's: no named token may pose as either.
-const RESERVED_NAMES = new Set(['admin', 'anonymous', 'relay', 'supervisor', 'reconciler'])
+const RESERVED_NAMES = new Set(['admin', 'anonymous', 'relay', 'supervisor', 'reconciler', 'config'])
 const MAX_TTL_SECONDS = 10 * 365 * 86_400
 
 export interface CreateTokenInput {

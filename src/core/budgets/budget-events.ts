@@ -1,34 +1,52 @@
 // Budget events. A heartbeat that takes a budget's use past its warning share writes
-// budget.warning; past its limit, budget.exceeded; one that crosses both writes both. Use only
-// grows within a budget's period, so each is written at most once per budget row: the warning
-// is seq 1 and the exceeded seq 2 of that budget, and a consumer never sees a gap.
-import type { DomainEvent } from '../events/event.js'
+// budget.warning; past its limit, budget.exceeded; one that crosses both writes both. Setting,
+// deleting and rolling a budget over write budget.set, budget.deleted and budget.rolled_over.
+// Every write bumps the budget's event_seq by the events it causes, so a consumer of one
+// budget's events sees 1, 2, 3... with no gap, across periods.
+import type { DomainEvent, EventType } from '../events/event.js'
 import type { BudgetUse, Clock, IdGenerator } from '../ports.js'
+import { budgetRoutingWord, type Budget, type BudgetPeriodRecord } from './budget.js'
 
-export const BUDGET_WARNING_SHARE = 0.8
+type Deps = { ids: IdGenerator, clock: Clock }
 
-/** The last word of a global budget's routing key: project names start with a letter or digit, so it names none. */
-export const GLOBAL_BUDGET_WORD = '_global'
+const budgetEvent = (b: Pick<Budget, 'id' | 'scope' | 'scopeId'>, type: EventType, seq: number, actor: string, data: Record<string, unknown>, { ids, clock }: Deps): DomainEvent => ({
+  eventId: ids.next(),
+  type,
+  occurredAt: clock.now(),
+  project: b.scope === 'project' ? b.scopeId : '',
+  aggregateType: 'budget',
+  aggregateId: b.id,
+  seq,
+  actor,
+  data: { scope: b.scope, scope_id: b.scopeId, ...data },
+  ...(b.scope === 'project' ? {} : { routingKey: `${type}.${budgetRoutingWord(b)}` }),
+})
 
-export const budgetEventsOf = (use: BudgetUse, actor: string, { ids, clock }: { ids: IdGenerator, clock: Clock }): DomainEvent[] => {
+/** budget.warning and/or budget.exceeded for a heartbeat's use; `use.eventSeq` is the seq after both. */
+export const budgetEventsOf = (use: BudgetUse, actor: string, deps: Deps): DomainEvent[] => {
   const crossed = (threshold: number) => use.usedBefore < threshold && use.usedAfter >= threshold
-  const types = [
-    ...(crossed(use.limitTokens * BUDGET_WARNING_SHARE) ? [{ type: 'budget.warning' as const, seq: 1 }] : []),
-    ...(crossed(use.limitTokens) ? [{ type: 'budget.exceeded' as const, seq: 2 }] : []),
+  const types: EventType[] = [
+    ...(crossed(use.limitTokens * use.warningPercent / 100) ? ['budget.warning' as const] : []),
+    ...(crossed(use.limitTokens) ? ['budget.exceeded' as const] : []),
   ]
-  return types.map(({ type, seq }) => ({
-    eventId: ids.next(),
-    type,
-    occurredAt: clock.now(),
-    project: use.project,
-    aggregateType: 'budget',
-    aggregateId: use.budgetId,
-    seq,
-    actor,
-    data: {
-      scope: use.scope, scope_id: use.scopeId, limit_tokens: use.limitTokens, used_tokens: use.usedAfter,
-      warning_share: BUDGET_WARNING_SHARE, period_end: use.periodEnd.toISOString(),
-    },
-    ...(use.scope === 'global' ? { routingKey: `${type}.${GLOBAL_BUDGET_WORD}` } : {}),
-  }))
+  return types.map((type, i) => budgetEvent({ id: use.budgetId, scope: use.scope, scopeId: use.scopeId }, type, use.eventSeq - types.length + 1 + i, actor, {
+    period: use.period, limit_tokens: use.limitTokens, used_tokens: use.usedAfter, warning_percent: use.warningPercent, period_end: use.periodEnd.toISOString(),
+  }, deps))
 }
+
+const stateOf = (b: Budget) => ({
+  period: b.period, timezone: b.timezone, limit_tokens: b.limitTokens, warning_percent: b.warningPercent, used_tokens: b.usedTokens,
+  period_start: b.periodStart.toISOString(), period_end: b.periodEnd.toISOString(),
+})
+
+export const budgetSetEvent = (b: Budget, previousLimit: number | null, actor: string, deps: Deps) =>
+  budgetEvent(b, 'budget.set', b.eventSeq, actor, { ...stateOf(b), previous_limit_tokens: previousLimit }, deps)
+
+export const budgetDeletedEvent = (b: Budget, actor: string, deps: Deps) =>
+  budgetEvent(b, 'budget.deleted', b.eventSeq, actor, stateOf(b), deps)
+
+export const budgetRolledOverEvent = (b: Budget, ended: BudgetPeriodRecord, actor: string, deps: Deps) =>
+  budgetEvent(b, 'budget.rolled_over', b.eventSeq, actor, {
+    ...stateOf(b), ended_period_start: ended.periodStart.toISOString(), ended_period_end: ended.periodEnd.toISOString(),
+    ended_used_tokens: ended.usedTokens, ended_limit_tokens: ended.limitTokens,
+  }, deps)

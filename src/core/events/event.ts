@@ -21,9 +21,14 @@ export const EVENT_TYPES = [
   'runner.restarting',
   'runner.recovered',
   'runner.rescheduled',
+  'runner.paused',
+  'runner.resumed',
   'session.created',
   'budget.warning',
   'budget.exceeded',
+  'budget.set',
+  'budget.deleted',
+  'budget.rolled_over',
   'node.registered',
   'node.lost',
   'node.recovered',
@@ -55,7 +60,7 @@ export interface DomainEvent {
   seq: number
   actor: string
   data: Record<string, unknown>
-  /** Set for events that are not about a project: `system.alert.<severity>`, `node.lost.<node_id>`, `budget.<kind>._global`, `audit.checkpoint.<daemon_id>`. */
+  /** Set for events that are not about a project: `system.alert.<severity>`, `node.lost.<node_id>`, `budget.<kind>._global` and `budget.<kind>._agent_<name>`, `audit.checkpoint.<daemon_id>`. */
   routingKey?: string
 }
 

@@ -2,6 +2,7 @@
 // against the file system through the PathResolver port and stored as its realpath, so two
 // names can never hide the same directory behind a symlink and runners always start where the
 // project really is; that realpath must lie where projects may (project-placement.ts).
+import { budgetDeletedEvent } from '../budgets/budget-events.js'
 import { errors } from '../errors.js'
 import type { DomainEvent, EventType } from '../events/event.js'
 import type { Clock, IdGenerator, PathResolver, Repositories, TransactionRepositories, UnitOfWork } from '../ports.js'
@@ -109,17 +110,23 @@ export const createProjectService = ({ repos, uow, clock, ids, paths, placement 
         if (active > 0) throw errors.projectHasActiveRunners(name, active)
         // The event is written before the row goes: its seq comes from the project row.
         await projectEvent(tx, 'project.deleted', name, actor, { path: project.path })
+        // Its budgets go with it, each with its budget.deleted event.
+        const budgets = await tx.budgets.deleteForProject(name)
+        await tx.events.appendMany(budgets.map(b => budgetDeletedEvent(b, actor, { ids, clock })))
         await tx.projects.delete(name)
       })
     },
 
-    async setQuota (name: string, maxConcurrentRunners: number, actor: string): Promise<Project> {
+    /** `maxMemoryMb`: undefined leaves the memory cap as it is, null removes it. */
+    async setQuota (name: string, maxConcurrentRunners: number, actor: string, maxMemoryMb?: number | null): Promise<Project> {
       checkInteger('maxConcurrentRunners', maxConcurrentRunners, 0, 10_000)
+      if (maxMemoryMb !== undefined && maxMemoryMb !== null) checkInteger('maxMemoryMb', maxMemoryMb, 1, 10_000_000)
       await uow.run(async tx => {
         await tx.lockProject(name)
         if (!await tx.projects.find(name)) throw errors.projectNotFound(name)
         await tx.quotas.setMaxConcurrentRunners(name, maxConcurrentRunners, clock.now())
-        await projectEvent(tx, 'project.quota_changed', name, actor, { maxConcurrentRunners })
+        if (maxMemoryMb !== undefined) await tx.quotas.setMaxMemoryMb(name, maxMemoryMb, clock.now())
+        await projectEvent(tx, 'project.quota_changed', name, actor, { maxConcurrentRunners, ...(maxMemoryMb !== undefined ? { maxMemoryMb } : {}) })
       })
       return get(name)
     },

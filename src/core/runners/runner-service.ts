@@ -2,6 +2,7 @@
 // advisory lock first, so that the quota count it reads includes every launch committed
 // before it (REPEATABLE READ would take its snapshot before the lock and leak the quota:
 // shared/reference/reliability-and-performance.md, M8). Supervisors act on the rows later.
+import { scopeLabel } from '../budgets/budget.js'
 import { errors } from '../errors.js'
 import type { EventType } from '../events/event.js'
 import { placeRunner } from '../nodes/placement.js'
@@ -99,7 +100,7 @@ export const createRunnerService = ({ repos, uow, clock, ids, paths, agents, pla
       return uow.run(async tx => {
         await tx.lockProject(projectName)
         // Read after the lock: every launch committed before it is counted.
-        const admission = await tx.projects.admission(projectName, clock.now())
+        const admission = await tx.projects.admission(projectName, clock.now(), launch.agent)
         if (!admission) throw errors.projectNotFound(projectName)
         if (admission.archived) throw errors.projectArchived(projectName)
         if (admission.activeRunners >= admission.maxConcurrentRunners) {
@@ -109,7 +110,7 @@ export const createRunnerService = ({ repos, uow, clock, ids, paths, agents, pla
         const holder = session ? await tx.runners.activeForSession(projectName, session.id) : null
         if (holder) throw errors.sessionHasLiveRunner(session!.id, holder.id)
         const budget = admission.exhaustedBudget
-        if (budget) throw errors.budgetExhausted(budget.scope === 'global' ? 'global' : `${budget.scope} ${budget.scopeId}`, budget.usedTokens, budget.limitTokens)
+        if (budget) throw errors.budgetExhausted(scopeLabel(budget), budget.usedTokens, budget.limitTokens)
         const now = clock.now()
         const runner = await tx.runners.insert({
           id: ids.next(),
@@ -173,7 +174,7 @@ export const createRunnerService = ({ repos, uow, clock, ids, paths, agents, pla
 
     /**
      * Records the wish to stop; the supervisor does the stopping. A runner no supervisor has
-     * picked up yet has no process, so it is terminated here and now.
+     * picked up yet, or a paused one, has no process, so it is terminated here and now.
      */
     async stop (id: string, input: StopInput, actor: string): Promise<Runner> {
       const force = input.force ?? false
@@ -186,9 +187,11 @@ export const createRunnerService = ({ repos, uow, clock, ids, paths, agents, pla
         if (!runner) throw errors.runnerNotFound(id)
         if (!isActive(runner.status)) throw errors.runnerNotActive(id, runner.status)
         const at = clock.now()
-        const unstarted = runner.status === 'pending' ? await tx.runners.terminateUnstarted(id, at) : null
+        const idle = runner.status === 'pending' || (runner.status === 'paused' && runner.runtimeId === '')
+        const unstarted = idle ? await tx.runners.terminateUnstarted(id, at) : null
         if (unstarted) {
-          await runnerEvent(tx, 'runner.stopped', unstarted, actor, { reason: 'stopped before start', exit_code: null })
+          if (unstarted.sessionId) await tx.supervision.endSession(unstarted.sessionId, unstarted.id)
+          await runnerEvent(tx, 'runner.stopped', unstarted, actor, { reason: runner.status === 'paused' ? 'stopped while paused' : 'stopped before start', exit_code: null })
           return unstarted
         }
         // A lost runner's supervisor cannot be reached: the stop is recorded now, and should

@@ -9,7 +9,11 @@
 //                                                       │ no heartbeat for TTL
 //                                                       └──> lost ──(grace)──> failed
 //
-// `paused` and `stopping` sit beside `running`. terminated and failed are terminal: nothing
+//   pending/starting/running/lost ──pause (by hand, a budget, memory)──> paused
+//   paused ──resume (admission: quota and budgets)──> pending ──> … (the conversation resumed)
+//
+// A paused runner's supervisor ends its process gracefully and keeps its session; paused holds
+// no quota slot. `stopping` sits beside `running`. terminated and failed are terminal: nothing
 // ever leaves them.
 
 import type { DomainEvent, EventType } from '../events/event.js'
@@ -19,8 +23,15 @@ export const RUNNER_STATUSES = ['pending', 'starting', 'running', 'paused', 'sto
 export type RunnerStatus = typeof RUNNER_STATUSES[number]
 
 export const TERMINAL_STATUSES: readonly RunnerStatus[] = ['terminated', 'failed']
-// Every non-terminal status holds a quota slot: a pending runner is a promise to run.
 export const ACTIVE_STATUSES: readonly RunnerStatus[] = RUNNER_STATUSES.filter(s => !TERMINAL_STATUSES.includes(s))
+// Every active status but paused holds a quota slot (a pending runner is a promise to run); a
+// paused runner holds no process and no slot, and must pass admission again to resume.
+export const QUOTA_STATUSES: readonly RunnerStatus[] = ACTIVE_STATUSES.filter(s => s !== 'paused')
+// What a pause may stop: a runner that runs or is about to.
+export const PAUSABLE_STATUSES: readonly RunnerStatus[] = ['pending', 'starting', 'running', 'lost']
+
+export const PAUSE_REASONS = ['budget', 'memory', 'manual'] as const
+export type PauseReason = typeof PAUSE_REASONS[number]
 
 export const CONVERSATION_MODES = ['new', 'continue', 'resume'] as const
 export type ConversationMode = typeof CONVERSATION_MODES[number]
@@ -69,6 +80,11 @@ export interface Runner {
   exitCode: number | null
   /** Why it last ended or restarted, in one line (exit-report.ts); null before either. */
   reason: string | null
+  /** Why a paused runner is paused; null otherwise. */
+  pauseReason: PauseReason | null
+  /** The budget that paused it (reason budget), while that budget exists. */
+  pausedBudgetId: string | null
+  pausedAt: Date | null
   createdBy: string
   createdAt: Date
   updatedAt: Date

@@ -21,7 +21,7 @@ export const createStatusService = ({ repos, clock, daemonId, staleAfterSeconds 
 }) => ({
   async metrics (): Promise<GlobalMetrics> {
     const counts = await repos.stats.globalCounts()
-    return { ...counts, tokenLimit: await repos.budgets.globalLimit(clock.now()) }
+    return { ...counts, tokenLimit: await repos.budgets.globalLimit() }
   },
 
   async daemon (): Promise<DaemonStatus> {

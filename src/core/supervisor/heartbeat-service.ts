@@ -44,6 +44,9 @@ export const createHeartbeatService = ({ repos, uow, clock, ids, hashCredential,
     if (!credential || !node.credentialHash || hashCredential(credential) !== node.credentialHash) throw errors.nodeUnauthenticated(nodeId)
     const transitions = createTransitions({ uow, clock, ids, node: { id: node.nodeId }, actor: `node:${node.nodeId}`, ...(instruments ? { instruments } : {}) })
     const outcome = await transitions.heartbeat(checked)
+    // The reporting supervisor sees its paused runners on its next pass; a pause that fails here
+    // is made by the reconciler's next budget pass.
+    await transitions.enforceLimits(outcome, checked).catch(() => [])
     const recovered: string[] = []
     for (const runnerId of outcome.lost) {
       if (await transitions.recovered(runnerId, checked.find(b => b.runnerId === runnerId)!.generation)) recovered.push(runnerId)

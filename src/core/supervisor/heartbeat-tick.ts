@@ -53,6 +53,17 @@ export const createHeartbeatTick = ({ repos, runtime, node, log, settings, live,
     await Promise.all(tracked.map(t => syncSession(t, transitions, log)))
     const beats = tracked.map(t => beatOf(t, samples.get(t.agent.pid)))
     const outcome = await transitions.heartbeat(beats)
+    // A pause that fails here is made by the reconciler's next budget pass (level-triggered).
+    const paused = await transitions.enforceLimits(outcome, beats)
+      .catch(err => { log.warn({ err }, 'could not pause the runners over a budget or memory limit'); return [] })
+    for (const runner of paused) {
+      const t = live.get(runner.id)
+      if (t && !t.pauseRequested && t.generation === runner.generation) {
+        log.info({ runnerId: runner.id, reason: runner.pauseReason, budgetId: runner.pausedBudgetId }, 'pausing runner: ending its agent')
+        t.pauseRequested = true
+        void t.agent.stop(settings.stopTimeoutMs)
+      }
+    }
     for (const runnerId of outcome.fenced) {
       const t = live.get(runnerId)
       if (!t || t.fenced) continue

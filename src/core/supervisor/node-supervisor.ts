@@ -8,6 +8,8 @@
 //                         └──backoff (attempts)─┤
 //                                               └──no attempts left──> failed
 //
+//   running ──paused (by hand, a budget, memory)──> process ended gracefully, session kept ──> paused, no process
+//
 // Every write is a conditional transition in a new or current generation (fencing), so a
 // report from a process the database has moved past changes nothing. A report that cannot be
 // written (database down) is kept and retried: an exit is never forgotten.
@@ -51,6 +53,8 @@ export interface Tracked {
   stopGraceMs: number
   /** The database refused this process's heartbeat: it is being killed and must not report. */
   fenced: boolean
+  /** The runner was paused: its agent is being ended, and its exit is no stop, failure or crash. */
+  pauseRequested: boolean
 }
 
 export interface NodeSupervisorDeps {
@@ -154,7 +158,7 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
       // Stopped or failed while it was starting: the process must not outlive the decision.
       if (!running) { await agent.stop(0); continue }
       const tracked: Tracked = {
-        runner: running, generation: running.generation, agent, upSince: now(), sessionId: agent.sessionId(), sessionWrite: Promise.resolve(), stopRequested: false, stopGraceMs: 0, fenced: false,
+        runner: running, generation: running.generation, agent, upSince: now(), sessionId: agent.sessionId(), sessionWrite: Promise.resolve(), stopRequested: false, stopGraceMs: 0, fenced: false, pauseRequested: false,
         base: { inputTokens: row.inputTokens, outputTokens: row.outputTokens, cacheReadTokens: row.cacheReadTokens, cacheCreationTokens: row.cacheCreationTokens },
       }
       live.set(row.id, tracked)
@@ -202,6 +206,7 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
     const runner = { ...t.runner, generation: t.generation }
     const output = keptOutput(t.agent.output())
     log.info({ runnerId: runner.id, ...exit }, 'runner exited')
+    if (t.pauseRequested && !t.stopRequested) return report(runner.id, () => repos.supervision.pausedStopped(runner.id, t.generation))
     const previousStartFailure = startFailures.get(runner.id)
     startFailures.delete(runner.id)
     const decision = decideExit(settings.restart, {
@@ -241,6 +246,11 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
         t.stopRequested = true
         t.stopGraceMs = r.stopForce ? 0 : (r.stopTimeoutSeconds ?? settings.stopTimeoutMs / 1000) * 1000
         void t.agent.stop(t.stopGraceMs)
+      } else if (r.status === 'paused' && !t.pauseRequested) {
+        // Ended gracefully (SIGTERM, then SIGKILL after the stop timeout): the conversation is kept.
+        t.pauseRequested = true
+        log.info({ runnerId: r.id, reason: r.pauseReason, budgetId: r.pausedBudgetId }, 'pausing runner: ending its agent')
+        void t.agent.stop(settings.stopTimeoutMs)
       } else {
         t.runner = { ...r, restartAttempts: t.runner.restartAttempts }
       }
@@ -250,6 +260,18 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
       restarts.delete(r.id)
       startFailures.delete(r.id)
       exclusive(r.id, () => report(r.id, () => transitions.exited(r, r.generation, 'terminated', null, 'stopped')))
+      return
+    }
+    if (r.status === 'paused') {
+      restarts.delete(r.id)
+      // A process an earlier life of this supervisor left (or one that exited before it was seen).
+      if (r.runtimeId !== '') {
+        exclusive(r.id, async () => {
+          const pid = Number(r.runtimeId)
+          if (Number.isInteger(pid) && pid > 1) await runtime.killLeftover(r.id, pid)
+          await report(r.id, () => repos.supervision.pausedStopped(r.id, r.generation))
+        })
+      }
       return
     }
     if (r.status === 'pending') return 'start'

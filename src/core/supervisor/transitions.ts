@@ -4,7 +4,8 @@
 import { budgetEventsOf } from '../budgets/budget-events.js'
 import { inProjectOrder, type DomainEvent, type EventType } from '../events/event.js'
 import { noInstruments, type Instruments } from '../instruments.js'
-import type { Clock, IdGenerator, NodeRegistration, RunnerBeat, UnitOfWork } from '../ports.js'
+import type { Clock, HeartbeatOutcome, IdGenerator, NodeRegistration, RunnerBeat, UnitOfWork } from '../ports.js'
+import { pauseForBudgets, pauseForMemory } from '../runners/pause-service.js'
 import { runnerEventOf, type Runner } from '../runners/runner.js'
 import type { ExitStatus } from './agent-runtime.js'
 
@@ -55,6 +56,21 @@ export const createTransitions = ({ uow, clock, ids, node, actor = SUPERVISOR_AC
       })
       ingested()
       return outcome
+    },
+
+    /**
+     * After a heartbeat: when it took a budget to its limit, every runner in that budget's scope
+     * is paused (on every node); runners of this beat above their project's memory cap are
+     * paused too. Units of work of their own, after the heartbeat's, so that no transaction holds
+     * a budget row while it locks runners. Answers the runners paused.
+     */
+    enforceLimits: async (outcome: HeartbeatOutcome, beats: RunnerBeat[]) => {
+      const exceeded = outcome.budgets.some(use => use.usedBefore < use.limitTokens && use.usedAfter >= use.limitTokens)
+      const byBudget = exceeded ? await pauseForBudgets({ uow, clock, ids }, actor) : []
+      const accepted = new Set(outcome.accepted)
+      const heavy = beats.filter(b => b.memoryMb > 0 && accepted.has(b.runnerId)).map(b => b.runnerId)
+      const byMemory = await pauseForMemory({ uow, clock, ids }, heavy, actor)
+      return [...byBudget, ...byMemory]
     },
 
     /** Registers this node (or registers it again after a restart), with its node.registered event. */

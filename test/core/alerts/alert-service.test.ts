@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto'
 import { and, asc, eq, inArray, sql } from 'drizzle-orm'
 import t from 'tap'
-import { daemonInstances, nodes, outbox, runners, tokenBudgets } from '../../../src/adapters/db/schema.js'
+import { budgets, daemonInstances, nodes, outbox, runners } from '../../../src/adapters/db/schema.js'
 import { buildContext } from '../../helpers/app.js'
 import { createProject } from '../../helpers/fixtures.js'
 
@@ -25,10 +25,10 @@ t.test('conditions raise one event when they begin and one when they end', async
   await ctx.database.db.update(runners).set({ status: 'failed', terminatedAt: sql`now()` }).where(inArray(runners.id, ids))
   const nodeId = randomUUID()
   await ctx.database.db.insert(nodes).values({ id: nodeId, name: 'far-away', hostname: 'far-away', version: 'test', status: 'lost', lastHeartbeat: sql`now() - interval '5 minutes'` })
-  const [budget] = await ctx.database.db.insert(tokenBudgets).values({
-    scope: 'global', limitTokens: 100, usedTokens: 250, periodGranularity: 'daily',
+  const [budget] = await ctx.database.db.insert(budgets).values({
+    id: randomUUID(), scope: 'global', limitTokens: 100, usedTokens: 250, period: 'day', createdBy: 'test',
     periodStart: sql`now() - interval '1 hour'`, periodEnd: sql`now() + interval '1 hour'`,
-  }).returning({ id: tokenBudgets.id })
+  }).returning({ id: budgets.id })
   const daemonId = randomUUID()
   await ctx.database.db.insert(daemonInstances).values({ id: daemonId, hostname: 'gone-host', pid: 1, version: 'test', roles: ['api'], lastHeartbeat: sql`now() - interval '10 minutes'` })
   // The launches' events wait in the outbox (no relay runs): one of them overdue.
@@ -47,7 +47,7 @@ t.test('conditions raise one event when they begin and one when they end', async
   t.equal(byKey('runner_failures').routingKey, 'system.alert.warning')
   t.match(byKey(`budget_exceeded:${budget!.id}`), {
     routingKey: 'system.alert.warning', seq: 1, aggregate_type: 'alert', aggregate_id: `budget_exceeded:${budget!.id}`,
-    data: { severity: 'warning', alert: 'budget_exceeded', state: 'firing', reason: /global daily token budget is used up \(250 of 100\)/, details: { scope: 'global', used_tokens: 250 } },
+    data: { severity: 'warning', alert: 'budget_exceeded', state: 'firing', reason: /global day token budget is used up \(250 of 100\)/, details: { scope: 'global', used_tokens: 250 } },
   })
   t.match(byKey('runner_failures').data, { details: { failed: 2, threshold: 2 } })
 
@@ -58,7 +58,7 @@ t.test('conditions raise one event when they begin and one when they end', async
   // Everything recovers.
   await ctx.database.db.update(runners).set({ terminatedAt: sql`now() - interval '1 day'` }).where(inArray(runners.id, ids))
   await ctx.database.db.update(nodes).set({ status: 'ready', lastHeartbeat: sql`now()` }).where(eq(nodes.id, nodeId))
-  await ctx.database.db.update(tokenBudgets).set({ limitTokens: 1000 }).where(eq(tokenBudgets.id, budget!.id))
+  await ctx.database.db.update(budgets).set({ limitTokens: 1000 }).where(eq(budgets.id, budget!.id))
   await ctx.database.db.update(daemonInstances).set({ stoppedAt: sql`now()` }).where(eq(daemonInstances.id, daemonId))
   await ctx.database.db.update(outbox).set({ deliveredAt: sql`now()` }).where(eq(outbox.id, overdue!.id))
   const resolved = await ctx.alerts.evaluate()

@@ -3,10 +3,11 @@
 // id order (two writers never deadlock), and refuses rows whose generation or state says the
 // report comes from a process that should no longer exist (fencing). Tokens arrive as each
 // runner's running totals, so a repeated or reordered report never counts twice; the increase
-// over the stored totals is added to the runner's session and to the budgets in force. Budgets
-// whose use crossed the warning share or the limit come back, for their events.
+// over the stored totals is added to the runner's session and to the budgets over its scope
+// (global, its project, its agent: each budget row is its current period). Budgets whose use
+// crossed the warning share or the limit come back, for their events; their event_seq is bumped
+// once per threshold crossed.
 import { sql } from 'drizzle-orm'
-import { BUDGET_WARNING_SHARE } from '../../../core/budgets/budget-events.js'
 import type { BudgetUse, HeartbeatOutcome, RunnerBeat } from '../../../core/ports.js'
 import { rowsOf, type Db } from '../client.js'
 
@@ -18,7 +19,10 @@ const BEATING = ['starting', 'running', 'paused', 'stopping', 'lost']
  */
 type Row = { kind: 'runner', id: string, was_status: string }
   | { kind: 'node', id: string, nodeName: string, nodeSeq: number }
-  | { kind: 'budget', id: string, scope: BudgetUse['scope'], scopeId: string, project: string, limitTokens: number, usedBefore: number, usedAfter: number, periodEnd: Date | string }
+  | {
+    kind: 'budget', id: string, scope: BudgetUse['scope'], scopeId: string, period: BudgetUse['period'], limitTokens: number, warningPercent: number,
+    usedBefore: number, usedAfter: number, periodEnd: Date | string, eventSeq: number,
+  }
 
 export const createHeartbeatStatement = (db: Db) => async (nodeId: string, beats: RunnerBeat[]): Promise<HeartbeatOutcome> => {
   const input = JSON.stringify(beats.map(b => ({
@@ -60,7 +64,7 @@ export const createHeartbeatStatement = (db: Db) => async (nodeId: string, beats
           + greatest(l.cache_read_tokens, b.cache_read) + greatest(l.cache_creation_tokens, b.cache_creation)
       from beat b join locked l on l.id = b.id
       where r.id = b.id
-      returning r.id, r.project_name, r.session_id, l.status as was_status,
+      returning r.id, r.project_name, r.agent, r.session_id, l.status as was_status,
         r.tokens_used - l.tokens_used as delta,
         r.input_tokens - l.input_tokens as d_input, r.output_tokens - l.output_tokens as d_output,
         r.cache_read_tokens - l.cache_read_tokens as d_cache_read, r.cache_creation_tokens - l.cache_creation_tokens as d_cache_creation
@@ -78,32 +82,38 @@ export const createHeartbeatStatement = (db: Db) => async (nodeId: string, beats
       where s.id = d.session_id
       returning s.id
     ),
+    spent as (
+      select 'global' as scope, '' as scope_id, sum(delta) as delta from updated having sum(delta) > 0
+      union all select 'project', project_name, sum(delta) from updated group by project_name having sum(delta) > 0
+      union all select 'agent', agent, sum(delta) from updated group by agent having sum(delta) > 0
+    ),
     budget_use as (
-      update token_budgets t set used_tokens = t.used_tokens + d.delta, updated_at = now()
-      from (
-        select 'global' as scope, '' as scope_id, '' as project, sum(delta) as delta from updated having sum(delta) > 0
-        union all select 'project', project_name, project_name, sum(delta) from updated group by project_name having sum(delta) > 0
-        union all select 'runner', id::text, project_name, delta from updated where delta > 0
-      ) d
-      where t.scope = d.scope and t.scope_id = d.scope_id and now() >= t.period_start and now() < t.period_end
-      returning t.id, t.scope, t.scope_id, d.project, t.limit_tokens, t.used_tokens - d.delta as used_before, t.used_tokens as used_after, t.period_end
+      update budgets t set used_tokens = t.used_tokens + d.delta, updated_at = now(),
+        event_seq = t.event_seq
+          + (t.used_tokens < t.limit_tokens * t.warning_percent / 100.0 and t.used_tokens + d.delta >= t.limit_tokens * t.warning_percent / 100.0)::int
+          + (t.used_tokens < t.limit_tokens and t.used_tokens + d.delta >= t.limit_tokens)::int
+      from spent d
+      where t.scope = d.scope and t.scope_id = d.scope_id
+      returning t.id, t.scope, t.scope_id, t.period, t.limit_tokens, t.warning_percent, t.used_tokens - d.delta as used_before,
+        t.used_tokens as used_after, t.period_end, t.event_seq
     )
-    select 'runner' as kind, id::text as id, was_status, null as scope, null as "scopeId", null as project,
-      null::float8 as "limitTokens", null::float8 as "usedBefore", null::float8 as "usedAfter", null::timestamptz as "periodEnd",
-      null as "nodeName", null::float8 as "nodeSeq"
+    select 'runner' as kind, id::text as id, was_status, null as scope, null as "scopeId", null as period, null::float8 as "limitTokens",
+      null::float8 as "warningPercent", null::float8 as "usedBefore", null::float8 as "usedAfter", null::timestamptz as "periodEnd",
+      null::float8 as "eventSeq", null as "nodeName", null::float8 as "nodeSeq"
     from updated
     union all
-    select 'budget', id::text, null, scope, scope_id, project, limit_tokens::float8, used_before::float8, used_after::float8, period_end, null, null
-    from budget_use where used_before < limit_tokens and used_after >= limit_tokens * ${BUDGET_WARNING_SHARE}::float8
+    select 'budget', id::text, null, scope, scope_id, period, limit_tokens::float8, warning_percent::float8, used_before::float8, used_after::float8,
+      period_end, event_seq::float8, null, null
+    from budget_use where used_before < limit_tokens and used_after >= limit_tokens * warning_percent / 100.0
     union all
-    select 'node', id::text, was_status, null, null, null, null, null, null, null, name, event_seq::float8 from node where was_status = 'lost'`))
+    select 'node', id::text, was_status, null, null, null, null, null, null, null, null, null, name, event_seq::float8 from node where was_status = 'lost'`))
   const seen = new Map(rows.flatMap(r => r.kind === 'runner' ? [[r.id, r.was_status] as const] : []))
   const node = rows.find(r => r.kind === 'node')
   return {
     nodeRecovered: node ? { name: node.nodeName, seq: node.nodeSeq } : null,
     budgets: rows.flatMap(r => r.kind === 'budget' ? [{
-      budgetId: r.id, scope: r.scope, scopeId: r.scopeId, project: r.project, limitTokens: r.limitTokens,
-      usedBefore: r.usedBefore, usedAfter: r.usedAfter, periodEnd: new Date(r.periodEnd),
+      budgetId: r.id, scope: r.scope, scopeId: r.scopeId, period: r.period, limitTokens: r.limitTokens, warningPercent: r.warningPercent,
+      usedBefore: r.usedBefore, usedAfter: r.usedAfter, periodEnd: new Date(r.periodEnd), eventSeq: r.eventSeq,
     }] : []),
     accepted: beats.filter(b => seen.has(b.runnerId) && seen.get(b.runnerId) !== 'lost').map(b => b.runnerId),
     lost: beats.filter(b => seen.get(b.runnerId) === 'lost').map(b => b.runnerId),

@@ -35,9 +35,9 @@ export const createMetricsRepository = (db: Db): MetricsRepository => ({
           coalesce((select greatest(0, extract(epoch from now() - next_attempt_at)) from outbox
             where delivered_at is null and dead_at is null order by next_attempt_at, id limit 1), 0)::float8 as lag`),
       db.execute(sql`
-        select id::text as id, scope, scope_id as "scopeId", period_granularity as period, limit_tokens::float8 as "limitTokens",
+        select id::text as id, scope, scope_id as "scopeId", period, limit_tokens::float8 as "limitTokens",
           used_tokens::float8 as "usedTokens", period_end as "periodEnd"
-        from token_budgets where period_end > now() and period_start <= now()`),
+        from budgets where period_end > now() and period_start <= now()`),
       // API daemons beat their row (workers/api.ts); a silent one counts as down until a newer
       // daemon on its host beats, it is marked stopped, or a week has passed.
       db.execute(sql`

@@ -69,7 +69,7 @@ export const createProjectRepository = (db: Db, locks: ChainLocks): ProjectRepos
       const [row] = await db.select({ path: projects.path }).from(projects).where(eq(projects.name, name)).limit(1)
       return row?.path ?? null
     },
-    admission: (name, at) => readLaunchAdmission(db, locks, name, at),
+    admission: (name, at, agent) => readLaunchAdmission(db, locks, name, at, agent),
     findByPath: path => findWhere(eq(projects.path, path)),
     async list ({ status }) {
       const rows = await select()

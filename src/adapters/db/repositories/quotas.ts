@@ -12,6 +12,10 @@ export const createQuotaRepository = (db: Db): QuotaRepository => ({
     return row?.max ?? DEFAULT_MAX_CONCURRENT_RUNNERS
   },
 
+  async setMaxMemoryMb (project, max, at) {
+    await db.update(resourceQuotas).set({ maxMemoryMb: max, updatedAt: at }).where(eq(resourceQuotas.projectName, project))
+  },
+
   async setMaxConcurrentRunners (project, max, at) {
     await db.insert(resourceQuotas).values({ projectName: project, maxConcurrentRunners: max, createdAt: at, updatedAt: at })
       .onConflictDoUpdate({ target: resourceQuotas.projectName, set: { maxConcurrentRunners: max, updatedAt: at } })

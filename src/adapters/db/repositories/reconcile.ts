@@ -8,7 +8,8 @@ import type { Db } from '../client.js'
 import { nodes, runners } from '../schema.js'
 import { toRunner } from './runners.js'
 
-const SUPERVISED: RunnerStatus[] = ['starting', 'running', 'paused', 'stopping']
+// A paused runner has no process to hear from: its silence says nothing.
+const SUPERVISED: RunnerStatus[] = ['starting', 'running', 'stopping']
 // When a runner last proved it was alive: its last heartbeat, else its start.
 const lastSeen = sql`coalesce(${runners.lastHeartbeat}, ${runners.startedAt}, ${runners.updatedAt})`
 

@@ -1,6 +1,6 @@
 // Runner rows. Every state-changing statement is conditional on the state it leaves and bumps
 // event_seq in the same statement, so the caller writes exactly one event per real transition.
-import { and, count, desc, eq, lt, notInArray, sql, type SQL } from 'drizzle-orm'
+import { and, count, desc, eq, lt, notInArray, or, sql, type SQL } from 'drizzle-orm'
 import type { RunnerFilter, RunnerRepository } from '../../../core/ports.js'
 import { TERMINAL_STATUSES, type Runner } from '../../../core/runners/runner.js'
 import { fromDriverRow, rowsOf, type Db } from '../client.js'
@@ -14,6 +14,7 @@ export const toRunner = (row: RunnerRow): Runner => ({
   status: row.status as Runner['status'],
   desiredState: row.desiredState as Runner['desiredState'],
   conversationMode: row.conversationMode as Runner['conversationMode'],
+  pauseReason: row.pauseReason as Runner['pauseReason'],
 })
 
 const notTerminal = notInArray(runners.status, [...TERMINAL_STATUSES])
@@ -86,7 +87,7 @@ export const createRunnerRepository = (db: Db): RunnerRepository => ({
   async terminateUnstarted (id, at) {
     const [row] = await db.update(runners)
       .set({ status: 'terminated', desiredState: 'stopped', reason: 'stopped before it started', stopRequestedAt: at, terminatedAt: at, updatedAt: at, ...bumpSeq })
-      .where(and(eq(runners.id, id), eq(runners.status, 'pending')))
+      .where(and(eq(runners.id, id), or(eq(runners.status, 'pending'), and(eq(runners.status, 'paused'), eq(runners.runtimeId, '')))))
       .returning()
     return row ? toRunner(row) : null
   },

@@ -3,7 +3,7 @@
 // life, or one racing the reconciler, changes nothing and writes no event.
 import { and, asc, eq, inArray, isNull, notInArray, sql } from 'drizzle-orm'
 import type { SupervisionRepository } from '../../../core/ports.js'
-import { ACTIVE_STATUSES, TERMINAL_STATUSES } from '../../../core/runners/runner.js'
+import { QUOTA_STATUSES, TERMINAL_STATUSES } from '../../../core/runners/runner.js'
 import { rowsOf, type Db } from '../client.js'
 import { nodes, runnerOutputs, runners, sessions } from '../schema.js'
 import { createHeartbeatStatement } from './heartbeats.js'
@@ -78,11 +78,17 @@ export const createSupervisionRepository = (db: Db): SupervisionRepository => ({
     return rows.map(toRunner)
   },
 
+  // A paused runner is started again only through a resume (which makes it pending first).
   beginStart: (id, nodeId, { generation, restartAttempts, reason }) => one(db.update(runners)
     .set({ status: 'starting', generation: sql`${runners.generation} + 1`, restartAttempts, exitCode: null, ...(reason !== undefined ? { reason } : {}), ...bumpSeq })
     .where(and(eq(runners.id, id), eq(runners.nodeId, nodeId), eq(runners.generation, generation), eq(runners.desiredState, 'running'),
-      inArray(runners.status, [...ACTIVE_STATUSES])))
+      inArray(runners.status, [...QUOTA_STATUSES])))
     .returning()),
+
+  async pausedStopped (id, generation) {
+    await db.update(runners).set({ runtimeId: '', cpuPercent: 0, memoryMb: 0, updatedAt: sql`now()` })
+      .where(and(eq(runners.id, id), eq(runners.generation, generation), eq(runners.status, 'paused')))
+  },
 
   markRunning: (id, generation, { pid, sessionId }) => one(db.update(runners)
     .set({

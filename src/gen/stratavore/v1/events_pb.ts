@@ -16,7 +16,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file stratavore/v1/events.proto.
  */
 export const file_stratavore_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("ChpzdHJhdGF2b3JlL3YxL2V2ZW50cy5wcm90bxINc3RyYXRhdm9yZS52MSKEAgoFRXZlbnQSDwoHdmVyc2lvbhgBIAEoBRIaCghldmVudF9pZBgCIAEoCVIIZXZlbnRfaWQSDAoEdHlwZRgDIAEoCRIgCgtvY2N1cnJlZF9hdBgEIAEoCVILb2NjdXJyZWRfYXQSDwoHcHJvamVjdBgFIAEoCRImCg5hZ2dyZWdhdGVfdHlwZRgGIAEoCVIOYWdncmVnYXRlX3R5cGUSIgoMYWdncmVnYXRlX2lkGAcgASgJUgxhZ2dyZWdhdGVfaWQSCwoDc2VxGAggASgDEg0KBWFjdG9yGAkgASgJEiUKBGRhdGEYCiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IkEKDlByb2plY3RDcmVhdGVkEgwKBHBhdGgYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkSDAoEdGFncxgDIAMoCSIeCg5Qcm9qZWN0RGVsZXRlZBIMCgRwYXRoGAEgASgJIjUKE1Byb2plY3RRdW90YUNoYW5nZWQSHgoWbWF4X2NvbmN1cnJlbnRfcnVubmVycxgBIAEoBSK+AQoOUnVubmVyTGF1bmNoZWQSDQoFYWdlbnQYASABKAkSHQoHbm9kZV9pZBgCIAEoCUgAUgdub2RlX2lkiAEBEiwKEWNvbnZlcnNhdGlvbl9tb2RlGAMgASgJUhFjb252ZXJzYXRpb25fbW9kZRIjCgpzZXNzaW9uX2lkGAQgASgJSAFSCnNlc3Npb25faWSIAQESEAoIaGVhZGxlc3MYBSABKAhCCgoIX25vZGVfaWRCDQoLX3Nlc3Npb25faWQiKgoOUnVubmVyQXNzaWduZWQSGAoHbm9kZV9pZBgBIAEoCVIHbm9kZV9pZCI+Cg5SdW5uZXJTdGFydGluZxIYCgdub2RlX2lkGAEgASgJUgdub2RlX2lkEhIKCmdlbmVyYXRpb24YAiABKAUinwEKFFJ1bm5lclNlc3Npb25DaGFuZ2VkEhgKB25vZGVfaWQYASABKAlSB25vZGVfaWQSHgoKc2Vzc2lvbl9pZBgCIAEoCVIKc2Vzc2lvbl9pZBI1ChNwcmV2aW91c19zZXNzaW9uX2lkGAMgASgJSABSE3ByZXZpb3VzX3Nlc3Npb25faWSIAQFCFgoUX3ByZXZpb3VzX3Nlc3Npb25faWQiZwoTUnVubmVyU3RvcFJlcXVlc3RlZBINCgVmb3JjZRgBIAEoCBItCg90aW1lb3V0X3NlY29uZHMYAiABKAVIAFIPdGltZW91dF9zZWNvbmRziAEBQhIKEF90aW1lb3V0X3NlY29uZHMimwEKDVJ1bm5lclN0b3BwZWQSDgoGcmVhc29uGAEgASgJEiEKCWV4aXRfY29kZRgCIAEoBUgAUglleGl0X2NvZGWIAQESHQoHbm9kZV9pZBgDIAEoCUgBUgdub2RlX2lkiAEBEhMKBnNpZ25hbBgEIAEoCUgCiAEBQgwKCl9leGl0X2NvZGVCCgoIX25vZGVfaWRCCQoHX3NpZ25hbCKpAQoKUnVubmVyTG9zdBIOCgZyZWFzb24YASABKAkSIAoLdHRsX3NlY29uZHMYAiABKAVSC3R0bF9zZWNvbmRzEh0KB25vZGVfaWQYAyABKAlIAFIHbm9kZV9pZIgBARIrCg5sYXN0X2hlYXJ0YmVhdBgEIAEoCUgBUg5sYXN0X2hlYXJ0YmVhdIgBAUIKCghfbm9kZV9pZEIRCg9fbGFzdF9oZWFydGJlYXQigAIKDFJ1bm5lckZhaWxlZBIOCgZyZWFzb24YASABKAkSJAoNZ3JhY2Vfc2Vjb25kcxgCIAEoBVINZ3JhY2Vfc2Vjb25kcxIdCgdub2RlX2lkGAMgASgJSABSB25vZGVfaWSIAQESKwoObGFzdF9oZWFydGJlYXQYBCABKAlIAVIObGFzdF9oZWFydGJlYXSIAQESIQoJZXhpdF9jb2RlGAUgASgFSAJSCWV4aXRfY29kZYgBARITCgZzaWduYWwYBiABKAlIA4gBAUIKCghfbm9kZV9pZEIRCg9fbGFzdF9oZWFydGJlYXRCDAoKX2V4aXRfY29kZUIJCgdfc2lnbmFsIqgBCg1SdW5uZXJTdGFydGVkEhgKB25vZGVfaWQYASABKAlSB25vZGVfaWQSCwoDcGlkGAIgASgFEhIKCmdlbmVyYXRpb24YAyABKAUSIwoKc2Vzc2lvbl9pZBgEIAEoCUgAUgpzZXNzaW9uX2lkiAEBEigKD3Jlc3RhcnRfYXR0ZW1wdBgFIAEoBVIPcmVzdGFydF9hdHRlbXB0Qg0KC19zZXNzaW9uX2lkIo0BChBSdW5uZXJSZXN0YXJ0aW5nEhgKB25vZGVfaWQYASABKAlSB25vZGVfaWQSDwoHYXR0ZW1wdBgCIAEoBRIiCgxtYXhfYXR0ZW1wdHMYAyABKAVSDG1heF9hdHRlbXB0cxIaCghkZWxheV9tcxgEIAEoBVIIZGVsYXlfbXMSDgoGcmVhc29uGAUgASgJIj8KD1J1bm5lclJlY292ZXJlZBIYCgdub2RlX2lkGAEgASgJUgdub2RlX2lkEhIKCmdlbmVyYXRpb24YAiABKAUiPQoLTm9kZVN0b3BwZWQSDAoEbmFtZRgBIAEoCRIgCgtvbl9zaHV0ZG93bhgCIAEoCVILb25fc2h1dGRvd24iwwEKEVJ1bm5lclJlc2NoZWR1bGVkEg4KBnJlYXNvbhgBIAEoCRIiCgxmcm9tX25vZGVfaWQYAiABKAlSDGZyb21fbm9kZV9pZBIYCgdub2RlX2lkGAMgASgJUgdub2RlX2lkEiMKCnNlc3Npb25faWQYBCABKAlIAFIKc2Vzc2lvbl9pZIgBARIsChFjb252ZXJzYXRpb25fbW9kZRgFIAEoCVIRY29udmVyc2F0aW9uX21vZGVCDQoLX3Nlc3Npb25faWQiugEKDlNlc3Npb25DcmVhdGVkEhwKCXJ1bm5lcl9pZBgBIAEoCVIJcnVubmVyX2lkEg0KBWFnZW50GAIgASgJEicKDHJlc3VtZWRfZnJvbRgDIAEoCUgAUgxyZXN1bWVkX2Zyb22IAQESLQoPdHJhbnNjcmlwdF9wYXRoGAQgASgJSAFSD3RyYW5zY3JpcHRfcGF0aIgBAUIPCg1fcmVzdW1lZF9mcm9tQhIKEF90cmFuc2NyaXB0X3BhdGgixwIKDk5vZGVSZWdpc3RlcmVkEgwKBG5hbWUYASABKAkSEAoIaG9zdG5hbWUYAiABKAkSDwoHdmVyc2lvbhgDIAEoCRIQCghjYXBhY2l0eRgEIAEoBRIeCgphdHRhY2hfdXJsGAUgASgJUgphdHRhY2hfdXJsEjkKBmxhYmVscxgGIAMoCzIpLnN0cmF0YXZvcmUudjEuTm9kZVJlZ2lzdGVyZWQuTGFiZWxzRW50cnkSOQoGYWdlbnRzGAcgAygLMikuc3RyYXRhdm9yZS52MS5Ob2RlUmVnaXN0ZXJlZC5BZ2VudHNFbnRyeRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGi0KC0FnZW50c0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiwQIKCk5vZGVKb2luZWQSDAoEbmFtZRgBIAEoCRIQCghob3N0bmFtZRgCIAEoCRIPCgd2ZXJzaW9uGAMgASgJEhAKCGNhcGFjaXR5GAQgASgFEjUKBmxhYmVscxgFIAMoCzIlLnN0cmF0YXZvcmUudjEuTm9kZUpvaW5lZC5MYWJlbHNFbnRyeRI1CgZhZ2VudHMYBiADKAsyJS5zdHJhdGF2b3JlLnYxLk5vZGVKb2luZWQuQWdlbnRzRW50cnkSJAoNam9pbl90b2tlbl9pZBgHIAEoCVINam9pbl90b2tlbl9pZBotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGi0KC0FnZW50c0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiugEKEEpvaW5Ub2tlbkNoYW5nZWQSOwoGbGFiZWxzGAEgAygLMisuc3RyYXRhdm9yZS52MS5Kb2luVG9rZW5DaGFuZ2VkLkxhYmVsc0VudHJ5EhoKCG1heF91c2VzGAIgASgFUghtYXhfdXNlcxIeCgpleHBpcmVzX2F0GAMgASgJUgpleHBpcmVzX2F0Gi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiHQoNTm9kZVJlY292ZXJlZBIMCgRuYW1lGAEgASgJInMKDFRva2VuQ2hhbmdlZBIMCgRuYW1lGAEgASgJEgwKBHJvbGUYAiABKAkSEwoLZGVzY3JpcHRpb24YAyABKAkSIwoKZXhwaXJlc19hdBgEIAEoCUgAUgpleHBpcmVzX2F0iAEBQg0KC19leHBpcmVzX2F0InoKCE5vZGVMb3N0EgwKBG5hbWUYASABKAkSIAoLdHRsX3NlY29uZHMYAiABKAVSC3R0bF9zZWNvbmRzEisKDmxhc3RfaGVhcnRiZWF0GAMgASgJSABSDmxhc3RfaGVhcnRiZWF0iAEBQhEKD19sYXN0X2hlYXJ0YmVhdCLGAQoNQnVkZ2V0Q3Jvc3NlZBINCgVzY29wZRgBIAEoCRIaCghzY29wZV9pZBgCIAEoCVIIc2NvcGVfaWQSIgoMbGltaXRfdG9rZW5zGAMgASgDUgxsaW1pdF90b2tlbnMSIAoLdXNlZF90b2tlbnMYBCABKANSC3VzZWRfdG9rZW5zEiQKDXdhcm5pbmdfc2hhcmUYBSABKAFSDXdhcm5pbmdfc2hhcmUSHgoKcGVyaW9kX2VuZBgGIAEoCVIKcGVyaW9kX2VuZCLTAgoTUnVubmVySGVhcnRiZWF0RGF0YRIYCgdub2RlX2lkGAEgASgJUgdub2RlX2lkEhIKCmdlbmVyYXRpb24YAiABKAUSIAoLY3B1X3BlcmNlbnQYAyABKAFSC2NwdV9wZXJjZW50EhwKCW1lbW9yeV9tYhgEIAEoBVIJbWVtb3J5X21iEiAKC3Rva2Vuc191c2VkGAUgASgDUgt0b2tlbnNfdXNlZBIiCgxpbnB1dF90b2tlbnMYBiABKANSDGlucHV0X3Rva2VucxIkCg1vdXRwdXRfdG9rZW5zGAcgASgDUg1vdXRwdXRfdG9rZW5zEiwKEWNhY2hlX3JlYWRfdG9rZW5zGAggASgDUhFjYWNoZV9yZWFkX3Rva2VucxI0ChVjYWNoZV9jcmVhdGlvbl90b2tlbnMYCSABKANSFWNhY2hlX2NyZWF0aW9uX3Rva2VucyKwAgoLU3lzdGVtQWxlcnQSEAoIc2V2ZXJpdHkYASABKAkSDgoGcmVhc29uGAIgASgJEhoKCGV2ZW50X2lkGAMgASgJUghldmVudF9pZBIeCgpldmVudF90eXBlGAQgASgJUgpldmVudF90eXBlEiAKC3JvdXRpbmdfa2V5GAUgASgJUgtyb3V0aW5nX2tleRIQCghhdHRlbXB0cxgGIAEoBRINCgVlcnJvchgHIAEoCRINCgVhbGVydBgIIAEoCRILCgNrZXkYCSABKAkSDQoFc3RhdGUYCiABKAkSDwoHc3VtbWFyeRgLIAEoCRIaCghmaXJlZF9hdBgMIAEoCVIIZmlyZWRfYXQSKAoHZGV0YWlscxgNIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QiPwoPQXVkaXRDaGVja3BvaW50EiwKBWhlYWRzGAEgAygLMh0uc3RyYXRhdm9yZS52MS5BdWRpdENoYWluSGVhZCI5Cg5BdWRpdENoYWluSGVhZBINCgVjaGFpbhgBIAEoCRILCgNzZXEYAiABKAMSCwoDbWFjGAMgASgJYgZwcm90bzM", [file_google_protobuf_struct]);
+  fileDesc("ChpzdHJhdGF2b3JlL3YxL2V2ZW50cy5wcm90bxINc3RyYXRhdm9yZS52MSKEAgoFRXZlbnQSDwoHdmVyc2lvbhgBIAEoBRIaCghldmVudF9pZBgCIAEoCVIIZXZlbnRfaWQSDAoEdHlwZRgDIAEoCRIgCgtvY2N1cnJlZF9hdBgEIAEoCVILb2NjdXJyZWRfYXQSDwoHcHJvamVjdBgFIAEoCRImCg5hZ2dyZWdhdGVfdHlwZRgGIAEoCVIOYWdncmVnYXRlX3R5cGUSIgoMYWdncmVnYXRlX2lkGAcgASgJUgxhZ2dyZWdhdGVfaWQSCwoDc2VxGAggASgDEg0KBWFjdG9yGAkgASgJEiUKBGRhdGEYCiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IkEKDlByb2plY3RDcmVhdGVkEgwKBHBhdGgYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkSDAoEdGFncxgDIAMoCSIeCg5Qcm9qZWN0RGVsZXRlZBIMCgRwYXRoGAEgASgJImMKE1Byb2plY3RRdW90YUNoYW5nZWQSHgoWbWF4X2NvbmN1cnJlbnRfcnVubmVycxgBIAEoBRIaCg1tYXhfbWVtb3J5X21iGAIgASgDSACIAQFCEAoOX21heF9tZW1vcnlfbWIivgEKDlJ1bm5lckxhdW5jaGVkEg0KBWFnZW50GAEgASgJEh0KB25vZGVfaWQYAiABKAlIAFIHbm9kZV9pZIgBARIsChFjb252ZXJzYXRpb25fbW9kZRgDIAEoCVIRY29udmVyc2F0aW9uX21vZGUSIwoKc2Vzc2lvbl9pZBgEIAEoCUgBUgpzZXNzaW9uX2lkiAEBEhAKCGhlYWRsZXNzGAUgASgIQgoKCF9ub2RlX2lkQg0KC19zZXNzaW9uX2lkIioKDlJ1bm5lckFzc2lnbmVkEhgKB25vZGVfaWQYASABKAlSB25vZGVfaWQiPgoOUnVubmVyU3RhcnRpbmcSGAoHbm9kZV9pZBgBIAEoCVIHbm9kZV9pZBISCgpnZW5lcmF0aW9uGAIgASgFIp8BChRSdW5uZXJTZXNzaW9uQ2hhbmdlZBIYCgdub2RlX2lkGAEgASgJUgdub2RlX2lkEh4KCnNlc3Npb25faWQYAiABKAlSCnNlc3Npb25faWQSNQoTcHJldmlvdXNfc2Vzc2lvbl9pZBgDIAEoCUgAUhNwcmV2aW91c19zZXNzaW9uX2lkiAEBQhYKFF9wcmV2aW91c19zZXNzaW9uX2lkImcKE1J1bm5lclN0b3BSZXF1ZXN0ZWQSDQoFZm9yY2UYASABKAgSLQoPdGltZW91dF9zZWNvbmRzGAIgASgFSABSD3RpbWVvdXRfc2Vjb25kc4gBAUISChBfdGltZW91dF9zZWNvbmRzIpsBCg1SdW5uZXJTdG9wcGVkEg4KBnJlYXNvbhgBIAEoCRIhCglleGl0X2NvZGUYAiABKAVIAFIJZXhpdF9jb2RliAEBEh0KB25vZGVfaWQYAyABKAlIAVIHbm9kZV9pZIgBARITCgZzaWduYWwYBCABKAlIAogBAUIMCgpfZXhpdF9jb2RlQgoKCF9ub2RlX2lkQgkKB19zaWduYWwiqQEKClJ1bm5lckxvc3QSDgoGcmVhc29uGAEgASgJEiAKC3R0bF9zZWNvbmRzGAIgASgFUgt0dGxfc2Vjb25kcxIdCgdub2RlX2lkGAMgASgJSABSB25vZGVfaWSIAQESKwoObGFzdF9oZWFydGJlYXQYBCABKAlIAVIObGFzdF9oZWFydGJlYXSIAQFCCgoIX25vZGVfaWRCEQoPX2xhc3RfaGVhcnRiZWF0IoACCgxSdW5uZXJGYWlsZWQSDgoGcmVhc29uGAEgASgJEiQKDWdyYWNlX3NlY29uZHMYAiABKAVSDWdyYWNlX3NlY29uZHMSHQoHbm9kZV9pZBgDIAEoCUgAUgdub2RlX2lkiAEBEisKDmxhc3RfaGVhcnRiZWF0GAQgASgJSAFSDmxhc3RfaGVhcnRiZWF0iAEBEiEKCWV4aXRfY29kZRgFIAEoBUgCUglleGl0X2NvZGWIAQESEwoGc2lnbmFsGAYgASgJSAOIAQFCCgoIX25vZGVfaWRCEQoPX2xhc3RfaGVhcnRiZWF0QgwKCl9leGl0X2NvZGVCCQoHX3NpZ25hbCKoAQoNUnVubmVyU3RhcnRlZBIYCgdub2RlX2lkGAEgASgJUgdub2RlX2lkEgsKA3BpZBgCIAEoBRISCgpnZW5lcmF0aW9uGAMgASgFEiMKCnNlc3Npb25faWQYBCABKAlIAFIKc2Vzc2lvbl9pZIgBARIoCg9yZXN0YXJ0X2F0dGVtcHQYBSABKAVSD3Jlc3RhcnRfYXR0ZW1wdEINCgtfc2Vzc2lvbl9pZCKNAQoQUnVubmVyUmVzdGFydGluZxIYCgdub2RlX2lkGAEgASgJUgdub2RlX2lkEg8KB2F0dGVtcHQYAiABKAUSIgoMbWF4X2F0dGVtcHRzGAMgASgFUgxtYXhfYXR0ZW1wdHMSGgoIZGVsYXlfbXMYBCABKAVSCGRlbGF5X21zEg4KBnJlYXNvbhgFIAEoCSI/Cg9SdW5uZXJSZWNvdmVyZWQSGAoHbm9kZV9pZBgBIAEoCVIHbm9kZV9pZBISCgpnZW5lcmF0aW9uGAIgASgFIj0KC05vZGVTdG9wcGVkEgwKBG5hbWUYASABKAkSIAoLb25fc2h1dGRvd24YAiABKAlSC29uX3NodXRkb3duIsMBChFSdW5uZXJSZXNjaGVkdWxlZBIOCgZyZWFzb24YASABKAkSIgoMZnJvbV9ub2RlX2lkGAIgASgJUgxmcm9tX25vZGVfaWQSGAoHbm9kZV9pZBgDIAEoCVIHbm9kZV9pZBIjCgpzZXNzaW9uX2lkGAQgASgJSABSCnNlc3Npb25faWSIAQESLAoRY29udmVyc2F0aW9uX21vZGUYBSABKAlSEWNvbnZlcnNhdGlvbl9tb2RlQg0KC19zZXNzaW9uX2lkIroBCg5TZXNzaW9uQ3JlYXRlZBIcCglydW5uZXJfaWQYASABKAlSCXJ1bm5lcl9pZBINCgVhZ2VudBgCIAEoCRInCgxyZXN1bWVkX2Zyb20YAyABKAlIAFIMcmVzdW1lZF9mcm9tiAEBEi0KD3RyYW5zY3JpcHRfcGF0aBgEIAEoCUgBUg90cmFuc2NyaXB0X3BhdGiIAQFCDwoNX3Jlc3VtZWRfZnJvbUISChBfdHJhbnNjcmlwdF9wYXRoIscCCg5Ob2RlUmVnaXN0ZXJlZBIMCgRuYW1lGAEgASgJEhAKCGhvc3RuYW1lGAIgASgJEg8KB3ZlcnNpb24YAyABKAkSEAoIY2FwYWNpdHkYBCABKAUSHgoKYXR0YWNoX3VybBgFIAEoCVIKYXR0YWNoX3VybBI5CgZsYWJlbHMYBiADKAsyKS5zdHJhdGF2b3JlLnYxLk5vZGVSZWdpc3RlcmVkLkxhYmVsc0VudHJ5EjkKBmFnZW50cxgHIAMoCzIpLnN0cmF0YXZvcmUudjEuTm9kZVJlZ2lzdGVyZWQuQWdlbnRzRW50cnkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARotCgtBZ2VudHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIsECCgpOb2RlSm9pbmVkEgwKBG5hbWUYASABKAkSEAoIaG9zdG5hbWUYAiABKAkSDwoHdmVyc2lvbhgDIAEoCRIQCghjYXBhY2l0eRgEIAEoBRI1CgZsYWJlbHMYBSADKAsyJS5zdHJhdGF2b3JlLnYxLk5vZGVKb2luZWQuTGFiZWxzRW50cnkSNQoGYWdlbnRzGAYgAygLMiUuc3RyYXRhdm9yZS52MS5Ob2RlSm9pbmVkLkFnZW50c0VudHJ5EiQKDWpvaW5fdG9rZW5faWQYByABKAlSDWpvaW5fdG9rZW5faWQaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARotCgtBZ2VudHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIroBChBKb2luVG9rZW5DaGFuZ2VkEjsKBmxhYmVscxgBIAMoCzIrLnN0cmF0YXZvcmUudjEuSm9pblRva2VuQ2hhbmdlZC5MYWJlbHNFbnRyeRIaCghtYXhfdXNlcxgCIAEoBVIIbWF4X3VzZXMSHgoKZXhwaXJlc19hdBgDIAEoCVIKZXhwaXJlc19hdBotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIh0KDU5vZGVSZWNvdmVyZWQSDAoEbmFtZRgBIAEoCSJzCgxUb2tlbkNoYW5nZWQSDAoEbmFtZRgBIAEoCRIMCgRyb2xlGAIgASgJEhMKC2Rlc2NyaXB0aW9uGAMgASgJEiMKCmV4cGlyZXNfYXQYBCABKAlIAFIKZXhwaXJlc19hdIgBAUINCgtfZXhwaXJlc19hdCJ6CghOb2RlTG9zdBIMCgRuYW1lGAEgASgJEiAKC3R0bF9zZWNvbmRzGAIgASgFUgt0dGxfc2Vjb25kcxIrCg5sYXN0X2hlYXJ0YmVhdBgDIAEoCUgAUg5sYXN0X2hlYXJ0YmVhdIgBAUIRCg9fbGFzdF9oZWFydGJlYXQi2gEKDUJ1ZGdldENyb3NzZWQSDQoFc2NvcGUYASABKAkSGgoIc2NvcGVfaWQYAiABKAlSCHNjb3BlX2lkEiIKDGxpbWl0X3Rva2VucxgDIAEoA1IMbGltaXRfdG9rZW5zEiAKC3VzZWRfdG9rZW5zGAQgASgDUgt1c2VkX3Rva2VucxIoCg93YXJuaW5nX3BlcmNlbnQYBSABKAVSD3dhcm5pbmdfcGVyY2VudBIeCgpwZXJpb2RfZW5kGAYgASgJUgpwZXJpb2RfZW5kEg4KBnBlcmlvZBgHIAEoCSKMBQoNQnVkZ2V0Q2hhbmdlZBINCgVzY29wZRgBIAEoCRIaCghzY29wZV9pZBgCIAEoCVIIc2NvcGVfaWQSDgoGcGVyaW9kGAMgASgJEhAKCHRpbWV6b25lGAQgASgJEiIKDGxpbWl0X3Rva2VucxgFIAEoA1IMbGltaXRfdG9rZW5zEigKD3dhcm5pbmdfcGVyY2VudBgGIAEoBVIPd2FybmluZ19wZXJjZW50EiAKC3VzZWRfdG9rZW5zGAcgASgDUgt1c2VkX3Rva2VucxIiCgxwZXJpb2Rfc3RhcnQYCCABKAlSDHBlcmlvZF9zdGFydBIeCgpwZXJpb2RfZW5kGAkgASgJUgpwZXJpb2RfZW5kEjkKFXByZXZpb3VzX2xpbWl0X3Rva2VucxgKIAEoA0gAUhVwcmV2aW91c19saW1pdF90b2tlbnOIAQESMwoSZW5kZWRfcGVyaW9kX3N0YXJ0GAsgASgJSAFSEmVuZGVkX3BlcmlvZF9zdGFydIgBARIvChBlbmRlZF9wZXJpb2RfZW5kGAwgASgJSAJSEGVuZGVkX3BlcmlvZF9lbmSIAQESMQoRZW5kZWRfdXNlZF90b2tlbnMYDSABKANIA1IRZW5kZWRfdXNlZF90b2tlbnOIAQESMwoSZW5kZWRfbGltaXRfdG9rZW5zGA4gASgDSARSEmVuZGVkX2xpbWl0X3Rva2Vuc4gBAUIYChZfcHJldmlvdXNfbGltaXRfdG9rZW5zQhUKE19lbmRlZF9wZXJpb2Rfc3RhcnRCEwoRX2VuZGVkX3BlcmlvZF9lbmRCFAoSX2VuZGVkX3VzZWRfdG9rZW5zQhUKE19lbmRlZF9saW1pdF90b2tlbnMirgEKDFJ1bm5lclBhdXNlZBIOCgZyZWFzb24YASABKAkSIQoJYnVkZ2V0X2lkGAIgASgJSABSCWJ1ZGdldF9pZIgBARIjCgpzZXNzaW9uX2lkGAMgASgJSAFSCnNlc3Npb25faWSIAQESHQoHbm9kZV9pZBgEIAEoCUgCUgdub2RlX2lkiAEBQgwKCl9idWRnZXRfaWRCDQoLX3Nlc3Npb25faWRCCgoIX25vZGVfaWQigwIKDVJ1bm5lclJlc3VtZWQSDgoGcmVhc29uGAEgASgJEiQKDXBhdXNlZF9yZWFzb24YAiABKAlSDXBhdXNlZF9yZWFzb24SIQoJYnVkZ2V0X2lkGAMgASgJSABSCWJ1ZGdldF9pZIgBARIjCgpzZXNzaW9uX2lkGAQgASgJSAFSCnNlc3Npb25faWSIAQESLAoRY29udmVyc2F0aW9uX21vZGUYBSABKAlSEWNvbnZlcnNhdGlvbl9tb2RlEh0KB25vZGVfaWQYBiABKAlIAlIHbm9kZV9pZIgBAUIMCgpfYnVkZ2V0X2lkQg0KC19zZXNzaW9uX2lkQgoKCF9ub2RlX2lkItMCChNSdW5uZXJIZWFydGJlYXREYXRhEhgKB25vZGVfaWQYASABKAlSB25vZGVfaWQSEgoKZ2VuZXJhdGlvbhgCIAEoBRIgCgtjcHVfcGVyY2VudBgDIAEoAVILY3B1X3BlcmNlbnQSHAoJbWVtb3J5X21iGAQgASgFUgltZW1vcnlfbWISIAoLdG9rZW5zX3VzZWQYBSABKANSC3Rva2Vuc191c2VkEiIKDGlucHV0X3Rva2VucxgGIAEoA1IMaW5wdXRfdG9rZW5zEiQKDW91dHB1dF90b2tlbnMYByABKANSDW91dHB1dF90b2tlbnMSLAoRY2FjaGVfcmVhZF90b2tlbnMYCCABKANSEWNhY2hlX3JlYWRfdG9rZW5zEjQKFWNhY2hlX2NyZWF0aW9uX3Rva2VucxgJIAEoA1IVY2FjaGVfY3JlYXRpb25fdG9rZW5zIrACCgtTeXN0ZW1BbGVydBIQCghzZXZlcml0eRgBIAEoCRIOCgZyZWFzb24YAiABKAkSGgoIZXZlbnRfaWQYAyABKAlSCGV2ZW50X2lkEh4KCmV2ZW50X3R5cGUYBCABKAlSCmV2ZW50X3R5cGUSIAoLcm91dGluZ19rZXkYBSABKAlSC3JvdXRpbmdfa2V5EhAKCGF0dGVtcHRzGAYgASgFEg0KBWVycm9yGAcgASgJEg0KBWFsZXJ0GAggASgJEgsKA2tleRgJIAEoCRINCgVzdGF0ZRgKIAEoCRIPCgdzdW1tYXJ5GAsgASgJEhoKCGZpcmVkX2F0GAwgASgJUghmaXJlZF9hdBIoCgdkZXRhaWxzGA0gASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCI/Cg9BdWRpdENoZWNrcG9pbnQSLAoFaGVhZHMYASADKAsyHS5zdHJhdGF2b3JlLnYxLkF1ZGl0Q2hhaW5IZWFkIjkKDkF1ZGl0Q2hhaW5IZWFkEg0KBWNoYWluGAEgASgJEgsKA3NlcRgCIAEoAxILCgNtYWMYAyABKAliBnByb3RvMw", [file_google_protobuf_struct]);
 
 /**
  * The versioned envelope of every event. AMQP properties: message_id = event_id,
@@ -163,6 +163,13 @@ export type ProjectQuotaChanged = Message<"stratavore.v1.ProjectQuotaChanged"> &
    * @generated from field: int32 max_concurrent_runners = 1;
    */
   maxConcurrentRunners: number;
+
+  /**
+   * Present when the request set it; null when it removed it.
+   *
+   * @generated from field: optional int64 max_memory_mb = 2;
+   */
+  maxMemoryMb?: bigint | undefined;
 };
 
 /**
@@ -847,22 +854,24 @@ export const NodeLostSchema: GenMessage<NodeLost> = /*@__PURE__*/
   messageDesc(file_stratavore_v1_events, 23);
 
 /**
- * data of budget.warning (use passed warning_share of the limit) and budget.exceeded (use
- * reached the limit). aggregate_id is the budget row (one per budget and period): the warning
- * is its seq 1, the exceeded its seq 2; one heartbeat that crosses both writes both.
+ * data of budget.warning (use passed warning_percent of the limit) and budget.exceeded (use
+ * reached the limit: every runner in the scope is paused). aggregate_id is the budget; its seq
+ * counts every event about it (set, warning, exceeded, rolled over, deleted) across periods.
+ * Global and agent budgets (project '') route as budget.<kind>._global and
+ * budget.<kind>._agent_<agent>. One heartbeat that crosses both writes both.
  *
  * @generated from message stratavore.v1.BudgetCrossed
  */
 export type BudgetCrossed = Message<"stratavore.v1.BudgetCrossed"> & {
   /**
-   * global | project | runner
+   * global | project | agent
    *
    * @generated from field: string scope = 1;
    */
   scope: string;
 
   /**
-   * '' for the global budget, else the project name or the runner id
+   * '' for the global budget, else the project or agent name
    *
    * @generated from field: string scope_id = 2 [json_name = "scope_id"];
    */
@@ -879,9 +888,9 @@ export type BudgetCrossed = Message<"stratavore.v1.BudgetCrossed"> & {
   usedTokens: bigint;
 
   /**
-   * @generated from field: double warning_share = 5 [json_name = "warning_share"];
+   * @generated from field: int32 warning_percent = 5 [json_name = "warning_percent"];
    */
-  warningShare: number;
+  warningPercent: number;
 
   /**
    * RFC 3339 end of the budget's period
@@ -889,6 +898,13 @@ export type BudgetCrossed = Message<"stratavore.v1.BudgetCrossed"> & {
    * @generated from field: string period_end = 6 [json_name = "period_end"];
    */
   periodEnd: string;
+
+  /**
+   * day | week | month | total
+   *
+   * @generated from field: string period = 7;
+   */
+  period: string;
 };
 
 /**
@@ -897,6 +913,179 @@ export type BudgetCrossed = Message<"stratavore.v1.BudgetCrossed"> & {
  */
 export const BudgetCrossedSchema: GenMessage<BudgetCrossed> = /*@__PURE__*/
   messageDesc(file_stratavore_v1_events, 24);
+
+/**
+ * data of budget.set (made or changed), budget.deleted and budget.rolled_over (a period ended:
+ * ended_* describe it, the rest the new period)
+ *
+ * @generated from message stratavore.v1.BudgetChanged
+ */
+export type BudgetChanged = Message<"stratavore.v1.BudgetChanged"> & {
+  /**
+   * @generated from field: string scope = 1;
+   */
+  scope: string;
+
+  /**
+   * @generated from field: string scope_id = 2 [json_name = "scope_id"];
+   */
+  scopeId: string;
+
+  /**
+   * @generated from field: string period = 3;
+   */
+  period: string;
+
+  /**
+   * @generated from field: string timezone = 4;
+   */
+  timezone: string;
+
+  /**
+   * @generated from field: int64 limit_tokens = 5 [json_name = "limit_tokens"];
+   */
+  limitTokens: bigint;
+
+  /**
+   * @generated from field: int32 warning_percent = 6 [json_name = "warning_percent"];
+   */
+  warningPercent: number;
+
+  /**
+   * @generated from field: int64 used_tokens = 7 [json_name = "used_tokens"];
+   */
+  usedTokens: bigint;
+
+  /**
+   * @generated from field: string period_start = 8 [json_name = "period_start"];
+   */
+  periodStart: string;
+
+  /**
+   * @generated from field: string period_end = 9 [json_name = "period_end"];
+   */
+  periodEnd: string;
+
+  /**
+   * budget.set: the limit before (unset when it was made)
+   *
+   * @generated from field: optional int64 previous_limit_tokens = 10 [json_name = "previous_limit_tokens"];
+   */
+  previousLimitTokens?: bigint | undefined;
+
+  /**
+   * @generated from field: optional string ended_period_start = 11 [json_name = "ended_period_start"];
+   */
+  endedPeriodStart?: string | undefined;
+
+  /**
+   * @generated from field: optional string ended_period_end = 12 [json_name = "ended_period_end"];
+   */
+  endedPeriodEnd?: string | undefined;
+
+  /**
+   * @generated from field: optional int64 ended_used_tokens = 13 [json_name = "ended_used_tokens"];
+   */
+  endedUsedTokens?: bigint | undefined;
+
+  /**
+   * @generated from field: optional int64 ended_limit_tokens = 14 [json_name = "ended_limit_tokens"];
+   */
+  endedLimitTokens?: bigint | undefined;
+};
+
+/**
+ * Describes the message stratavore.v1.BudgetChanged.
+ * Use `create(BudgetChangedSchema)` to create a new message.
+ */
+export const BudgetChangedSchema: GenMessage<BudgetChanged> = /*@__PURE__*/
+  messageDesc(file_stratavore_v1_events, 25);
+
+/**
+ * data of runner.paused: by hand (manual), by a budget that ran out (budget, with its id), or
+ * by its project's memory cap (memory). Its supervisor ends the agent; the session is kept.
+ *
+ * @generated from message stratavore.v1.RunnerPaused
+ */
+export type RunnerPaused = Message<"stratavore.v1.RunnerPaused"> & {
+  /**
+   * budget | memory | manual
+   *
+   * @generated from field: string reason = 1;
+   */
+  reason: string;
+
+  /**
+   * @generated from field: optional string budget_id = 2 [json_name = "budget_id"];
+   */
+  budgetId?: string | undefined;
+
+  /**
+   * @generated from field: optional string session_id = 3 [json_name = "session_id"];
+   */
+  sessionId?: string | undefined;
+
+  /**
+   * @generated from field: optional string node_id = 4 [json_name = "node_id"];
+   */
+  nodeId?: string | undefined;
+};
+
+/**
+ * Describes the message stratavore.v1.RunnerPaused.
+ * Use `create(RunnerPausedSchema)` to create a new message.
+ */
+export const RunnerPausedSchema: GenMessage<RunnerPaused> = /*@__PURE__*/
+  messageDesc(file_stratavore_v1_events, 26);
+
+/**
+ * data of runner.resumed: admitted again (by hand: manual; a budget with room again: budget);
+ * the runner is pending and resumes its conversation
+ *
+ * @generated from message stratavore.v1.RunnerResumed
+ */
+export type RunnerResumed = Message<"stratavore.v1.RunnerResumed"> & {
+  /**
+   * manual | budget
+   *
+   * @generated from field: string reason = 1;
+   */
+  reason: string;
+
+  /**
+   * why it had been paused
+   *
+   * @generated from field: string paused_reason = 2 [json_name = "paused_reason"];
+   */
+  pausedReason: string;
+
+  /**
+   * @generated from field: optional string budget_id = 3 [json_name = "budget_id"];
+   */
+  budgetId?: string | undefined;
+
+  /**
+   * @generated from field: optional string session_id = 4 [json_name = "session_id"];
+   */
+  sessionId?: string | undefined;
+
+  /**
+   * @generated from field: string conversation_mode = 5 [json_name = "conversation_mode"];
+   */
+  conversationMode: string;
+
+  /**
+   * @generated from field: optional string node_id = 6 [json_name = "node_id"];
+   */
+  nodeId?: string | undefined;
+};
+
+/**
+ * Describes the message stratavore.v1.RunnerResumed.
+ * Use `create(RunnerResumedSchema)` to create a new message.
+ */
+export const RunnerResumedSchema: GenMessage<RunnerResumed> = /*@__PURE__*/
+  messageDesc(file_stratavore_v1_events, 27);
 
 /**
  * data of runner.heartbeat.<runner_id> (published by the supervisor straight to the bus, every
@@ -956,7 +1145,7 @@ export type RunnerHeartbeatData = Message<"stratavore.v1.RunnerHeartbeatData"> &
  * Use `create(RunnerHeartbeatDataSchema)` to create a new message.
  */
 export const RunnerHeartbeatDataSchema: GenMessage<RunnerHeartbeatData> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_events, 25);
+  messageDesc(file_stratavore_v1_events, 28);
 
 /**
  * data of system.alert.<severity>. An alert condition writes one event when it begins (state
@@ -1049,7 +1238,7 @@ export type SystemAlert = Message<"stratavore.v1.SystemAlert"> & {
  * Use `create(SystemAlertSchema)` to create a new message.
  */
 export const SystemAlertSchema: GenMessage<SystemAlert> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_events, 26);
+  messageDesc(file_stratavore_v1_events, 29);
 
 /**
  * data of audit.checkpoint: the head of every audit chain as a daemon read them, its own
@@ -1071,7 +1260,7 @@ export type AuditCheckpoint = Message<"stratavore.v1.AuditCheckpoint"> & {
  * Use `create(AuditCheckpointSchema)` to create a new message.
  */
 export const AuditCheckpointSchema: GenMessage<AuditCheckpoint> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_events, 27);
+  messageDesc(file_stratavore_v1_events, 30);
 
 /**
  * @generated from message stratavore.v1.AuditChainHead
@@ -1104,5 +1293,5 @@ export type AuditChainHead = Message<"stratavore.v1.AuditChainHead"> & {
  * Use `create(AuditChainHeadSchema)` to create a new message.
  */
 export const AuditChainHeadSchema: GenMessage<AuditChainHead> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_events, 28);
+  messageDesc(file_stratavore_v1_events, 31);
 

@@ -1,0 +1,70 @@
+// Pausing and resuming runners. Every statement is conditional on the state it leaves and bumps
+// event_seq, so the caller writes one event per row returned. Rows are locked in id order by a
+// sub-select (as heartbeats and the reconciler lock them), so two writers never deadlock; none
+// of these statements locks a budget row, which heartbeats lock after their runners.
+import { and, eq, inArray, sql, type SQL } from 'drizzle-orm'
+import type { PauseRepository } from '../../../core/ports.js'
+import { PAUSABLE_STATUSES, type Runner } from '../../../core/runners/runner.js'
+import type { Db } from '../client.js'
+import { runners } from '../schema.js'
+import { toRunner } from './runners.js'
+
+const pausable = and(inArray(runners.status, [...PAUSABLE_STATUSES]), eq(runners.desiredState, 'running'))
+
+/** A budget with no tokens left whose scope covers the runner `r` (an alias or the table). */
+const exhaustedBudgetOf = (at: Date, project: SQL, agent: SQL) => sql`
+  select b.id from budgets b
+  where b.used_tokens >= b.limit_tokens and b.period_end > ${at.toISOString()}::timestamptz
+    and (b.scope = 'global' or (b.scope = 'project' and b.scope_id = ${project}) or (b.scope = 'agent' and b.scope_id = ${agent}))
+  order by b.id limit 1`
+
+const pausedSet = (reason: string, at: Date) => ({
+  status: 'paused', pauseReason: reason, pausedAt: at, updatedAt: at, eventSeq: sql`${runners.eventSeq} + 1`,
+})
+
+export const createPauseRepository = (db: Db): PauseRepository => {
+  const lockIds = (where: SQL | undefined) => db.select({ id: runners.id }).from(runners).where(where).orderBy(runners.id).for('update')
+
+  return {
+    async pause (id, reason, at) {
+      const [row] = await db.update(runners).set({ ...pausedSet(reason, at), pausedBudgetId: null })
+        .where(and(eq(runners.id, id), pausable)).returning()
+      return row ? toRunner(row) : null
+    },
+
+    async pauseExhausted (at) {
+      const budget = exhaustedBudgetOf(at, sql`${runners.projectName}`, sql`${runners.agent}`)
+      const rows = await db.update(runners).set({ ...pausedSet('budget', at), pausedBudgetId: sql`(${budget})` })
+        .where(and(inArray(runners.id, lockIds(and(pausable, sql`exists (${budget})`))), pausable))
+        .returning()
+      return rows.map(toRunner)
+    },
+
+    async pauseOverMemory (runnerIds, at) {
+      if (runnerIds.length === 0) return []
+      const over = sql`exists (select 1 from resource_quotas q where q.project_name = ${runners.projectName}
+        and q.max_memory_mb is not null and ${runners.memoryMb} > q.max_memory_mb)`
+      const running = and(inArray(runners.id, runnerIds), inArray(runners.status, ['starting', 'running']), eq(runners.desiredState, 'running'), over)
+      const rows = await db.update(runners).set({ ...pausedSet('memory', at), pausedBudgetId: null })
+        .where(and(inArray(runners.id, lockIds(running)), running)).returning()
+      return rows.map(toRunner)
+    },
+
+    async resumeCandidates (at, limit) {
+      const rows = await db.select().from(runners)
+        .where(and(eq(runners.status, 'paused'), eq(runners.pauseReason, 'budget'), eq(runners.runtimeId, ''), eq(runners.desiredState, 'running'),
+          sql`not exists (${exhaustedBudgetOf(at, sql`${runners.projectName}`, sql`${runners.agent}`)})`))
+        .orderBy(runners.pausedAt, runners.id).limit(limit)
+      return rows.map(toRunner)
+    },
+
+    async resume (id, nodeId, at): Promise<Runner | null> {
+      const [row] = await db.update(runners).set({
+        status: 'pending', nodeId, pauseReason: null, pausedBudgetId: null, pausedAt: null, restartAttempts: 0, exitCode: null,
+        conversationMode: sql`case when ${runners.sessionId} is not null then 'resume' else ${runners.conversationMode} end`,
+        updatedAt: at, eventSeq: sql`${runners.eventSeq} + 1`,
+      }).where(and(eq(runners.id, id), eq(runners.status, 'paused'), eq(runners.runtimeId, ''), eq(runners.desiredState, 'running'))).returning()
+      return row ? toRunner(row) : null
+    },
+  }
+}
