@@ -18,6 +18,7 @@ import type { Clock, IdGenerator, Log, NodeRegistration, Repositories, UnitOfWor
 import { keptOutput } from '../runners/exit-report.js'
 import type { Runner } from '../runners/runner.js'
 import type { AgentRuntime, ExitStatus, LiveAgent, StartPlan, TokenCounts } from './agent-runtime.js'
+import { createBusyRunners } from './busy-runners.js'
 import { decideExit } from './exit-decision.js'
 import { createHeartbeatTick, type HeartbeatTickDeps } from './heartbeat-tick.js'
 import type { RestartPolicy } from './restart-policy.js'
@@ -83,7 +84,7 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
   const { repos, clock, runtime, node, log, settings } = deps
   const transitions = createTransitions(deps)
   const live = new Map<string, Tracked>()
-  const busy = new Set<string>()
+  const busy = createBusyRunners()
   const restarts = new Map<string, { dueAt: number, runner: Runner }>()
   const unreported = new Map<string, () => Promise<unknown>>()
   // The last failure at start of each restarting runner: the same one again is not retried.
