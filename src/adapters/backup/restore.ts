@@ -9,11 +9,11 @@
 //      checksum checked again before the commit (so a file changed meanwhile rolls back);
 //   5. the checkpoints file put in place (written aside, then renamed into place);
 //   6. the remaining migrations, if the backup is older than this release.
-import { cpSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { readMigrationFiles } from 'drizzle-orm/migrator'
 import type { Database, Db } from '../db/client.js'
+import { migrationsFolderUpTo, migrationsJournal } from '../db/migrations-folder.js'
 import { migrationsFolder } from '../db/postgres-client.js'
 import {
   appliedMigrations, clearSeededTable, insertRows, listTables, nonEmptyTables, resetSequences, type AppliedMigration, type SnapshotTable,
@@ -28,19 +28,7 @@ export interface RestoreResult { header: BackupHeader, rows: Record<string, numb
 const BATCH_ROWS = 500
 const BATCH_BYTES = 4 * 1024 * 1024
 
-interface Journal { entries: Array<{ tag: string, when: number }> }
-const journal = (): Journal => JSON.parse(readFileSync(join(migrationsFolder, 'meta/_journal.json'), 'utf8')) as Journal
-const tagOf = (m: AppliedMigration | undefined) => m ? journal().entries.find(e => String(e.when) === m.createdAt)?.tag ?? `migration of ${m.createdAt}` : 'none'
-
-/** A migrations folder holding only the first `count` of ours (drizzle reads the journal). */
-const folderUpTo = (count: number): string => {
-  const dir = mkdtempSync(join(tmpdir(), 'stratavore-migrations-'))
-  const entries = journal().entries.slice(0, count)
-  cpSync(join(migrationsFolder, 'meta'), join(dir, 'meta'), { recursive: true })
-  writeFileSync(join(dir, 'meta/_journal.json'), JSON.stringify({ ...journal(), entries }))
-  for (const { tag } of entries) cpSync(join(migrationsFolder, `${tag}.sql`), join(dir, `${tag}.sql`))
-  return dir
-}
+const tagOf = (m: AppliedMigration | undefined) => m ? migrationsJournal().entries.find(e => String(e.when) === m.createdAt)?.tag ?? `migration of ${m.createdAt}` : 'none'
 
 const same = (a: AppliedMigration, b: AppliedMigration) => a.hash === b.hash && a.createdAt === b.createdAt
 
@@ -56,7 +44,7 @@ const migrateToBackup = async (database: Database, header: BackupHeader): Promis
   if (applied.length === 0) {
     if (theirs.length === ours.length) await database.migrate()
     else {
-      const folder = folderUpTo(theirs.length)
+      const folder = migrationsFolderUpTo(theirs.length)
       try { await database.migrate(folder) } finally { rmSync(folder, { recursive: true, force: true }) }
     }
   } else if (applied.length !== theirs.length || !applied.every((m, i) => same(m, theirs[i]!))) {
