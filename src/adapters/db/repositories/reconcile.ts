@@ -6,7 +6,7 @@ import type { ReconcileRepository } from '../../../core/ports.js'
 import type { Runner, RunnerStatus } from '../../../core/runners/runner.js'
 import type { Db } from '../client.js'
 import { nodes, runners } from '../schema.js'
-import { toRunner } from './runners.js'
+import { handedOverColumns, toRunner } from './runners.js'
 
 // A paused runner has no process to hear from: its silence says nothing.
 const SUPERVISED: RunnerStatus[] = ['starting', 'running', 'stopping']
@@ -44,11 +44,8 @@ export const createReconcileRepository = (db: Db): ReconcileRepository => ({
   // A new generation fences the lost node: if it comes back, its reports about this runner get
   // 409 and it stops the process. The conversation is resumed where a session is known.
   async reschedule (id, nodeId) {
-    const [row] = await db.update(runners).set({
-      status: 'pending', nodeId, generation: sql`${runners.generation} + 1`, runtimeId: '', startedAt: null, lastHeartbeat: null,
-      conversationMode: sql`case when ${runners.sessionId} is null then ${runners.conversationMode} else 'resume' end`,
-      eventSeq: sql`${runners.eventSeq} + 1`, updatedAt: sql`now()`,
-    }).where(and(eq(runners.id, id), eq(runners.status, 'lost'))).returning()
+    const [row] = await db.update(runners).set(handedOverColumns(nodeId))
+      .where(and(eq(runners.id, id), eq(runners.status, 'lost'))).returning()
     return row ? toRunner(row) : null
   },
   async failLost (lost) {

@@ -20,6 +20,17 @@ export const toRunner = (row: RunnerRow): Runner => ({
 const notTerminal = notInArray(runners.status, [...TERMINAL_STATUSES])
 const bumpSeq = { eventSeq: sql`${runners.eventSeq} + 1` }
 
+/**
+ * A runner handed to another node (or to any node: `nodeId` null) to start afresh: pending in a
+ * new generation, which fences the old process's reports, and resuming its conversation where a
+ * session is known. Used by failover (reconciler) and by a supervisor's graceful handover.
+ */
+export const handedOverColumns = (nodeId: string | null) => ({
+  status: 'pending', nodeId, generation: sql`${runners.generation} + 1`, runtimeId: '', startedAt: null, lastHeartbeat: null,
+  conversationMode: sql`case when ${runners.sessionId} is null then ${runners.conversationMode} else 'resume' end`,
+  eventSeq: sql`${runners.eventSeq} + 1`, updatedAt: sql`now()`,
+} as const)
+
 const filterCondition = ({ project, status }: RunnerFilter): SQL | undefined =>
   and(project !== undefined ? eq(runners.projectName, project) : undefined, status !== undefined ? eq(runners.status, status) : undefined)
 

@@ -7,7 +7,7 @@ import { QUOTA_STATUSES, TERMINAL_STATUSES } from '../../../core/runners/runner.
 import { rowsOf, type Db } from '../client.js'
 import { nodes, runnerOutputs, runners, sessions } from '../schema.js'
 import { createHeartbeatStatement } from './heartbeats.js'
-import { toRunner } from './runners.js'
+import { handedOverColumns, toRunner } from './runners.js'
 
 const bumpSeq = { eventSeq: sql`${runners.eventSeq} + 1`, updatedAt: sql`now()` }
 const active = notInArray(runners.status, [...TERMINAL_STATUSES])
@@ -45,10 +45,8 @@ export const createSupervisionRepository = (db: Db): SupervisionRepository => ({
     const ended = { status: 'terminated', desiredState: 'stopped', terminatedAt: sql`now()`, ...bumpSeq } as const
     const stopped = await db.update(runners).set(ended)
       .where(and(onNode, mode === 'stop' ? sql`true` : eq(runners.desiredState, 'stopped'))).returning()
-    const handedOver = mode === 'stop' ? [] : await db.update(runners).set({
-      status: 'pending', nodeId: null, generation: sql`${runners.generation} + 1`, runtimeId: '', startedAt: null, lastHeartbeat: null,
-      conversationMode: sql`case when ${runners.sessionId} is null then ${runners.conversationMode} else 'resume' end`, ...bumpSeq,
-    }).where(and(onNode, eq(runners.desiredState, 'running'))).returning()
+    const handedOver = mode === 'stop' ? [] : await db.update(runners).set(handedOverColumns(null))
+      .where(and(onNode, eq(runners.desiredState, 'running'))).returning()
     const [node] = await db.update(nodes).set({ status: 'down', eventSeq: sql`${nodes.eventSeq} + 1`, updatedAt: sql`now()` })
       .where(eq(nodes.id, nodeId)).returning({ name: nodes.name, seq: nodes.eventSeq })
     return { stopped: stopped.map(toRunner), handedOver: handedOver.map(toRunner), node: node ?? null }
