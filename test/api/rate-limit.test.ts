@@ -4,6 +4,7 @@
 import { createClient } from '@connectrpc/connect'
 import { createConnectTransport } from '@connectrpc/connect-node'
 import t from 'tap'
+import { credentialHash } from '../../src/adapters/supervisor/node-identity.js'
 import { createRateLimiter } from '../../src/api/rate-limit.js'
 import { ProjectService } from '../../src/gen/stratavore/v1/project_pb.js'
 import { SystemService } from '../../src/gen/stratavore/v1/system_pb.js'
@@ -78,4 +79,22 @@ t.test(`0 turns the limit off on ${backendName()}`, async t => {
     t.equal(res.statusCode, 200)
     t.equal(res.headers['x-ratelimit-limit'], undefined)
   }
+})
+
+t.test(`a node that floods reports is limited by its own credential on ${backendName()}`, async t => {
+  const { app, ctx } = await build(t, config => { config.security.rate_limit_per_minute = LIMIT })
+  const nodeOf = async (n: number) => {
+    const id = `01900000-0000-7000-8000-0000000f100${n}`
+    const credential = `a-flooding-node-credential-of-length-00${n}`
+    await ctx.repos.supervision.registerNode({ id, name: `flood-${n}`, hostname: 'flood', version: 'test', capacity: 1, credentialHash: credentialHash(credential), attachUrl: 'ws://127.0.0.1:9', attachKey: 'k' })
+    return (body: unknown = { heartbeats: [] }) => app.inject({ method: 'POST', url: `/api/v1/nodes/${id}/heartbeats`, payload: body as object, headers: bearer(credential) })
+  }
+  const flooding = await nodeOf(1)
+  const quiet = await nodeOf(2)
+  for (let i = 1; i <= LIMIT; i++) t.equal((await flooding()).statusCode, 200, `report ${i}`)
+  const refused = await flooding()
+  t.equal(refused.statusCode, 429, 'the report past the limit is refused')
+  t.match(refused.json(), { code: 'RATE_LIMITED' })
+  t.equal((await flooding({ heartbeats: 'not a list' })).statusCode, 429, 'counted before the body is looked at')
+  t.equal((await quiet()).statusCode, 200, 'another node has its own budget')
 })
