@@ -5,6 +5,7 @@
 //
 // These only attach and report; stopping, cleanup and the exit promise live in spawn-agent.ts.
 import { spawn as spawnChild } from 'node:child_process'
+import { closeSync, constants as fsConstants, openSync } from 'node:fs'
 import { constants as osConstants } from 'node:os'
 import { spawn as spawnPty } from '@lydell/node-pty'
 import { createLineSplitter } from './line-splitter.js'
@@ -44,10 +45,54 @@ const PIPE_CLOSE_GRACE_MS = 2000
 const signalNames = new Map<number, string>()
 for (const [name, number] of Object.entries(osConstants.signals)) if (!signalNames.has(number)) signalNames.set(number, name)
 
+/** No output for this long, after the program has exited, means its output is all read. */
+const READING_QUIET_MS = 150
+
+/**
+ * The end of a program's output must not be lost when it exits (node-pty#72, #726). Two things
+ * lose it on Linux: when the last holder of the terminal's other side closes it, a read of our
+ * side can meet the end (EOF or EIO) before output still queued in the kernel is read (seen
+ * under load: a 2 MB burst lost its last 6 KB); and node-pty destroys our side 200 ms after the
+ * exit if it has not closed by then. So we hold the other side open ourselves (node-pty keeps its
+ * device path in `_pty`), which keeps the end away, and hold back node-pty's destroy until the
+ * output has stopped: nothing for READING_QUIET_MS and one more turn of the event loop's I/O
+ * phase (a timer can run before pending reads), or PIPE_CLOSE_GRACE_MS at most (a descendant that
+ * escaped every kill may keep writing). Then our hold is closed and the destroy goes ahead; node-pty
+ * reports the exit after it. Stratavore never destroys the socket itself, so every destroy seen
+ * here is that timeout. (Both fields are node-pty's own; without them its behaviour is kept.)
+ */
+function drainBeforeExit(pty: unknown): { outputSeen(): void } {
+  const internals = pty as { _pty?: unknown, _socket?: { destroy(...args: unknown[]): unknown, destroyed?: boolean } }
+  const socket = internals._socket
+  let lastOutputAt = Date.now()
+  const outputSeen = () => { lastOutputAt = Date.now() }
+  if (!socket || typeof socket.destroy !== 'function' || typeof internals._pty !== 'string') return { outputSeen }
+  let hold: number | null = null
+  try { hold = openSync(internals._pty, fsConstants.O_RDWR | fsConstants.O_NOCTTY) } catch { /* the end may then come early, as without */ }
+  const destroy = socket.destroy.bind(socket)
+  socket.destroy = (...args: unknown[]) => {
+    const askedAt = Date.now()
+    const finish = () => {
+      if (hold !== null) { closeSync(hold); hold = null }
+      if (!socket.destroyed) destroy(...args)
+    }
+    const whenQuiet = () => {
+      const quietFor = Date.now() - lastOutputAt
+      if (Date.now() - askedAt >= PIPE_CLOSE_GRACE_MS) return finish()
+      if (quietFor < READING_QUIET_MS) return void setTimeout(whenQuiet, READING_QUIET_MS - quietFor)
+      const seen = lastOutputAt
+      setImmediate(() => lastOutputAt === seen ? finish() : whenQuiet())
+    }
+    whenQuiet()
+    return socket
+  }
+  return { outputSeen }
+}
+
 /**
  * node-pty, with `encoding: null` so output arrives as the bytes the program wrote: a string
- * decoder would turn invalid UTF-8 into U+FFFD. node-pty's exit event already waits for the
- * terminal's read side to close (at most 200 ms when a descendant holds it open), so the
+ * decoder would turn invalid UTF-8 into U+FFFD. node-pty's exit event waits for the terminal's
+ * read side to close (see drainBeforeExit), so the
  * last data event comes before it; a setImmediate covers data queued in the same tick.
  */
 export function attachTerminal(options: AttachOptions, events: BackendEvents): Backend {
@@ -61,8 +106,12 @@ export function attachTerminal(options: AttachOptions, events: BackendEvents): B
     ...(options.user ? { uid: options.user.uid, gid: options.user.gid } : {}),
   })
   let exited = false
+  const drain = drainBeforeExit(pty)
   // Typed as string, but a Buffer with encoding null.
-  pty.onData((data: string | Buffer) => events.output(typeof data === 'string' ? Buffer.from(data, 'utf8') : data))
+  pty.onData((data: string | Buffer) => {
+    drain.outputSeen()
+    events.output(typeof data === 'string' ? Buffer.from(data, 'utf8') : data)
+  })
   pty.onExit(({ exitCode, signal }) => {
     exited = true
     // node-pty reports a signal death as exitCode 0 plus the signal number.
