@@ -170,7 +170,8 @@ export const geminiEnv = (t: Teardown, { baseUrl, trusted = [] }: { baseUrl: str
  * The environment for an OpenCode run against the Anthropic mock: a private HOME and XDG dirs
  * (its SQLite store lives under XDG_DATA_HOME) and an OPENCODE_CONFIG naming the mock as the
  * anthropic provider's base URL. The title agent is disabled: its call is billed but reported
- * nowhere (not on stdout, not in the session's totals), so no observer could count it.
+ * nowhere (not on stdout, not in the session's totals), so no observer could count it. Shell
+ * commands and edits ask first, so only god mode (--auto) lets them run unattended.
  */
 export const opencodeEnv = (t: Teardown, { baseUrl, apiKey = MOCK_ANTHROPIC_KEY }: { baseUrl: string, apiKey?: string }): { env: Record<string, string>, home: string } => {
   const home = tempDir(t, 'stv-opencode-home-')
@@ -180,6 +181,7 @@ export const opencodeEnv = (t: Teardown, { baseUrl, apiKey = MOCK_ANTHROPIC_KEY 
     autoupdate: false,
     share: 'disabled',
     agent: { title: { disable: true } },
+    permission: { bash: 'ask', edit: 'ask' },
     provider: { anthropic: { options: { baseURL: `${baseUrl}/v1`, apiKey } } },
   }))
   return {
