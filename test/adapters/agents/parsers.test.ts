@@ -6,10 +6,12 @@
 // analytics — NOT recorded, built from aider/analytics.py and base_coder.py (§4), unproven
 // against the real CLI (it cannot be installed here).
 import t from 'tap'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { adapterFor } from '../../../src/adapters/agents/index.js'
 import { analyticsLogOf } from '../../../src/adapters/agents/aider.js'
+import { createGeminiChatUsage, geminiChatFiles } from '../../../src/adapters/agents/gemini-chat.js'
+import { parseLines } from '../../../src/adapters/agents/jsonl-tail.js'
 import { createRolloutUsage, discoverRollout, findRollout } from '../../../src/adapters/agents/codex-rollout.js'
 import { agentSpec, tempDir } from '../../helpers/agent-clis.js'
 
@@ -100,4 +102,27 @@ t.test('aider analytics log', async t => {
   t.same(obs.usage(), { inputTokens: 2300, outputTokens: 150, cacheReadTokens: 0, cacheCreationTokens: 0 })
   t.equal(obs.transcriptPath(), log)
   obs.close()
+})
+
+t.test('gemini chat recording (recorded from 0.61.0 against the mock): replies counted once, $set rewrites never', async t => {
+  const home = tempDir(t, 'stv-gemini-chat-')
+  const id = '11111111-2222-4333-8444-555555555555'
+  const chats = join(home, '.gemini', 'tmp', 'proj', 'chats')
+  mkdirSync(chats, { recursive: true })
+  const reply = '{"id":"295adcbd-242c-4788-8102-1cee69de1537","timestamp":"2026-12-07T19:27:56.118Z","type":"gemini","content":"Hello from mock Gemini.","thoughts":[],"tokens":{"input":1200,"output":30,"cached":1000,"thoughts":5,"tool":0,"total":1235},"model":"gemini-2.5-flash"}'
+  writeFileSync(join(chats, 'session-2026-12-07T19-27-11111111.jsonl'), [
+    `{"sessionId":"${id}","projectHash":"dd56","startTime":"2026-12-07T19:27:55.616Z","lastUpdated":"2026-12-07T19:27:55.616Z","kind":"main"}`,
+    '{"id":"5f0b0bda-a825-497a-a4b0-abeaa21247b2","timestamp":"2026-12-07T19:27:55.701Z","type":"user","content":[{"text":"say hi"}]}',
+    reply,
+    reply,
+    `{"$set":{"messages":[${reply}]}}`,
+    '{"$set":{"lastUpdated":"2026-12-07T19:27:56.118Z"}}',
+  ].join('\n') + '\n')
+  writeFileSync(join(chats, 'session-2026-12-07T19-27-99999999.jsonl'), reply + '\n')
+  const files = geminiChatFiles(join(home, '.gemini'), id)
+  t.same(files, [join(chats, 'session-2026-12-07T19-27-11111111.jsonl')], 'only this session\'s files')
+  const usage = createGeminiChatUsage()
+  for (const record of parseLines(readFileSync(files[0]!, 'utf8'))) usage.add(record)
+  t.same(usage.total(), { inputTokens: 200, outputTokens: 35, cacheReadTokens: 1000, cacheCreationTokens: 0 })
+  t.same(geminiChatFiles(join(home, 'missing'), id), [], 'no Gemini home is fine')
 })
