@@ -1,7 +1,7 @@
 // Helpers for tests that run the REAL agent CLIs (installed as devDependencies) against the local
 // mock model APIs in test/fixtures. Every directory the CLIs may write to is a temp dir removed in
 // teardown, so no test reads or writes the real ~/.claude or ~/.codex.
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -27,6 +27,26 @@ const installed = (name: string, pkg: string): string => {
 export const claudeBin = (): string => installed('claude', '@anthropic-ai/claude-code')
 /** The installed Codex CLI (a node launcher for the native binary). */
 export const codexBin = (): string => installed('codex', '@openai/codex')
+/** The installed Gemini CLI (a node bundle; it needs no install script). */
+export const geminiBin = (): string => installed('gemini', '@google/gemini-cli')
+
+/**
+ * The installed OpenCode binary. `node_modules/.bin/opencode` is a stub that only says the
+ * postinstall did not run (npm runs no install scripts here); the postinstall would copy the
+ * binary out of the platform package, which npm installs anyway as an optionalDependency. So
+ * this takes it from there, the baseline build on an x64 CPU without AVX2 (as the postinstall does).
+ */
+export const opencodeBin = (): string => {
+  const platform = process.platform === 'win32' ? 'windows' : process.platform
+  const avx2 = process.platform !== 'linux' || /(^|\s)avx2(\s|$)/.test(readFileSync('/proc/cpuinfo', 'utf8'))
+  const baseline = process.arch === 'x64' && !avx2 ? '-baseline' : ''
+  const pkg = `opencode-${platform}-${process.arch}${baseline}`
+  const bin = join(repoRoot, 'node_modules', pkg, 'bin', process.platform === 'win32' ? 'opencode.exe' : 'opencode')
+  if (!existsSync(bin)) {
+    throw new Error(`opencode is not installed at ${bin}: run \`npm ci\` (devDependency opencode-ai, its optionalDependency ${pkg}); adapter tests need the real CLI`)
+  }
+  return bin
+}
 
 /**
  * Whether a real-CLI test may run. Under CI=true a missing CLI is a failure; elsewhere it is a
@@ -116,6 +136,69 @@ export const codexEnv = (t: Teardown, { baseUrl, model = 'gpt-5-mock' }: { baseU
       TERM: 'xterm-256color',
       CODEX_HOME: codexHome,
       MOCK_OPENAI_KEY,
+    },
+  }
+}
+
+export const MOCK_GEMINI_KEY = 'mock-gemini-api-key'
+export const GEMINI_MOCK_MODEL = 'gemini-2.5-flash'
+
+/**
+ * The environment for a Gemini CLI run against the mock: a private HOME whose settings pick the
+ * API-key auth and one fixed model (the default `auto` routes every turn through classifier
+ * calls first), with usage statistics and update checks off, and `trusted` folders trusted
+ * (headless runs refuse an untrusted folder). GOOGLE_GEMINI_BASE_URL points the SDK at the mock.
+ */
+export const geminiEnv = (t: Teardown, { baseUrl, trusted = [] }: { baseUrl: string, trusted?: string[] }): { env: Record<string, string>, home: string } => {
+  const home = tempDir(t, 'stv-gemini-home-')
+  const dir = join(home, '.gemini')
+  mkdirSync(dir, { recursive: true })
+  writeFileSync(join(dir, 'settings.json'), JSON.stringify({
+    security: { auth: { selectedType: 'gemini-api-key' } },
+    model: { name: GEMINI_MOCK_MODEL },
+    privacy: { usageStatisticsEnabled: false },
+    general: { enableAutoUpdate: false, enableAutoUpdateNotification: false },
+  }))
+  writeFileSync(join(dir, 'trustedFolders.json'), JSON.stringify(Object.fromEntries(trusted.map(path => [path, 'TRUST_FOLDER']))))
+  return {
+    home,
+    env: { PATH: basePath(), HOME: home, TERM: 'xterm-256color', GOOGLE_GEMINI_BASE_URL: baseUrl, GEMINI_API_KEY: MOCK_GEMINI_KEY },
+  }
+}
+
+/**
+ * The environment for an OpenCode run against the Anthropic mock: a private HOME and XDG dirs
+ * (its SQLite store lives under XDG_DATA_HOME) and an OPENCODE_CONFIG naming the mock as the
+ * anthropic provider's base URL. The title agent is disabled: its call is billed but reported
+ * nowhere (not on stdout, not in the session's totals), so no observer could count it. Shell
+ * commands and edits ask first, so only god mode (--auto) lets them run unattended.
+ */
+export const opencodeEnv = (t: Teardown, { baseUrl, apiKey = MOCK_ANTHROPIC_KEY }: { baseUrl: string, apiKey?: string }): { env: Record<string, string>, home: string } => {
+  const home = tempDir(t, 'stv-opencode-home-')
+  const config = join(home, 'opencode.json')
+  writeFileSync(config, JSON.stringify({
+    model: 'anthropic/claude-sonnet-4-5',
+    autoupdate: false,
+    share: 'disabled',
+    agent: { title: { disable: true } },
+    permission: { bash: 'ask', edit: 'ask' },
+    provider: { anthropic: { options: { baseURL: `${baseUrl}/v1`, apiKey } } },
+  }))
+  return {
+    home,
+    env: {
+      PATH: basePath(),
+      HOME: home,
+      TERM: 'xterm-256color',
+      XDG_DATA_HOME: join(home, '.local', 'share'),
+      XDG_CONFIG_HOME: join(home, '.config'),
+      XDG_CACHE_HOME: join(home, '.cache'),
+      XDG_STATE_HOME: join(home, '.local', 'state'),
+      OPENCODE_CONFIG: config,
+      OPENCODE_DISABLE_AUTOUPDATE: '1',
+      OPENCODE_DISABLE_MODELS_FETCH: '1',
+      OPENCODE_DISABLE_LSP_DOWNLOAD: '1',
+      OPENCODE_DISABLE_SHARE: '1',
     },
   }
 }

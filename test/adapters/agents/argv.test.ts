@@ -61,7 +61,7 @@ t.test('gemini', async t => {
   const a = adapterFor('gemini')
   const fresh = a.invocation(agentSpec({ kind: 'gemini', prompt: '-y', god: true }))
   t.match(fresh.sessionId, UUID)
-  t.same(fresh.argv, ['gemini', `--session-id=${fresh.sessionId}`, '--yolo', '--output-format=stream-json', '--prompt=-y'])
+  t.same(fresh.argv, ['gemini', `--session-id=${fresh.sessionId}`, '--yolo', '--skip-trust', '--output-format=stream-json', '--prompt=-y'])
   t.equal(fresh.terminal, false)
   t.same(a.invocation(agentSpec({ kind: 'gemini', conversationMode: 'resume', sessionId: 'S' })).argv, ['gemini', '--resume=S'])
   t.same(a.invocation(agentSpec({ kind: 'gemini', conversationMode: 'continue' })).argv, ['gemini', '--resume=latest'])

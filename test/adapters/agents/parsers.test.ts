@@ -1,14 +1,17 @@
-// Usage parsers of the CLIs not run here, and the Codex rollout arithmetic, on recorded lines.
+// Usage parsers on recorded lines, edge cases included, and the Codex rollout arithmetic.
 // Provenance of each fixture (agent-clis.md): Codex token_count — recorded from 0.169 against the
 // mock (and seen again by codex.test.ts); OpenCode step_finish — recorded from 1.18.33 against
-// the mock (§5); Gemini stream-json — NOT recorded (the CLI was never run), built from the event
-// types in gemini-cli packages/core/src/output/types.ts (§3); Aider analytics — NOT recorded,
-// built from aider/analytics.py and base_coder.py (§4). Those two are unproven against a real CLI.
+// the mock (§5; seen again by supervisor-opencode.test.ts); Gemini stream-json — recorded from
+// 0.61.0 against test/fixtures/mock-gemini.ts (seen again by supervisor-gemini.test.ts); Aider
+// analytics — NOT recorded, built from aider/analytics.py and base_coder.py (§4), unproven
+// against the real CLI (it cannot be installed here).
 import t from 'tap'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { adapterFor } from '../../../src/adapters/agents/index.js'
 import { analyticsLogOf } from '../../../src/adapters/agents/aider.js'
+import { createGeminiChatUsage, geminiChatFiles } from '../../../src/adapters/agents/gemini-chat.js'
+import { parseLines } from '../../../src/adapters/agents/jsonl-tail.js'
 import { createRolloutUsage, discoverRollout, findRollout } from '../../../src/adapters/agents/codex-rollout.js'
 import { agentSpec, tempDir } from '../../helpers/agent-clis.js'
 
@@ -45,20 +48,22 @@ t.test('codex rollout files: found by thread id, discovered by cwd for interacti
   t.equal(findRollout(join(home, 'missing'), id), null, 'no sessions dir is fine')
 })
 
-t.test('gemini stream-json', async t => {
+t.test('gemini stream-json (recorded from 0.61.0 against the mock)', async t => {
   const a = adapterFor('gemini')
   const spec = agentSpec({ kind: 'gemini', prompt: 'hi' })
   const obs = a.observe(spec, a.invocation(spec))
+  // The mock billed promptTokenCount 1200 (1000 cached), candidatesTokenCount 30, thoughtsTokenCount 5.
   for (const line of [
-    '{"type":"init","timestamp":"2026-11-25T11:00:00.000Z","session_id":"8d3c0f0e-1111-4222-8333-444455556666","model":"gemini-2.5-pro"}',
-    '{"type":"message","timestamp":"2026-11-25T11:00:01.000Z","role":"assistant","content":"Hello","delta":true}',
+    '{"type":"init","timestamp":"2026-12-07T19:27:55.637Z","session_id":"11111111-2222-4333-8444-555555555555","model":"gemini-2.5-flash"}',
+    '{"type":"message","timestamp":"2026-12-07T19:27:55.661Z","role":"user","content":"say hi"}',
+    '{"type":"message","timestamp":"2026-12-07T19:27:55.896Z","role":"assistant","content":"Hello from mock Gemini.","delta":true}',
     'garbage',
-    '{"type":"result","timestamp":"2026-11-25T11:00:02.000Z","status":"success","stats":{"total_tokens":2037,"input_tokens":2030,"output_tokens":7,"cached":1500,"input":530,"duration_ms":900,"tool_calls":0,"models":{}}}',
+    '{"type":"result","timestamp":"2026-12-07T19:27:56.151Z","status":"success","stats":{"total_tokens":1235,"input_tokens":1200,"output_tokens":30,"cached":1000,"input":200,"duration_ms":514,"tool_calls":0,"models":{"gemini-2.5-flash":{"total_tokens":1235,"input_tokens":1200,"output_tokens":30,"cached":1000,"input":200}}}}',
   ]) obs.onStdoutLine(line)
-  t.equal(obs.sessionId(), '8d3c0f0e-1111-4222-8333-444455556666')
-  t.same(obs.usage(), { inputTokens: 530, outputTokens: 7, cacheReadTokens: 1500, cacheCreationTokens: 0 })
+  t.equal(obs.sessionId(), '11111111-2222-4333-8444-555555555555')
+  t.same(obs.usage(), { inputTokens: 200, outputTokens: 35, cacheReadTokens: 1000, cacheCreationTokens: 0 }, 'thoughts join output')
   obs.onStdoutLine('{"type":"result","stats":{"input_tokens":100,"cached":40,"output_tokens":2}}')
-  t.same(obs.usage(), { inputTokens: 590, outputTokens: 9, cacheReadTokens: 1540, cacheCreationTokens: 0 }, 'without `input`, input_tokens minus cached')
+  t.same(obs.usage(), { inputTokens: 260, outputTokens: 37, cacheReadTokens: 1040, cacheCreationTokens: 0 }, 'without `input` or a total: input_tokens minus cached, no thoughts')
 })
 
 t.test('opencode --format json', async t => {
@@ -97,4 +102,27 @@ t.test('aider analytics log', async t => {
   t.same(obs.usage(), { inputTokens: 2300, outputTokens: 150, cacheReadTokens: 0, cacheCreationTokens: 0 })
   t.equal(obs.transcriptPath(), log)
   obs.close()
+})
+
+t.test('gemini chat recording (recorded from 0.61.0 against the mock): replies counted once, $set rewrites never', async t => {
+  const home = tempDir(t, 'stv-gemini-chat-')
+  const id = '11111111-2222-4333-8444-555555555555'
+  const chats = join(home, '.gemini', 'tmp', 'proj', 'chats')
+  mkdirSync(chats, { recursive: true })
+  const reply = '{"id":"295adcbd-242c-4788-8102-1cee69de1537","timestamp":"2026-12-07T19:27:56.118Z","type":"gemini","content":"Hello from mock Gemini.","thoughts":[],"tokens":{"input":1200,"output":30,"cached":1000,"thoughts":5,"tool":0,"total":1235},"model":"gemini-2.5-flash"}'
+  writeFileSync(join(chats, 'session-2026-12-07T19-27-11111111.jsonl'), [
+    `{"sessionId":"${id}","projectHash":"dd56","startTime":"2026-12-07T19:27:55.616Z","lastUpdated":"2026-12-07T19:27:55.616Z","kind":"main"}`,
+    '{"id":"5f0b0bda-a825-497a-a4b0-abeaa21247b2","timestamp":"2026-12-07T19:27:55.701Z","type":"user","content":[{"text":"say hi"}]}',
+    reply,
+    reply,
+    `{"$set":{"messages":[${reply}]}}`,
+    '{"$set":{"lastUpdated":"2026-12-07T19:27:56.118Z"}}',
+  ].join('\n') + '\n')
+  writeFileSync(join(chats, 'session-2026-12-07T19-27-99999999.jsonl'), reply + '\n')
+  const files = geminiChatFiles(join(home, '.gemini'), id)
+  t.same(files, [join(chats, 'session-2026-12-07T19-27-11111111.jsonl')], 'only this session\'s files')
+  const usage = createGeminiChatUsage()
+  for (const record of parseLines(readFileSync(files[0]!, 'utf8'))) usage.add(record)
+  t.same(usage.total(), { inputTokens: 200, outputTokens: 35, cacheReadTokens: 1000, cacheCreationTokens: 0 })
+  t.same(geminiChatFiles(join(home, 'missing'), id), [], 'no Gemini home is fine')
 })
