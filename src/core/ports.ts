@@ -9,7 +9,7 @@ import type { AgentVersions, JoinTokenRepository, Labels, NodeRepository, Placem
 import type { DomainEvent } from './events/event.js'
 import type { NewProject, Project, ProjectStatus } from './projects/project.js'
 import type { LaunchPolicy } from './runners/launch-policy.js'
-import type { RunnerActivity } from './runners/activity.js'
+import type { ActivitySignal, RunnerActivity } from './runners/activity.js'
 import type { ConversationMode, Runner, RunnerStatus } from './runners/runner.js'
 import type { Session, TranscriptPosition, TranscriptSlice } from './sessions/session.js'
 
@@ -388,10 +388,11 @@ export interface SupervisionRepository {
   recordOutput(runnerId: string, generation: number, kept: { output: Buffer, signal: string | null }): Promise<void>
   recoverLost(id: string, generation: number): Promise<Runner | null>
   /**
-   * Records what the agent of this running generation is doing; null when the runner is not
-   * running in that generation or nothing changed. `previous` is the activity it replaced.
+   * Records what the agent of this running generation is doing (activity.ts nextActivity); null
+   * when the runner is not running in that generation or nothing changed. `previous` is the
+   * activity it replaced.
    */
-  setActivity(id: string, generation: number, activity: RunnerActivity): Promise<{ runner: Runner, previous: RunnerActivity } | null>
+  setActivity(id: string, generation: number, signal: ActivitySignal, since: Date): Promise<{ runner: Runner, previous: RunnerActivity } | null>
   resetRestartAttempts(id: string, generation: number): Promise<void>
   setSession(id: string, generation: number, sessionId: string): Promise<Runner | null>
   /** A paused runner's process has ended here: it holds no process (runtime id cleared). */

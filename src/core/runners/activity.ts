@@ -42,6 +42,8 @@ export interface ActivitySignal {
   source: ActivitySource
   detail: string | null
   resetsAt?: Date | null
+  /** When the runner is already in this state, its detail stays (a generic follow-up of a precise signal). */
+  keepsDetail?: boolean
 }
 
 export const UNKNOWN_ACTIVITY: RunnerActivity = { state: 'unknown', source: null, detail: null, since: null, resetsAt: null }
@@ -56,10 +58,14 @@ export const detailLine = (text: unknown): string | null => {
   return line.length > MAX_ACTIVITY_DETAIL ? `${line.slice(0, MAX_ACTIVITY_DETAIL - 1)}…` : line
 }
 
-/** Whether recording `signal` over `current` changes anything a person would see. */
-export const changesActivity = (current: RunnerActivity, signal: ActivitySignal): boolean =>
-  current.state !== signal.state || current.detail !== signal.detail ||
-  (current.resetsAt?.getTime() ?? null) !== (signal.resetsAt?.getTime() ?? null)
+/** The activity after `signal`, received at `since`; null when it changes nothing a person would see. */
+export const nextActivity = (current: RunnerActivity, signal: ActivitySignal, since: Date): RunnerActivity | null => {
+  if (signal.keepsDetail && current.state === signal.state) return null
+  const resetsAt = signal.resetsAt ?? null
+  const same = current.state === signal.state && current.detail === signal.detail &&
+    (current.resetsAt?.getTime() ?? null) === (resetsAt?.getTime() ?? null)
+  return same ? null : { state: signal.state, source: signal.source, detail: signal.detail, since, resetsAt }
+}
 
 /** The data of a runner.activity event (names fixed by the event catalogue: other parts consume them). */
 export const activityEventData = (runnerId: string, activity: RunnerActivity, previousState: ActivityState) => ({

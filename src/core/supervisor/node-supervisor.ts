@@ -25,7 +25,8 @@ import type { RestartPolicy } from './restart-policy.js'
 import { syncSession } from './session-sync.js'
 import { createTranscriptArchiver, restoreOf } from './transcript-archiver.js'
 import { createTransitions } from './transitions.js'
-import type { Instruments } from '../instruments.js'
+import { noInstruments, type Instruments } from '../instruments.js'
+import { createActivityReporter } from './activity-reporter.js'
 
 export interface SupervisorSettings {
   capacity: number
@@ -83,6 +84,7 @@ const planFor = (runner: Runner): Omit<StartPlan, 'restore'> => ({
 export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
   const { repos, clock, runtime, node, log, settings } = deps
   const transitions = createTransitions(deps)
+  const activity = createActivityReporter({ transitions, clock, log, instruments: deps.instruments ?? noInstruments })
   const live = new Map<string, Tracked>()
   const busy = createBusyRunners()
   const restarts = new Map<string, { dueAt: number, runner: Runner }>()
@@ -163,6 +165,7 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
         base: { inputTokens: row.inputTokens, outputTokens: row.outputTokens, cacheReadTokens: row.cacheReadTokens, cacheCreationTokens: row.cacheCreationTokens },
       }
       live.set(row.id, tracked)
+      tracked.agent.onActivity(signal => activity.report(tracked, signal))
       log.info({ runnerId: row.id, pid: agent.pid, generation: running.generation, agent: row.agent }, 'runner started')
       void agent.exited.then(exit => { exclusive(row.id, () => onExit(tracked, exit)) })
     }

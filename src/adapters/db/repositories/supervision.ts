@@ -3,7 +3,7 @@
 // life, or one racing the reconciler, changes nothing and writes no event.
 import { and, asc, eq, inArray, isNull, notInArray, sql } from 'drizzle-orm'
 import type { SupervisionRepository } from '../../../core/ports.js'
-import { changesActivity } from '../../../core/runners/activity.js'
+import { nextActivity } from '../../../core/runners/activity.js'
 import { QUOTA_STATUSES, TERMINAL_STATUSES } from '../../../core/runners/runner.js'
 import { rowsOf, type Db } from '../client.js'
 import { nodes, runnerOutputs, runners, sessions } from '../schema.js'
@@ -111,7 +111,7 @@ export const createSupervisionRepository = (db: Db): SupervisionRepository => ({
       .onConflictDoUpdate({ target: runnerOutputs.runnerId, set: { generation, output, signal, recordedAt: sql`now()` } })
   },
 
-  async setActivity (id, generation, activity) {
+  async setActivity (id, generation, signal, since) {
     // Only a running process of this generation reports, and only a real change is written
     // (the same state and detail again bumps nothing and writes no event). The row is locked so
     // the previous state the event names is the one replaced.
@@ -119,11 +119,12 @@ export const createSupervisionRepository = (db: Db): SupervisionRepository => ({
     const [current] = await db.select().from(runners).where(mine).for('update')
     if (!current) return null
     const before = toRunner(current)
-    if (!changesActivity(before.activity, activity)) return null
+    const activity = nextActivity(before.activity, signal, since)
+    if (!activity) return null
     const [row] = await db.update(runners)
       .set({
         activityState: activity.state, activitySource: activity.source, activityDetail: activity.detail,
-        activitySince: activity.since, activityResetsAt: activity.resetsAt ?? null, ...bumpSeq,
+        activitySince: activity.since, activityResetsAt: activity.resetsAt, ...bumpSeq,
       })
       .where(mine).returning()
     return row ? { runner: toRunner(row), previous: before.activity } : null
