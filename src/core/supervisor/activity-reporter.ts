@@ -48,7 +48,7 @@ export const createActivityReporter = ({ transitions, clock, log, instruments }:
       chains.set(id, next)
       void next.finally(() => { if (chains.get(id) === next) chains.delete(id) })
     },
-    /** Resolves once every signal received so far is written (or given up). */
-    settled: () => Promise.all([...chains.values()]).then(() => {}),
+    /** Resolves once every signal of the runner received so far is written (or given up). */
+    settled: (runnerId: string): Promise<void> => chains.get(runnerId) ?? Promise.resolve(),
   }
 }

@@ -206,6 +206,8 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
     // The session the agent reported, the last tokens and transcript bytes it wrote land before
     // the runner is closed (the beat records a session id seen since the last pass first).
     await heartbeat.runOnce([t]).catch(() => {})
+    // What the agent said last (a turn over, an error) is recorded while the runner still runs.
+    await activity.settled(t.runner.id)
     archiver.forget(t.runner.id)
     const runner = { ...t.runner, generation: t.generation }
     const output = keptOutput(t.agent.output())
