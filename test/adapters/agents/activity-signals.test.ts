@@ -62,7 +62,7 @@ t.test('hooks are injected for interactive runs only, with the secret out of arg
   const settings = interactive.argv.find(a => a.startsWith('--settings='))
   t.ok(settings, 'a --settings layer, the user\'s own files untouched')
   t.same(JSON.parse(settings!.slice('--settings='.length)), claudeHookSettings('http://127.0.0.1:1/v1/runners/r/hooks/claude'))
-  const handler = claudeHookSettings('http://h').hooks.PermissionRequest[0]!.hooks[0]!
+  const handler = claudeHookSettings('http://h').hooks.PermissionRequest![0]!.hooks[0]!
   t.match(handler, { type: 'http', headers: { Authorization: 'Bearer $STRATAVORE_HOOK_TOKEN' }, allowedEnvVars: ['STRATAVORE_HOOK_TOKEN'], timeout: 5 })
   const headless = claude.invocation(agentSpec({ kind: 'claude', prompt: 'hi', activityHook: { url: 'http://h' } }))
   t.notOk(headless.argv.some(a => a.startsWith('--settings')), 'headless runs read the stream instead')
