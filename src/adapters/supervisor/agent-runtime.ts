@@ -1,6 +1,7 @@
 // The supervisor's hands on this machine: an agent adapter turns a runner into argv, env and
 // an observer; the PTY adapter runs it. Keeps each runner's live process for the attach channel.
 // The agent gets the daemon's environment minus its secrets, and with run_as another user.
+// Each process of a CLI with hooks gets its own hook channel (hook-server.ts), closed when it exits.
 import { realpath } from 'node:fs/promises'
 import { userInfo } from 'node:os'
 import { subUsage } from '../agents/common.js'
@@ -126,46 +127,46 @@ export const createAgentRuntime = (config: Config, { secrets = [], hooks }: Agen
     relay: ReturnType<typeof createActivityRelay>
     channel: HookChannel | null
   }): Promise<LiveAgent> {
-      const agent = config.agents[runner.agent]!
-      const invocation = adapter.invocation(spec)
-      const home = adapter.transcriptHome?.(spec, invocation) ?? null
-      // Before the observer takes its baseline: the restored conversation is not this process's usage.
-      if (plan.restore && home !== null) await restoreTranscript(home, plan.restore, user ? { uid: user.uid, gid: user.gid } : undefined)
-      const observer = adapter.observe(spec, invocation, signal => relay.deliver(signal))
-      // A resumed session's transcript already holds earlier lives' usage: count only what is new.
-      await observer.poll()
-      const before = observer.usage()
-      const child = spawnAgentProcess({
-        argv: invocation.argv,
-        cwd: runner.projectPath,
-        env: { TERM: 'xterm-256color', ...processEnv(spec, invocation) },
-        terminal: invocation.terminal,
-        scrollbackBytes: config.supervisor.scrollback_bytes,
-        ...(user ? { user: { uid: user.uid, gid: user.gid } } : {}),
-      })
-      child.onStdoutLine(line => observer.onStdoutLine(line))
-      terminals.set(runner.id, child)
-      // The last records an agent writes land as it exits: read them before anyone hears of the exit.
-      const exited = child.exited.then(async exit => {
-        // From here on the runner's hooks are answered 410: its process has ended.
-        channel?.close()
-        await observer.poll().catch(() => {})
-        observer.close()
-        if (terminals.get(runner.id) === child) terminals.delete(runner.id)
-        return exit
-      })
-      return {
-        pid: child.pid,
-        exited,
-        stop: timeoutMs => child.stop(timeoutMs),
-        poll: () => observer.poll(),
-        sessionId: () => observer.sessionId() ?? invocation.sessionId,
-        transcriptPath: () => observer.transcriptPath(),
-        resumable: RESUMABLE_AGENT_KINDS.has(agent.kind),
-        readTranscript: createTranscriptReader(home, () => observer.transcriptPath(), adapter.transcriptFacts?.() ?? null),
-        usage: () => subUsage(observer.usage(), before),
-        output: () => child.scrollback(),
-        onActivity: listener => relay.listen(listener),
-      }
+    const agent = config.agents[runner.agent]!
+    const invocation = adapter.invocation(spec)
+    const home = adapter.transcriptHome?.(spec, invocation) ?? null
+    // Before the observer takes its baseline: the restored conversation is not this process's usage.
+    if (plan.restore && home !== null) await restoreTranscript(home, plan.restore, user ? { uid: user.uid, gid: user.gid } : undefined)
+    const observer = adapter.observe(spec, invocation, signal => relay.deliver(signal))
+    // A resumed session's transcript already holds earlier lives' usage: count only what is new.
+    await observer.poll()
+    const before = observer.usage()
+    const child = spawnAgentProcess({
+      argv: invocation.argv,
+      cwd: runner.projectPath,
+      env: { TERM: 'xterm-256color', ...processEnv(spec, invocation) },
+      terminal: invocation.terminal,
+      scrollbackBytes: config.supervisor.scrollback_bytes,
+      ...(user ? { user: { uid: user.uid, gid: user.gid } } : {}),
+    })
+    child.onStdoutLine(line => observer.onStdoutLine(line))
+    terminals.set(runner.id, child)
+    // The last records an agent writes land as it exits: read them before anyone hears of the exit.
+    const exited = child.exited.then(async exit => {
+      // From here on the runner's hooks are answered 410: its process has ended.
+      channel?.close()
+      await observer.poll().catch(() => {})
+      observer.close()
+      if (terminals.get(runner.id) === child) terminals.delete(runner.id)
+      return exit
+    })
+    return {
+      pid: child.pid,
+      exited,
+      stop: timeoutMs => child.stop(timeoutMs),
+      poll: () => observer.poll(),
+      sessionId: () => observer.sessionId() ?? invocation.sessionId,
+      transcriptPath: () => observer.transcriptPath(),
+      resumable: RESUMABLE_AGENT_KINDS.has(agent.kind),
+      readTranscript: createTranscriptReader(home, () => observer.transcriptPath(), adapter.transcriptFacts?.() ?? null),
+      usage: () => subUsage(observer.usage(), before),
+      output: () => child.scrollback(),
+      onActivity: listener => relay.listen(listener),
+    }
   }
 }

@@ -10,6 +10,9 @@
 //
 //   running ──paused (by hand, a budget, memory)──> process ended gracefully, session kept ──> paused, no process
 //
+// What a running agent says it is doing (its hooks, its stream events) is recorded as the runner's
+// activity beside its status (activity-reporter.ts), in the same generation fence.
+//
 // Every write is a conditional transition in a new or current generation (fencing), so a
 // report from a process the database has moved past changes nothing. A report that cannot be
 // written (database down) is kept and retried: an exit is never forgotten.
