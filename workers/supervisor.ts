@@ -5,6 +5,7 @@ import { readAdminToken } from '../src/adapters/auth/admin-token.js'
 import { detectAgents } from '../src/adapters/supervisor/agent-detection.js'
 import { createAgentRuntime } from '../src/adapters/supervisor/agent-runtime.js'
 import { startAttachServer } from '../src/adapters/supervisor/attach-server.js'
+import { startHookServer } from '../src/adapters/supervisor/hook-server.js'
 import { attachKeyOf, credentialHash, loadOrCreateNodeIdentity } from '../src/adapters/supervisor/node-identity.js'
 import type { Context } from '../src/context.js'
 import { busMessageOf } from '../src/core/events/event.js'
@@ -21,9 +22,18 @@ export const startSupervisor = async (ctx: Context): Promise<Part[]> => {
   const attachKey = attachKeyOf(identity.credential)
   // Neither the node's credential nor the admin token may reach an agent, under any variable name.
   const adminToken = readAdminToken(ctx.config.adminTokenFile)
-  const runtime = createAgentRuntime(ctx.config, { secrets: [identity.credential, ...(adminToken ? [adminToken] : [])] })
-  const attach = await bindPort({ host: settings.listen_host, port: settings.listen_port, portKey: 'supervisor.listen_port', hostKey: 'supervisor.listen_host' },
-    () => startAttachServer({ host: settings.listen_host, port: settings.listen_port, attachKey, terminalOf: runtime.terminalOf, log }))
+  // Loopback only: agents on this host report their activity here, each with its own secret.
+  const hooks = await startHookServer({ log })
+  let runtime: ReturnType<typeof createAgentRuntime>
+  let attach: Awaited<ReturnType<typeof startAttachServer>>
+  try {
+    runtime = createAgentRuntime(ctx.config, { secrets: [identity.credential, ...(adminToken ? [adminToken] : [])], hooks })
+    attach = await bindPort({ host: settings.listen_host, port: settings.listen_port, portKey: 'supervisor.listen_port', hostKey: 'supervisor.listen_host' },
+      () => startAttachServer({ host: settings.listen_host, port: settings.listen_port, attachKey, terminalOf: runtime.terminalOf, log }))
+  } catch (err) {
+    await hooks.close()
+    throw err
+  }
   const node = {
     id: identity.id,
     name: settings.node_name || hostname(),
@@ -61,6 +71,7 @@ export const startSupervisor = async (ctx: Context): Promise<Part[]> => {
     await supervisor.start()
   } catch (err) {
     await attach.close()
+    await hooks.close()
     throw err
   }
   // Launches, stop requests and runners handed over wake the loop at once; it also looks every half second.
@@ -70,6 +81,7 @@ export const startSupervisor = async (ctx: Context): Promise<Part[]> => {
   // Stopped in reverse: the supervisor (and its agents) first, so viewers see them end.
   return [
     { name: 'attach-server', stop: () => attach.close() },
+    { name: 'hook-server', stop: () => hooks.close() },
     { name: 'supervisor', stop: async () => { await Promise.all(wakeUps.map(s => s.close())); await supervisor.stop() } },
   ]
 }

@@ -21,6 +21,7 @@ export const ROUTE_ACCESS: Readonly<Record<string, Access>> = {
   'GET /api/v1/runners': 'viewer',
   'GET /api/v1/runners/:id': 'viewer',
   'GET /api/v1/runners/:id/output': 'viewer',
+  'GET /api/v1/inbox': 'viewer',
   'POST /api/v1/runners': 'operator',
   'POST /api/v1/runners/:id/stop': 'operator',
   'POST /api/v1/runners/:id/pause': 'operator',

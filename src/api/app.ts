@@ -23,7 +23,7 @@ import { nodeRoutes } from './rest/nodes.js'
 import { projectRoutes } from './rest/projects.js'
 import { rpcPlugin } from './rpc/plugin.js'
 import { restSharedSchemas } from './rest/schemas.js'
-import { runnerPauseRoutes, runnerRoutes } from './rest/runners.js'
+import { inboxRoutes, runnerPauseRoutes, runnerRoutes } from './rest/runners.js'
 import { budgetRoutes } from './rest/budgets.js'
 import { sessionRoutes } from './rest/sessions.js'
 import { TokenDto, tokenRoutes } from './rest/tokens.js'
@@ -86,6 +86,7 @@ export const buildApp = async (ctx: Context): Promise<FastifyInstance> => {
   await app.register(projectRoutes)
   await app.register(runnerRoutes)
   await app.register(runnerPauseRoutes)
+  await app.register(inboxRoutes)
   await app.register(budgetRoutes)
   await app.register(sessionRoutes)
   await app.register(nodeRoutes)

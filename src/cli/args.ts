@@ -62,6 +62,11 @@ export const COMMANDS: CommandSpec[] = [
     name: 'runners', args: '[project]', arity: [0, 1], completes: ['project'], summary: 'active runners (all with --all)',
     options: { all: { type: 'boolean', short: 'a', help: 'also finished runners (terminated, failed)' } },
   },
+  {
+    name: 'inbox', args: '[project]', arity: [0, 1], completes: ['project'], summary: 'runners waiting for you (a permission, an answer), oldest first',
+    details: 'Lists running runners whose agent waits for a person, with what each asks (the tool and command awaiting permission,\nthe question). --watch draws the list again on every change of activity on the live feed, until Ctrl-C.',
+    options: { watch: { type: 'boolean', short: 'w', help: 'keep the list current from the event feed (Ctrl-C stops)' } },
+  },
   { name: 'projects', args: '', arity: [0, 0], summary: 'projects with their runners, sessions and tokens', options: {} },
   {
     name: 'new', args: '<name>', arity: [1, 1], completes: ['none'], summary: 'create a project',

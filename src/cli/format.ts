@@ -3,7 +3,7 @@
 // or proto3 JSON with --output proto-json).
 import { toJson, type DescMessage, type MessageShape } from '@bufbuild/protobuf'
 import { timestampDate, type Timestamp } from '@bufbuild/protobuf/wkt'
-import { RunnerStatus } from '../gen/stratavore/v1/runner_pb.js'
+import { ActivityState, RunnerStatus, type RunnerActivity } from '../gen/stratavore/v1/runner_pb.js'
 import type { Io } from './io.js'
 import { restJson } from './rest-json.js'
 
@@ -43,7 +43,7 @@ export const jsonOf = <D extends DescMessage>(out: Pick<Out, 'format'>, schema: 
 export const printJson = (out: Out, value: unknown) => out.print(JSON.stringify(value, null, 2))
 
 /** RUNNER_STATUS_RUNNING → running. */
-export const enumWord = (name: string | undefined) => (name ?? 'unknown').replace(/^[A-Z]+_STATUS_|^CONVERSATION_MODE_/, '').toLowerCase()
+export const enumWord = (name: string | undefined) => (name ?? 'unknown').replace(/^[A-Z]+_STATUS_|^CONVERSATION_MODE_|^ACTIVITY_STATE_/, '').toLowerCase()
 export const runnerStatusWord = (s: RunnerStatus) => enumWord(RunnerStatus[s])
 
 const STATUS_COLOR: Record<string, Color> = {
@@ -51,6 +51,18 @@ const STATUS_COLOR: Record<string, Color> = {
   lost: 'red', failed: 'red', terminated: 'gray', idle: 'gray', archived: 'gray',
 }
 export const statusCell = (out: Out, word: string) => STATUS_COLOR[word] ? paint(out, STATUS_COLOR[word]!, word) : word
+
+const ACTIVITY_COLOR: Record<string, Color> = {
+  working: 'green', waiting_permission: 'yellow', waiting_input: 'yellow', rate_limited: 'yellow', error: 'red', idle: 'gray', unknown: 'gray',
+}
+/** The agent's activity in a table cell: its state, and for how long when it waits ("waiting_input 4m"). */
+export const activityCell = (out: Out, activity: RunnerActivity | undefined, now: number): string => {
+  if (!activity) return '-'
+  const word = enumWord(ActivityState[activity.state])
+  const since = dateOf(activity.since)?.getTime()
+  const waited = word.startsWith('waiting') && since ? ` ${formatDuration(now - since)}` : ''
+  return paint(out, ACTIVITY_COLOR[word] ?? 'gray', `${word}${waited}`)
+}
 
 export const ACTIVE_STATUSES = new Set([RunnerStatus.PENDING, RunnerStatus.STARTING, RunnerStatus.RUNNING, RunnerStatus.PAUSED])
 export const FINISHED_STATUSES = new Set([RunnerStatus.TERMINATED, RunnerStatus.FAILED])

@@ -21,6 +21,7 @@ const HANDLERS: Record<string, Handler> = {
   continue: { load: () => import('./commands/launch.js').then(m => m.continueProject) },
   status: { load: () => import('./commands/read.js').then(m => m.status), services: ['system'] },
   runners: { load: () => import('./commands/read.js').then(m => m.runners), services: ['runners'] },
+  inbox: { load: () => import('./commands/inbox.js').then(m => m.inbox), services: ['runners', 'events'] },
   projects: { load: () => import('./commands/read.js').then(m => m.projects), services: ['projects'] },
   sessions: { load: () => import('./commands/read.js').then(m => m.sessions), services: ['projects', 'sessions'] },
   project: { load: () => import('./commands/project.js').then(m => m.project), services: ['projects'] },

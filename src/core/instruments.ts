@@ -10,6 +10,8 @@ export interface Instruments {
   outboxClaimed(ageSeconds: number): void
   /** The broker confirmed a row this long after its writing transaction. */
   eventPublished(commitToPublishSeconds: number): void
+  /** A runner's agent waited this long for a person (a permission, a question) before it went on. */
+  humanWait(project: string, seconds: number): void
 }
 
 export const noInstruments: Instruments = {
@@ -17,4 +19,5 @@ export const noInstruments: Instruments = {
   heartbeatIngest: () => () => {},
   outboxClaimed: () => {},
   eventPublished: () => {},
+  humanWait: () => {},
 }

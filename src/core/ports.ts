@@ -9,6 +9,7 @@ import type { AgentVersions, JoinTokenRepository, Labels, NodeRepository, Placem
 import type { DomainEvent } from './events/event.js'
 import type { NewProject, Project, ProjectStatus } from './projects/project.js'
 import type { LaunchPolicy } from './runners/launch-policy.js'
+import type { ActivitySignal, RunnerActivity } from './runners/activity.js'
 import type { ConversationMode, Runner, RunnerStatus } from './runners/runner.js'
 import type { Session, TranscriptPosition, TranscriptSlice } from './sessions/session.js'
 
@@ -110,6 +111,8 @@ export interface RunnerRepository {
   keptOutput(id: string): Promise<KeptOutput | null>
   /** lost → terminated in a new generation: no supervisor can be asked, and a node that comes back is fenced. */
   terminateLost(id: string, at: Date): Promise<Runner | null>
+  /** Running runners whose agent waits for a person (activity.ts WAITING_STATES), the oldest wait first. */
+  waiting(filter: { project?: string, limit: number }): Promise<Runner[]>
 }
 
 export interface KeptOutput { generation: number, output: Buffer, signal: string | null, recordedAt: Date }
@@ -384,6 +387,12 @@ export interface SupervisionRepository {
   /** Keeps the last output of the runner's process (one row per runner: the newest life's). */
   recordOutput(runnerId: string, generation: number, kept: { output: Buffer, signal: string | null }): Promise<void>
   recoverLost(id: string, generation: number): Promise<Runner | null>
+  /**
+   * Records what the agent of this running generation is doing (activity.ts nextActivity); null
+   * when the runner is not running in that generation or nothing changed. `previous` is the
+   * activity it replaced.
+   */
+  setActivity(id: string, generation: number, signal: ActivitySignal, since: Date): Promise<{ runner: Runner, previous: RunnerActivity } | null>
   resetRestartAttempts(id: string, generation: number): Promise<void>
   setSession(id: string, generation: number, sessionId: string): Promise<Runner | null>
   /** A paused runner's process has ended here: it holds no process (runtime id cleared). */

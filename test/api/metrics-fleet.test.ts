@@ -69,6 +69,8 @@ t.test('/metrics follows real launches; the fleet gauges come from the lease hol
   t.equal(valueOf(after, 'stratavore_runners_total', { status: 'failed' }), 1)
   t.equal(valueOf(after, 'stratavore_runners_total', { status: 'pending' }), 0)
   t.equal(valueOf(after, 'stratavore_runners_by_project', { project: project.name }), 1, 'active runners per project')
+  t.equal(valueOf(after, 'stratavore_runners_by_activity', { project: project.name, state: 'unknown' }), 1, 'its agent (the fake one) says nothing')
+  t.equal(valueOf(after, 'stratavore_runners_by_activity', { project: project.name, state: 'waiting_permission' }), 0, 'every state present')
   t.equal(valueOf(after, 'stratavore_runner_failures_total'), 1)
   t.equal(valueOf(after, 'stratavore_sessions_total'), 1)
   t.equal(valueOf(after, 'stratavore_tokens_used_total', { scope: 'global' }), 1500)

@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { adapterFor, processEnv } from '../../src/adapters/agents/index.js'
 import type { AgentInvocation, AgentLaunchSpec, AgentObserver } from '../../src/adapters/agents/types.js'
+import type { ActivitySignal } from '../../src/core/runners/activity.js'
 
 interface Teardown { teardown(fn: () => unknown): void }
 
@@ -225,6 +226,8 @@ export interface HeadlessRun {
   stderr: string
   invocation: AgentInvocation
   observer: AgentObserver
+  /** What the observer read from stdout about the agent's activity, in order. */
+  signals: ActivitySignal[]
 }
 
 /**
@@ -234,7 +237,8 @@ export interface HeadlessRun {
 export const runHeadless = async (t: Teardown, spec: AgentLaunchSpec, timeoutMs = 60_000): Promise<HeadlessRun> => {
   const adapter = adapterFor(spec.kind)
   const invocation = adapter.invocation(spec)
-  const observer = adapter.observe(spec, invocation)
+  const signals: ActivitySignal[] = []
+  const observer = adapter.observe(spec, invocation, signal => signals.push(signal))
   const [program, ...args] = invocation.argv
   const child = spawn(program!, args, { cwd: spec.cwd, env: processEnv(spec, invocation), stdio: ['ignore', 'pipe', 'pipe'] })
   t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
@@ -249,5 +253,5 @@ export const runHeadless = async (t: Teardown, spec: AgentLaunchSpec, timeoutMs 
   })
   await observer.poll()
   observer.close()
-  return { code, stdout, stderr, invocation, observer }
+  return { code, stdout, stderr, invocation, observer, signals }
 }

@@ -42,7 +42,10 @@ t.test(`Claude Code under the supervisor on ${backendName()}`, async t => {
     const session = await sessionOf(sessionId)
     t.match(session, { runnerId: launched.id, projectName: project.name, tokensUsed: ONE_REPLY_TOTAL, resumable: true })
     t.ok(session!.endedAt, 'the session ended with its runner')
-    t.same((await runnerEventsOf(t, ctx, launched.id)).map(e => e.type), ['runner.launched', 'runner.starting', 'runner.started', 'runner.stopped'])
+    const events = await runnerEventsOf(t, ctx, launched.id)
+    t.same(events.filter(e => e.type !== 'runner.activity').map(e => e.type), ['runner.launched', 'runner.starting', 'runner.started', 'runner.stopped'])
+    // The stream's state events: the turn ran, then was over (before the process ended).
+    t.same(events.filter(e => e.type === 'runner.activity').map(e => [e.data.state, e.data.source]), [['working', 'stream'], ['idle', 'stream']], 'activity from stream-json')
     t.same(await eventTypesOf(ctx, sessionId), ['session.created'])
     t.equal((await ctx.projects.get(project.name)).totalTokens, ONE_REPLY_TOTAL, 'the project total follows')
   })

@@ -1,14 +1,30 @@
 // Claude Code: argv for new/continue/resume, god and headless runs, and an observer that follows
 // the session's JSONL transcript (plus subagent transcripts) for deduplicated usage. Streamed
 // stdout is used only to learn the session id: its assistant events repeat a provisional usage
-// per content block (agent-clis.md §1.6) and must never be summed.
+// per content block (agent-clis.md §1.6) and must never be summed. What the agent is doing comes
+// from hooks (interactive) and the stream's state events (headless): activity-signals.ts.
 import { randomUUID } from 'node:crypto'
 import { readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { childHome, flag, processEnv } from './common.js'
 import { claudeConfigDir, claudeProjectDir, createClaudeTranscriptFacts, createClaudeUsageLedger } from './claude-transcript.js'
 import { createJsonlTail, parseJsonObject, sizeNow, str, type JsonlTail } from './jsonl-tail.js'
-import type { AgentAdapter, AgentInvocation, AgentLaunchSpec, AgentObserver } from './types.js'
+import type { ActivitySink, AgentAdapter, AgentInvocation, AgentLaunchSpec, AgentObserver } from './types.js'
+import { CLAUDE_HOOK_EVENTS, claudeStreamSignal } from './activity-signals.js'
+import { HOOK_TOKEN_VARIABLE } from './hook-variables.js'
+
+// Short: a hook waits for its answer, and a supervisor that cannot answer must not hold the agent.
+const HOOK_TIMEOUT_SECONDS = 5
+
+/**
+ * `type: "http"` hooks (§1.8) POSTing each payload to the runner's hook URL. The secret stays
+ * out of argv: the header names the variable, which Claude expands only because it is listed
+ * in allowedEnvVars.
+ */
+export const claudeHookSettings = (url: string) => {
+  const handler = { type: 'http', url, headers: { Authorization: `Bearer $${HOOK_TOKEN_VARIABLE}` }, allowedEnvVars: [HOOK_TOKEN_VARIABLE], timeout: HOOK_TIMEOUT_SECONDS }
+  return { hooks: Object.fromEntries(CLAUDE_HOOK_EVENTS.map(event => [event, [{ matcher: '', hooks: [handler] }]])) }
+}
 
 const invocation = (spec: AgentLaunchSpec): AgentInvocation => {
   const argv = [...spec.command]
@@ -26,6 +42,10 @@ const invocation = (spec: AgentLaunchSpec): AgentInvocation => {
     // `continue`, and `resume` without an id (a bare --resume would open a picker, or fail in -p).
     argv.push('--continue')
   }
+  // Interactive: hooks report to the runner's channel, through a settings layer of their own
+  // (the user's settings files stay untouched). Headless: the stream's state events say it all.
+  if (spec.prompt === null && spec.activityHook) argv.push(flag('--settings', JSON.stringify(claudeHookSettings(spec.activityHook.url))))
+  if (spec.prompt !== null) env.CLAUDE_CODE_EMIT_SESSION_STATE_EVENTS = '1'
   if (spec.god) {
     argv.push('--dangerously-skip-permissions')
     // As root the CLI refuses skip-permissions unless told it runs in a sandbox (§1.2).
@@ -71,7 +91,7 @@ const newestWritten = (projectDir: string, baseline: Map<string, number>): strin
   return best?.id ?? null
 }
 
-const observe = (spec: AgentLaunchSpec, inv: AgentInvocation): AgentObserver => {
+const observe = (spec: AgentLaunchSpec, inv: AgentInvocation, activity: ActivitySink = () => {}): AgentObserver => {
   const env = processEnv(spec, inv)
   const configDir = claudeConfigDir(env, childHome(spec, inv))
   let projectDir = claudeProjectDir(configDir, spec.cwd)
@@ -106,6 +126,8 @@ const observe = (spec: AgentLaunchSpec, inv: AgentInvocation): AgentObserver => 
       const id = str(event?.session_id)
       // Every stream-json event carries session_id; old CLIs fork a new id on --resume (§1.3).
       if (id) sessionId = id
+      const signal = event ? claudeStreamSignal(event) : null
+      if (signal) activity(signal)
     },
     async poll() {
       if (closed) return
@@ -132,4 +154,5 @@ export const claudeAdapter: AgentAdapter = {
   observe,
   transcriptHome: (spec, inv) => claudeConfigDir(processEnv(spec, inv), childHome(spec, inv)),
   transcriptFacts: createClaudeTranscriptFacts,
+  hookFlavour: spec => spec.prompt === null ? 'claude' : null,
 }

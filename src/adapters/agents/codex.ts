@@ -6,9 +6,15 @@ import { join } from 'node:path'
 import { childHome, processEnv } from './common.js'
 import { createCodexTranscriptFacts, createRolloutUsage, discoverRollout, findRollout, usageFromOpenAI } from './codex-rollout.js'
 import { asRecord, createJsonlTail, parseJsonObject, str, type JsonlTail } from './jsonl-tail.js'
-import type { AgentAdapter, AgentInvocation, AgentLaunchSpec, AgentObserver, TokenUsage } from './types.js'
+import type { ActivitySink, AgentAdapter, AgentInvocation, AgentLaunchSpec, AgentObserver, TokenUsage } from './types.js'
+import { codexStreamSignal } from './activity-signals.js'
+import { HOOK_TOKEN_VARIABLE, HOOK_URL_VARIABLE } from './hook-variables.js'
 
 const GOD = '--dangerously-bypass-approvals-and-sandbox'
+
+// Node's fetch with a 3 s timeout; failures are dropped: a hook must never disturb the agent.
+const NOTIFY_SCRIPT = `fetch(process.env.${HOOK_URL_VARIABLE},{method:'POST',headers:{authorization:'Bearer '+process.env.${HOOK_TOKEN_VARIABLE},` +
+  `'content-type':'application/json'},body:process.argv[process.argv.length-1],signal:AbortSignal.timeout(3000)}).catch(()=>{})`
 
 const invocation = (spec: AgentLaunchSpec): AgentInvocation => {
   const argv = [...spec.command]
@@ -28,6 +34,9 @@ const invocation = (spec: AgentLaunchSpec): AgentInvocation => {
     argv.push(spec.prompt)
   } else {
     if (resuming) argv.push('resume')
+    // Interactive: Codex runs its notify program after every turn with the payload as the last
+    // argument (§2); this one forwards it to the runner's hook channel and never waits long.
+    if (spec.activityHook) argv.push('-c', `notify=${JSON.stringify([process.execPath, '-e', NOTIFY_SCRIPT])}`)
     if (resuming && !resumeId) argv.push('--last')
     if (spec.god) argv.push(GOD)
     argv.push(...spec.flags)
@@ -38,7 +47,7 @@ const invocation = (spec: AgentLaunchSpec): AgentInvocation => {
 
 const codexHomeOf = (spec: AgentLaunchSpec, inv: AgentInvocation): string => processEnv(spec, inv).CODEX_HOME || join(childHome(spec, inv), '.codex')
 
-const observe = (spec: AgentLaunchSpec, inv: AgentInvocation): AgentObserver => {
+const observe = (spec: AgentLaunchSpec, inv: AgentInvocation, activity: ActivitySink = () => {}): AgentObserver => {
   const codexHome = codexHomeOf(spec, inv)
   const startedAt = Date.now()
   const rolloutUsage = createRolloutUsage(startedAt)
@@ -62,6 +71,8 @@ const observe = (spec: AgentLaunchSpec, inv: AgentInvocation): AgentObserver => 
     onStdoutLine(line) {
       const event = parseJsonObject(line)
       if (!event) return
+      const signal = codexStreamSignal(event)
+      if (signal) activity(signal)
       if (event.type === 'thread.started') {
         const id = str(event.thread_id)
         if (id && id !== threadId) { threadId = id; rollout = null }
@@ -87,4 +98,5 @@ const observe = (spec: AgentLaunchSpec, inv: AgentInvocation): AgentObserver => 
 
 export const codexAdapter: AgentAdapter = {
   kind: 'codex', invocation, observe, transcriptHome: codexHomeOf, transcriptFacts: createCodexTranscriptFacts,
+  hookFlavour: spec => spec.prompt === null ? 'codex' : null,
 }

@@ -3,6 +3,7 @@
 // CLI's own structured output or transcript. One adapter per CLI kind; see
 // shared/reference/agent-clis.md for each CLI's real flags and formats.
 import type { AgentKind } from '../../config-spec.js'
+import type { ActivitySignal } from '../../core/runners/activity.js'
 
 export interface AgentLaunchSpec {
   runnerId: string
@@ -25,7 +26,15 @@ export interface AgentLaunchSpec {
   env: Record<string, string>
   /** True when the supervisor runs as uid 0 (Claude refuses skip-permissions as root without IS_SANDBOX=1). */
   runningAsRoot: boolean
+  /**
+   * The runner's hook channel (src/adapters/supervisor/hook-server.ts), when the adapter asked
+   * for one (hookFlavour): its URL; the secret is in env as STRATAVORE_HOOK_TOKEN.
+   */
+  activityHook?: { url: string }
 }
+
+/** Where an observer sends what the CLI's structured output says the agent is doing. */
+export type ActivitySink = (signal: ActivitySignal) => void
 
 export interface AgentInvocation {
   /** argv[0] is the program; an array, never a shell string. */
@@ -91,7 +100,10 @@ export interface ConversationFacts {
 export interface AgentAdapter {
   kind: AgentKind
   invocation(spec: AgentLaunchSpec): AgentInvocation
-  observe(spec: AgentLaunchSpec, invocation: AgentInvocation): AgentObserver
+  /** `activity` receives the signals read from stdout (stream events); adapters without any ignore it. */
+  observe(spec: AgentLaunchSpec, invocation: AgentInvocation, activity?: ActivitySink): AgentObserver
+  /** Whether (and how) this CLI's hooks report to the supervisor's hook channel for this spec. */
+  hookFlavour?(spec: AgentLaunchSpec): 'claude' | 'codex' | null
   /**
    * The directory the CLI keeps its transcripts under (Claude's config dir, CODEX_HOME): a
    * transcript's path relative to it is where another host's CLI looks for it. Absent: the

@@ -147,6 +147,12 @@ export const runners = pgTable('runners', {
   pauseReason: text('pause_reason'),
   pausedBudgetId: uuid('paused_budget_id').references(() => budgets.id, { onDelete: 'set null' }),
   pausedAt: ts('paused_at'),
+  // What the agent is doing (src/core/runners/activity.ts), written by its supervisor.
+  activityState: text('activity_state').notNull().default('unknown'),
+  activitySource: text('activity_source'),
+  activityDetail: text('activity_detail'),
+  activitySince: ts('activity_since'),
+  activityResetsAt: ts('activity_resets_at'),
   createdBy: text('created_by').notNull(),
   createdAt: ts('created_at').notNull().defaultNow(),
   updatedAt: ts('updated_at').notNull().defaultNow(),
@@ -162,6 +168,9 @@ export const runners = pgTable('runners', {
   check('runners_conversation_mode_check', sql`${t.conversationMode} in ('new', 'continue', 'resume')`),
   check('runners_pause_reason_check', sql`${t.pauseReason} in ('budget', 'memory', 'manual')`),
   index('runners_paused_idx').on(t.pausedAt, t.id).where(sql`${t.status} = 'paused'`),
+  check('runners_activity_state_check', sql`${t.activityState} in ('working', 'waiting_permission', 'waiting_input', 'idle', 'rate_limited', 'error', 'unknown')`),
+  // The inbox: running runners waiting for a person, oldest first.
+  index('runners_waiting_idx').on(t.activitySince, t.id).where(sql`${t.status} = 'running' and ${t.activityState} in ('waiting_permission', 'waiting_input')`),
 ])
 
 // The last output of a runner's process (its tail, at most RUNNER_OUTPUT_BYTES), written when

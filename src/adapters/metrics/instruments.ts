@@ -46,6 +46,12 @@ export const createProcessMetrics = ({ daemonId, version, roles, gateOpen }: {
     help: 'From an event\'s writing transaction to the broker\'s confirm (relays in this process)',
     buckets: SECONDS_FAST.concat([10, 30, 60, 300]), registers,
   })
+  const humanWait = new client.Histogram({
+    name: 'stratavore_runner_waiting_for_human_seconds',
+    help: 'How long a runner\'s agent waited for a person (waiting_permission, waiting_input) before it went on, per project (supervisors in this process)',
+    labelNames: ['project'],
+    buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400, 43200, 86400], registers,
+  })
   const rpc = new client.Histogram({
     name: 'stratavore_rpc_duration_seconds',
     help: 'RPC calls served by this daemon (Connect, gRPC, gRPC-Web; both ports), until the response or the stream ended',
@@ -67,6 +73,7 @@ export const createProcessMetrics = ({ daemonId, version, roles, gateOpen }: {
       heartbeatIngest: () => heartbeat.startTimer(),
       outboxClaimed: seconds => outboxAge.observe(Math.max(0, seconds)),
       eventPublished: seconds => commitToPublish.observe(Math.max(0, seconds)),
+      humanWait: (project, seconds) => humanWait.observe({ project }, Math.max(0, seconds)),
     },
     rpcCall: (labels, seconds) => rpc.observe(labels, seconds),
     gateOpened: () => gateOpenings.inc(),

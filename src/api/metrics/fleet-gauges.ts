@@ -4,6 +4,7 @@
 // that a sum over every daemon's /metrics counts each runner once.
 import client from 'prom-client'
 import type { AlertTransition, FleetFacts } from '../../core/ports.js'
+import { ACTIVITY_STATES } from '../../core/runners/activity.js'
 import { RUNNER_STATUSES } from '../../core/runners/runner.js'
 
 export interface FleetReading { facts: FleetFacts, alerts: AlertTransition[] }
@@ -20,6 +21,7 @@ export const createFleetGauges = () => {
 
   const runnersTotal = gauge('stratavore_runners_total', 'Runners by status, as stored (a gauge, despite its name: the seed\'s). Terminal ones stay until their project is deleted', ['status'])
   const byProject = gauge('stratavore_runners_by_project', 'Active (non-terminal) runners per project', ['project'])
+  const activity = gauge('stratavore_runners_by_activity', 'Running runners by what their agent is doing (working, waiting_permission, waiting_input, idle, rate_limited, error, unknown), per project', ['project', 'state'])
   const cpu = gauge('stratavore_runner_cpu_percent', 'CPU of the active runners of a project, summed (100 = one core)', ['project'])
   const memory = gauge('stratavore_runner_memory_mb', 'Resident memory of the active runners of a project, summed', ['project'])
   const counters = [
@@ -62,6 +64,11 @@ export const createFleetGauges = () => {
     for (const row of facts.projects) {
       const p = projects.get(row.project) ?? { runners: 0, cpu: 0, mem: 0 }
       projects.set(row.project, { runners: p.runners + row.runners, cpu: p.cpu + row.cpuPercent, mem: p.mem + row.memoryMb })
+    }
+    // Every state of a project with active runners is present (0 included), so a wait that ends shows as 0.
+    for (const project of projects.keys()) for (const state of ACTIVITY_STATES) activity.set({ project, state }, 0)
+    for (const row of facts.projects) {
+      if (row.status === 'running') activity.inc({ project: row.project, state: row.activity }, row.runners)
     }
     for (const [project, p] of projects) {
       byProject.set({ project }, p.runners)

@@ -4,10 +4,11 @@ import type { ApiToken } from '../../core/auth/ports.js'
 import type { JoinToken, NodeSummary } from '../../core/nodes/ports.js'
 import { isExhausted, type Budget, type BudgetPeriodRecord } from '../../core/budgets/budget.js'
 import type { Project } from '../../core/projects/project.js'
+import type { RunnerActivity } from '../../core/runners/activity.js'
 import type { Runner } from '../../core/runners/runner.js'
 import { redactEnvironment, redactFlags } from '../../core/secrets.js'
 import type { Session } from '../../core/sessions/session.js'
-import type { AuditVerificationDto, ProjectDto, RunnerDto, SessionDto } from './schemas.js'
+import type { AuditVerificationDto, InboxItemDto, ProjectDto, RunnerDto, SessionDto } from './schemas.js'
 import type { JoinTokenDto, NodeDto } from './node-schemas.js'
 import type { TokenDto } from './tokens.js'
 import type { BudgetDto, BudgetPeriodDto } from './budgets.js'
@@ -30,6 +31,27 @@ export const toProjectDto = (p: Project): ProjectDto => ({
   updatedAt: iso(p.updatedAt),
   lastAccessedAt: isoOrNull(p.lastAccessedAt),
   archivedAt: isoOrNull(p.archivedAt),
+})
+
+export const toActivityDto = (a: RunnerActivity): RunnerDto['activity'] => ({
+  state: a.state,
+  source: a.source,
+  detail: a.detail,
+  since: isoOrNull(a.since),
+  resetsAt: isoOrNull(a.resetsAt),
+})
+
+export const toInboxItemDto = (r: Runner, now: Date): InboxItemDto => ({
+  runnerId: r.id,
+  project: r.projectName,
+  agent: r.agent,
+  nodeId: r.nodeId,
+  sessionId: r.sessionId,
+  state: r.activity.state as InboxItemDto['state'],
+  source: r.activity.source,
+  detail: r.activity.detail,
+  since: isoOrNull(r.activity.since),
+  waitingSeconds: r.activity.since ? Math.max(0, (now.getTime() - r.activity.since.getTime()) / 1000) : 0,
 })
 
 export const toRunnerDto = (r: Runner): RunnerDto => ({
@@ -65,6 +87,7 @@ export const toRunnerDto = (r: Runner): RunnerDto => ({
   pauseReason: r.pauseReason,
   pausedBudgetId: r.pausedBudgetId,
   pausedAt: isoOrNull(r.pausedAt),
+  activity: toActivityDto(r.activity),
   stopRequestedAt: isoOrNull(r.stopRequestedAt),
   startedAt: isoOrNull(r.startedAt),
   lastHeartbeat: isoOrNull(r.lastHeartbeat),

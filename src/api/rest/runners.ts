@@ -3,8 +3,8 @@ import type { Static } from '@sinclair/typebox'
 import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { readRunnerOutput } from '../../adapters/supervisor/runner-output.js'
-import { toRunnerDto } from './mappers.js'
-import { LaunchBody, RunnerDto, RunnerListQuery, RunnerPageDto, RunnerParams, StopBody, problems } from './schemas.js'
+import { toInboxItemDto, toRunnerDto } from './mappers.js'
+import { InboxDto, InboxQuery, LaunchBody, RunnerDto, RunnerListQuery, RunnerPageDto, RunnerParams, StopBody, problems } from './schemas.js'
 
 const tags = ['runners']
 
@@ -63,6 +63,24 @@ export const runnerRoutes = async (app: FastifyInstance) => {
       response: { 202: Type.Ref(RunnerDto), ...problems(400, 404, 409, 503) },
     },
   }, async (request, reply) => reply.code(202).send(toRunnerDto(await ctx.runners.stop(request.params.id, request.body, request.actor))))
+}
+
+export const inboxRoutes = async (app: FastifyInstance) => {
+  const { ctx } = app
+  app.get<{ Querystring: Static<typeof InboxQuery> }>('/api/v1/inbox', {
+    schema: {
+      tags,
+      summary: 'Runners waiting for a person',
+      description: 'Running runners whose agent waits for a permission (`waiting_permission`) or an answer (`waiting_input`), the oldest wait first, ' +
+        'with what each asks. The live changes are `runner.activity` events on the feed.',
+      querystring: InboxQuery,
+      response: { 200: InboxDto, ...problems(400, 503) },
+    },
+  }, async request => {
+    const waiting = await ctx.runners.inbox(request.query)
+    const now = ctx.clock.now()
+    return { items: waiting.map(r => toInboxItemDto(r, now)) }
+  })
 }
 
 export const runnerPauseRoutes = async (app: FastifyInstance) => {

@@ -8,6 +8,7 @@ import { NODE_NAME_PATTERN } from '../../core/nodes/node.js'
 import { PROJECT_NAME_PATTERN, PROJECT_STATUSES } from '../../core/projects/project.js'
 import { PROJECT_PATH_RULE } from '../../core/projects/project-path.js'
 import { ENV_NAME_PATTERN, MAX_ENV_VALUE_LENGTH, MAX_ENV_VARS, MAX_FLAGS, MAX_FLAG_LENGTH, MAX_PROMPT_LENGTH, SESSION_ID_PATTERN } from '../../core/runners/launch-input.js'
+import { ACTIVITY_SOURCES, ACTIVITY_STATES } from '../../core/runners/activity.js'
 import { CONVERSATION_MODES, PAUSE_REASONS, RUNNER_STATUSES, RUNTIME_TYPES } from '../../core/runners/runner.js'
 import { MAX_PAGE_SIZE } from '../../core/runners/runner-service.js'
 import { TRANSCRIPT_ARCHIVES } from '../../core/sessions/session.js'
@@ -93,6 +94,14 @@ export const QuotaBody = Type.Object({
 export const ProjectParams = Type.Object({ name: ProjectName }, strict)
 export const ProjectListQuery = Type.Object({ status: Type.Optional(literals(PROJECT_STATUSES)) }, strict)
 
+export const RunnerActivityDto = Type.Object({
+  state: literals(ACTIVITY_STATES),
+  source: Nullable(literals(ACTIVITY_SOURCES)),
+  detail: Nullable(Type.String({ description: 'what the agent gave: the tool and command awaiting permission ("Bash: rm -rf build"), the question, the error' })),
+  since: Nullable(DateTime),
+  resetsAt: Nullable(DateTime),
+}, { description: 'what the runner\'s agent is doing, read from its CLI\'s hooks and stream events (unknown until it says; a new or ended process is unknown)' })
+
 export const RunnerDto = Type.Object({
   id: Type.String(),
   project: Type.String(),
@@ -126,6 +135,7 @@ export const RunnerDto = Type.Object({
   pauseReason: Nullable(literals(PAUSE_REASONS)),
   pausedBudgetId: Nullable(Type.String({ description: 'the budget that paused it (pauseReason budget)' })),
   pausedAt: Nullable(DateTime),
+  activity: RunnerActivityDto,
   stopRequestedAt: Nullable(DateTime),
   startedAt: Nullable(DateTime),
   lastHeartbeat: Nullable(DateTime),
@@ -167,6 +177,25 @@ export const RunnerListQuery = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE_SIZE, default: 50 })),
   cursor: Type.Optional(Type.String({ maxLength: 200 })),
 }, strict)
+export const InboxQuery = Type.Object({
+  project: Type.Optional(ProjectName),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE_SIZE, default: MAX_PAGE_SIZE })),
+}, strict)
+export const InboxItemDto = Type.Object({
+  runnerId: Type.String(),
+  project: Type.String(),
+  agent: Type.String(),
+  nodeId: Nullable(Type.String()),
+  sessionId: Nullable(Type.String()),
+  state: literals(['waiting_permission', 'waiting_input']),
+  source: Nullable(literals(ACTIVITY_SOURCES)),
+  detail: Nullable(Type.String({ description: 'what it asks: the tool and command awaiting permission, the question' })),
+  since: Nullable(DateTime),
+  waitingSeconds: Type.Number({ description: 'how long it has waited, by the API\'s clock' }),
+})
+export type InboxItemDto = Static<typeof InboxItemDto>
+export const InboxDto = Type.Object({ items: Type.Array(InboxItemDto, { description: 'oldest wait first' }) })
+
 export const RunnerPageDto = Type.Object({
   runners: Type.Array(Type.Ref(RunnerDto)),
   total: Type.Integer({ description: 'runners matching the filter, over all pages' }),

@@ -18,7 +18,8 @@ import { EventSchema } from '../../gen/stratavore/v1/events_pb.js'
 import { WatchEventsResponseSchema, type WatchEventsResponse } from '../../gen/stratavore/v1/event_service_pb.js'
 import { JoinTokenSchema, NodeSchema } from '../../gen/stratavore/v1/node_pb.js'
 import { ProjectSchema, ProjectStatus } from '../../gen/stratavore/v1/project_pb.js'
-import { ConversationMode, DesiredState, RunnerSchema, RunnerStatus } from '../../gen/stratavore/v1/runner_pb.js'
+import { ActivityState, ConversationMode, DesiredState, RunnerActivitySchema, RunnerSchema, RunnerStatus } from '../../gen/stratavore/v1/runner_pb.js'
+import { ACTIVITY_STATES } from '../../core/runners/activity.js'
 import { SessionSchema, type TranscriptArchive } from '../../gen/stratavore/v1/session_pb.js'
 import { ApiTokenSchema } from '../../gen/stratavore/v1/token_pb.js'
 import { DaemonStatusSchema, GlobalMetricsSchema, ReconcileResponseSchema, VerifyAuditLogResponseSchema } from '../../gen/stratavore/v1/system_pb.js'
@@ -42,6 +43,7 @@ const enumOf = <D extends string>(values: readonly D[]) => ({
 export const projectStatuses = enumOf<DomainProjectStatus>(PROJECT_STATUSES)
 export const runnerStatuses = enumOf<DomainRunnerStatus>(RUNNER_STATUSES)
 export const conversationModes = enumOf(CONVERSATION_MODES)
+export const activityStates = enumOf(ACTIVITY_STATES)
 export const transcriptArchives = enumOf(TRANSCRIPT_ARCHIVES)
 const DESIRED: Record<Runner['desiredState'], DesiredState> = { running: DesiredState.RUNNING, stopped: DesiredState.STOPPED }
 
@@ -95,6 +97,13 @@ export const toRunnerProto = (r: Runner) => create(RunnerSchema, {
   pauseReason: unsetIfNull(r.pauseReason),
   pausedBudgetId: unsetIfNull(r.pausedBudgetId),
   pausedAt: timeOrUnset(r.pausedAt),
+  activity: create(RunnerActivitySchema, {
+    state: activityStates.toProto(r.activity.state) as ActivityState,
+    source: unsetIfNull(r.activity.source),
+    detail: unsetIfNull(r.activity.detail),
+    since: timeOrUnset(r.activity.since),
+    resetsAt: timeOrUnset(r.activity.resetsAt),
+  }),
   stopRequestedAt: timeOrUnset(r.stopRequestedAt),
   startedAt: timeOrUnset(r.startedAt),
   lastHeartbeat: timeOrUnset(r.lastHeartbeat),

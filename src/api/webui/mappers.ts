@@ -4,6 +4,7 @@ import type { PullRequest } from '../../core/fleet/fleet-service.js'
 import type { Project } from '../../core/projects/project.js'
 import type { Runner, RunnerStatus } from '../../core/runners/runner.js'
 import { redactEnvironment, redactFlags } from '../../core/secrets.js'
+import { toActivityDto } from '../rest/mappers.js'
 import type { Session } from '../../core/sessions/session.js'
 import type { DaemonStatus, GlobalMetrics } from '../../core/status/status-service.js'
 
@@ -47,6 +48,7 @@ export const toWebuiRunner = (r: Runner) => ({
   createdAt: time(r.createdAt),
   updatedAt: time(r.updatedAt),
   agent: r.agent,
+  activity: toActivityDto(r.activity),
 })
 
 export const toWebuiProject = (p: Project) => ({

@@ -1,7 +1,7 @@
 // Wire types of the Lex WebUI routes, exactly as shared/contracts/lex-webui.md lists them.
 import { Type, type TSchema } from '@sinclair/typebox'
 import { PROJECT_STATUSES } from '../../core/projects/project.js'
-import { Capabilities, Environment, Flags, ProjectName, SessionId } from '../rest/schemas.js'
+import { Capabilities, Environment, Flags, ProjectName, RunnerActivityDto, SessionId } from '../rest/schemas.js'
 
 const Time = Type.String({ description: 'RFC 3339, or "" when unknown' })
 const strict = { additionalProperties: false }
@@ -35,6 +35,8 @@ export const WebuiRunner = Type.Object({
   createdAt: Time,
   updatedAt: Time,
   agent: Type.String(),
+  // Extra fields (ours; the contract's fields stay as they are): what the agent is doing, as REST gives it.
+  activity: RunnerActivityDto,
 }, { $id: 'WebuiRunner' })
 
 export const WebuiProject = Type.Object({

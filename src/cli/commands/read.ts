@@ -10,7 +10,7 @@ import { resolve } from 'node:path'
 import type { Command } from '../context.js'
 import { flagValue, stringValue } from '../context.js'
 import { UsageError } from '../io.js'
-import { ACTIVE_STATUSES, ago, dateOf, enumWord, formatDuration, formatTokens, jsonOf, paint, printJson, runnerStatusWord, shortIdLength, statusCell, table } from '../format.js'
+import { ACTIVE_STATUSES, activityCell, ago, dateOf, enumWord, formatDuration, formatTokens, jsonOf, paint, printJson, runnerStatusWord, shortIdLength, statusCell, table } from '../format.js'
 import { listAllRunners } from '../runners.js'
 
 export const status: Command = async ({ api, out }) => {
@@ -58,12 +58,12 @@ export const runners: Command = async c => {
   const now = Date.now()
   // Why a runner ended or restarted, when one shown did.
   const reasons = shown.some(r => r.reason)
-  out.print(table(out, [{ header: 'ID' }, { header: 'PROJECT' }, { header: 'AGENT' }, { header: 'STATUS' }, { header: 'UPTIME' }, { header: 'CPU%' }, { header: 'MEM(MB)' }, { header: 'TOKENS' }, { header: 'MODE', flex: !reasons }, ...(reasons ? [{ header: 'REASON', flex: true }] : [])],
+  out.print(table(out, [{ header: 'ID' }, { header: 'PROJECT' }, { header: 'AGENT' }, { header: 'STATUS' }, { header: 'ACTIVITY' }, { header: 'UPTIME' }, { header: 'CPU%' }, { header: 'MEM(MB)' }, { header: 'TOKENS' }, { header: 'MODE', flex: !reasons }, ...(reasons ? [{ header: 'REASON', flex: true }] : [])],
     shown.map(r => {
       const started = dateOf(r.startedAt)?.getTime()
       const ended = dateOf(r.terminatedAt)?.getTime() ?? now
       return [
-        r.id.slice(0, idLength), r.project, r.agent, statusCell(out, runnerStatusWord(r.status)),
+        r.id.slice(0, idLength), r.project, r.agent, statusCell(out, runnerStatusWord(r.status)), activityCell(out, r.activity, now),
         started ? formatDuration(ended - started) : '-', r.cpuPercent.toFixed(1), String(r.memoryMb), formatTokens(r.tokensUsed),
         [r.headless ? 'headless' : 'interactive', r.god ? 'god' : '', r.exitCode !== undefined ? `exit ${r.exitCode}` : ''].filter(Boolean).join(', '),
         ...(reasons ? [r.reason ?? ''] : []),

@@ -35,8 +35,8 @@ export interface StaleDaemon {
 export interface FleetFacts {
   /** metric_counters plus the deltas not rolled up yet: `runners` by status, `runner_failures`, `sessions`, `tokens` by project. */
   counters: Array<{ name: string, label: string, value: number }>
-  /** Active runners per project and status, with their summed CPU and memory. */
-  projects: Array<{ project: string, status: string, runners: number, cpuPercent: number, memoryMb: number }>
+  /** Active runners per project, status and agent activity, with their summed CPU and memory. */
+  projects: Array<{ project: string, status: string, activity: string, runners: number, cpuPercent: number, memoryMb: number }>
   nodes: NodeFacts[]
   /** pending is counted up to OUTBOX_COUNT_CAP; lagSeconds: how long the most overdue due row has waited. */
   outbox: { pending: number, dead: number, lagSeconds: number }

@@ -23,6 +23,8 @@ export const EVENT_TYPES = [
   'runner.rescheduled',
   'runner.paused',
   'runner.resumed',
+  /** What the runner's agent is doing changed (src/core/runners/activity.ts). */
+  'runner.activity',
   'session.created',
   'budget.warning',
   'budget.exceeded',

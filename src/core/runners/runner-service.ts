@@ -142,6 +142,12 @@ export const createRunnerService = ({ repos, uow, clock, ids, paths, agents, pla
       })
     },
 
+    /** Running runners whose agent waits for a person, the oldest wait first (activity.ts). */
+    async inbox (filter: { project?: string, limit?: number }): Promise<Runner[]> {
+      const limit = checkInteger('limit', filter.limit ?? MAX_PAGE_SIZE, 1, MAX_PAGE_SIZE)
+      return repos.runners.waiting({ ...(filter.project !== undefined ? { project: filter.project } : {}), limit })
+    },
+
     async list (filter: RunnerFilter & { limit?: number, cursor?: string }): Promise<RunnerPage> {
       const limit = checkInteger('limit', filter.limit ?? 50, 1, MAX_PAGE_SIZE)
       const beforeId = filter.cursor ? decodeCursor(filter.cursor) : undefined

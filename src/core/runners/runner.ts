@@ -18,6 +18,7 @@
 
 import type { DomainEvent, EventType } from '../events/event.js'
 import type { Clock, IdGenerator } from '../ports.js'
+import type { RunnerActivity } from './activity.js'
 
 export const RUNNER_STATUSES = ['pending', 'starting', 'running', 'paused', 'stopping', 'lost', 'terminated', 'failed'] as const
 export type RunnerStatus = typeof RUNNER_STATUSES[number]
@@ -85,6 +86,8 @@ export interface Runner {
   /** The budget that paused it (reason budget), while that budget exists. */
   pausedBudgetId: string | null
   pausedAt: Date | null
+  /** What its agent is doing (activity.ts); unknown until the agent's signals say. */
+  activity: RunnerActivity
   createdBy: string
   createdAt: Date
   updatedAt: Date

@@ -1,6 +1,7 @@
 // What the supervisor needs from the machine it runs on: starting an agent's process (the
 // adapters pick argv, terminal and transcript), sampling process trees, and cleaning up a
 // process a previous supervisor left behind. Implemented in src/adapters/agents/runtime.ts.
+import type { ActivitySignal } from '../runners/activity.js'
 import type { ConversationMode, Runner } from '../runners/runner.js'
 import type { TranscriptSlice } from '../sessions/session.js'
 
@@ -35,6 +36,11 @@ export interface LiveAgent {
   output(): Uint8Array
   /** Tokens this process has used so far (not counting earlier lives of the session). */
   usage(): TokenCounts
+  /**
+   * Where what the agent says it is doing goes (its hooks and stream events); signals that came
+   * before a listener was set are handed to it, in order, when it is.
+   */
+  onActivity(listener: (signal: ActivitySignal) => void): void
 }
 
 export interface StartPlan {

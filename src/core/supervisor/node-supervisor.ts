@@ -10,6 +10,9 @@
 //
 //   running ──paused (by hand, a budget, memory)──> process ended gracefully, session kept ──> paused, no process
 //
+// What a running agent says it is doing (its hooks, its stream events) is recorded as the runner's
+// activity beside its status (activity-reporter.ts), in the same generation fence.
+//
 // Every write is a conditional transition in a new or current generation (fencing), so a
 // report from a process the database has moved past changes nothing. A report that cannot be
 // written (database down) is kept and retried: an exit is never forgotten.
@@ -25,7 +28,8 @@ import type { RestartPolicy } from './restart-policy.js'
 import { syncSession } from './session-sync.js'
 import { createTranscriptArchiver, restoreOf } from './transcript-archiver.js'
 import { createTransitions } from './transitions.js'
-import type { Instruments } from '../instruments.js'
+import { noInstruments, type Instruments } from '../instruments.js'
+import { createActivityReporter } from './activity-reporter.js'
 
 export interface SupervisorSettings {
   capacity: number
@@ -83,6 +87,7 @@ const planFor = (runner: Runner): Omit<StartPlan, 'restore'> => ({
 export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
   const { repos, clock, runtime, node, log, settings } = deps
   const transitions = createTransitions(deps)
+  const activity = createActivityReporter({ transitions, clock, log, instruments: deps.instruments ?? noInstruments })
   const live = new Map<string, Tracked>()
   const busy = createBusyRunners()
   const restarts = new Map<string, { dueAt: number, runner: Runner }>()
@@ -163,6 +168,7 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
         base: { inputTokens: row.inputTokens, outputTokens: row.outputTokens, cacheReadTokens: row.cacheReadTokens, cacheCreationTokens: row.cacheCreationTokens },
       }
       live.set(row.id, tracked)
+      tracked.agent.onActivity(signal => activity.report(tracked, signal))
       log.info({ runnerId: row.id, pid: agent.pid, generation: running.generation, agent: row.agent }, 'runner started')
       void agent.exited.then(exit => { exclusive(row.id, () => onExit(tracked, exit)) })
     }
@@ -203,6 +209,8 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
     // The session the agent reported, the last tokens and transcript bytes it wrote land before
     // the runner is closed (the beat records a session id seen since the last pass first).
     await heartbeat.runOnce([t]).catch(() => {})
+    // What the agent said last (a turn over, an error) is recorded while the runner still runs.
+    await activity.settled(t.runner.id)
     archiver.forget(t.runner.id)
     const runner = { ...t.runner, generation: t.generation }
     const output = keptOutput(t.agent.output())

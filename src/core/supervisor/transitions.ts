@@ -6,6 +6,7 @@ import { inProjectOrder, type DomainEvent, type EventType } from '../events/even
 import { noInstruments, type Instruments } from '../instruments.js'
 import type { Clock, HeartbeatOutcome, IdGenerator, NodeRegistration, RunnerBeat, UnitOfWork } from '../ports.js'
 import { pauseForBudgets, pauseForMemory } from '../runners/pause-service.js'
+import { activityEventData, type ActivitySignal } from '../runners/activity.js'
 import { runnerEventOf, type Runner } from '../runners/runner.js'
 import type { ExitStatus } from './agent-runtime.js'
 
@@ -160,6 +161,18 @@ export const createTransitions = ({ uow, clock, ids, node, actor = SUPERVISOR_AC
         ...(down ? [nodeEvent('node.stopped', down.seq, { name: down.name, on_shutdown: mode })] : []),
       ]))
       return { stopped: stopped.length, handedOver: handedOver.length }
+    }),
+
+    /**
+     * What the agent of this generation is doing, with its runner.activity event; null when the
+     * runner has moved on (another generation, no longer running) or nothing changed.
+     */
+    activity: (runner: Runner, generation: number, signal: ActivitySignal, since: Date) => uow.run(async tx => {
+      const changed = await tx.supervision.setActivity(runner.id, generation, signal, since)
+      if (!changed) return null
+      // Not `event()`: this event's data names are the catalogue's own (camelCase), without node_id.
+      await tx.events.append(runnerEventOf(changed.runner, 'runner.activity', actor, activityEventData(runner.id, changed.runner.activity, changed.previous.state), { ids, clock }))
+      return changed
     }),
 
     recovered: (runnerId: string, generation: number) => uow.run(async tx => {

@@ -28,6 +28,7 @@ t.test(`a session printed just before exit is recorded, on ${backendName()}`, as
         sessionId: () => printed ? 'thread-printed-late' : null,
         transcriptPath: () => null,
         resumable: true,
+        onActivity: () => {},
         output: () => new Uint8Array(),
         readTranscript: async () => null,
         usage: () => printed ? usage : { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheCreationTokens: 0 },

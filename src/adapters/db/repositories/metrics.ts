@@ -19,9 +19,9 @@ export const createMetricsRepository = (db: Db): MetricsRepository => ({
         ) c group by name, label`),
       // The predicate of runners_active_idx, as literals so the planner can match it.
       db.execute(sql`
-        select project_name as project, status, count(*)::int as runners,
+        select project_name as project, status, activity_state as activity, count(*)::int as runners,
           coalesce(sum(cpu_percent), 0)::float8 as cpu, coalesce(sum(memory_mb), 0)::float8 as mem
-        from runners where status not in ('terminated', 'failed') group by project_name, status`),
+        from runners where status not in ('terminated', 'failed') group by project_name, status, activity_state`),
       db.execute(sql`
         select n.id::text as id, n.name, n.status, n.capacity, count(r.id)::int as runners,
           coalesce(sum(r.cpu_percent), 0)::float8 as cpu, coalesce(sum(r.memory_mb), 0)::float8 as mem,
@@ -57,8 +57,8 @@ export const createMetricsRepository = (db: Db): MetricsRepository => ({
     const outboxRow = rowsOf<{ pending: number, dead: number, lag: number }>(outbox)[0]
     return {
       counters: rowsOf<{ name: string, label: string, value: number }>(counters).map(r => ({ name: r.name, label: r.label, value: num(r.value) })),
-      projects: rowsOf<{ project: string, status: string, runners: number, cpu: number, mem: number }>(projects)
-        .map(r => ({ project: r.project, status: r.status, runners: num(r.runners), cpuPercent: num(r.cpu), memoryMb: num(r.mem) })),
+      projects: rowsOf<{ project: string, status: string, activity: string, runners: number, cpu: number, mem: number }>(projects)
+        .map(r => ({ project: r.project, status: r.status, activity: r.activity, runners: num(r.runners), cpuPercent: num(r.cpu), memoryMb: num(r.mem) })),
       nodes: rowsOf<{ id: string, name: string, status: NodeFacts['status'], capacity: number, runners: number, cpu: number, mem: number, age: number | null }>(nodes)
         .map(r => ({
           id: r.id, name: r.name, status: r.status, capacity: num(r.capacity), runners: num(r.runners), cpuPercent: num(r.cpu), memoryMb: num(r.mem),

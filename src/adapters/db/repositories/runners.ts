@@ -1,15 +1,23 @@
 // Runner rows. Every state-changing statement is conditional on the state it leaves and bumps
 // event_seq in the same statement, so the caller writes exactly one event per real transition.
-import { and, count, desc, eq, lt, notInArray, or, sql, type SQL } from 'drizzle-orm'
+import { and, asc, count, desc, eq, inArray, lt, notInArray, or, sql, type SQL } from 'drizzle-orm'
 import type { RunnerFilter, RunnerRepository } from '../../../core/ports.js'
+import { WAITING_STATES, type RunnerActivity } from '../../../core/runners/activity.js'
 import { TERMINAL_STATUSES, type Runner } from '../../../core/runners/runner.js'
 import { fromDriverRow, rowsOf, type Db } from '../client.js'
 import { runnerOutputs, runners } from '../schema.js'
 
 type RunnerRow = typeof runners.$inferSelect
 
-export const toRunner = (row: RunnerRow): Runner => ({
+export const toRunner = ({ activityState, activitySource, activityDetail, activitySince, activityResetsAt, ...row }: RunnerRow): Runner => ({
   ...row,
+  activity: {
+    state: activityState as RunnerActivity['state'],
+    source: activitySource as RunnerActivity['source'],
+    detail: activityDetail,
+    since: activitySince,
+    resetsAt: activityResetsAt,
+  },
   runtimeType: row.runtimeType as Runner['runtimeType'],
   status: row.status as Runner['status'],
   desiredState: row.desiredState as Runner['desiredState'],
@@ -101,6 +109,14 @@ export const createRunnerRepository = (db: Db): RunnerRepository => ({
       .where(and(eq(runners.id, id), or(eq(runners.status, 'pending'), and(eq(runners.status, 'paused'), eq(runners.runtimeId, '')))))
       .returning()
     return row ? toRunner(row) : null
+  },
+
+  async waiting ({ project, limit }) {
+    const rows = await db.select().from(runners)
+      .where(and(eq(runners.status, 'running'), inArray(runners.activityState, [...WAITING_STATES]), project !== undefined ? eq(runners.projectName, project) : undefined))
+      .orderBy(asc(runners.activitySince), asc(runners.id))
+      .limit(limit)
+    return rows.map(toRunner)
   },
 
   async keptOutput (id) {

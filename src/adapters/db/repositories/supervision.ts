@@ -3,6 +3,7 @@
 // life, or one racing the reconciler, changes nothing and writes no event.
 import { and, asc, eq, inArray, isNull, notInArray, sql } from 'drizzle-orm'
 import type { SupervisionRepository } from '../../../core/ports.js'
+import { nextActivity } from '../../../core/runners/activity.js'
 import { QUOTA_STATUSES, TERMINAL_STATUSES } from '../../../core/runners/runner.js'
 import { rowsOf, type Db } from '../client.js'
 import { nodes, runnerOutputs, runners, sessions } from '../schema.js'
@@ -10,6 +11,8 @@ import { createHeartbeatStatement } from './heartbeats.js'
 import { handedOverColumns, toRunner } from './runners.js'
 
 const bumpSeq = { eventSeq: sql`${runners.eventSeq} + 1`, updatedAt: sql`now()` }
+// A new or ended process: nothing its agent said before holds (the runner.started or ended event says so).
+const activityCleared = { activityState: 'unknown', activitySource: null, activityDetail: null, activitySince: sql`now()`, activityResetsAt: null } as const
 const active = notInArray(runners.status, [...TERMINAL_STATUSES])
 const one = async (rows: Promise<Array<typeof runners.$inferSelect>>) => {
   const [row] = await rows
@@ -91,19 +94,38 @@ export const createSupervisionRepository = (db: Db): SupervisionRepository => ({
   markRunning: (id, generation, { pid, sessionId }) => one(db.update(runners)
     .set({
       status: 'running', runtimeId: String(pid), startedAt: sql`now()`, lastHeartbeat: sql`now()`,
-      sessionId: sql`coalesce(${sessionId}::text, ${runners.sessionId})`, ...bumpSeq,
+      sessionId: sql`coalesce(${sessionId}::text, ${runners.sessionId})`, ...activityCleared, ...bumpSeq,
     })
     .where(and(eq(runners.id, id), eq(runners.generation, generation), eq(runners.status, 'starting')))
     .returning()),
 
   markExited: (id, generation, { status, exitCode, reason }) => one(db.update(runners)
-    .set({ status, exitCode, reason, desiredState: 'stopped', terminatedAt: sql`now()`, cpuPercent: 0, memoryMb: 0, ...bumpSeq })
+    .set({ status, exitCode, reason, desiredState: 'stopped', terminatedAt: sql`now()`, cpuPercent: 0, memoryMb: 0, ...activityCleared, ...bumpSeq })
     .where(and(eq(runners.id, id), eq(runners.generation, generation), active))
     .returning()),
 
   async recordOutput (runnerId, generation, { output, signal }) {
     await db.insert(runnerOutputs).values({ runnerId, generation, output, signal, recordedAt: sql`now()` })
       .onConflictDoUpdate({ target: runnerOutputs.runnerId, set: { generation, output, signal, recordedAt: sql`now()` } })
+  },
+
+  async setActivity (id, generation, signal, since) {
+    // Only a running process of this generation reports, and only a real change is written
+    // (the same state and detail again bumps nothing and writes no event). The row is locked so
+    // the previous state the event names is the one replaced.
+    const mine = and(eq(runners.id, id), eq(runners.generation, generation), eq(runners.status, 'running'))
+    const [current] = await db.select().from(runners).where(mine).for('update')
+    if (!current) return null
+    const before = toRunner(current)
+    const activity = nextActivity(before.activity, signal, since)
+    if (!activity) return null
+    const [row] = await db.update(runners)
+      .set({
+        activityState: activity.state, activitySource: activity.source, activityDetail: activity.detail,
+        activitySince: activity.since, activityResetsAt: activity.resetsAt, ...bumpSeq,
+      })
+      .where(mine).returning()
+    return row ? { runner: toRunner(row), previous: before.activity } : null
   },
 
   recoverLost: (id, generation) => one(db.update(runners)

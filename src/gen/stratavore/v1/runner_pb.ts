@@ -15,7 +15,56 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file stratavore/v1/runner.proto.
  */
 export const file_stratavore_v1_runner: GenFile = /*@__PURE__*/
-  fileDesc("ChpzdHJhdGF2b3JlL3YxL3J1bm5lci5wcm90bxINc3RyYXRhdm9yZS52MSKGCwoGUnVubmVyEgoKAmlkGAEgASgJEg8KB3Byb2plY3QYAiABKAkSFAoMcHJvamVjdF9wYXRoGAMgASgJEg0KBWFnZW50GAQgASgJEhQKDHJ1bnRpbWVfdHlwZRgFIAEoCRISCgpydW50aW1lX2lkGAYgASgJEhQKB25vZGVfaWQYByABKAlIAIgBARIrCgZzdGF0dXMYCCABKA4yGy5zdHJhdGF2b3JlLnYxLlJ1bm5lclN0YXR1cxIyCg1kZXNpcmVkX3N0YXRlGAkgASgOMhsuc3RyYXRhdm9yZS52MS5EZXNpcmVkU3RhdGUSDQoFZmxhZ3MYCiADKAkSFAoMY2FwYWJpbGl0aWVzGAsgAygJEjsKC2Vudmlyb25tZW50GAwgAygLMiYuc3RyYXRhdm9yZS52MS5SdW5uZXIuRW52aXJvbm1lbnRFbnRyeRI6ChFjb252ZXJzYXRpb25fbW9kZRgNIAEoDjIfLnN0cmF0YXZvcmUudjEuQ29udmVyc2F0aW9uTW9kZRIXCgpzZXNzaW9uX2lkGA4gASgJSAGIAQESCwoDZ29kGA8gASgIEhAKCGhlYWRsZXNzGBAgASgIEhMKC3Rva2Vuc191c2VkGBEgASgDEhQKDGlucHV0X3Rva2VucxgSIAEoAxIVCg1vdXRwdXRfdG9rZW5zGBMgASgDEhkKEWNhY2hlX3JlYWRfdG9rZW5zGBQgASgDEh0KFWNhY2hlX2NyZWF0aW9uX3Rva2VucxgVIAEoAxITCgtjcHVfcGVyY2VudBgWIAEoARIRCgltZW1vcnlfbWIYFyABKAUSGAoQcmVzdGFydF9hdHRlbXB0cxgYIAEoBRIcChRtYXhfcmVzdGFydF9hdHRlbXB0cxgZIAEoBRIdChVoZWFydGJlYXRfdHRsX3NlY29uZHMYGiABKAUSEgoKZ2VuZXJhdGlvbhgbIAEoAxISCgpzdG9wX2ZvcmNlGBwgASgIEiEKFHN0b3BfdGltZW91dF9zZWNvbmRzGB0gASgFSAKIAQESNQoRc3RvcF9yZXF1ZXN0ZWRfYXQYHiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnN0YXJ0ZWRfYXQYHyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDmxhc3RfaGVhcnRiZWF0GCAgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCg10ZXJtaW5hdGVkX2F0GCEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIWCglleGl0X2NvZGUYIiABKAVIA4gBARISCgpjcmVhdGVkX2J5GCMgASgJEi4KCmNyZWF0ZWRfYXQYJCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYJSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKBnJlYXNvbhgmIAEoCUgEiAEBEhkKDHBhdXNlX3JlYXNvbhgnIAEoCUgFiAEBEh0KEHBhdXNlZF9idWRnZXRfaWQYKCABKAlIBogBARItCglwYXVzZWRfYXQYKSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wGjIKEEVudmlyb25tZW50RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIKCghfbm9kZV9pZEINCgtfc2Vzc2lvbl9pZEIXChVfc3RvcF90aW1lb3V0X3NlY29uZHNCDAoKX2V4aXRfY29kZUIJCgdfcmVhc29uQg8KDV9wYXVzZV9yZWFzb25CEwoRX3BhdXNlZF9idWRnZXRfaWQitwUKE0xhdW5jaFJ1bm5lclJlcXVlc3QSDwoHcHJvamVjdBgBIAEoCRISCgVhZ2VudBgCIAEoCUgAiAEBEhkKDHByb2plY3RfcGF0aBgDIAEoCUgBiAEBEg0KBWZsYWdzGAQgAygJEhQKDGNhcGFiaWxpdGllcxgFIAMoCRJICgtlbnZpcm9ubWVudBgGIAMoCzIzLnN0cmF0YXZvcmUudjEuTGF1bmNoUnVubmVyUmVxdWVzdC5FbnZpcm9ubWVudEVudHJ5EjoKEWNvbnZlcnNhdGlvbl9tb2RlGAcgASgOMh8uc3RyYXRhdm9yZS52MS5Db252ZXJzYXRpb25Nb2RlEhcKCnNlc3Npb25faWQYCCABKAlIAogBARIQCgNnb2QYCSABKAhIA4gBARITCgZwcm9tcHQYCiABKAlIBIgBARIZCgxydW50aW1lX3R5cGUYCyABKAlIBYgBARIhChRtYXhfcmVzdGFydF9hdHRlbXB0cxgMIAEoBUgGiAEBEhEKBG5vZGUYDSABKAlIB4gBARJLCg1ub2RlX3NlbGVjdG9yGA4gAygLMjQuc3RyYXRhdm9yZS52MS5MYXVuY2hSdW5uZXJSZXF1ZXN0Lk5vZGVTZWxlY3RvckVudHJ5GjIKEEVudmlyb25tZW50RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARozChFOb2RlU2VsZWN0b3JFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQggKBl9hZ2VudEIPCg1fcHJvamVjdF9wYXRoQg0KC19zZXNzaW9uX2lkQgYKBF9nb2RCCQoHX3Byb21wdEIPCg1fcnVudGltZV90eXBlQhcKFV9tYXhfcmVzdGFydF9hdHRlbXB0c0IHCgVfbm9kZSI9ChRMYXVuY2hSdW5uZXJSZXNwb25zZRIlCgZydW5uZXIYASABKAsyFS5zdHJhdGF2b3JlLnYxLlJ1bm5lciIeChBHZXRSdW5uZXJSZXF1ZXN0EgoKAmlkGAEgASgJIjoKEUdldFJ1bm5lclJlc3BvbnNlEiUKBnJ1bm5lchgBIAEoCzIVLnN0cmF0YXZvcmUudjEuUnVubmVyIqEBChJMaXN0UnVubmVyc1JlcXVlc3QSFAoHcHJvamVjdBgBIAEoCUgAiAEBEisKBnN0YXR1cxgCIAEoDjIbLnN0cmF0YXZvcmUudjEuUnVubmVyU3RhdHVzEhIKBWxpbWl0GAMgASgFSAGIAQESEwoGY3Vyc29yGAQgASgJSAKIAQFCCgoIX3Byb2plY3RCCAoGX2xpbWl0QgkKB19jdXJzb3IidgoTTGlzdFJ1bm5lcnNSZXNwb25zZRImCgdydW5uZXJzGAEgAygLMhUuc3RyYXRhdm9yZS52MS5SdW5uZXISDQoFdG90YWwYAiABKAUSGAoLbmV4dF9jdXJzb3IYAyABKAlIAIgBAUIOCgxfbmV4dF9jdXJzb3IibwoRU3RvcFJ1bm5lclJlcXVlc3QSCgoCaWQYASABKAkSEgoFZm9yY2UYAiABKAhIAIgBARIcCg90aW1lb3V0X3NlY29uZHMYAyABKAVIAYgBAUIICgZfZm9yY2VCEgoQX3RpbWVvdXRfc2Vjb25kcyI7ChJTdG9wUnVubmVyUmVzcG9uc2USJQoGcnVubmVyGAEgASgLMhUuc3RyYXRhdm9yZS52MS5SdW5uZXIiPQoYV2F0Y2hSdW5uZXJPdXRwdXRSZXF1ZXN0EhEKCXJ1bm5lcl9pZBgBIAEoCRIOCgZmb2xsb3cYAiABKAgiYAoZV2F0Y2hSdW5uZXJPdXRwdXRSZXNwb25zZRIMCgRkYXRhGAEgASgMEiwKBGV4aXQYAiABKAsyGS5zdHJhdGF2b3JlLnYxLlJ1bm5lckV4aXRIAIgBAUIHCgVfZXhpdCJICgpSdW5uZXJFeGl0EhEKBGNvZGUYASABKAVIAIgBARITCgZzaWduYWwYAiABKAlIAYgBAUIHCgVfY29kZUIJCgdfc2lnbmFsIiAKElBhdXNlUnVubmVyUmVxdWVzdBIKCgJpZBgBIAEoCSI8ChNQYXVzZVJ1bm5lclJlc3BvbnNlEiUKBnJ1bm5lchgBIAEoCzIVLnN0cmF0YXZvcmUudjEuUnVubmVyIiEKE1Jlc3VtZVJ1bm5lclJlcXVlc3QSCgoCaWQYASABKAkiPQoUUmVzdW1lUnVubmVyUmVzcG9uc2USJQoGcnVubmVyGAEgASgLMhUuc3RyYXRhdm9yZS52MS5SdW5uZXIqhQIKDFJ1bm5lclN0YXR1cxIdChlSVU5ORVJfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGQoVUlVOTkVSX1NUQVRVU19QRU5ESU5HEAESGgoWUlVOTkVSX1NUQVRVU19TVEFSVElORxACEhkKFVJVTk5FUl9TVEFUVVNfUlVOTklORxADEhgKFFJVTk5FUl9TVEFUVVNfUEFVU0VEEAQSGgoWUlVOTkVSX1NUQVRVU19TVE9QUElORxAFEhYKElJVTk5FUl9TVEFUVVNfTE9TVBAGEhwKGFJVTk5FUl9TVEFUVVNfVEVSTUlOQVRFRBAHEhgKFFJVTk5FUl9TVEFUVVNfRkFJTEVEEAgqYwoMRGVzaXJlZFN0YXRlEh0KGURFU0lSRURfU1RBVEVfVU5TUEVDSUZJRUQQABIZChVERVNJUkVEX1NUQVRFX1JVTk5JTkcQARIZChVERVNJUkVEX1NUQVRFX1NUT1BQRUQQAiqOAQoQQ29udmVyc2F0aW9uTW9kZRIhCh1DT05WRVJTQVRJT05fTU9ERV9VTlNQRUNJRklFRBAAEhkKFUNPTlZFUlNBVElPTl9NT0RFX05FVxABEh4KGkNPTlZFUlNBVElPTl9NT0RFX0NPTlRJTlVFEAISHAoYQ09OVkVSU0FUSU9OX01PREVfUkVTVU1FEAMyhAUKDVJ1bm5lclNlcnZpY2USVwoMTGF1bmNoUnVubmVyEiIuc3RyYXRhdm9yZS52MS5MYXVuY2hSdW5uZXJSZXF1ZXN0GiMuc3RyYXRhdm9yZS52MS5MYXVuY2hSdW5uZXJSZXNwb25zZRJTCglHZXRSdW5uZXISHy5zdHJhdGF2b3JlLnYxLkdldFJ1bm5lclJlcXVlc3QaIC5zdHJhdGF2b3JlLnYxLkdldFJ1bm5lclJlc3BvbnNlIgOQAgESWQoLTGlzdFJ1bm5lcnMSIS5zdHJhdGF2b3JlLnYxLkxpc3RSdW5uZXJzUmVxdWVzdBoiLnN0cmF0YXZvcmUudjEuTGlzdFJ1bm5lcnNSZXNwb25zZSIDkAIBElEKClN0b3BSdW5uZXISIC5zdHJhdGF2b3JlLnYxLlN0b3BSdW5uZXJSZXF1ZXN0GiEuc3RyYXRhdm9yZS52MS5TdG9wUnVubmVyUmVzcG9uc2USaAoRV2F0Y2hSdW5uZXJPdXRwdXQSJy5zdHJhdGF2b3JlLnYxLldhdGNoUnVubmVyT3V0cHV0UmVxdWVzdBooLnN0cmF0YXZvcmUudjEuV2F0Y2hSdW5uZXJPdXRwdXRSZXNwb25zZTABElQKC1BhdXNlUnVubmVyEiEuc3RyYXRhdm9yZS52MS5QYXVzZVJ1bm5lclJlcXVlc3QaIi5zdHJhdGF2b3JlLnYxLlBhdXNlUnVubmVyUmVzcG9uc2USVwoMUmVzdW1lUnVubmVyEiIuc3RyYXRhdm9yZS52MS5SZXN1bWVSdW5uZXJSZXF1ZXN0GiMuc3RyYXRhdm9yZS52MS5SZXN1bWVSdW5uZXJSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("ChpzdHJhdGF2b3JlL3YxL3J1bm5lci5wcm90bxINc3RyYXRhdm9yZS52MSLXAQoOUnVubmVyQWN0aXZpdHkSKwoFc3RhdGUYASABKA4yHC5zdHJhdGF2b3JlLnYxLkFjdGl2aXR5U3RhdGUSEwoGc291cmNlGAIgASgJSACIAQESEwoGZGV0YWlsGAMgASgJSAGIAQESKQoFc2luY2UYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KCXJlc2V0c19hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCCQoHX3NvdXJjZUIJCgdfZGV0YWlsIrcLCgZSdW5uZXISCgoCaWQYASABKAkSDwoHcHJvamVjdBgCIAEoCRIUCgxwcm9qZWN0X3BhdGgYAyABKAkSDQoFYWdlbnQYBCABKAkSFAoMcnVudGltZV90eXBlGAUgASgJEhIKCnJ1bnRpbWVfaWQYBiABKAkSFAoHbm9kZV9pZBgHIAEoCUgAiAEBEisKBnN0YXR1cxgIIAEoDjIbLnN0cmF0YXZvcmUudjEuUnVubmVyU3RhdHVzEjIKDWRlc2lyZWRfc3RhdGUYCSABKA4yGy5zdHJhdGF2b3JlLnYxLkRlc2lyZWRTdGF0ZRINCgVmbGFncxgKIAMoCRIUCgxjYXBhYmlsaXRpZXMYCyADKAkSOwoLZW52aXJvbm1lbnQYDCADKAsyJi5zdHJhdGF2b3JlLnYxLlJ1bm5lci5FbnZpcm9ubWVudEVudHJ5EjoKEWNvbnZlcnNhdGlvbl9tb2RlGA0gASgOMh8uc3RyYXRhdm9yZS52MS5Db252ZXJzYXRpb25Nb2RlEhcKCnNlc3Npb25faWQYDiABKAlIAYgBARILCgNnb2QYDyABKAgSEAoIaGVhZGxlc3MYECABKAgSEwoLdG9rZW5zX3VzZWQYESABKAMSFAoMaW5wdXRfdG9rZW5zGBIgASgDEhUKDW91dHB1dF90b2tlbnMYEyABKAMSGQoRY2FjaGVfcmVhZF90b2tlbnMYFCABKAMSHQoVY2FjaGVfY3JlYXRpb25fdG9rZW5zGBUgASgDEhMKC2NwdV9wZXJjZW50GBYgASgBEhEKCW1lbW9yeV9tYhgXIAEoBRIYChByZXN0YXJ0X2F0dGVtcHRzGBggASgFEhwKFG1heF9yZXN0YXJ0X2F0dGVtcHRzGBkgASgFEh0KFWhlYXJ0YmVhdF90dGxfc2Vjb25kcxgaIAEoBRISCgpnZW5lcmF0aW9uGBsgASgDEhIKCnN0b3BfZm9yY2UYHCABKAgSIQoUc3RvcF90aW1lb3V0X3NlY29uZHMYHSABKAVIAogBARI1ChFzdG9wX3JlcXVlc3RlZF9hdBgeIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKc3RhcnRlZF9hdBgfIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoObGFzdF9oZWFydGJlYXQYICABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjEKDXRlcm1pbmF0ZWRfYXQYISABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhYKCWV4aXRfY29kZRgiIAEoBUgDiAEBEhIKCmNyZWF0ZWRfYnkYIyABKAkSLgoKY3JlYXRlZF9hdBgkIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBglIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoGcmVhc29uGCYgASgJSASIAQESGQoMcGF1c2VfcmVhc29uGCcgASgJSAWIAQESHQoQcGF1c2VkX2J1ZGdldF9pZBgoIAEoCUgGiAEBEi0KCXBhdXNlZF9hdBgpIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoIYWN0aXZpdHkYKiABKAsyHS5zdHJhdGF2b3JlLnYxLlJ1bm5lckFjdGl2aXR5GjIKEEVudmlyb25tZW50RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIKCghfbm9kZV9pZEINCgtfc2Vzc2lvbl9pZEIXChVfc3RvcF90aW1lb3V0X3NlY29uZHNCDAoKX2V4aXRfY29kZUIJCgdfcmVhc29uQg8KDV9wYXVzZV9yZWFzb25CEwoRX3BhdXNlZF9idWRnZXRfaWQitwUKE0xhdW5jaFJ1bm5lclJlcXVlc3QSDwoHcHJvamVjdBgBIAEoCRISCgVhZ2VudBgCIAEoCUgAiAEBEhkKDHByb2plY3RfcGF0aBgDIAEoCUgBiAEBEg0KBWZsYWdzGAQgAygJEhQKDGNhcGFiaWxpdGllcxgFIAMoCRJICgtlbnZpcm9ubWVudBgGIAMoCzIzLnN0cmF0YXZvcmUudjEuTGF1bmNoUnVubmVyUmVxdWVzdC5FbnZpcm9ubWVudEVudHJ5EjoKEWNvbnZlcnNhdGlvbl9tb2RlGAcgASgOMh8uc3RyYXRhdm9yZS52MS5Db252ZXJzYXRpb25Nb2RlEhcKCnNlc3Npb25faWQYCCABKAlIAogBARIQCgNnb2QYCSABKAhIA4gBARITCgZwcm9tcHQYCiABKAlIBIgBARIZCgxydW50aW1lX3R5cGUYCyABKAlIBYgBARIhChRtYXhfcmVzdGFydF9hdHRlbXB0cxgMIAEoBUgGiAEBEhEKBG5vZGUYDSABKAlIB4gBARJLCg1ub2RlX3NlbGVjdG9yGA4gAygLMjQuc3RyYXRhdm9yZS52MS5MYXVuY2hSdW5uZXJSZXF1ZXN0Lk5vZGVTZWxlY3RvckVudHJ5GjIKEEVudmlyb25tZW50RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARozChFOb2RlU2VsZWN0b3JFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQggKBl9hZ2VudEIPCg1fcHJvamVjdF9wYXRoQg0KC19zZXNzaW9uX2lkQgYKBF9nb2RCCQoHX3Byb21wdEIPCg1fcnVudGltZV90eXBlQhcKFV9tYXhfcmVzdGFydF9hdHRlbXB0c0IHCgVfbm9kZSI9ChRMYXVuY2hSdW5uZXJSZXNwb25zZRIlCgZydW5uZXIYASABKAsyFS5zdHJhdGF2b3JlLnYxLlJ1bm5lciIeChBHZXRSdW5uZXJSZXF1ZXN0EgoKAmlkGAEgASgJIjoKEUdldFJ1bm5lclJlc3BvbnNlEiUKBnJ1bm5lchgBIAEoCzIVLnN0cmF0YXZvcmUudjEuUnVubmVyIqEBChJMaXN0UnVubmVyc1JlcXVlc3QSFAoHcHJvamVjdBgBIAEoCUgAiAEBEisKBnN0YXR1cxgCIAEoDjIbLnN0cmF0YXZvcmUudjEuUnVubmVyU3RhdHVzEhIKBWxpbWl0GAMgASgFSAGIAQESEwoGY3Vyc29yGAQgASgJSAKIAQFCCgoIX3Byb2plY3RCCAoGX2xpbWl0QgkKB19jdXJzb3IidgoTTGlzdFJ1bm5lcnNSZXNwb25zZRImCgdydW5uZXJzGAEgAygLMhUuc3RyYXRhdm9yZS52MS5SdW5uZXISDQoFdG90YWwYAiABKAUSGAoLbmV4dF9jdXJzb3IYAyABKAlIAIgBAUIOCgxfbmV4dF9jdXJzb3IibwoRU3RvcFJ1bm5lclJlcXVlc3QSCgoCaWQYASABKAkSEgoFZm9yY2UYAiABKAhIAIgBARIcCg90aW1lb3V0X3NlY29uZHMYAyABKAVIAYgBAUIICgZfZm9yY2VCEgoQX3RpbWVvdXRfc2Vjb25kcyI7ChJTdG9wUnVubmVyUmVzcG9uc2USJQoGcnVubmVyGAEgASgLMhUuc3RyYXRhdm9yZS52MS5SdW5uZXIiPQoYV2F0Y2hSdW5uZXJPdXRwdXRSZXF1ZXN0EhEKCXJ1bm5lcl9pZBgBIAEoCRIOCgZmb2xsb3cYAiABKAgiYAoZV2F0Y2hSdW5uZXJPdXRwdXRSZXNwb25zZRIMCgRkYXRhGAEgASgMEiwKBGV4aXQYAiABKAsyGS5zdHJhdGF2b3JlLnYxLlJ1bm5lckV4aXRIAIgBAUIHCgVfZXhpdCJICgpSdW5uZXJFeGl0EhEKBGNvZGUYASABKAVIAIgBARITCgZzaWduYWwYAiABKAlIAYgBAUIHCgVfY29kZUIJCgdfc2lnbmFsIiAKElBhdXNlUnVubmVyUmVxdWVzdBIKCgJpZBgBIAEoCSI8ChNQYXVzZVJ1bm5lclJlc3BvbnNlEiUKBnJ1bm5lchgBIAEoCzIVLnN0cmF0YXZvcmUudjEuUnVubmVyIiEKE1Jlc3VtZVJ1bm5lclJlcXVlc3QSCgoCaWQYASABKAkiPQoUUmVzdW1lUnVubmVyUmVzcG9uc2USJQoGcnVubmVyGAEgASgLMhUuc3RyYXRhdm9yZS52MS5SdW5uZXIqhQIKDFJ1bm5lclN0YXR1cxIdChlSVU5ORVJfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGQoVUlVOTkVSX1NUQVRVU19QRU5ESU5HEAESGgoWUlVOTkVSX1NUQVRVU19TVEFSVElORxACEhkKFVJVTk5FUl9TVEFUVVNfUlVOTklORxADEhgKFFJVTk5FUl9TVEFUVVNfUEFVU0VEEAQSGgoWUlVOTkVSX1NUQVRVU19TVE9QUElORxAFEhYKElJVTk5FUl9TVEFUVVNfTE9TVBAGEhwKGFJVTk5FUl9TVEFUVVNfVEVSTUlOQVRFRBAHEhgKFFJVTk5FUl9TVEFUVVNfRkFJTEVEEAgqhAIKDUFjdGl2aXR5U3RhdGUSHgoaQUNUSVZJVFlfU1RBVEVfVU5TUEVDSUZJRUQQABIaChZBQ1RJVklUWV9TVEFURV9XT1JLSU5HEAESJQohQUNUSVZJVFlfU1RBVEVfV0FJVElOR19QRVJNSVNTSU9OEAISIAocQUNUSVZJVFlfU1RBVEVfV0FJVElOR19JTlBVVBADEhcKE0FDVElWSVRZX1NUQVRFX0lETEUQBBIfChtBQ1RJVklUWV9TVEFURV9SQVRFX0xJTUlURUQQBRIYChRBQ1RJVklUWV9TVEFURV9FUlJPUhAGEhoKFkFDVElWSVRZX1NUQVRFX1VOS05PV04QBypjCgxEZXNpcmVkU3RhdGUSHQoZREVTSVJFRF9TVEFURV9VTlNQRUNJRklFRBAAEhkKFURFU0lSRURfU1RBVEVfUlVOTklORxABEhkKFURFU0lSRURfU1RBVEVfU1RPUFBFRBACKo4BChBDb252ZXJzYXRpb25Nb2RlEiEKHUNPTlZFUlNBVElPTl9NT0RFX1VOU1BFQ0lGSUVEEAASGQoVQ09OVkVSU0FUSU9OX01PREVfTkVXEAESHgoaQ09OVkVSU0FUSU9OX01PREVfQ09OVElOVUUQAhIcChhDT05WRVJTQVRJT05fTU9ERV9SRVNVTUUQAzKEBQoNUnVubmVyU2VydmljZRJXCgxMYXVuY2hSdW5uZXISIi5zdHJhdGF2b3JlLnYxLkxhdW5jaFJ1bm5lclJlcXVlc3QaIy5zdHJhdGF2b3JlLnYxLkxhdW5jaFJ1bm5lclJlc3BvbnNlElMKCUdldFJ1bm5lchIfLnN0cmF0YXZvcmUudjEuR2V0UnVubmVyUmVxdWVzdBogLnN0cmF0YXZvcmUudjEuR2V0UnVubmVyUmVzcG9uc2UiA5ACARJZCgtMaXN0UnVubmVycxIhLnN0cmF0YXZvcmUudjEuTGlzdFJ1bm5lcnNSZXF1ZXN0GiIuc3RyYXRhdm9yZS52MS5MaXN0UnVubmVyc1Jlc3BvbnNlIgOQAgESUQoKU3RvcFJ1bm5lchIgLnN0cmF0YXZvcmUudjEuU3RvcFJ1bm5lclJlcXVlc3QaIS5zdHJhdGF2b3JlLnYxLlN0b3BSdW5uZXJSZXNwb25zZRJoChFXYXRjaFJ1bm5lck91dHB1dBInLnN0cmF0YXZvcmUudjEuV2F0Y2hSdW5uZXJPdXRwdXRSZXF1ZXN0Giguc3RyYXRhdm9yZS52MS5XYXRjaFJ1bm5lck91dHB1dFJlc3BvbnNlMAESVAoLUGF1c2VSdW5uZXISIS5zdHJhdGF2b3JlLnYxLlBhdXNlUnVubmVyUmVxdWVzdBoiLnN0cmF0YXZvcmUudjEuUGF1c2VSdW5uZXJSZXNwb25zZRJXCgxSZXN1bWVSdW5uZXISIi5zdHJhdGF2b3JlLnYxLlJlc3VtZVJ1bm5lclJlcXVlc3QaIy5zdHJhdGF2b3JlLnYxLlJlc3VtZVJ1bm5lclJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp]);
+
+/**
+ * Read from the agent CLI's hooks and stream events; unknown until the agent says (a new or
+ * ended process is unknown).
+ *
+ * @generated from message stratavore.v1.RunnerActivity
+ */
+export type RunnerActivity = Message<"stratavore.v1.RunnerActivity"> & {
+  /**
+   * @generated from field: stratavore.v1.ActivityState state = 1;
+   */
+  state: ActivityState;
+
+  /**
+   * hook | stream | transcript | screen; unset before the agent said anything.
+   *
+   * @generated from field: optional string source = 2;
+   */
+  source?: string | undefined;
+
+  /**
+   * What the agent gave: the tool and command awaiting permission ("Bash: rm -rf build"), the
+   * question, the error.
+   *
+   * @generated from field: optional string detail = 3;
+   */
+  detail?: string | undefined;
+
+  /**
+   * When this state began.
+   *
+   * @generated from field: google.protobuf.Timestamp since = 4;
+   */
+  since?: Timestamp | undefined;
+
+  /**
+   * When a rate limit lifts, if the CLI said.
+   *
+   * @generated from field: google.protobuf.Timestamp resets_at = 5;
+   */
+  resetsAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message stratavore.v1.RunnerActivity.
+ * Use `create(RunnerActivitySchema)` to create a new message.
+ */
+export const RunnerActivitySchema: GenMessage<RunnerActivity> = /*@__PURE__*/
+  messageDesc(file_stratavore_v1_runner, 0);
 
 /**
  * @generated from message stratavore.v1.Runner
@@ -242,6 +291,11 @@ export type Runner = Message<"stratavore.v1.Runner"> & {
    * @generated from field: google.protobuf.Timestamp paused_at = 41;
    */
   pausedAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: stratavore.v1.RunnerActivity activity = 42;
+   */
+  activity?: RunnerActivity | undefined;
 };
 
 /**
@@ -249,7 +303,7 @@ export type Runner = Message<"stratavore.v1.Runner"> & {
  * Use `create(RunnerSchema)` to create a new message.
  */
 export const RunnerSchema: GenMessage<Runner> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_runner, 0);
+  messageDesc(file_stratavore_v1_runner, 1);
 
 /**
  * @generated from message stratavore.v1.LaunchRunnerRequest
@@ -354,7 +408,7 @@ export type LaunchRunnerRequest = Message<"stratavore.v1.LaunchRunnerRequest"> &
  * Use `create(LaunchRunnerRequestSchema)` to create a new message.
  */
 export const LaunchRunnerRequestSchema: GenMessage<LaunchRunnerRequest> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_runner, 1);
+  messageDesc(file_stratavore_v1_runner, 2);
 
 /**
  * @generated from message stratavore.v1.LaunchRunnerResponse
@@ -371,7 +425,7 @@ export type LaunchRunnerResponse = Message<"stratavore.v1.LaunchRunnerResponse">
  * Use `create(LaunchRunnerResponseSchema)` to create a new message.
  */
 export const LaunchRunnerResponseSchema: GenMessage<LaunchRunnerResponse> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_runner, 2);
+  messageDesc(file_stratavore_v1_runner, 3);
 
 /**
  * @generated from message stratavore.v1.GetRunnerRequest
@@ -388,7 +442,7 @@ export type GetRunnerRequest = Message<"stratavore.v1.GetRunnerRequest"> & {
  * Use `create(GetRunnerRequestSchema)` to create a new message.
  */
 export const GetRunnerRequestSchema: GenMessage<GetRunnerRequest> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_runner, 3);
+  messageDesc(file_stratavore_v1_runner, 4);
 
 /**
  * @generated from message stratavore.v1.GetRunnerResponse
@@ -405,7 +459,7 @@ export type GetRunnerResponse = Message<"stratavore.v1.GetRunnerResponse"> & {
  * Use `create(GetRunnerResponseSchema)` to create a new message.
  */
 export const GetRunnerResponseSchema: GenMessage<GetRunnerResponse> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_runner, 4);
+  messageDesc(file_stratavore_v1_runner, 5);
 
 /**
  * @generated from message stratavore.v1.ListRunnersRequest
@@ -443,7 +497,7 @@ export type ListRunnersRequest = Message<"stratavore.v1.ListRunnersRequest"> & {
  * Use `create(ListRunnersRequestSchema)` to create a new message.
  */
 export const ListRunnersRequestSchema: GenMessage<ListRunnersRequest> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_runner, 5);
+  messageDesc(file_stratavore_v1_runner, 6);
 
 /**
  * @generated from message stratavore.v1.ListRunnersResponse
@@ -474,7 +528,7 @@ export type ListRunnersResponse = Message<"stratavore.v1.ListRunnersResponse"> &
  * Use `create(ListRunnersResponseSchema)` to create a new message.
  */
 export const ListRunnersResponseSchema: GenMessage<ListRunnersResponse> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_runner, 6);
+  messageDesc(file_stratavore_v1_runner, 7);
 
 /**
  * @generated from message stratavore.v1.StopRunnerRequest
@@ -505,7 +559,7 @@ export type StopRunnerRequest = Message<"stratavore.v1.StopRunnerRequest"> & {
  * Use `create(StopRunnerRequestSchema)` to create a new message.
  */
 export const StopRunnerRequestSchema: GenMessage<StopRunnerRequest> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_runner, 7);
+  messageDesc(file_stratavore_v1_runner, 8);
 
 /**
  * @generated from message stratavore.v1.StopRunnerResponse
@@ -522,7 +576,7 @@ export type StopRunnerResponse = Message<"stratavore.v1.StopRunnerResponse"> & {
  * Use `create(StopRunnerResponseSchema)` to create a new message.
  */
 export const StopRunnerResponseSchema: GenMessage<StopRunnerResponse> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_runner, 8);
+  messageDesc(file_stratavore_v1_runner, 9);
 
 /**
  * @generated from message stratavore.v1.WatchRunnerOutputRequest
@@ -547,7 +601,7 @@ export type WatchRunnerOutputRequest = Message<"stratavore.v1.WatchRunnerOutputR
  * Use `create(WatchRunnerOutputRequestSchema)` to create a new message.
  */
 export const WatchRunnerOutputRequestSchema: GenMessage<WatchRunnerOutputRequest> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_runner, 9);
+  messageDesc(file_stratavore_v1_runner, 10);
 
 /**
  * @generated from message stratavore.v1.WatchRunnerOutputResponse
@@ -573,7 +627,7 @@ export type WatchRunnerOutputResponse = Message<"stratavore.v1.WatchRunnerOutput
  * Use `create(WatchRunnerOutputResponseSchema)` to create a new message.
  */
 export const WatchRunnerOutputResponseSchema: GenMessage<WatchRunnerOutputResponse> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_runner, 10);
+  messageDesc(file_stratavore_v1_runner, 11);
 
 /**
  * @generated from message stratavore.v1.RunnerExit
@@ -595,7 +649,7 @@ export type RunnerExit = Message<"stratavore.v1.RunnerExit"> & {
  * Use `create(RunnerExitSchema)` to create a new message.
  */
 export const RunnerExitSchema: GenMessage<RunnerExit> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_runner, 11);
+  messageDesc(file_stratavore_v1_runner, 12);
 
 /**
  * @generated from message stratavore.v1.PauseRunnerRequest
@@ -612,7 +666,7 @@ export type PauseRunnerRequest = Message<"stratavore.v1.PauseRunnerRequest"> & {
  * Use `create(PauseRunnerRequestSchema)` to create a new message.
  */
 export const PauseRunnerRequestSchema: GenMessage<PauseRunnerRequest> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_runner, 12);
+  messageDesc(file_stratavore_v1_runner, 13);
 
 /**
  * @generated from message stratavore.v1.PauseRunnerResponse
@@ -629,7 +683,7 @@ export type PauseRunnerResponse = Message<"stratavore.v1.PauseRunnerResponse"> &
  * Use `create(PauseRunnerResponseSchema)` to create a new message.
  */
 export const PauseRunnerResponseSchema: GenMessage<PauseRunnerResponse> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_runner, 13);
+  messageDesc(file_stratavore_v1_runner, 14);
 
 /**
  * @generated from message stratavore.v1.ResumeRunnerRequest
@@ -646,7 +700,7 @@ export type ResumeRunnerRequest = Message<"stratavore.v1.ResumeRunnerRequest"> &
  * Use `create(ResumeRunnerRequestSchema)` to create a new message.
  */
 export const ResumeRunnerRequestSchema: GenMessage<ResumeRunnerRequest> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_runner, 14);
+  messageDesc(file_stratavore_v1_runner, 15);
 
 /**
  * @generated from message stratavore.v1.ResumeRunnerResponse
@@ -663,7 +717,7 @@ export type ResumeRunnerResponse = Message<"stratavore.v1.ResumeRunnerResponse">
  * Use `create(ResumeRunnerResponseSchema)` to create a new message.
  */
 export const ResumeRunnerResponseSchema: GenMessage<ResumeRunnerResponse> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_runner, 15);
+  messageDesc(file_stratavore_v1_runner, 16);
 
 /**
  * The runner states; terminated and failed are terminal (src/core/runners/runner.ts).
@@ -724,6 +778,59 @@ export const RunnerStatusSchema: GenEnum<RunnerStatus> = /*@__PURE__*/
   enumDesc(file_stratavore_v1_runner, 0);
 
 /**
+ * What a runner's agent is doing, beside its process status (src/core/runners/activity.ts).
+ *
+ * @generated from enum stratavore.v1.ActivityState
+ */
+export enum ActivityState {
+  /**
+   * @generated from enum value: ACTIVITY_STATE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: ACTIVITY_STATE_WORKING = 1;
+   */
+  WORKING = 1,
+
+  /**
+   * @generated from enum value: ACTIVITY_STATE_WAITING_PERMISSION = 2;
+   */
+  WAITING_PERMISSION = 2,
+
+  /**
+   * @generated from enum value: ACTIVITY_STATE_WAITING_INPUT = 3;
+   */
+  WAITING_INPUT = 3,
+
+  /**
+   * @generated from enum value: ACTIVITY_STATE_IDLE = 4;
+   */
+  IDLE = 4,
+
+  /**
+   * @generated from enum value: ACTIVITY_STATE_RATE_LIMITED = 5;
+   */
+  RATE_LIMITED = 5,
+
+  /**
+   * @generated from enum value: ACTIVITY_STATE_ERROR = 6;
+   */
+  ERROR = 6,
+
+  /**
+   * @generated from enum value: ACTIVITY_STATE_UNKNOWN = 7;
+   */
+  UNKNOWN = 7,
+}
+
+/**
+ * Describes the enum stratavore.v1.ActivityState.
+ */
+export const ActivityStateSchema: GenEnum<ActivityState> = /*@__PURE__*/
+  enumDesc(file_stratavore_v1_runner, 1);
+
+/**
  * @generated from enum stratavore.v1.DesiredState
  */
 export enum DesiredState {
@@ -747,7 +854,7 @@ export enum DesiredState {
  * Describes the enum stratavore.v1.DesiredState.
  */
 export const DesiredStateSchema: GenEnum<DesiredState> = /*@__PURE__*/
-  enumDesc(file_stratavore_v1_runner, 1);
+  enumDesc(file_stratavore_v1_runner, 2);
 
 /**
  * @generated from enum stratavore.v1.ConversationMode
@@ -778,7 +885,7 @@ export enum ConversationMode {
  * Describes the enum stratavore.v1.ConversationMode.
  */
 export const ConversationModeSchema: GenEnum<ConversationMode> = /*@__PURE__*/
-  enumDesc(file_stratavore_v1_runner, 2);
+  enumDesc(file_stratavore_v1_runner, 3);
 
 /**
  * @generated from service stratavore.v1.RunnerService

@@ -1,0 +1,111 @@
+// What each agent CLI's structured signals say about its activity (src/core/runners/activity.ts):
+// Claude Code's hooks (agent-clis.md §1.8) and stream-json events (§1.6), Codex's exec --json
+// events and notify payload (§2). Pure functions of one payload: anything unknown or malformed
+// maps to null (no change), never to a guess.
+import { detailLine, type ActivitySignal } from '../../core/runners/activity.js'
+
+type Json = Record<string, unknown>
+
+const record = (value: unknown): Json | null => value !== null && typeof value === 'object' && !Array.isArray(value) ? value as Json : null
+const text = (value: unknown): string | null => typeof value === 'string' && value !== '' ? value : null
+
+/** "Bash: rm -rf build", "Edit: src/app.ts": the tool and what it would act on. */
+export const toolDetail = (toolName: unknown, toolInput: unknown): string | null => {
+  const tool = text(toolName)
+  if (!tool) return null
+  const input = record(toolInput) ?? {}
+  const target = text(input.command) ?? text(input.file_path) ?? text(input.path) ?? text(input.url) ?? text(input.pattern) ?? text(input.description)
+  return detailLine(target ? `${tool}: ${target}` : tool)
+}
+
+/** The first question of an AskUserQuestion call (`questions[].question`), or its plain `question`. */
+const questionOf = (toolInput: unknown): string | null => {
+  const input = record(toolInput) ?? {}
+  const first = Array.isArray(input.questions) ? record(input.questions[0]) : null
+  return detailLine(first?.question ?? input.question)
+}
+
+// The tool Claude uses to ask the person a question: waiting for input, not working.
+const ASK_TOOL = 'AskUserQuestion'
+
+const hook = (state: ActivitySignal['state'], detail: string | null = null, extra: Partial<ActivitySignal> = {}): ActivitySignal =>
+  ({ state, source: 'hook', detail, ...extra })
+
+/**
+ * The hooks Stratavore subscribes to (injected with --settings) and what each means. A
+ * Notification about a permission prompt follows the PermissionRequest that named the tool: it
+ * keeps that detail rather than replacing it with the generic message.
+ */
+export const CLAUDE_HOOK_EVENTS = ['UserPromptSubmit', 'PreToolUse', 'PostToolUse', 'PostToolUseFailure', 'PermissionRequest', 'Notification', 'Elicitation', 'ElicitationResult', 'Stop', 'StopFailure'] as const
+
+export const claudeHookSignal = (payload: Json): ActivitySignal | null => {
+  switch (payload.hook_event_name) {
+    case 'UserPromptSubmit':
+    case 'PostToolUse':
+    case 'PostToolUseFailure':
+    case 'ElicitationResult':
+      return hook('working')
+    case 'PreToolUse':
+      return payload.tool_name === ASK_TOOL ? hook('waiting_input', questionOf(payload.tool_input)) : hook('working')
+    case 'PermissionRequest':
+      return payload.tool_name === ASK_TOOL ? hook('waiting_input', questionOf(payload.tool_input)) : hook('waiting_permission', toolDetail(payload.tool_name, payload.tool_input))
+    case 'Notification': {
+      const message = detailLine(payload.message)
+      switch (payload.notification_type) {
+        case 'permission_prompt': return hook('waiting_permission', message, { keepsDetail: true })
+        case 'idle_prompt':
+        case 'elicitation_dialog': return hook('waiting_input', message)
+        default: return null
+      }
+    }
+    case 'Elicitation':
+      return hook('waiting_input', detailLine(payload.message) ?? detailLine(payload.mcp_server_name))
+    case 'Stop':
+      return hook('idle')
+    case 'StopFailure': {
+      const error = text(payload.error)
+      const details = detailLine(typeof payload.error_details === 'string' ? payload.error_details : null)
+      return hook('error', detailLine([error, details].filter(Boolean).join(': ')))
+    }
+    default:
+      return null
+  }
+}
+
+/**
+ * Headless Claude (`-p --output-format stream-json --verbose`, with
+ * CLAUDE_CODE_EMIT_SESSION_STATE_EVENTS=1): `session_state_changed` is the authoritative turn
+ * signal; init and result stand in on CLIs that do not emit it.
+ */
+export const claudeStreamSignal = (event: Json): ActivitySignal | null => {
+  const stream = (state: ActivitySignal['state'], detail: string | null = null): ActivitySignal => ({ state, source: 'stream', detail })
+  if (event.type === 'system' && event.subtype === 'session_state_changed') {
+    switch (event.state) {
+      case 'running': return stream('working')
+      case 'idle': return stream('idle')
+      case 'requires_action': return stream('waiting_permission')
+      default: return null
+    }
+  }
+  if (event.type === 'system' && event.subtype === 'init') return stream('working')
+  if (event.type === 'result') {
+    return event.is_error === true ? stream('error', detailLine(text(event.result) ?? text(event.subtype))) : stream('idle')
+  }
+  return null
+}
+
+/** `codex exec --json` events (§2): a turn starts, completes, or fails. */
+export const codexStreamSignal = (event: Json): ActivitySignal | null => {
+  const stream = (state: ActivitySignal['state'], detail: string | null = null): ActivitySignal => ({ state, source: 'stream', detail })
+  switch (event.type) {
+    case 'turn.started': return stream('working')
+    case 'turn.completed': return stream('idle')
+    case 'turn.failed': return stream('error', detailLine(record(event.error)?.message))
+    case 'error': return stream('error', detailLine(event.message))
+    default: return null
+  }
+}
+
+/** Codex's `notify` program payload (its last argv, forwarded by the hook script): a turn is over. */
+export const codexNotifySignal = (payload: Json): ActivitySignal | null =>
+  payload.type === 'agent-turn-complete' ? hook('idle') : null
