@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import { childHome, flag, processEnv } from './common.js'
 import { claudeConfigDir, claudeProjectDir, createClaudeTranscriptFacts, createClaudeUsageLedger } from './claude-transcript.js'
 import { createJsonlTail, parseJsonObject, sizeNow, str, type JsonlTail } from './jsonl-tail.js'
+import { createClaudeLimitReader } from './usage-limit.js'
 import type { AgentAdapter, AgentInvocation, AgentLaunchSpec, AgentObserver } from './types.js'
 
 const invocation = (spec: AgentLaunchSpec): AgentInvocation => {
@@ -32,8 +33,10 @@ const invocation = (spec: AgentLaunchSpec): AgentInvocation => {
     if (spec.runningAsRoot) env.IS_SANDBOX = '1'
   }
   argv.push(...spec.flags)
-  // After `--` a prompt that starts with `-` cannot be read as a flag (verified on 2.1.332).
+  // After `--` a prompt that starts with `-` cannot be read as a flag (verified on 2.1.332);
+  // an interactive run takes a first message the same way.
   if (spec.prompt !== null) argv.push('--', spec.prompt)
+  else if (spec.message) argv.push('--', spec.message)
   // CLAUDECODE=1 (set inside Claude's own tool shells) makes a child Claude think it is nested.
   return { argv, env, unsetEnv: ['CLAUDECODE'], terminal: spec.prompt === null, sessionId }
 }
@@ -79,6 +82,8 @@ const observe = (spec: AgentLaunchSpec, inv: AgentInvocation): AgentObserver => 
   // bytes written after this moment belong to this process.
   const baseline = snapshotSizes(projectDir)
   const ledger = createClaudeUsageLedger()
+  // The stream and the transcript tell of the same limit; one reader takes both.
+  const limits = createClaudeLimitReader()
   const tails = new Map<string, JsonlTail>()
   let sessionId = inv.sessionId
   let closed = false
@@ -103,6 +108,7 @@ const observe = (spec: AgentLaunchSpec, inv: AgentInvocation): AgentObserver => 
   return {
     onStdoutLine(line) {
       const event = parseJsonObject(line)
+      if (event) limits.add(event)
       const id = str(event?.session_id)
       // Every stream-json event carries session_id; old CLIs fork a new id on --resume (§1.3).
       if (id) sessionId = id
@@ -116,12 +122,13 @@ const observe = (spec: AgentLaunchSpec, inv: AgentInvocation): AgentObserver => 
       // Earlier ids stay followed: a fork mid-run must not lose what the old file recorded.
       for (const path of transcriptFiles(sessionId)) tailOf(path)
       for (const tail of tails.values()) {
-        for (const record of await tail.read()) ledger.add(record)
+        for (const record of await tail.read()) { ledger.add(record); limits.add(record) }
       }
     },
     sessionId: () => sessionId,
     usage: () => ledger.total(),
     transcriptPath: () => sessionId ? join(projectDir, `${sessionId}.jsonl`) : null,
+    usageLimit: () => limits.limit(),
     close() { closed = true },
   }
 }

@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { childHome, processEnv } from './common.js'
 import { createCodexTranscriptFacts, createRolloutUsage, discoverRollout, findRollout, usageFromOpenAI } from './codex-rollout.js'
 import { asRecord, createJsonlTail, parseJsonObject, str, type JsonlTail } from './jsonl-tail.js'
+import { createCodexLimitReader } from './usage-limit.js'
 import type { AgentAdapter, AgentInvocation, AgentLaunchSpec, AgentObserver, TokenUsage } from './types.js'
 
 const GOD = '--dangerously-bypass-approvals-and-sandbox'
@@ -32,6 +33,8 @@ const invocation = (spec: AgentLaunchSpec): AgentInvocation => {
     if (spec.god) argv.push(GOD)
     argv.push(...spec.flags)
     if (resumeId) argv.push('--', resumeId)
+    // `codex resume [ID] [PROMPT]`: a first message goes after the id (verified on 0.169).
+    if (resumeId && spec.message) argv.push(spec.message)
   }
   return { argv, env: {}, terminal: spec.prompt === null, sessionId: resumeId }
 }
@@ -47,6 +50,7 @@ const observe = (spec: AgentLaunchSpec, inv: AgentInvocation): AgentObserver => 
   // Last thread-cumulative usage printed on stdout; this run's own only for a new thread.
   let streamed: TokenUsage | null = null
   let closed = false
+  const limits = createCodexLimitReader()
 
   const locate = () => {
     if (threadId) {
@@ -62,6 +66,7 @@ const observe = (spec: AgentLaunchSpec, inv: AgentInvocation): AgentObserver => 
     onStdoutLine(line) {
       const event = parseJsonObject(line)
       if (!event) return
+      limits.add(event)
       if (event.type === 'thread.started') {
         const id = str(event.thread_id)
         if (id && id !== threadId) { threadId = id; rollout = null }
@@ -75,12 +80,17 @@ const observe = (spec: AgentLaunchSpec, inv: AgentInvocation): AgentObserver => 
       if (!rollout) locate()
       const tail = rollout as JsonlTail | null
       if (!tail) return
-      for (const record of await tail.read()) rolloutUsage.add(record)
+      for (const record of await tail.read()) {
+        rolloutUsage.add(record)
+        // A resumed thread's rollout holds the earlier lives' records, the limit that paused it among them.
+        if (!(Date.parse(String(record.timestamp)) < startedAt)) limits.add(record)
+      }
     },
     sessionId: () => threadId,
     usage: () => rolloutUsage.total()
       ?? (spec.conversationMode === 'new' && streamed ? streamed : { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheCreationTokens: 0 }),
     transcriptPath: () => (rollout as JsonlTail | null)?.path ?? null,
+    usageLimit: () => limits.limit(),
     close() { closed = true },
   }
 }

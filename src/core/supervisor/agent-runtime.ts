@@ -3,6 +3,7 @@
 // process a previous supervisor left behind. Implemented in src/adapters/agents/runtime.ts.
 import type { ConversationMode, Runner } from '../runners/runner.js'
 import type { TranscriptSlice } from '../sessions/session.js'
+import type { ReportedLimit } from '../runners/usage-limits.js'
 
 export interface TokenCounts {
   inputTokens: number
@@ -35,12 +36,16 @@ export interface LiveAgent {
   output(): Uint8Array
   /** Tokens this process has used so far (not counting earlier lives of the session). */
   usage(): TokenCounts
+  /** The usage or rate limit the agent reported in this life (read by poll()), or null. */
+  usageLimit(): ReportedLimit | null
 }
 
 export interface StartPlan {
   generation: number
   conversationMode: ConversationMode
   sessionId: string | null
+  /** Stratavore's message this start sends into the conversation (after a usage limit), or null. */
+  message: string | null
   /** The archived transcript of the session to resume, written back where the CLI looks for it. */
   restore: TranscriptRestore | null
 }

@@ -8,7 +8,7 @@
 //                         └──backoff (attempts)─┤
 //                                               └──no attempts left──> failed
 //
-//   running ──paused (by hand, a budget, memory)──> process ended gracefully, session kept ──> paused, no process
+//   running ──paused (by hand, a budget, memory, a usage limit)──> process ended gracefully, session kept ──> paused, no process
 //
 // Every write is a conditional transition in a new or current generation (fencing), so a
 // report from a process the database has moved past changes nothing. A report that cannot be
@@ -56,6 +56,8 @@ export interface Tracked {
   fenced: boolean
   /** The runner was paused: its agent is being ended, and its exit is no stop, failure or crash. */
   pauseRequested: boolean
+  /** The usage limit this process reported has been recorded (or is being). */
+  limitReported: boolean
 }
 
 export interface NodeSupervisorDeps {
@@ -78,6 +80,8 @@ const planFor = (runner: Runner): Omit<StartPlan, 'restore'> => ({
   // A restart, or a runner whose session is already known, picks the conversation up again.
   conversationMode: runner.sessionId && (runner.restartAttempts > 0 || runner.conversationMode !== 'new') ? 'resume' : runner.conversationMode,
   sessionId: runner.sessionId,
+  // Only into a conversation it continues: a run that starts afresh gets its own prompt.
+  message: runner.sessionId ? runner.resumeMessage : null,
 })
 
 export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
@@ -159,7 +163,7 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
       // Stopped or failed while it was starting: the process must not outlive the decision.
       if (!running) { await agent.stop(0); continue }
       const tracked: Tracked = {
-        runner: running, generation: running.generation, agent, upSince: now(), sessionId: agent.sessionId(), sessionWrite: Promise.resolve(), stopRequested: false, stopGraceMs: 0, fenced: false, pauseRequested: false,
+        runner: running, generation: running.generation, agent, upSince: now(), sessionId: agent.sessionId(), sessionWrite: Promise.resolve(), stopRequested: false, stopGraceMs: 0, fenced: false, pauseRequested: false, limitReported: false,
         base: { inputTokens: row.inputTokens, outputTokens: row.outputTokens, cacheReadTokens: row.cacheReadTokens, cacheCreationTokens: row.cacheCreationTokens },
       }
       live.set(row.id, tracked)
