@@ -76,7 +76,7 @@ const clockOf = (text: string): { h: number, m: number } | null => {
 /**
  * The reset time a limit message states: Claude's "resets 7:29pm (UTC)" / "resets Dec 8, 7pm
  * (Europe/Paris)", Codex's "try again at 7:29 PM." / "try again at Dec 8th, 2026 7:29 PM.". A
- * time with no date is its next occurrence after `now`. Null when the text names no time this
+ * time with no date is its next occurrence, or the minute just gone (the text drops the seconds). Null when the text names no time this
  * can read, or a zone this runtime does not know.
  */
 export const resetFromText = (text: string, now: Date, localZone: string): Date | null => {
@@ -99,7 +99,8 @@ export const resetFromText = (text: string, now: Date, localZone: string): Date 
     return at
   }
   let at = zonedTime(today.getUTCFullYear(), today.getUTCMonth(), today.getUTCDate(), time.h, time.m, timeZone)
-  if (at && at.getTime() <= now.getTime()) at = zonedTime(today.getUTCFullYear(), today.getUTCMonth(), today.getUTCDate() + 1, time.h, time.m, timeZone)
+  // The text gives whole minutes: a time of the last two is this reset, now; older is tomorrow's.
+  if (at && at.getTime() <= now.getTime() - 120_000) at = zonedTime(today.getUTCFullYear(), today.getUTCMonth(), today.getUTCDate() + 1, time.h, time.m, timeZone)
   return at
 }
 

@@ -82,6 +82,7 @@ t.test('reset times in text', async t => {
   t.equal(at('try again at Dec 8th, 2026 7:29 PM.'), '2026-12-08T19:29:00.000Z')
   t.equal(at('resets Jan 2, 9am (UTC)'), '2027-01-02T09:00:00.000Z', 'a date in early January read in December is next year')
   t.equal(at('resets 19:30 (UTC)'), '2026-12-07T19:30:00.000Z')
+  t.equal(at('resets 7:26pm (UTC)'), '2026-12-07T19:26:00.000Z', 'the minute just gone (the text drops seconds): now, not tomorrow')
   t.equal(at('resets 7:29pm (Mars/Olympus)'), null, 'an unknown zone')
   t.equal(at('resets 13pm (UTC)'), null)
   t.equal(at('resets 7:75pm (UTC)'), null)
