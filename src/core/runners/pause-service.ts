@@ -8,8 +8,8 @@
 import { scopeLabel } from '../budgets/budget.js'
 import { errors, isAppError } from '../errors.js'
 import { placeRunner } from '../nodes/placement.js'
-import { inProjectOrder } from '../events/event.js'
 import type { Clock, IdGenerator, Log, Repositories, TransactionRepositories, UnitOfWork } from '../ports.js'
+import { pausedEvents } from './paused-events.js'
 import { runnerEventOf, type Runner } from './runner.js'
 import { LIMIT_MANUAL_RESUME_MESSAGE, LIMIT_RESET_MESSAGE } from './usage-limits.js'
 
@@ -24,12 +24,6 @@ export interface PauseServiceDeps {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 /** Runners looked at per automatic-resume pass (oldest pause first); the next pass takes the rest. */
 export const RESUME_BATCH = 100
-
-const pausedData = (r: Runner) => ({ reason: r.pauseReason, budget_id: r.pausedBudgetId, session_id: r.sessionId, node_id: r.nodeId })
-
-/** The runner.paused events of freshly paused rows, in project order. */
-export const pausedEvents = (rows: Runner[], actor: string, deps: { ids: IdGenerator, clock: Clock }, extra: (r: Runner) => Record<string, unknown> = () => ({})) =>
-  inProjectOrder(rows.map(r => runnerEventOf(r, 'runner.paused', actor, { ...pausedData(r), ...extra(r) }, deps)))
 
 type ResumeReason = 'manual' | 'budget' | 'usage_limit'
 

@@ -4,7 +4,7 @@
 // resume at the reset is the pause service's (resumeAfterLimits); the message the resumed
 // conversation gets says it comes from Stratavore, never from the user.
 import type { Clock, IdGenerator, UnitOfWork } from '../ports.js'
-import { pausedEvents } from './pause-service.js'
+import { pausedEvents } from './paused-events.js'
 import type { Runner } from './runner.js'
 
 /** The longest a limit may hold a runner: a reset reported further out is capped to this (and logged). */
