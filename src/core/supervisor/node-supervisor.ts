@@ -212,6 +212,15 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
     const output = keptOutput(t.agent.output())
     log.info({ runnerId: runner.id, ...exit }, 'runner exited')
     if (t.pauseRequested && !t.stopRequested) return report(runner.id, () => repos.supervision.pausedStopped(runner.id, t.generation))
+    // A usage limit the beat above could not record (the database was down): its pause is an
+    // exit report like any other, kept and retried, never a stop or a crash.
+    const limit = t.stopRequested || t.limitReported ? null : t.agent.usageLimit()
+    if (limit) {
+      return report(runner.id, async () => {
+        await transitions.pauseForUsageLimit(runner, t.generation, limit)
+        await repos.supervision.pausedStopped(runner.id, t.generation)
+      })
+    }
     const previousStartFailure = startFailures.get(runner.id)
     startFailures.delete(runner.id)
     const decision = decideExit(settings.restart, {
