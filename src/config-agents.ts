@@ -20,6 +20,10 @@ export interface AgentConfig {
   runAs?: RunAs
   /** What the reconciler does with this agent's runners when their node is lost past the grace; unset: by kind (nodeLostPolicyOf). */
   onNodeLost?: NodeLostPolicy
+  /** Resume a runner a usage limit paused once the limit resets (a launch may say otherwise); unset: false. */
+  resumeAfterLimit?: boolean
+  /** The account whose usage limit this agent's runners share; unset: derived (adapters/agents/limit-account.ts). */
+  account?: string
 }
 
 export const NODE_LOST_POLICIES = ['reschedule', 'fail'] as const
@@ -40,7 +44,7 @@ export const parseAgents = (raw: unknown, source: string): Record<string, AgentC
     const key = `agents.${name}`
     if (!AGENT_NAME.test(name)) throw configError(key, `name must match ${AGENT_NAME}`, source)
     if (!entry || typeof entry !== 'object' || Array.isArray(entry)) throw configError(key, 'must be a mapping', source)
-    const { kind = name, command, env = {}, launch_env: launchEnv, allow_flags: allowFlags, run_as: runAs, on_node_lost: onNodeLost, ...rest } = entry as Record<string, unknown>
+    const { kind = name, command, env = {}, launch_env: launchEnv, allow_flags: allowFlags, run_as: runAs, on_node_lost: onNodeLost, resume_after_limit: resumeAfterLimit, account, ...rest } = entry as Record<string, unknown>
     const unknown = Object.keys(rest)[0]
     if (unknown) throw configError(`${key}.${unknown}`, 'is not a known key', source)
     if (typeof kind !== 'string' || !(AGENT_KINDS as readonly string[]).includes(kind)) {
@@ -58,12 +62,18 @@ export const parseAgents = (raw: unknown, source: string): Record<string, AgentC
     if (onNodeLost !== undefined && !(NODE_LOST_POLICIES as readonly unknown[]).includes(onNodeLost)) {
       throw configError(`${key}.on_node_lost`, `must be one of ${NODE_LOST_POLICIES.join(', ')}, got ${describe(onNodeLost)}`, source)
     }
+    if (resumeAfterLimit !== undefined && typeof resumeAfterLimit !== 'boolean') throw configError(`${key}.resume_after_limit`, `must be true or false, got ${describe(resumeAfterLimit)}`, source)
+    if (account !== undefined && (typeof account !== 'string' || !ACCOUNT_NAME.test(account))) {
+      throw configError(`${key}.account`, `must match ${ACCOUNT_NAME}, got ${describe(account)}`, source)
+    }
     agents[name] = {
       name,
       kind: kind as AgentKind,
       command: argv as string[],
       env: env as Record<string, string>,
       ...(onNodeLost !== undefined ? { onNodeLost: onNodeLost as NodeLostPolicy } : {}),
+      ...(resumeAfterLimit !== undefined ? { resumeAfterLimit } : {}),
+      ...(account !== undefined ? { account: account as string } : {}),
       ...(launchEnv !== undefined ? { launchEnv: patternList(`${key}.launch_env`, launchEnv, LAUNCH_ENV_PATTERN, source) } : {}),
       ...(allowFlags !== undefined ? { allowFlags: patternList(`${key}.allow_flags`, allowFlags, ALLOW_FLAG_PATTERN, source) } : {}),
       ...(runAs !== undefined ? { runAs: runAsOf(`${key}.run_as`, runAs, source) } : {}),
@@ -71,6 +81,9 @@ export const parseAgents = (raw: unknown, source: string): Record<string, AgentC
   }
   return agents
 }
+
+// An account's name as an operator writes it (it is shown on runners and events).
+const ACCOUNT_NAME = /^[A-Za-z0-9][A-Za-z0-9._@:+-]{0,127}$/
 
 // A variable name with `*` wildcards; STRATAVORE_* is the supervisor's and cannot be allowed.
 const LAUNCH_ENV_PATTERN = /^(?!STRATAVORE_)[A-Z_*][A-Z0-9_*]{0,127}$/

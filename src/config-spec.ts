@@ -82,6 +82,8 @@ export const CONFIG_SPEC = {
     allow_insecure_bind: bool(false),
     heartbeat_interval_seconds: seconds(10, 3600),
     reconcile_interval_seconds: seconds(30, 3600),
+    // After a usage limit resets, the first runner of an account resumes alone; the rest follow this long after it.
+    limit_resume_stagger_seconds: seconds(30, 3600),
     // How long a lost runner may stay silent after its TTL before it is declared failed.
     lost_grace_seconds: seconds(300, 86_400),
     shutdown_timeout_seconds: seconds(30, 3600),

@@ -31,6 +31,7 @@ import { createDatabaseGate, type DatabaseGate } from './adapters/db/database-ga
 import { createInProcessBus } from './adapters/bus/in-process-bus.js'
 import { createProcessMetrics, type ProcessMetrics } from './adapters/metrics/instruments.js'
 import { createAlertService, type AlertService } from './core/alerts/alert-service.js'
+import { limitAccountOf } from './adapters/agents/limit-account.js'
 import type { AgentCatalogue, Clock, EventBus, IdGenerator, Repositories, UnitOfWork } from './core/ports.js'
 import { createProjectService, type ProjectService } from './core/projects/project-service.js'
 import { createAttachService, type AttachService } from './core/runners/attach-service.js'
@@ -121,6 +122,10 @@ export const agentCatalogue = (config: Config): AgentCatalogue => ({
   },
   kindOf: name => Object.hasOwn(config.agents, name) ? config.agents[name]!.kind : null,
   canResume: name => Object.hasOwn(config.agents, name) && RESUMABLE_AGENT_KINDS.has(config.agents[name]!.kind),
+  usageLimitPolicy: (name, environment) => {
+    const agent = config.agents[name]
+    return agent ? { account: limitAccountOf(agent, environment), resumeAfterLimit: agent.resumeAfterLimit ?? false } : { account: 'default', resumeAfterLimit: false }
+  },
 })
 
 export const openConfiguredDatabase = (config: Config): Promise<Database> => config.databaseUrl

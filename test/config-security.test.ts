@@ -4,6 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { loadConfig, redactedConfig } from '../src/config.js'
+import { limitAccountOf } from '../src/adapters/agents/limit-account.js'
 import { nodeLostPolicyOf } from '../src/config-agents.js'
 import { inheritedEnvironment } from '../src/core/supervisor/agent-environment.js'
 import { prepareAgentUsers, resolveRunAs, type Lookup } from '../src/adapters/supervisor/run-as.js'
@@ -114,4 +115,25 @@ t.test('run_as: resolved through getent; refused when the supervisor cannot swit
   mkdirSync(join(open, 'data'), { mode: 0o755 })
   const openConfig = loadConfig({ home: open, env: { HOME: open, STRATAVORE_DATA_DIR: join(open, 'data') } })
   t.match(errorOf(() => prepareAgentUsers(openConfig, { uid: 0, lookup })), /the data dir .*\/data is open to them \(mode 755\); chmod 700 it/)
+})
+
+t.test('usage limits: agents.<name>.resume_after_limit and account, and the account a launch gets', async t => {
+  const home = configHome(t, 'agents:\n  claude:\n    resume_after_limit: true\n    account: team-a@example\n  codex:\n    env: { OPENAI_API_KEY: sk-one }\ndaemon:\n  limit_resume_stagger_seconds: 5\n')
+  const c = loadConfig({ home, env: { HOME: home } })
+  t.match(c.agents.claude, { resumeAfterLimit: true, account: 'team-a@example' })
+  t.equal(c.daemon.limit_resume_stagger_seconds, 5)
+  t.equal(limitAccountOf(c.agents.claude!, { ANTHROPIC_API_KEY: 'ignored: the configured account wins' }), 'team-a@example')
+  const byKey = limitAccountOf(c.agents.codex!, {})
+  t.match(byKey, /^key:[0-9a-f]{12}$/)
+  t.notMatch(byKey, /sk-one/, 'a fingerprint, never the key')
+  t.not(limitAccountOf(c.agents.codex!, { OPENAI_API_KEY: 'sk-two' }), byKey, 'the launch\'s key is another account')
+  t.equal(limitAccountOf(c.agents.gemini!, {}), 'default', 'nothing known: the agent\'s one default account')
+  t.equal(limitAccountOf({ ...c.agents.gemini!, env: { GEMINI_CLI_HOME: '/srv/gemini' } }, {}), 'home:/srv/gemini')
+  for (const [yaml, pattern] of [
+    ['resume_after_limit: yes-please', /agents\.claude\.resume_after_limit: must be true or false/],
+    ['account: "bad account"', /agents\.claude\.account: must match/],
+  ] as const) {
+    const bad = configHome(t, `agents:\n  claude:\n    ${yaml}\n`)
+    t.match(errorOf(() => loadConfig({ home: bad, env: { HOME: bad } })), pattern)
+  }
 })

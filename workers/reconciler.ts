@@ -1,7 +1,8 @@
 // `stratavored reconciler`: a reconcile pass every daemon.reconcile_interval_seconds (croner,
 // never overlapping itself), followed by the budget pass (periods that ended roll over, runners
 // are paused and resumed to match the budgets). The budget pass also runs at every midnight in
-// budgets.timezone, when days, weeks and months end. Several reconcilers may run: each
+// budgets.timezone, when days, weeks and months end. Runners a usage limit paused resume after
+// the budget pass, once their reset has passed. Several reconcilers may run: each
 // transition is a conditional update, so two never act on the same runner or budget. Each pass
 // also evaluates the alert conditions (src/core/alerts), whose events are written the same way:
 // once, whoever evaluates.
@@ -20,6 +21,19 @@ export const startReconciler = async (ctx: Context): Promise<Part[]> => {
   let running: Promise<void> = Promise.resolve()
   const failures = createFailureStreak(log, 'reconcile pass')
   const budgetFailures = createFailureStreak(log, 'budget pass')
+
+  // Runners whose usage limit has reset resume here, from the database's state: a reconciler
+  // that restarts finds them as it left them.
+  const limitFailures = createFailureStreak(log, 'usage-limit resume pass')
+  const limitPass = async () => {
+    try {
+      const resumed = await ctx.pauses.resumeAfterLimits(ACTOR, ctx.config.daemon.limit_resume_stagger_seconds * 1000)
+      if (resumed.length > 0) log.info({ resumed: resumed.map(r => r.id) }, 'resumed runners after their usage limit reset')
+      limitFailures.succeeded()
+    } catch (err) {
+      limitFailures.failed(err)
+    }
+  }
 
   const budgetPass = async () => {
     try {
@@ -69,6 +83,7 @@ export const startReconciler = async (ctx: Context): Promise<Part[]> => {
       alertFailures.failed(err)
     }
     await budgetPass()
+    await limitPass()
   }
 
   const defaults = ctx.config.budgets.global

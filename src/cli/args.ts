@@ -28,6 +28,7 @@ const LAUNCH_OPTIONS: Options = {
   detach: { type: 'boolean', short: 'd', help: 'launch, wait until it runs, print the runner id and exit; exit 1 with the reason if it fails at start (the default when stdin is not a terminal)' },
   node: { type: 'string', value: 'NAME', help: 'run on this node (a name or id; `stratavore nodes` lists them)' },
   selector: { type: 'string', multiple: true, value: 'K=V', help: 'run on a node with this label (repeatable)' },
+  'resume-after-limit': { type: 'boolean', help: 'when a usage limit pauses it, resume by itself at the reset (default: agents.<name>.resume_after_limit)' },
 }
 
 export interface CommandSpec {

@@ -41,6 +41,8 @@ export interface AgentCatalogue {
   kindOf(name: string): string | null
   /** Whether the agent's CLI can resume a conversation by its id. */
   canResume(name: string): boolean
+  /** Its usage limits: the account its runners share one with (given the launch's environment), and whether they resume after one by default. */
+  usageLimitPolicy(name: string, environment: Record<string, string>): { account: string, resumeAfterLimit: boolean }
 }
 
 /** What a launch must know about its project, read in one statement under the project lock. */
@@ -86,6 +88,8 @@ export interface NewRunner {
   prompt: string | null
   maxRestartAttempts: number
   heartbeatTtlSeconds: number
+  resumeAfterLimit: boolean
+  limitAccount: string
   createdBy: string
   createdAt: Date
 }
@@ -185,8 +189,21 @@ export interface PauseRepository {
   pauseOverMemory(runnerIds: string[], at: Date): Promise<Runner[]>
   /** Runners paused by a budget whose process has ended and whose scope has no exhausted budget now, oldest pause first. */
   resumeCandidates(at: Date, limit: number): Promise<Runner[]>
-  /** paused (with no process left) → pending on `nodeId`, resuming its conversation. */
-  resume(id: string, nodeId: string | null, at: Date): Promise<Runner | null>
+  /**
+   * A usage limit one runner reported: it and every runnable runner of its agent and account →
+   * paused (reason usage_limit, resetsAt); the account's runners already paused by a limit take
+   * the later reset too. Rows locked in id order.
+   */
+  pauseForUsageLimit(limit: { runnerId: string, generation: number, agent: string, account: string, resetsAt: Date }, at: Date): Promise<Runner[]>
+  /** Runners a limit paused that resume by themselves, whose reset has passed and whose process has ended, oldest pause first. */
+  limitResumeCandidates(at: Date, limit: number): Promise<Runner[]>
+  /** When a runner of this agent and account was last resumed after a limit (the probe), or null. */
+  lastLimitResume(agent: string, account: string): Promise<Date | null>
+  /**
+   * paused (with no process left) → pending on `nodeId`, resuming its conversation; `message` is
+   * what its next start sends (null: none), `afterLimit` records the resume as one after a limit.
+   */
+  resume(id: string, nodeId: string | null, at: Date, options?: { message: string | null, afterLimit: boolean }): Promise<Runner | null>
 }
 
 

@@ -105,6 +105,16 @@ export const claudeEnv = (t: Teardown, { baseUrl, cwd, apiKey = MOCK_ANTHROPIC_K
   }
 }
 
+/**
+ * A token Claude Code takes for a Claude gateway's (a JWT whose audience is `claude-gateway`;
+ * the CLI reads it without checking a signature): with it and a base URL that is not Anthropic's,
+ * the CLI reports a 429's usage-limit headers as a limit, as it does for a subscription (2.1.332).
+ */
+export const claudeGatewayToken = (): string => {
+  const part = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url')
+  return `${part({ alg: 'HS256', typ: 'JWT' })}.${part({ aud: 'claude-gateway', sub: 'stratavore-test' })}.c2ln`
+}
+
 export const MOCK_OPENAI_KEY = 'sk-mock-openai-test'
 
 /**

@@ -57,6 +57,7 @@ const observe = (spec: AgentLaunchSpec, inv: AgentInvocation): AgentObserver => 
     sessionId: () => spec.sessionId,
     usage: () => usage,
     transcriptPath: () => log,
+    usageLimit: () => null,
     // The log is ours (a temp file); the supervisor polls once more before closing.
     close() {
       closed = true

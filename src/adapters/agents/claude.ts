@@ -12,6 +12,7 @@ import { createJsonlTail, parseJsonObject, sizeNow, str, type JsonlTail } from '
 import type { ActivitySink, AgentAdapter, AgentInvocation, AgentLaunchSpec, AgentObserver } from './types.js'
 import { CLAUDE_HOOK_EVENTS, claudeStreamSignal } from './activity-signals.js'
 import { HOOK_TOKEN_VARIABLE } from './hook-variables.js'
+import { createClaudeLimitReader } from './usage-limit.js'
 
 // Short: a hook waits for its answer, and a supervisor that cannot answer must not hold the agent.
 const HOOK_TIMEOUT_SECONDS = 5
@@ -52,8 +53,10 @@ const invocation = (spec: AgentLaunchSpec): AgentInvocation => {
     if (spec.runningAsRoot) env.IS_SANDBOX = '1'
   }
   argv.push(...spec.flags)
-  // After `--` a prompt that starts with `-` cannot be read as a flag (verified on 2.1.332).
+  // After `--` a prompt that starts with `-` cannot be read as a flag (verified on 2.1.332);
+  // an interactive run takes a first message the same way.
   if (spec.prompt !== null) argv.push('--', spec.prompt)
+  else if (spec.message) argv.push('--', spec.message)
   // CLAUDECODE=1 (set inside Claude's own tool shells) makes a child Claude think it is nested.
   return { argv, env, unsetEnv: ['CLAUDECODE'], terminal: spec.prompt === null, sessionId }
 }
@@ -99,6 +102,8 @@ const observe = (spec: AgentLaunchSpec, inv: AgentInvocation, activity: Activity
   // bytes written after this moment belong to this process.
   const baseline = snapshotSizes(projectDir)
   const ledger = createClaudeUsageLedger()
+  // The stream and the transcript tell of the same limit; one reader takes both.
+  const limits = createClaudeLimitReader()
   const tails = new Map<string, JsonlTail>()
   let sessionId = inv.sessionId
   let closed = false
@@ -123,6 +128,7 @@ const observe = (spec: AgentLaunchSpec, inv: AgentInvocation, activity: Activity
   return {
     onStdoutLine(line) {
       const event = parseJsonObject(line)
+      if (event) limits.add(event)
       const id = str(event?.session_id)
       // Every stream-json event carries session_id; old CLIs fork a new id on --resume (§1.3).
       if (id) sessionId = id
@@ -138,12 +144,13 @@ const observe = (spec: AgentLaunchSpec, inv: AgentInvocation, activity: Activity
       // Earlier ids stay followed: a fork mid-run must not lose what the old file recorded.
       for (const path of transcriptFiles(sessionId)) tailOf(path)
       for (const tail of tails.values()) {
-        for (const record of await tail.read()) ledger.add(record)
+        for (const record of await tail.read()) { ledger.add(record); limits.add(record) }
       }
     },
     sessionId: () => sessionId,
     usage: () => ledger.total(),
     transcriptPath: () => sessionId ? join(projectDir, `${sessionId}.jsonl`) : null,
+    usageLimit: () => limits.limit(),
     close() { closed = true },
   }
 }

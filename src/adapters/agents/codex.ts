@@ -9,6 +9,7 @@ import { asRecord, createJsonlTail, parseJsonObject, str, type JsonlTail } from 
 import type { ActivitySink, AgentAdapter, AgentInvocation, AgentLaunchSpec, AgentObserver, TokenUsage } from './types.js'
 import { codexStreamSignal } from './activity-signals.js'
 import { HOOK_TOKEN_VARIABLE, HOOK_URL_VARIABLE } from './hook-variables.js'
+import { createCodexLimitReader } from './usage-limit.js'
 
 const GOD = '--dangerously-bypass-approvals-and-sandbox'
 
@@ -41,6 +42,8 @@ const invocation = (spec: AgentLaunchSpec): AgentInvocation => {
     if (spec.god) argv.push(GOD)
     argv.push(...spec.flags)
     if (resumeId) argv.push('--', resumeId)
+    // `codex resume [ID] [PROMPT]`: a first message goes after the id (verified on 0.169).
+    if (resumeId && spec.message) argv.push(spec.message)
   }
   return { argv, env: {}, terminal: spec.prompt === null, sessionId: resumeId }
 }
@@ -56,6 +59,7 @@ const observe = (spec: AgentLaunchSpec, inv: AgentInvocation, activity: Activity
   // Last thread-cumulative usage printed on stdout; this run's own only for a new thread.
   let streamed: TokenUsage | null = null
   let closed = false
+  const limits = createCodexLimitReader()
 
   const locate = () => {
     if (threadId) {
@@ -73,6 +77,7 @@ const observe = (spec: AgentLaunchSpec, inv: AgentInvocation, activity: Activity
       if (!event) return
       const signal = codexStreamSignal(event)
       if (signal) activity(signal)
+      limits.add(event)
       if (event.type === 'thread.started') {
         const id = str(event.thread_id)
         if (id && id !== threadId) { threadId = id; rollout = null }
@@ -86,12 +91,17 @@ const observe = (spec: AgentLaunchSpec, inv: AgentInvocation, activity: Activity
       if (!rollout) locate()
       const tail = rollout as JsonlTail | null
       if (!tail) return
-      for (const record of await tail.read()) rolloutUsage.add(record)
+      for (const record of await tail.read()) {
+        rolloutUsage.add(record)
+        // A resumed thread's rollout holds the earlier lives' records, the limit that paused it among them.
+        if (!(Date.parse(String(record.timestamp)) < startedAt)) limits.add(record)
+      }
     },
     sessionId: () => threadId,
     usage: () => rolloutUsage.total()
       ?? (spec.conversationMode === 'new' && streamed ? streamed : { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheCreationTokens: 0 }),
     transcriptPath: () => (rollout as JsonlTail | null)?.path ?? null,
+    usageLimit: () => limits.limit(),
     close() { closed = true },
   }
 }

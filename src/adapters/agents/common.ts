@@ -50,6 +50,7 @@ export const createNullObserver = (spec: AgentLaunchSpec, invocation: AgentInvoc
     sessionId: () => id,
     usage: () => ({ inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheCreationTokens: 0 }),
     transcriptPath: () => null,
+    usageLimit: () => null,
     close: () => {},
   }
 }

@@ -77,6 +77,7 @@ const observe = (spec: AgentLaunchSpec, inv: AgentInvocation): AgentObserver => 
     sessionId: () => sessionId ?? spec.sessionId,
     usage: () => spec.prompt === null ? chat.total() : usage,
     transcriptPath: () => null,
+    usageLimit: () => null,
     close() { closed = true },
   }
 }

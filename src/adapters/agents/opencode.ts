@@ -58,6 +58,7 @@ const observe = (spec: AgentLaunchSpec, inv: AgentInvocation): AgentObserver => 
     sessionId: () => sessionId ?? spec.sessionId,
     usage: () => usage,
     transcriptPath: () => null,
+    usageLimit: () => null,
     close: () => {},
   }
 }

@@ -4,6 +4,7 @@
 // shared/reference/agent-clis.md for each CLI's real flags and formats.
 import type { AgentKind } from '../../config-spec.js'
 import type { ActivitySignal } from '../../core/runners/activity.js'
+import type { UsageLimit } from './usage-limit.js'
 
 export interface AgentLaunchSpec {
   runnerId: string
@@ -22,6 +23,11 @@ export interface AgentLaunchSpec {
   sessionId: string | null
   /** Headless when set: the CLI runs this one prompt with structured output and exits. */
   prompt: string | null
+  /**
+   * Stratavore's own words to an interactive run, sent as its first message (a resume after a
+   * usage limit); a headless run gets them as its prompt instead. Null: none.
+   */
+  message?: string | null
   /** The environment the process will get (config env + runner env + the supervisor's base). */
   env: Record<string, string>
   /** True when the supervisor runs as uid 0 (Claude refuses skip-permissions as root without IS_SANDBOX=1). */
@@ -79,6 +85,8 @@ export interface AgentObserver {
   usage(): TokenUsage
   /** Where the transcript lives, when known (stored on the session). */
   transcriptPath(): string | null
+  /** The usage or rate limit the CLI reported in this life (usage-limit.ts), or null. */
+  usageLimit(): UsageLimit | null
   close(): void
 }
 

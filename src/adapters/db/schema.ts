@@ -153,6 +153,14 @@ export const runners = pgTable('runners', {
   activityDetail: text('activity_detail'),
   activitySince: ts('activity_since'),
   activityResetsAt: ts('activity_resets_at'),
+  // Usage limits (README, Usage limits): when a runner paused by one is due to be resumed, whether
+  // it resumes by itself then, the account whose runners share the limit, the message its next
+  // start sends into the conversation, and when it was last resumed after a limit (the probe).
+  resetsAt: ts('resets_at'),
+  resumeAfterLimit: boolean('resume_after_limit').notNull().default(false),
+  limitAccount: text('limit_account').notNull().default(''),
+  resumeMessage: text('resume_message'),
+  limitResumedAt: ts('limit_resumed_at'),
   createdBy: text('created_by').notNull(),
   createdAt: ts('created_at').notNull().defaultNow(),
   updatedAt: ts('updated_at').notNull().defaultNow(),
@@ -166,7 +174,8 @@ export const runners = pgTable('runners', {
   check('runners_status_check', sql`${t.status} in ('pending', 'starting', 'running', 'paused', 'stopping', 'lost', 'terminated', 'failed')`),
   check('runners_desired_state_check', sql`${t.desiredState} in ('running', 'stopped')`),
   check('runners_conversation_mode_check', sql`${t.conversationMode} in ('new', 'continue', 'resume')`),
-  check('runners_pause_reason_check', sql`${t.pauseReason} in ('budget', 'memory', 'manual')`),
+  check('runners_pause_reason_check', sql`${t.pauseReason} in ('budget', 'memory', 'manual', 'usage_limit')`),
+  index('runners_limit_account_idx').on(t.agent, t.limitAccount).where(sql`${t.status} not in ('terminated', 'failed')`),
   index('runners_paused_idx').on(t.pausedAt, t.id).where(sql`${t.status} = 'paused'`),
   check('runners_activity_state_check', sql`${t.activityState} in ('working', 'waiting_permission', 'waiting_input', 'idle', 'rate_limited', 'error', 'unknown')`),
   // The inbox: running runners waiting for a person, oldest first.

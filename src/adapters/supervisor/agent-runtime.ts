@@ -83,7 +83,9 @@ export const createAgentRuntime = (config: Config, { secrets = [], hooks }: Agen
         god: runner.god,
         conversationMode: plan.conversationMode,
         sessionId: plan.sessionId,
-        prompt: runner.prompt,
+        // A headless run's resume after a usage limit sends Stratavore's message, not the first prompt again.
+        prompt: runner.prompt !== null && plan.message !== null ? plan.message : runner.prompt,
+        message: runner.prompt === null ? plan.message : null,
         env: {
           ...inherited,
           ...(user ? { HOME: user.home, USER: user.name, LOGNAME: user.name } : {}),
@@ -165,6 +167,7 @@ export const createAgentRuntime = (config: Config, { secrets = [], hooks }: Agen
       resumable: RESUMABLE_AGENT_KINDS.has(agent.kind),
       readTranscript: createTranscriptReader(home, () => observer.transcriptPath(), adapter.transcriptFacts?.() ?? null),
       usage: () => subUsage(observer.usage(), before),
+      usageLimit: () => observer.usageLimit(),
       output: () => child.scrollback(),
       onActivity: listener => relay.listen(listener),
     }

@@ -136,6 +136,9 @@ export const RunnerDto = Type.Object({
   pausedBudgetId: Nullable(Type.String({ description: 'the budget that paused it (pauseReason budget)' })),
   pausedAt: Nullable(DateTime),
   activity: RunnerActivityDto,
+  resetsAt: Nullable(DateTime),
+  resumeAfterLimit: Type.Boolean({ description: 'it resumes by itself once resetsAt has passed (README, Usage limits)' }),
+  limitAccount: Type.String({ description: 'the account whose usage limit it shares with its agent\'s other runners' }),
   stopRequestedAt: Nullable(DateTime),
   startedAt: Nullable(DateTime),
   lastHeartbeat: Nullable(DateTime),
@@ -163,6 +166,7 @@ export const LaunchBody = Type.Object({
   maxRestartAttempts: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })),
   node: Type.Optional(Type.String({ pattern: NODE_NAME_PATTERN, description: 'place the runner on this node (name or id); 409 NO_NODE_FITS when it cannot take it' })),
   nodeSelector: Type.Optional(LabelsSchema('place the runner on a node whose labels include all of these; 409 NO_NODE_FITS (the reason per node in details.nodes) when none can')),
+  resumeAfterLimit: Type.Optional(Type.Boolean({ description: 'resume by itself when a usage limit that paused it resets (agents.<name>.resume_after_limit when omitted)' })),
 }, strict)
 
 export const StopBody = Type.Object({

@@ -29,6 +29,7 @@ export const runnerService = (ctx: Context): ServiceImpl<typeof RunnerService> =
         maxRestartAttempts: req.maxRestartAttempts,
         node: req.node,
         nodeSelector: req.nodeSelector,
+        resumeAfterLimit: req.resumeAfterLimit,
       }))
       return { runner: toRunnerProto(await ctx.runners.launch(body, actorOf(context))) }
     },

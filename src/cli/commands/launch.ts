@@ -13,7 +13,7 @@ import { ACTIVE_STATUSES, ago, FINISHED_STATUSES, jsonOf, printJson, runnerStatu
 import { CliError, UsageError } from '../io.js'
 import { confirm, pick } from '../picker.js'
 import { listAllRunners, resolveRunner } from '../runners.js'
-const LAUNCH_FLAGS = ['agent', 'god', 'flag', 'env', 'prompt', 'node', 'selector']
+const LAUNCH_FLAGS = ['agent', 'god', 'flag', 'env', 'prompt', 'node', 'selector', 'resume-after-limit']
 
 const shortId = (r: Runner) => r.id.slice(0, 13)
 
@@ -39,6 +39,7 @@ const launchRequest = (c: CommandContext, environment: Record<string, string>, p
   ...(sessionId !== undefined ? { sessionId } : {}),
   ...(stringValue(c, 'agent') ?? agent ? { agent: stringValue(c, 'agent') ?? agent } : {}),
   ...(flagValue(c, 'god') ? { god: true } : {}),
+  ...(flagValue(c, 'resume-after-limit') ? { resumeAfterLimit: true } : {}),
   ...(stringValue(c, 'prompt') !== undefined ? { prompt: stringValue(c, 'prompt') } : {}),
   ...(stringValue(c, 'node') !== undefined ? { node: stringValue(c, 'node') } : {}),
   nodeSelector: selectorOf(c),

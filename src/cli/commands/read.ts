@@ -43,6 +43,15 @@ export const projects: Command = async ({ api, out }) => {
   return 0
 }
 
+/** Why a paused runner waits, and for a usage limit until when: ` (usage_limit, resets in 4h 12m)`. */
+const pausedWhy = (r: { pauseReason?: string, resetsAt?: Parameters<typeof dateOf>[0], resumeAfterLimit: boolean }, now: number): string => {
+  if (!r.pauseReason) return ''
+  const resets = dateOf(r.resetsAt)?.getTime()
+  if (resets === undefined) return ` (${r.pauseReason})`
+  const when = resets > now ? `in ${formatDuration(resets - now)}` : 'now'
+  return ` (${r.pauseReason}, resets ${when}${r.resumeAfterLimit ? ', then resumes' : ''})`
+}
+
 export const runners: Command = async c => {
   const { api, out, args } = c
   const all = await listAllRunners(api, args[0])
@@ -63,7 +72,7 @@ export const runners: Command = async c => {
       const started = dateOf(r.startedAt)?.getTime()
       const ended = dateOf(r.terminatedAt)?.getTime() ?? now
       return [
-        r.id.slice(0, idLength), r.project, r.agent, statusCell(out, runnerStatusWord(r.status)), activityCell(out, r.activity, now),
+        r.id.slice(0, idLength), r.project, r.agent, statusCell(out, runnerStatusWord(r.status)) + pausedWhy(r, now), activityCell(out, r.activity, now),
         started ? formatDuration(ended - started) : '-', r.cpuPercent.toFixed(1), String(r.memoryMb), formatTokens(r.tokensUsed),
         [r.headless ? 'headless' : 'interactive', r.god ? 'god' : '', r.exitCode !== undefined ? `exit ${r.exitCode}` : ''].filter(Boolean).join(', '),
         ...(reasons ? [r.reason ?? ''] : []),

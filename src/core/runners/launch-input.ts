@@ -24,6 +24,8 @@ export interface LaunchInput {
   node?: string
   /** Place it on a node whose labels include all of these. */
   nodeSelector?: Record<string, string>
+  /** Resume by itself when a usage limit that paused it resets; unset: agents.<name>.resume_after_limit. */
+  resumeAfterLimit?: boolean
 }
 
 export const ENV_NAME_PATTERN = '^[A-Z_][A-Z0-9_]{0,127}$'
@@ -63,6 +65,7 @@ export interface CheckedLaunch {
   maxRestartAttempts: number
   node: string | null
   nodeSelector: Labels
+  resumeAfterLimit: boolean | null
 }
 
 export const checkLaunchInput = (input: LaunchInput, defaultAgent: string): CheckedLaunch => {
@@ -92,5 +95,6 @@ export const checkLaunchInput = (input: LaunchInput, defaultAgent: string): Chec
     maxRestartAttempts: checkInteger('maxRestartAttempts', input.maxRestartAttempts ?? 3, 0, 100),
     node: input.node ? checkPattern('node', input.node, NODE_NAME_PATTERN, 'a node name or id') : null,
     nodeSelector: checkLabels('nodeSelector', input.nodeSelector ?? {}),
+    resumeAfterLimit: input.resumeAfterLimit ?? null,
   }
 }

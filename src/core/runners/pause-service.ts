@@ -1,5 +1,6 @@
 // Pausing and resuming runners: by hand, when a budget runs out (and back when it has room
-// again), and when a runner's memory passes its project's max_memory_mb. A pause is a
+// again), when a runner's memory passes its project's max_memory_mb, and when its agent hits a
+// usage limit (usage-limits.ts; back at the reset when it resumes after limits). A pause is a
 // conditional write with its runner.paused event; the runner's supervisor then ends the agent
 // gracefully and keeps its session. A resume passes admission like a launch (the project's lock,
 // its quota, the budgets over its scope) and makes the runner pending again, resuming its
@@ -7,9 +8,10 @@
 import { scopeLabel } from '../budgets/budget.js'
 import { errors, isAppError } from '../errors.js'
 import { placeRunner } from '../nodes/placement.js'
-import { inProjectOrder } from '../events/event.js'
 import type { Clock, IdGenerator, Log, Repositories, TransactionRepositories, UnitOfWork } from '../ports.js'
+import { pausedEvents } from './paused-events.js'
 import { runnerEventOf, type Runner } from './runner.js'
+import { LIMIT_MANUAL_RESUME_MESSAGE, LIMIT_RESET_MESSAGE } from './usage-limits.js'
 
 export interface PauseServiceDeps {
   repos: Repositories
@@ -23,11 +25,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 /** Runners looked at per automatic-resume pass (oldest pause first); the next pass takes the rest. */
 export const RESUME_BATCH = 100
 
-const pausedData = (r: Runner) => ({ reason: r.pauseReason, budget_id: r.pausedBudgetId, session_id: r.sessionId, node_id: r.nodeId })
-
-/** The runner.paused events of freshly paused rows, in project order. */
-export const pausedEvents = (rows: Runner[], actor: string, deps: { ids: IdGenerator, clock: Clock }) =>
-  inProjectOrder(rows.map(r => runnerEventOf(r, 'runner.paused', actor, pausedData(r), deps)))
+type ResumeReason = 'manual' | 'budget' | 'usage_limit'
 
 /** Pauses every runner in the scope of an exhausted budget; one unit of work. */
 export const pauseForBudgets = ({ uow, clock, ids }: Pick<PauseServiceDeps, 'uow' | 'clock' | 'ids'>, actor: string) => uow.run(async tx => {
@@ -52,7 +50,7 @@ export const createPauseService = ({ repos, uow, clock, ids, log }: PauseService
   }
 
   /** Under the project's lock: admission as a launch has it, then paused → pending with its event. */
-  const admitAndResume = async (tx: TransactionRepositories, runner: Runner, actor: string, why: 'manual' | 'budget') => {
+  const admitAndResume = async (tx: TransactionRepositories, runner: Runner, actor: string, why: ResumeReason) => {
     await tx.lockProject(runner.projectName)
     const now = clock.now()
     const admission = await tx.projects.admission(runner.projectName, now, runner.agent)
@@ -63,12 +61,32 @@ export const createPauseService = ({ repos, uow, clock, ids, log }: PauseService
     }
     const budget = admission.exhaustedBudget
     if (budget) throw errors.budgetExhausted(scopeLabel(budget), budget.usedTokens, budget.limitTokens)
-    const resumed = await tx.pauses.resume(runner.id, placeRunner(admission.nodes, { agent: runner.agent, node: null, selector: {} }), now)
+    // A conversation a usage limit cut off is told, in Stratavore's name, why it goes on.
+    const limited = runner.pauseReason === 'usage_limit'
+    const message = limited ? (why === 'usage_limit' ? LIMIT_RESET_MESSAGE : LIMIT_MANUAL_RESUME_MESSAGE) : null
+    const nodeId = placeRunner(admission.nodes, { agent: runner.agent, node: null, selector: {} })
+    const resumed = await tx.pauses.resume(runner.id, nodeId, now, { message, afterLimit: why === 'usage_limit' })
     if (!resumed) return null
     await tx.events.append(runnerEventOf(resumed, 'runner.resumed', actor, {
       reason: why, paused_reason: runner.pauseReason, budget_id: runner.pausedBudgetId, session_id: resumed.sessionId,
       conversation_mode: resumed.conversationMode, node_id: resumed.nodeId,
+      ...(limited ? { resets_at: runner.resetsAt?.toISOString() ?? null, account: runner.limitAccount, message } : {}),
     }, { ids, clock }))
+    return resumed
+  }
+
+  /** Each through admission in a unit of work of its own; one refused (quota, budget) stays paused for the next pass. */
+  const admitEach = async (candidates: Runner[], actor: string, why: ResumeReason): Promise<Runner[]> => {
+    const resumed: Runner[] = []
+    for (const candidate of candidates) {
+      try {
+        const row = await uow.run(tx => admitAndResume(tx, candidate, actor, why))
+        if (row) resumed.push(row)
+      } catch (err) {
+        if (!isAppError(err) || err.kind === 'internal' || err.kind === 'unavailable') throw err
+        log?.debug({ runnerId: candidate.id, code: err.code, reason: why }, 'a paused runner stays paused')
+      }
+    }
     return resumed
   }
 
@@ -106,17 +124,31 @@ export const createPauseService = ({ repos, uow, clock, ids, log }: PauseService
      * another budget) still refuses stays paused for the next pass.
      */
     async resumeEligible (actor: string): Promise<Runner[]> {
-      const resumed: Runner[] = []
-      for (const candidate of await repos.pauses.resumeCandidates(clock.now(), RESUME_BATCH)) {
-        try {
-          const row = await uow.run(tx => admitAndResume(tx, candidate, actor, 'budget'))
-          if (row) resumed.push(row)
-        } catch (err) {
-          if (!isAppError(err) || err.kind === 'internal' || err.kind === 'unavailable') throw err
-          log?.debug({ runnerId: candidate.id, code: err.code }, 'a runner paused by a budget stays paused')
-        }
+      return admitEach(await repos.pauses.resumeCandidates(clock.now(), RESUME_BATCH), actor, 'budget')
+    },
+
+    /**
+     * Level-triggered, from the reconciler's loop (so a daemon restart loses nothing): runners a
+     * usage limit paused that resume after limits, whose reset has passed. Per agent and account,
+     * one goes first (the probe, oldest pause); the rest follow `staggerMs` after it, unless it
+     * hit the limit again meanwhile, which moved the whole account's reset on. Through admission.
+     */
+    async resumeAfterLimits (actor: string, staggerMs: number): Promise<Runner[]> {
+      const now = clock.now()
+      const accounts = new Map<string, Runner[]>()
+      for (const r of await repos.pauses.limitResumeCandidates(now, RESUME_BATCH)) {
+        const key = `${r.agent}\u0000${r.limitAccount}`
+        accounts.set(key, [...accounts.get(key) ?? [], r])
       }
-      return resumed
+      const due: Runner[] = []
+      for (const waiting of accounts.values()) {
+        const first = waiting[0]!
+        const lastPause = Math.max(...waiting.map(r => r.pausedAt?.getTime() ?? 0))
+        const probe = await repos.pauses.lastLimitResume(first.agent, first.limitAccount)
+        if (probe === null || probe.getTime() < lastPause) due.push(first)
+        else if (now.getTime() - probe.getTime() >= staggerMs) due.push(...waiting)
+      }
+      return admitEach(due, actor, 'usage_limit')
     },
   }
 }

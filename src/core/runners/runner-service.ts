@@ -96,6 +96,7 @@ export const createRunnerService = ({ repos, uow, clock, ids, paths, agents, pla
       if (!projectPath) throw errors.projectNotFound(projectName)
       const workingDirectory = await resolveWorkingDirectory(projectPath, launch.projectPath)
       if (session) checkResumable(session, launch.project, launch.agent, agents)
+      const limits = agents.usageLimitPolicy(launch.agent, launch.environment)
 
       return uow.run(async tx => {
         await tx.lockProject(projectName)
@@ -127,6 +128,8 @@ export const createRunnerService = ({ repos, uow, clock, ids, paths, agents, pla
           prompt: launch.prompt,
           maxRestartAttempts: launch.maxRestartAttempts,
           heartbeatTtlSeconds: heartbeatTtlSeconds,
+          resumeAfterLimit: launch.resumeAfterLimit ?? limits.resumeAfterLimit,
+          limitAccount: limits.account,
           createdBy: actor,
           createdAt: now,
         })

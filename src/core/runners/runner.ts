@@ -9,7 +9,7 @@
 //                                                       │ no heartbeat for TTL
 //                                                       └──> lost ──(grace)──> failed
 //
-//   pending/starting/running/lost ──pause (by hand, a budget, memory)──> paused
+//   pending/starting/running/lost ──pause (by hand, a budget, memory, a usage limit)──> paused
 //   paused ──resume (admission: quota and budgets)──> pending ──> … (the conversation resumed)
 //
 // A paused runner's supervisor ends its process gracefully and keeps its session; paused holds
@@ -31,7 +31,7 @@ export const QUOTA_STATUSES: readonly RunnerStatus[] = ACTIVE_STATUSES.filter(s 
 // What a pause may stop: a runner that runs or is about to.
 export const PAUSABLE_STATUSES: readonly RunnerStatus[] = ['pending', 'starting', 'running', 'lost']
 
-export const PAUSE_REASONS = ['budget', 'memory', 'manual'] as const
+export const PAUSE_REASONS = ['budget', 'memory', 'manual', 'usage_limit'] as const
 export type PauseReason = typeof PAUSE_REASONS[number]
 
 export const CONVERSATION_MODES = ['new', 'continue', 'resume'] as const
@@ -88,6 +88,16 @@ export interface Runner {
   pausedAt: Date | null
   /** What its agent is doing (activity.ts); unknown until the agent's signals say. */
   activity: RunnerActivity
+  /** A usage-limit pause: when the limit resets (the agent's word, bounded; usage-limit.ts), else null. */
+  resetsAt: Date | null
+  /** Resume by itself once resetsAt has passed (the launch's, else agents.<name>.resume_after_limit). */
+  resumeAfterLimit: boolean
+  /** The account whose usage limit this runner shares with its agent's other runners. */
+  limitAccount: string
+  /** Stratavore's message the next start sends into the conversation (after a usage limit); null: none. */
+  resumeMessage: string | null
+  /** When it was last resumed after a usage limit. */
+  limitResumedAt: Date | null
   createdBy: string
   createdAt: Date
   updatedAt: Date

@@ -4,6 +4,7 @@
 import type { ActivitySignal } from '../runners/activity.js'
 import type { ConversationMode, Runner } from '../runners/runner.js'
 import type { TranscriptSlice } from '../sessions/session.js'
+import type { ReportedLimit } from '../runners/usage-limits.js'
 
 export interface TokenCounts {
   inputTokens: number
@@ -41,12 +42,16 @@ export interface LiveAgent {
    * before a listener was set are handed to it, in order, when it is.
    */
   onActivity(listener: (signal: ActivitySignal) => void): void
+  /** The usage or rate limit the agent reported in this life (read by poll()), or null. */
+  usageLimit(): ReportedLimit | null
 }
 
 export interface StartPlan {
   generation: number
   conversationMode: ConversationMode
   sessionId: string | null
+  /** Stratavore's message this start sends into the conversation (after a usage limit), or null. */
+  message: string | null
   /** The archived transcript of the session to resume, written back where the CLI looks for it. */
   restore: TranscriptRestore | null
 }

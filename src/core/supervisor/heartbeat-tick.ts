@@ -5,7 +5,7 @@
 import type { DomainEvent } from '../events/event.js'
 import { createFailureStreak } from '../failure-streak.js'
 import type { IdGenerator, Log, NodeRegistration, Repositories, RunnerBeat } from '../ports.js'
-import { runnerEventOf } from '../runners/runner.js'
+import { runnerEventOf, type Runner } from '../runners/runner.js'
 import type { AgentRuntime } from './agent-runtime.js'
 import type { SupervisorSettings, Tracked } from './node-supervisor.js'
 import { syncSession } from './session-sync.js'
@@ -45,6 +45,30 @@ export const createHeartbeatTick = ({ repos, runtime, node, log, settings, live,
     }
   }
 
+  /**
+   * The usage limits the agents reported since the last beat, each recorded once: the runner and
+   * its account's runners are paused. A write that fails is tried again at the next beat.
+   */
+  const pauseForUsageLimits = async (tracked: Tracked[]): Promise<Runner[]> => {
+    const paused: Runner[] = []
+    for (const t of tracked) {
+      const limit = t.limitReported || t.fenced ? null : t.agent.usageLimit()
+      if (!limit) continue
+      t.limitReported = true
+      try {
+        const outcome = await transitions.pauseForUsageLimit(t.runner, t.generation, limit)
+        const fields = { runnerId: t.runner.id, account: t.runner.limitAccount, resetsAt: outcome.resetsAt.toISOString(), reported: limit.resetsAt?.toISOString() ?? null, paused: outcome.paused.length }
+        if (outcome.adjusted === 'capped') log.warn(fields, 'the agent reported a usage limit that resets too far away: capped')
+        else log.info({ ...fields, adjusted: outcome.adjusted, message: limit.message }, 'the agent hit a usage limit: pausing its account\'s runners')
+        paused.push(...outcome.paused)
+      } catch (err) {
+        t.limitReported = false
+        log.warn({ err, runnerId: t.runner.id }, 'could not pause a runner for its usage limit; will retry')
+      }
+    }
+    return paused
+  }
+
   /** One heartbeat for the given runners (all live ones by default); the node's own beat too. */
   const runOnce = async (tracked: Tracked[] = [...live.values()]) => {
     const samples = runtime.sample(tracked.map(t => t.agent.pid))
@@ -54,10 +78,13 @@ export const createHeartbeatTick = ({ repos, runtime, node, log, settings, live,
     const beats = tracked.map(t => beatOf(t, samples.get(t.agent.pid)))
     const outcome = await transitions.heartbeat(beats)
     // A pause that fails here is made by the reconciler's next budget pass (level-triggered).
-    const paused = await transitions.enforceLimits(outcome, beats)
+    const paused: Runner[] = await transitions.enforceLimits(outcome, beats)
       .catch(err => { log.warn({ err }, 'could not pause the runners over a budget or memory limit'); return [] })
+    paused.push(...await pauseForUsageLimits(tracked))
+    // The runners of this beat first: one that has just exited is no longer in `live`.
+    const byId = new Map(tracked.map(t => [t.runner.id, t]))
     for (const runner of paused) {
-      const t = live.get(runner.id)
+      const t = byId.get(runner.id) ?? live.get(runner.id)
       if (t && !t.pauseRequested && t.generation === runner.generation) {
         log.info({ runnerId: runner.id, reason: runner.pauseReason, budgetId: runner.pausedBudgetId }, 'pausing runner: ending its agent')
         t.pauseRequested = true

@@ -8,7 +8,7 @@
 //                         └──backoff (attempts)─┤
 //                                               └──no attempts left──> failed
 //
-//   running ──paused (by hand, a budget, memory)──> process ended gracefully, session kept ──> paused, no process
+//   running ──paused (by hand, a budget, memory, a usage limit)──> process ended gracefully, session kept ──> paused, no process
 //
 // What a running agent says it is doing (its hooks, its stream events) is recorded as the runner's
 // activity beside its status (activity-reporter.ts), in the same generation fence.
@@ -60,6 +60,8 @@ export interface Tracked {
   fenced: boolean
   /** The runner was paused: its agent is being ended, and its exit is no stop, failure or crash. */
   pauseRequested: boolean
+  /** The usage limit this process reported has been recorded (or is being). */
+  limitReported: boolean
 }
 
 export interface NodeSupervisorDeps {
@@ -82,6 +84,8 @@ const planFor = (runner: Runner): Omit<StartPlan, 'restore'> => ({
   // A restart, or a runner whose session is already known, picks the conversation up again.
   conversationMode: runner.sessionId && (runner.restartAttempts > 0 || runner.conversationMode !== 'new') ? 'resume' : runner.conversationMode,
   sessionId: runner.sessionId,
+  // Only into a conversation it continues: a run that starts afresh gets its own prompt.
+  message: runner.sessionId ? runner.resumeMessage : null,
 })
 
 export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
@@ -164,7 +168,7 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
       // Stopped or failed while it was starting: the process must not outlive the decision.
       if (!running) { await agent.stop(0); continue }
       const tracked: Tracked = {
-        runner: running, generation: running.generation, agent, upSince: now(), sessionId: agent.sessionId(), sessionWrite: Promise.resolve(), stopRequested: false, stopGraceMs: 0, fenced: false, pauseRequested: false,
+        runner: running, generation: running.generation, agent, upSince: now(), sessionId: agent.sessionId(), sessionWrite: Promise.resolve(), stopRequested: false, stopGraceMs: 0, fenced: false, pauseRequested: false, limitReported: false,
         base: { inputTokens: row.inputTokens, outputTokens: row.outputTokens, cacheReadTokens: row.cacheReadTokens, cacheCreationTokens: row.cacheCreationTokens },
       }
       live.set(row.id, tracked)
@@ -216,6 +220,15 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
     const output = keptOutput(t.agent.output())
     log.info({ runnerId: runner.id, ...exit }, 'runner exited')
     if (t.pauseRequested && !t.stopRequested) return report(runner.id, () => repos.supervision.pausedStopped(runner.id, t.generation))
+    // A usage limit the beat above could not record (the database was down): its pause is an
+    // exit report like any other, kept and retried, never a stop or a crash.
+    const limit = t.stopRequested || t.limitReported ? null : t.agent.usageLimit()
+    if (limit) {
+      return report(runner.id, async () => {
+        await transitions.pauseForUsageLimit(runner, t.generation, limit)
+        await repos.supervision.pausedStopped(runner.id, t.generation)
+      })
+    }
     const previousStartFailure = startFailures.get(runner.id)
     startFailures.delete(runner.id)
     const decision = decideExit(settings.restart, {

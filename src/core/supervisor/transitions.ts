@@ -8,6 +8,7 @@ import type { Clock, HeartbeatOutcome, IdGenerator, NodeRegistration, RunnerBeat
 import { pauseForBudgets, pauseForMemory } from '../runners/pause-service.js'
 import { activityEventData, type ActivitySignal } from '../runners/activity.js'
 import { runnerEventOf, type Runner } from '../runners/runner.js'
+import { pauseForUsageLimit, type ReportedLimit } from '../runners/usage-limits.js'
 import type { ExitStatus } from './agent-runtime.js'
 
 export const SUPERVISOR_ACTOR = 'supervisor'
@@ -73,6 +74,10 @@ export const createTransitions = ({ uow, clock, ids, node, actor = SUPERVISOR_AC
       const byMemory = await pauseForMemory({ uow, clock, ids }, heavy, actor)
       return [...byBudget, ...byMemory]
     },
+
+    /** A usage limit this runner's agent reported: it and its account's runnable runners are paused (usage-limits.ts). */
+    pauseForUsageLimit: (runner: Runner, generation: number, limit: ReportedLimit) =>
+      pauseForUsageLimit({ uow, clock, ids }, { runner, generation, limit }, actor),
 
     /** Registers this node (or registers it again after a restart), with its node.registered event. */
     register: (registration: NodeRegistration) => uow.run(async tx => {

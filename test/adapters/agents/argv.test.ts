@@ -57,6 +57,17 @@ t.test('codex', async t => {
   t.same(a.invocation(agentSpec({ kind: 'codex', conversationMode: 'continue' })).argv, ['codex', 'resume', '--last'])
 })
 
+t.test('a first message from Stratavore into a resumed interactive run (a usage limit reset)', async t => {
+  const message = '[Stratavore] The usage limit has reset; continue where you left off.'
+  // Verified with Claude Code 2.1.332 in a terminal: the words after `--` are submitted as the first prompt.
+  const claude = adapterFor('claude').invocation(agentSpec({ kind: 'claude', conversationMode: 'resume', sessionId: 'abc', message }))
+  t.same(claude.argv, ['claude', '--resume=abc', '--', message])
+  t.equal(claude.terminal, true)
+  const codex = adapterFor('codex').invocation(agentSpec({ kind: 'codex', conversationMode: 'resume', sessionId: 'thread-1', message }))
+  t.same(codex.argv, ['codex', 'resume', '--', 'thread-1', message], '`codex resume [ID] [PROMPT]`')
+  t.same(adapterFor('claude').invocation(agentSpec({ kind: 'claude', conversationMode: 'resume', sessionId: 'abc', message: null })).argv, ['claude', '--resume=abc'], 'none: as before')
+})
+
 t.test('gemini', async t => {
   const a = adapterFor('gemini')
   const fresh = a.invocation(agentSpec({ kind: 'gemini', prompt: '-y', god: true }))

@@ -32,6 +32,7 @@ t.test(`a session printed just before exit is recorded, on ${backendName()}`, as
         output: () => new Uint8Array(),
         readTranscript: async () => null,
         usage: () => printed ? usage : { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheCreationTokens: 0 },
+        usageLimit: () => null,
       }
       return agent
     },

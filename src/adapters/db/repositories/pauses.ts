@@ -2,7 +2,7 @@
 // event_seq, so the caller writes one event per row returned. Rows are locked in id order by a
 // sub-select (as heartbeats and the reconciler lock them), so two writers never deadlock; none
 // of these statements locks a budget row, which heartbeats lock after their runners.
-import { and, eq, inArray, sql, type SQL } from 'drizzle-orm'
+import { and, desc, eq, inArray, isNotNull, lte, or, sql, type SQL } from 'drizzle-orm'
 import type { PauseRepository } from '../../../core/ports.js'
 import { PAUSABLE_STATUSES, type Runner } from '../../../core/runners/runner.js'
 import type { Db } from '../client.js'
@@ -18,8 +18,8 @@ const exhaustedBudgetOf = (at: Date, project: SQL, agent: SQL) => sql`
     and (b.scope = 'global' or (b.scope = 'project' and b.scope_id = ${project}) or (b.scope = 'agent' and b.scope_id = ${agent}))
   order by b.id limit 1`
 
-const pausedSet = (reason: string, at: Date) => ({
-  status: 'paused', pauseReason: reason, pausedAt: at, updatedAt: at, eventSeq: sql`${runners.eventSeq} + 1`,
+const pausedSet = (reason: string, at: Date, resetsAt: Date | null = null) => ({
+  status: 'paused', pauseReason: reason, pausedAt: at, resetsAt, resumeMessage: null, updatedAt: at, eventSeq: sql`${runners.eventSeq} + 1`,
 })
 
 export const createPauseRepository = (db: Db): PauseRepository => {
@@ -50,6 +50,34 @@ export const createPauseRepository = (db: Db): PauseRepository => {
       return rows.map(toRunner)
     },
 
+    async pauseForUsageLimit ({ runnerId, generation, agent, account, resetsAt }, at) {
+      const ofAccount = and(eq(runners.agent, agent), eq(runners.limitAccount, account))
+      // Already waiting on this account's limit: the later reset holds for them too. Not a state
+      // change of theirs (no event); the reset they show moves.
+      await db.update(runners).set({ resetsAt: sql`greatest(${runners.resetsAt}, ${resetsAt.toISOString()}::timestamptz)`, updatedAt: at })
+        .where(and(inArray(runners.id, lockIds(and(ofAccount, eq(runners.status, 'paused'), eq(runners.pauseReason, 'usage_limit')))),
+          eq(runners.status, 'paused'), eq(runners.pauseReason, 'usage_limit')))
+      const target = and(pausable, or(and(eq(runners.id, runnerId), eq(runners.generation, generation)), and(ofAccount, sql`${runners.id} <> ${runnerId}`)))
+      const rows = await db.update(runners).set({ ...pausedSet('usage_limit', at, resetsAt), pausedBudgetId: null })
+        .where(and(inArray(runners.id, lockIds(target)), target)).returning()
+      return rows.map(toRunner)
+    },
+
+    async limitResumeCandidates (at, limit) {
+      const rows = await db.select().from(runners)
+        .where(and(eq(runners.status, 'paused'), eq(runners.pauseReason, 'usage_limit'), eq(runners.resumeAfterLimit, true), eq(runners.runtimeId, ''),
+          eq(runners.desiredState, 'running'), lte(runners.resetsAt, at)))
+        .orderBy(runners.pausedAt, runners.id).limit(limit)
+      return rows.map(toRunner)
+    },
+
+    async lastLimitResume (agent, account) {
+      const [row] = await db.select({ at: runners.limitResumedAt }).from(runners)
+        .where(and(eq(runners.agent, agent), eq(runners.limitAccount, account), isNotNull(runners.limitResumedAt)))
+        .orderBy(desc(runners.limitResumedAt)).limit(1)
+      return row?.at ?? null
+    },
+
     async resumeCandidates (at, limit) {
       const rows = await db.select().from(runners)
         .where(and(eq(runners.status, 'paused'), eq(runners.pauseReason, 'budget'), eq(runners.runtimeId, ''), eq(runners.desiredState, 'running'),
@@ -58,9 +86,10 @@ export const createPauseRepository = (db: Db): PauseRepository => {
       return rows.map(toRunner)
     },
 
-    async resume (id, nodeId, at): Promise<Runner | null> {
+    async resume (id, nodeId, at, { message, afterLimit } = { message: null, afterLimit: false }): Promise<Runner | null> {
       const [row] = await db.update(runners).set({
         status: 'pending', nodeId, pauseReason: null, pausedBudgetId: null, pausedAt: null, restartAttempts: 0, exitCode: null,
+        resetsAt: null, resumeMessage: message, ...(afterLimit ? { limitResumedAt: at } : {}),
         conversationMode: sql`case when ${runners.sessionId} is not null then 'resume' else ${runners.conversationMode} end`,
         updatedAt: at, eventSeq: sql`${runners.eventSeq} + 1`,
       }).where(and(eq(runners.id, id), eq(runners.status, 'paused'), eq(runners.runtimeId, ''), eq(runners.desiredState, 'running'))).returning()

@@ -49,10 +49,10 @@ export const createRunnerRepository = (db: Db): RunnerRepository => ({
     const at = r.createdAt.toISOString()
     const [row] = rowsOf<Record<string, unknown>>(await db.execute(sql`
       insert into ${runners} (id, project_name, project_path, agent, node_id, status, desired_state, flags, capabilities, environment,
-        conversation_mode, session_id, god, prompt, max_restart_attempts, heartbeat_ttl_seconds, event_seq, created_by, created_at, updated_at)
+        conversation_mode, session_id, god, prompt, max_restart_attempts, heartbeat_ttl_seconds, resume_after_limit, limit_account, event_seq, created_by, created_at, updated_at)
       values (${r.id}, ${r.projectName}, ${r.projectPath}, ${r.agent}, ${r.nodeId}, 'pending', 'running', ${JSON.stringify(r.flags)}::jsonb,
         ${JSON.stringify(r.capabilities)}::jsonb, ${JSON.stringify(r.environment)}::jsonb, ${r.conversationMode}, ${r.sessionId}, ${r.god},
-        ${r.prompt}, ${r.maxRestartAttempts}, ${r.heartbeatTtlSeconds}, 1, ${r.createdBy}, ${at}::timestamptz, ${at}::timestamptz)
+        ${r.prompt}, ${r.maxRestartAttempts}, ${r.heartbeatTtlSeconds}, ${r.resumeAfterLimit}, ${r.limitAccount}, 1, ${r.createdBy}, ${at}::timestamptz, ${at}::timestamptz)
       returning *`))
     return toRunner(fromDriverRow(runners, row!))
   },

@@ -94,6 +94,8 @@ export const createSupervisionRepository = (db: Db): SupervisionRepository => ({
   markRunning: (id, generation, { pid, sessionId }) => one(db.update(runners)
     .set({
       status: 'running', runtimeId: String(pid), startedAt: sql`now()`, lastHeartbeat: sql`now()`,
+      // The start that carried Stratavore's message has run: a later restart does not send it again.
+      resumeMessage: null,
       sessionId: sql`coalesce(${sessionId}::text, ${runners.sessionId})`, ...activityCleared, ...bumpSeq,
     })
     .where(and(eq(runners.id, id), eq(runners.generation, generation), eq(runners.status, 'starting')))
