@@ -21,9 +21,11 @@ import { eventually, startWebhookReceiver, type Arrival } from '../helpers/webho
 type TapTest = Parameters<typeof buildContext>[0]
 const SECRET = 'a-webhook-secret-of-some-length'
 
+// A request that times out after the endpoint took it is sent again (same Idempotency-Key): the
+// timeouts here are long, so that a slow machine does not make the receiver see a notification twice.
 const settings = (webhooks: Webhook[], extra: Partial<Config['notifications']> = {}) => (config: Config) => {
   config.webhooks = webhooks
-  Object.assign(config.notifications, { retry_base_ms: 20, retry_cap_ms: 100, timeout_ms: 2_000, ...extra })
+  Object.assign(config.notifications, { retry_base_ms: 20, retry_cap_ms: 100, timeout_ms: 15_000, ...extra })
 }
 
 /** A notifier loop over the context, started once its cursor exists (events from then on are sent). */
@@ -176,5 +178,66 @@ t.test(`webhook notifications on ${backendName()}`, async t => {
     await eventually('a pass', async () => rowCount(ctx, sql`select 1 from notification_cursor where updated_at > now() - interval '1 hour'`).then(n => n === 1))
     await again.stop()
     t.equal(await rowCount(ctx, sql`select 1 from notification_deliveries where kind = 'reminder'`), 1)
+  })
+
+  t.test('across a restart mid-delivery: a cut request goes out again with the same key; a graceful stop finishes its own', async t => {
+    const receiver = await startWebhookReceiver(t)
+    receiver.setRespond(() => 'hold')
+    const database = await openTestDatabase(t)
+    // The lease is 2 × timeout + 1 s: a request cut by a crash goes out again after 11 s.
+    const adjust = settings([{ id: 'hook', url: receiver.url('/hook'), events: ['runner.#'], secret: null, format: 'json' }], { timeout_ms: 5_000 })
+    const first = await buildContext(t, adjust, { database })
+    const loopA = await startNotifier(t, first)
+    const project = await createProject(t, first)
+    const events = await commitEvents(first, [{ project: project.name }, { project: project.name }, { project: project.name }])
+    await eventually('3 requests in flight', () => receiver.held.length === 3)
+    // A forced stop cuts the requests and leaves their rows leased, as a crash would.
+    await loopA.stop({ force: true })
+    const cut = receiver.held.splice(0).map(h => h.arrival.key).sort()
+    receiver.setRespond(() => 200)
+    const second = await buildContext(t, adjust, { database })
+    const loopB = await startNotifier(t, second)
+    await eventually('the cut requests sent again', () => receiver.received.length === 3)
+    const expected = events.map(e => `${e.eventId}:hook`).sort()
+    t.same(cut, expected, 'the cut requests were these')
+    t.same(keysOf(receiver.received), expected, 'each received once, with the same key')
+
+    // A graceful stop waits for its requests and records them: nothing goes out twice.
+    receiver.setRespond(() => 'hold')
+    const more = await commitEvents(second, [{ project: project.name }, { project: project.name }])
+    await eventually('2 more requests in flight', () => receiver.held.length === 2)
+    const stopping = loopB.stop()
+    receiver.release(200)
+    await stopping
+    const third = createNotifier(second, { pollIntervalMs: 20 })
+    third.start()
+    const after = new Date()
+    await eventually('a pass of the next daemon', async () => await rowCount(second, sql`select 1 from notification_cursor where updated_at > ${after.toISOString()}::timestamptz`) === 1)
+    await third.stop()
+    t.same(keysOf(receiver.received), [...expected, ...more.map(e => `${e.eventId}:hook`)].sort())
+    t.equal(receiver.arrivals.length, 8, '3 cut, 3 sent again, 2 sent once')
+  })
+
+  t.test('two daemons sharing the database send each notification once', async t => {
+    const receiver = await startWebhookReceiver(t)
+    const database = await openTestDatabase(t)
+    const adjust = settings([
+      { id: 'one', url: receiver.url('/one'), events: ['runner.#'], secret: null, format: 'json' },
+      { id: 'two', url: receiver.url('/two'), events: ['#'], secret: SECRET, format: 'slack' },
+    ])
+    const a = await buildContext(t, adjust, { database })
+    const b = await buildContext(t, adjust, { database })
+    await startNotifier(t, a)
+    await startNotifier(t, b)
+    const project = await createProject(t, a)
+    const events = await Promise.all([
+      commitEvents(a, Array.from({ length: 10 }, () => ({ project: project.name }))),
+      commitEvents(b, Array.from({ length: 10 }, () => ({ project: project.name }))),
+    ]).then(lists => lists.flat())
+    await eventually('40 notifications (and project.created at /two)', () => receiver.received.length >= 41)
+    t.same(keysOf(receiver.receivedAt('/one')), events.map(e => `${e.eventId}:one`).sort())
+    t.equal(receiver.receivedAt('/two').length, 21)
+    t.equal(new Set(receiver.receivedAt('/two').map(a => a.key)).size, 21)
+    t.equal(receiver.arrivals.length, 41, 'no request was made twice')
   })
 })
