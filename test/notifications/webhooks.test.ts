@@ -129,6 +129,24 @@ t.test(`webhook notifications on ${backendName()}`, async t => {
     t.equal(receiver.received[0]!.key, `${event!.eventId}:broken`)
   })
 
+  t.test('an endpoint that does not answer holds only its own slots: the others get theirs', async t => {
+    const receiver = await startWebhookReceiver(t)
+    receiver.setRespond(a => a.path === '/stuck' ? 'hold' : 200)
+    const ctx = await buildContext(t, settings([
+      { id: 'stuck', url: receiver.url('/stuck'), events: ['runner.#'], secret: null, format: 'json' },
+      { id: 'fine', url: receiver.url('/fine'), events: ['runner.#'], secret: null, format: 'json' },
+    ], { concurrency: 2 }))
+    const loop = await startNotifier(t, ctx)
+    const project = await createProject(t, ctx)
+    const events = await commitEvents(ctx, Array.from({ length: 6 }, () => ({ project: project.name })))
+    await eventually('every notification at the answering endpoint', () => receiver.receivedAt('/fine').length === 6)
+    t.same(keysOf(receiver.receivedAt('/fine')), events.map(e => `${e.eventId}:fine`).sort())
+    t.equal(receiver.held.length, 2, 'the stuck endpoint has its 2 slots in flight, no more')
+    const stopping = loop.stop()
+    receiver.release(200)
+    await stopping
+  })
+
   t.test('ntfy and Slack bodies', async t => {
     const receiver = await startWebhookReceiver(t)
     const ctx = await buildContext(t, settings([
