@@ -7,10 +7,16 @@ import type { DeliveryStatus, LoggedEvent, NotificationDelivery, NotificationRep
 import { rowsOf, type Db } from '../client.js'
 import { envelopeColumn, routingKeyColumn } from './event-feed.js'
 
-const deliveryColumns = sql`id, idempotency_key as "idempotencyKey", webhook_id as "webhookId", kind, event_id as "eventId",
-  event_type as "eventType", routing_key as "routingKey", payload, status, attempts, max_attempts as "maxAttempts",
-  next_attempt_at as "nextAttemptAt", last_error as "lastError", last_status_code as "lastStatusCode", created_at as "createdAt",
-  delivered_at as "deliveredAt", dead_at as "deadAt"`
+const COLUMNS: Array<[string, string]> = [
+  ['id', 'id'], ['idempotency_key', 'idempotencyKey'], ['webhook_id', 'webhookId'], ['kind', 'kind'], ['event_id', 'eventId'],
+  ['event_type', 'eventType'], ['routing_key', 'routingKey'], ['payload', 'payload'], ['status', 'status'], ['attempts', 'attempts'],
+  ['max_attempts', 'maxAttempts'], ['next_attempt_at', 'nextAttemptAt'], ['last_error', 'lastError'], ['last_status_code', 'lastStatusCode'],
+  ['created_at', 'createdAt'], ['delivered_at', 'deliveredAt'], ['dead_at', 'deadAt'],
+]
+// The columns, qualified by a table alias when one is given.
+const deliveryColumnsOf = (alias?: string) => sql.join(COLUMNS.map(([column, field]) =>
+  sql`${alias ? sql`${sql.identifier(alias)}.` : sql``}${sql.identifier(column)} as ${sql.identifier(field)}`), sql`, `)
+const deliveryColumns = deliveryColumnsOf()
 
 type Raw = Record<string, unknown>
 const date = (v: unknown) => v === null || v === undefined ? null : new Date(v as string)
@@ -105,12 +111,13 @@ export const createNotificationRepository = (db: Db): NotificationRepository => 
 
   async takeDueReminders (limit) {
     const rows = rowsOf<Raw>(await db.execute(sql`
-      update notification_reminders set fired_at = now()
-      where runner_id in (
+      with picked as materialized (
         select runner_id from notification_reminders where fired_at is null and due_at <= now()
         order by due_at limit ${limit} for update skip locked)
-      returning runner_id as "runnerId", event_id as "eventId", project, state, data, since,
-        extract(epoch from now() - since)::float8 as "waitingSeconds"`))
+      update notification_reminders r set fired_at = now()
+      from picked where r.runner_id = picked.runner_id
+      returning r.runner_id as "runnerId", r.event_id as "eventId", r.project, r.state, r.data, r.since,
+        extract(epoch from now() - r.since)::float8 as "waitingSeconds"`))
     return rows.map((r): PendingReminder => ({
       runnerId: String(r.runnerId),
       eventId: String(r.eventId),
@@ -124,17 +131,19 @@ export const createNotificationRepository = (db: Db): NotificationRepository => 
 
   async claim (webhookId, limit, leaseId, leaseMs) {
     // Due pending rows, and rows whose sender died mid-request (lease ended), oldest due first.
+    // The rows are picked in a CTE of their own: as `where id in (select … limit n)` the
+    // subquery may run more than once and the update take more than n rows (seen on PGlite).
     const rows = rowsOf<Raw>(await db.execute(sql`
-      update notification_deliveries set status = 'sending', lease_id = ${leaseId}::uuid,
-        lease_until = now() + make_interval(secs => ${leaseMs / 1000})
-      where id in (
+      with picked as materialized (
         select id from notification_deliveries
         where webhook_id = ${webhookId}
           and ((status = 'pending' and next_attempt_at <= now()) or (status = 'sending' and lease_until < now()))
         order by case when status = 'pending' then next_attempt_at else lease_until end, id
         limit ${limit} for update skip locked)
-      and (status = 'pending' or (status = 'sending' and lease_until < now()))
-      returning ${deliveryColumns}`))
+      update notification_deliveries d set status = 'sending', lease_id = ${leaseId}::uuid,
+        lease_until = now() + make_interval(secs => ${leaseMs / 1000})
+      from picked where d.id = picked.id
+      returning ${deliveryColumnsOf('d')}`))
     return rows.map(toDelivery)
   },
 
