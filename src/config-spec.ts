@@ -149,6 +149,20 @@ export const CONFIG_SPEC = {
     // outbox_lag fires when a due outbox row has waited this long; 0: never.
     outbox_lag_seconds: int(300, 0, 86_400),
   },
+  // Webhooks (notifications.webhooks: the file only, config-notifications.ts) and how they are sent.
+  notifications: {
+    // A runner waiting for a person this long is reminded once (runner.activity.reminder); 0: never.
+    remind_after_seconds: int(900, 0, 7 * 86_400),
+    // One request's deadline; a request still running then counts as a failed attempt.
+    timeout_ms: int(10_000, 100, 120_000),
+    // Requests in flight per webhook at most, so a slow endpoint holds only its own.
+    concurrency: int(4, 1, 64),
+    // Attempts before a delivery is dead (kept, listed, retried by hand).
+    max_attempts: int(10, 1, 100),
+    // Backoff between attempts: base * 2^(attempt-1), ±20% jitter, never past the cap.
+    retry_base_ms: int(1_000, 10, 3_600_000),
+    retry_cap_ms: int(600_000, 10, 86_400_000),
+  },
   observability: {
     log_level: oneOf('info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     log_format: oneOf('auto', ['auto', 'json', 'pretty']),

@@ -8,6 +8,8 @@ import { homedir } from 'node:os'
 import { isAbsolute, join, resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { parseAgents, type AgentConfig } from './config-agents.js'
+import { parseWebhooks, redactedWebhooks } from './config-notifications.js'
+import type { Webhook } from './core/notifications/webhook.js'
 import { amqpUrlOf, databaseUrlOf } from './config-backends.js'
 import { configError, describe } from './config-error.js'
 import { SEED_KEYS, SEED_VARIABLES } from './config-seed.js'
@@ -35,6 +37,8 @@ export interface Config extends Settings {
   databaseUrl: string | null
   amqpUrl: string | null
   agents: Record<string, AgentConfig>
+  /** notifications.webhooks (the file only), checked: every request's target, with its patterns and secret. */
+  webhooks: Webhook[]
   /**
    * The audit log's keys, the signing key first, from security.audit_key_file or
    * security.audit_key; null when neither is set (the daemon then uses `<dataDir>/audit.key`).
@@ -153,7 +157,7 @@ const applyFile = (state: FileState, doc: unknown, spec: SpecTree, prefix: strin
   if (typeof doc !== 'object' || Array.isArray(doc)) throw configError(prefix.slice(0, -1) || '(root)', 'must be a mapping', state.source)
   for (const [key, value] of Object.entries(doc)) {
     const path = `${prefix}${key}`
-    if (path === 'agents') continue
+    if (path === 'agents' || path === 'notifications.webhooks') continue
     const node = spec[key]
     if (!node) {
       if (applySeedKey(state, path, value)) continue
@@ -183,6 +187,7 @@ const checkVariableNames = (env: NodeJS.ProcessEnv) => {
   for (const name of Object.keys(env)) {
     if (ENV_KEYS.has(name) || SEED_VARIABLES.has(name) || !ENV_SECTION_PREFIXES.some(prefix => name.startsWith(prefix))) continue
     if (name.startsWith(envNameOf('agents'))) throw configError(name, 'agents are set in the config file only', 'environment')
+    if (name.startsWith(envNameOf('notifications.webhooks'))) throw configError(name, 'notifications.webhooks are set in the config file only', 'environment')
     const close = closestEnvName(name)
     throw configError(name, `is not a known key${close ? `; did you mean ${close} (${ENV_KEYS.get(close)})?` : ''}`, 'environment')
   }
@@ -202,6 +207,7 @@ export const loadConfig = ({ configPath, env = process.env, home = env.HOME || h
   if (configPath && !configFile) throw configError('--config', `file not found: ${configPath}`, 'command line')
 
   let agentsRaw: unknown
+  let webhooksRaw: unknown
   const state: FileState = { settings, explicit: new Set(), ignored: [], renamed: new Map(), source: configFile ?? 'defaults' }
   if (configFile) {
     let doc: unknown
@@ -212,6 +218,7 @@ export const loadConfig = ({ configPath, env = process.env, home = env.HOME || h
     }
     applyFile(state, doc, CONFIG_SPEC, '')
     agentsRaw = (doc as Record<string, unknown> | null)?.agents
+    webhooksRaw = ((doc as Record<string, unknown> | null)?.notifications as Record<string, unknown> | undefined)?.webhooks
   }
 
   checkVariableNames(env)
@@ -239,6 +246,10 @@ export const loadConfig = ({ configPath, env = process.env, home = env.HOME || h
 
   if (!isTimeZone(s.budgets.timezone)) throw configError('budgets.timezone', `is not a known time zone: ${s.budgets.timezone}`, configFile ?? 'defaults')
   const agents = parseAgents(agentsRaw, configFile ?? 'defaults')
+  const webhooks = parseWebhooks(webhooksRaw, configFile ?? 'defaults')
+  if (s.notifications.retry_cap_ms < s.notifications.retry_base_ms) {
+    throw configError('notifications.retry_cap_ms', `must be at least notifications.retry_base_ms (${s.notifications.retry_base_ms})`, configFile ?? 'defaults')
+  }
   if (!agents[s.defaults.agent]) throw configError('defaults.agent', `names no configured agent: ${s.defaults.agent}`, configFile ?? 'defaults')
 
   const databaseUrl = databaseUrlOf(s, state.explicit, env, state.source)
@@ -249,6 +260,7 @@ export const loadConfig = ({ configPath, env = process.env, home = env.HOME || h
   const daemonSecrets = [
     ...leaves().filter(([, leaf]) => leaf.type === 'string' && leaf.secret).map(([path]) => getPath(settings, path) as string),
     databaseUrl ?? '', amqpUrl ?? '', httpTls?.key ?? '', grpcTls?.key ?? '', ...(auditKeys ?? []).map(k => k.secret),
+    ...webhooks.map(w => w.secret ?? ''),
   ].filter(Boolean)
 
   return {
@@ -260,6 +272,7 @@ export const loadConfig = ({ configPath, env = process.env, home = env.HOME || h
     databaseUrl,
     amqpUrl,
     agents,
+    webhooks,
     auditKeys,
     httpTls,
     grpcTls,
@@ -332,6 +345,7 @@ export const redactedConfig = (config: Config) => ({
   github: { ...config.github, token: config.github.token ? '***' : '' },
   security: { ...config.security, audit_key: config.security.audit_key ? '***' : '' },
   daemonSecrets: config.daemonSecrets.map(() => '***'),
+  webhooks: redactedWebhooks(config.webhooks),
   auditKeys: config.auditKeys?.map(k => ({ id: k.id, secret: '***' })) ?? null,
   httpTls: config.httpTls ? { cert: config.httpTls.cert, key: '***' } : null,
   grpcTls: config.grpcTls ? { ...config.grpcTls, key: '***' } : null,

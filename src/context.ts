@@ -32,6 +32,7 @@ import { createInProcessBus } from './adapters/bus/in-process-bus.js'
 import { createProcessMetrics, type ProcessMetrics } from './adapters/metrics/instruments.js'
 import { createAlertService, type AlertService } from './core/alerts/alert-service.js'
 import { limitAccountOf } from './adapters/agents/limit-account.js'
+import { createNotificationService, type NotificationService } from './core/notifications/notification-service.js'
 import type { AgentCatalogue, Clock, EventBus, IdGenerator, Repositories, UnitOfWork } from './core/ports.js'
 import { createProjectService, type ProjectService } from './core/projects/project-service.js'
 import { createAttachService, type AttachService } from './core/runners/attach-service.js'
@@ -99,6 +100,8 @@ export interface Context {
   metrics: ProcessMetrics
   /** Alert conditions: evaluated by the reconciler, written as system.alert.<severity> events. */
   alerts: AlertService
+  /** Webhook deliveries as the API shows them (the dead-letter) and retries by hand; the relay role sends them (workers/notifier.ts). */
+  notifications: NotificationService
   /** This process's node supervisor, when it runs one (roles `all` and `supervisor`). */
   supervisor?: NodeSupervisor
   close(): Promise<void>
@@ -226,6 +229,7 @@ export const createContext = async (config: Config, logger: Logger, options: Con
       status: createStatusService({ repos, clock, daemonId: instance.id, staleAfterSeconds }),
       metrics,
       alerts,
+      notifications: createNotificationService({ repo: repos.notifications }),
       reconciler: createReconcileService({
         uow, clock, ids, lostGraceSeconds: config.daemon.lost_grace_seconds, nodeTtlSeconds: 3 * config.daemon.heartbeat_interval_seconds,
         nodeLostPolicy: agent => Object.hasOwn(config.agents, agent) ? nodeLostPolicyOf(config.agents[agent]!) : null,

@@ -91,7 +91,7 @@ t.test('no STRATAVORE_ variable the repository uses is refused', async t => {
     for (const [name] of readFileSync(path, 'utf8').matchAll(/STRATAVORE_[A-Z0-9_]*[A-Z0-9]/g)) names.add(name)
   }
   // The README's example of a misspelt variable, refused on purpose.
-  const REFUSED_EXAMPLES = ['STRATAVORE_DAEMON_HTTP_PROT']
+  const REFUSED_EXAMPLES = ['STRATAVORE_DAEMON_HTTP_PROT', 'STRATAVORE_NOTIFICATIONS_WEBHOOKS']
   for (const entry of ['src', 'test', 'bench', 'scripts', '.ci', 'bin', 'workers', 'deploy', 'docs', 'compose.yaml', 'Dockerfile', 'README.md', 'package.json']) scan(join(root, entry))
   t.ok(['STRATAVORE_DATA_DIR', 'STRATAVORE_TEST_DATABASE_URL', 'STRATAVORE_DAEMON_HTTP_PORT', 'STRATAVORE_RUNNER_ID'].every(n => names.has(n)), `the scan found the usual names (${names.size} in all)`)
   const home = configHome(t)

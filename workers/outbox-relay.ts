@@ -1,11 +1,13 @@
 // `stratavored relay`: publishes outbox rows to the bus (RabbitMQ, or the in-process bus in
-// the embedded default). Several relays may run at once; each claims rows the others skip.
+// the embedded default), and sends webhook notifications (workers/notifier.ts). Several relays
+// may run at once; each claims rows the others skip.
 import type { Logger } from 'pino'
 import { OUTBOX_CHANNEL } from '../src/adapters/db/unit-of-work.js'
 import type { Context } from '../src/context.js'
 import { createOutboxRelay } from '../src/core/events/outbox-relay.js'
 import { createRelayLoop, errorBackoffMs } from '../src/core/events/relay-loop.js'
 import type { Part } from '../src/process/lifecycle.js'
+import { startNotifier } from './notifier.js'
 
 /**
  * LISTENs until it holds, and returns how to stop. LISTEN only spares the relay a poll
@@ -62,5 +64,6 @@ export const startRelay = async (ctx: Context): Promise<Part[]> => {
   })
   loop.start()
   log.info({ batchSize, pollIntervalMs }, 'relay started')
-  return [{ name: 'relay', stop: () => loop.stop() }]
+  // The relay role also sends the webhook notifications (notifications.webhooks).
+  return [{ name: 'relay', stop: () => loop.stop() }, ...startNotifier(ctx)]
 }

@@ -58,6 +58,11 @@ export const ROUTE_ACCESS: Readonly<Record<string, Access>> = {
   // The join token in the body is the credential (rate-limited per address: PUBLIC_RATE_LIMITED).
   'POST /api/v1/nodes/join': 'public',
 
+  // Deliveries carry every event's data; retrying one makes a request to an operator's endpoint.
+  'GET /api/v1/notifications/deliveries': 'admin',
+  'POST /api/v1/notifications/deliveries/:id/retry': 'admin',
+  'GET /api/v1/notifications/webhooks': 'admin',
+
   'GET /api/v1/tokens': 'admin',
   'POST /api/v1/tokens': 'admin',
   'DELETE /api/v1/tokens/:id': 'admin',

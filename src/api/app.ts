@@ -27,6 +27,7 @@ import { inboxRoutes, runnerPauseRoutes, runnerRoutes } from './rest/runners.js'
 import { budgetRoutes } from './rest/budgets.js'
 import { sessionRoutes } from './rest/sessions.js'
 import { TokenDto, tokenRoutes } from './rest/tokens.js'
+import { DeliveryDto, notificationRoutes } from './rest/notifications.js'
 import { webuiRoutes } from './webui/routes.js'
 import { webuiSharedSchemas } from './webui/schemas.js'
 import { closeWebSockets } from './ws/close.js'
@@ -82,7 +83,7 @@ export const buildApp = async (ctx: Context): Promise<FastifyInstance> => {
   await app.register(websocket, { options: { maxPayload: 64 * 1024 }, preClose: closeWebSockets, errorHandler: (err, _socket, request) => request.log.info({ err }, 'websocket error') })
   // At the root: a schema added inside a route plugin gives that plugin Fastify's default
   // validator (which drops unknown fields) instead of the validation plugin's.
-  for (const schema of [...restSharedSchemas, TokenDto, NodeDto, JoinTokenDto, ...webuiSharedSchemas]) app.addSchema(schema)
+  for (const schema of [...restSharedSchemas, TokenDto, NodeDto, JoinTokenDto, DeliveryDto, ...webuiSharedSchemas]) app.addSchema(schema)
   await app.register(projectRoutes)
   await app.register(runnerRoutes)
   await app.register(runnerPauseRoutes)
@@ -95,6 +96,7 @@ export const buildApp = async (ctx: Context): Promise<FastifyInstance> => {
   await app.register(backupRoutes)
   await app.register(doctorRoutes)
   await app.register(tokenRoutes)
+  await app.register(notificationRoutes)
   await app.register(webuiRoutes)
   await app.register(eventFeedRoutes)
   await app.register(attachRoutes)

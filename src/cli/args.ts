@@ -130,6 +130,15 @@ export const COMMANDS: CommandSpec[] = [
       history: { type: 'boolean', help: 'ls: also the ended periods and their use' },
     },
   },
+  {
+    name: 'notifications', args: '<action> [id]', arity: [1, 2], subcommands: ['ls', 'retry'], completes: ['none', 'none'],
+    summary: 'webhook deliveries: `ls [--status dead]`, `retry <id>` (a dead one, sent again; admin)',
+    details: 'ls lists the deliveries of notifications.webhooks, newest first: pending, sending, delivered, or dead (the\ndead-letter: every attempt failed). retry sends a dead delivery again, its attempts starting over.',
+    options: {
+      status: { type: 'string', value: 'STATUS', choices: ['pending', 'sending', 'delivered', 'dead'], help: 'ls: only deliveries in this status' },
+      webhook: { type: 'string', value: 'ID', help: 'ls: only this webhook\'s deliveries' },
+    },
+  },
   { name: 'continue', args: '<project>', arity: [1, 1], completes: ['project'], summary: 'launch a runner continuing the project\'s latest conversation', options: { ...LAUNCH_OPTIONS } },
   {
     name: 'logs', args: '<runner>', arity: [1, 1], completes: ['runner'], summary: 'the runner\'s output (its scrollback, or what was kept when it ended), live with --follow',
@@ -199,7 +208,7 @@ export const commandNamed = (name: string) => COMMANDS.find(c => c.name === name
 
 // Names that are commands in other builds or soon (and `version`, which people type): a word
 // equal to one, or one edit away from one, is a mistyped command rather than a project to create.
-const OTHER_COMMAND_NAMES = ['doctor', 'backup', 'restore', 'budget', 'pause', 'resume', 'sessions', 'version']
+const OTHER_COMMAND_NAMES = ['doctor', 'backup', 'restore', 'budget', 'notifications', 'pause', 'resume', 'sessions', 'version']
 
 /** Edits (insert, delete, substitute, swap two neighbours) from a to b, stopping once past `limit`. */
 const editDistance = (a: string, b: string, limit: number): number => {

@@ -39,6 +39,7 @@ const HANDLERS: Record<string, Handler> = {
   node: { load: () => import('./commands/nodes.js').then(m => m.node) },
   pause: { load: () => import('./commands/budget.js').then(m => m.pause), services: ['runners'] },
   budget: { load: () => import('./commands/budget.js').then(m => m.budget), services: ['budgets'] },
+  notifications: { load: () => import('./commands/notifications.js').then(m => m.notifications), services: [] },
 }
 
 /** The daemon's URL and the credential for it, from the flags, the environment and the config (loaded once, if at all). */

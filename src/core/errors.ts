@@ -100,6 +100,9 @@ export const errors = {
     make('RUNNER_NOT_PAUSED', 'failed_precondition')(`runner ${id} is ${status}, not paused: there is nothing to resume`, { id, status }),
   runnerStillStopping: (id: string) =>
     make('RUNNER_STILL_STOPPING', 'failed_precondition')(`runner ${id} is paused but its process has not ended yet; retry shortly`, { id }),
+  deliveryNotFound: (id: string) => make('DELIVERY_NOT_FOUND', 'not_found')(`notification delivery not found: ${id}`, { id }),
+  deliveryNotDead: (id: string, status: string) =>
+    make('DELIVERY_NOT_DEAD', 'failed_precondition')(`notification delivery ${id} is ${status}: only a dead delivery can be retried`, { id, status }),
   budgetNotFound: (id: string) => make('BUDGET_NOT_FOUND', 'not_found')(`budget not found: ${id}`, { id }),
   budgetExists: (scope: string, period: string, id: string) =>
     make('BUDGET_EXISTS', 'already_exists')(`a ${period} budget for ${scope} already exists (${id}); set it with its id or without create`, { scope, period, id }),

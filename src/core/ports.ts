@@ -7,6 +7,7 @@ import type { Budget, BudgetKey, BudgetPeriodRecord } from './budgets/budget.js'
 import type { TokenRepository } from './auth/ports.js'
 import type { AgentVersions, JoinTokenRepository, Labels, NodeRepository, PlacementCandidate } from './nodes/ports.js'
 import type { DomainEvent } from './events/event.js'
+import type { NotificationRepository } from './notifications/ports.js'
 import type { NewProject, Project, ProjectStatus } from './projects/project.js'
 import type { LaunchPolicy } from './runners/launch-policy.js'
 import type { ActivitySignal, RunnerActivity } from './runners/activity.js'
@@ -440,6 +441,7 @@ export interface Repositories {
   tokens: TokenRepository
   metrics: MetricsRepository
   alerts: AlertRepository
+  notifications: NotificationRepository
   events: EventLog
 }
 

@@ -32,9 +32,9 @@ export interface CliDaemon {
 
 /**
  * `agents` adds agents to the config (each as a YAML flow mapping); `env` goes to the daemon
- * (a DATABASE_URL runs it on Postgres, else it uses PGlite).
+ * (a DATABASE_URL runs it on Postgres, else it uses PGlite); `yaml` adds lines to its config file.
  */
-export const startCliDaemon = async (t: TapTest, { agents = {}, env: daemonEnv = {} }: { agents?: Record<string, unknown>, env?: Record<string, string> } = {}): Promise<CliDaemon> => {
+export const startCliDaemon = async (t: TapTest, { agents = {}, env: daemonEnv = {}, yaml = [] }: { agents?: Record<string, unknown>, env?: Record<string, string>, yaml?: string[] } = {}): Promise<CliDaemon> => {
   const home = tempDir(t, 'stv-cli-')
   const config = join(home, 'stratavored.yaml')
   writeFileSync(config, [
@@ -46,6 +46,7 @@ export const startCliDaemon = async (t: TapTest, { agents = {}, env: daemonEnv =
     'daemon:', '  heartbeat_interval_seconds: 1',
     'supervisor:', '  stop_timeout_seconds: 2', '  restart_backoff_base_ms: 50', '  restart_backoff_cap_ms: 200',
     'observability:', '  log_level: warn',
+    ...yaml,
   ].join('\n'))
   const dataDir = join(home, 'data')
   // An empty admin_token_file leaves the daemon its default, `<data_dir>/admin.token`, made on

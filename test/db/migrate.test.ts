@@ -27,7 +27,7 @@ t.test(`migrations on ${backendName()}: twice in a row, and several at once, app
   const tables = await first.db.execute<{ table_name: string }>(sql`select table_name from information_schema.tables where table_schema = 'public' order by 1`)
   const names = (Array.isArray(tables) ? tables : (tables as unknown as { rows: Array<{ table_name: string }> }).rows).map(r => r.table_name)
   t.same(names, ['alerts', 'api_tokens', 'budget_periods', 'budgets', 'daemon_instances', 'event_feed', 'event_feed_state', 'events', 'metric_counter_deltas', 'metric_counters', 'metrics_leader',
-    'node_join_tokens', 'nodes', 'outbox', 'project_capabilities', 'projects', 'resource_quotas', 'runner_outputs', 'runners', 'session_transcript_chunks', 'sessions'])
+    'node_join_tokens', 'nodes', 'notification_cursor', 'notification_deliveries', 'notification_reminders', 'outbox', 'project_capabilities', 'projects', 'resource_quotas', 'runner_outputs', 'runners', 'session_transcript_chunks', 'sessions'])
 })
 
 t.test(`migration 0014 on ${backendName()}: budgets made with SQL and max_tokens_per_day become budgets`, async t => {

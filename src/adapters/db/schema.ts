@@ -428,6 +428,72 @@ export const alerts = pgTable('alerts', {
   check('alerts_severity_check', sql`${t.severity} in ('info', 'warning', 'error', 'critical')`),
 ])
 
+// Webhook notifications (src/core/notifications). notification_cursor is the place in the live
+// feed's order (event_feed.seq) up to which events have been turned into deliveries: one row,
+// locked by the pass that moves it, so daemons sharing the database never fan out one event
+// twice and a restarted daemon goes on from where the last pass committed.
+export const notificationCursor = pgTable('notification_cursor', {
+  one: boolean('one').primaryKey().default(true),
+  position: bigint('position', { mode: 'number' }).notNull(),
+  updatedAt: ts('updated_at').notNull().defaultNow(),
+}, t => [
+  check('notification_cursor_one_check', sql`${t.one}`),
+])
+
+// One request to make: an event (or a reminder) for one webhook. idempotency_key is unique, so
+// a state change becomes one delivery per webhook whoever fans it out, and it is sent as the
+// Idempotency-Key header. A claim sets status sending with a lease (lease_id, lease_until): a
+// daemon that dies mid-request leaves the row to be claimed again once the lease ends.
+//
+//   pending ──claimed──> sending ──2xx──> delivered
+//      ^                    │ └──failed, attempts left──> pending (next_attempt_at backed off)
+//      │                    └────failed, attempts used up──> dead ──retried by hand──> pending
+//      └──────lease ended (the daemon died mid-request)─────┘
+export const notificationDeliveries = pgTable('notification_deliveries', {
+  id: uuid('id').primaryKey(),
+  idempotencyKey: text('idempotency_key').notNull(),
+  webhookId: text('webhook_id').notNull(),
+  kind: text('kind').notNull(),
+  eventId: uuid('event_id').notNull(),
+  eventType: text('event_type').notNull(),
+  routingKey: text('routing_key').notNull(),
+  payload: jsonb('payload').$type<Record<string, unknown>>().notNull(),
+  status: text('status').notNull().default('pending'),
+  attempts: integer('attempts').notNull().default(0),
+  maxAttempts: integer('max_attempts').notNull(),
+  nextAttemptAt: ts('next_attempt_at').notNull().defaultNow(),
+  leaseId: uuid('lease_id'),
+  leaseUntil: ts('lease_until'),
+  lastError: text('last_error'),
+  lastStatusCode: integer('last_status_code'),
+  createdAt: ts('created_at').notNull().defaultNow(),
+  deliveredAt: ts('delivered_at'),
+  deadAt: ts('dead_at'),
+}, t => [
+  uniqueIndex('notification_deliveries_idempotency_key').on(t.idempotencyKey),
+  index('notification_deliveries_due_idx').on(t.webhookId, t.nextAttemptAt).where(sql`${t.status} = 'pending'`),
+  index('notification_deliveries_sending_idx').on(t.leaseUntil).where(sql`${t.status} = 'sending'`),
+  index('notification_deliveries_status_idx').on(t.status, t.id),
+  check('notification_deliveries_status_check', sql`${t.status} in ('pending', 'sending', 'delivered', 'dead')`),
+  check('notification_deliveries_kind_check', sql`${t.kind} in ('event', 'reminder')`),
+])
+
+// A runner waiting for a person (its latest runner.activity event says waiting_permission or
+// waiting_input): reminded once at due_at unless its next activity event comes first. The row
+// is replaced by each waiting event of the runner and deleted by any other.
+export const notificationReminders = pgTable('notification_reminders', {
+  runnerId: text('runner_id').primaryKey(),
+  eventId: uuid('event_id').notNull(),
+  project: text('project').notNull(),
+  state: text('state').notNull(),
+  data: jsonb('data').$type<Record<string, unknown>>().notNull(),
+  since: ts('since').notNull(),
+  dueAt: ts('due_at').notNull(),
+  firedAt: ts('fired_at'),
+}, t => [
+  index('notification_reminders_due_idx').on(t.dueAt).where(sql`${t.firedAt} is null`),
+])
+
 export const projectCapabilities = pgTable('project_capabilities', {
   projectName: text('project_name').notNull().references(() => projects.name, { onDelete: 'cascade' }),
   capability: text('capability').notNull(),
@@ -438,6 +504,6 @@ export const projectCapabilities = pgTable('project_capabilities', {
 
 export const schema = {
   projects, nodes, nodeJoinTokens, apiTokens, runners, runnerOutputs, sessions, sessionTranscriptChunks, outbox, events, eventFeed, eventFeedState, budgets, budgetPeriods, resourceQuotas, daemonInstances, projectCapabilities,
-  metricCounters, metricCounterDeltas, metricsLeader, alerts,
+  metricCounters, metricCounterDeltas, metricsLeader, alerts, notificationCursor, notificationDeliveries, notificationReminders,
 }
 export type Schema = typeof schema

@@ -9,6 +9,7 @@ import { createBudgetRepository } from './repositories/budgets.js'
 import { createEventLog, newChainLocks, type ChainedEventLog } from './repositories/event-log.js'
 import { createJoinTokenRepository } from './repositories/join-tokens.js'
 import { createMetricsRepository } from './repositories/metrics.js'
+import { createNotificationRepository } from './repositories/notifications.js'
 import { createNodeRepository } from './repositories/nodes.js'
 import { createOutboxRepository } from './repositories/outbox.js'
 import { createPauseRepository } from './repositories/pauses.js'
@@ -44,6 +45,7 @@ export const createRepositories = (db: Db, audit: AuditSigner, locks = newChainL
   tokens: createTokenRepository(db),
   metrics: createMetricsRepository(db),
   alerts: createAlertRepository(db),
+  notifications: createNotificationRepository(db),
   events: createEventLog(db, audit, locks),
 })
 

@@ -30,6 +30,7 @@ export const openapiPlugin = fp(async (app: FastifyInstance) => {
         { name: 'events', description: 'The live event feed (WebSocket), resumable from the audit log' },
         { name: 'audit', description: 'The audit log: one HMAC chain per project, and its verifier' },
         { name: 'nodes', description: 'Supervisor nodes: batched heartbeats' },
+        { name: 'notifications', description: 'Webhook notifications: deliveries, the dead-letter, retries by hand' },
         { name: 'webui', description: 'The Lex WebUI contract (shared/contracts/lex-webui.md)' },
       ],
     },

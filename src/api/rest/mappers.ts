@@ -12,6 +12,8 @@ import type { AuditVerificationDto, InboxItemDto, ProjectDto, RunnerDto, Session
 import type { JoinTokenDto, NodeDto } from './node-schemas.js'
 import type { TokenDto } from './tokens.js'
 import type { BudgetDto, BudgetPeriodDto } from './budgets.js'
+import type { NotificationDelivery } from '../../core/notifications/ports.js'
+import type { DeliveryDto } from './notifications.js'
 
 const iso = (d: Date) => d.toISOString()
 const isoOrNull = (d: Date | null) => d ? d.toISOString() : null
@@ -197,3 +199,23 @@ export const toBudgetPeriodDto = (p: BudgetPeriodRecord): BudgetPeriodDto => ({
   usedTokens: p.usedTokens,
   closedAt: iso(p.closedAt),
 })
+
+export const toDeliveryDto = (d: NotificationDelivery): DeliveryDto => ({
+  id: d.id,
+  idempotencyKey: d.idempotencyKey,
+  webhookId: d.webhookId,
+  kind: d.kind,
+  eventId: d.eventId,
+  type: String(d.payload.type ?? d.eventType),
+  routingKey: d.routingKey,
+  status: d.status,
+  attempts: d.attempts,
+  maxAttempts: d.maxAttempts,
+  nextAttemptAt: iso(d.nextAttemptAt),
+  lastError: d.lastError,
+  lastStatusCode: d.lastStatusCode,
+  createdAt: iso(d.createdAt),
+  deliveredAt: isoOrNull(d.deliveredAt),
+  deadAt: isoOrNull(d.deadAt),
+})
+

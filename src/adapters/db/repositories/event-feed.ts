@@ -29,8 +29,8 @@ interface Row { seq: string, eventId: string, routingKey: string, frame: Record<
 
 // An outbox row is the envelope as published. Should one be gone, the envelope is rebuilt from
 // the audit row, which has everything but `seq` (proto3 JSON leaves it out: 0 means unknown).
-const routingKey = sql`coalesce(o.routing_key, p.event_type || '.' || coalesce(p.project, ''))`
-const envelope = sql`coalesce(o.payload, jsonb_build_object(
+export const routingKeyColumn = sql`coalesce(o.routing_key, p.event_type || '.' || coalesce(p.project, ''))`
+export const envelopeColumn = sql`coalesce(o.payload, jsonb_build_object(
   'version', 1, 'event_id', p.event_id, 'type', p.event_type,
   'occurred_at', to_char(p.occurred_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
   'project', coalesce(p.project, ''), 'aggregate_type', p.entity_type, 'aggregate_id', p.entity_id,
@@ -74,7 +74,7 @@ export const createEventFeedSource = (db: Db): EventFeedSource => {
       // The window is taken first, matching or not, so that a selective pattern still costs at
       // most `limit` rows per read; only matching rows carry their envelope back.
       // The empty key has no words (as RabbitMQ splits it), so no leading dot either.
-      const matches = pattern && pattern !== '#' ? sql`coalesce('.' || nullif(${routingKey}, ''), '') ~ ${topicPatternRegex(pattern)}` : sql`true`
+      const matches = pattern && pattern !== '#' ? sql`coalesce('.' || nullif(${routingKeyColumn}, ''), '') ~ ${topicPatternRegex(pattern)}` : sql`true`
       const rows = rowsOf<Row>(await db.execute(sql`
         with p as (
           select f.seq, e.event_id, e.event_type, e.entity_type, e.entity_id, e.project, e.actor, e.occurred_at, e.data
@@ -83,8 +83,8 @@ export const createEventFeedSource = (db: Db): EventFeedSource => {
           order by f.seq
           limit ${limit}
         )
-        select p.seq::text as seq, p.event_id as "eventId", ${routingKey} as "routingKey",
-               case when ${matches} then ${envelope} || jsonb_build_object('routing_key', ${routingKey}) end as frame
+        select p.seq::text as seq, p.event_id as "eventId", ${routingKeyColumn} as "routingKey",
+               case when ${matches} then ${envelopeColumn} || jsonb_build_object('routing_key', ${routingKeyColumn}) end as frame
         from p left join outbox o on o.event_id = p.event_id
         order by p.seq`))
       const events: FeedEvent[] = []
