@@ -12,9 +12,11 @@
 //
 // Every write is a conditional transition in a new or current generation (fencing), so a
 // report from a process the database has moved past changes nothing. A report that cannot be
-// written (database down) is kept and retried: an exit is never forgotten.
+// written (database or API down) is kept and retried: an exit is never forgotten. The writes go
+// through a SupervisionPort (supervision-port.ts): the database in this process, or the API
+// for a node that holds only its own credential.
 import { createFailureStreak } from '../failure-streak.js'
-import type { Clock, IdGenerator, Log, NodeRegistration, Repositories, UnitOfWork } from '../ports.js'
+import type { Clock, IdGenerator, Log, NodeRegistration } from '../ports.js'
 import { keptOutput } from '../runners/exit-report.js'
 import type { Runner } from '../runners/runner.js'
 import type { AgentRuntime, ExitStatus, LiveAgent, StartPlan, TokenCounts } from './agent-runtime.js'
@@ -24,7 +26,7 @@ import { createHeartbeatTick, type HeartbeatTickDeps } from './heartbeat-tick.js
 import type { RestartPolicy } from './restart-policy.js'
 import { syncSession } from './session-sync.js'
 import { createTranscriptArchiver, restoreOf } from './transcript-archiver.js'
-import { createTransitions } from './transitions.js'
+import type { SupervisionPort } from './supervision-port.js'
 import type { Instruments } from '../instruments.js'
 
 export interface SupervisorSettings {
@@ -59,8 +61,8 @@ export interface Tracked {
 }
 
 export interface NodeSupervisorDeps {
-  repos: Repositories
-  uow: UnitOfWork
+  /** Where the supervisor's reads and writes go (database-supervision.ts, or the API's RPC). */
+  supervision: SupervisionPort
   clock: Clock
   ids: IdGenerator
   runtime: AgentRuntime
@@ -81,8 +83,8 @@ const planFor = (runner: Runner): Omit<StartPlan, 'restore'> => ({
 })
 
 export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
-  const { repos, clock, runtime, node, log, settings } = deps
-  const transitions = createTransitions(deps)
+  const { clock, runtime, node, log, settings } = deps
+  const transitions = deps.supervision
   const live = new Map<string, Tracked>()
   const busy = createBusyRunners()
   const restarts = new Map<string, { dueAt: number, runner: Runner }>()
@@ -137,7 +139,7 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
     if (shuttingDown) return null
     try {
       const plan = planFor(row)
-      return await runtime.start(row, { ...plan, restore: await restoreOf(repos, plan) })
+      return await runtime.start(row, { ...plan, restore: await restoreOf(transitions.transcripts, plan) })
     } catch (err) {
       startFailures.delete(row.id)
       await report(row.id, () => transitions.exited(row, row.generation, 'failed', null, `could not start the agent: ${(err as Error).message}`))
@@ -207,7 +209,7 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
     const runner = { ...t.runner, generation: t.generation }
     const output = keptOutput(t.agent.output())
     log.info({ runnerId: runner.id, ...exit }, 'runner exited')
-    if (t.pauseRequested && !t.stopRequested) return report(runner.id, () => repos.supervision.pausedStopped(runner.id, t.generation))
+    if (t.pauseRequested && !t.stopRequested) return report(runner.id, () => transitions.pausedStopped(runner.id, t.generation))
     const previousStartFailure = startFailures.get(runner.id)
     startFailures.delete(runner.id)
     const decision = decideExit(settings.restart, {
@@ -270,7 +272,7 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
         exclusive(r.id, async () => {
           const pid = Number(r.runtimeId)
           if (Number.isInteger(pid) && pid > 1) await runtime.killLeftover(r.id, pid)
-          await report(r.id, () => repos.supervision.pausedStopped(r.id, r.generation))
+          await report(r.id, () => transitions.pausedStopped(r.id, r.generation))
         })
       }
       return
@@ -293,7 +295,7 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
     const room = settings.capacity - live.size - busy.size - restarts.size
     if (room > 0) await transitions.claim(room)
     const firstStarts: Runner[] = []
-    for (const r of await repos.supervision.assigned(node.id)) {
+    for (const r of await transitions.assigned()) {
       if (!busy.has(r.id) && !unreported.has(r.id) && convergeOne(r) === 'start') firstStarts.push(r)
     }
     startPending(firstStarts)
@@ -310,7 +312,7 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
   }
   const wake = () => schedule(0)
 
-  const archiver = createTranscriptArchiver({ ...deps, maxBytes: settings.archiveMaxBytes })
+  const archiver = createTranscriptArchiver({ transcripts: transitions.transcripts, log, maxBytes: settings.archiveMaxBytes })
   const heartbeat = createHeartbeatTick({ ...deps, live, transitions, archiver })
 
   return {
