@@ -13,6 +13,7 @@ import { detectAgents } from '../src/adapters/supervisor/agent-detection.js'
 import { createAgentRuntime } from '../src/adapters/supervisor/agent-runtime.js'
 import { startAttachServer } from '../src/adapters/supervisor/attach-server.js'
 import { attachKeyOf, credentialHash, loadNodeIdentity, saveNodeIdentity, type NodeIdentity } from '../src/adapters/supervisor/node-identity.js'
+import { createReportBuffer } from '../src/adapters/supervisor/report-buffer.js'
 import { createRpcSupervision } from '../src/adapters/supervisor/rpc-supervision.js'
 import { systemClock, uuidV7Ids } from '../src/adapters/system/clock-and-ids.js'
 import type { Config } from '../src/config.js'
@@ -73,7 +74,8 @@ export const startRemoteSupervisor = async ({ config, logger }: RemoteShared, op
     attachUrl: settings.advertise_url || attach.url, attachKey, labels, agents,
   }
   const supervisor = createNodeSupervisor({
-    supervision: createRpcSupervision({ serverUrl, credential: identity.credential }),
+    // Exits and usage the API cannot take while it is unreachable wait on disk (report-buffer.ts).
+    supervision: createReportBuffer({ inner: createRpcSupervision({ serverUrl, credential: identity.credential }), dataDir: config.dataDir, log }),
     clock: systemClock,
     ids: uuidV7Ids,
     runtime,

@@ -16,6 +16,7 @@ import { tempDir } from '../helpers/app.js'
 import { failOnCrashLines, startDaemon, waitHealthy, type Daemon } from '../helpers/daemon.js'
 import { backendName, createScratchDatabase, testDatabaseUrl } from '../helpers/database.js'
 import { FAKE_AGENT } from '../helpers/supervisor.js'
+import { openTcpProxy } from '../helpers/tcp-proxy.js'
 
 // Four processes start here (the daemon, the node twice, two refused nodes), each seconds under load.
 t.setTimeout(600_000)
@@ -90,10 +91,14 @@ t.test(`a supervisor with only the API's URL and a join token, on ${backendName(
     return nodes.find(n => n.name === 'far-away' && n.status === 'ready')
   })
 
+  // The node reaches the API through a proxy the test can cut, as a network partition would.
+  const proxy = await openTcpProxy(t, { host: '127.0.0.1', port: Number(new URL(api.url).port) })
+  const server = `http://127.0.0.1:${proxy.port}`
+
   const made = await joinToken()
   const command = made.command.replace(/^stratavored /, '').split(' ')
   t.same(command, ['supervisor', '--server', api.url, '--join-token', made.token], 'the token comes with the command that joins')
-  let node = await startNode(command.slice(1))
+  let node = await startNode(['--server', server, '--join-token', made.token])
   const ready = await nodeReady()
   const identityFile = join(nodeDir, 'node-identity.json')
   const identity = JSON.parse(readFileSync(identityFile, 'utf8')) as { id: string, credential: string }
@@ -156,6 +161,24 @@ t.test(`a supervisor with only the API's URL and a join token, on ${backendName(
     t.equal(nodes.length, 2, 'no node was added')
   })
 
+  await t.test('cut off from the control plane, the node keeps its agents running and replays the exit it kept on disk', async t => {
+    const ending = (await rest('POST', '/api/v1/runners', { project: 'remote', agent: 'fake', flags: ['--after-ms', '2500', '--exit-code', '0'] })).body as unknown as RunnerDto
+    const started = await until('the short runner to run', async () => { const r = await runner(ending.id); return r.status === 'running' ? r : null })
+    proxy.partition()
+    const kept = join(nodeDir, 'unreported.jsonl')
+    await until('the exit to be kept on disk', async () => { try { return readFileSync(kept, 'utf8').includes(ending.id) } catch { return false } }, 30_000)
+    t.equal(statSync(kept).mode & 0o777, 0o600, 'kept readable by its user alone')
+    const idlePid = Number((await runner(idle.id) as unknown as { runtimeId: string }).runtimeId)
+    t.doesNotThrow(() => process.kill(idlePid, 0), 'the other agent is still running')
+    proxy.heal()
+    const ended = await until('the kept exit to be replayed', async () => { const r = await runner(ending.id); return r.status === 'terminated' ? r : null }, 30_000)
+    t.match(ended, { exitCode: 0, generation: started.generation }, 'recorded as it happened, not restarted as an orphan')
+    await until('the buffer to empty', async () => readFileSync(kept, 'utf8') === '', 30_000)
+    const idleAfter = await until('the other runner to beat again', async () => { const r = await runner(idle.id); return r.status === 'running' ? r : null }, 30_000)
+    t.equal(idleAfter.generation, running.generation, 'the agent that kept running is the same runner life')
+    t.doesNotThrow(() => process.kill(idlePid, 0), 'and the same process')
+  })
+
   await t.test('a stopped node hands its runner over; its late report is fenced; restarted, it reuses its credential', async t => {
     node.child.kill('SIGTERM')
     t.same(await node.exited, { code: 0, signal: null }, 'the supervisor stops cleanly')
@@ -166,7 +189,7 @@ t.test(`a supervisor with only the API's URL and a join token, on ${backendName(
     t.equal(await codeOf(late), 'FailedPrecondition', 'a report about a runner that moved on: 409')
     t.equal((await runner(idle.id)).status, 'pending', 'and changes nothing')
 
-    node = await startNode(['--server', api.url])
+    node = await startNode(['--server', server])
     await nodeReady()
     t.match(node.output(), /using the node credential in the data dir/)
     const again = await until('the runner to run again', async () => { const r = await runner(idle.id); return r.status === 'running' ? r : null })
