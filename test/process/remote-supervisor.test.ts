@@ -68,7 +68,7 @@ t.test(`a supervisor with only the API's URL and a join token, on ${backendName(
   })
   t.teardown(async () => { api.child.kill('SIGTERM'); await api.exited })
   failOnCrashLines(t, api, 'the daemon')
-  await waitHealthy(api)
+  await waitHealthy(api, 180_000)
   const rest = async (method: string, path: string, body?: object, headers = api.headers(json)) => {
     const res = await fetch(`${api.url}${path}`, { method, headers, ...(body ? { body: JSON.stringify(body) } : {}) })
     return { status: res.status, body: await res.json().catch(() => null) as Record<string, unknown> }
@@ -162,8 +162,11 @@ t.test(`a supervisor with only the API's URL and a join token, on ${backendName(
   })
 
   await t.test('cut off from the control plane, the node keeps its agents running and replays the exit it kept on disk', async t => {
-    const ending = (await rest('POST', '/api/v1/runners', { project: 'remote', agent: 'fake', flags: ['--after-ms', '2500', '--exit-code', '0'] })).body as unknown as RunnerDto
-    const started = await until('the short runner to run', async () => { const r = await runner(ending.id); return r.status === 'running' ? r : null })
+    // Long enough to see it running and cut the node off before it ends, under any load.
+    const ending = (await rest('POST', '/api/v1/runners', { project: 'remote', agent: 'fake', flags: ['--after-ms', '8000', '--exit-code', '0'] })).body as unknown as RunnerDto
+    let last = ''
+    const started = await until('the short runner to run', async () => { const r = await runner(ending.id); last = JSON.stringify(r); return r.status === 'running' ? r : null })
+      .catch(err => { throw new Error(`${(err as Error).message}: ${last}\n${node.output().slice(-3000)}`) })
     proxy.partition()
     const kept = join(nodeDir, 'unreported.jsonl')
     await until('the exit to be kept on disk', async () => { try { return readFileSync(kept, 'utf8').includes(ending.id) } catch { return false } }, 30_000)
