@@ -91,7 +91,7 @@ export const createSupervisionService = (deps: SupervisionServiceDeps) => {
 
   /** A session the node may archive or read: one of its active runners holds it. */
   const ownSession = async (nodeId: string, sessionId: string) => {
-    checkText('session_id', sessionId, 200)
+    if (checkText('session_id', sessionId, 200) === '') throw errors.invalidArgument('session_id is required')
     const runners = await repos.supervision.assigned(nodeId)
     if (!runners.some(r => r.sessionId === sessionId)) throw errors.sessionNotYours(sessionId)
   }
