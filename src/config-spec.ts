@@ -122,6 +122,12 @@ export const CONFIG_SPEC = {
     // A graceful stop of this supervisor ends its agents; then their runners are either recorded
     // as stopped, or handed back unassigned (resuming their conversations) for any node to take.
     on_shutdown: oneOf('handover', ['handover', 'stop']),
+    // A supervisor that talks only to the API (no database or broker settings on this host):
+    // the control plane's URL, e.g. https://stratavore.example.com. With it, `stratavored
+    // supervisor` trades a join token (supervisor.join_token_file, or --join-token) for a node
+    // credential kept in <data_dir>/node-identity.json (0600), and uses that from then on.
+    server_url: str('', { pattern: /^$|^https?:\/\/[^\s/]+\/?$/ }),
+    join_token_file: str(''),
   },
   sessions: {
     // Bytes of one session's transcript (Claude JSONL, Codex rollout) the supervisor archives

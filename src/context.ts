@@ -45,7 +45,8 @@ import { createSessionService, type SessionService } from './core/sessions/sessi
 import { createStatusService, type StatusService } from './core/status/status-service.js'
 import { createHeartbeatService, type HeartbeatService } from './core/supervisor/heartbeat-service.js'
 import type { NodeSupervisor } from './core/supervisor/node-supervisor.js'
-import { credentialHash } from './adapters/supervisor/node-identity.js'
+import { attachKeyOf, credentialHash } from './adapters/supervisor/node-identity.js'
+import { createSupervisionService, type SupervisionService } from './core/supervisor/supervision-service.js'
 import { VERSION } from './version.js'
 
 export interface Context {
@@ -69,6 +70,8 @@ export interface Context {
   attach: AttachService
   /** Heartbeats reported over the API by supervisors that authenticate with their node's credential. */
   heartbeats: HeartbeatService
+  /** What remote supervisors (node credentials) call instead of the database: SupervisionService. */
+  supervision: SupervisionService
   sessions: SessionService
   status: StatusService
   reconciler: ReconcileService
@@ -225,6 +228,10 @@ export const createContext = async (config: Config, logger: Logger, options: Con
       budgets,
       attach: createAttachService({ repos, getRunner: runners.get }),
       heartbeats: createHeartbeatService({ repos, uow, clock, ids, hashCredential: credentialHash, instruments: metrics.instruments }),
+      supervision: createSupervisionService({
+        repos, uow, clock, ids, hashCredential: credentialHash, attachKeyOf, archiveMaxBytes: config.sessions.archive_max_bytes,
+        instruments: metrics.instruments, log: logger.child({ component: 'supervision' }),
+      }),
       sessions: createSessionService({ repos, archiveMaxBytes: config.sessions.archive_max_bytes }),
       status: createStatusService({ repos, clock, daemonId: instance.id, staleAfterSeconds }),
       metrics,

@@ -10,6 +10,7 @@ import { attachKeyOf, credentialHash, loadOrCreateNodeIdentity } from '../src/ad
 import type { Context } from '../src/context.js'
 import { busMessageOf } from '../src/core/events/event.js'
 import { parseLabelPairs } from '../src/core/nodes/node.js'
+import { createDatabaseSupervision } from '../src/core/supervisor/database-supervision.js'
 import { createNodeSupervisor } from '../src/core/supervisor/node-supervisor.js'
 import { bindPort } from '../src/process/bind-port.js'
 import type { Part } from '../src/process/lifecycle.js'
@@ -48,6 +49,7 @@ export const startSupervisor = async (ctx: Context): Promise<Part[]> => {
   }
   const supervisor = createNodeSupervisor({
     ...ctx,
+    supervision: createDatabaseSupervision({ ...ctx, node, log, instruments: ctx.metrics.instruments }),
     runtime,
     node,
     log,

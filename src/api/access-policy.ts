@@ -127,6 +127,25 @@ export const RPC_ACCESS: Readonly<Record<string, Access>> = {
   'stratavore.v1.NodeService/RevokeJoinToken': 'admin',
   'stratavore.v1.NodeService/JoinNode': 'public',
 
+  // A remote supervisor's calls: its node's credential only, and only about its own runners
+  // (src/core/supervisor/supervision-service.ts).
+  'stratavore.v1.SupervisionService/RegisterSupervisor': 'node',
+  'stratavore.v1.SupervisionService/ClaimRunners': 'node',
+  'stratavore.v1.SupervisionService/ListAssignedRunners': 'node',
+  'stratavore.v1.SupervisionService/BeginStarts': 'node',
+  'stratavore.v1.SupervisionService/RestartRunner': 'node',
+  'stratavore.v1.SupervisionService/ReportStarted': 'node',
+  'stratavore.v1.SupervisionService/ReportExited': 'node',
+  'stratavore.v1.SupervisionService/ReportSession': 'node',
+  'stratavore.v1.SupervisionService/ReportPausedStopped': 'node',
+  'stratavore.v1.SupervisionService/ResetRestartAttempts': 'node',
+  'stratavore.v1.SupervisionService/ReportUsage': 'node',
+  'stratavore.v1.SupervisionService/ReleaseNode': 'node',
+  'stratavore.v1.SupervisionService/GetTranscriptPosition': 'node',
+  'stratavore.v1.SupervisionService/AppendTranscript': 'node',
+  'stratavore.v1.SupervisionService/ResetTranscript': 'node',
+  'stratavore.v1.SupervisionService/ReadTranscript': 'node',
+
   'stratavore.v1.TokenService/CreateToken': 'admin',
   'stratavore.v1.TokenService/ListTokens': 'admin',
   'stratavore.v1.TokenService/RevokeToken': 'admin',

@@ -134,6 +134,15 @@ export const errors = {
   // A node credential speaks for its own node alone.
   nodeNotYours: (id: string) =>
     make('NODE_CREDENTIAL_MISMATCH', 'permission_denied')(`this node credential does not speak for node ${id}`, { id }),
+  // A remote supervisor's report about a runner it does not hold: one another node runs now.
+  runnerNotYours: (id: string) =>
+    make('RUNNER_NOT_YOURS', 'permission_denied')(`runner ${id} is not assigned to this node`, { id }),
+  sessionNotYours: (id: string) =>
+    make('SESSION_NOT_YOURS', 'permission_denied')(`session ${id} belongs to no runner of this node`, { id }),
+  // A report about a runner that moved on (a newer generation, maybe on another node): the
+  // reporting node must stop that process.
+  runnerFenced: (id: string, generation: number, current: number) =>
+    make('RUNNER_FENCED', 'failed_precondition')(`runner ${id} has moved on (generation ${current}, reported ${generation}); stop its process`, { id, generation, current }),
   nodeNameTaken: (name: string) => make('NODE_NAME_TAKEN', 'already_exists')(`a node is already named ${name}`, { name }),
   // Placement found no node for a launch: `nodes` says why, node by node.
   noNodeFits: (reason: string, nodes: Array<{ node: string, reason: string }>) =>

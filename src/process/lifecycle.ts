@@ -11,10 +11,15 @@ import { isAppError } from '../core/errors.js'
 /** A started part of the process; stop() must resolve once it is quiet. */
 export interface Part { name: string, stop(): Promise<void> }
 
-export interface ProcessSpec {
+/** What a process's parts share: the context (database, bus, services), or less for a remote supervisor. */
+export interface Shared { close(): Promise<void> }
+
+export interface ProcessSpec<C extends Shared = Context> {
   roles: string[]
   configPath?: string
-  start(ctx: Context): Promise<Part[]>
+  /** Builds what the parts share; the context by default. A remote supervisor opens no database. */
+  open?: (config: Config, logger: Logger) => Promise<C>
+  start(ctx: C): Promise<Part[]>
 }
 
 // postgres.js 3.4.x can schedule a socket write (setImmediate) that runs after a dropped
@@ -53,7 +58,7 @@ const refuseToStart: (err: unknown) => never = err => {
   process.exit(2)
 }
 
-export const runProcess = async ({ roles, configPath, start }: ProcessSpec): Promise<void> => {
+export const runProcess = async <C extends Shared = Context>({ roles, configPath, open, start }: ProcessSpec<C>): Promise<void> => {
   let config: Config
   try {
     config = loadConfig(configPath ? { configPath } : {})
@@ -72,7 +77,7 @@ export const runProcess = async ({ roles, configPath, start }: ProcessSpec): Pro
     refuseToStart(err)
   }
 
-  let ctx: Context
+  let ctx: C
   let parts: Part[] = []
   // A signal while the parts start (a supervisor detecting agent CLIs can take seconds after
   // the API answers) is kept and acted on once they have started, not left to Node's default.
@@ -81,7 +86,7 @@ export const runProcess = async ({ roles, configPath, start }: ProcessSpec): Pro
   process.on('SIGINT', early)
   process.on('SIGTERM', early)
   try {
-    ctx = await createContext(config, logger, { roles })
+    ctx = open ? await open(config, logger) : await createContext(config, logger, { roles }) as unknown as C
     parts = await start(ctx)
   } catch (err) {
     // A port taken is the operator's to fix: one line that says which key, no stack.

@@ -12,7 +12,8 @@ export interface NodeIdentity { id: string, credential: string }
 
 const FILE = 'node-identity.json'
 
-export const loadOrCreateNodeIdentity = (dataDir: string): NodeIdentity => {
+/** The identity kept in the data dir; null when there is none yet. */
+export const loadNodeIdentity = (dataDir: string): NodeIdentity | null => {
   const path = join(dataDir, FILE)
   try {
     const stored = JSON.parse(readFileSync(path, 'utf8')) as Partial<NodeIdentity>
@@ -20,11 +21,22 @@ export const loadOrCreateNodeIdentity = (dataDir: string): NodeIdentity => {
     throw new Error(`${path} is not a node identity (delete it to make a new one)`)
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+    return null
   }
+}
+
+/** Keeps an identity (made here, or given by the control plane for a join token), readable by this user alone. */
+export const saveNodeIdentity = (dataDir: string, identity: NodeIdentity) => {
   ensureDataDir(dataDir)
-  const identity = { id: uuidv7(), credential: randomBytes(32).toString('base64url') }
   // wx: two supervisors starting at once on one data dir cannot both write an identity.
-  writeFileSync(path, JSON.stringify(identity), { mode: 0o600, flag: 'wx' })
+  writeFileSync(join(dataDir, FILE), JSON.stringify(identity), { mode: 0o600, flag: 'wx' })
+}
+
+export const loadOrCreateNodeIdentity = (dataDir: string): NodeIdentity => {
+  const stored = loadNodeIdentity(dataDir)
+  if (stored) return stored
+  const identity = { id: uuidv7(), credential: randomBytes(32).toString('base64url') }
+  saveNodeIdentity(dataDir, identity)
   return identity
 }
 

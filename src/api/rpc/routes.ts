@@ -11,6 +11,7 @@ import { NodeService } from '../../gen/stratavore/v1/node_pb.js'
 import { ProjectService } from '../../gen/stratavore/v1/project_pb.js'
 import { RunnerService } from '../../gen/stratavore/v1/runner_pb.js'
 import { SessionService } from '../../gen/stratavore/v1/session_pb.js'
+import { SupervisionService } from '../../gen/stratavore/v1/supervision_pb.js'
 import { SystemService } from '../../gen/stratavore/v1/system_pb.js'
 import { TokenService } from '../../gen/stratavore/v1/token_pb.js'
 import { rateLimiterOf } from '../rate-limit.js'
@@ -23,6 +24,7 @@ import { nodeService } from './nodes.js'
 import { projectService } from './projects.js'
 import { runnerService } from './runners.js'
 import { sessionService } from './sessions.js'
+import { supervisionService } from './supervision.js'
 import { systemService } from './system.js'
 import { tokenService } from './tokens.js'
 
@@ -41,6 +43,7 @@ export const routes = ({ ctx, closing }: RpcDeps) => (router: ConnectRouter) => 
   router.service(NodeService, nodeService(ctx))
   router.service(TokenService, tokenService(ctx))
   router.service(BudgetService, budgetService(ctx))
+  router.service(SupervisionService, supervisionService(ctx))
 }
 
 /** Options both servers share: limits as REST's, and the one error mapping. */

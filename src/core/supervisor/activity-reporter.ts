@@ -6,13 +6,13 @@ import { isWaiting, type ActivitySignal } from '../runners/activity.js'
 import type { Instruments } from '../instruments.js'
 import type { Clock, Log } from '../ports.js'
 import type { Tracked } from './node-supervisor.js'
-import type { Transitions } from './transitions.js'
+import type { SupervisionPort } from './supervision-port.js'
 
 const ATTEMPTS = 4
 const RETRY_BASE_MS = 250
 
 export const createActivityReporter = ({ transitions, clock, log, instruments }: {
-  transitions: Pick<Transitions, 'activity'>
+  transitions: Pick<SupervisionPort, 'activity'>
   clock: Clock
   log: Log
   instruments: Pick<Instruments, 'humanWait'>

@@ -13,7 +13,7 @@ export const MAX_BEATS_PER_REPORT = 10_000
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const MAX_TOKENS = Number.MAX_SAFE_INTEGER
 
-const checkBeat = (b: RunnerBeat, i: number): RunnerBeat => {
+export const checkBeat = (b: RunnerBeat, i: number): RunnerBeat => {
   const bad = (field: string) => errors.invalidArgument(`heartbeats[${i}].${field} is invalid`)
   if (!UUID.test(b.runnerId)) throw bad('runnerId')
   if (!Number.isInteger(b.generation) || b.generation < 0 || b.generation > 2 ** 31 - 1) throw bad('generation')

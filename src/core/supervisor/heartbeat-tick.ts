@@ -4,22 +4,22 @@
 // reconciler had declared lost is recovered.
 import type { DomainEvent } from '../events/event.js'
 import { createFailureStreak } from '../failure-streak.js'
-import type { IdGenerator, Log, NodeRegistration, Repositories, RunnerBeat } from '../ports.js'
+import type { IdGenerator, Log, NodeRegistration, RunnerBeat } from '../ports.js'
 import { runnerEventOf, type Runner } from '../runners/runner.js'
 import type { AgentRuntime } from './agent-runtime.js'
 import type { SupervisorSettings, Tracked } from './node-supervisor.js'
 import { syncSession } from './session-sync.js'
 import type { TranscriptArchiver } from './transcript-archiver.js'
-import { SUPERVISOR_ACTOR, type Transitions } from './transitions.js'
+import type { SupervisionPort } from './supervision-port.js'
+import { SUPERVISOR_ACTOR } from './transitions.js'
 
 export interface HeartbeatTickDeps {
-  repos: Repositories
   runtime: AgentRuntime
   node: NodeRegistration
   log: Log
   settings: SupervisorSettings
   live: Map<string, Tracked>
-  transitions: Transitions
+  transitions: SupervisionPort
   archiver: TranscriptArchiver
   clock: { now(): Date }
   ids: IdGenerator
@@ -27,7 +27,7 @@ export interface HeartbeatTickDeps {
   publishHeartbeats?: (events: DomainEvent[]) => void
 }
 
-export const createHeartbeatTick = ({ repos, runtime, node, log, settings, live, transitions, archiver, clock, ids, publishHeartbeats }: HeartbeatTickDeps) => {
+export const createHeartbeatTick = ({ runtime, node, log, settings, live, transitions, archiver, clock, ids, publishHeartbeats }: HeartbeatTickDeps) => {
   let timer: NodeJS.Timeout | null = null
   let running: Promise<void> = Promise.resolve()
 
@@ -76,11 +76,9 @@ export const createHeartbeatTick = ({ repos, runtime, node, log, settings, live,
     // A session id first seen in this poll is recorded before the tokens are counted.
     await Promise.all(tracked.map(t => syncSession(t, transitions, log)))
     const beats = tracked.map(t => beatOf(t, samples.get(t.agent.pid)))
+    // Lost runners that beat again are recovered, and those a budget or a memory cap paused come back.
     const outcome = await transitions.heartbeat(beats)
-    // A pause that fails here is made by the reconciler's next budget pass (level-triggered).
-    const paused: Runner[] = await transitions.enforceLimits(outcome, beats)
-      .catch(err => { log.warn({ err }, 'could not pause the runners over a budget or memory limit'); return [] })
-    paused.push(...await pauseForUsageLimits(tracked))
+    const paused: Runner[] = [...outcome.paused, ...await pauseForUsageLimits(tracked)]
     // The runners of this beat first: one that has just exited is no longer in `live`.
     const byId = new Map(tracked.map(t => [t.runner.id, t]))
     for (const runner of paused) {
@@ -98,15 +96,11 @@ export const createHeartbeatTick = ({ repos, runtime, node, log, settings, live,
       log.warn({ runnerId, generation: t.generation }, 'heartbeat refused (the runner was failed or restarted elsewhere): killing its process')
       void t.agent.stop(0)
     }
-    for (const runnerId of outcome.lost) {
-      const t = live.get(runnerId)
-      if (t) await transitions.recovered(runnerId, t.generation).catch(err => log.warn({ err, runnerId }, 'could not recover a lost runner'))
-    }
     await archiver.archiveAll(tracked.filter(t => !t.fenced))
     const healthyAt = clock.now().getTime() - settings.restart.healthyAfterMs
     for (const t of tracked) {
       if (t.runner.restartAttempts > 0 && t.upSince <= healthyAt && !t.fenced) {
-        await repos.supervision.resetRestartAttempts(t.runner.id, t.generation)
+        await transitions.resetRestartAttempts(t.runner.id, t.generation)
         t.runner = { ...t.runner, restartAttempts: 0 }
       }
     }

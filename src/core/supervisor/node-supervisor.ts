@@ -15,9 +15,11 @@
 //
 // Every write is a conditional transition in a new or current generation (fencing), so a
 // report from a process the database has moved past changes nothing. A report that cannot be
-// written (database down) is kept and retried: an exit is never forgotten.
+// written (database or API down) is kept and retried: an exit is never forgotten. The writes go
+// through a SupervisionPort (supervision-port.ts): the database in this process, or the API
+// for a node that holds only its own credential.
 import { createFailureStreak } from '../failure-streak.js'
-import type { Clock, IdGenerator, Log, NodeRegistration, Repositories, UnitOfWork } from '../ports.js'
+import type { Clock, IdGenerator, Log, NodeRegistration } from '../ports.js'
 import { keptOutput } from '../runners/exit-report.js'
 import type { Runner } from '../runners/runner.js'
 import type { AgentRuntime, ExitStatus, LiveAgent, StartPlan, TokenCounts } from './agent-runtime.js'
@@ -27,7 +29,7 @@ import { createHeartbeatTick, type HeartbeatTickDeps } from './heartbeat-tick.js
 import type { RestartPolicy } from './restart-policy.js'
 import { syncSession } from './session-sync.js'
 import { createTranscriptArchiver, restoreOf } from './transcript-archiver.js'
-import { createTransitions } from './transitions.js'
+import type { SupervisionPort } from './supervision-port.js'
 import { noInstruments, type Instruments } from '../instruments.js'
 import { createActivityReporter } from './activity-reporter.js'
 
@@ -65,8 +67,8 @@ export interface Tracked {
 }
 
 export interface NodeSupervisorDeps {
-  repos: Repositories
-  uow: UnitOfWork
+  /** Where the supervisor's reads and writes go (database-supervision.ts, or the API's RPC). */
+  supervision: SupervisionPort
   clock: Clock
   ids: IdGenerator
   runtime: AgentRuntime
@@ -89,8 +91,8 @@ const planFor = (runner: Runner): Omit<StartPlan, 'restore'> => ({
 })
 
 export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
-  const { repos, clock, runtime, node, log, settings } = deps
-  const transitions = createTransitions(deps)
+  const { clock, runtime, node, log, settings } = deps
+  const transitions = deps.supervision
   const activity = createActivityReporter({ transitions, clock, log, instruments: deps.instruments ?? noInstruments })
   const live = new Map<string, Tracked>()
   const busy = createBusyRunners()
@@ -146,7 +148,7 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
     if (shuttingDown) return null
     try {
       const plan = planFor(row)
-      return await runtime.start(row, { ...plan, restore: await restoreOf(repos, plan) })
+      return await runtime.start(row, { ...plan, restore: await restoreOf(transitions.transcripts, plan) })
     } catch (err) {
       startFailures.delete(row.id)
       await report(row.id, () => transitions.exited(row, row.generation, 'failed', null, `could not start the agent: ${(err as Error).message}`))
@@ -219,14 +221,14 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
     const runner = { ...t.runner, generation: t.generation }
     const output = keptOutput(t.agent.output())
     log.info({ runnerId: runner.id, ...exit }, 'runner exited')
-    if (t.pauseRequested && !t.stopRequested) return report(runner.id, () => repos.supervision.pausedStopped(runner.id, t.generation))
+    if (t.pauseRequested && !t.stopRequested) return report(runner.id, () => transitions.pausedStopped(runner.id, t.generation))
     // A usage limit the beat above could not record (the database was down): its pause is an
     // exit report like any other, kept and retried, never a stop or a crash.
     const limit = t.stopRequested || t.limitReported ? null : t.agent.usageLimit()
     if (limit) {
       return report(runner.id, async () => {
         await transitions.pauseForUsageLimit(runner, t.generation, limit)
-        await repos.supervision.pausedStopped(runner.id, t.generation)
+        await transitions.pausedStopped(runner.id, t.generation)
       })
     }
     const previousStartFailure = startFailures.get(runner.id)
@@ -291,7 +293,7 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
         exclusive(r.id, async () => {
           const pid = Number(r.runtimeId)
           if (Number.isInteger(pid) && pid > 1) await runtime.killLeftover(r.id, pid)
-          await report(r.id, () => repos.supervision.pausedStopped(r.id, r.generation))
+          await report(r.id, () => transitions.pausedStopped(r.id, r.generation))
         })
       }
       return
@@ -314,7 +316,7 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
     const room = settings.capacity - live.size - busy.size - restarts.size
     if (room > 0) await transitions.claim(room)
     const firstStarts: Runner[] = []
-    for (const r of await repos.supervision.assigned(node.id)) {
+    for (const r of await transitions.assigned()) {
       if (!busy.has(r.id) && !unreported.has(r.id) && convergeOne(r) === 'start') firstStarts.push(r)
     }
     startPending(firstStarts)
@@ -331,7 +333,7 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
   }
   const wake = () => schedule(0)
 
-  const archiver = createTranscriptArchiver({ ...deps, maxBytes: settings.archiveMaxBytes })
+  const archiver = createTranscriptArchiver({ transcripts: transitions.transcripts, log, maxBytes: settings.archiveMaxBytes })
   const heartbeat = createHeartbeatTick({ ...deps, live, transitions, archiver })
 
   return {

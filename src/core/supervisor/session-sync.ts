@@ -4,9 +4,9 @@
 // ends within a second or two printed `thread.started` and left no session otherwise).
 import type { Log } from '../ports.js'
 import type { Tracked } from './node-supervisor.js'
-import type { Transitions } from './transitions.js'
+import type { SupervisionPort } from './supervision-port.js'
 
-export const syncSession = (t: Tracked, transitions: Transitions, log: Log): Promise<void> => {
+export const syncSession = (t: Tracked, transitions: SupervisionPort, log: Log): Promise<void> => {
   const sessionId = t.agent.sessionId()
   if (sessionId && sessionId !== t.sessionId) {
     t.sessionId = sessionId

@@ -3,21 +3,21 @@
 // compressed chunks, with the messages and summary they hold. Past the limit
 // (sessions.archive_max_bytes) the archive is dropped and only the counting goes on. Before a
 // resume, restoreOf hands the archive to the runtime, which writes it back where the CLI looks.
-import type { Log, Repositories, UnitOfWork } from '../ports.js'
+import type { Log } from '../ports.js'
 import type { StartPlan, TranscriptRestore } from './agent-runtime.js'
 import type { Tracked } from './node-supervisor.js'
+import type { TranscriptArchive } from './supervision-port.js'
 
 // Bytes per chunk: one chunk is one compressed row and one statement.
 export const TRANSCRIPT_CHUNK_BYTES = 1024 * 1024
 
 export interface TranscriptArchiverDeps {
-  repos: Repositories
-  uow: UnitOfWork
+  transcripts: TranscriptArchive
   log: Log
   maxBytes: number
 }
 
-export const createTranscriptArchiver = ({ repos, uow, log, maxBytes }: TranscriptArchiverDeps) => {
+export const createTranscriptArchiver = ({ transcripts, log, maxBytes }: TranscriptArchiverDeps) => {
   // Where each runner's session transcript was archived up to, as this supervisor last knew it.
   const positions = new Map<string, { sessionId: string, offset: number }>()
   // One archive pass per runner at a time: heartbeats can overlap (the exit's own beat, a slow
@@ -29,7 +29,7 @@ export const createTranscriptArchiver = ({ repos, uow, log, maxBytes }: Transcri
     if (!sessionId) return
     let at = positions.get(t.runner.id)
     if (at?.sessionId !== sessionId) {
-      const position = await repos.transcripts.position(sessionId)
+      const position = await transcripts.position(sessionId)
       if (!position) return
       at = { sessionId, offset: position.bytes }
       positions.set(t.runner.id, at)
@@ -40,11 +40,11 @@ export const createTranscriptArchiver = ({ repos, uow, log, maxBytes }: Transcri
       if (slice === 'shrank') {
         // Rewritten in place: what was archived no longer matches it; start over from its start.
         log.warn({ runnerId: t.runner.id, sessionId, archivedBytes: at.offset }, 'the transcript shrank; archiving it again from its start')
-        await repos.transcripts.reset(sessionId)
+        await transcripts.reset(sessionId)
         at.offset = 0
         continue
       }
-      const position = await uow.run(tx => tx.transcripts.append(sessionId, slice, maxBytes))
+      const position = await transcripts.append(sessionId, slice, maxBytes)
       if (!position) {
         // Another writer moved the archive (or it was reset): read where it stands next time.
         positions.delete(t.runner.id)
@@ -78,10 +78,10 @@ export const createTranscriptArchiver = ({ repos, uow, log, maxBytes }: Transcri
 export type TranscriptArchiver = ReturnType<typeof createTranscriptArchiver>
 
 /** The archive a resume must write back first, when the session's transcript is in the database. */
-export const restoreOf = async (repos: Repositories, plan: Omit<StartPlan, 'restore'>): Promise<TranscriptRestore | null> => {
+export const restoreOf = async (transcripts: TranscriptArchive, plan: Omit<StartPlan, 'restore'>): Promise<TranscriptRestore | null> => {
   if (plan.conversationMode !== 'resume' || !plan.sessionId) return null
   const sessionId = plan.sessionId
-  const position = await repos.transcripts.position(sessionId)
+  const position = await transcripts.position(sessionId)
   if (position?.archive !== 'archived' || !position.name || position.bytes === 0) return null
-  return { name: position.name, bytes: position.bytes, read: () => repos.transcripts.read(sessionId, position.bytes) }
+  return { name: position.name, bytes: position.bytes, read: () => transcripts.read(sessionId, position.bytes) }
 }

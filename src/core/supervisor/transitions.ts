@@ -10,11 +10,9 @@ import { activityEventData, type ActivitySignal } from '../runners/activity.js'
 import { runnerEventOf, type Runner } from '../runners/runner.js'
 import { pauseForUsageLimit, type ReportedLimit } from '../runners/usage-limits.js'
 import type { ExitStatus } from './agent-runtime.js'
+import type { RestartRequest, SeenSession, StartedProcess } from './supervision-port.js'
 
 export const SUPERVISOR_ACTOR = 'supervisor'
-
-/** A session as a live agent reports it. */
-export interface SeenSession { sessionId: string, transcriptPath: string | null, resumable: boolean }
 
 export const createTransitions = ({ uow, clock, ids, node, actor = SUPERVISOR_ACTOR, instruments = noInstruments }: {
   uow: UnitOfWork
@@ -96,7 +94,7 @@ export const createTransitions = ({ uow, clock, ids, node, actor = SUPERVISOR_AC
     }),
 
     /** Any active state → starting, in a new generation, for a restart (first starts go through beginMany). */
-    restart: (runner: Runner, restart: { attempt: number, delayMs: number, reason: string, output?: Buffer, exit?: ExitStatus }) => uow.run(async tx => {
+    restart: (runner: Runner, restart: RestartRequest) => uow.run(async tx => {
       const row = await tx.supervision.beginStart(runner.id, node.id, { generation: runner.generation, restartAttempts: restart.attempt, reason: restart.reason })
       if (row) {
         // The life that ended keeps its output until the next one ends, so `logs` shows why it restarted.
@@ -107,7 +105,7 @@ export const createTransitions = ({ uow, clock, ids, node, actor = SUPERVISOR_AC
     }),
 
     /** starting → running for each spawned process, in one unit of work; the map holds the rows that moved. */
-    running: (started: Array<{ runner: Runner, pid: number, sessionId: string | null, transcriptPath: string | null, resumable: boolean }>) => uow.run(async tx => {
+    running: (started: StartedProcess[]) => uow.run(async tx => {
       const moved = new Map<string, Runner>()
       // Rows first (the statements pipelined, run in this order), then the events in project order.
       const rows = await Promise.all(started.map(start => tx.supervision.markRunning(start.runner.id, start.runner.generation, { pid: start.pid, sessionId: start.sessionId })))

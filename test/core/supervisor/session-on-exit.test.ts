@@ -6,6 +6,7 @@ import t from 'tap'
 import { eq } from 'drizzle-orm'
 import { sessions } from '../../../src/adapters/db/schema.js'
 import type { AgentRuntime, LiveAgent } from '../../../src/core/supervisor/agent-runtime.js'
+import { createDatabaseSupervision } from '../../../src/core/supervisor/database-supervision.js'
 import { createNodeSupervisor } from '../../../src/core/supervisor/node-supervisor.js'
 import { buildContext } from '../../helpers/app.js'
 import { backendName } from '../../helpers/database.js'
@@ -39,11 +40,13 @@ t.test(`a session printed just before exit is recorded, on ${backendName()}`, as
     sample: () => new Map(),
     killLeftover: async () => false,
   }
+  const node = { id: '00000000-0000-7000-8000-00000000a001', name: 'stub-node', hostname: 'stub', version: 'test', capacity: 5, credentialHash: 'x', attachUrl: 'ws://127.0.0.1:1', attachKey: 'k' }
   const supervisor = createNodeSupervisor({
     ...ctx,
+    supervision: createDatabaseSupervision({ ...ctx, node }),
     runtime,
     log: { debug () {}, info () {}, warn () {}, error () {} },
-    node: { id: '00000000-0000-7000-8000-00000000a001', name: 'stub-node', hostname: 'stub', version: 'test', capacity: 5, credentialHash: 'x', attachUrl: 'ws://127.0.0.1:1', attachKey: 'k' },
+    node,
     settings: {
       capacity: 5, heartbeatIntervalMs: 60_000, convergeIntervalMs: 60_000, stopTimeoutMs: 1000, archiveMaxBytes: 1024,
       restart: { baseMs: 10, capMs: 10, healthyAfterMs: 60_000, startWindowMs: 0 },
