@@ -120,6 +120,11 @@ export const CONFIG_SPEC = {
     // A graceful stop of this supervisor ends its agents; then their runners are either recorded
     // as stopped, or handed back unassigned (resuming their conversations) for any node to take.
     on_shutdown: oneOf('handover', ['handover', 'stop']),
+    // Each runner's terminal is held by a small process of its own (a shim) under
+    // <data_dir>/shims, so agents outlive this supervisor: a restart, crash or upgrade takes the
+    // running agents back (same pid, scrollback, token counting) instead of restarting them.
+    // false: agents are this process's children and end with it (restarted with resume).
+    shim: bool(true),
   },
   sessions: {
     // Bytes of one session's transcript (Claude JSONL, Codex rollout) the supervisor archives

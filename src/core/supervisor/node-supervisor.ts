@@ -157,15 +157,19 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
     for (const { row, agent } of spawned) {
       const running = moved.get(row.id)
       // Stopped or failed while it was starting: the process must not outlive the decision.
-      if (!running) { await agent.stop(0); continue }
-      const tracked: Tracked = {
-        runner: running, generation: running.generation, agent, upSince: now(), sessionId: agent.sessionId(), sessionWrite: Promise.resolve(), stopRequested: false, stopGraceMs: 0, fenced: false, pauseRequested: false,
-        base: { inputTokens: row.inputTokens, outputTokens: row.outputTokens, cacheReadTokens: row.cacheReadTokens, cacheCreationTokens: row.cacheCreationTokens },
-      }
-      live.set(row.id, tracked)
+      if (!running) { await agent.stop(0); agent.release?.(); continue }
+      track(running, agent, { inputTokens: row.inputTokens, outputTokens: row.outputTokens, cacheReadTokens: row.cacheReadTokens, cacheCreationTokens: row.cacheCreationTokens }, now())
       log.info({ runnerId: row.id, pid: agent.pid, generation: running.generation, agent: row.agent }, 'runner started')
-      void agent.exited.then(exit => { exclusive(row.id, () => onExit(tracked, exit)) })
     }
+  }
+
+  /** Watches a running runner's process until it exits. */
+  const track = (running: Runner, agent: LiveAgent, base: TokenCounts, upSince: number) => {
+    const tracked: Tracked = {
+      runner: running, generation: running.generation, agent, upSince, base, sessionId: agent.sessionId(), sessionWrite: Promise.resolve(), stopRequested: false, stopGraceMs: 0, fenced: false, pauseRequested: false,
+    }
+    live.set(running.id, tracked)
+    void agent.exited.then(exit => { exclusive(running.id, () => onExit(tracked, exit)) })
   }
 
   const spawnAndRun = async (row: Runner) => {
@@ -198,6 +202,12 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
   }
 
   const onExit = async (t: Tracked, exit: ExitStatus) => {
+    await recordExit(t, exit)
+    // An exit that could not be written yet stays with whatever keeps it (the shim's exit file).
+    if (!unreported.has(t.runner.id)) t.agent.release?.()
+  }
+
+  const recordExit = async (t: Tracked, exit: ExitStatus) => {
     live.delete(t.runner.id)
     if (shuttingDown || t.fenced) return
     // The session the agent reported, the last tokens and transcript bytes it wrote land before
@@ -226,6 +236,13 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
 
   /** An active runner of this node with no process here: left by an earlier supervisor. */
   const recoverOrphan = async (r: Runner) => {
+    // Still held by its shim: taken over as it is, same process and generation, nothing restarted.
+    const adopted = r.status === 'running' && runtime.adopt ? await runtime.adopt(r) : null
+    if (adopted) {
+      track(r, adopted.agent, adopted.base, adopted.startedAt)
+      log.info({ runnerId: r.id, pid: adopted.agent.pid, generation: r.generation }, 'adopted a runner an earlier supervisor left running')
+      return
+    }
     const pid = Number(r.runtimeId)
     if (Number.isInteger(pid) && pid > 1 && await runtime.killLeftover(r.id, pid)) log.warn({ runnerId: r.id, pid }, 'killed a process left by an earlier supervisor')
     if (r.restartAttempts < r.maxRestartAttempts) {
