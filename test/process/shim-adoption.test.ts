@@ -17,7 +17,7 @@ const json = { 'content-type': 'application/json' }
 
 interface RunnerDto { id: string, status: string, runtimeId: string, generation: number, restartAttempts: number, inputTokens: number, outputTokens: number, exitCode: number | null }
 
-const until = async <T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 60_000): Promise<T> => {
+const until = async <T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 120_000): Promise<T> => {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const value = await read()
@@ -51,7 +51,7 @@ t.test(`a SIGKILLed daemon's agents are adopted by the next one, on ${backendNam
   const start = async () => {
     const daemon = await startDaemon(['all', '--config', config], env)
     daemons.push(daemon)
-    await waitHealthy(daemon)
+    await waitHealthy(daemon, 240_000)
     return daemon
   }
   t.teardown(async () => {

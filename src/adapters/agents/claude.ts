@@ -54,6 +54,9 @@ const snapshotSizes = (projectDir: string): Map<string, number> => {
   return sizes
 }
 
+const isSizes = (value: unknown): value is Record<string, number> =>
+  typeof value === 'object' && value !== null && Object.values(value).every(size => typeof size === 'number')
+
 /** The newest transcript in the project dir that grew after the baseline (interactive --continue). */
 const newestWritten = (projectDir: string, baseline: Map<string, number>): string | null => {
   let best: { id: string, mtime: number } | null = null
@@ -71,13 +74,13 @@ const newestWritten = (projectDir: string, baseline: Map<string, number>): strin
   return best?.id ?? null
 }
 
-const observe = (spec: AgentLaunchSpec, inv: AgentInvocation): AgentObserver => {
+const observe = (spec: AgentLaunchSpec, inv: AgentInvocation, origin?: unknown): AgentObserver => {
   const env = processEnv(spec, inv)
   const configDir = claudeConfigDir(env, childHome(spec, inv))
   let projectDir = claudeProjectDir(configDir, spec.cwd)
   // Resumed and continued sessions append to files that already hold earlier runs' usage; only
   // bytes written after this moment belong to this process.
-  const baseline = snapshotSizes(projectDir)
+  const baseline = isSizes(origin) ? new Map(Object.entries(origin)) : snapshotSizes(projectDir)
   const ledger = createClaudeUsageLedger()
   const tails = new Map<string, JsonlTail>()
   let sessionId = inv.sessionId
@@ -123,6 +126,7 @@ const observe = (spec: AgentLaunchSpec, inv: AgentInvocation): AgentObserver => 
     usage: () => ledger.total(),
     transcriptPath: () => sessionId ? join(projectDir, `${sessionId}.jsonl`) : null,
     close() { closed = true },
+    origin: () => Object.fromEntries(baseline),
   }
 }
 

@@ -38,9 +38,9 @@ const invocation = (spec: AgentLaunchSpec): AgentInvocation => {
 
 const codexHomeOf = (spec: AgentLaunchSpec, inv: AgentInvocation): string => processEnv(spec, inv).CODEX_HOME || join(childHome(spec, inv), '.codex')
 
-const observe = (spec: AgentLaunchSpec, inv: AgentInvocation): AgentObserver => {
+const observe = (spec: AgentLaunchSpec, inv: AgentInvocation, origin?: unknown): AgentObserver => {
   const codexHome = codexHomeOf(spec, inv)
-  const startedAt = Date.now()
+  const startedAt = typeof origin === 'number' ? origin : Date.now()
   const rolloutUsage = createRolloutUsage(startedAt)
   let threadId = inv.sessionId
   let rollout: JsonlTail | null = null
@@ -82,6 +82,7 @@ const observe = (spec: AgentLaunchSpec, inv: AgentInvocation): AgentObserver => 
       ?? (spec.conversationMode === 'new' && streamed ? streamed : { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheCreationTokens: 0 }),
     transcriptPath: () => (rollout as JsonlTail | null)?.path ?? null,
     close() { closed = true },
+    origin: () => startedAt,
   }
 }
 

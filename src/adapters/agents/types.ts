@@ -71,6 +71,12 @@ export interface AgentObserver {
   /** Where the transcript lives, when known (stored on the session). */
   transcriptPath(): string | null
   close(): void
+  /**
+   * Where this observer began counting, as JSON; passed back to observe() it counts from the
+   * same point again, so a supervisor that adopts a running process counts its whole life.
+   * Absent: an adopter counts on from the runner's recorded totals.
+   */
+  origin?(): unknown
 }
 
 /** What a process's transcript records tell of the conversation, gathered as they are read. */
@@ -91,7 +97,8 @@ export interface ConversationFacts {
 export interface AgentAdapter {
   kind: AgentKind
   invocation(spec: AgentLaunchSpec): AgentInvocation
-  observe(spec: AgentLaunchSpec, invocation: AgentInvocation): AgentObserver
+  /** `origin`: an earlier observer's origin() for the same process (adoption). */
+  observe(spec: AgentLaunchSpec, invocation: AgentInvocation, origin?: unknown): AgentObserver
   /**
    * The directory the CLI keeps its transcripts under (Claude's config dir, CODEX_HOME): a
    * transcript's path relative to it is where another host's CLI looks for it. Absent: the

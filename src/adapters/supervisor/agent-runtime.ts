@@ -36,6 +36,8 @@ interface ShimMeta {
   before: TokenUsage
   plan: Pick<StartPlan, 'conversationMode' | 'sessionId'>
   invocation: AgentInvocation
+  /** The observer's origin() at the start, or null when it has none. */
+  observerOrigin: unknown
 }
 
 export interface AgentRuntimeOptions {
@@ -90,10 +92,12 @@ export const createAgentRuntime = (config: Config, { secrets = [] }: AgentRuntim
 
   /** The supervisor's view of a process (its own child, or one a shim holds) and what it tells of its agent. */
   const liveAgent = (runnerId: string, kind: AgentKind, child: AgentProcess, watch: {
-    adapter: AgentAdapter, invocation: AgentInvocation, home: string | null, observer: AgentObserver, before: TokenUsage, release?: () => void
+    /** null: from what the observer has seen once the replayed stdout lines are in. */
+    adapter: AgentAdapter, invocation: AgentInvocation, home: string | null, observer: AgentObserver, before: TokenUsage | null, release?: () => void
   }): LiveAgent => {
-    const { adapter, invocation, home, observer, before } = watch
+    const { adapter, invocation, home, observer } = watch
     child.onStdoutLine(line => observer.onStdoutLine(line))
+    const before = watch.before ?? observer.usage()
     terminals.set(runnerId, child)
     // The last records an agent writes land as it exits: read them before anyone hears of the exit.
     const exited = child.exited.then(async exit => {
@@ -139,7 +143,7 @@ export const createAgentRuntime = (config: Config, { secrets = [] }: AgentRuntim
       if (!shims) return liveAgent(runner.id, agent.kind, spawnAgentProcess(options), { adapter, invocation, home, observer, before })
       const meta: ShimMeta = {
         base: { inputTokens: runner.inputTokens, outputTokens: runner.outputTokens, cacheReadTokens: runner.cacheReadTokens, cacheCreationTokens: runner.cacheCreationTokens },
-        before, plan: { conversationMode: plan.conversationMode, sessionId: plan.sessionId }, invocation,
+        before, plan: { conversationMode: plan.conversationMode, sessionId: plan.sessionId }, invocation, observerOrigin: observer.origin?.() ?? null,
       }
       const held = await shims.start(runner.id, plan.generation, options, meta)
       return liveAgent(runner.id, agent.kind, held.terminal, { adapter, invocation, home, observer, before, release: held.release })
@@ -151,12 +155,15 @@ export const createAgentRuntime = (config: Config, { secrets = [] }: AgentRuntim
       if (!held) return null
       const meta = held.meta as ShimMeta
       const { agent, adapter, spec } = await launchSpecOf(runner, { generation: runner.generation, restore: null, ...meta.plan })
-      // Usage since the start comes from the transcript (read whole again) or the replayed stdout lines.
-      const observer = adapter.observe(spec, meta.invocation)
+      // An observer that can start where the first one did counts the process's whole life, the
+      // time without a supervisor included; any other counts on from the runner's recorded totals.
+      const whole = meta.observerOrigin !== null
+      const observer = adapter.observe(spec, meta.invocation, whole ? meta.observerOrigin : undefined)
       const home = adapter.transcriptHome?.(spec, meta.invocation) ?? null
       await observer.poll().catch(() => {})
-      const live = liveAgent(runner.id, agent.kind, held.terminal, { adapter, invocation: meta.invocation, home, observer, before: meta.before, release: held.release })
-      return { agent: live, base: meta.base, startedAt: held.startedAt }
+      const live = liveAgent(runner.id, agent.kind, held.terminal, { adapter, invocation: meta.invocation, home, observer, before: whole ? meta.before : null, release: held.release })
+      const recorded = { inputTokens: runner.inputTokens, outputTokens: runner.outputTokens, cacheReadTokens: runner.cacheReadTokens, cacheCreationTokens: runner.cacheCreationTokens }
+      return { agent: live, base: whole ? meta.base : recorded, startedAt: held.startedAt }
     },
 
     sample (pids) {

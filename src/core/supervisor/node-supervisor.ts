@@ -236,8 +236,9 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
 
   /** An active runner of this node with no process here: left by an earlier supervisor. */
   const recoverOrphan = async (r: Runner) => {
-    // Still held by its shim: taken over as it is, same process and generation, nothing restarted.
-    const adopted = r.status === 'running' && runtime.adopt ? await runtime.adopt(r) : null
+    // Still held by its shim: taken over as it is, same process and generation, nothing restarted
+    // (a runner the reconciler marked lost meanwhile is recovered by the next heartbeat).
+    const adopted = (r.status === 'running' || r.status === 'lost') && runtime.adopt ? await runtime.adopt(r) : null
     if (adopted) {
       track(r, adopted.agent, adopted.base, adopted.startedAt)
       log.info({ runnerId: r.id, pid: adopted.agent.pid, generation: r.generation }, 'adopted a runner an earlier supervisor left running')

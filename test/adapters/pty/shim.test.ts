@@ -20,7 +20,7 @@ const waitFor = async (what: string, check: () => boolean, timeoutMs = 15_000) =
 const text = (p: AgentProcess) => p.scrollback().toString('utf8')
 const alive = (pid: number) => { try { process.kill(pid, 0); return true } catch { return false } }
 
-const setup = (t: Tap.Test) => {
+const setup = (t: Parameters<typeof tempDir>[0]) => {
   const dataDir = tempDir(t)
   const runnerId = randomUUID()
   const host = createShimHost(dataDir, id => `STRATAVORE_RUNNER_ID=${id}`)
