@@ -119,7 +119,9 @@ export const CONFIG_SPEC = {
     stop_timeout_seconds: seconds(10, 3600),
     // A graceful stop of this supervisor ends its agents; then their runners are either recorded
     // as stopped, or handed back unassigned (resuming their conversations) for any node to take.
-    on_shutdown: oneOf('handover', ['handover', 'stop']),
+    // keep (needs shim): its agents are left running in their shims for the next supervisor on
+    // this host to adopt, so an upgrade or restart interrupts none of them.
+    on_shutdown: oneOf('handover', ['handover', 'stop', 'keep']),
     // Each runner's terminal is held by a small process of its own (a shim) under
     // <data_dir>/shims, so agents outlive this supervisor: a restart, crash or upgrade takes the
     // running agents back (same pid, scrollback, token counting) instead of restarting them.

@@ -16,6 +16,7 @@ import { VERSION } from '../src/version.js'
 
 export const startSupervisor = async (ctx: Context): Promise<Part[]> => {
   const { supervisor: settings, daemon } = ctx.config
+  if (settings.on_shutdown === 'keep' && !settings.shim) throw new Error('config supervisor.on_shutdown: keep needs supervisor.shim: true (without shims the agents end with the supervisor)')
   const log = ctx.logger.child({ component: 'supervisor' })
   const identity = loadOrCreateNodeIdentity(ctx.config.dataDir)
   const attachKey = attachKeyOf(identity.credential)
@@ -47,7 +48,7 @@ export const startSupervisor = async (ctx: Context): Promise<Part[]> => {
       heartbeatIntervalMs: daemon.heartbeat_interval_seconds * 1000,
       convergeIntervalMs: 500,
       stopTimeoutMs: settings.stop_timeout_seconds * 1000,
-      onShutdown: settings.on_shutdown as 'stop' | 'handover',
+      onShutdown: settings.on_shutdown as 'stop' | 'handover' | 'keep',
       restart: { baseMs: settings.restart_backoff_base_ms, capMs: settings.restart_backoff_cap_ms, healthyAfterMs: settings.healthy_after_seconds * 1000, startWindowMs: settings.start_failure_window_seconds * 1000 },
       archiveMaxBytes: ctx.config.sessions.archive_max_bytes,
     },

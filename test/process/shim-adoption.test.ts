@@ -38,7 +38,8 @@ t.test(`a SIGKILLed daemon's agents are adopted by the next one, on ${backendNam
     // Long enough that the node is not taken for lost while the daemon is down and starting again.
     daemon: { heartbeat_interval_seconds: 5 },
     docker: { prometheus: { enabled: false } },
-    supervisor: { detect_agent_versions: false },
+    // A graceful stop leaves the agents running for the next supervisor (the third daemon below).
+    supervisor: { detect_agent_versions: false, on_shutdown: 'keep' },
     agents: {
       fake: { kind: 'claude', command: [process.execPath, FAKE_AGENT], allow_flags: ['*'], env: { CLAUDE_CONFIG_DIR: claudeDir } },
     },
@@ -118,4 +119,18 @@ t.test(`a SIGKILLed daemon's agents are adopted by the next one, on ${backendNam
   }
   t.match(second.output(), /adopted a runner an earlier supervisor left running/)
   t.notMatch(second.output(), /its supervisor restarted/, 'nothing was restarted')
+
+  // An upgrade: SIGTERM with supervisor.on_shutdown keep leaves every agent where it is.
+  second.child.kill('SIGTERM')
+  t.same(await second.exited, { code: 0, signal: null }, 'the daemon stops cleanly')
+  t.match(second.output(), /left this node's agents running for the next supervisor/)
+  const third = await start()
+  for (const id of kept) {
+    const was = before.get(id)!
+    const term = await openAttach(`${third.url.replace('http', 'ws')}/api/v1/runners/${id}/attach`, third.headers())
+    await term.waitFor(c => c.output().includes(`ECHO after-${id.slice(0, 8)}`), 'the scrollback of both earlier supervisors')
+    term.socket.close()
+    t.match(await get(third, id), { status: 'running', runtimeId: was.runtimeId, generation: was.generation, restartAttempts: was.restartAttempts, inputTokens: 200 },
+      `runner ${id.slice(0, 8)}: kept through a graceful restart`)
+  }
 })

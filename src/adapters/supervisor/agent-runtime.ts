@@ -93,7 +93,7 @@ export const createAgentRuntime = (config: Config, { secrets = [] }: AgentRuntim
   /** The supervisor's view of a process (its own child, or one a shim holds) and what it tells of its agent. */
   const liveAgent = (runnerId: string, kind: AgentKind, child: AgentProcess, watch: {
     /** null: from what the observer has seen once the replayed stdout lines are in. */
-    adapter: AgentAdapter, invocation: AgentInvocation, home: string | null, observer: AgentObserver, before: TokenUsage | null, release?: () => void
+    adapter: AgentAdapter, invocation: AgentInvocation, home: string | null, observer: AgentObserver, before: TokenUsage | null, release?: () => void, detach?: (() => void) | undefined
   }): LiveAgent => {
     const { adapter, invocation, home, observer } = watch
     child.onStdoutLine(line => observer.onStdoutLine(line))
@@ -118,6 +118,7 @@ export const createAgentRuntime = (config: Config, { secrets = [] }: AgentRuntim
       usage: () => subUsage(observer.usage(), before),
       output: () => child.scrollback(),
       ...(watch.release ? { release: watch.release } : {}),
+      ...(watch.detach ? { detach: watch.detach } : {}),
     }
   }
 
@@ -146,7 +147,7 @@ export const createAgentRuntime = (config: Config, { secrets = [] }: AgentRuntim
         before, plan: { conversationMode: plan.conversationMode, sessionId: plan.sessionId }, invocation, observerOrigin: observer.origin?.() ?? null,
       }
       const held = await shims.start(runner.id, plan.generation, options, meta)
-      return liveAgent(runner.id, agent.kind, held.terminal, { adapter, invocation, home, observer, before, release: held.release })
+      return liveAgent(runner.id, agent.kind, held.terminal, { adapter, invocation, home, observer, before, release: held.release, detach: held.detach })
     },
 
     async adopt (runner): Promise<AdoptedAgent | null> {
@@ -161,7 +162,7 @@ export const createAgentRuntime = (config: Config, { secrets = [] }: AgentRuntim
       const observer = adapter.observe(spec, meta.invocation, whole ? meta.observerOrigin : undefined)
       const home = adapter.transcriptHome?.(spec, meta.invocation) ?? null
       await observer.poll().catch(() => {})
-      const live = liveAgent(runner.id, agent.kind, held.terminal, { adapter, invocation: meta.invocation, home, observer, before: whole ? meta.before : null, release: held.release })
+      const live = liveAgent(runner.id, agent.kind, held.terminal, { adapter, invocation: meta.invocation, home, observer, before: whole ? meta.before : null, release: held.release, detach: held.detach })
       const recorded = { inputTokens: runner.inputTokens, outputTokens: runner.outputTokens, cacheReadTokens: runner.cacheReadTokens, cacheCreationTokens: runner.cacheCreationTokens }
       return { agent: live, base: whole ? meta.base : recorded, startedAt: held.startedAt }
     },

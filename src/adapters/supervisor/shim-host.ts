@@ -14,7 +14,7 @@ import type { AgentProcess, ExitStatus, SpawnOptions } from '../pty/types.js'
 const COLLECT_GRACE_MS = 10 * 60 * 1000
 
 /** What a shim gave back: its terminal (live, or the record of an agent that has ended) and the meta it was started with. */
-export interface HeldTerminal { terminal: AgentProcess, meta: unknown, startedAt: number, release(): void }
+export interface HeldTerminal { terminal: AgentProcess, meta: unknown, startedAt: number, release(): void, detach?(): void }
 
 export const createShimHost = (dataDir: string, tagOf: (runnerId: string) => string) => {
   const dir = shimDirOf(dataDir)
@@ -33,7 +33,7 @@ export const createShimHost = (dataDir: string, tagOf: (runnerId: string) => str
   }
 
   const held = (terminal: ShimTerminal, runnerId: string, generation: number): HeldTerminal =>
-    ({ terminal, meta: terminal.meta, startedAt: terminal.startedAt, release: releaser(runnerId, generation, terminal) })
+    ({ terminal, meta: terminal.meta, startedAt: terminal.startedAt, release: releaser(runnerId, generation, terminal), detach: () => terminal.detach() })
 
   return {
     /** Compiles the shim now, so the first start does not wait for it. */

@@ -37,6 +37,8 @@ export interface LiveAgent {
   usage(): TokenCounts
   /** Its exit is recorded: whatever keeps it for a later supervisor (a shim) may let it go. */
   release?(): void
+  /** Lets go of the process without ending it: it stays with its shim for the next supervisor. */
+  detach?(): void
 }
 
 /** A process an earlier supervisor started and left running (or whose exit it left unrecorded). */

@@ -35,8 +35,8 @@ export interface SupervisorSettings {
   restart: RestartPolicy
   /** sessions.archive_max_bytes: how much of one transcript is archived into the database. */
   archiveMaxBytes: number
-  /** supervisor.on_shutdown: what a graceful stop does with this node's runners (default handover). */
-  onShutdown?: 'stop' | 'handover'
+  /** supervisor.on_shutdown: what a graceful stop does with this node's runners (default handover; keep: left running for the next supervisor). */
+  onShutdown?: 'stop' | 'handover' | 'keep'
 }
 
 export interface Tracked {
@@ -352,10 +352,17 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
       if (timer) clearTimeout(timer)
       heartbeat.stop()
       await passing
+      const mode = settings.onShutdown ?? 'handover'
+      // keep: every agent a shim holds stays up, its runner `running`, for the next supervisor here to adopt.
+      const kept = mode === 'keep' ? [...live.values()].filter(t => t.agent.detach) : []
+      for (const t of kept) { live.delete(t.runner.id); t.agent.detach!() }
       await Promise.all([...live.values()].map(t => t.agent.stop(settings.stopTimeoutMs).catch(() => {})))
       // Exits and failures seen before the stop are written first, so they are not handed over.
       for (const [runnerId, write] of unreported) await report(runnerId, write)
-      const mode = settings.onShutdown ?? 'handover'
+      if (mode === 'keep') {
+        log.info({ kept: kept.length }, 'left this node\'s agents running for the next supervisor')
+        return
+      }
       try {
         const released = await transitions.release(mode)
         log.info({ onShutdown: mode, ...released }, 'released this node\'s runners')
