@@ -16,7 +16,6 @@ import { VERSION } from '../src/version.js'
 
 export const startSupervisor = async (ctx: Context): Promise<Part[]> => {
   const { supervisor: settings, daemon } = ctx.config
-  if (settings.on_shutdown === 'keep' && !settings.shim) throw new Error('config supervisor.on_shutdown: keep needs supervisor.shim: true (without shims the agents end with the supervisor)')
   const log = ctx.logger.child({ component: 'supervisor' })
   const identity = loadOrCreateNodeIdentity(ctx.config.dataDir)
   const attachKey = attachKeyOf(identity.credential)
