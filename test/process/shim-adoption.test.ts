@@ -125,12 +125,15 @@ t.test(`a SIGKILLed daemon's agents are adopted by the next one, on ${backendNam
   t.same(await second.exited, { code: 0, signal: null }, 'the daemon stops cleanly')
   t.match(second.output(), /left this node's agents running for the next supervisor/)
   const third = await start()
+  await until('the third supervisor to adopt the agents', async () => third.output(), out => (out.match(/adopted a runner an earlier supervisor left running/g) ?? []).length >= kept.length)
+    .catch(err => { t.fail(String(err), { output: third.output().slice(-3000) }); throw err })
   for (const id of kept) {
     const was = before.get(id)!
     const term = await openAttach(`${third.url.replace('http', 'ws')}/api/v1/runners/${id}/attach`, third.headers())
     await term.waitFor(c => c.output().includes(`ECHO after-${id.slice(0, 8)}`), 'the scrollback of both earlier supervisors')
     term.socket.close()
-    t.match(await get(third, id), { status: 'running', runtimeId: was.runtimeId, generation: was.generation, restartAttempts: was.restartAttempts, inputTokens: 200 },
+    // The node may have been taken for lost while no supervisor ran; the first heartbeat recovers it.
+    t.match(await until(`${id} running`, () => get(third, id), r => r.status === 'running'), { status: 'running', runtimeId: was.runtimeId, generation: was.generation, restartAttempts: was.restartAttempts, inputTokens: 200 },
       `runner ${id.slice(0, 8)}: kept through a graceful restart`)
   }
 })
