@@ -188,11 +188,9 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
         const t0 = now()
         const begun = await transitions.beginMany(batch)
         const t1 = now()
-        const spawned: Array<{ row: Runner, agent: LiveAgent }> = []
-        for (const row of begun) {
-          const agent = await spawn(row)
-          if (agent) spawned.push({ row, agent })
-        }
+        // Together: a spawn through a shim waits for the shim's process to answer.
+        const agents = await Promise.all(begun.map(row => spawn(row)))
+        const spawned = begun.flatMap((row, i) => agents[i] ? [{ row, agent: agents[i]! }] : [])
         const t2 = now()
         await run(spawned)
         log.debug({ runners: batch.length, beginMs: t1 - t0, spawnMs: t2 - t1, runningMs: now() - t2 }, 'started a batch of runners')
