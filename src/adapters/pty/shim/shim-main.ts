@@ -139,7 +139,7 @@ const serve = (spec: ShimSpec, agent: AgentProcess) => {
 
   void agent.exited.then(status => {
     exit = status
-    clearInterval(orphanCheck)
+    // The orphan check stays: a shim waiting for a collection nobody can make ends early too.
     const record: ShimExitRecord = {
       runnerId: spec.runnerId, generation: spec.generation, pid: agent.pid, startedAt, exit: status, meta: spec.meta,
       output: outputRing.snapshot().subarray(-EXIT_OUTPUT_BYTES).toString('base64'),
