@@ -121,13 +121,20 @@ export const CONFIG_SPEC = {
     stop_timeout_seconds: seconds(10, 3600),
     // A graceful stop of this supervisor ends its agents; then their runners are either recorded
     // as stopped, or handed back unassigned (resuming their conversations) for any node to take.
-    on_shutdown: oneOf('handover', ['handover', 'stop']),
+    // keep (needs shim): its agents are left running in their shims for the next supervisor on
+    // this host to adopt, so an upgrade or restart interrupts none of them.
+    on_shutdown: oneOf('handover', ['handover', 'stop', 'keep']),
     // A supervisor that talks only to the API (no database or broker settings on this host):
     // the control plane's URL, e.g. https://stratavore.example.com. With it, `stratavored
     // supervisor` trades a join token (supervisor.join_token_file, or --join-token) for a node
     // credential kept in <data_dir>/node-identity.json (0600), and uses that from then on.
     server_url: str('', { pattern: /^$|^https?:\/\/[^\s/]+\/?$/ }),
     join_token_file: str(''),
+    // Each runner's terminal is held by a small process of its own (a shim) under
+    // <data_dir>/shims, so agents outlive this supervisor: a restart, crash or upgrade takes the
+    // running agents back (same pid, scrollback, token counting) instead of restarting them.
+    // false: agents are this process's children and end with it (restarted with resume).
+    shim: bool(true),
   },
   sessions: {
     // Bytes of one session's transcript (Claude JSONL, Codex rollout) the supervisor archives

@@ -245,6 +245,9 @@ export const loadConfig = ({ configPath, env = process.env, home = env.HOME || h
   if (!isAbsolute(dataDir)) throw configError('daemon.data_dir', 'must be an absolute path', 'STRATAVORE_DATA_DIR')
 
   if (!isTimeZone(s.budgets.timezone)) throw configError('budgets.timezone', `is not a known time zone: ${s.budgets.timezone}`, configFile ?? 'defaults')
+  if (s.supervisor.on_shutdown === 'keep' && !s.supervisor.shim) {
+    throw configError('supervisor.on_shutdown', 'keep needs supervisor.shim: true (without shims the agents end with the supervisor)', configFile ?? 'defaults')
+  }
   const agents = parseAgents(agentsRaw, configFile ?? 'defaults')
   const webhooks = parseWebhooks(webhooksRaw, configFile ?? 'defaults')
   if (s.notifications.retry_cap_ms < s.notifications.retry_base_ms) {

@@ -53,6 +53,9 @@ t.test('failover: agents.<name>.on_node_lost by kind unless set, supervisor.on_s
   t.match(errorOf(() => loadConfig({ home: bad, env: { HOME: bad } })), /agents\.claude\.on_node_lost: must be one of reschedule, fail, got "later"/)
   const badShutdown = configHome(t, 'supervisor:\n  on_shutdown: linger\n')
   t.match(errorOf(() => loadConfig({ home: badShutdown, env: { HOME: badShutdown } })), /supervisor\.on_shutdown/)
+  const keepWithoutShim = configHome(t, 'supervisor:\n  on_shutdown: keep\n  shim: false\n')
+  t.match(errorOf(() => loadConfig({ home: keepWithoutShim, env: { HOME: keepWithoutShim } })), /supervisor\.on_shutdown.*keep needs supervisor\.shim/)
+  t.equal(loadConfig({ home: configHome(t, ''), env: { HOME: home } }).supervisor.shim, true, 'shims are on by default')
 })
 
 t.test("project roots: the daemon user's home by default; listed, ~ expanded; relative refused", async t => {

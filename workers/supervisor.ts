@@ -59,7 +59,7 @@ export const startSupervisor = async (ctx: Context): Promise<Part[]> => {
       heartbeatIntervalMs: daemon.heartbeat_interval_seconds * 1000,
       convergeIntervalMs: 500,
       stopTimeoutMs: settings.stop_timeout_seconds * 1000,
-      onShutdown: settings.on_shutdown as 'stop' | 'handover',
+      onShutdown: settings.on_shutdown as 'stop' | 'handover' | 'keep',
       restart: { baseMs: settings.restart_backoff_base_ms, capMs: settings.restart_backoff_cap_ms, healthyAfterMs: settings.healthy_after_seconds * 1000, startWindowMs: settings.start_failure_window_seconds * 1000 },
       archiveMaxBytes: ctx.config.sessions.archive_max_bytes,
     },

@@ -77,6 +77,9 @@ const snapshotSizes = (projectDir: string): Map<string, number> => {
   return sizes
 }
 
+const isSizes = (value: unknown): value is Record<string, number> =>
+  typeof value === 'object' && value !== null && Object.values(value).every(size => typeof size === 'number')
+
 /** The newest transcript in the project dir that grew after the baseline (interactive --continue). */
 const newestWritten = (projectDir: string, baseline: Map<string, number>): string | null => {
   let best: { id: string, mtime: number } | null = null
@@ -94,13 +97,13 @@ const newestWritten = (projectDir: string, baseline: Map<string, number>): strin
   return best?.id ?? null
 }
 
-const observe = (spec: AgentLaunchSpec, inv: AgentInvocation, activity: ActivitySink = () => {}): AgentObserver => {
+const observe = (spec: AgentLaunchSpec, inv: AgentInvocation, activity: ActivitySink = () => {}, origin?: unknown): AgentObserver => {
   const env = processEnv(spec, inv)
   const configDir = claudeConfigDir(env, childHome(spec, inv))
   let projectDir = claudeProjectDir(configDir, spec.cwd)
   // Resumed and continued sessions append to files that already hold earlier runs' usage; only
   // bytes written after this moment belong to this process.
-  const baseline = snapshotSizes(projectDir)
+  const baseline = isSizes(origin) ? new Map(Object.entries(origin)) : snapshotSizes(projectDir)
   const ledger = createClaudeUsageLedger()
   // The stream and the transcript tell of the same limit; one reader takes both.
   const limits = createClaudeLimitReader()
@@ -152,6 +155,7 @@ const observe = (spec: AgentLaunchSpec, inv: AgentInvocation, activity: Activity
     transcriptPath: () => sessionId ? join(projectDir, `${sessionId}.jsonl`) : null,
     usageLimit: () => limits.limit(),
     close() { closed = true },
+    origin: () => Object.fromEntries(baseline),
   }
 }
 

@@ -50,9 +50,9 @@ const invocation = (spec: AgentLaunchSpec): AgentInvocation => {
 
 const codexHomeOf = (spec: AgentLaunchSpec, inv: AgentInvocation): string => processEnv(spec, inv).CODEX_HOME || join(childHome(spec, inv), '.codex')
 
-const observe = (spec: AgentLaunchSpec, inv: AgentInvocation, activity: ActivitySink = () => {}): AgentObserver => {
+const observe = (spec: AgentLaunchSpec, inv: AgentInvocation, activity: ActivitySink = () => {}, origin?: unknown): AgentObserver => {
   const codexHome = codexHomeOf(spec, inv)
-  const startedAt = Date.now()
+  const startedAt = typeof origin === 'number' ? origin : Date.now()
   const rolloutUsage = createRolloutUsage(startedAt)
   let threadId = inv.sessionId
   let rollout: JsonlTail | null = null
@@ -103,6 +103,7 @@ const observe = (spec: AgentLaunchSpec, inv: AgentInvocation, activity: Activity
     transcriptPath: () => (rollout as JsonlTail | null)?.path ?? null,
     usageLimit: () => limits.limit(),
     close() { closed = true },
+    origin: () => startedAt,
   }
 }
 

@@ -88,6 +88,12 @@ export interface AgentObserver {
   /** The usage or rate limit the CLI reported in this life (usage-limit.ts), or null. */
   usageLimit(): UsageLimit | null
   close(): void
+  /**
+   * Where this observer began counting, as JSON; passed back to observe() it counts from the
+   * same point again, so a supervisor that adopts a running process counts its whole life.
+   * Absent: an adopter counts on from the runner's recorded totals.
+   */
+  origin?(): unknown
 }
 
 /** What a process's transcript records tell of the conversation, gathered as they are read. */
@@ -108,8 +114,11 @@ export interface ConversationFacts {
 export interface AgentAdapter {
   kind: AgentKind
   invocation(spec: AgentLaunchSpec): AgentInvocation
-  /** `activity` receives the signals read from stdout (stream events); adapters without any ignore it. */
-  observe(spec: AgentLaunchSpec, invocation: AgentInvocation, activity?: ActivitySink): AgentObserver
+  /**
+   * `activity` receives the signals read from stdout (stream events); adapters without any ignore it.
+   * `origin`: an earlier observer's origin() for the same process (adoption).
+   */
+  observe(spec: AgentLaunchSpec, invocation: AgentInvocation, activity?: ActivitySink, origin?: unknown): AgentObserver
   /** Whether (and how) this CLI's hooks report to the supervisor's hook channel for this spec. */
   hookFlavour?(spec: AgentLaunchSpec): 'claude' | 'codex' | null
   /**

@@ -1,6 +1,6 @@
 // What the supervisor needs from the machine it runs on: starting an agent's process (the
 // adapters pick argv, terminal and transcript), sampling process trees, and cleaning up a
-// process a previous supervisor left behind. Implemented in src/adapters/agents/runtime.ts.
+// process a previous supervisor left behind, or adopting it. Implemented in src/adapters/agents/runtime.ts.
 import type { ActivitySignal } from '../runners/activity.js'
 import type { ConversationMode, Runner } from '../runners/runner.js'
 import type { TranscriptSlice } from '../sessions/session.js'
@@ -44,6 +44,19 @@ export interface LiveAgent {
   onActivity(listener: (signal: ActivitySignal) => void): void
   /** The usage or rate limit the agent reported in this life (read by poll()), or null. */
   usageLimit(): ReportedLimit | null
+  /** Its exit is recorded: whatever keeps it for a later supervisor (a shim) may let it go. */
+  release?(): void
+  /** Lets go of the process without ending it: it stays with its shim for the next supervisor. */
+  detach?(): void
+}
+
+/** A process an earlier supervisor started and left running (or whose exit it left unrecorded). */
+export interface AdoptedAgent {
+  agent: LiveAgent
+  /** The runner's token totals before this process started, as they were at its start. */
+  base: TokenCounts
+  /** When the process started (epoch ms). */
+  startedAt: number
 }
 
 export interface StartPlan {
@@ -72,4 +85,10 @@ export interface AgentRuntime {
   sample(pids: number[]): Map<number, ProcessSample>
   /** Kills the process tree at `pid` if it is this runner's agent from an earlier life; true if it was. */
   killLeftover(runnerId: string, pid: number): Promise<boolean>
+  /**
+   * Takes over the process an earlier supervisor left for this runner's current generation,
+   * where it is (no restart); its exit, if it ended meanwhile, comes through `exited`. Null
+   * when there is none (a runtime whose agents end with their supervisor has none to give).
+   */
+  adopt?(runner: Runner): Promise<AdoptedAgent | null>
 }

@@ -41,8 +41,8 @@ export interface SupervisorSettings {
   restart: RestartPolicy
   /** sessions.archive_max_bytes: how much of one transcript is archived into the database. */
   archiveMaxBytes: number
-  /** supervisor.on_shutdown: what a graceful stop does with this node's runners (default handover). */
-  onShutdown?: 'stop' | 'handover'
+  /** supervisor.on_shutdown: what a graceful stop does with this node's runners (default handover; keep: left running for the next supervisor). */
+  onShutdown?: 'stop' | 'handover' | 'keep'
 }
 
 export interface Tracked {
@@ -168,16 +168,20 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
     for (const { row, agent } of spawned) {
       const running = moved.get(row.id)
       // Stopped or failed while it was starting: the process must not outlive the decision.
-      if (!running) { await agent.stop(0); continue }
-      const tracked: Tracked = {
-        runner: running, generation: running.generation, agent, upSince: now(), sessionId: agent.sessionId(), sessionWrite: Promise.resolve(), stopRequested: false, stopGraceMs: 0, fenced: false, pauseRequested: false, limitReported: false,
-        base: { inputTokens: row.inputTokens, outputTokens: row.outputTokens, cacheReadTokens: row.cacheReadTokens, cacheCreationTokens: row.cacheCreationTokens },
-      }
-      live.set(row.id, tracked)
-      tracked.agent.onActivity(signal => activity.report(tracked, signal))
+      if (!running) { await agent.stop(0); agent.release?.(); continue }
+      track(running, agent, { inputTokens: row.inputTokens, outputTokens: row.outputTokens, cacheReadTokens: row.cacheReadTokens, cacheCreationTokens: row.cacheCreationTokens }, now())
       log.info({ runnerId: row.id, pid: agent.pid, generation: running.generation, agent: row.agent }, 'runner started')
-      void agent.exited.then(exit => { exclusive(row.id, () => onExit(tracked, exit)) })
     }
+  }
+
+  /** Watches a running runner's process until it exits. */
+  const track = (running: Runner, agent: LiveAgent, base: TokenCounts, upSince: number) => {
+    const tracked: Tracked = {
+      runner: running, generation: running.generation, agent, upSince, base, sessionId: agent.sessionId(), sessionWrite: Promise.resolve(), stopRequested: false, stopGraceMs: 0, fenced: false, pauseRequested: false, limitReported: false,
+    }
+    live.set(running.id, tracked)
+    agent.onActivity(signal => activity.report(tracked, signal))
+    void agent.exited.then(exit => { exclusive(running.id, () => onExit(tracked, exit)) })
   }
 
   const spawnAndRun = async (row: Runner) => {
@@ -196,11 +200,9 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
         const t0 = now()
         const begun = await transitions.beginMany(batch)
         const t1 = now()
-        const spawned: Array<{ row: Runner, agent: LiveAgent }> = []
-        for (const row of begun) {
-          const agent = await spawn(row)
-          if (agent) spawned.push({ row, agent })
-        }
+        // Together: a spawn through a shim waits for the shim's process to answer.
+        const agents = await Promise.all(begun.map(row => spawn(row)))
+        const spawned = begun.flatMap((row, i) => agents[i] ? [{ row, agent: agents[i]! }] : [])
         const t2 = now()
         await run(spawned)
         log.debug({ runners: batch.length, beginMs: t1 - t0, spawnMs: t2 - t1, runningMs: now() - t2 }, 'started a batch of runners')
@@ -210,6 +212,12 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
   }
 
   const onExit = async (t: Tracked, exit: ExitStatus) => {
+    await recordExit(t, exit)
+    // An exit that could not be written yet stays with whatever keeps it (the shim's exit file).
+    if (!unreported.has(t.runner.id)) t.agent.release?.()
+  }
+
+  const recordExit = async (t: Tracked, exit: ExitStatus) => {
     live.delete(t.runner.id)
     if (shuttingDown || t.fenced) return
     // The session the agent reported, the last tokens and transcript bytes it wrote land before
@@ -249,6 +257,14 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
 
   /** An active runner of this node with no process here: left by an earlier supervisor. */
   const recoverOrphan = async (r: Runner) => {
+    // Still held by its shim: taken over as it is, same process and generation, nothing restarted
+    // (a runner the reconciler marked lost meanwhile is recovered by the next heartbeat).
+    const adopted = (r.status === 'running' || r.status === 'lost') && runtime.adopt ? await runtime.adopt(r) : null
+    if (adopted) {
+      track(r, adopted.agent, adopted.base, adopted.startedAt)
+      log.info({ runnerId: r.id, pid: adopted.agent.pid, generation: r.generation }, 'adopted a runner an earlier supervisor left running')
+      return
+    }
     const pid = Number(r.runtimeId)
     if (Number.isInteger(pid) && pid > 1 && await runtime.killLeftover(r.id, pid)) log.warn({ runnerId: r.id, pid }, 'killed a process left by an earlier supervisor')
     if (r.restartAttempts < r.maxRestartAttempts) {
@@ -357,10 +373,17 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
       if (timer) clearTimeout(timer)
       heartbeat.stop()
       await passing
+      const mode = settings.onShutdown ?? 'handover'
+      // keep: every agent a shim holds stays up, its runner `running`, for the next supervisor here to adopt.
+      const kept = mode === 'keep' ? [...live.values()].filter(t => t.agent.detach) : []
+      for (const t of kept) { live.delete(t.runner.id); t.agent.detach!() }
       await Promise.all([...live.values()].map(t => t.agent.stop(settings.stopTimeoutMs).catch(() => {})))
       // Exits and failures seen before the stop are written first, so they are not handed over.
       for (const [runnerId, write] of unreported) await report(runnerId, write)
-      const mode = settings.onShutdown ?? 'handover'
+      if (mode === 'keep') {
+        log.info({ kept: kept.length }, 'left this node\'s agents running for the next supervisor')
+        return
+      }
       try {
         const released = await transitions.release(mode)
         log.info({ onShutdown: mode, ...released }, 'released this node\'s runners')
