@@ -30,7 +30,7 @@ t.test('budgets and pause/resume from the CLI', async t => {
   for (const [args, pattern, code] of [
     [['budget', 'set', '--project', 'demo', '--period', 'day', '--limit=-5'], /--limit must be a whole number/, 2],
     [['budget', 'set', '--period', 'day', '--limit', '999999999T'], /--limit must be a whole number/, 2],
-    [['budget', 'set', '--project', 'demo', '--period', 'hourly', '--limit', '5'], /--period must be day, week, month, total/, 2],
+    [['budget', 'set', '--project', 'demo', '--period', 'hourly', '--limit', '5'], /--period must be day, week, month or total, got "hourly"/, 2],
     [['budget', 'set', '--project', 'demo', '--agent', 'fake', '--period', 'day', '--limit', '5'], /give one of --global, --project and --agent/, 2],
     [['budget', 'set', '--project', 'nope', '--period', 'day', '--limit', '5'], /project not found: nope/, 1],
     [['budget', 'set', '--period', 'day', '--limit', '9000T'], /limit_tokens/, 1],

@@ -68,7 +68,7 @@ t.test('runners through the CLI', async t => {
     t.same(listed.map((r: { id: string }) => r.id).sort(), [id, other].sort())
     t.match(listed.find((r: { id: string }) => r.id === other), { status: 'running', god: true, environment: { GREETING: 'hi' }, generation: Number, exitCode: null })
     const table = await d.run(['runners', 'fresh'])
-    t.match(table.stdout, /^ID\s+PROJECT\s+AGENT\s+STATUS\s+UPTIME/)
+    t.match(table.stdout, /^ID\s+PROJECT\s+AGENT\s+STATUS\s+ACTIVITY\s+UPTIME/)
     const shortIds = table.stdout.split('\n').slice(1).filter(Boolean).map(line => line.split(/\s+/)[0]!)
     t.equal(shortIds.length, 2)
 
