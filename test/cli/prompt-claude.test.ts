@@ -36,8 +36,10 @@ t.test('--prompt with Claude Code', async t => {
     t.equal(run.stdout, 'Hello from the mock server.\n', 'the words, not the protocol')
     const raw = await d.run(['talk', '--agent', 'claude', '--prompt', 'Say hello', '--output', 'stream-json'])
     t.equal(raw.code, 0, raw.stderr)
-    const types = raw.stdout.trim().split('\n').map(line => (JSON.parse(line) as { type: string }).type)
-    t.same([types[0], types.at(-1)], ['system', 'result'], 'the stream-json as Claude wrote it')
+    const events = raw.stdout.trim().split('\n').map(line => JSON.parse(line) as { type: string, subtype?: string })
+    // With session state events on (for activity), Claude ends its stream with the idle state after the result.
+    const turn = events.filter(e => e.subtype !== 'session_state_changed').map(e => e.type)
+    t.same([turn[0], turn.at(-1)], ['system', 'result'], 'the stream-json as Claude wrote it')
   })
 
   await t.test('not logged in: exit 1, said once, the reason kept', async t => {
