@@ -127,7 +127,7 @@ t.test(`a supervisor with only the API's URL and a join token, on ${backendName(
   const other = await joinToken()
   const otherJoin = (await rest('POST', '/api/v1/nodes/join', { token: other.token, name: 'bystander', hostname: 'b.example', version: '1', capacity: 1 }, json)).body as { nodeId: string, credential: string }
 
-  const idle = (await rest('POST', '/api/v1/runners', { project: 'remote', agent: 'fake', flags: ['--echo'] })).body as unknown as RunnerDto
+  const idle = (await rest('POST', '/api/v1/runners', { project: 'remote', agent: 'fake', node: 'far-away', flags: ['--echo'] })).body as unknown as RunnerDto
   const running = await until('the idle runner to run', async () => { const r = await runner(idle.id); return r.status === 'running' ? r : null })
   t.equal(running.nodeId, identity.id)
 
@@ -163,7 +163,7 @@ t.test(`a supervisor with only the API's URL and a join token, on ${backendName(
 
   await t.test('cut off from the control plane, the node keeps its agents running and replays the exit it kept on disk', async t => {
     // Long enough to see it running and cut the node off before it ends, under any load.
-    const ending = (await rest('POST', '/api/v1/runners', { project: 'remote', agent: 'fake', flags: ['--after-ms', '8000', '--exit-code', '0'] })).body as unknown as RunnerDto
+    const ending = (await rest('POST', '/api/v1/runners', { project: 'remote', agent: 'fake', node: 'far-away', flags: ['--after-ms', '8000', '--exit-code', '0'] })).body as unknown as RunnerDto
     let last = ''
     const started = await until('the short runner to run', async () => { const r = await runner(ending.id); last = JSON.stringify(r); return r.status === 'running' ? r : null })
       .catch(err => { throw new Error(`${(err as Error).message}: ${last}\n${node.output().slice(-3000)}`) })
