@@ -56,7 +56,13 @@ t.test(`Claude Code's activity through its hooks, on ${backendName()}`, async t 
 
   // The next request (the tool's result) gets a plain answer: the turn ends.
   mock.reply('The probe ran.')
-  term.socket.send(Buffer.from('\r'))
+  // Enter approves; the dialog can be drawn a moment before it listens for keys, so Enter is
+  // pressed again until the wait ends (an Enter on the empty prompt afterwards does nothing).
+  for (let press = 0; press < 10; press++) {
+    term.socket.send(Buffer.from('\r'))
+    const moved = await waitForRunner(ctx, launched.id, r => r.activity.state !== 'waiting_permission', 3_000).catch(() => null)
+    if (moved) break
+  }
   const idle = await waitForRunner(ctx, launched.id, r => r.activity.state === 'idle', 30_000)
   t.equal(idle.status, 'running')
   t.equal((await app.inject({ method: 'GET', url: '/api/v1/inbox', headers: auth })).json().items.length, 0, 'nothing waits any more')
