@@ -90,6 +90,9 @@ const planFor = (runner: Runner): Omit<StartPlan, 'restore'> => ({
   message: runner.sessionId ? runner.resumeMessage : null,
 })
 
+// About a minute of tries before a start gives up on an unanswering control plane.
+const REGISTER_ATTEMPTS = 35
+
 export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
   const { clock, runtime, node, log, settings } = deps
   const transitions = deps.supervision
@@ -356,7 +359,18 @@ export const createNodeSupervisor = (deps: NodeSupervisorDeps) => {
     wake,
     /** Registers the node and starts converging and heartbeating. */
     async start () {
-      const registered = await transitions.register(node)
+      // A control plane that cannot answer now (connections dropped, a restart) is waited for:
+      // a refusal is an answer, and only a refusal stops the start.
+      let registered: Awaited<ReturnType<typeof transitions.register>> | undefined
+      for (let attempt = 1; registered === undefined; attempt++) {
+        try {
+          registered = await transitions.register(node)
+        } catch (err) {
+          if (attempt >= REGISTER_ATTEMPTS) throw err
+          log.warn({ err, attempt }, 'could not register this node; trying again')
+          await new Promise(resolve => setTimeout(resolve, Math.min(250 * attempt, 2_000)))
+        }
+      }
       if (registered !== 'ok') throw new Error(registered === 'name_taken'
         ? `another node is registered as ${node.name}; set supervisor.node_name`
         : `node ${node.id} is registered with another credential`)
