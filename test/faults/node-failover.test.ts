@@ -33,6 +33,9 @@ t.test('a node SIGKILLed with 10 runners: handed over, each runs once', async t 
       ...timing,
       STRATAVORE_DATA_DIR: tempDir(t, `stv-node-${name}-`),
       STRATAVORE_SUPERVISOR_NODE_NAME: name,
+      // A host crash: its agents die with it. (With shims a SIGKILLed supervisor alone is not one:
+      // its agents live on for the next supervisor on the host; README, Agents outlive their supervisor.)
+      STRATAVORE_SUPERVISOR_SHIM: 'false',
       // Supervisors sign the audit rows of their transitions with the control plane's key.
       STRATAVORE_SECURITY_AUDIT_KEY_FILE: join(rig.ctx.config.dataDir, 'audit.key'),
     }, { configFile })
