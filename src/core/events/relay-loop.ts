@@ -4,6 +4,7 @@
 // always runs and a (re)established listener triggers a pass. Errors never end the loop: it
 // backs off (capped, jittered) and tries again, so a database or broker outage only delays.
 import type { OutboxRelay, RelayResult } from './outbox-relay.js'
+import { createWakeSignal } from './wake-signal.js'
 
 export interface RelayLoopOptions {
   relay: OutboxRelay
@@ -20,26 +21,16 @@ export const errorBackoffMs = (failures: number, random = Math.random) => Math.m
 export const createRelayLoop = ({ relay, batchSize, pollIntervalMs, onWake, onBatch, onError }: RelayLoopOptions) => {
   let stopped = true
   let running: Promise<void> | null = null
-  let wakeNow: (() => void) | null = null
-  let woken = false
-  const wake = () => {
-    woken = true
-    wakeNow?.()
-  }
+  const signal = createWakeSignal(() => stopped)
+  const { wake, pause } = signal
   let unsubscribe: () => void | Promise<void> = () => {}
 
-  const pause = (ms: number) => new Promise<void>(resolve => {
-    if (woken || stopped) { woken = false; resolve(); return }
-    const timer = setTimeout(done, ms)
-    function done () { clearTimeout(timer); wakeNow = null; woken = false; resolve() }
-    wakeNow = done
-  })
 
   const loop = async () => {
     let failures = 0
     while (!stopped) {
       try {
-        woken = false
+        signal.clear()
         const result = await relay.relayOnce()
         failures = 0
         if (result.claimed > 0) onBatch?.(result)
@@ -63,7 +54,7 @@ export const createRelayLoop = ({ relay, batchSize, pollIntervalMs, onWake, onBa
     /** Resolves once the pass in flight (if any) has committed or rolled back. */
     async stop () {
       stopped = true
-      wakeNow?.()
+      signal.interrupt()
       await running
       // A listener that cannot unlisten (its connection is gone) has nothing left to undo.
       await Promise.resolve().then(unsubscribe).catch(err => onError?.(err, 0))

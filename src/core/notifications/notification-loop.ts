@@ -6,6 +6,7 @@
 // timeout) and its outcome is written. stop({ force: true }) cuts them instead; their rows stay
 // leased and any daemon sends them again once the lease ends.
 import { errorBackoffMs } from '../events/relay-loop.js'
+import { createWakeSignal } from '../events/wake-signal.js'
 import type { Log } from '../ports.js'
 import type { NotificationDeliverer } from './notification-delivery.js'
 import type { NotificationFanOut } from './notification-fanout.js'
@@ -21,26 +22,16 @@ export interface NotificationLoopOptions {
 export const createNotificationLoop = ({ fanOut, delivery, pollIntervalMs, log, onWake }: NotificationLoopOptions) => {
   let stopped = true
   let running: Promise<void> | null = null
-  let woken = false
-  let wakeNow: (() => void) | null = null
+  const signal = createWakeSignal(() => stopped)
+  const { wake, pause } = signal
   let unsubscribe: () => void | Promise<void> = () => {}
-  const wake = () => {
-    woken = true
-    wakeNow?.()
-  }
 
-  const pause = (ms: number) => new Promise<void>(resolve => {
-    if (woken || stopped) { woken = false; resolve(); return }
-    const timer = setTimeout(done, ms)
-    function done () { clearTimeout(timer); wakeNow = null; woken = false; resolve() }
-    wakeNow = done
-  })
 
   const loop = async () => {
     let failures = 0
     while (!stopped) {
       try {
-        woken = false
+        signal.clear()
         const result = await fanOut.fanOutOnce()
         if (result.deliveries > 0) log.debug(result, 'notifications fanned out')
         if (stopped) break
@@ -66,7 +57,7 @@ export const createNotificationLoop = ({ fanOut, delivery, pollIntervalMs, log, 
     },
     async stop ({ force = false }: { force?: boolean } = {}) {
       stopped = true
-      wakeNow?.()
+      signal.interrupt()
       await running
       if (force) await delivery.abort()
       else await delivery.drain()
