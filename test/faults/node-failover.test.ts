@@ -4,6 +4,10 @@
 // node's runners are lost past daemon.lost_grace_seconds, the reconciler hands each to the other
 // node in a new generation; every runner then runs exactly once, on the heir, and the processes
 // of the dead node are gone.
+//
+// Twice: a host crash (no shims: its agents die with it), and a supervisor that dies alone and
+// never comes back (shims: its agents live on, and each shim stops its agent before the runner
+// is handed over, so no conversation ever runs on both nodes).
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
@@ -14,17 +18,21 @@ import { waitHealthy } from '../helpers/daemon.js'
 import { openRig, requireServices, waitFor } from '../helpers/faults.js'
 import { FAKE_AGENT } from '../helpers/supervisor.js'
 
-const RUNNERS = 10
 const alive = (pid: number) => { try { process.kill(pid, 0); return true } catch { return false } }
 
-t.test('a node SIGKILLed with 10 runners: handed over, each runs once', async t => {
+const scenarios = [
+  { name: 'a host crash: a node SIGKILLed with 10 runners, handed over, each runs once', runners: 10, shim: false, lostGrace: 2 },
+  { name: 'a supervisor SIGKILLed alone that never comes back: its shims stop its agents before the handover', runners: 3, shim: true, lostGrace: 4 },
+]
+
+for (const { name, runners: RUNNERS, shim, lostGrace } of scenarios) t.test(name, async t => {
   if (!requireServices(t)) return
   const rig = await openRig(t, { batchSize: 50 })
   const db = rig.ctx.database.db
   const [project] = await rig.projects(1)
   const configFile = join(tempDir(t, 'stv-failover-'), 'stratavore.yaml')
   writeFileSync(configFile, JSON.stringify({ agents: { fake: { kind: 'generic', command: [process.execPath, FAKE_AGENT], on_node_lost: 'reschedule' } } }))
-  const timing = { STRATAVORE_DAEMON_HEARTBEAT_INTERVAL_SECONDS: '1', STRATAVORE_DAEMON_LOST_GRACE_SECONDS: '2', STRATAVORE_DAEMON_RECONCILE_INTERVAL_SECONDS: '1' }
+  const timing = { STRATAVORE_DAEMON_HEARTBEAT_INTERVAL_SECONDS: '1', STRATAVORE_DAEMON_LOST_GRACE_SECONDS: String(lostGrace), STRATAVORE_DAEMON_RECONCILE_INTERVAL_SECONDS: '1' }
   const control = await rig.spawn('api reconciler', timing, { configFile })
   await waitHealthy(control)
 
@@ -33,9 +41,9 @@ t.test('a node SIGKILLed with 10 runners: handed over, each runs once', async t 
       ...timing,
       STRATAVORE_DATA_DIR: tempDir(t, `stv-node-${name}-`),
       STRATAVORE_SUPERVISOR_NODE_NAME: name,
-      // A host crash: its agents die with it. (With shims a SIGKILLed supervisor alone is not one:
-      // its agents live on for the next supervisor on the host; README, Agents outlive their supervisor.)
-      STRATAVORE_SUPERVISOR_SHIM: 'false',
+      // Without shims a host crash: its agents die with it. With them, a SIGKILLed supervisor's
+      // agents live on (README, Agents outlive their supervisor) until its shims give up.
+      STRATAVORE_SUPERVISOR_SHIM: String(shim && name === 'doomed'),
       // Supervisors sign the audit rows of their transitions with the control plane's key.
       STRATAVORE_SECURITY_AUDIT_KEY_FILE: join(rig.ctx.config.dataDir, 'audit.key'),
     }, { configFile })
@@ -64,8 +72,14 @@ t.test('a node SIGKILLed with 10 runners: handed over, each runs once', async t 
 
   const heir = await supervisor('heir')
   doomed.proc.child.kill('SIGKILL')
-  await waitFor('every runner to run again, on the heir', async () => (await rows()).every(r => r.status === 'running' && r.nodeId === heir.id),
-    { timeoutMs: 90_000, detail: async () => JSON.stringify((await rows()).map(r => `${r.status}@${r.nodeId === heir.id ? 'heir' : r.nodeId === doomed.id ? 'doomed' : r.nodeId}`)) })
+  // Checked at every look: once any runner runs on the heir, none of the dead node's agents may still run.
+  const twice = new Set<string>()
+  await waitFor('every runner to run again, on the heir', async () => {
+    const now = await rows()
+    const oldAlive = [...before.values()].filter(r => alive(Number(r.runtimeId)))
+    if (now.some(r => r.status === 'running' && r.nodeId === heir.id) && oldAlive.length > 0) for (const r of oldAlive) twice.add(r.id)
+    return now.every(r => r.status === 'running' && r.nodeId === heir.id)
+  }, { timeoutMs: 90_000, detail: async () => JSON.stringify((await rows()).map(r => `${r.status}@${r.nodeId === heir.id ? 'heir' : r.nodeId === doomed.id ? 'doomed' : r.nodeId}`)) })
 
   for (const r of await rows()) {
     const old = before.get(r.id)!
@@ -76,8 +90,9 @@ t.test('a node SIGKILLed with 10 runners: handed over, each runs once', async t 
     t.match(moves[0]?.payload, { data: { reason: 'node_lost', from_node_id: doomed.id, node_id: heir.id } })
     t.ok(alive(Number(r.runtimeId)), 'its process on the heir runs')
   }
-  t.equal(new Set((await rows()).map(r => r.runtimeId)).size, RUNNERS, 'ten processes, one per runner')
-  // The dead supervisor's agents lose their terminal with it (SIGHUP): none runs on beside its heir.
+  t.equal(new Set((await rows()).map(r => r.runtimeId)).size, RUNNERS, 'one process per runner')
+  if (shim) t.same([...twice], [], 'no dead node\'s agent ran beside its heir\'s')
+  // Without shims the dead supervisor's agents lose their terminal with it (SIGHUP).
   await waitFor('the dead node\'s agents to be gone', () => [...before.values()].every(r => !alive(Number(r.runtimeId))), { timeoutMs: 15_000 })
   t.pass('no runner runs twice')
 })

@@ -72,6 +72,19 @@ const createActivityRelay = () => {
 }
 type ActivityRelay = ReturnType<typeof createActivityRelay>
 
+/**
+ * When a shim left without a supervisor stops its agent. A reconciler hands the runner to another
+ * node (or fails it) once it is past its heartbeat TTL and the lost grace, counted from its last
+ * heartbeat, up to one interval (a third of the TTL) before the supervisor went: the agent is
+ * ended by then, its SIGTERM grace included, and never runs beside its successor. A supervisor
+ * back sooner (a restart, an upgrade) adopts it as before.
+ */
+export const unattendedStop = (ttlSeconds: number, lostGraceSeconds: number) => {
+  const graceMs = Math.min(10_000, lostGraceSeconds * 500)
+  const handoverMs = (ttlSeconds + lostGraceSeconds - ttlSeconds / 3) * 1000
+  return { stopMs: Math.round(Math.max(ttlSeconds * 1000, handoverMs - graceMs)), graceMs }
+}
+
 /** Throws, naming the setting, when an agent's run_as cannot be honoured here (run-as.ts). */
 export const createAgentRuntime = (config: Config, { secrets = [], hooks }: AgentRuntimeOptions = {}): SupervisorRuntime => {
   const terminals = new Map<string, AgentProcess>()
@@ -237,7 +250,7 @@ export const createAgentRuntime = (config: Config, { secrets = [], hooks }: Agen
       base: { inputTokens: runner.inputTokens, outputTokens: runner.outputTokens, cacheReadTokens: runner.cacheReadTokens, cacheCreationTokens: runner.cacheCreationTokens },
       before, plan: { conversationMode: plan.conversationMode, sessionId: plan.sessionId }, invocation, observerOrigin: observer.origin?.() ?? null,
     }
-    const held = await shims.start(runner.id, plan.generation, options, meta)
+    const held = await shims.start(runner.id, plan.generation, options, meta, unattendedStop(runner.heartbeatTtlSeconds, config.daemon.lost_grace_seconds))
     return liveAgent(runner.id, agent.kind, held.terminal, { adapter, invocation, home, observer, before, release: held.release, detach: held.detach, relay, channel })
   }
 }

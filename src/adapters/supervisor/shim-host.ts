@@ -39,7 +39,8 @@ export const createShimHost = (dataDir: string, tagOf: (runnerId: string) => str
     /** Compiles the shim now, so the first start does not wait for it. */
     prepare: () => shimProgram(dir),
 
-    async start (runnerId: string, generation: number, options: SpawnOptions, meta: unknown): Promise<HeldTerminal> {
+    /** `unattended`: when the shim stops its agent for want of a supervisor (shim-main.ts); omitted, never. */
+    async start (runnerId: string, generation: number, options: SpawnOptions, meta: unknown, unattended = { stopMs: 0, graceMs: 0 }): Promise<HeldTerminal> {
       // The shim would find these too, but only after it started: here they fail the start at once, clearly.
       const [program] = options.argv
       if (program === undefined || program === '') throw new Error('the runner has no program to run (argv is empty)')
@@ -47,7 +48,8 @@ export const createShimHost = (dataDir: string, tagOf: (runnerId: string) => str
       resolveExecutable(program, options.cwd, options.env)
       const { record } = await launchShim({
         dir, runnerId, generation, argv: options.argv, cwd: options.cwd, env: options.env, terminal: options.terminal,
-        scrollbackBytes: options.scrollbackBytes ?? 256 * 1024, ...(options.user ? { user: options.user } : {}), collectGraceMs: COLLECT_GRACE_MS, meta,
+        scrollbackBytes: options.scrollbackBytes ?? 256 * 1024, ...(options.user ? { user: options.user } : {}), collectGraceMs: COLLECT_GRACE_MS,
+        unattendedStopMs: unattended.stopMs, stopGraceMs: unattended.graceMs, meta,
       })
       const terminal = await connectShim(shimPaths(dir, runnerId).socket, record, { scrollbackBytes: options.scrollbackBytes ?? 256 * 1024, lost: lostExit(runnerId, generation) })
       if (!terminal) {

@@ -69,6 +69,26 @@ t.test('an exit while nobody is connected is kept and reported to the next conne
   await waitFor('the files to go', () => !existsSync(shimPaths(dir, runnerId).record) && !existsSync(shimPaths(dir, runnerId).exit))
 })
 
+t.test('a shim left without a supervisor past its deadline stops its agent, and says so', async t => {
+  const { dataDir, runnerId, host, options } = setup(t)
+  const first = await host.start(runnerId, 2, options([]), null, { stopMs: 1000, graceMs: 1000 })
+  await waitFor('READY', () => text(first.terminal).includes('READY'))
+  const pid = first.terminal.pid
+  await new Promise(resolve => setTimeout(resolve, 2500))
+  t.ok(alive(pid), 'while a supervisor is connected, the deadline never comes')
+  ;(first.terminal as unknown as { detach(): void }).detach()
+  const back = await host.reconnect(runnerId, 2, 65536)
+  t.equal(back!.terminal.pid, pid, 'a supervisor back within the deadline finds it running')
+  ;(back!.detach as () => void)()
+  const dir = shimDirOf(dataDir)
+  await waitFor('the exit file', () => existsSync(shimPaths(dir, runnerId).exit))
+  t.notOk(alive(pid), 'the agent is gone')
+  const found = await host.reconnect(runnerId, 2, 65536)
+  t.same(await found!.terminal.exited, { code: null, signal: 'SIGTERM' }, 'stopped gracefully')
+  t.match(text(found!.terminal), /\[stratavore\] no supervisor for 1s: the runner's shim stopped this agent/, 'the output tail says why')
+  found!.release()
+})
+
 t.test('a leftover shim is ended with its agent', async t => {
   const { runnerId, host, options } = setup(t)
   const first = await host.start(runnerId, 1, options([]), null)

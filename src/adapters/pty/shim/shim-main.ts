@@ -7,7 +7,9 @@
 // When the agent exits the shim writes the exit (and the output's tail) to its exit file, tells
 // the connected supervisor, and waits for COLLECT, at most collectGraceMs; the exit file stays
 // until a supervisor has recorded it. A shim whose socket has been removed can no longer be
-// found by anyone: it stops its agent and ends.
+// found by anyone: it stops its agent and ends. A shim left without a supervisor for longer than
+// unattendedStopMs stops its agent too: by then the control plane has handed its runner to
+// another node (or failed it), and an agent left running would be that conversation twice.
 //
 // Bundled by shim-launcher.ts into one module (plain Node, no TypeScript loader), so it starts
 // fast and stays small. It must never write to stdout or stderr after it is ready: the reader
@@ -36,6 +38,9 @@ export interface ShimSpec {
   scrollbackBytes: number
   user?: { uid: number, gid: number }
   collectGraceMs: number
+  /** With no supervisor connected this long, the agent is stopped (SIGTERM, SIGKILL after stopGraceMs); 0: never. */
+  unattendedStopMs: number
+  stopGraceMs: number
   meta: unknown
 }
 
@@ -66,13 +71,16 @@ const serve = (spec: ShimSpec, agent: AgentProcess) => {
   const totals: [number, number] = [0, 0]
   let client: Socket | null = null
   let exit: ShimExit | null = null
+  let unattendedTimer: NodeJS.Timeout | null = null
+  let stoppedUnattended = false
 
   const send = (frame: Buffer) => { if (client && !client.destroyed) client.write(frame) }
-  agent.onOutput(chunk => {
+  const output = (chunk: Buffer) => {
     outputRing.append(chunk)
     send(outputFrame(OUTPUT_STREAM, totals[0], chunk))
     totals[0] += chunk.length
-  })
+  }
+  agent.onOutput(output)
   agent.onStdoutLine(line => {
     const bytes = Buffer.from(`${line}\n`)
     stdoutRing.append(bytes)
@@ -86,9 +94,21 @@ const serve = (spec: ShimSpec, agent: AgentProcess) => {
     process.exit(0)
   }
 
+  const attended = (yes: boolean) => {
+    if (unattendedTimer) clearTimeout(unattendedTimer)
+    unattendedTimer = null
+    if (yes || spec.unattendedStopMs <= 0 || exit) return
+    unattendedTimer = setTimeout(() => {
+      stoppedUnattended = true
+      console.error(`no supervisor for ${spec.unattendedStopMs / 1000}s: stopping the agent (pid ${agent.pid})`)
+      void agent.stop(spec.stopGraceMs)
+    }, spec.unattendedStopMs)
+  }
+
   const welcome = (socket: Socket, hello: Hello) => {
     if (client && client !== socket) client.destroy()
     client = socket
+    attended(true)
     const size = agent.size()
     const answer: Welcome = { pid: agent.pid, terminal: agent.terminal, cols: size.cols, rows: size.rows, startedAt, meta: spec.meta, exit }
     socket.write(jsonFrame(FrameType.welcome, answer))
@@ -104,7 +124,10 @@ const serve = (spec: ShimSpec, agent: AgentProcess) => {
     let authenticated = false
     const helloTimer = setTimeout(() => socket.destroy(), HELLO_TIMEOUT_MS)
     socket.on('error', () => socket.destroy())
-    socket.on('close', () => { clearTimeout(helloTimer); if (client === socket) client = null })
+    socket.on('close', () => {
+      clearTimeout(helloTimer)
+      if (client === socket) { client = null; attended(false) }
+    })
     const read = createFrameReader((type, payload) => {
       if (!authenticated) {
         const hello = type === FrameType.hello ? JSON.parse(payload.toString('utf8')) as Hello : null
@@ -129,6 +152,8 @@ const serve = (spec: ShimSpec, agent: AgentProcess) => {
   process.umask(0o177)
   try { unlinkSync(spec.socketPath) } catch { /* none left over */ }
   server.listen(spec.socketPath)
+  // Counted from the start too: a supervisor that died while launching never connects.
+  attended(false)
 
   const orphanCheck = setInterval(() => {
     try { statSync(spec.socketPath) } catch {
@@ -139,6 +164,9 @@ const serve = (spec: ShimSpec, agent: AgentProcess) => {
 
   void agent.exited.then(status => {
     exit = status
+    attended(true)
+    // Said where the next supervisor and anyone attaching look: the runner's last output.
+    if (stoppedUnattended) output(Buffer.from(`\r\n[stratavore] no supervisor for ${spec.unattendedStopMs / 1000}s: the runner's shim stopped this agent\r\n`))
     // The orphan check stays: a shim waiting for a collection nobody can make ends early too.
     const record: ShimExitRecord = {
       runnerId: spec.runnerId, generation: spec.generation, pid: agent.pid, startedAt, exit: status, meta: spec.meta,
