@@ -10,7 +10,7 @@ import type { DomainEvent } from './events/event.js'
 import type { NotificationRepository } from './notifications/ports.js'
 import type { NewProject, Project, ProjectStatus } from './projects/project.js'
 import type { LaunchPolicy } from './runners/launch-policy.js'
-import type { ActivitySignal, RunnerActivity } from './runners/activity.js'
+import type { ActivitySignal, ActivitySource, RunnerActivity } from './runners/activity.js'
 import type { ConversationMode, Runner, RunnerStatus } from './runners/runner.js'
 import type { Session, TranscriptPosition, TranscriptSlice } from './sessions/session.js'
 
@@ -193,9 +193,15 @@ export interface PauseRepository {
   /**
    * A usage limit one runner reported: it and every runnable runner of its agent and account →
    * paused (reason usage_limit, resetsAt); the account's runners already paused by a limit take
-   * the later reset too. Rows locked in id order.
+   * the later reset too. Their activity becomes rate_limited (with the reporter's source; the
+   * detail given for the reporter, `othersDetail` for the rest); event_seq moves by two, for a
+   * runner.activity and a runner.paused event. Rows locked in id order.
    */
-  pauseForUsageLimit(limit: { runnerId: string, generation: number, agent: string, account: string, resetsAt: Date }, at: Date): Promise<Runner[]>
+  pauseForUsageLimit(
+    limit: { runnerId: string, generation: number, agent: string, account: string, resetsAt: Date },
+    activity: { source: ActivitySource, detail: string, othersDetail: string },
+    at: Date,
+  ): Promise<Array<{ runner: Runner, previous: RunnerActivity }>>
   /** Runners a limit paused that resume by themselves, whose reset has passed and whose process has ended, oldest pause first. */
   limitResumeCandidates(at: Date, limit: number): Promise<Runner[]>
   /** When a runner of this agent and account was last resumed after a limit (the probe), or null. */

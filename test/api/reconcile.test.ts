@@ -1,5 +1,6 @@
 import t from 'tap'
 import { eq, sql } from 'drizzle-orm'
+import { START_ALLOWANCE_SECONDS } from '../../src/adapters/db/repositories/reconcile.js'
 import { outbox, runners } from '../../src/adapters/db/schema.js'
 import { build } from '../helpers/app.js'
 import { backendName } from '../helpers/database.js'
@@ -22,7 +23,9 @@ t.test(`POST /api/v1/reconcile on ${backendName()}`, async t => {
   const silent = await launch()
   await plant(silent, 'running', 45)
   const neverBeat = await launch()
-  await plant(neverBeat, 'starting', null, 45)
+  await plant(neverBeat, 'starting', null, 30 + START_ALLOWANCE_SECONDS + 10)
+  const slowStart = await launch()
+  await plant(slowStart, 'starting', null, 45)
   const longLost = await launch()
   await plant(longLost, 'lost', 200)
   const pending = await launch()
@@ -35,6 +38,7 @@ t.test(`POST /api/v1/reconcile on ${backendName()}`, async t => {
   t.equal(await status(fresh), 'running', 'a runner inside its TTL is left alone')
   t.equal(await status(silent), 'lost', 'a runner silent past its TTL is lost')
   t.equal(await status(neverBeat), 'lost', 'a runner that never heartbeated is judged by its start')
+  t.equal(await status(slowStart), 'starting', 'with an allowance for a start that takes longer than its TTL')
   t.equal(await status(longLost), 'failed', 'a lost runner past the grace has failed')
   t.ok((await ctx.runners.get(longLost)).terminatedAt)
   t.equal(await status(pending), 'pending', 'a runner no supervisor started is not judged by heartbeats')

@@ -126,3 +126,19 @@ t.test(`a heartbeat that takes a budget past its warning share or past its limit
   t.equal(audited.length, 6, 'each in the audit log too')
   t.same((await db.select({ seq: budgets.eventSeq }).from(budgets).where(eq(budgets.id, perProject.id)))[0], { seq: 3 }, 'the budget row holds its latest seq')
 })
+
+t.test(`a new life starting is judged from its start, not the last life's heartbeat, on ${backendName()}`, async t => {
+  const ctx = await buildContext(t)
+  const db = ctx.database.db
+  const project = await createProject(t, ctx, { maxConcurrentRunners: 10 })
+  const transitions = createTransitions({ uow: ctx.uow, clock: ctx.clock, ids: ctx.ids, node: { id: NODE } })
+  await transitions.register({ id: NODE, name: 'node-a', hostname: 'host-a', version: 'test', capacity: 10, credentialHash: 'h1', attachUrl: 'ws://127.0.0.1:1', attachKey: 'k' })
+  const r = await ctx.runners.launch({ project: project.name, agent: 'generic-test' }, 'test')
+  // Its last life beat a minute ago, then ended (a pause since, or a restart's backoff): pending again on this node.
+  await db.update(runners).set({ nodeId: NODE, status: 'pending', generation: 3, heartbeatTtlSeconds: 30,
+    lastHeartbeat: sql`now() - interval '60 seconds'`, startedAt: sql`now() - interval '120 seconds'` }).where(eq(runners.id, r.id))
+  const starting = await ctx.repos.supervision.beginStart(r.id, NODE, { generation: 3, restartAttempts: 1 })
+  t.match(starting, { status: 'starting', generation: 4, lastHeartbeat: null, startedAt: null })
+  await ctx.reconciler.reconcile('test')
+  t.equal((await ctx.runners.get(r.id)).status, 'starting', 'not taken for silent while its process starts')
+})

@@ -56,6 +56,8 @@ t.test(`a usage limit pauses a real Claude Code run and it resumes at the reset,
   const events = await runnerEventsOf(t, ctx, launched.id)
   t.same(events.map(e => e.type).filter(type => ['runner.paused', 'runner.resumed', 'runner.stopped'].includes(type)), ['runner.paused', 'runner.resumed', 'runner.stopped'])
   // What the CLI reported, exactly; taken as it is unless the machine was so slow that it had passed.
+  const pausedAt = events.findIndex(e => e.type === 'runner.paused')
+  t.match(events[pausedAt - 1], { type: 'runner.activity', data: { state: 'rate_limited', detail: /hit your/, resetsAt: events[pausedAt]!.data.resets_at } }, 'rate_limited, with its reset, just before the pause')
   const pausedData = events.find(e => e.type === 'runner.paused')!.data
   t.match(pausedData, { reason: 'usage_limit', reported_resets_at: resetsAt.toISOString(), session_id: sessionId, resume_after_limit: true, message: /hit your 5-hour limit/ })
   if (pausedData.reset_adjusted === 'none') t.equal(pausedData.resets_at, resetsAt.toISOString())

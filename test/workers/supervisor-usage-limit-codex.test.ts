@@ -48,6 +48,8 @@ t.test(`a usage limit pauses a real Codex run and it resumes at the reset, on ${
     ['runner.paused', 'runner.resumed', 'runner.stopped'], 'paused, not failed nor restarted')
   // What the CLI reported: the rollout's exact time, or, when its printed line ("try again at 9:14 PM")
   // was read before the rollout had it, that line's minute; taken as it is unless it had passed.
+  const pausedAt = events.findIndex(e => e.type === 'runner.paused')
+  t.match(events[pausedAt - 1], { type: 'runner.activity', data: { state: 'rate_limited', detail: /hit your/, resetsAt: events[pausedAt]!.data.resets_at } }, 'rate_limited, with its reset, just before the pause')
   const pausedData = events.find(e => e.type === 'runner.paused')!.data
   const printed = new Date(Math.floor(resetsAt.getTime() / 60_000) * 60_000).toISOString()
   t.match(pausedData, { reason: 'usage_limit', message: /hit your usage limit/ })

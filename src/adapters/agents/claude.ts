@@ -131,7 +131,7 @@ const observe = (spec: AgentLaunchSpec, inv: AgentInvocation, activity: Activity
   return {
     onStdoutLine(line) {
       const event = parseJsonObject(line)
-      if (event) limits.add(event)
+      if (event) limits.add(event, 'stream')
       const id = str(event?.session_id)
       // Every stream-json event carries session_id; old CLIs fork a new id on --resume (§1.3).
       if (id) sessionId = id
@@ -147,7 +147,7 @@ const observe = (spec: AgentLaunchSpec, inv: AgentInvocation, activity: Activity
       // Earlier ids stay followed: a fork mid-run must not lose what the old file recorded.
       for (const path of transcriptFiles(sessionId)) tailOf(path)
       for (const tail of tails.values()) {
-        for (const record of await tail.read()) { ledger.add(record); limits.add(record) }
+        for (const record of await tail.read()) { ledger.add(record); limits.add(record, 'transcript') }
       }
     },
     sessionId: () => sessionId,

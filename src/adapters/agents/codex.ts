@@ -77,7 +77,7 @@ const observe = (spec: AgentLaunchSpec, inv: AgentInvocation, activity: Activity
       if (!event) return
       const signal = codexStreamSignal(event)
       if (signal) activity(signal)
-      limits.add(event)
+      limits.add(event, 'stream')
       if (event.type === 'thread.started') {
         const id = str(event.thread_id)
         if (id && id !== threadId) { threadId = id; rollout = null }
@@ -94,7 +94,7 @@ const observe = (spec: AgentLaunchSpec, inv: AgentInvocation, activity: Activity
       for (const record of await tail.read()) {
         rolloutUsage.add(record)
         // A resumed thread's rollout holds the earlier lives' records, the limit that paused it among them.
-        if (!(Date.parse(String(record.timestamp)) < startedAt)) limits.add(record)
+        if (!(Date.parse(String(record.timestamp)) < startedAt)) limits.add(record, 'transcript')
       }
     },
     sessionId: () => threadId,

@@ -22,6 +22,8 @@ export interface UsageLimit {
   resetsAt: Date | null
   /** The CLI's own words, one line, for the event and the log. */
   message: string | null
+  /** Where it was read: the CLI's structured stdout or its transcript (the runner's activity says so). */
+  source: 'stream' | 'transcript'
 }
 
 const num = (v: unknown): number | null => typeof v === 'number' && Number.isFinite(v) ? v : null
@@ -106,7 +108,7 @@ export const resetFromText = (text: string, now: Date, localZone: string): Date 
 
 export interface LimitReader {
   /** One record: a stream-json event, a transcript or rollout line. Never throws. */
-  add(record: Record<string, unknown>): void
+  add(record: Record<string, unknown>, source: UsageLimit['source']): void
   /** The limit reported so far, or null. */
   limit(): UsageLimit | null
 }
@@ -119,8 +121,8 @@ const defaultZone = () => Intl.DateTimeFormat().resolvedOptions().timeZone || 'U
 export const createClaudeLimitReader = ({ now = () => new Date(), localZone = defaultZone() }: ReaderOptions = {}): LimitReader => {
   let hinted: Date | null = null
   let found: UsageLimit | null = null
-  const report = (resetsAt: Date | null, message: string | null) => {
-    found = { resetsAt: resetsAt ?? hinted ?? found?.resetsAt ?? (message ? resetFromText(message, now(), localZone) : null), message: oneLine(message) ?? found?.message ?? null }
+  const report = (resetsAt: Date | null, message: string | null, source: UsageLimit['source']) => {
+    found = { resetsAt: resetsAt ?? hinted ?? found?.resetsAt ?? (message ? resetFromText(message, now(), localZone) : null), message: oneLine(message) ?? found?.message ?? null, source: found?.source ?? source }
   }
   const textOf = (message: unknown): string | null => {
     const content = asRecord(message)?.content
@@ -128,7 +130,7 @@ export const createClaudeLimitReader = ({ now = () => new Date(), localZone = de
     return content.map(block => str(asRecord(block)?.text) ?? '').join(' ').trim() || null
   }
   return {
-    add (record) {
+    add (record, source) {
       try {
         if (record.type === 'rate_limit_event') {
           const info = asRecord(record.rate_limit_info)
@@ -139,7 +141,7 @@ export const createClaudeLimitReader = ({ now = () => new Date(), localZone = de
         if (apiError !== 'usage_limit_reached') return
         const params = asRecord(record.api_error_params ?? record.apiErrorParams)
         const resetsAt = epochSeconds(asRecord(params?.rate_limit_info)?.resetsAt) ?? epochSeconds(asRecord(record.quotaLimits)?.resetsAt)
-        report(resetsAt, record.type === 'result' ? str(record.result) : textOf(record.message))
+        report(resetsAt, record.type === 'result' ? str(record.result) : textOf(record.message), source)
       } catch { /* a record of a shape no CLI wrote: ignored */ }
     },
     limit: () => found,
@@ -152,7 +154,7 @@ export const createCodexLimitReader = ({ now = () => new Date(), localZone = def
   let found: UsageLimit | null = null
   const USAGE_LIMIT_TEXT = /hit your usage limit|usage limit reached/i
   return {
-    add (record) {
+    add (record, source) {
       try {
         const payload = asRecord(record.payload)
         if (record.type === 'event_msg' && payload?.type === 'token_count') {
@@ -169,7 +171,7 @@ export const createCodexLimitReader = ({ now = () => new Date(), localZone = def
         if (!error) return
         const message = str(error.message)
         if (error.codex_error_info !== 'usage_limit_exceeded' && !(message && USAGE_LIMIT_TEXT.test(message))) return
-        found = { resetsAt: windowReset ?? (message ? resetFromText(message, now(), localZone) : null) ?? found?.resetsAt ?? null, message: oneLine(message) }
+        found = { resetsAt: windowReset ?? (message ? resetFromText(message, now(), localZone) : null) ?? found?.resetsAt ?? null, message: oneLine(message), source: found?.source ?? source }
       } catch { /* a record of a shape no CLI wrote: ignored */ }
     },
     limit: () => found,

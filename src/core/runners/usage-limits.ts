@@ -4,8 +4,10 @@
 // resume at the reset is the pause service's (resumeAfterLimits); the message the resumed
 // conversation gets says it comes from Stratavore, never from the user.
 import type { Clock, IdGenerator, UnitOfWork } from '../ports.js'
+import { inProjectOrder } from '../events/event.js'
+import { activityEventData, type ActivitySource } from './activity.js'
 import { pausedEvents } from './paused-events.js'
-import type { Runner } from './runner.js'
+import { runnerEventOf, type Runner } from './runner.js'
 
 /** The longest a limit may hold a runner: a reset reported further out is capped to this (and logged). */
 export const MAX_LIMIT_WAIT_MS = 7 * 24 * 3600_000
@@ -19,8 +21,8 @@ export const UNKNOWN_RESET_WAIT_MS = 15 * 60_000
 export const LIMIT_RESET_MESSAGE = '[Stratavore] The usage limit has reset; continue where you left off.'
 export const LIMIT_MANUAL_RESUME_MESSAGE = '[Stratavore] The runner was resumed by hand after a usage limit; continue where you left off.'
 
-/** What the agent reported, as the supervisor read it. */
-export interface ReportedLimit { resetsAt: Date | null, message: string | null }
+/** What the agent reported, as the supervisor read it, and where (the runner's activity says so). */
+export interface ReportedLimit { resetsAt: Date | null, message: string | null, source: ActivitySource }
 
 export type ResetAdjustment = 'none' | 'past' | 'capped' | 'unknown'
 
@@ -53,8 +55,17 @@ export const pauseForUsageLimit = async (
   const { runner, generation, limit } = report
   const now = clock.now()
   const { resetsAt, adjusted } = boundedReset(limit.resetsAt, now, runner.limitResumedAt)
+  const detail = limit.message ?? 'usage limit reached'
   const paused = await uow.run(async tx => {
-    const rows = await tx.pauses.pauseForUsageLimit({ runnerId: runner.id, generation, agent: runner.agent, account: runner.limitAccount, resetsAt }, now)
+    const changed = await tx.pauses.pauseForUsageLimit(
+      { runnerId: runner.id, generation, agent: runner.agent, account: runner.limitAccount, resetsAt },
+      { source: limit.source, detail, othersDetail: `${detail} (reported by runner ${runner.id}, of the same account)` },
+      now,
+    )
+    const rows = changed.map(c => c.runner)
+    // The agent's own word first (seq n-1), then the pause it led to (seq n).
+    await tx.events.appendMany(inProjectOrder(changed.map(({ runner: r, previous }) =>
+      runnerEventOf({ ...r, eventSeq: r.eventSeq - 1 }, 'runner.activity', actor, activityEventData(r.id, r.activity, previous.state), { ids, clock }))))
     await tx.events.appendMany(pausedEvents(rows, actor, { ids, clock }, r => ({
       resets_at: r.resetsAt?.toISOString() ?? null,
       account: r.limitAccount,

@@ -47,7 +47,7 @@ t.test(`an account's runners pause together and resume one first, on ${backendNa
   t.match(r3, { resumeAfterLimit: false }, 'the launch field wins over the agent\'s setting')
 
   const reset1 = new Date(now.getTime() + HOUR)
-  const first = await pauseForUsageLimit(deps, { runner: r1, generation: r1.generation, limit: { resetsAt: reset1, message: "You've hit your 5-hour limit" } }, 'supervisor')
+  const first = await pauseForUsageLimit(deps, { runner: r1, generation: r1.generation, limit: { resetsAt: reset1, message: "You've hit your 5-hour limit", source: 'stream' } }, 'supervisor')
   t.same(first.paused.map(r => r.id).sort(), [r1.id, r2.id, r3.id].sort(), 'the reporter and its account\'s runners, not another account\'s')
   for (const id of [r1.id, r2.id, r3.id]) t.match(await ctx.runners.get(id), { status: 'paused', pauseReason: 'usage_limit', resetsAt: reset1 })
   t.match(await ctx.runners.get(r4.id), { status: 'pending', resetsAt: null })
@@ -55,10 +55,17 @@ t.test(`an account's runners pause together and resume one first, on ${backendNa
   t.match(res.json(), { status: 'paused', pauseReason: 'usage_limit', resetsAt: reset1.toISOString(), resumeAfterLimit: true, limitAccount: 'acct-a' }, 'REST shows the reset')
   const paused = (await ctx.database.db.select().from(outbox).where(eq(outbox.aggregateId, r2.id)).orderBy(asc(outbox.id))).find(r => r.eventType === 'runner.paused')!
   t.match((paused.payload as { data: unknown }).data, { reason: 'usage_limit', resets_at: reset1.toISOString(), account: 'acct-a', reported_by: r1.id, reset_adjusted: 'none', message: "You've hit your 5-hour limit" })
+  t.match(await ctx.runners.get(r1.id), { activity: { state: 'rate_limited', source: 'stream', detail: "You've hit your 5-hour limit", resetsAt: reset1 } }, 'the reporter is rate_limited, in its own words')
+  t.match(await ctx.runners.get(r2.id), { activity: { state: 'rate_limited', detail: `You've hit your 5-hour limit (reported by runner ${r1.id}, of the same account)` } }, 'and so is the rest of its account')
+  const r2Events = await ctx.database.db.select().from(outbox).where(eq(outbox.aggregateId, r2.id)).orderBy(asc(outbox.id))
+  const activity = r2Events.find(r => r.eventType === 'runner.activity')!
+  t.match((activity.payload as { data: unknown }).data, { runnerId: r2.id, state: 'rate_limited', previousState: 'unknown', resetsAt: reset1.toISOString() }, 'a runner.activity event')
+  t.same(r2Events.map(r => r.eventType).slice(-2), ['runner.activity', 'runner.paused'], 'before the pause')
+  t.equal(paused.seq, activity.seq + 1, 'in seq order, with no gap')
 
   // The same account reports a later reset: every runner waiting on it waits for that one.
   const reset2 = new Date(now.getTime() + 2 * HOUR)
-  const again = await pauseForUsageLimit(deps, { runner: r1, generation: r1.generation, limit: { resetsAt: reset2, message: null } }, 'supervisor')
+  const again = await pauseForUsageLimit(deps, { runner: r1, generation: r1.generation, limit: { resetsAt: reset2, message: null, source: 'transcript' } }, 'supervisor')
   t.same(again.paused, [], 'nobody new to pause')
   for (const id of [r1.id, r2.id, r3.id]) t.match(await ctx.runners.get(id), { resetsAt: reset2 })
 
@@ -67,14 +74,14 @@ t.test(`an account's runners pause together and resume one first, on ${backendNa
   now = reset2
   const probe = await pauses.resumeAfterLimits('reconciler', 30_000)
   t.same(probe.map(r => r.id), [r1.id], 'one of the account first: the oldest pause')
-  t.match(probe[0], { status: 'pending', pauseReason: null, resetsAt: null, resumeMessage: LIMIT_RESET_MESSAGE, limitResumedAt: reset2 })
+  t.match(probe[0], { status: 'pending', pauseReason: null, resetsAt: null, resumeMessage: LIMIT_RESET_MESSAGE, limitResumedAt: reset2, activity: { state: 'unknown', resetsAt: null } })
   const resumed = (await ctx.database.db.select().from(outbox).where(eq(outbox.aggregateId, r1.id)).orderBy(asc(outbox.id))).find(r => r.eventType === 'runner.resumed')!
   t.match((resumed.payload as { data: unknown }).data, { reason: 'usage_limit', paused_reason: 'usage_limit', account: 'acct-a', message: LIMIT_RESET_MESSAGE })
   t.same(await pauses.resumeAfterLimits('reconciler', 30_000), [], 'the rest wait while the probe runs')
 
   // The probe hits the limit again at once, and with a time already past: the account waits on.
   now = new Date(reset2.getTime() + 10_000)
-  const relimited = await pauseForUsageLimit(deps, { runner: (await ctx.runners.get(r1.id)), generation: r1.generation, limit: { resetsAt: new Date(now.getTime() - 5000), message: null } }, 'supervisor')
+  const relimited = await pauseForUsageLimit(deps, { runner: (await ctx.runners.get(r1.id)), generation: r1.generation, limit: { resetsAt: new Date(now.getTime() - 5000), message: null, source: 'transcript' } }, 'supervisor')
   t.equal(relimited.adjusted, 'past')
   t.same(relimited.resetsAt, new Date(now.getTime() + REPEATED_LIMIT_WAIT_MS), 'limited again right after its resume: the longer wait')
   t.match(await ctx.runners.get(r2.id), { status: 'paused', resetsAt: relimited.resetsAt })
@@ -99,9 +106,9 @@ t.test(`a reset absurdly far away is capped, on ${backendName()}`, async t => {
   const runner = await ctx.runners.launch({ project: project.name, agent: 'generic-test' }, 'test')
   const now = new Date()
   const deps = { uow: ctx.uow, clock: { now: () => now }, ids: ctx.ids }
-  const out = await pauseForUsageLimit(deps, { runner, generation: runner.generation, limit: { resetsAt: new Date(now.getTime() + 365 * 24 * HOUR), message: null } }, 'supervisor')
+  const out = await pauseForUsageLimit(deps, { runner, generation: runner.generation, limit: { resetsAt: new Date(now.getTime() + 365 * 24 * HOUR), message: null, source: 'transcript' } }, 'supervisor')
   t.equal(out.adjusted, 'capped')
   t.match(await ctx.runners.get(runner.id), { status: 'paused', resetsAt: new Date(now.getTime() + MAX_LIMIT_WAIT_MS), limitAccount: 'default' })
-  const stale = await pauseForUsageLimit(deps, { runner, generation: runner.generation + 1, limit: { resetsAt: null, message: null } }, 'supervisor')
+  const stale = await pauseForUsageLimit(deps, { runner, generation: runner.generation + 1, limit: { resetsAt: null, message: null, source: 'transcript' } }, 'supervisor')
   t.same(stale.paused, [], 'a report from another generation of a runner pauses nothing it does not share an account with')
 })

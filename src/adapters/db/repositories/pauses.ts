@@ -1,5 +1,5 @@
 // Pausing and resuming runners. Every statement is conditional on the state it leaves and bumps
-// event_seq, so the caller writes one event per row returned. Rows are locked in id order by a
+// event_seq, so the caller writes one event per row returned (two for a usage limit). Rows are locked in id order by a
 // sub-select (as heartbeats and the reconciler lock them), so two writers never deadlock; none
 // of these statements locks a budget row, which heartbeats lock after their runners.
 import { and, desc, eq, inArray, isNotNull, lte, or, sql, type SQL } from 'drizzle-orm'
@@ -50,7 +50,7 @@ export const createPauseRepository = (db: Db): PauseRepository => {
       return rows.map(toRunner)
     },
 
-    async pauseForUsageLimit ({ runnerId, generation, agent, account, resetsAt }, at) {
+    async pauseForUsageLimit ({ runnerId, generation, agent, account, resetsAt }, activity, at) {
       const ofAccount = and(eq(runners.agent, agent), eq(runners.limitAccount, account))
       // Already waiting on this account's limit: the later reset holds for them too. Not a state
       // change of theirs (no event); the reset they show moves.
@@ -58,9 +58,16 @@ export const createPauseRepository = (db: Db): PauseRepository => {
         .where(and(inArray(runners.id, lockIds(and(ofAccount, eq(runners.status, 'paused'), eq(runners.pauseReason, 'usage_limit')))),
           eq(runners.status, 'paused'), eq(runners.pauseReason, 'usage_limit')))
       const target = and(pausable, or(and(eq(runners.id, runnerId), eq(runners.generation, generation)), and(ofAccount, sql`${runners.id} <> ${runnerId}`)))
-      const rows = await db.update(runners).set({ ...pausedSet('usage_limit', at, resetsAt), pausedBudgetId: null })
-        .where(and(inArray(runners.id, lockIds(target)), target)).returning()
-      return rows.map(toRunner)
+      // Locked first, to know the activity each had before (the runner.activity event names it).
+      const before = await db.select().from(runners).where(target).orderBy(runners.id).for('update')
+      if (before.length === 0) return []
+      const rows = await db.update(runners).set({
+        ...pausedSet('usage_limit', at, resetsAt), pausedBudgetId: null, eventSeq: sql`${runners.eventSeq} + 2`,
+        activityState: 'rate_limited', activitySource: activity.source, activitySince: at, activityResetsAt: resetsAt,
+        activityDetail: sql`case when ${runners.id} = ${runnerId}::uuid then ${activity.detail} else ${activity.othersDetail} end`,
+      }).where(and(inArray(runners.id, before.map(r => r.id)), target)).returning()
+      const previous = new Map(before.map(r => [r.id, toRunner(r).activity]))
+      return rows.map(row => ({ runner: toRunner(row), previous: previous.get(row.id)! }))
     },
 
     async limitResumeCandidates (at, limit) {
@@ -89,6 +96,8 @@ export const createPauseRepository = (db: Db): PauseRepository => {
     async resume (id, nodeId, at, { message, afterLimit } = { message: null, afterLimit: false }): Promise<Runner | null> {
       const [row] = await db.update(runners).set({
         status: 'pending', nodeId, pauseReason: null, pausedBudgetId: null, pausedAt: null, restartAttempts: 0, exitCode: null,
+        // No process yet: nothing an agent said holds (as a start clears it; the runner.resumed event says so).
+        activityState: 'unknown', activitySource: null, activityDetail: null, activitySince: at, activityResetsAt: null,
         resetsAt: null, resumeMessage: message, ...(afterLimit ? { limitResumedAt: at } : {}),
         conversationMode: sql`case when ${runners.sessionId} is not null then 'resume' else ${runners.conversationMode} end`,
         updatedAt: at, eventSeq: sql`${runners.eventSeq} + 1`,

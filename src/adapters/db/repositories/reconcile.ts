@@ -12,6 +12,11 @@ import { handedOverColumns, toRunner } from './runners.js'
 const SUPERVISED: RunnerStatus[] = ['starting', 'running', 'stopping']
 // When a runner last proved it was alive: its last heartbeat, else its start.
 const lastSeen = sql`coalesce(${runners.lastHeartbeat}, ${runners.startedAt}, ${runners.updatedAt})`
+// A process being started has nothing to beat with yet, and a start on a loaded host (its shim
+// spawned, the transcript restored) can take longer than a TTL: it is given this much more
+// before its silence counts. A supervisor that died mid-start is still found, this much later.
+export const START_ALLOWANCE_SECONDS = 30
+const silenceAllowed = sql`make_interval(secs => ${runners.heartbeatTtlSeconds} + case when ${runners.status} = 'starting' then ${START_ALLOWANCE_SECONDS} else 0 end)`
 
 const transition = async (db: Db, from: RunnerStatus[], to: RunnerStatus, overdue: ReturnType<typeof sql>, limit: number): Promise<Runner[]> => {
   // The sub-select takes row locks in id order (no deadlock between two reconcilers) and skips
@@ -32,7 +37,7 @@ const transition = async (db: Db, from: RunnerStatus[], to: RunnerStatus, overdu
 
 export const createReconcileRepository = (db: Db): ReconcileRepository => ({
   markSilentRunnersLost: limit =>
-    transition(db, SUPERVISED, 'lost', lt(lastSeen, sql`now() - make_interval(secs => ${runners.heartbeatTtlSeconds})`), limit),
+    transition(db, SUPERVISED, 'lost', lt(lastSeen, sql`now() - ${silenceAllowed}`), limit),
   async lostPastGrace (graceSeconds, limit) {
     // Locked until the pass commits (skipping rows another reconciler holds), so each of these
     // runners is rescheduled or failed by one reconciler only.

@@ -79,9 +79,11 @@ export const createSupervisionRepository = (db: Db): SupervisionRepository => ({
     return rows.map(toRunner)
   },
 
-  // A paused runner is started again only through a resume (which makes it pending first).
+  // A paused runner is started again only through a resume (which makes it pending first). The
+  // new life has not beaten yet: the last life's heartbeat (a pause or a backoff ago) would make
+  // the reconciler take it for silent while it starts; it is seen from this transition instead.
   beginStart: (id, nodeId, { generation, restartAttempts, reason }) => one(db.update(runners)
-    .set({ status: 'starting', generation: sql`${runners.generation} + 1`, restartAttempts, exitCode: null, ...(reason !== undefined ? { reason } : {}), ...bumpSeq })
+    .set({ status: 'starting', generation: sql`${runners.generation} + 1`, restartAttempts, exitCode: null, lastHeartbeat: null, startedAt: null, ...(reason !== undefined ? { reason } : {}), ...bumpSeq })
     .where(and(eq(runners.id, id), eq(runners.nodeId, nodeId), eq(runners.generation, generation), eq(runners.desiredState, 'running'),
       inArray(runners.status, [...QUOTA_STATUSES])))
     .returning()),
