@@ -3,6 +3,7 @@
 // in-process supervisor records them (REST shows them, one event each), bad input refused with
 // INVALID_ARGUMENT and nothing changed, another node's runner PERMISSION_DENIED, an old generation
 // FAILED_PRECONDITION (null to the adapter, as the database adapter answers a moved-on runner).
+// A pause that reaches other nodes (a usage limit, a budget) answers only the caller's runners.
 import t from 'tap'
 import { timestampFromDate } from '@bufbuild/protobuf/wkt'
 import { createClient } from '@connectrpc/connect'
@@ -153,5 +154,22 @@ t.test(`activity and usage limits reported by a remote node on ${backendName()}`
     const unknownReset = await rawA.reportUsageLimit({ runner: { runnerId: solo.id, generation: 2n } })
     t.equal(unknownReset.adjusted, 'unknown', 'no reset given: a fixed wait')
     t.same(unknownReset.paused.map(r => r.id), [solo.id])
+  })
+
+  await t.test('ReportUsage answers only this node\'s runners a budget paused', async t => {
+    const budgeted = await createProject(t, ctx, { maxConcurrentRunners: 10 })
+    const made = await app.inject({ method: 'POST', url: '/api/v1/budgets', payload: { scope: 'project', scopeId: budgeted.name, period: 'day', limitTokens: 100 } })
+    t.equal(made.statusCode, 201)
+    const planted = async (node: string) => {
+      const { id } = await ctx.runners.launch({ project: budgeted.name, agent: 'generic-test' }, 'test')
+      await ctx.database.db.update(runners).set({ nodeId: node, status: 'running', generation: 2 }).where(eq(runners.id, id))
+      return id
+    }
+    const mine = await planted(NODE_A)
+    const theirs = await planted(NODE_B)
+    const outcome = await nodeA.heartbeat([{ runnerId: mine, generation: 2, cpuPercent: 1, memoryMb: 0, inputTokens: 500, outputTokens: 0, cacheReadTokens: 0, cacheCreationTokens: 0 }])
+    t.same(outcome.accepted, [mine])
+    t.same(outcome.paused.map(r => r.id), [mine], 'this node\'s runner, not another node\'s (its flags and environment are not this credential\'s)')
+    t.match(await ctx.runners.get(theirs), { status: 'paused', pauseReason: 'budget' }, 'which is paused all the same')
   })
 })

@@ -183,10 +183,15 @@ export const createSupervisionService = (deps: SupervisionServiceDeps) => {
       await port.resetRestartAttempts(runnerId.toLowerCase(), generation)
     },
 
-    /** Heartbeats need no per-runner check: the statement refuses (fences) any runner not on this node. */
-    heartbeat (caller: NodeCaller, beats: RunnerBeat[]) {
+    /**
+     * Heartbeats need no per-runner check: the statement refuses (fences) any runner not on this
+     * node. A budget they exhaust pauses runners on every node; only this node's are answered.
+     */
+    async heartbeat (caller: NodeCaller, beats: RunnerBeat[]) {
       if (beats.length > MAX_BEATS_PER_REPORT) throw errors.invalidArgument(`at most ${MAX_BEATS_PER_REPORT} heartbeats per report`)
-      return portOf(caller).port.heartbeat(beats.map(checkBeat))
+      const { nodeId, port } = portOf(caller)
+      const outcome = await port.heartbeat(beats.map(checkBeat))
+      return { ...outcome, paused: outcome.paused.filter(r => r.nodeId === nodeId) }
     },
 
     /** What the runner's agent is doing; null when nothing changed or the runner no longer runs in this generation. */

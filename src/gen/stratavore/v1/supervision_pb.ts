@@ -941,7 +941,8 @@ export type ReportUsageResponse = Message<"stratavore.v1.ReportUsageResponse"> &
   fencedRunnerIds: string[];
 
   /**
-   * Paused by this report (a budget reached its limit, memory over its cap): end their agents.
+   * The node's runners paused by this report (a budget reached its limit, memory over its cap):
+   * end their agents. A budget's runners on other nodes are paused too, and not listed.
    *
    * @generated from field: repeated stratavore.v1.SupervisedRunner paused = 3;
    */
