@@ -140,6 +140,8 @@ export const RPC_ACCESS: Readonly<Record<string, Access>> = {
   'stratavore.v1.SupervisionService/ReportPausedStopped': 'node',
   'stratavore.v1.SupervisionService/ResetRestartAttempts': 'node',
   'stratavore.v1.SupervisionService/ReportUsage': 'node',
+  'stratavore.v1.SupervisionService/ReportActivity': 'node',
+  'stratavore.v1.SupervisionService/ReportUsageLimit': 'node',
   'stratavore.v1.SupervisionService/ReleaseNode': 'node',
   'stratavore.v1.SupervisionService/GetTranscriptPosition': 'node',
   'stratavore.v1.SupervisionService/AppendTranscript': 'node',

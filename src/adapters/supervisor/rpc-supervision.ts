@@ -4,11 +4,13 @@
 // transition that found the row moved: null, or left out of a batch, so the core stops that
 // process. Everything else (API down, a timeout) throws, and the core keeps the report and
 // retries it.
+import { timestampDate, timestampFromDate } from '@bufbuild/protobuf/wkt'
 import { Code, ConnectError, createClient, type Interceptor } from '@connectrpc/connect'
 import { createConnectTransport } from '@connectrpc/connect-node'
-import { fromSupervisedRunnerProto, fromTranscriptPositionProto } from '../../api/rpc/supervision-mappers.js'
+import { fromSupervisedActivityProto, fromSupervisedRunnerProto, fromTranscriptPositionProto } from '../../api/rpc/supervision-mappers.js'
 import type { NodeRegistration } from '../../core/ports.js'
 import type { Runner } from '../../core/runners/runner.js'
+import { boundedReset, type ResetAdjustment } from '../../core/runners/usage-limits.js'
 import type { ExitStatus } from '../../core/supervisor/agent-runtime.js'
 import type { SupervisionPort } from '../../core/supervisor/supervision-port.js'
 import { SupervisionService } from '../../gen/stratavore/v1/supervision_pb.js'
@@ -17,6 +19,9 @@ const UNARY_TIMEOUT_MS = 30_000
 
 const ref = (runner: Runner | string, generation: number) => ({ runnerId: typeof runner === 'string' ? runner : runner.id, generation: BigInt(generation) })
 const exitOf = (exit: ExitStatus | null | undefined) => exit ? { ...(exit.code !== null ? { code: exit.code } : {}), ...(exit.signal !== null ? { signal: exit.signal } : {}) } : undefined
+
+/** A time as the wire carries it; unset when absent or not a time at all. */
+const wireTime = (d: Date | null | undefined) => d && Number.isFinite(d.getTime()) ? timestampFromDate(d) : undefined
 
 const isFenced = (err: unknown) => err instanceof ConnectError && err.code === Code.FailedPrecondition
 
@@ -113,10 +118,25 @@ export const createRpcSupervision = ({ serverUrl, credential }: { serverUrl: str
       return { accepted: answer.acceptedRunnerIds, fenced: answer.fencedRunnerIds, paused: answer.paused.map(fromSupervisedRunnerProto) }
     },
 
-    // Not carried over SupervisionService yet (README, Hosts that join with a token): a remote
-    // runner's activity stays unknown, and an agent that hits a usage limit ends as any exit does.
-    activity: async () => null,
-    pauseForUsageLimit: async () => ({ paused: [], resetsAt: new Date(), adjusted: 'none' }),
+    async activity (runner, generation, signal, since) {
+      const resetsAt = wireTime(signal.resetsAt)
+      const answer = await orNullWhenFenced(client.reportActivity({
+        runner: ref(runner, generation), state: signal.state, source: signal.source, since: timestampFromDate(since), keepsDetail: signal.keepsDetail ?? false,
+        ...(signal.detail !== null ? { detail: signal.detail } : {}), ...(resetsAt ? { resetsAt } : {}),
+      }))
+      return answer?.changed && answer.runner ? { runner: fromSupervisedRunnerProto(answer.runner), previous: fromSupervisedActivityProto(answer.previous) } : null
+    },
+
+    // A fenced report pauses nothing (the API refuses it before the account's runners are
+    // touched); the reset is then only this node's own reading of it, for the log.
+    async pauseForUsageLimit (runner, generation, limit) {
+      const resetsAt = wireTime(limit.resetsAt)
+      const answer = await orNullWhenFenced(client.reportUsageLimit({
+        runner: ref(runner, generation), ...(resetsAt ? { resetsAt } : {}), ...(limit.message !== null ? { message: limit.message } : {}), source: limit.source,
+      }))
+      if (!answer?.resetsAt) return { paused: [], ...boundedReset(limit.resetsAt, new Date(), runner.limitResumedAt) }
+      return { paused: answer.paused.map(fromSupervisedRunnerProto), resetsAt: timestampDate(answer.resetsAt), adjusted: answer.adjusted as ResetAdjustment }
+    },
 
     async release (mode) {
       const answer = await client.releaseNode({ mode })

@@ -6,12 +6,23 @@ import { create } from '@bufbuild/protobuf'
 import { timestampDate, timestampFromDate, type Timestamp } from '@bufbuild/protobuf/wkt'
 import type { DesiredState, PauseReason, Runner, RunnerStatus, ConversationMode, RuntimeType } from '../../core/runners/runner.js'
 import type { TranscriptPosition } from '../../core/sessions/session.js'
-import { UNKNOWN_ACTIVITY } from '../../core/runners/activity.js'
-import { SupervisedRunnerSchema, TranscriptPositionSchema, type SupervisedRunner, type TranscriptPosition as TranscriptPositionProto } from '../../gen/stratavore/v1/supervision_pb.js'
+import { UNKNOWN_ACTIVITY, type ActivitySource, type ActivityState, type RunnerActivity } from '../../core/runners/activity.js'
+import {
+  SupervisedActivitySchema, SupervisedRunnerSchema, TranscriptPositionSchema,
+  type SupervisedActivity, type SupervisedRunner, type TranscriptPosition as TranscriptPositionProto,
+} from '../../gen/stratavore/v1/supervision_pb.js'
 
 const time = (d: Date | null): Timestamp | undefined => d ? timestampFromDate(d) : undefined
 const date = (t: Timestamp | undefined): Date | null => t ? timestampDate(t) : null
 const unset = <T>(v: T | null): T | undefined => v ?? undefined
+
+export const toSupervisedActivityProto = (a: RunnerActivity): SupervisedActivity => create(SupervisedActivitySchema, {
+  state: a.state, source: unset(a.source), detail: unset(a.detail), since: time(a.since), resetsAt: time(a.resetsAt),
+})
+
+export const fromSupervisedActivityProto = (p: SupervisedActivity | undefined): RunnerActivity => p
+  ? { state: p.state as ActivityState, source: (p.source ?? null) as ActivitySource | null, detail: p.detail ?? null, since: date(p.since), resetsAt: date(p.resetsAt) }
+  : UNKNOWN_ACTIVITY
 
 export const toSupervisedRunnerProto = (r: Runner): SupervisedRunner => create(SupervisedRunnerSchema, {
   id: r.id, projectName: r.projectName, projectPath: r.projectPath, agent: r.agent, runtimeType: r.runtimeType, runtimeId: r.runtimeId,
@@ -24,6 +35,7 @@ export const toSupervisedRunnerProto = (r: Runner): SupervisedRunner => create(S
   terminatedAt: time(r.terminatedAt), exitCode: unset(r.exitCode), reason: unset(r.reason), pauseReason: unset(r.pauseReason), pausedBudgetId: unset(r.pausedBudgetId),
   pausedAt: time(r.pausedAt), createdBy: r.createdBy, createdAt: time(r.createdAt), updatedAt: time(r.updatedAt),
   resetsAt: time(r.resetsAt), resumeAfterLimit: r.resumeAfterLimit, limitAccount: r.limitAccount, resumeMessage: unset(r.resumeMessage), limitResumedAt: time(r.limitResumedAt),
+  activity: toSupervisedActivityProto(r.activity),
 })
 
 export const fromSupervisedRunnerProto = (p: SupervisedRunner): Runner => ({
@@ -38,8 +50,7 @@ export const fromSupervisedRunnerProto = (p: SupervisedRunner): Runner => ({
   pauseReason: (p.pauseReason ?? null) as PauseReason | null, pausedBudgetId: p.pausedBudgetId ?? null, pausedAt: date(p.pausedAt), createdBy: p.createdBy,
   createdAt: date(p.createdAt) ?? new Date(0), updatedAt: date(p.updatedAt) ?? new Date(0),
   resetsAt: date(p.resetsAt), resumeAfterLimit: p.resumeAfterLimit, limitAccount: p.limitAccount, resumeMessage: p.resumeMessage ?? null, limitResumedAt: date(p.limitResumedAt),
-  // A remote node does not report activity yet (README, Hosts that join with a token).
-  activity: UNKNOWN_ACTIVITY,
+  activity: fromSupervisedActivityProto(p.activity),
 })
 
 export const toTranscriptPositionProto = (p: TranscriptPosition): TranscriptPositionProto =>

@@ -2,6 +2,7 @@
 // starts and reports its runners here (src/core/supervisor/supervision-service.ts decides what
 // a node may touch). Thin: decode, call, encode.
 import type { HandlerContext, ServiceImpl } from '@connectrpc/connect'
+import { timestampDate, timestampFromDate, type Timestamp } from '@bufbuild/protobuf/wkt'
 import { bearerToken } from '../../adapters/system/bearer-token.js'
 import type { Context } from '../../context.js'
 import type { NodeCaller } from '../../core/supervisor/supervision-service.js'
@@ -9,7 +10,7 @@ import type { RunnerGeneration, ProcessExit } from '../../gen/stratavore/v1/supe
 import { SupervisionService } from '../../gen/stratavore/v1/supervision_pb.js'
 import { errors } from '../../core/errors.js'
 import { principalOf } from './actor.js'
-import { toSupervisedRunnerProto, toTranscriptPositionProto } from './supervision-mappers.js'
+import { toSupervisedActivityProto, toSupervisedRunnerProto, toTranscriptPositionProto } from './supervision-mappers.js'
 
 const callerOf = (context: HandlerContext): NodeCaller => ({
   principal: principalOf(context),
@@ -24,6 +25,9 @@ const ref = (runner: RunnerGeneration | undefined) => {
 const exitOf = (exit: ProcessExit | undefined) => exit ? { code: exit.code ?? null, signal: exit.signal ?? null } : null
 
 const bufferOf = (bytes: Uint8Array | undefined) => bytes ? Buffer.from(bytes) : undefined
+
+/** An unset time is null; a time out of range reaches the service as an invalid Date, which refuses it. */
+const dateOf = (t: Timestamp | undefined) => t ? timestampDate(t) : null
 
 export const supervisionService = (ctx: Context): ServiceImpl<typeof SupervisionService> => {
   const service = ctx.supervision
@@ -96,6 +100,20 @@ export const supervisionService = (ctx: Context): ServiceImpl<typeof Supervision
       }))
       const outcome = await service.heartbeat(callerOf(context), beats)
       return { acceptedRunnerIds: outcome.accepted, fencedRunnerIds: outcome.fenced, paused: outcome.paused.map(toSupervisedRunnerProto) }
+    },
+
+    async reportActivity (req, context) {
+      const { runnerId, generation } = ref(req.runner)
+      const changed = await service.activity(callerOf(context), runnerId, generation, {
+        state: req.state, source: req.source, detail: req.detail ?? null, since: dateOf(req.since), resetsAt: dateOf(req.resetsAt), keepsDetail: req.keepsDetail,
+      })
+      return changed ? { changed: true, runner: toSupervisedRunnerProto(changed.runner), previous: toSupervisedActivityProto(changed.previous) } : { changed: false }
+    },
+
+    async reportUsageLimit (req, context) {
+      const { runnerId, generation } = ref(req.runner)
+      const outcome = await service.usageLimit(callerOf(context), runnerId, generation, { resetsAt: dateOf(req.resetsAt), message: req.message ?? null, source: req.source ?? null })
+      return { paused: outcome.paused.map(toSupervisedRunnerProto), resetsAt: timestampFromDate(outcome.resetsAt), adjusted: outcome.adjusted }
     },
 
     async releaseNode (req, context) {

@@ -19,6 +19,7 @@ import type { Runner } from '../runners/runner.js'
 import { checkPattern, checkText } from '../validation.js'
 import { createDatabaseSupervision } from './database-supervision.js'
 import { checkBeat, MAX_BEATS_PER_REPORT } from './heartbeat-service.js'
+import { checkActivityReport, checkLimitReport, type ActivityReport, type LimitReport } from './remote-reports.js'
 import type { SupervisionPort } from './supervision-port.js'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
@@ -182,10 +183,34 @@ export const createSupervisionService = (deps: SupervisionServiceDeps) => {
       await port.resetRestartAttempts(runnerId.toLowerCase(), generation)
     },
 
-    /** Heartbeats need no per-runner check: the statement refuses (fences) any runner not on this node. */
-    heartbeat (caller: NodeCaller, beats: RunnerBeat[]) {
+    /**
+     * Heartbeats need no per-runner check: the statement refuses (fences) any runner not on this
+     * node. A budget they exhaust pauses runners on every node; only this node's are answered.
+     */
+    async heartbeat (caller: NodeCaller, beats: RunnerBeat[]) {
       if (beats.length > MAX_BEATS_PER_REPORT) throw errors.invalidArgument(`at most ${MAX_BEATS_PER_REPORT} heartbeats per report`)
-      return portOf(caller).port.heartbeat(beats.map(checkBeat))
+      const { nodeId, port } = portOf(caller)
+      const outcome = await port.heartbeat(beats.map(checkBeat))
+      return { ...outcome, paused: outcome.paused.filter(r => r.nodeId === nodeId) }
+    },
+
+    /** What the runner's agent is doing; null when nothing changed or the runner no longer runs in this generation. */
+    async activity (caller: NodeCaller, runnerId: string, generation: number, report: ActivityReport) {
+      const { nodeId, port } = portOf(caller)
+      const { signal, since } = checkActivityReport(report, deps.clock.now())
+      return port.activity(await held(nodeId, runnerId, generation), generation, signal, since)
+    },
+
+    /**
+     * The runner's agent hit its usage limit: it and its account's runners are paused, on every
+     * node. Answers only this node's paused runners: another node's (flags, environment) are not
+     * this credential's to read, and their own supervisors end them.
+     */
+    async usageLimit (caller: NodeCaller, runnerId: string, generation: number, report: LimitReport) {
+      const { nodeId, port } = portOf(caller)
+      const limit = checkLimitReport(report)
+      const outcome = await port.pauseForUsageLimit(await held(nodeId, runnerId, generation), generation, limit)
+      return { ...outcome, paused: outcome.paused.filter(r => r.nodeId === nodeId) }
     },
 
     release (caller: NodeCaller, mode: string) {

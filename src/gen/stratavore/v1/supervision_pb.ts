@@ -20,7 +20,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file stratavore/v1/supervision.proto.
  */
 export const file_stratavore_v1_supervision: GenFile = /*@__PURE__*/
-  fileDesc("Ch9zdHJhdGF2b3JlL3YxL3N1cGVydmlzaW9uLnByb3RvEg1zdHJhdGF2b3JlLnYxIssNChBTdXBlcnZpc2VkUnVubmVyEgoKAmlkGAEgASgJEhQKDHByb2plY3RfbmFtZRgCIAEoCRIUCgxwcm9qZWN0X3BhdGgYAyABKAkSDQoFYWdlbnQYBCABKAkSFAoMcnVudGltZV90eXBlGAUgASgJEhIKCnJ1bnRpbWVfaWQYBiABKAkSFAoHbm9kZV9pZBgHIAEoCUgAiAEBEg4KBnN0YXR1cxgIIAEoCRIVCg1kZXNpcmVkX3N0YXRlGAkgASgJEg0KBWZsYWdzGAogAygJEhQKDGNhcGFiaWxpdGllcxgLIAMoCRJFCgtlbnZpcm9ubWVudBgMIAMoCzIwLnN0cmF0YXZvcmUudjEuU3VwZXJ2aXNlZFJ1bm5lci5FbnZpcm9ubWVudEVudHJ5EhkKEWNvbnZlcnNhdGlvbl9tb2RlGA0gASgJEhcKCnNlc3Npb25faWQYDiABKAlIAYgBARILCgNnb2QYDyABKAgSEwoGcHJvbXB0GBAgASgJSAKIAQESFAoMaW5wdXRfdG9rZW5zGBEgASgDEhUKDW91dHB1dF90b2tlbnMYEiABKAMSGQoRY2FjaGVfcmVhZF90b2tlbnMYEyABKAMSHQoVY2FjaGVfY3JlYXRpb25fdG9rZW5zGBQgASgDEhMKC2NwdV9wZXJjZW50GBUgASgBEhEKCW1lbW9yeV9tYhgWIAEoBRIYChByZXN0YXJ0X2F0dGVtcHRzGBcgASgFEhwKFG1heF9yZXN0YXJ0X2F0dGVtcHRzGBggASgFEh0KFWhlYXJ0YmVhdF90dGxfc2Vjb25kcxgZIAEoBRISCgpnZW5lcmF0aW9uGBogASgDEhEKCWV2ZW50X3NlcRgbIAEoAxISCgpzdG9wX2ZvcmNlGBwgASgIEiEKFHN0b3BfdGltZW91dF9zZWNvbmRzGB0gASgFSAOIAQESOgoRc3RvcF9yZXF1ZXN0ZWRfYXQYHiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wSASIAQESMwoKc3RhcnRlZF9hdBgfIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBIBYgBARI3Cg5sYXN0X2hlYXJ0YmVhdBggIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBIBogBARI2Cg10ZXJtaW5hdGVkX2F0GCEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEgHiAEBEhYKCWV4aXRfY29kZRgiIAEoBUgIiAEBEhMKBnJlYXNvbhgjIAEoCUgJiAEBEhkKDHBhdXNlX3JlYXNvbhgkIAEoCUgKiAEBEh0KEHBhdXNlZF9idWRnZXRfaWQYJSABKAlIC4gBARIyCglwYXVzZWRfYXQYJiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wSAyIAQESEgoKY3JlYXRlZF9ieRgnIAEoCRIuCgpjcmVhdGVkX2F0GCggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GCkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBITCgt0b2tlbnNfdXNlZBgqIAEoAxIyCglyZXNldHNfYXQYKyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wSA2IAQESGgoScmVzdW1lX2FmdGVyX2xpbWl0GCwgASgIEhUKDWxpbWl0X2FjY291bnQYLSABKAkSGwoOcmVzdW1lX21lc3NhZ2UYLiABKAlIDogBARI5ChBsaW1pdF9yZXN1bWVkX2F0GC8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEgPiAEBGjIKEEVudmlyb25tZW50RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIKCghfbm9kZV9pZEINCgtfc2Vzc2lvbl9pZEIJCgdfcHJvbXB0QhcKFV9zdG9wX3RpbWVvdXRfc2Vjb25kc0IUChJfc3RvcF9yZXF1ZXN0ZWRfYXRCDQoLX3N0YXJ0ZWRfYXRCEQoPX2xhc3RfaGVhcnRiZWF0QhAKDl90ZXJtaW5hdGVkX2F0QgwKCl9leGl0X2NvZGVCCQoHX3JlYXNvbkIPCg1fcGF1c2VfcmVhc29uQhMKEV9wYXVzZWRfYnVkZ2V0X2lkQgwKCl9wYXVzZWRfYXRCDAoKX3Jlc2V0c19hdEIRCg9fcmVzdW1lX21lc3NhZ2VCEwoRX2xpbWl0X3Jlc3VtZWRfYXQiOQoQUnVubmVyR2VuZXJhdGlvbhIRCglydW5uZXJfaWQYASABKAkSEgoKZ2VuZXJhdGlvbhgCIAEoAyJJCgtQcm9jZXNzRXhpdBIRCgRjb2RlGAEgASgFSACIAQESEwoGc2lnbmFsGAIgASgJSAGIAQFCBwoFX2NvZGVCCQoHX3NpZ25hbCLcAgoZUmVnaXN0ZXJTdXBlcnZpc29yUmVxdWVzdBIMCgRuYW1lGAEgASgJEhAKCGhvc3RuYW1lGAIgASgJEg8KB3ZlcnNpb24YAyABKAkSEAoIY2FwYWNpdHkYBCABKAUSEgoKYXR0YWNoX3VybBgFIAEoCRJECgZsYWJlbHMYBiADKAsyNC5zdHJhdGF2b3JlLnYxLlJlZ2lzdGVyU3VwZXJ2aXNvclJlcXVlc3QuTGFiZWxzRW50cnkSRAoGYWdlbnRzGAcgAygLMjQuc3RyYXRhdm9yZS52MS5SZWdpc3RlclN1cGVydmlzb3JSZXF1ZXN0LkFnZW50c0VudHJ5Gi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaLQoLQWdlbnRzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASItChpSZWdpc3RlclN1cGVydmlzb3JSZXNwb25zZRIPCgdub2RlX2lkGAEgASgJIiQKE0NsYWltUnVubmVyc1JlcXVlc3QSDQoFbGltaXQYASABKAUiSAoUQ2xhaW1SdW5uZXJzUmVzcG9uc2USMAoHcnVubmVycxgBIAMoCzIfLnN0cmF0YXZvcmUudjEuU3VwZXJ2aXNlZFJ1bm5lciIcChpMaXN0QXNzaWduZWRSdW5uZXJzUmVxdWVzdCJPChtMaXN0QXNzaWduZWRSdW5uZXJzUmVzcG9uc2USMAoHcnVubmVycxgBIAMoCzIfLnN0cmF0YXZvcmUudjEuU3VwZXJ2aXNlZFJ1bm5lciI/ChJCZWdpblN0YXJ0c1JlcXVlc3QSKQoGc3RhcnRzGAEgAygLMhkuc3RyYXRhdm9yZS52MS5CZWdpblN0YXJ0Ik0KCkJlZ2luU3RhcnQSEQoJcnVubmVyX2lkGAEgASgJEhIKCmdlbmVyYXRpb24YAiABKAMSGAoQcmVzdGFydF9hdHRlbXB0cxgDIAEoBSJHChNCZWdpblN0YXJ0c1Jlc3BvbnNlEjAKB3J1bm5lcnMYASADKAsyHy5zdHJhdGF2b3JlLnYxLlN1cGVydmlzZWRSdW5uZXIi0gEKFFJlc3RhcnRSdW5uZXJSZXF1ZXN0Ei8KBnJ1bm5lchgBIAEoCzIfLnN0cmF0YXZvcmUudjEuUnVubmVyR2VuZXJhdGlvbhIPCgdhdHRlbXB0GAIgASgFEhAKCGRlbGF5X21zGAMgASgDEg4KBnJlYXNvbhgEIAEoCRITCgZvdXRwdXQYBSABKAxIAIgBARItCgRleGl0GAYgASgLMhouc3RyYXRhdm9yZS52MS5Qcm9jZXNzRXhpdEgBiAEBQgkKB19vdXRwdXRCBwoFX2V4aXQiSAoVUmVzdGFydFJ1bm5lclJlc3BvbnNlEi8KBnJ1bm5lchgBIAEoCzIfLnN0cmF0YXZvcmUudjEuU3VwZXJ2aXNlZFJ1bm5lciK7AQoOU3RhcnRlZFByb2Nlc3MSLwoGcnVubmVyGAEgASgLMh8uc3RyYXRhdm9yZS52MS5SdW5uZXJHZW5lcmF0aW9uEgsKA3BpZBgCIAEoBRIXCgpzZXNzaW9uX2lkGAMgASgJSACIAQESHAoPdHJhbnNjcmlwdF9wYXRoGAQgASgJSAGIAQESEQoJcmVzdW1hYmxlGAUgASgIQg0KC19zZXNzaW9uX2lkQhIKEF90cmFuc2NyaXB0X3BhdGgiRgoUUmVwb3J0U3RhcnRlZFJlcXVlc3QSLgoHc3RhcnRlZBgBIAMoCzIdLnN0cmF0YXZvcmUudjEuU3RhcnRlZFByb2Nlc3MiSQoVUmVwb3J0U3RhcnRlZFJlc3BvbnNlEjAKB3J1bm5lcnMYASADKAsyHy5zdHJhdGF2b3JlLnYxLlN1cGVydmlzZWRSdW5uZXIivgEKE1JlcG9ydEV4aXRlZFJlcXVlc3QSLwoGcnVubmVyGAEgASgLMh8uc3RyYXRhdm9yZS52MS5SdW5uZXJHZW5lcmF0aW9uEg4KBnN0YXR1cxgCIAEoCRItCgRleGl0GAMgASgLMhouc3RyYXRhdm9yZS52MS5Qcm9jZXNzRXhpdEgAiAEBEg4KBnJlYXNvbhgEIAEoCRITCgZvdXRwdXQYBSABKAxIAYgBAUIHCgVfZXhpdEIJCgdfb3V0cHV0IkcKFFJlcG9ydEV4aXRlZFJlc3BvbnNlEi8KBnJ1bm5lchgBIAEoCzIfLnN0cmF0YXZvcmUudjEuU3VwZXJ2aXNlZFJ1bm5lciKgAQoUUmVwb3J0U2Vzc2lvblJlcXVlc3QSLwoGcnVubmVyGAEgASgLMh8uc3RyYXRhdm9yZS52MS5SdW5uZXJHZW5lcmF0aW9uEhIKCnNlc3Npb25faWQYAiABKAkSHAoPdHJhbnNjcmlwdF9wYXRoGAMgASgJSACIAQESEQoJcmVzdW1hYmxlGAQgASgIQhIKEF90cmFuc2NyaXB0X3BhdGgiFwoVUmVwb3J0U2Vzc2lvblJlc3BvbnNlIk0KGlJlcG9ydFBhdXNlZFN0b3BwZWRSZXF1ZXN0Ei8KBnJ1bm5lchgBIAEoCzIfLnN0cmF0YXZvcmUudjEuUnVubmVyR2VuZXJhdGlvbiIdChtSZXBvcnRQYXVzZWRTdG9wcGVkUmVzcG9uc2UiTgobUmVzZXRSZXN0YXJ0QXR0ZW1wdHNSZXF1ZXN0Ei8KBnJ1bm5lchgBIAEoCzIfLnN0cmF0YXZvcmUudjEuUnVubmVyR2VuZXJhdGlvbiIeChxSZXNldFJlc3RhcnRBdHRlbXB0c1Jlc3BvbnNlIsMBCgtSdW5uZXJVc2FnZRIRCglydW5uZXJfaWQYASABKAkSEgoKZ2VuZXJhdGlvbhgCIAEoAxITCgtjcHVfcGVyY2VudBgDIAEoARIRCgltZW1vcnlfbWIYBCABKAUSFAoMaW5wdXRfdG9rZW5zGAUgASgDEhUKDW91dHB1dF90b2tlbnMYBiABKAMSGQoRY2FjaGVfcmVhZF90b2tlbnMYByABKAMSHQoVY2FjaGVfY3JlYXRpb25fdG9rZW5zGAggASgDIj8KElJlcG9ydFVzYWdlUmVxdWVzdBIpCgV1c2FnZRgBIAMoCzIaLnN0cmF0YXZvcmUudjEuUnVubmVyVXNhZ2UifgoTUmVwb3J0VXNhZ2VSZXNwb25zZRIbChNhY2NlcHRlZF9ydW5uZXJfaWRzGAEgAygJEhkKEWZlbmNlZF9ydW5uZXJfaWRzGAIgAygJEi8KBnBhdXNlZBgDIAMoCzIfLnN0cmF0YXZvcmUudjEuU3VwZXJ2aXNlZFJ1bm5lciIiChJSZWxlYXNlTm9kZVJlcXVlc3QSDAoEbW9kZRgBIAEoCSI7ChNSZWxlYXNlTm9kZVJlc3BvbnNlEg8KB3N0b3BwZWQYASABKAUSEwoLaGFuZGVkX292ZXIYAiABKAUiUAoSVHJhbnNjcmlwdFBvc2l0aW9uEhEKBG5hbWUYASABKAlIAIgBARINCgVieXRlcxgCIAEoAxIPCgdhcmNoaXZlGAMgASgJQgcKBV9uYW1lIjIKHEdldFRyYW5zY3JpcHRQb3NpdGlvblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSJmCh1HZXRUcmFuc2NyaXB0UG9zaXRpb25SZXNwb25zZRI4Cghwb3NpdGlvbhgBIAEoCzIhLnN0cmF0YXZvcmUudjEuVHJhbnNjcmlwdFBvc2l0aW9uSACIAQFCCwoJX3Bvc2l0aW9uIscBChdBcHBlbmRUcmFuc2NyaXB0UmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEg4KBm9mZnNldBgCIAEoAxIMCgRkYXRhGAMgASgMEhEKBG5hbWUYBCABKAlIAIgBARIQCghtZXNzYWdlcxgFIAEoBRIUCgdzdW1tYXJ5GAYgASgJSAGIAQESGQoMZmlyc3RfcHJvbXB0GAcgASgJSAKIAQFCBwoFX25hbWVCCgoIX3N1bW1hcnlCDwoNX2ZpcnN0X3Byb21wdCJhChhBcHBlbmRUcmFuc2NyaXB0UmVzcG9uc2USOAoIcG9zaXRpb24YASABKAsyIS5zdHJhdGF2b3JlLnYxLlRyYW5zY3JpcHRQb3NpdGlvbkgAiAEBQgsKCV9wb3NpdGlvbiIsChZSZXNldFRyYW5zY3JpcHRSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiGQoXUmVzZXRUcmFuc2NyaXB0UmVzcG9uc2UiPgoVUmVhZFRyYW5zY3JpcHRSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSEQoJZW5kX2J5dGVzGAIgASgDIiYKFlJlYWRUcmFuc2NyaXB0UmVzcG9uc2USDAoEZGF0YRgBIAEoDDK/DAoSU3VwZXJ2aXNpb25TZXJ2aWNlEmkKElJlZ2lzdGVyU3VwZXJ2aXNvchIoLnN0cmF0YXZvcmUudjEuUmVnaXN0ZXJTdXBlcnZpc29yUmVxdWVzdBopLnN0cmF0YXZvcmUudjEuUmVnaXN0ZXJTdXBlcnZpc29yUmVzcG9uc2USVwoMQ2xhaW1SdW5uZXJzEiIuc3RyYXRhdm9yZS52MS5DbGFpbVJ1bm5lcnNSZXF1ZXN0GiMuc3RyYXRhdm9yZS52MS5DbGFpbVJ1bm5lcnNSZXNwb25zZRJxChNMaXN0QXNzaWduZWRSdW5uZXJzEikuc3RyYXRhdm9yZS52MS5MaXN0QXNzaWduZWRSdW5uZXJzUmVxdWVzdBoqLnN0cmF0YXZvcmUudjEuTGlzdEFzc2lnbmVkUnVubmVyc1Jlc3BvbnNlIgOQAgESVAoLQmVnaW5TdGFydHMSIS5zdHJhdGF2b3JlLnYxLkJlZ2luU3RhcnRzUmVxdWVzdBoiLnN0cmF0YXZvcmUudjEuQmVnaW5TdGFydHNSZXNwb25zZRJaCg1SZXN0YXJ0UnVubmVyEiMuc3RyYXRhdm9yZS52MS5SZXN0YXJ0UnVubmVyUmVxdWVzdBokLnN0cmF0YXZvcmUudjEuUmVzdGFydFJ1bm5lclJlc3BvbnNlEloKDVJlcG9ydFN0YXJ0ZWQSIy5zdHJhdGF2b3JlLnYxLlJlcG9ydFN0YXJ0ZWRSZXF1ZXN0GiQuc3RyYXRhdm9yZS52MS5SZXBvcnRTdGFydGVkUmVzcG9uc2USVwoMUmVwb3J0RXhpdGVkEiIuc3RyYXRhdm9yZS52MS5SZXBvcnRFeGl0ZWRSZXF1ZXN0GiMuc3RyYXRhdm9yZS52MS5SZXBvcnRFeGl0ZWRSZXNwb25zZRJaCg1SZXBvcnRTZXNzaW9uEiMuc3RyYXRhdm9yZS52MS5SZXBvcnRTZXNzaW9uUmVxdWVzdBokLnN0cmF0YXZvcmUudjEuUmVwb3J0U2Vzc2lvblJlc3BvbnNlEmwKE1JlcG9ydFBhdXNlZFN0b3BwZWQSKS5zdHJhdGF2b3JlLnYxLlJlcG9ydFBhdXNlZFN0b3BwZWRSZXF1ZXN0Giouc3RyYXRhdm9yZS52MS5SZXBvcnRQYXVzZWRTdG9wcGVkUmVzcG9uc2USbwoUUmVzZXRSZXN0YXJ0QXR0ZW1wdHMSKi5zdHJhdGF2b3JlLnYxLlJlc2V0UmVzdGFydEF0dGVtcHRzUmVxdWVzdBorLnN0cmF0YXZvcmUudjEuUmVzZXRSZXN0YXJ0QXR0ZW1wdHNSZXNwb25zZRJUCgtSZXBvcnRVc2FnZRIhLnN0cmF0YXZvcmUudjEuUmVwb3J0VXNhZ2VSZXF1ZXN0GiIuc3RyYXRhdm9yZS52MS5SZXBvcnRVc2FnZVJlc3BvbnNlElQKC1JlbGVhc2VOb2RlEiEuc3RyYXRhdm9yZS52MS5SZWxlYXNlTm9kZVJlcXVlc3QaIi5zdHJhdGF2b3JlLnYxLlJlbGVhc2VOb2RlUmVzcG9uc2USdwoVR2V0VHJhbnNjcmlwdFBvc2l0aW9uEisuc3RyYXRhdm9yZS52MS5HZXRUcmFuc2NyaXB0UG9zaXRpb25SZXF1ZXN0Giwuc3RyYXRhdm9yZS52MS5HZXRUcmFuc2NyaXB0UG9zaXRpb25SZXNwb25zZSIDkAIBEmMKEEFwcGVuZFRyYW5zY3JpcHQSJi5zdHJhdGF2b3JlLnYxLkFwcGVuZFRyYW5zY3JpcHRSZXF1ZXN0Gicuc3RyYXRhdm9yZS52MS5BcHBlbmRUcmFuc2NyaXB0UmVzcG9uc2USYAoPUmVzZXRUcmFuc2NyaXB0EiUuc3RyYXRhdm9yZS52MS5SZXNldFRyYW5zY3JpcHRSZXF1ZXN0GiYuc3RyYXRhdm9yZS52MS5SZXNldFRyYW5zY3JpcHRSZXNwb25zZRJkCg5SZWFkVHJhbnNjcmlwdBIkLnN0cmF0YXZvcmUudjEuUmVhZFRyYW5zY3JpcHRSZXF1ZXN0GiUuc3RyYXRhdm9yZS52MS5SZWFkVHJhbnNjcmlwdFJlc3BvbnNlIgOQAgEwAWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("Ch9zdHJhdGF2b3JlL3YxL3N1cGVydmlzaW9uLnByb3RvEg1zdHJhdGF2b3JlLnYxIoAOChBTdXBlcnZpc2VkUnVubmVyEgoKAmlkGAEgASgJEhQKDHByb2plY3RfbmFtZRgCIAEoCRIUCgxwcm9qZWN0X3BhdGgYAyABKAkSDQoFYWdlbnQYBCABKAkSFAoMcnVudGltZV90eXBlGAUgASgJEhIKCnJ1bnRpbWVfaWQYBiABKAkSFAoHbm9kZV9pZBgHIAEoCUgAiAEBEg4KBnN0YXR1cxgIIAEoCRIVCg1kZXNpcmVkX3N0YXRlGAkgASgJEg0KBWZsYWdzGAogAygJEhQKDGNhcGFiaWxpdGllcxgLIAMoCRJFCgtlbnZpcm9ubWVudBgMIAMoCzIwLnN0cmF0YXZvcmUudjEuU3VwZXJ2aXNlZFJ1bm5lci5FbnZpcm9ubWVudEVudHJ5EhkKEWNvbnZlcnNhdGlvbl9tb2RlGA0gASgJEhcKCnNlc3Npb25faWQYDiABKAlIAYgBARILCgNnb2QYDyABKAgSEwoGcHJvbXB0GBAgASgJSAKIAQESFAoMaW5wdXRfdG9rZW5zGBEgASgDEhUKDW91dHB1dF90b2tlbnMYEiABKAMSGQoRY2FjaGVfcmVhZF90b2tlbnMYEyABKAMSHQoVY2FjaGVfY3JlYXRpb25fdG9rZW5zGBQgASgDEhMKC2NwdV9wZXJjZW50GBUgASgBEhEKCW1lbW9yeV9tYhgWIAEoBRIYChByZXN0YXJ0X2F0dGVtcHRzGBcgASgFEhwKFG1heF9yZXN0YXJ0X2F0dGVtcHRzGBggASgFEh0KFWhlYXJ0YmVhdF90dGxfc2Vjb25kcxgZIAEoBRISCgpnZW5lcmF0aW9uGBogASgDEhEKCWV2ZW50X3NlcRgbIAEoAxISCgpzdG9wX2ZvcmNlGBwgASgIEiEKFHN0b3BfdGltZW91dF9zZWNvbmRzGB0gASgFSAOIAQESOgoRc3RvcF9yZXF1ZXN0ZWRfYXQYHiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wSASIAQESMwoKc3RhcnRlZF9hdBgfIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBIBYgBARI3Cg5sYXN0X2hlYXJ0YmVhdBggIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBIBogBARI2Cg10ZXJtaW5hdGVkX2F0GCEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEgHiAEBEhYKCWV4aXRfY29kZRgiIAEoBUgIiAEBEhMKBnJlYXNvbhgjIAEoCUgJiAEBEhkKDHBhdXNlX3JlYXNvbhgkIAEoCUgKiAEBEh0KEHBhdXNlZF9idWRnZXRfaWQYJSABKAlIC4gBARIyCglwYXVzZWRfYXQYJiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wSAyIAQESEgoKY3JlYXRlZF9ieRgnIAEoCRIuCgpjcmVhdGVkX2F0GCggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GCkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBITCgt0b2tlbnNfdXNlZBgqIAEoAxIyCglyZXNldHNfYXQYKyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wSA2IAQESGgoScmVzdW1lX2FmdGVyX2xpbWl0GCwgASgIEhUKDWxpbWl0X2FjY291bnQYLSABKAkSGwoOcmVzdW1lX21lc3NhZ2UYLiABKAlIDogBARI5ChBsaW1pdF9yZXN1bWVkX2F0GC8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEgPiAEBEjMKCGFjdGl2aXR5GDAgASgLMiEuc3RyYXRhdm9yZS52MS5TdXBlcnZpc2VkQWN0aXZpdHkaMgoQRW52aXJvbm1lbnRFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQgoKCF9ub2RlX2lkQg0KC19zZXNzaW9uX2lkQgkKB19wcm9tcHRCFwoVX3N0b3BfdGltZW91dF9zZWNvbmRzQhQKEl9zdG9wX3JlcXVlc3RlZF9hdEINCgtfc3RhcnRlZF9hdEIRCg9fbGFzdF9oZWFydGJlYXRCEAoOX3Rlcm1pbmF0ZWRfYXRCDAoKX2V4aXRfY29kZUIJCgdfcmVhc29uQg8KDV9wYXVzZV9yZWFzb25CEwoRX3BhdXNlZF9idWRnZXRfaWRCDAoKX3BhdXNlZF9hdEIMCgpfcmVzZXRzX2F0QhEKD19yZXN1bWVfbWVzc2FnZUITChFfbGltaXRfcmVzdW1lZF9hdCLfAQoSU3VwZXJ2aXNlZEFjdGl2aXR5Eg0KBXN0YXRlGAEgASgJEhMKBnNvdXJjZRgCIAEoCUgAiAEBEhMKBmRldGFpbBgDIAEoCUgBiAEBEi4KBXNpbmNlGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEgCiAEBEjIKCXJlc2V0c19hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBIA4gBAUIJCgdfc291cmNlQgkKB19kZXRhaWxCCAoGX3NpbmNlQgwKCl9yZXNldHNfYXQiOQoQUnVubmVyR2VuZXJhdGlvbhIRCglydW5uZXJfaWQYASABKAkSEgoKZ2VuZXJhdGlvbhgCIAEoAyJJCgtQcm9jZXNzRXhpdBIRCgRjb2RlGAEgASgFSACIAQESEwoGc2lnbmFsGAIgASgJSAGIAQFCBwoFX2NvZGVCCQoHX3NpZ25hbCLcAgoZUmVnaXN0ZXJTdXBlcnZpc29yUmVxdWVzdBIMCgRuYW1lGAEgASgJEhAKCGhvc3RuYW1lGAIgASgJEg8KB3ZlcnNpb24YAyABKAkSEAoIY2FwYWNpdHkYBCABKAUSEgoKYXR0YWNoX3VybBgFIAEoCRJECgZsYWJlbHMYBiADKAsyNC5zdHJhdGF2b3JlLnYxLlJlZ2lzdGVyU3VwZXJ2aXNvclJlcXVlc3QuTGFiZWxzRW50cnkSRAoGYWdlbnRzGAcgAygLMjQuc3RyYXRhdm9yZS52MS5SZWdpc3RlclN1cGVydmlzb3JSZXF1ZXN0LkFnZW50c0VudHJ5Gi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaLQoLQWdlbnRzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASItChpSZWdpc3RlclN1cGVydmlzb3JSZXNwb25zZRIPCgdub2RlX2lkGAEgASgJIiQKE0NsYWltUnVubmVyc1JlcXVlc3QSDQoFbGltaXQYASABKAUiSAoUQ2xhaW1SdW5uZXJzUmVzcG9uc2USMAoHcnVubmVycxgBIAMoCzIfLnN0cmF0YXZvcmUudjEuU3VwZXJ2aXNlZFJ1bm5lciIcChpMaXN0QXNzaWduZWRSdW5uZXJzUmVxdWVzdCJPChtMaXN0QXNzaWduZWRSdW5uZXJzUmVzcG9uc2USMAoHcnVubmVycxgBIAMoCzIfLnN0cmF0YXZvcmUudjEuU3VwZXJ2aXNlZFJ1bm5lciI/ChJCZWdpblN0YXJ0c1JlcXVlc3QSKQoGc3RhcnRzGAEgAygLMhkuc3RyYXRhdm9yZS52MS5CZWdpblN0YXJ0Ik0KCkJlZ2luU3RhcnQSEQoJcnVubmVyX2lkGAEgASgJEhIKCmdlbmVyYXRpb24YAiABKAMSGAoQcmVzdGFydF9hdHRlbXB0cxgDIAEoBSJHChNCZWdpblN0YXJ0c1Jlc3BvbnNlEjAKB3J1bm5lcnMYASADKAsyHy5zdHJhdGF2b3JlLnYxLlN1cGVydmlzZWRSdW5uZXIi0gEKFFJlc3RhcnRSdW5uZXJSZXF1ZXN0Ei8KBnJ1bm5lchgBIAEoCzIfLnN0cmF0YXZvcmUudjEuUnVubmVyR2VuZXJhdGlvbhIPCgdhdHRlbXB0GAIgASgFEhAKCGRlbGF5X21zGAMgASgDEg4KBnJlYXNvbhgEIAEoCRITCgZvdXRwdXQYBSABKAxIAIgBARItCgRleGl0GAYgASgLMhouc3RyYXRhdm9yZS52MS5Qcm9jZXNzRXhpdEgBiAEBQgkKB19vdXRwdXRCBwoFX2V4aXQiSAoVUmVzdGFydFJ1bm5lclJlc3BvbnNlEi8KBnJ1bm5lchgBIAEoCzIfLnN0cmF0YXZvcmUudjEuU3VwZXJ2aXNlZFJ1bm5lciK7AQoOU3RhcnRlZFByb2Nlc3MSLwoGcnVubmVyGAEgASgLMh8uc3RyYXRhdm9yZS52MS5SdW5uZXJHZW5lcmF0aW9uEgsKA3BpZBgCIAEoBRIXCgpzZXNzaW9uX2lkGAMgASgJSACIAQESHAoPdHJhbnNjcmlwdF9wYXRoGAQgASgJSAGIAQESEQoJcmVzdW1hYmxlGAUgASgIQg0KC19zZXNzaW9uX2lkQhIKEF90cmFuc2NyaXB0X3BhdGgiRgoUUmVwb3J0U3RhcnRlZFJlcXVlc3QSLgoHc3RhcnRlZBgBIAMoCzIdLnN0cmF0YXZvcmUudjEuU3RhcnRlZFByb2Nlc3MiSQoVUmVwb3J0U3RhcnRlZFJlc3BvbnNlEjAKB3J1bm5lcnMYASADKAsyHy5zdHJhdGF2b3JlLnYxLlN1cGVydmlzZWRSdW5uZXIivgEKE1JlcG9ydEV4aXRlZFJlcXVlc3QSLwoGcnVubmVyGAEgASgLMh8uc3RyYXRhdm9yZS52MS5SdW5uZXJHZW5lcmF0aW9uEg4KBnN0YXR1cxgCIAEoCRItCgRleGl0GAMgASgLMhouc3RyYXRhdm9yZS52MS5Qcm9jZXNzRXhpdEgAiAEBEg4KBnJlYXNvbhgEIAEoCRITCgZvdXRwdXQYBSABKAxIAYgBAUIHCgVfZXhpdEIJCgdfb3V0cHV0IkcKFFJlcG9ydEV4aXRlZFJlc3BvbnNlEi8KBnJ1bm5lchgBIAEoCzIfLnN0cmF0YXZvcmUudjEuU3VwZXJ2aXNlZFJ1bm5lciKgAQoUUmVwb3J0U2Vzc2lvblJlcXVlc3QSLwoGcnVubmVyGAEgASgLMh8uc3RyYXRhdm9yZS52MS5SdW5uZXJHZW5lcmF0aW9uEhIKCnNlc3Npb25faWQYAiABKAkSHAoPdHJhbnNjcmlwdF9wYXRoGAMgASgJSACIAQESEQoJcmVzdW1hYmxlGAQgASgIQhIKEF90cmFuc2NyaXB0X3BhdGgiFwoVUmVwb3J0U2Vzc2lvblJlc3BvbnNlIk0KGlJlcG9ydFBhdXNlZFN0b3BwZWRSZXF1ZXN0Ei8KBnJ1bm5lchgBIAEoCzIfLnN0cmF0YXZvcmUudjEuUnVubmVyR2VuZXJhdGlvbiIdChtSZXBvcnRQYXVzZWRTdG9wcGVkUmVzcG9uc2UiTgobUmVzZXRSZXN0YXJ0QXR0ZW1wdHNSZXF1ZXN0Ei8KBnJ1bm5lchgBIAEoCzIfLnN0cmF0YXZvcmUudjEuUnVubmVyR2VuZXJhdGlvbiIeChxSZXNldFJlc3RhcnRBdHRlbXB0c1Jlc3BvbnNlIsMBCgtSdW5uZXJVc2FnZRIRCglydW5uZXJfaWQYASABKAkSEgoKZ2VuZXJhdGlvbhgCIAEoAxITCgtjcHVfcGVyY2VudBgDIAEoARIRCgltZW1vcnlfbWIYBCABKAUSFAoMaW5wdXRfdG9rZW5zGAUgASgDEhUKDW91dHB1dF90b2tlbnMYBiABKAMSGQoRY2FjaGVfcmVhZF90b2tlbnMYByABKAMSHQoVY2FjaGVfY3JlYXRpb25fdG9rZW5zGAggASgDIj8KElJlcG9ydFVzYWdlUmVxdWVzdBIpCgV1c2FnZRgBIAMoCzIaLnN0cmF0YXZvcmUudjEuUnVubmVyVXNhZ2UifgoTUmVwb3J0VXNhZ2VSZXNwb25zZRIbChNhY2NlcHRlZF9ydW5uZXJfaWRzGAEgAygJEhkKEWZlbmNlZF9ydW5uZXJfaWRzGAIgAygJEi8KBnBhdXNlZBgDIAMoCzIfLnN0cmF0YXZvcmUudjEuU3VwZXJ2aXNlZFJ1bm5lciKZAgoVUmVwb3J0QWN0aXZpdHlSZXF1ZXN0Ei8KBnJ1bm5lchgBIAEoCzIfLnN0cmF0YXZvcmUudjEuUnVubmVyR2VuZXJhdGlvbhINCgVzdGF0ZRgCIAEoCRIOCgZzb3VyY2UYAyABKAkSEwoGZGV0YWlsGAQgASgJSACIAQESLgoFc2luY2UYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wSAGIAQESMgoJcmVzZXRzX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEgCiAEBEhQKDGtlZXBzX2RldGFpbBgHIAEoCEIJCgdfZGV0YWlsQggKBl9zaW5jZUIMCgpfcmVzZXRzX2F0Io8BChZSZXBvcnRBY3Rpdml0eVJlc3BvbnNlEg8KB2NoYW5nZWQYASABKAgSLwoGcnVubmVyGAIgASgLMh8uc3RyYXRhdm9yZS52MS5TdXBlcnZpc2VkUnVubmVyEjMKCHByZXZpb3VzGAMgASgLMiEuc3RyYXRhdm9yZS52MS5TdXBlcnZpc2VkQWN0aXZpdHkizgEKF1JlcG9ydFVzYWdlTGltaXRSZXF1ZXN0Ei8KBnJ1bm5lchgBIAEoCzIfLnN0cmF0YXZvcmUudjEuUnVubmVyR2VuZXJhdGlvbhIyCglyZXNldHNfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wSACIAQESFAoHbWVzc2FnZRgDIAEoCUgBiAEBEhMKBnNvdXJjZRgEIAEoCUgCiAEBQgwKCl9yZXNldHNfYXRCCgoIX21lc3NhZ2VCCQoHX3NvdXJjZSKMAQoYUmVwb3J0VXNhZ2VMaW1pdFJlc3BvbnNlEi8KBnBhdXNlZBgBIAMoCzIfLnN0cmF0YXZvcmUudjEuU3VwZXJ2aXNlZFJ1bm5lchItCglyZXNldHNfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCGFkanVzdGVkGAMgASgJIiIKElJlbGVhc2VOb2RlUmVxdWVzdBIMCgRtb2RlGAEgASgJIjsKE1JlbGVhc2VOb2RlUmVzcG9uc2USDwoHc3RvcHBlZBgBIAEoBRITCgtoYW5kZWRfb3ZlchgCIAEoBSJQChJUcmFuc2NyaXB0UG9zaXRpb24SEQoEbmFtZRgBIAEoCUgAiAEBEg0KBWJ5dGVzGAIgASgDEg8KB2FyY2hpdmUYAyABKAlCBwoFX25hbWUiMgocR2V0VHJhbnNjcmlwdFBvc2l0aW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJImYKHUdldFRyYW5zY3JpcHRQb3NpdGlvblJlc3BvbnNlEjgKCHBvc2l0aW9uGAEgASgLMiEuc3RyYXRhdm9yZS52MS5UcmFuc2NyaXB0UG9zaXRpb25IAIgBAUILCglfcG9zaXRpb24ixwEKF0FwcGVuZFRyYW5zY3JpcHRSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSDgoGb2Zmc2V0GAIgASgDEgwKBGRhdGEYAyABKAwSEQoEbmFtZRgEIAEoCUgAiAEBEhAKCG1lc3NhZ2VzGAUgASgFEhQKB3N1bW1hcnkYBiABKAlIAYgBARIZCgxmaXJzdF9wcm9tcHQYByABKAlIAogBAUIHCgVfbmFtZUIKCghfc3VtbWFyeUIPCg1fZmlyc3RfcHJvbXB0ImEKGEFwcGVuZFRyYW5zY3JpcHRSZXNwb25zZRI4Cghwb3NpdGlvbhgBIAEoCzIhLnN0cmF0YXZvcmUudjEuVHJhbnNjcmlwdFBvc2l0aW9uSACIAQFCCwoJX3Bvc2l0aW9uIiwKFlJlc2V0VHJhbnNjcmlwdFJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSIZChdSZXNldFRyYW5zY3JpcHRSZXNwb25zZSI+ChVSZWFkVHJhbnNjcmlwdFJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIRCgllbmRfYnl0ZXMYAiABKAMiJgoWUmVhZFRyYW5zY3JpcHRSZXNwb25zZRIMCgRkYXRhGAEgASgMMoMOChJTdXBlcnZpc2lvblNlcnZpY2USaQoSUmVnaXN0ZXJTdXBlcnZpc29yEiguc3RyYXRhdm9yZS52MS5SZWdpc3RlclN1cGVydmlzb3JSZXF1ZXN0Gikuc3RyYXRhdm9yZS52MS5SZWdpc3RlclN1cGVydmlzb3JSZXNwb25zZRJXCgxDbGFpbVJ1bm5lcnMSIi5zdHJhdGF2b3JlLnYxLkNsYWltUnVubmVyc1JlcXVlc3QaIy5zdHJhdGF2b3JlLnYxLkNsYWltUnVubmVyc1Jlc3BvbnNlEnEKE0xpc3RBc3NpZ25lZFJ1bm5lcnMSKS5zdHJhdGF2b3JlLnYxLkxpc3RBc3NpZ25lZFJ1bm5lcnNSZXF1ZXN0Giouc3RyYXRhdm9yZS52MS5MaXN0QXNzaWduZWRSdW5uZXJzUmVzcG9uc2UiA5ACARJUCgtCZWdpblN0YXJ0cxIhLnN0cmF0YXZvcmUudjEuQmVnaW5TdGFydHNSZXF1ZXN0GiIuc3RyYXRhdm9yZS52MS5CZWdpblN0YXJ0c1Jlc3BvbnNlEloKDVJlc3RhcnRSdW5uZXISIy5zdHJhdGF2b3JlLnYxLlJlc3RhcnRSdW5uZXJSZXF1ZXN0GiQuc3RyYXRhdm9yZS52MS5SZXN0YXJ0UnVubmVyUmVzcG9uc2USWgoNUmVwb3J0U3RhcnRlZBIjLnN0cmF0YXZvcmUudjEuUmVwb3J0U3RhcnRlZFJlcXVlc3QaJC5zdHJhdGF2b3JlLnYxLlJlcG9ydFN0YXJ0ZWRSZXNwb25zZRJXCgxSZXBvcnRFeGl0ZWQSIi5zdHJhdGF2b3JlLnYxLlJlcG9ydEV4aXRlZFJlcXVlc3QaIy5zdHJhdGF2b3JlLnYxLlJlcG9ydEV4aXRlZFJlc3BvbnNlEloKDVJlcG9ydFNlc3Npb24SIy5zdHJhdGF2b3JlLnYxLlJlcG9ydFNlc3Npb25SZXF1ZXN0GiQuc3RyYXRhdm9yZS52MS5SZXBvcnRTZXNzaW9uUmVzcG9uc2USbAoTUmVwb3J0UGF1c2VkU3RvcHBlZBIpLnN0cmF0YXZvcmUudjEuUmVwb3J0UGF1c2VkU3RvcHBlZFJlcXVlc3QaKi5zdHJhdGF2b3JlLnYxLlJlcG9ydFBhdXNlZFN0b3BwZWRSZXNwb25zZRJvChRSZXNldFJlc3RhcnRBdHRlbXB0cxIqLnN0cmF0YXZvcmUudjEuUmVzZXRSZXN0YXJ0QXR0ZW1wdHNSZXF1ZXN0Gisuc3RyYXRhdm9yZS52MS5SZXNldFJlc3RhcnRBdHRlbXB0c1Jlc3BvbnNlElQKC1JlcG9ydFVzYWdlEiEuc3RyYXRhdm9yZS52MS5SZXBvcnRVc2FnZVJlcXVlc3QaIi5zdHJhdGF2b3JlLnYxLlJlcG9ydFVzYWdlUmVzcG9uc2USXQoOUmVwb3J0QWN0aXZpdHkSJC5zdHJhdGF2b3JlLnYxLlJlcG9ydEFjdGl2aXR5UmVxdWVzdBolLnN0cmF0YXZvcmUudjEuUmVwb3J0QWN0aXZpdHlSZXNwb25zZRJjChBSZXBvcnRVc2FnZUxpbWl0EiYuc3RyYXRhdm9yZS52MS5SZXBvcnRVc2FnZUxpbWl0UmVxdWVzdBonLnN0cmF0YXZvcmUudjEuUmVwb3J0VXNhZ2VMaW1pdFJlc3BvbnNlElQKC1JlbGVhc2VOb2RlEiEuc3RyYXRhdm9yZS52MS5SZWxlYXNlTm9kZVJlcXVlc3QaIi5zdHJhdGF2b3JlLnYxLlJlbGVhc2VOb2RlUmVzcG9uc2USdwoVR2V0VHJhbnNjcmlwdFBvc2l0aW9uEisuc3RyYXRhdm9yZS52MS5HZXRUcmFuc2NyaXB0UG9zaXRpb25SZXF1ZXN0Giwuc3RyYXRhdm9yZS52MS5HZXRUcmFuc2NyaXB0UG9zaXRpb25SZXNwb25zZSIDkAIBEmMKEEFwcGVuZFRyYW5zY3JpcHQSJi5zdHJhdGF2b3JlLnYxLkFwcGVuZFRyYW5zY3JpcHRSZXF1ZXN0Gicuc3RyYXRhdm9yZS52MS5BcHBlbmRUcmFuc2NyaXB0UmVzcG9uc2USYAoPUmVzZXRUcmFuc2NyaXB0EiUuc3RyYXRhdm9yZS52MS5SZXNldFRyYW5zY3JpcHRSZXF1ZXN0GiYuc3RyYXRhdm9yZS52MS5SZXNldFRyYW5zY3JpcHRSZXNwb25zZRJkCg5SZWFkVHJhbnNjcmlwdBIkLnN0cmF0YXZvcmUudjEuUmVhZFRyYW5zY3JpcHRSZXF1ZXN0GiUuc3RyYXRhdm9yZS52MS5SZWFkVHJhbnNjcmlwdFJlc3BvbnNlIgOQAgEwAWIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * A runner as a supervisor needs it to start, watch and report its agent.
@@ -262,6 +262,13 @@ export type SupervisedRunner = Message<"stratavore.v1.SupervisedRunner"> & {
    * @generated from field: optional google.protobuf.Timestamp limit_resumed_at = 47;
    */
   limitResumedAt?: Timestamp | undefined;
+
+  /**
+   * Unset from an API that predates it: unknown.
+   *
+   * @generated from field: stratavore.v1.SupervisedActivity activity = 48;
+   */
+  activity?: SupervisedActivity | undefined;
 };
 
 /**
@@ -270,6 +277,49 @@ export type SupervisedRunner = Message<"stratavore.v1.SupervisedRunner"> & {
  */
 export const SupervisedRunnerSchema: GenMessage<SupervisedRunner> = /*@__PURE__*/
   messageDesc(file_stratavore_v1_supervision, 0);
+
+/**
+ * What a runner's agent is doing, beside its process status (src/core/runners/activity.ts).
+ *
+ * @generated from message stratavore.v1.SupervisedActivity
+ */
+export type SupervisedActivity = Message<"stratavore.v1.SupervisedActivity"> & {
+  /**
+   * working | waiting_permission | waiting_input | idle | rate_limited | error | unknown
+   *
+   * @generated from field: string state = 1;
+   */
+  state: string;
+
+  /**
+   * hook | stream | transcript | screen; unset before the agent said anything.
+   *
+   * @generated from field: optional string source = 2;
+   */
+  source?: string | undefined;
+
+  /**
+   * @generated from field: optional string detail = 3;
+   */
+  detail?: string | undefined;
+
+  /**
+   * @generated from field: optional google.protobuf.Timestamp since = 4;
+   */
+  since?: Timestamp | undefined;
+
+  /**
+   * @generated from field: optional google.protobuf.Timestamp resets_at = 5;
+   */
+  resetsAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message stratavore.v1.SupervisedActivity.
+ * Use `create(SupervisedActivitySchema)` to create a new message.
+ */
+export const SupervisedActivitySchema: GenMessage<SupervisedActivity> = /*@__PURE__*/
+  messageDesc(file_stratavore_v1_supervision, 1);
 
 /**
  * The runner and the generation the supervisor holds for it.
@@ -293,7 +343,7 @@ export type RunnerGeneration = Message<"stratavore.v1.RunnerGeneration"> & {
  * Use `create(RunnerGenerationSchema)` to create a new message.
  */
 export const RunnerGenerationSchema: GenMessage<RunnerGeneration> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_supervision, 1);
+  messageDesc(file_stratavore_v1_supervision, 2);
 
 /**
  * @generated from message stratavore.v1.ProcessExit
@@ -315,7 +365,7 @@ export type ProcessExit = Message<"stratavore.v1.ProcessExit"> & {
  * Use `create(ProcessExitSchema)` to create a new message.
  */
 export const ProcessExitSchema: GenMessage<ProcessExit> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_supervision, 2);
+  messageDesc(file_stratavore_v1_supervision, 3);
 
 /**
  * @generated from message stratavore.v1.RegisterSupervisorRequest
@@ -364,7 +414,7 @@ export type RegisterSupervisorRequest = Message<"stratavore.v1.RegisterSuperviso
  * Use `create(RegisterSupervisorRequestSchema)` to create a new message.
  */
 export const RegisterSupervisorRequestSchema: GenMessage<RegisterSupervisorRequest> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_supervision, 3);
+  messageDesc(file_stratavore_v1_supervision, 4);
 
 /**
  * @generated from message stratavore.v1.RegisterSupervisorResponse
@@ -381,7 +431,7 @@ export type RegisterSupervisorResponse = Message<"stratavore.v1.RegisterSupervis
  * Use `create(RegisterSupervisorResponseSchema)` to create a new message.
  */
 export const RegisterSupervisorResponseSchema: GenMessage<RegisterSupervisorResponse> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_supervision, 4);
+  messageDesc(file_stratavore_v1_supervision, 5);
 
 /**
  * @generated from message stratavore.v1.ClaimRunnersRequest
@@ -398,7 +448,7 @@ export type ClaimRunnersRequest = Message<"stratavore.v1.ClaimRunnersRequest"> &
  * Use `create(ClaimRunnersRequestSchema)` to create a new message.
  */
 export const ClaimRunnersRequestSchema: GenMessage<ClaimRunnersRequest> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_supervision, 5);
+  messageDesc(file_stratavore_v1_supervision, 6);
 
 /**
  * @generated from message stratavore.v1.ClaimRunnersResponse
@@ -415,7 +465,7 @@ export type ClaimRunnersResponse = Message<"stratavore.v1.ClaimRunnersResponse">
  * Use `create(ClaimRunnersResponseSchema)` to create a new message.
  */
 export const ClaimRunnersResponseSchema: GenMessage<ClaimRunnersResponse> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_supervision, 6);
+  messageDesc(file_stratavore_v1_supervision, 7);
 
 /**
  * @generated from message stratavore.v1.ListAssignedRunnersRequest
@@ -428,7 +478,7 @@ export type ListAssignedRunnersRequest = Message<"stratavore.v1.ListAssignedRunn
  * Use `create(ListAssignedRunnersRequestSchema)` to create a new message.
  */
 export const ListAssignedRunnersRequestSchema: GenMessage<ListAssignedRunnersRequest> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_supervision, 7);
+  messageDesc(file_stratavore_v1_supervision, 8);
 
 /**
  * @generated from message stratavore.v1.ListAssignedRunnersResponse
@@ -445,7 +495,7 @@ export type ListAssignedRunnersResponse = Message<"stratavore.v1.ListAssignedRun
  * Use `create(ListAssignedRunnersResponseSchema)` to create a new message.
  */
 export const ListAssignedRunnersResponseSchema: GenMessage<ListAssignedRunnersResponse> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_supervision, 8);
+  messageDesc(file_stratavore_v1_supervision, 9);
 
 /**
  * @generated from message stratavore.v1.BeginStartsRequest
@@ -464,7 +514,7 @@ export type BeginStartsRequest = Message<"stratavore.v1.BeginStartsRequest"> & {
  * Use `create(BeginStartsRequestSchema)` to create a new message.
  */
 export const BeginStartsRequestSchema: GenMessage<BeginStartsRequest> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_supervision, 9);
+  messageDesc(file_stratavore_v1_supervision, 10);
 
 /**
  * @generated from message stratavore.v1.BeginStart
@@ -491,7 +541,7 @@ export type BeginStart = Message<"stratavore.v1.BeginStart"> & {
  * Use `create(BeginStartSchema)` to create a new message.
  */
 export const BeginStartSchema: GenMessage<BeginStart> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_supervision, 10);
+  messageDesc(file_stratavore_v1_supervision, 11);
 
 /**
  * @generated from message stratavore.v1.BeginStartsResponse
@@ -508,7 +558,7 @@ export type BeginStartsResponse = Message<"stratavore.v1.BeginStartsResponse"> &
  * Use `create(BeginStartsResponseSchema)` to create a new message.
  */
 export const BeginStartsResponseSchema: GenMessage<BeginStartsResponse> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_supervision, 11);
+  messageDesc(file_stratavore_v1_supervision, 12);
 
 /**
  * @generated from message stratavore.v1.RestartRunnerRequest
@@ -552,7 +602,7 @@ export type RestartRunnerRequest = Message<"stratavore.v1.RestartRunnerRequest">
  * Use `create(RestartRunnerRequestSchema)` to create a new message.
  */
 export const RestartRunnerRequestSchema: GenMessage<RestartRunnerRequest> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_supervision, 12);
+  messageDesc(file_stratavore_v1_supervision, 13);
 
 /**
  * @generated from message stratavore.v1.RestartRunnerResponse
@@ -569,7 +619,7 @@ export type RestartRunnerResponse = Message<"stratavore.v1.RestartRunnerResponse
  * Use `create(RestartRunnerResponseSchema)` to create a new message.
  */
 export const RestartRunnerResponseSchema: GenMessage<RestartRunnerResponse> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_supervision, 13);
+  messageDesc(file_stratavore_v1_supervision, 14);
 
 /**
  * @generated from message stratavore.v1.StartedProcess
@@ -606,7 +656,7 @@ export type StartedProcess = Message<"stratavore.v1.StartedProcess"> & {
  * Use `create(StartedProcessSchema)` to create a new message.
  */
 export const StartedProcessSchema: GenMessage<StartedProcess> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_supervision, 14);
+  messageDesc(file_stratavore_v1_supervision, 15);
 
 /**
  * @generated from message stratavore.v1.ReportStartedRequest
@@ -623,7 +673,7 @@ export type ReportStartedRequest = Message<"stratavore.v1.ReportStartedRequest">
  * Use `create(ReportStartedRequestSchema)` to create a new message.
  */
 export const ReportStartedRequestSchema: GenMessage<ReportStartedRequest> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_supervision, 15);
+  messageDesc(file_stratavore_v1_supervision, 16);
 
 /**
  * @generated from message stratavore.v1.ReportStartedResponse
@@ -640,7 +690,7 @@ export type ReportStartedResponse = Message<"stratavore.v1.ReportStartedResponse
  * Use `create(ReportStartedResponseSchema)` to create a new message.
  */
 export const ReportStartedResponseSchema: GenMessage<ReportStartedResponse> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_supervision, 16);
+  messageDesc(file_stratavore_v1_supervision, 17);
 
 /**
  * @generated from message stratavore.v1.ReportExitedRequest
@@ -679,7 +729,7 @@ export type ReportExitedRequest = Message<"stratavore.v1.ReportExitedRequest"> &
  * Use `create(ReportExitedRequestSchema)` to create a new message.
  */
 export const ReportExitedRequestSchema: GenMessage<ReportExitedRequest> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_supervision, 17);
+  messageDesc(file_stratavore_v1_supervision, 18);
 
 /**
  * @generated from message stratavore.v1.ReportExitedResponse
@@ -696,7 +746,7 @@ export type ReportExitedResponse = Message<"stratavore.v1.ReportExitedResponse">
  * Use `create(ReportExitedResponseSchema)` to create a new message.
  */
 export const ReportExitedResponseSchema: GenMessage<ReportExitedResponse> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_supervision, 18);
+  messageDesc(file_stratavore_v1_supervision, 19);
 
 /**
  * @generated from message stratavore.v1.ReportSessionRequest
@@ -728,7 +778,7 @@ export type ReportSessionRequest = Message<"stratavore.v1.ReportSessionRequest">
  * Use `create(ReportSessionRequestSchema)` to create a new message.
  */
 export const ReportSessionRequestSchema: GenMessage<ReportSessionRequest> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_supervision, 19);
+  messageDesc(file_stratavore_v1_supervision, 20);
 
 /**
  * @generated from message stratavore.v1.ReportSessionResponse
@@ -741,7 +791,7 @@ export type ReportSessionResponse = Message<"stratavore.v1.ReportSessionResponse
  * Use `create(ReportSessionResponseSchema)` to create a new message.
  */
 export const ReportSessionResponseSchema: GenMessage<ReportSessionResponse> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_supervision, 20);
+  messageDesc(file_stratavore_v1_supervision, 21);
 
 /**
  * @generated from message stratavore.v1.ReportPausedStoppedRequest
@@ -758,7 +808,7 @@ export type ReportPausedStoppedRequest = Message<"stratavore.v1.ReportPausedStop
  * Use `create(ReportPausedStoppedRequestSchema)` to create a new message.
  */
 export const ReportPausedStoppedRequestSchema: GenMessage<ReportPausedStoppedRequest> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_supervision, 21);
+  messageDesc(file_stratavore_v1_supervision, 22);
 
 /**
  * @generated from message stratavore.v1.ReportPausedStoppedResponse
@@ -771,7 +821,7 @@ export type ReportPausedStoppedResponse = Message<"stratavore.v1.ReportPausedSto
  * Use `create(ReportPausedStoppedResponseSchema)` to create a new message.
  */
 export const ReportPausedStoppedResponseSchema: GenMessage<ReportPausedStoppedResponse> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_supervision, 22);
+  messageDesc(file_stratavore_v1_supervision, 23);
 
 /**
  * @generated from message stratavore.v1.ResetRestartAttemptsRequest
@@ -788,7 +838,7 @@ export type ResetRestartAttemptsRequest = Message<"stratavore.v1.ResetRestartAtt
  * Use `create(ResetRestartAttemptsRequestSchema)` to create a new message.
  */
 export const ResetRestartAttemptsRequestSchema: GenMessage<ResetRestartAttemptsRequest> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_supervision, 23);
+  messageDesc(file_stratavore_v1_supervision, 24);
 
 /**
  * @generated from message stratavore.v1.ResetRestartAttemptsResponse
@@ -801,7 +851,7 @@ export type ResetRestartAttemptsResponse = Message<"stratavore.v1.ResetRestartAt
  * Use `create(ResetRestartAttemptsResponseSchema)` to create a new message.
  */
 export const ResetRestartAttemptsResponseSchema: GenMessage<ResetRestartAttemptsResponse> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_supervision, 24);
+  messageDesc(file_stratavore_v1_supervision, 25);
 
 /**
  * @generated from message stratavore.v1.RunnerUsage
@@ -855,7 +905,7 @@ export type RunnerUsage = Message<"stratavore.v1.RunnerUsage"> & {
  * Use `create(RunnerUsageSchema)` to create a new message.
  */
 export const RunnerUsageSchema: GenMessage<RunnerUsage> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_supervision, 25);
+  messageDesc(file_stratavore_v1_supervision, 26);
 
 /**
  * @generated from message stratavore.v1.ReportUsageRequest
@@ -872,7 +922,7 @@ export type ReportUsageRequest = Message<"stratavore.v1.ReportUsageRequest"> & {
  * Use `create(ReportUsageRequestSchema)` to create a new message.
  */
 export const ReportUsageRequestSchema: GenMessage<ReportUsageRequest> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_supervision, 26);
+  messageDesc(file_stratavore_v1_supervision, 27);
 
 /**
  * @generated from message stratavore.v1.ReportUsageResponse
@@ -891,7 +941,8 @@ export type ReportUsageResponse = Message<"stratavore.v1.ReportUsageResponse"> &
   fencedRunnerIds: string[];
 
   /**
-   * Paused by this report (a budget reached its limit, memory over its cap): end their agents.
+   * The node's runners paused by this report (a budget reached its limit, memory over its cap):
+   * end their agents. A budget's runners on other nodes are paused too, and not listed.
    *
    * @generated from field: repeated stratavore.v1.SupervisedRunner paused = 3;
    */
@@ -903,7 +954,171 @@ export type ReportUsageResponse = Message<"stratavore.v1.ReportUsageResponse"> &
  * Use `create(ReportUsageResponseSchema)` to create a new message.
  */
 export const ReportUsageResponseSchema: GenMessage<ReportUsageResponse> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_supervision, 27);
+  messageDesc(file_stratavore_v1_supervision, 28);
+
+/**
+ * @generated from message stratavore.v1.ReportActivityRequest
+ */
+export type ReportActivityRequest = Message<"stratavore.v1.ReportActivityRequest"> & {
+  /**
+   * @generated from field: stratavore.v1.RunnerGeneration runner = 1;
+   */
+  runner?: RunnerGeneration | undefined;
+
+  /**
+   * working | waiting_permission | waiting_input | idle | rate_limited | error | unknown
+   *
+   * @generated from field: string state = 2;
+   */
+  state: string;
+
+  /**
+   * hook | stream | transcript | screen
+   *
+   * @generated from field: string source = 3;
+   */
+  source: string;
+
+  /**
+   * What the agent gave (the tool awaiting permission, the question, the error): kept as one
+   * line of at most 500 characters; longer than 4096 is refused.
+   *
+   * @generated from field: optional string detail = 4;
+   */
+  detail?: string | undefined;
+
+  /**
+   * When the supervisor received the signal; unset: the API's clock.
+   *
+   * @generated from field: optional google.protobuf.Timestamp since = 5;
+   */
+  since?: Timestamp | undefined;
+
+  /**
+   * When a rate limit lifts, if the CLI said.
+   *
+   * @generated from field: optional google.protobuf.Timestamp resets_at = 6;
+   */
+  resetsAt?: Timestamp | undefined;
+
+  /**
+   * A generic follow-up of a precise signal: a runner already in this state keeps its detail.
+   *
+   * @generated from field: bool keeps_detail = 7;
+   */
+  keepsDetail: boolean;
+};
+
+/**
+ * Describes the message stratavore.v1.ReportActivityRequest.
+ * Use `create(ReportActivityRequestSchema)` to create a new message.
+ */
+export const ReportActivityRequestSchema: GenMessage<ReportActivityRequest> = /*@__PURE__*/
+  messageDesc(file_stratavore_v1_supervision, 29);
+
+/**
+ * @generated from message stratavore.v1.ReportActivityResponse
+ */
+export type ReportActivityResponse = Message<"stratavore.v1.ReportActivityResponse"> & {
+  /**
+   * False: nothing a person would see changed, or the runner no longer runs in this generation.
+   *
+   * @generated from field: bool changed = 1;
+   */
+  changed: boolean;
+
+  /**
+   * When changed: the runner as it now is, and what its agent was doing before.
+   *
+   * @generated from field: stratavore.v1.SupervisedRunner runner = 2;
+   */
+  runner?: SupervisedRunner | undefined;
+
+  /**
+   * @generated from field: stratavore.v1.SupervisedActivity previous = 3;
+   */
+  previous?: SupervisedActivity | undefined;
+};
+
+/**
+ * Describes the message stratavore.v1.ReportActivityResponse.
+ * Use `create(ReportActivityResponseSchema)` to create a new message.
+ */
+export const ReportActivityResponseSchema: GenMessage<ReportActivityResponse> = /*@__PURE__*/
+  messageDesc(file_stratavore_v1_supervision, 30);
+
+/**
+ * @generated from message stratavore.v1.ReportUsageLimitRequest
+ */
+export type ReportUsageLimitRequest = Message<"stratavore.v1.ReportUsageLimitRequest"> & {
+  /**
+   * @generated from field: stratavore.v1.RunnerGeneration runner = 1;
+   */
+  runner?: RunnerGeneration | undefined;
+
+  /**
+   * When the agent said the limit resets; unset: it did not say.
+   *
+   * @generated from field: optional google.protobuf.Timestamp resets_at = 2;
+   */
+  resetsAt?: Timestamp | undefined;
+
+  /**
+   * The CLI's own words: kept as one line of at most 500 characters; longer than 4096 is refused.
+   *
+   * @generated from field: optional string message = 3;
+   */
+  message?: string | undefined;
+
+  /**
+   * Where the node read it (the runners' rate_limited activity says so): stream or transcript;
+   * unset: stream.
+   *
+   * @generated from field: optional string source = 4;
+   */
+  source?: string | undefined;
+};
+
+/**
+ * Describes the message stratavore.v1.ReportUsageLimitRequest.
+ * Use `create(ReportUsageLimitRequestSchema)` to create a new message.
+ */
+export const ReportUsageLimitRequestSchema: GenMessage<ReportUsageLimitRequest> = /*@__PURE__*/
+  messageDesc(file_stratavore_v1_supervision, 31);
+
+/**
+ * @generated from message stratavore.v1.ReportUsageLimitResponse
+ */
+export type ReportUsageLimitResponse = Message<"stratavore.v1.ReportUsageLimitResponse"> & {
+  /**
+   * The node's runners this report paused (the reporter and its account's runnable runners):
+   * end their agents. The account's runners on other nodes are paused too, and not listed.
+   *
+   * @generated from field: repeated stratavore.v1.SupervisedRunner paused = 1;
+   */
+  paused: SupervisedRunner[];
+
+  /**
+   * When they resume: the reported reset, bounded (src/core/runners/usage-limits.ts).
+   *
+   * @generated from field: google.protobuf.Timestamp resets_at = 2;
+   */
+  resetsAt?: Timestamp | undefined;
+
+  /**
+   * none | past | capped | unknown: how the reported reset was bounded.
+   *
+   * @generated from field: string adjusted = 3;
+   */
+  adjusted: string;
+};
+
+/**
+ * Describes the message stratavore.v1.ReportUsageLimitResponse.
+ * Use `create(ReportUsageLimitResponseSchema)` to create a new message.
+ */
+export const ReportUsageLimitResponseSchema: GenMessage<ReportUsageLimitResponse> = /*@__PURE__*/
+  messageDesc(file_stratavore_v1_supervision, 32);
 
 /**
  * @generated from message stratavore.v1.ReleaseNodeRequest
@@ -922,7 +1137,7 @@ export type ReleaseNodeRequest = Message<"stratavore.v1.ReleaseNodeRequest"> & {
  * Use `create(ReleaseNodeRequestSchema)` to create a new message.
  */
 export const ReleaseNodeRequestSchema: GenMessage<ReleaseNodeRequest> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_supervision, 28);
+  messageDesc(file_stratavore_v1_supervision, 33);
 
 /**
  * @generated from message stratavore.v1.ReleaseNodeResponse
@@ -944,7 +1159,7 @@ export type ReleaseNodeResponse = Message<"stratavore.v1.ReleaseNodeResponse"> &
  * Use `create(ReleaseNodeResponseSchema)` to create a new message.
  */
 export const ReleaseNodeResponseSchema: GenMessage<ReleaseNodeResponse> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_supervision, 29);
+  messageDesc(file_stratavore_v1_supervision, 34);
 
 /**
  * @generated from message stratavore.v1.TranscriptPosition
@@ -973,7 +1188,7 @@ export type TranscriptPosition = Message<"stratavore.v1.TranscriptPosition"> & {
  * Use `create(TranscriptPositionSchema)` to create a new message.
  */
 export const TranscriptPositionSchema: GenMessage<TranscriptPosition> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_supervision, 30);
+  messageDesc(file_stratavore_v1_supervision, 35);
 
 /**
  * @generated from message stratavore.v1.GetTranscriptPositionRequest
@@ -990,7 +1205,7 @@ export type GetTranscriptPositionRequest = Message<"stratavore.v1.GetTranscriptP
  * Use `create(GetTranscriptPositionRequestSchema)` to create a new message.
  */
 export const GetTranscriptPositionRequestSchema: GenMessage<GetTranscriptPositionRequest> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_supervision, 31);
+  messageDesc(file_stratavore_v1_supervision, 36);
 
 /**
  * @generated from message stratavore.v1.GetTranscriptPositionResponse
@@ -1007,7 +1222,7 @@ export type GetTranscriptPositionResponse = Message<"stratavore.v1.GetTranscript
  * Use `create(GetTranscriptPositionResponseSchema)` to create a new message.
  */
 export const GetTranscriptPositionResponseSchema: GenMessage<GetTranscriptPositionResponse> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_supervision, 32);
+  messageDesc(file_stratavore_v1_supervision, 37);
 
 /**
  * @generated from message stratavore.v1.AppendTranscriptRequest
@@ -1054,7 +1269,7 @@ export type AppendTranscriptRequest = Message<"stratavore.v1.AppendTranscriptReq
  * Use `create(AppendTranscriptRequestSchema)` to create a new message.
  */
 export const AppendTranscriptRequestSchema: GenMessage<AppendTranscriptRequest> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_supervision, 33);
+  messageDesc(file_stratavore_v1_supervision, 38);
 
 /**
  * @generated from message stratavore.v1.AppendTranscriptResponse
@@ -1073,7 +1288,7 @@ export type AppendTranscriptResponse = Message<"stratavore.v1.AppendTranscriptRe
  * Use `create(AppendTranscriptResponseSchema)` to create a new message.
  */
 export const AppendTranscriptResponseSchema: GenMessage<AppendTranscriptResponse> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_supervision, 34);
+  messageDesc(file_stratavore_v1_supervision, 39);
 
 /**
  * @generated from message stratavore.v1.ResetTranscriptRequest
@@ -1090,7 +1305,7 @@ export type ResetTranscriptRequest = Message<"stratavore.v1.ResetTranscriptReque
  * Use `create(ResetTranscriptRequestSchema)` to create a new message.
  */
 export const ResetTranscriptRequestSchema: GenMessage<ResetTranscriptRequest> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_supervision, 35);
+  messageDesc(file_stratavore_v1_supervision, 40);
 
 /**
  * @generated from message stratavore.v1.ResetTranscriptResponse
@@ -1103,7 +1318,7 @@ export type ResetTranscriptResponse = Message<"stratavore.v1.ResetTranscriptResp
  * Use `create(ResetTranscriptResponseSchema)` to create a new message.
  */
 export const ResetTranscriptResponseSchema: GenMessage<ResetTranscriptResponse> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_supervision, 36);
+  messageDesc(file_stratavore_v1_supervision, 41);
 
 /**
  * @generated from message stratavore.v1.ReadTranscriptRequest
@@ -1125,7 +1340,7 @@ export type ReadTranscriptRequest = Message<"stratavore.v1.ReadTranscriptRequest
  * Use `create(ReadTranscriptRequestSchema)` to create a new message.
  */
 export const ReadTranscriptRequestSchema: GenMessage<ReadTranscriptRequest> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_supervision, 37);
+  messageDesc(file_stratavore_v1_supervision, 42);
 
 /**
  * @generated from message stratavore.v1.ReadTranscriptResponse
@@ -1142,7 +1357,7 @@ export type ReadTranscriptResponse = Message<"stratavore.v1.ReadTranscriptRespon
  * Use `create(ReadTranscriptResponseSchema)` to create a new message.
  */
 export const ReadTranscriptResponseSchema: GenMessage<ReadTranscriptResponse> = /*@__PURE__*/
-  messageDesc(file_stratavore_v1_supervision, 38);
+  messageDesc(file_stratavore_v1_supervision, 43);
 
 /**
  * @generated from service stratavore.v1.SupervisionService
@@ -1257,6 +1472,26 @@ export const SupervisionService: GenService<{
     methodKind: "unary";
     input: typeof ReportUsageRequestSchema;
     output: typeof ReportUsageResponseSchema;
+  },
+  /**
+   * What the agent says it is doing (its hooks, its stream events): the runner's activity.
+   *
+   * @generated from rpc stratavore.v1.SupervisionService.ReportActivity
+   */
+  reportActivity: {
+    methodKind: "unary";
+    input: typeof ReportActivityRequestSchema;
+    output: typeof ReportActivityResponseSchema;
+  },
+  /**
+   * The agent hit its account's usage limit: it and the account's runnable runners are paused.
+   *
+   * @generated from rpc stratavore.v1.SupervisionService.ReportUsageLimit
+   */
+  reportUsageLimit: {
+    methodKind: "unary";
+    input: typeof ReportUsageLimitRequestSchema;
+    output: typeof ReportUsageLimitResponseSchema;
   },
   /**
    * The supervisor's graceful stop (supervisor.on_shutdown).
