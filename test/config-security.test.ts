@@ -8,7 +8,7 @@ import { limitAccountOf } from '../src/adapters/agents/limit-account.js'
 import { nodeLostPolicyOf } from '../src/config-agents.js'
 import { inheritedEnvironment } from '../src/core/supervisor/agent-environment.js'
 import { prepareAgentUsers, resolveRunAs, type Lookup } from '../src/adapters/supervisor/run-as.js'
-import { tempDir } from './helpers/app.js'
+import { tempDir } from './helpers/temp-dir.js'
 import { configHome, errorOf } from './helpers/config.js'
 
 

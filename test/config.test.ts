@@ -5,7 +5,7 @@ import t from 'tap'
 import { SECRET_FILE_TWINS, envNameOf } from '../src/config-spec.js'
 import { loadConfig, redactedConfig } from '../src/config.js'
 import { checkListenSecurity, isLoopbackHost } from '../src/listen-security.js'
-import { tempDir } from './helpers/app.js'
+import { tempDir } from './helpers/temp-dir.js'
 import { configHome, errorOf } from './helpers/config.js'
 
 

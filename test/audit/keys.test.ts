@@ -10,7 +10,7 @@ import { dataDirAuditKeys, resolveAuditKeys } from '../../src/adapters/audit/key
 import { REDACT_PATHS } from '../../src/adapters/logger.js'
 import { parseAuditKeys } from '../../src/core/audit/audit-keys.js'
 import { loadConfig, redactedConfig } from '../../src/config.js'
-import { tempDir } from '../helpers/app.js'
+import { tempDir } from '../helpers/temp-dir.js'
 
 const SECRET_1 = 'first-secret-AAAAAAAAAAAA'
 const SECRET_2 = 'second-secret-BBBBBBBBBBB'

@@ -15,7 +15,7 @@ import { events } from '../../src/adapters/db/schema.js'
 import { createUnitOfWork } from '../../src/adapters/db/unit-of-work.js'
 import { uuidV7Ids } from '../../src/adapters/system/clock-and-ids.js'
 import { createAuditService } from '../../src/core/audit/audit-service.js'
-import { tempDir } from '../helpers/app.js'
+import { tempDir } from '../helpers/temp-dir.js'
 import { backendName, createScratchDatabase, testDatabaseUrl } from '../helpers/database.js'
 
 const DRIZZLE = fileURLToPath(new URL('../../drizzle', import.meta.url))

@@ -10,7 +10,7 @@ import { parseTtl } from '../../src/cli/commands/token.js'
 import { opener, signInUrl } from '../../src/cli/commands/ui.js'
 import { resolveCredential } from '../../src/cli/credentials.js'
 import { UsageError } from '../../src/cli/io.js'
-import { tempDir } from '../helpers/app.js'
+import { tempDir } from '../helpers/temp-dir.js'
 
 const TOKEN = `stv_${'a'.repeat(43)}`
 

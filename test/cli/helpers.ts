@@ -5,9 +5,9 @@ import { spawn } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { tempDir } from '../helpers/app.js'
+import { tempDir } from '../helpers/temp-dir.js'
 import { startDaemon, waitHealthy } from '../helpers/daemon.js'
-import { FAKE_AGENT } from '../helpers/supervisor.js'
+import { FAKE_AGENT } from '../helpers/temp-dir.js'
 
 type TapTest = Parameters<typeof tempDir>[0]
 

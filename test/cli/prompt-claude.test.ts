@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { startMockAnthropic } from '../fixtures/mock-anthropic.js'
 import { claudeBin, claudeEnv, cliAvailable } from '../helpers/agent-clis.js'
-import { tempDir } from '../helpers/app.js'
+import { tempDir } from '../helpers/temp-dir.js'
 import { startCliDaemon } from './helpers.js'
 
 t.test('--prompt with Claude Code', async t => {

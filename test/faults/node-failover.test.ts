@@ -13,10 +13,10 @@ import { join } from 'node:path'
 import t from 'tap'
 import { eq, inArray } from 'drizzle-orm'
 import { nodes, outbox, runners } from '../../src/adapters/db/schema.js'
-import { tempDir } from '../helpers/app.js'
+import { tempDir } from '../helpers/temp-dir.js'
 import { waitHealthy } from '../helpers/daemon.js'
 import { openRig, requireServices, waitFor } from '../helpers/faults.js'
-import { FAKE_AGENT } from '../helpers/supervisor.js'
+import { FAKE_AGENT } from '../helpers/temp-dir.js'
 
 const alive = (pid: number) => { try { process.kill(pid, 0); return true } catch { return false } }
 

@@ -1,8 +1,7 @@
 // build(t): a context on a fresh test database and the Fastify app over it, torn down with
 // the test. Options adjust the config the way a YAML file would.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import type { Interceptor } from '@connectrpc/connect'
 import type { FastifyInstance, InjectOptions } from 'fastify'
 import { pino, type Logger } from 'pino'
@@ -12,14 +11,11 @@ import { createContext, type Context } from '../../src/context.js'
 import type { EventBus } from '../../src/core/ports.js'
 import type { Database } from '../../src/adapters/db/client.js'
 import { openTestDatabase } from './database.js'
+import { tempDir } from './temp-dir.js'
 
 type TapTest = Parameters<typeof openTestDatabase>[0]
 
-export const tempDir = (t: TapTest, prefix = 'stv-test-'): string => {
-  const dir = mkdtempSync(join(tmpdir(), prefix))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
+export { tempDir }
 
 /**
  * The config a daemon would load with no file and no STRATAVORE_* variables but one: tests make

@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { tempDir } from './app.js'
+import { tempDir } from './temp-dir.js'
 
 type TapTest = Parameters<typeof tempDir>[0]
 

@@ -2,7 +2,7 @@
 // what a config load throws.
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { tempDir } from './app.js'
+import { tempDir } from './temp-dir.js'
 
 /** A fresh HOME; with `yaml`, it is ~/.config/stratavore/stratavore.yaml there. */
 export const configHome = (t: Parameters<typeof tempDir>[0], yaml?: string) => {

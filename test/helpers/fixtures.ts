@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import type { Context } from '../../src/context.js'
 import { sessions } from '../../src/adapters/db/schema.js'
 import type { Project } from '../../src/core/projects/project.js'
-import { tempDir } from './app.js'
+import { tempDir } from './temp-dir.js'
 
 type TapTest = Parameters<typeof tempDir>[0]
 

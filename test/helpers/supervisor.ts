@@ -1,7 +1,6 @@
 // A context with a running node supervisor, tuned for tests: a 1 s heartbeat, fast restart
 // backoff, and a `fake` agent (test/fixtures/fake-agent.mjs) whose behaviour each runner picks
 // with its flags.
-import { fileURLToPath } from 'node:url'
 import { asc, eq } from 'drizzle-orm'
 import { outbox } from '../../src/adapters/db/schema.js'
 import type { Config } from '../../src/config.js'
@@ -10,10 +9,11 @@ import type { Runner, RunnerStatus } from '../../src/core/runners/runner.js'
 import type { Part } from '../../src/process/lifecycle.js'
 import { startSupervisor } from '../../workers/supervisor.js'
 import { buildContext } from './app.js'
+import { FAKE_AGENT } from './temp-dir.js'
 
 type TapTest = Parameters<typeof buildContext>[0]
 
-export const FAKE_AGENT = fileURLToPath(new URL('../fixtures/fake-agent.mjs', import.meta.url))
+export { FAKE_AGENT }
 
 export const supervisorTestConfig = (config: Config) => {
   config.daemon.heartbeat_interval_seconds = 1

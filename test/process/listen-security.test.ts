@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import WebSocket from 'ws'
-import { tempDir } from '../helpers/app.js'
+import { tempDir } from '../helpers/temp-dir.js'
 import { makePki } from '../helpers/certs.js'
 import { freePort, startDaemon, waitHealthy, type Daemon } from '../helpers/daemon.js'
 

@@ -3,7 +3,7 @@
 import { createServer, type Server } from 'node:net'
 import { join } from 'node:path'
 import t from 'tap'
-import { tempDir } from '../helpers/app.js'
+import { tempDir } from '../helpers/temp-dir.js'
 import { freePort, startDaemon } from '../helpers/daemon.js'
 
 const occupy = (port: number) => new Promise<Server>((resolve, reject) => {

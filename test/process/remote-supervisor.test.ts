@@ -12,10 +12,10 @@ import t from 'tap'
 import { SupervisionService } from '../../src/gen/stratavore/v1/supervision_pb.js'
 import { startMockOpenAI } from '../fixtures/mock-openai.js'
 import { cliAvailable, codexBin, codexEnv } from '../helpers/agent-clis.js'
-import { tempDir } from '../helpers/app.js'
+import { tempDir } from '../helpers/temp-dir.js'
 import { failOnCrashLines, startDaemon, waitHealthy, type Daemon } from '../helpers/daemon.js'
 import { backendName, createScratchDatabase, testDatabaseUrl } from '../helpers/database.js'
-import { FAKE_AGENT } from '../helpers/supervisor.js'
+import { FAKE_AGENT } from '../helpers/temp-dir.js'
 import { openTcpProxy } from '../helpers/tcp-proxy.js'
 
 // Four processes start here (the daemon, the node twice, two refused nodes), each seconds under load.

@@ -6,11 +6,11 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { tempDir } from '../helpers/app.js'
+import { tempDir } from '../helpers/temp-dir.js'
 import { openAttach } from '../helpers/attach-client.js'
 import { startDaemon, waitHealthy, type Daemon } from '../helpers/daemon.js'
 import { backendName, createScratchDatabase, testDatabaseUrl } from '../helpers/database.js'
-import { FAKE_AGENT } from '../helpers/supervisor.js'
+import { FAKE_AGENT } from '../helpers/temp-dir.js'
 
 const RUNNERS = 10
 const json = { 'content-type': 'application/json' }

@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { tempDir } from '../helpers/app.js'
+import { tempDir } from '../helpers/temp-dir.js'
 import { startDaemon, waitHealthy } from '../helpers/daemon.js'
 
 t.test('npm start path: embedded default, clean shutdown, state kept across restarts', async t => {

@@ -4,7 +4,7 @@ import { appendFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { CHECKPOINT_FILE, createCheckpointFile } from '../../../src/adapters/audit/checkpoint-file.js'
-import { tempDir } from '../../helpers/app.js'
+import { tempDir } from '../../helpers/temp-dir.js'
 
 const all = async (iterable: AsyncIterable<string>) => {
   const lines: string[] = []

@@ -7,8 +7,8 @@ import t from 'tap'
 import { shimDirOf, shimPaths } from '../../../src/adapters/pty/shim/shim-launcher.js'
 import type { AgentProcess } from '../../../src/adapters/pty/types.js'
 import { createShimHost } from '../../../src/adapters/supervisor/shim-host.js'
-import { tempDir } from '../../helpers/app.js'
-import { FAKE_AGENT } from '../../helpers/supervisor.js'
+import { tempDir } from '../../helpers/temp-dir.js'
+import { FAKE_AGENT } from '../../helpers/temp-dir.js'
 
 const waitFor = async (what: string, check: () => boolean, timeoutMs = 15_000) => {
   const deadline = Date.now() + timeoutMs

@@ -4,7 +4,7 @@ import { chmodSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { detectAgents } from '../../../src/adapters/supervisor/agent-detection.js'
-import { tempDir } from '../../helpers/app.js'
+import { tempDir } from '../../helpers/temp-dir.js'
 
 t.test('detects the configured agents found here, with their versions', async t => {
   const bin = tempDir(t)

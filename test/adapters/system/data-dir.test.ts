@@ -5,7 +5,7 @@ import { chmodSync, chownSync, mkdirSync, statSync, symlinkSync, writeFileSync }
 import { join } from 'node:path'
 import t from 'tap'
 import { ensureDataDir, secureDataDir } from '../../../src/adapters/system/data-dir.js'
-import { tempDir } from '../../helpers/app.js'
+import { tempDir } from '../../helpers/temp-dir.js'
 
 const modeOf = (path: string) => (statSync(path).mode & 0o777).toString(8)
 const NOBODY = 65534
