@@ -65,6 +65,10 @@ export const startDaemon = async (args: string[], env: Record<string, string>): 
   child.stdout!.on('data', d => { output += d })
   child.stderr!.on('data', d => { output += d })
   const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>(resolve => child.once('exit', (code, signal) => resolve({ code, signal })))
+  // A process the daemon left behind may still hold its stdout or stderr (tsx's esbuild service
+  // does for a moment): once the daemon is gone they are let go, or the test's own process
+  // would wait on them to its timeout.
+  void exited.then(() => setTimeout(() => { child.stdout!.destroy(); child.stderr!.destroy() }, 5000).unref())
   void exited.then(() => own?.cleanup())
   // Read when first asked for: a daemon that makes its own token has written it by then.
   let token: string | undefined
