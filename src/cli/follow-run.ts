@@ -3,6 +3,7 @@
 // exited 0), says why it failed, and follows it across restarts (reattaching, or streaming the
 // next life's output; a failure that repeats itself is shown once). `--detach` waits until the
 // runner really runs: up for a moment, not failing at start.
+import { timestampDate } from '@bufbuild/protobuf/wkt'
 import { RunnerStatus, type Runner } from '../gen/stratavore/v1/runner_pb.js'
 import { createTextPrinter, type TextPrinter } from './agent-text.js'
 import { attachSession, exitCodeOf } from './attach.js'
@@ -42,39 +43,86 @@ const afterLife = async (c: CommandContext, id: string, generation: bigint): Pro
   }
 }
 
-const restartNote = (c: CommandContext, r: Runner) =>
-  c.out.note(`runner ${short(r)} restarted (attempt ${r.restartAttempts} of ${r.maxRestartAttempts})${r.reason ? `: it ${r.reason}` : ''}`)
+const restartNote = (c: CommandContext, r: Runner, attempt: number, reason: string) =>
+  c.out.note(`runner ${short(r)} restarted (attempt ${attempt} of ${r.maxRestartAttempts})${reason ? `: it ${reason}` : ''}`)
 
-/** Attached until the runner ends (its exit code) or the user detaches (0). */
-export const attachFollowing = async (c: CommandContext, first: Runner, readOnly: boolean): Promise<number> => {
-  let runner = first
-  for (;;) {
-    const end = await attachSession({ baseUrl: c.api.baseUrl, credential: c.api.credential, runnerId: runner.id, io: c.io, readOnly })
-    if (end.exit === null) return end.code
-    const next = await afterLife(c, runner.id, runner.generation)
-    if (FINISHED_STATUSES.has(next.status)) return finish(c, next)
-    restartNote(c, next)
-    runner = next
+// How long the notes of restarts the runner has made wait for their events to arrive on the feed.
+const RESTART_EVENT_WAIT_MS = 2000
+
+/**
+ * The runner's restarts, each said once: read from its runner.restarting events, since a poll
+ * between two lives misses a life that ended before it looked (a failure at start is over in
+ * a moment), and from the runner itself when the feed cannot be read (a token without it).
+ */
+const restartNotes = (c: CommandContext, first: Runner, restartsFrom: number) => {
+  const reasons = new Map<number, string>()
+  const abort = new AbortController()
+  let said = restartsFrom
+  const since = first.createdAt ? timestampDate(first.createdAt).toISOString() : undefined
+  void (async () => {
+    for await (const { event } of c.api.events.watchEvents({ filter: `runner.restarting.${first.project}`, ...(since ? { since } : {}) }, { signal: abort.signal })) {
+      const data = (event?.data ?? {}) as { attempt?: unknown, reason?: unknown }
+      if (event?.aggregateId === first.id && typeof data.attempt === 'number') reasons.set(data.attempt, typeof data.reason === 'string' ? data.reason : '')
+    }
+  })().catch(() => {})
+  return {
+    /** Says the restarts up to the runner's count, waiting a moment for their events. */
+    async sayUpTo (r: Runner) {
+      const deadline = Date.now() + RESTART_EVENT_WAIT_MS
+      while (Date.now() < deadline && Array.from({ length: r.restartAttempts - said }, (_, i) => said + i + 1).some(n => !reasons.has(n))) await sleep()
+      for (; said < r.restartAttempts; said++) {
+        const attempt = said + 1
+        restartNote(c, r, attempt, reasons.get(attempt) ?? (attempt === r.restartAttempts && !FINISHED_STATUSES.has(r.status) ? r.reason ?? '' : ''))
+      }
+    },
+    stop: () => abort.abort(),
+  }
+}
+
+/**
+ * Attached until the runner ends (its exit code) or the user detaches (0). Restarts after
+ * `restartsFrom` are said (a launch passes 0: those made before the first look count too).
+ */
+export const attachFollowing = async (c: CommandContext, first: Runner, readOnly: boolean, restartsFrom = first.restartAttempts): Promise<number> => {
+  const restarts = restartNotes(c, first, restartsFrom)
+  try {
+    let runner = first
+    for (;;) {
+      const end = await attachSession({ baseUrl: c.api.baseUrl, credential: c.api.credential, runnerId: runner.id, io: c.io, readOnly })
+      if (end.exit === null) return end.code
+      const next = await afterLife(c, runner.id, runner.generation)
+      await restarts.sayUpTo(next)
+      if (FINISHED_STATUSES.has(next.status)) return finish(c, next)
+      runner = next
+    }
+  } finally {
+    restarts.stop()
   }
 }
 
 /** A headless run's output until it ends: the agent's text, or with `raw` its stream as written. */
-export const followHeadless = async (c: CommandContext, first: Runner, raw: boolean): Promise<number> => {
-  let runner = first
-  let previous: string | null = null
-  for (;;) {
-    const printer: TextPrinter = raw
-      ? { ...rawSink(data => c.io.stdout.write(data)), text: () => '' }
-      : createTextPrinter(text => c.io.stdout.write(text), { repeatOf: previous })
-    for await (const chunk of c.api.runnerStreams.watchRunnerOutput({ runnerId: runner.id, follow: true })) {
-      if (chunk.data.length > 0) printer.write(chunk.data)
+export const followHeadless = async (c: CommandContext, first: Runner, raw: boolean, restartsFrom = first.restartAttempts): Promise<number> => {
+  const restarts = restartNotes(c, first, restartsFrom)
+  try {
+    let runner = first
+    let previous: string | null = null
+    for (;;) {
+      const printer: TextPrinter = raw
+        ? { ...rawSink(data => c.io.stdout.write(data)), text: () => '' }
+        : createTextPrinter(text => c.io.stdout.write(text), { repeatOf: previous })
+      for await (const chunk of c.api.runnerStreams.watchRunnerOutput({ runnerId: runner.id, follow: true })) {
+        if (chunk.data.length > 0) printer.write(chunk.data)
+      }
+      printer.end()
+      const next = await afterLife(c, runner.id, runner.generation)
+      await restarts.sayUpTo(next)
+      previous = printer.text()
+      // A life that began and ended between two looks: its output is what the runner kept.
+      if (FINISHED_STATUSES.has(next.status) && next.generation === runner.generation) return finish(c, next)
+      runner = next
     }
-    printer.end()
-    const next = await afterLife(c, runner.id, runner.generation)
-    if (FINISHED_STATUSES.has(next.status)) return finish(c, next)
-    restartNote(c, next)
-    previous = printer.text()
-    runner = next
+  } finally {
+    restarts.stop()
   }
 }
 

@@ -54,11 +54,11 @@ const selectorOf = (c: CommandContext): Record<string, string> => Object.fromEnt
 /** --detach, or stdin is no terminal to type into (a headless run needs none): launch and hand back the id. */
 const detached = (c: CommandContext) => flagValue(c, 'detach') || (!c.io.stdin.isTTY && stringValue(c, 'prompt') === undefined)
 
-const attachTo = async (c: CommandContext, runner: Runner): Promise<number> => {
+const attachTo = async (c: CommandContext, runner: Runner, restartsFrom?: number): Promise<number> => {
   if (FINISHED_STATUSES.has(runner.status)) {
     throw new CliError(`runner ${shortId(runner)} has ${runnerStatusWord(runner.status) === 'failed' ? 'failed' : 'ended'}${runner.reason ? `: ${runner.reason}` : runner.exitCode !== undefined ? ` (exit code ${runner.exitCode})` : ''}; \`stratavore logs ${shortId(runner)}\` for its output`)
   }
-  return attachFollowing(c, runner, runner.headless)
+  return attachFollowing(c, runner, runner.headless, restartsFrom)
 }
 
 /**
@@ -79,9 +79,9 @@ const launchAndFollow = async (c: CommandContext, request: ReturnType<typeof lau
     else c.out.print(runner.id)
     return 0
   }
-  if (runner.headless) return followHeadless(c, runner, output === 'stream-json')
+  if (runner.headless) return followHeadless(c, runner, output === 'stream-json', launched.restartAttempts)
   if (FINISHED_STATUSES.has(runner.status)) return finish(c, runner)
-  return attachTo(c, runner)
+  return attachTo(c, runner, launched.restartAttempts)
 }
 
 // A project is never created by surprise (a typo of a command once made one and launched an
