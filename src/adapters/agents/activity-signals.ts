@@ -138,8 +138,8 @@ export const GEMINI_HOOK_EVENTS = ['BeforeAgent', 'BeforeTool', 'AfterTool', 'No
 
 /**
  * Gemini CLI hook payloads (§3; as 0.61.0 sends them, recorded in the tests). A ToolPermission
- * notification carries no tool_name: `details` holds the confirmation (its title is the tool's
- * display name; a command, a file or an MCP tool by type).
+ * notification carries no tool_name: `details` holds the confirmation (its type, its title, and a
+ * command, a file or an MCP tool by type).
  */
 export const geminiHookSignal = (payload: Json): ActivitySignal | null => {
   switch (payload.hook_event_name) {
@@ -152,7 +152,9 @@ export const geminiHookSignal = (payload: Json): ActivitySignal | null => {
       const details = record(payload.details) ?? {}
       const mcp = [text(details.serverName), text(details.toolName)].filter(Boolean).join('/')
       const target = { command: details.command, file_path: details.filePath, url: Array.isArray(details.urls) ? details.urls[0] : null, description: mcp || details.prompt }
-      return hook('waiting_permission', toolDetail(details.title, target) ?? detailLine(payload.message))
+      // The title is the dialog's ("Confirm Shell Command" in 0.61.0): the type names the kind of tool better.
+      const tool = ({ exec: 'Shell', edit: 'Edit', mcp: 'MCP' } as Record<string, string>)[String(details.type)] ?? details.title
+      return hook('waiting_permission', toolDetail(tool, target) ?? detailLine(payload.message))
     }
     case 'AfterAgent':
       return hook('idle')

@@ -36,13 +36,14 @@ t.test('headless stream-json events', async t => {
 })
 
 t.test('hook payloads', async t => {
-  // As recorded (BeforeAgent … AfterAgent); the ToolPermission one as its source builds it.
+  // As recorded from 0.61.0 (the ToolPermission exec one in the interactive worker test).
   const cases: Array<[Record<string, unknown>, unknown]> = [
     [{ hook_event_name: 'BeforeAgent', prompt: 'run the probe' }, { state: 'working', source: 'hook', detail: null }],
     [{ hook_event_name: 'BeforeTool', tool_name: 'run_shell_command', tool_input: { command: 'echo hi > probe.txt', description: 'probe' } }, { state: 'working' }],
     [{ hook_event_name: 'AfterTool', tool_name: 'run_shell_command', tool_input: { command: 'echo hi > probe.txt' }, tool_response: { llmContent: 'Output: (empty)', returnDisplay: '' } }, { state: 'working' }],
-    [{ hook_event_name: 'Notification', notification_type: 'ToolPermission', message: 'Tool Shell requires execution', details: { type: 'exec', title: 'Shell', command: 'touch probe.txt', rootCommand: 'touch' } }, { state: 'waiting_permission', detail: 'Shell: touch probe.txt' }],
-    [{ hook_event_name: 'Notification', notification_type: 'ToolPermission', message: 'Tool WriteFile requires editing', details: { type: 'edit', title: 'WriteFile', fileName: 'a.ts', filePath: '/w/a.ts' } }, { state: 'waiting_permission', detail: 'WriteFile: /w/a.ts' }],
+    [{ hook_event_name: 'Notification', notification_type: 'ToolPermission', message: 'Tool Shell requires execution', details: { type: 'exec', title: 'Confirm Shell Command', command: 'touch probe.txt', rootCommand: 'touch' } }, { state: 'waiting_permission', detail: 'Shell: touch probe.txt' }],
+    [{ hook_event_name: 'Notification', notification_type: 'ToolPermission', message: 'Tool WriteFile requires editing', details: { type: 'edit', title: 'Confirm Edit', fileName: 'a.ts', filePath: '/w/a.ts' } }, { state: 'waiting_permission', detail: 'Edit: /w/a.ts' }],
+    [{ hook_event_name: 'Notification', notification_type: 'ToolPermission', message: 'Tool Confirm MCP requires MCP', details: { type: 'mcp', title: 'Confirm MCP', serverName: 'gh', toolName: 'create_issue' } }, { state: 'waiting_permission', detail: 'MCP: gh/create_issue' }],
     [{ hook_event_name: 'Notification', notification_type: 'ToolPermission', message: 'Tool requires confirmation' }, { state: 'waiting_permission', detail: 'Tool requires confirmation' }],
     [{ hook_event_name: 'AfterAgent', prompt: 'run the probe', prompt_response: 'Hello from mock Gemini.', stop_hook_active: false }, { state: 'idle', detail: null }],
   ]
@@ -78,7 +79,7 @@ t.test('the hook command posts the payload to the runner channel and prints noth
   const runner = '01900000-0000-7000-8000-00000000000a'
   const channel = server.open(runner, 'gemini', s => got.push(s))
   const command = (geminiHookEntries().Notification![0]!.hooks[0] as { command: string }).command
-  const payload = { ...base, hook_event_name: 'Notification', notification_type: 'ToolPermission', message: "Tool Shell requires execution", details: { type: 'exec', title: 'Shell', command: "echo 'it''s' $HOME" } }
+  const payload = { ...base, hook_event_name: 'Notification', notification_type: 'ToolPermission', message: "Tool Shell requires execution", details: { type: 'exec', title: 'Confirm Shell Command', command: "echo 'it''s' $HOME" } }
   // As Gemini runs it: `bash -c <command>`, the payload on stdin.
   const run = await runHook(command, JSON.stringify(payload), { [HOOK_URL_VARIABLE]: channel.url, [HOOK_TOKEN_VARIABLE]: channel.token })
   t.equal(run.status, 0)
