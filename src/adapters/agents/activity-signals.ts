@@ -1,6 +1,6 @@
 // What each agent CLI's structured signals say about its activity (src/core/runners/activity.ts):
 // Claude Code's hooks (agent-clis.md §1.8) and stream-json events (§1.6), Codex's exec --json
-// events and notify payload (§2). Pure functions of one payload: anything unknown or malformed
+// events and notify payload (§2), Gemini CLI's stream-json events and hooks (§3). Pure functions of one payload: anything unknown or malformed
 // maps to null (no change), never to a guess.
 import { detailLine, type ActivitySignal } from '../../core/runners/activity.js'
 
@@ -109,3 +109,56 @@ export const codexStreamSignal = (event: Json): ActivitySignal | null => {
 /** Codex's `notify` program payload (its last argv, forwarded by the hook script): a turn is over. */
 export const codexNotifySignal = (payload: Json): ActivitySignal | null =>
   payload.type === 'agent-turn-complete' ? hook('idle') : null
+
+/**
+ * `gemini -p … -o stream-json` events (§3; recorded from 0.61.0 in the tests): init, the prompt
+ * and the replies (`message`), tool calls and results work; `result` ends the run, with
+ * `status: "error"` and `error.message` when it failed; a fatal `error` event is a failure too
+ * (a `warning` one is not).
+ */
+export const geminiStreamSignal = (event: Json): ActivitySignal | null => {
+  const stream = (state: ActivitySignal['state'], detail: string | null = null): ActivitySignal => ({ state, source: 'stream', detail })
+  switch (event.type) {
+    case 'init':
+    case 'message':
+    case 'tool_use':
+    case 'tool_result':
+      return stream('working')
+    case 'result':
+      return event.status === 'success' ? stream('idle') : stream('error', detailLine(record(event.error)?.message) ?? detailLine(event.status))
+    case 'error':
+      return event.severity === 'error' ? stream('error', detailLine(event.message)) : null
+    default:
+      return null
+  }
+}
+
+/** The Gemini hooks Stratavore subscribes to (gemini-hooks.ts); SessionStart and SessionEnd say nothing of a turn. */
+export const GEMINI_HOOK_EVENTS = ['BeforeAgent', 'BeforeTool', 'AfterTool', 'Notification', 'AfterAgent'] as const
+
+/**
+ * Gemini CLI hook payloads (§3; as 0.61.0 sends them, recorded in the tests). A ToolPermission
+ * notification carries no tool_name: `details` holds the confirmation (its type, its title, and a
+ * command, a file or an MCP tool by type).
+ */
+export const geminiHookSignal = (payload: Json): ActivitySignal | null => {
+  switch (payload.hook_event_name) {
+    case 'BeforeAgent':
+    case 'BeforeTool':
+    case 'AfterTool':
+      return hook('working')
+    case 'Notification': {
+      if (payload.notification_type !== 'ToolPermission') return null
+      const details = record(payload.details) ?? {}
+      const mcp = [text(details.serverName), text(details.toolName)].filter(Boolean).join('/')
+      const target = { command: details.command, file_path: details.filePath, url: Array.isArray(details.urls) ? details.urls[0] : null, description: mcp || details.prompt }
+      // The title is the dialog's ("Confirm Shell Command" in 0.61.0): the type names the kind of tool better.
+      const tool = ({ exec: 'Shell', edit: 'Edit', mcp: 'MCP' } as Record<string, string>)[String(details.type)] ?? details.title
+      return hook('waiting_permission', toolDetail(tool, target) ?? detailLine(payload.message))
+    }
+    case 'AfterAgent':
+      return hook('idle')
+    default:
+      return null
+  }
+}

@@ -3,15 +3,23 @@
 // a local mock of the Gemini API (test/workers/supervisor-gemini.test.ts): the session id is kept
 // on resume and a headless run's `result.stats` covers that run only (not the resumed history).
 // The interactive TUI prints no usage: interactive runs are counted from the chat recording.
+// Activity: headless runs from the stream-json events, interactive ones from hooks in a settings
+// layer of the runner's own (gemini-hooks.ts), both mapped in activity-signals.ts.
 import { randomUUID } from 'node:crypto'
 import { addUsage, childHome, flag, processEnv } from './common.js'
 import { createGeminiChatUsage, geminiChatFiles, geminiDirOf } from './gemini-chat.js'
+import { GEMINI_DEFAULTS_VARIABLE, geminiHooksPossible, removeGeminiHookLayer, writeGeminiHookLayer } from './gemini-hooks.js'
+import { geminiStreamSignal } from './activity-signals.js'
 import { asRecord, count, createJsonlTail, parseJsonObject, sizeNow, str, type JsonlTail } from './jsonl-tail.js'
-import type { AgentAdapter, AgentInvocation, AgentLaunchSpec, AgentObserver, TokenUsage } from './types.js'
+import type { ActivitySink, AgentAdapter, AgentInvocation, AgentLaunchSpec, AgentObserver, TokenUsage } from './types.js'
 
 const invocation = (spec: AgentLaunchSpec): AgentInvocation => {
   const argv = [...spec.command]
+  const env: Record<string, string> = {}
   let sessionId: string | null = null
+  // Interactive: the runner's hooks, in a system-defaults layer that leaves the user's settings as they are.
+  const layer = spec.prompt === null && spec.activityHook ? writeGeminiHookLayer(spec) : null
+  if (layer) env[GEMINI_DEFAULTS_VARIABLE] = layer
   // --resume, --session-id and --session-file are mutually exclusive (§3).
   if (spec.conversationMode === 'new') {
     sessionId = randomUUID()
@@ -28,7 +36,7 @@ const invocation = (spec: AgentLaunchSpec): AgentInvocation => {
   argv.push(...spec.flags)
   // yargs takes `--prompt=<value>` whole, so a prompt starting with `-` stays the prompt.
   if (spec.prompt !== null) argv.push(flag('--output-format', 'stream-json'), flag('--prompt', spec.prompt))
-  return { argv, env: {}, terminal: spec.prompt === null, sessionId }
+  return { argv, env, terminal: spec.prompt === null, sessionId }
 }
 
 /**
@@ -47,7 +55,7 @@ export const usageFromGeminiStats = (stats: Record<string, unknown>): TokenUsage
   return { inputTokens: input, outputTokens: output + thoughts, cacheReadTokens: cached, cacheCreationTokens: 0 }
 }
 
-const observe = (spec: AgentLaunchSpec, inv: AgentInvocation): AgentObserver => {
+const observe = (spec: AgentLaunchSpec, inv: AgentInvocation, activity: ActivitySink = () => {}): AgentObserver => {
   let sessionId = inv.sessionId
   let usage: TokenUsage = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheCreationTokens: 0 }
   // Interactive: the chat recording, from what it held at the spawn (a resume appends to it).
@@ -61,6 +69,8 @@ const observe = (spec: AgentLaunchSpec, inv: AgentInvocation): AgentObserver => 
     onStdoutLine(line) {
       const event = parseJsonObject(line)
       if (!event) return
+      const signal = geminiStreamSignal(event)
+      if (signal) activity(signal)
       const id = str(event.session_id)
       if (id) sessionId = id
       // One result per headless turn; its stats cover that turn.
@@ -78,8 +88,16 @@ const observe = (spec: AgentLaunchSpec, inv: AgentInvocation): AgentObserver => 
     usage: () => spec.prompt === null ? chat.total() : usage,
     transcriptPath: () => null,
     usageLimit: () => null,
-    close() { closed = true },
+    close() {
+      closed = true
+      removeGeminiHookLayer(inv.env[GEMINI_DEFAULTS_VARIABLE])
+    },
   }
 }
 
-export const geminiAdapter: AgentAdapter = { kind: 'gemini', invocation, observe }
+export const geminiAdapter: AgentAdapter = {
+  kind: 'gemini',
+  invocation,
+  observe,
+  hookFlavour: spec => spec.prompt === null && geminiHooksPossible() ? 'gemini' : null,
+}
