@@ -1,6 +1,6 @@
 // What each agent CLI's structured signals say about its activity (src/core/runners/activity.ts):
 // Claude Code's hooks (agent-clis.md §1.8) and stream-json events (§1.6), Codex's exec --json
-// events and notify payload (§2). Pure functions of one payload: anything unknown or malformed
+// events and notify payload (§2), OpenCode's run --format json events (§5). Pure functions of one payload: anything unknown or malformed
 // maps to null (no change), never to a guess.
 import { detailLine, type ActivitySignal } from '../../core/runners/activity.js'
 
@@ -14,7 +14,7 @@ export const toolDetail = (toolName: unknown, toolInput: unknown): string | null
   const tool = text(toolName)
   if (!tool) return null
   const input = record(toolInput) ?? {}
-  const target = text(input.command) ?? text(input.file_path) ?? text(input.path) ?? text(input.url) ?? text(input.pattern) ?? text(input.description)
+  const target = text(input.command) ?? text(input.file_path) ?? text(input.filePath) ?? text(input.path) ?? text(input.url) ?? text(input.pattern) ?? text(input.description)
   return detailLine(target ? `${tool}: ${target}` : tool)
 }
 
@@ -109,3 +109,31 @@ export const codexStreamSignal = (event: Json): ActivitySignal | null => {
 /** Codex's `notify` program payload (its last argv, forwarded by the hook script): a turn is over. */
 export const codexNotifySignal = (payload: Json): ActivitySignal | null =>
   payload.type === 'agent-turn-complete' ? hook('idle') : null
+
+// A step that ends for one of these goes on (OpenCode 1.18's session loop continues after them);
+// any other reason ends the turn, content-filter as an error event of its own.
+const OPENCODE_STEP_CONTINUES = ['tool-calls', 'unknown', 'content-filter']
+
+/**
+ * `opencode run --format json` events (verified on 1.18.33): step_start, tool_use (printed when a
+ * tool call has completed or failed, `part.tool` and `part.state.input`), text, reasoning,
+ * step_finish (`part.reason`), and error (`error.name`, `error.data.message`).
+ */
+export const opencodeStreamSignal = (event: Json): ActivitySignal | null => {
+  const stream = (state: ActivitySignal['state'], detail: string | null = null): ActivitySignal => ({ state, source: 'stream', detail })
+  const part = record(event.part)
+  switch (event.type) {
+    // The next step of a turn keeps the tool the last one ran (tool_use comes once it is done).
+    case 'step_start': return { ...stream('working'), keepsDetail: true }
+    case 'tool_use': return stream('working', toolDetail(part?.tool, record(part?.state)?.input))
+    case 'step_finish': {
+      const reason = text(part?.reason)
+      return reason && !OPENCODE_STEP_CONTINUES.includes(reason) ? stream('idle') : null
+    }
+    case 'error': {
+      const error = record(event.error)
+      return stream('error', detailLine(record(error?.data)?.message) ?? detailLine(error?.name))
+    }
+    default: return null
+  }
+}

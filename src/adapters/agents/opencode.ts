@@ -1,9 +1,10 @@
 // OpenCode (agent-clis.md §5): `opencode run --format json` for headless runs, the TUI for
-// interactive ones. Usage comes from the `step_finish` events on stdout. Only proven against the
-// recorded event line in the reference (the CLI is not installed here).
+// interactive ones. Usage and the headless run's activity come from the events on stdout
+// (step_finish carries the tokens), proven against the real CLI in test/workers/supervisor-opencode.test.ts.
 import { addUsage, flag } from './common.js'
 import { asRecord, count, parseJsonObject, str } from './jsonl-tail.js'
-import type { AgentAdapter, AgentInvocation, AgentLaunchSpec, AgentObserver, TokenUsage } from './types.js'
+import type { ActivitySink, AgentAdapter, AgentInvocation, AgentLaunchSpec, AgentObserver, TokenUsage } from './types.js'
+import { opencodeStreamSignal } from './activity-signals.js'
 
 const invocation = (spec: AgentLaunchSpec): AgentInvocation => {
   const argv = [...spec.command]
@@ -33,7 +34,7 @@ export const usageFromOpencodeTokens = (tokens: Record<string, unknown>): TokenU
   }
 }
 
-const observe = (spec: AgentLaunchSpec, inv: AgentInvocation): AgentObserver => {
+const observe = (spec: AgentLaunchSpec, inv: AgentInvocation, activity: ActivitySink = () => {}): AgentObserver => {
   let sessionId = inv.sessionId
   let usage: TokenUsage = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheCreationTokens: 0 }
   const seenParts = new Set<string>()
@@ -41,6 +42,8 @@ const observe = (spec: AgentLaunchSpec, inv: AgentInvocation): AgentObserver => 
     onStdoutLine(line) {
       const event = parseJsonObject(line)
       if (!event) return
+      const signal = opencodeStreamSignal(event)
+      if (signal) activity(signal)
       const part = asRecord(event.part)
       const id = str(event.sessionID) ?? str(part?.sessionID)
       if (id) sessionId = id
