@@ -1,6 +1,7 @@
 // What each agent CLI's structured signals say about its activity (src/core/runners/activity.ts):
 // Claude Code's hooks (agent-clis.md §1.8) and stream-json events (§1.6), Codex's exec --json
-// events and notify payload (§2), OpenCode's run --format json events (§5). Pure functions of one payload: anything unknown or malformed
+// events and notify payload (§2), OpenCode's run --format json events and the bus events its
+// plugin forwards (§5). Pure functions of one payload: anything unknown or malformed
 // maps to null (no change), never to a guess.
 import { detailLine, type ActivitySignal } from '../../core/runners/activity.js'
 
@@ -133,6 +134,45 @@ export const opencodeStreamSignal = (event: Json): ActivitySignal | null => {
     case 'error': {
       const error = record(event.error)
       return stream('error', detailLine(record(error?.data)?.message) ?? detailLine(error?.name))
+    }
+    default: return null
+  }
+}
+
+/**
+ * The bus events Stratavore's OpenCode plugin (opencode-activity-plugin.mjs) forwards from an
+ * interactive session, as `{type, properties}` (verified on 1.18.33): session.status
+ * {status.type busy|idle|retry}, permission.asked {permission, patterns}, question.asked
+ * {questions[].question}, their replies, and session.error {error.name, error.data.message}.
+ */
+export const opencodePluginSignal = (payload: Json): ActivitySignal | null => {
+  const p = record(payload.properties) ?? {}
+  switch (payload.type) {
+    case 'session.status': {
+      const status = record(p.status)
+      switch (status?.type) {
+        case 'busy': return hook('working')
+        case 'idle': return hook('idle')
+        // OpenCode waits and tries the request again on its own (an overloaded or limited API).
+        case 'retry': return hook('working', detailLine(text(status.message) ? `retrying: ${String(status.message)}` : null))
+        default: return null
+      }
+    }
+    case 'permission.asked': {
+      const patterns = Array.isArray(p.patterns) ? p.patterns.filter((x): x is string => typeof x === 'string') : []
+      const permission = text(p.permission)
+      return permission ? hook('waiting_permission', detailLine(patterns.length ? `${permission}: ${patterns.join(', ')}` : permission)) : null
+    }
+    case 'question.asked': return hook('waiting_input', questionOf(p))
+    case 'permission.replied':
+    case 'question.replied':
+    case 'question.rejected':
+      return hook('working')
+    case 'session.error': {
+      const error = record(p.error)
+      // Esc in the TUI aborts the turn: the person did it, the idle status follows.
+      if (error?.name === 'MessageAbortedError') return null
+      return error ? hook('error', detailLine(record(error.data)?.message) ?? detailLine(error.name)) : null
     }
     default: return null
   }
