@@ -38,7 +38,7 @@ const invocation = (spec: AgentLaunchSpec): AgentInvocation => {
   argv.push(...spec.flags)
   // `run [message..]` is a yargs positional; after `--` a prompt starting with `-` stays text.
   if (spec.prompt !== null) argv.push('--', spec.prompt)
-  const config = spec.activityHook ? configWithPlugin(spec.env[CONFIG_CONTENT]) : null
+  const config = spec.activityHook && spec.prompt === null ? configWithPlugin(spec.env[CONFIG_CONTENT]) : null
   return { argv, env: config ? { [CONFIG_CONTENT]: config } : {}, terminal: spec.prompt === null, sessionId }
 }
 
