@@ -1,6 +1,7 @@
 // The real OpenCode (1.18) under the supervisor, against the mock Anthropic API as its provider: a
 // new headless conversation in god mode whose shell command runs though the config says ask, the
-// session id from its events and kept on resume, and the runner's tokens exactly what the mock billed.
+// session id from its events and kept on resume, the runner's tokens exactly what the mock billed,
+// and its activity from the --format json events: working (with the tool it ran), then idle.
 import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -11,7 +12,7 @@ import { cliAvailable, opencodeBin, opencodeEnv } from '../helpers/agent-clis.js
 import { backendName } from '../helpers/database.js'
 import { buildContext } from '../helpers/app.js'
 import { createProject } from '../helpers/fixtures.js'
-import { buildSupervisedContext, waitForRunner } from '../helpers/supervisor.js'
+import { buildSupervisedContext, runnerEventsOf, waitForRunner } from '../helpers/supervisor.js'
 
 /** What the API billed, in the runner's kinds (Anthropic's input_tokens exclude the cache). */
 const runnerTokensOf = (billed: Array<{ usage: MockUsage }>) => {
@@ -52,6 +53,13 @@ t.test(`OpenCode under the supervisor on ${backendName()}`, async t => {
     t.match(done, runnerTokensOf(billed), 'tokens as billed, by kind')
     sessionId = done.sessionId!
     t.match(await sessionOf(sessionId), { runnerId: launched.id, tokensUsed: runnerTokensOf(billed).tokensUsed, resumable: true })
+    const activity = (await runnerEventsOf(t, ctx, launched.id)).filter(e => e.type === 'runner.activity').map(e => e.data)
+    t.same(activity.map(d => [d.state, d.source, d.detail]), [
+      ['working', 'stream', null],
+      ['working', 'stream', 'bash: echo unasked > god.txt'],
+      ['idle', 'stream', null],
+    ], 'working, the tool it ran, then idle when the turn ended (before the process did)')
+    t.equal(done.activity.state, 'unknown', 'an ended process says nothing any more')
   })
 
   await t.test('resume keeps the session; the runner counts only its own run', async t => {

@@ -1,6 +1,8 @@
 // What each agent CLI's structured signals say about its activity (src/core/runners/activity.ts):
 // Claude Code's hooks (agent-clis.md §1.8) and stream-json events (§1.6), Codex's exec --json
-// events and notify payload (§2), Gemini CLI's stream-json events and hooks (§3). Pure functions of one payload: anything unknown or malformed
+// events and notify payload (§2), Gemini CLI's stream-json events and hooks (§3), OpenCode's
+// run --format json events and the bus events its plugin forwards (§5). Pure functions of one
+// payload: anything unknown or malformed
 // maps to null (no change), never to a guess.
 import { detailLine, type ActivitySignal } from '../../core/runners/activity.js'
 
@@ -14,7 +16,7 @@ export const toolDetail = (toolName: unknown, toolInput: unknown): string | null
   const tool = text(toolName)
   if (!tool) return null
   const input = record(toolInput) ?? {}
-  const target = text(input.command) ?? text(input.file_path) ?? text(input.path) ?? text(input.url) ?? text(input.pattern) ?? text(input.description)
+  const target = text(input.command) ?? text(input.file_path) ?? text(input.filePath) ?? text(input.path) ?? text(input.url) ?? text(input.pattern) ?? text(input.description)
   return detailLine(target ? `${tool}: ${target}` : tool)
 }
 
@@ -160,5 +162,72 @@ export const geminiHookSignal = (payload: Json): ActivitySignal | null => {
       return hook('idle')
     default:
       return null
+  }
+}
+
+// A step that ends for one of these goes on (OpenCode 1.18's session loop continues after them);
+// any other reason ends the turn, content-filter as an error event of its own.
+const OPENCODE_STEP_CONTINUES = ['tool-calls', 'unknown', 'content-filter']
+
+/**
+ * `opencode run --format json` events (verified on 1.18.33): step_start, tool_use (printed when a
+ * tool call has completed or failed, `part.tool` and `part.state.input`), text, reasoning,
+ * step_finish (`part.reason`), and error (`error.name`, `error.data.message`).
+ */
+export const opencodeStreamSignal = (event: Json): ActivitySignal | null => {
+  const stream = (state: ActivitySignal['state'], detail: string | null = null): ActivitySignal => ({ state, source: 'stream', detail })
+  const part = record(event.part)
+  switch (event.type) {
+    // The next step of a turn keeps the tool the last one ran (tool_use comes once it is done).
+    case 'step_start': return { ...stream('working'), keepsDetail: true }
+    case 'tool_use': return stream('working', toolDetail(part?.tool, record(part?.state)?.input))
+    case 'step_finish': {
+      const reason = text(part?.reason)
+      return reason && !OPENCODE_STEP_CONTINUES.includes(reason) ? stream('idle') : null
+    }
+    case 'error': {
+      const error = record(event.error)
+      return stream('error', detailLine(record(error?.data)?.message) ?? detailLine(error?.name))
+    }
+    default: return null
+  }
+}
+
+/**
+ * The bus events Stratavore's OpenCode plugin (opencode-activity-plugin.mjs) forwards from an
+ * interactive session, as `{type, properties}` (verified on 1.18.33): session.status
+ * {status.type busy|idle|retry}, permission.asked {permission, patterns}, question.asked
+ * {questions[].question}, their replies, and session.error {error.name, error.data.message}.
+ */
+export const opencodePluginSignal = (payload: Json): ActivitySignal | null => {
+  const p = record(payload.properties) ?? {}
+  switch (payload.type) {
+    case 'session.status': {
+      const status = record(p.status)
+      switch (status?.type) {
+        case 'busy': return hook('working')
+        case 'idle': return hook('idle')
+        // OpenCode waits and tries the request again on its own (an overloaded or limited API).
+        case 'retry': return hook('working', detailLine(text(status.message) ? `retrying: ${String(status.message)}` : null))
+        default: return null
+      }
+    }
+    case 'permission.asked': {
+      const patterns = Array.isArray(p.patterns) ? p.patterns.filter((x): x is string => typeof x === 'string') : []
+      const permission = text(p.permission)
+      return permission ? hook('waiting_permission', detailLine(patterns.length ? `${permission}: ${patterns.join(', ')}` : permission)) : null
+    }
+    case 'question.asked': return hook('waiting_input', questionOf(p))
+    case 'permission.replied':
+    case 'question.replied':
+    case 'question.rejected':
+      return hook('working')
+    case 'session.error': {
+      const error = record(p.error)
+      // Esc in the TUI aborts the turn: the person did it, the idle status follows.
+      if (error?.name === 'MessageAbortedError') return null
+      return error ? hook('error', detailLine(record(error.data)?.message) ?? detailLine(error.name)) : null
+    }
+    default: return null
   }
 }

@@ -1,9 +1,31 @@
 // OpenCode (agent-clis.md §5): `opencode run --format json` for headless runs, the TUI for
-// interactive ones. Usage comes from the `step_finish` events on stdout. Only proven against the
-// recorded event line in the reference (the CLI is not installed here).
+// interactive ones. Usage and the headless run's activity come from the events on stdout
+// (step_finish carries the tokens), proven against the real CLI in test/workers/supervisor-opencode.test.ts;
+// an interactive run's activity comes from Stratavore's plugin, added to the run's config through
+// OPENCODE_CONFIG_CONTENT, which OpenCode merges over the user's own (their plugins included).
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { addUsage, flag } from './common.js'
 import { asRecord, count, parseJsonObject, str } from './jsonl-tail.js'
-import type { AgentAdapter, AgentInvocation, AgentLaunchSpec, AgentObserver, TokenUsage } from './types.js'
+import type { ActivitySink, AgentAdapter, AgentInvocation, AgentLaunchSpec, AgentObserver, TokenUsage } from './types.js'
+import { opencodeStreamSignal } from './activity-signals.js'
+
+const CONFIG_CONTENT = 'OPENCODE_CONFIG_CONTENT'
+/** The plugin as OpenCode loads a local one: a file:// URL (readable by the runner's user). */
+export const OPENCODE_PLUGIN_URL = pathToFileURL(fileURLToPath(new URL('./opencode-activity-plugin.mjs', import.meta.url))).href
+
+/**
+ * The run's OPENCODE_CONFIG_CONTENT with the plugin added: its own when none is set, or the one
+ * the agent's env already gives with the plugin appended to its `plugin` list. Null when that one
+ * is not a JSON object (JSONC, say): it is left as it is, and the run reports no activity.
+ */
+export const configWithPlugin = (existing: string | undefined): string | null => {
+  if (existing === undefined || existing.trim() === '') return JSON.stringify({ plugin: [OPENCODE_PLUGIN_URL] })
+  let config: unknown
+  try { config = JSON.parse(existing) } catch { return null }
+  const object = asRecord(config)
+  if (!object || (object.plugin !== undefined && !Array.isArray(object.plugin))) return null
+  return JSON.stringify({ ...object, plugin: [...(object.plugin as unknown[] | undefined ?? []), OPENCODE_PLUGIN_URL] })
+}
 
 const invocation = (spec: AgentLaunchSpec): AgentInvocation => {
   const argv = [...spec.command]
@@ -16,7 +38,8 @@ const invocation = (spec: AgentLaunchSpec): AgentInvocation => {
   argv.push(...spec.flags)
   // `run [message..]` is a yargs positional; after `--` a prompt starting with `-` stays text.
   if (spec.prompt !== null) argv.push('--', spec.prompt)
-  return { argv, env: {}, terminal: spec.prompt === null, sessionId }
+  const config = spec.activityHook && spec.prompt === null ? configWithPlugin(spec.env[CONFIG_CONTENT]) : null
+  return { argv, env: config ? { [CONFIG_CONTENT]: config } : {}, terminal: spec.prompt === null, sessionId }
 }
 
 /**
@@ -33,7 +56,7 @@ export const usageFromOpencodeTokens = (tokens: Record<string, unknown>): TokenU
   }
 }
 
-const observe = (spec: AgentLaunchSpec, inv: AgentInvocation): AgentObserver => {
+const observe = (spec: AgentLaunchSpec, inv: AgentInvocation, activity: ActivitySink = () => {}): AgentObserver => {
   let sessionId = inv.sessionId
   let usage: TokenUsage = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheCreationTokens: 0 }
   const seenParts = new Set<string>()
@@ -41,6 +64,8 @@ const observe = (spec: AgentLaunchSpec, inv: AgentInvocation): AgentObserver => 
     onStdoutLine(line) {
       const event = parseJsonObject(line)
       if (!event) return
+      const signal = opencodeStreamSignal(event)
+      if (signal) activity(signal)
       const part = asRecord(event.part)
       const id = str(event.sessionID) ?? str(part?.sessionID)
       if (id) sessionId = id
@@ -63,4 +88,7 @@ const observe = (spec: AgentLaunchSpec, inv: AgentInvocation): AgentObserver => 
   }
 }
 
-export const opencodeAdapter: AgentAdapter = { kind: 'opencode', invocation, observe }
+export const opencodeAdapter: AgentAdapter = {
+  kind: 'opencode', invocation, observe,
+  hookFlavour: spec => spec.prompt === null ? 'opencode' : null,
+}

@@ -120,7 +120,7 @@ export interface AgentAdapter {
    */
   observe(spec: AgentLaunchSpec, invocation: AgentInvocation, activity?: ActivitySink, origin?: unknown): AgentObserver
   /** Whether (and how) this CLI's hooks report to the supervisor's hook channel for this spec. */
-  hookFlavour?(spec: AgentLaunchSpec): 'claude' | 'codex' | 'gemini' | null
+  hookFlavour?(spec: AgentLaunchSpec): 'claude' | 'codex' | 'gemini' | 'opencode' | null
   /**
    * The directory the CLI keeps its transcripts under (Claude's config dir, CODEX_HOME): a
    * transcript's path relative to it is where another host's CLI looks for it. Absent: the

@@ -1,5 +1,6 @@
 // The supervisor's hook channel: where an agent CLI's hooks report what the agent is doing
-// (Claude Code's `type: "http"` hooks, Codex's notify script, Gemini CLI's command hooks). Loopback only, one URL and one
+// (Claude Code's `type: "http"` hooks, Codex's notify script, Gemini CLI's command hooks,
+// Stratavore's OpenCode plugin). Loopback only, one URL and one
 // secret per runner process: a hook holding one runner's secret cannot report for another, and
 // a runner whose process has ended is told so (410). It answers at once, before anything is
 // written, so a hook never holds the agent up; the write happens behind (activity-reporter.ts).
@@ -8,16 +9,16 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { ActivitySignal } from '../../core/runners/activity.js'
 import type { Log } from '../../core/ports.js'
 import { bearerToken } from '../system/bearer-token.js'
-import { claudeHookSignal, codexNotifySignal, geminiHookSignal } from '../agents/activity-signals.js'
+import { claudeHookSignal, codexNotifySignal, geminiHookSignal, opencodePluginSignal } from '../agents/activity-signals.js'
 
 /** A hook payload larger than this is refused (413): Claude's PostToolUse carries tool output. */
 export const HOOK_MAX_BYTES = 1024 * 1024
 
-const PATH = /^\/v1\/runners\/([0-9a-f-]{36})\/hooks\/(claude|codex|gemini)$/
+const PATH = /^\/v1\/runners\/([0-9a-f-]{36})\/hooks\/(claude|codex|gemini|opencode)$/
 // Secrets of ended runners, so a late hook gets 410 rather than 401; bounded.
 const ENDED_REMEMBERED = 4096
 
-export type HookFlavour = 'claude' | 'codex' | 'gemini'
+export type HookFlavour = 'claude' | 'codex' | 'gemini' | 'opencode'
 
 export interface HookChannel {
   url: string
@@ -38,9 +39,10 @@ const SIGNAL_OF: Record<HookFlavour, (payload: Record<string, unknown>) => Activ
   claude: claudeHookSignal,
   codex: codexNotifySignal,
   gemini: geminiHookSignal,
+  opencode: opencodePluginSignal,
 }
 // The field every payload of the flavour has: without it the body is no hook payload.
-const REQUIRED_FIELD: Record<HookFlavour, string> = { claude: 'hook_event_name', codex: 'type', gemini: 'hook_event_name' }
+const REQUIRED_FIELD: Record<HookFlavour, string> = { claude: 'hook_event_name', codex: 'type', gemini: 'hook_event_name', opencode: 'type' }
 
 interface Open { runnerId: string, flavour: HookFlavour, deliver: (signal: ActivitySignal) => void }
 
@@ -67,7 +69,7 @@ export const startHookServer = async ({ host = '127.0.0.1', port = 0, log }: { h
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const match = PATH.exec(new URL(req.url ?? '/', 'http://hooks').pathname)
-    if (!match) return answer(res, 404, { error: 'not found: hooks post to /v1/runners/{id}/hooks/{claude|codex|gemini}' })
+    if (!match) return answer(res, 404, { error: 'not found: hooks post to /v1/runners/{id}/hooks/{claude|codex|gemini|opencode}' })
     if (req.method !== 'POST') return answer(res, 405, { error: 'hooks are POSTed' })
     const [, runnerId, flavour] = match as unknown as [string, string, HookFlavour]
     const token = bearerToken(req.headers.authorization)

@@ -47,7 +47,7 @@ t.test('the hook channel', async t => {
       ['no event name', post(a.url, a.token, JSON.stringify({ tool_name: 'Bash' })), 400, /hook_event_name/],
       ['an event name that is no string', post(a.url, a.token, JSON.stringify({ hook_event_name: 7 })), 400, /hook_event_name/],
       ['oversized', post(a.url, a.token, JSON.stringify({ hook_event_name: 'PostToolUse', pad: 'x'.repeat(HOOK_MAX_BYTES) })), 413, /larger than/],
-      ['an unknown path', post(`${server.url}/v1/runners/${A}/hooks/gemini`, a.token, permission), 404, /not found/],
+      ['an unknown path', post(`${server.url}/v1/runners/${A}/hooks/aider`, a.token, permission), 404, /not found/],
     ]
     for (const [what, response, status, message] of cases) {
       const res = await response
