@@ -77,15 +77,15 @@ t.test('the API SIGKILLed and restarted while two remote nodes report: nothing l
   }
   // On each node: two agents that exit during the outage (0: terminated; 7 with no restarts
   // left: failed) and one that keeps running and uses tokens.
-  const plan = []
+  const plan: Array<{ node: typeof nodes[number], id: string, exitCode: number | null, status: string }> = []
   for (const node of nodes) {
     await waitFor(`node ${node.name} to be ready`, async () => {
       const list = (await rest('GET', '/api/v1/nodes')).body.nodes as Array<{ name: string, status: string }>
       return list.some(n => n.name === node.name && n.status === 'ready')
     }, { timeoutMs: 120_000, detail: () => node.proc.output().slice(-2000) })
     // --exit-on-usr2 comes first: its handler exits before the turn's runs.
-    plan.push({ node, id: await launch(node.name, ['--exit-on-usr2', '0', '--turn-on-usr2']), exitCode: 0 as number | null, status: 'terminated' })
-    plan.push({ node, id: await launch(node.name, ['--exit-on-usr2', '7', '--turn-on-usr2']), exitCode: 7 as number | null, status: 'failed' })
+    plan.push({ node, id: await launch(node.name, ['--exit-on-usr2', '0', '--turn-on-usr2']), exitCode: 0, status: 'terminated' })
+    plan.push({ node, id: await launch(node.name, ['--exit-on-usr2', '7', '--turn-on-usr2']), exitCode: 7, status: 'failed' })
     plan.push({ node, id: await launch(node.name, ['--turn-on-usr2']), exitCode: null, status: 'running' })
   }
   const before = new Map<string, RunnerDto>()
