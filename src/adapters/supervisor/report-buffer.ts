@@ -76,11 +76,12 @@ export const createReportBuffer = ({ inner, dataDir, log }: { inner: Supervision
         // flight (a heartbeat that timed out on a dead connection while the API came back) may
         // be kept while a replay awaits, and must wait for the next round, not be dropped.
         for (;;) {
-          const usage = kept.filter(k => k.kind === 'usage')
+          const usage = kept.flatMap(k => k.kind === 'usage' ? [k] : [])
           if (usage.length > 0) {
             const beats = usage.map(k => k.beat)
             const outcome = await refusedIsDone(inner.heartbeat(beats))
-            kept = kept.filter(k => !usage.includes(k))
+            const sent = new Set<Kept>(usage)
+            kept = kept.filter(k => !sent.has(k))
             persist()
             log.info({ runners: beats.length, fenced: outcome?.fenced ?? [] }, 'replayed usage kept while the control plane was unreachable')
             continue
