@@ -6,7 +6,7 @@
 // polls on its converge interval: the event stream is not open to a node credential.
 import { readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
-import { createClient } from '@connectrpc/connect'
+import { Code, ConnectError, createClient } from '@connectrpc/connect'
 import { createConnectTransport } from '@connectrpc/connect-node'
 import type { Logger } from '../src/adapters/logger.js'
 import { detectAgents } from '../src/adapters/supervisor/agent-detection.js'
@@ -17,8 +17,10 @@ import { createReportBuffer } from '../src/adapters/supervisor/report-buffer.js'
 import { createRpcSupervision } from '../src/adapters/supervisor/rpc-supervision.js'
 import { systemClock, uuidV7Ids } from '../src/adapters/system/clock-and-ids.js'
 import type { Config } from '../src/config.js'
+import { errors } from '../src/core/errors.js'
 import { parseLabelPairs } from '../src/core/nodes/node.js'
 import { createNodeSupervisor } from '../src/core/supervisor/node-supervisor.js'
+import { ErrorDetailSchema } from '../src/gen/stratavore/v1/error_pb.js'
 import { NodeService } from '../src/gen/stratavore/v1/node_pb.js'
 import { bindPort } from '../src/process/bind-port.js'
 import type { Part } from '../src/process/lifecycle.js'
@@ -49,7 +51,12 @@ const identityOf = async (config: Config, options: RemoteOptions, registration: 
   }
   const token = joinTokenOf(config, options.joinToken)
   const nodes = createClient(NodeService, createConnectTransport({ baseUrl: options.serverUrl, httpVersion: '1.1', defaultTimeoutMs: 30_000 }))
-  const joined = await nodes.joinNode({ token, hostname: hostname(), version: VERSION, ...registration })
+  const joined = await nodes.joinNode({ token, hostname: hostname(), version: VERSION, ...registration }).catch((err: unknown) => {
+    // A refused token (expired, revoked, used up, unknown) is the operator's to fix: an AppError
+    // with the API's stable code, which the process reports in one line with no stack.
+    if (!(err instanceof ConnectError) || err.code !== Code.Unauthenticated) throw err
+    throw errors.joinRefused(options.serverUrl, err.rawMessage, err.findDetails(ErrorDetailSchema)[0]?.code || 'JOIN_TOKEN_INVALID')
+  })
   const identity = { id: joined.nodeId, credential: joined.credential }
   saveNodeIdentity(config.dataDir, identity)
   log.info({ nodeId: joined.nodeId, node: joined.name }, 'joined the control plane; the node credential is kept in the data dir')

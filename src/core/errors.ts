@@ -155,6 +155,9 @@ export const errors = {
   joinTokenRevoked: () => make('JOIN_TOKEN_REVOKED', 'unauthenticated')('the join token was revoked'),
   joinTokenUsedUp: () => make('JOIN_TOKEN_USED_UP', 'unauthenticated')('the join token has no uses left: ask an admin for a new one'),
   joinTokenNotFound: (id: string) => make('JOIN_TOKEN_NOT_FOUND', 'not_found')(`join token not found: ${id}`, { id }),
+  // On the joining host: the control plane's refusal, under the stable code it answered with.
+  joinRefused: (server: string, reason: string, code: string) =>
+    new AppError({ code, kind: 'unauthenticated', message: `could not join the control plane at ${server}: ${reason}`, details: { server } }),
 
   // Authentication and authorization. Messages never repeat the credential.
   unauthenticated: (reason: string) => make('UNAUTHENTICATED', 'unauthenticated')(reason),

@@ -58,6 +58,9 @@ const refuseToStart: (err: unknown) => never = err => {
   process.exit(2)
 }
 
+/** Startup failures whose message is the whole story. */
+const OPERATOR_FIXES = /^(PORT_UNAVAILABLE|JOIN_TOKEN_(INVALID|EXPIRED|REVOKED|USED_UP))$/
+
 export const runProcess = async <C extends Shared = Context>({ roles, configPath, open, start }: ProcessSpec<C>): Promise<void> => {
   let config: Config
   try {
@@ -89,8 +92,8 @@ export const runProcess = async <C extends Shared = Context>({ roles, configPath
     ctx = open ? await open(config, logger) : await createContext(config, logger, { roles }) as unknown as C
     parts = await start(ctx)
   } catch (err) {
-    // A port taken is the operator's to fix: one line that says which key, no stack.
-    if (isAppError(err) && err.code === 'PORT_UNAVAILABLE') process.stderr.write(`stratavored: ${err.message}\n`)
+    // A port taken or a join token refused is the operator's to fix: one line that says what to do, no stack.
+    if (isAppError(err) && OPERATOR_FIXES.test(err.code)) process.stderr.write(`stratavored: ${err.message}\n`)
     else logger.fatal({ err }, isAppError(err) ? err.message : 'startup failed')
     await Promise.allSettled(parts.reverse().map(p => p.stop()))
     process.exitCode = 1

@@ -72,22 +72,29 @@ export const createReportBuffer = ({ inner, dataDir, log }: { inner: Supervision
     if (kept.length === 0) return Promise.resolve()
     flushing ??= (async () => {
       try {
-        const beats = kept.flatMap(k => k.kind === 'usage' ? [k.beat] : [])
-        if (beats.length > 0) {
-          const outcome = await refusedIsDone(inner.heartbeat(beats))
-          kept = kept.filter(k => k.kind !== 'usage')
-          persist()
-          log.info({ runners: beats.length, fenced: outcome?.fenced ?? [] }, 'replayed usage kept while the control plane was unreachable')
-        }
-        while (kept.length > 0) {
-          const next = kept[0]!
+        // Entries are removed by identity, never by position or kind: a report that failed in
+        // flight (a heartbeat that timed out on a dead connection while the API came back) may
+        // be kept while a replay awaits, and must wait for the next round, not be dropped.
+        for (;;) {
+          const usage = kept.flatMap(k => k.kind === 'usage' ? [k] : [])
+          if (usage.length > 0) {
+            const beats = usage.map(k => k.beat)
+            const outcome = await refusedIsDone(inner.heartbeat(beats))
+            const sent = new Set<Kept>(usage)
+            kept = kept.filter(k => !sent.has(k))
+            persist()
+            log.info({ runners: beats.length, fenced: outcome?.fenced ?? [] }, 'replayed usage kept while the control plane was unreachable')
+            continue
+          }
+          const next = kept[0]
+          if (!next) break
           if (next.kind === 'exited') {
             // The RPC adapter names the runner by id and the generation given.
             const runner = { id: next.runnerId } as Parameters<SupervisionPort['exited']>[0]
             const row = await refusedIsDone(inner.exited(runner, next.generation, next.status, next.exit, next.reason, next.output === null ? undefined : Buffer.from(next.output, 'base64')))
             log.info({ runnerId: next.runnerId, recorded: Boolean(row) }, 'replayed an exit kept while the control plane was unreachable')
           }
-          kept.shift()
+          kept = kept.filter(k => k !== next)
           persist()
         }
       } finally {

@@ -1,7 +1,8 @@
 // The disk buffer of a remote node's reports: while the API is unreachable an exit and each
 // runner's latest usage are kept in <data_dir>/unreported.jsonl; a node restarted meanwhile
 // still has them; they are replayed usage first, before the node reads its runners again; a
-// replay the API refuses for good is dropped, not retried forever.
+// replay the API refuses for good is dropped, not retried forever; one that fails while a replay
+// is in flight is kept for the next round, never dropped.
 import { readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { Code, ConnectError } from '@connectrpc/connect'
@@ -66,4 +67,48 @@ t.test('a replay the control plane refuses for good is dropped', async t => {
   await buffer.claim(1)
   t.same(api.calls, ['exited kept 1 terminated', 'claim'])
   t.equal(buffer.pending(), 0)
+})
+
+t.test('a report that fails while a replay is in flight is kept and replayed, not dropped', async t => {
+  const dataDir = t.testdir()
+  const api = controlPlane()
+  // A heartbeat sent just before the outage hangs on its dead connection and times out only
+  // once the API is back, while the buffer is replaying an exit it kept.
+  let timeOut: (err: unknown) => void = () => {}
+  let answerExit: () => void = () => {}
+  let exitSent: () => void = () => {}
+  const exitInFlight = new Promise<void>(resolve => { exitSent = resolve })
+  let hangNextBeat = true
+  let holdExits = false
+  const port = {
+    ...api.port,
+    heartbeat: (beats: RunnerBeat[]) => {
+      if (!hangNextBeat) return api.port.heartbeat(beats)
+      hangNextBeat = false
+      return new Promise<never>((_, reject) => { timeOut = reject })
+    },
+    exited: async (...args: Parameters<SupervisionPort['exited']>) => {
+      if (holdExits) {
+        exitSent()
+        await new Promise<void>(resolve => { answerExit = resolve })
+      }
+      return api.port.exited(...args)
+    },
+  } as SupervisionPort
+  const buffer = createReportBuffer({ inner: port, dataDir, log: quiet })
+  const hanging = buffer.heartbeat([beat('a', 40)])
+  api.down(true)
+  await buffer.exited({ id: 'b' } as Runner, 1, 'terminated', { code: 0, signal: null }, 'exited')
+  api.down(false)
+  holdExits = true
+  const reading = buffer.assigned()
+  await exitInFlight
+  timeOut(new ConnectError('the request timed out', Code.DeadlineExceeded))
+  await t.rejects(hanging, 'the hanging heartbeat fails; its usage is kept')
+  t.equal(buffer.pending(), 2, 'beside the exit being replayed')
+  answerExit()
+  await reading
+  t.same(api.calls, ['exited b 1 terminated', 'usage a=40', 'assigned'], 'the usage kept meanwhile is replayed before the read')
+  t.equal(buffer.pending(), 0)
+  t.equal(readFileSync(join(dataDir, 'unreported.jsonl'), 'utf8'), '')
 })
