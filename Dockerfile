@@ -31,9 +31,10 @@
 # /home/stratavore, or set STRATAVORE_SECURITY_PROJECT_ROOTS=/projects (never the data dir).
 
 # --- deps: production node_modules only -------------------------------------------------
-# tsx is a runtime dependency (bin/stratavored.mjs runs the TypeScript sources through it), so
-# `npm ci --omit=dev` gives everything the daemon needs. (Its prepare script, which compiles the
-# CLI, finds no sources in this stage and does nothing: the runtime stage compiles it.)
+# esbuild and tsx are runtime dependencies (bin/stratavored.mjs starts from a bundle esbuild made,
+# or runs the TypeScript sources through tsx), so `npm ci --omit=dev` gives everything the daemon
+# needs. (Its prepare script, which compiles the bundles, finds no sources in this stage and does
+# nothing: the runtime stage compiles them.)
 FROM node:20-bookworm-slim AS deps
 WORKDIR /app
 # A compiler for native addons (the pseudo-terminal adapter's node-pty, for one); it stays in
@@ -74,9 +75,9 @@ COPY --from=deps /app/node_modules ./node_modules
 # yet is simply absent instead of failing the build. Owned by root: the daemon cannot rewrite
 # its own code or migrations.
 COPY . .
-# The stratavore CLI as a JavaScript bundle (dist/cli), so `docker exec ... stratavore` starts
-# fast; made as root, like the rest of /app, with esbuild from tsx's dependencies.
-RUN node bin/build-cli.mjs
+# The daemon and the stratavore CLI as JavaScript bundles (dist/daemon, dist/cli), so neither
+# transpiles TypeScript when it starts; made as root, like the rest of /app, with esbuild.
+RUN node bin/bundle.mjs
 
 # 0.0.0.0 is the container's own interface: who can reach the ports is decided where they are
 # published (compose.yaml publishes them on the host's 127.0.0.1), which the daemon cannot see,

@@ -3,15 +3,16 @@
 // (step_finish carries the tokens), proven against the real CLI in test/workers/supervisor-opencode.test.ts;
 // an interactive run's activity comes from Stratavore's plugin, added to the run's config through
 // OPENCODE_CONFIG_CONTENT, which OpenCode merges over the user's own (their plugins included).
-import { fileURLToPath, pathToFileURL } from 'node:url'
+import { pathToFileURL } from 'node:url'
 import { addUsage, flag } from './common.js'
 import { asRecord, count, parseJsonObject, str } from './jsonl-tail.js'
 import type { ActivitySink, AgentAdapter, AgentInvocation, AgentLaunchSpec, AgentObserver, TokenUsage } from './types.js'
 import { opencodeStreamSignal } from './activity-signals.js'
+import { sourcePath } from '../../source-root.js'
 
 const CONFIG_CONTENT = 'OPENCODE_CONFIG_CONTENT'
 /** The plugin as OpenCode loads a local one: a file:// URL (readable by the runner's user). */
-export const OPENCODE_PLUGIN_URL = pathToFileURL(fileURLToPath(new URL('./opencode-activity-plugin.mjs', import.meta.url))).href
+export const OPENCODE_PLUGIN_URL = pathToFileURL(sourcePath('src/adapters/agents/opencode-activity-plugin.mjs')).href
 
 /**
  * The run's OPENCODE_CONFIG_CONTENT with the plugin added: its own when none is set, or the one

@@ -3,15 +3,15 @@
 // failed or retried by its caller, nothing escapes as an unhandled rejection, the pool
 // reconnects within about a second of the server accepting connections again, and no caller
 // waits past the query deadline (query-guard.ts).
-import { fileURLToPath } from 'node:url'
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator'
 import postgres from 'postgres'
 import type { Database, Db } from './client.js'
+import { sourcePath } from '../../source-root.js'
 import { guardClient } from './query-guard.js'
 import { schema } from './schema.js'
 
-export const migrationsFolder = fileURLToPath(new URL('../../../drizzle', import.meta.url))
+export const migrationsFolder = sourcePath('drizzle')
 
 // Any constant works; it only has to be the same in every Stratavore process.
 const MIGRATION_LOCK_KEY = 0x5354_5241_5641n

@@ -10,7 +10,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { sourcePath } from '../../../source-root.js'
 import type { ShimExitRecord, ShimSpec } from './shim-main.js'
 
 export interface ShimRecord { runnerId: string, generation: number, secret: string, shimPid: number }
@@ -54,7 +54,7 @@ const buildShimProgram = async (dir: string) => {
   const { build } = await import('esbuild')
   const nodePty = createRequire(import.meta.url).resolve('@lydell/node-pty')
   const result = await build({
-    entryPoints: [fileURLToPath(new URL('./shim-main.ts', import.meta.url))],
+    entryPoints: [sourcePath('src/adapters/pty/shim/shim-main.ts')],
     bundle: true,
     format: 'esm',
     platform: 'node',
