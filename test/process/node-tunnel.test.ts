@@ -4,8 +4,9 @@
 // it. Attach and output reach the node's runner through the tunnel the node opened to the API:
 // the scrollback (over the API's 64 KiB frame limit, in chunks), an echo both ways, the close
 // when the runner ends. Only the node's credential opens the tunnel's sockets, and a session
-// only for its own node.
+// only for its own node. Over TLS when the API has it: the node's tunnel is wss.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { request as httpsRequest } from 'node:https'
 import { join } from 'node:path'
 import { createClient, type Interceptor } from '@connectrpc/connect'
 import { createConnectTransport } from '@connectrpc/connect-node'
@@ -13,7 +14,8 @@ import t from 'tap'
 import { WebSocket } from 'ws'
 import { RunnerService } from '../../src/gen/stratavore/v1/runner_pb.js'
 import { openAttach } from '../helpers/attach-client.js'
-import { failOnCrashLines, startDaemon, waitHealthy, type Daemon } from '../helpers/daemon.js'
+import { makePki } from '../helpers/certs.js'
+import { failOnCrashLines, freePort, startDaemon, waitHealthy, type Daemon } from '../helpers/daemon.js'
 import { backendName, createScratchDatabase, testDatabaseUrl } from '../helpers/database.js'
 import { FAKE_AGENT, tempDir } from '../helpers/temp-dir.js'
 
@@ -146,4 +148,65 @@ t.test(`attach and output reach a node through the tunnel it opened, on ${backen
     t.equal((await term.closed).code, 1000, 'closed 1000 through the tunnel')
     t.match(term.frames.at(-1), { type: 'exit' }, 'after the exit frame')
   })
+})
+
+/** A JSON request over https trusting `ca`: the status and the parsed body. */
+const httpsJson = (url: string, ca: Buffer, method: string, headers: Record<string, string>, body?: object) => new Promise<{ status: number, body: Record<string, unknown> }>((resolve, reject) => {
+  const req = httpsRequest(url, { method, ca, headers: { ...headers, ...(body ? { 'content-type': 'application/json' } : {}) } }, res => {
+    let text = ''
+    res.on('data', d => { text += d })
+    res.on('end', () => { let parsed = {}; try { parsed = JSON.parse(text) as object } catch { /* not JSON */ } resolve({ status: res.statusCode ?? 0, body: parsed as Record<string, unknown> }) })
+  })
+  req.on('error', reject)
+  req.end(body ? JSON.stringify(body) : undefined)
+})
+
+t.test(`over TLS: the node's tunnel is wss when the API is https, on ${backendName()}`, async t => {
+  const pki = await makePki(t)
+  const ca = readFileSync(pki.ca.cert)
+  const home = tempDir(t)
+  const projectDir = join(home, 'work')
+  mkdirSync(projectDir)
+  const agents = { fake: { kind: 'generic', command: [process.execPath, FAKE_AGENT], allow_flags: ['*'] } }
+  const daemonConfig = join(home, 'daemon.yaml')
+  writeFileSync(daemonConfig, JSON.stringify({ daemon: { heartbeat_interval_seconds: 1 }, docker: { prometheus: { enabled: false } }, agents }))
+  const databaseUrl = testDatabaseUrl() ? await createScratchDatabase(t) : null
+  const port = await freePort()
+  const api = await startDaemon(['api', 'relay', 'reconciler', '--config', daemonConfig], {
+    HOME: home, STRATAVORE_DATA_DIR: join(home, 'daemon'), ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+    STRATAVORE_DAEMON_HTTP_PORT: String(port), STRATAVORE_DAEMON_TLS_CERT_FILE: pki.server.cert, STRATAVORE_DAEMON_TLS_KEY_FILE: pki.server.key,
+  })
+  t.teardown(async () => { api.child.kill('SIGTERM'); await api.exited })
+  failOnCrashLines(t, api, 'the daemon')
+  const url = `https://localhost:${port}`
+  const rest = (method: string, path: string, body?: object) => httpsJson(`${url}${path}`, ca, method, api.headers(), body)
+  await until('the API over https', async () => (await rest('GET', '/api/v1/health').catch(() => ({ status: 0 }))).status === 200, 180_000)
+
+  const nodeConfig = join(home, 'node.yaml')
+  writeFileSync(nodeConfig, JSON.stringify({
+    daemon: { heartbeat_interval_seconds: 1 },
+    supervisor: { node_name: 'tls-node', advertise_url: 'ws://127.0.0.1:9', detect_agent_versions: false, on_shutdown: 'stop' },
+    agents,
+  }))
+  const made = (await rest('POST', '/api/v1/nodes/join-tokens', {})).body as { token: string }
+  const node: Daemon = await startDaemon(['supervisor', '--config', nodeConfig, '--server', url, '--join-token', made.token], {
+    HOME: home, STRATAVORE_DATA_DIR: join(home, 'node'), NODE_EXTRA_CA_CERTS: pki.ca.cert,
+  })
+  t.teardown(async () => { node.child.kill('SIGTERM'); await node.exited })
+  failOnCrashLines(t, node, 'the node')
+  await until('the tunnel to open over wss', async () => /"server":"wss:\/\/localhost:\d+".*tunnel to the API open/.test(node.output()), 60_000)
+    .catch(err => { throw new Error(`${(err as Error).message}\n${node.output().slice(-3000)}`) })
+  t.equal((await rest('POST', '/api/v1/projects', { name: 'tls', path: projectDir })).status, 201)
+  const launched = (await rest('POST', '/api/v1/runners', { project: 'tls', agent: 'fake', node: 'tls-node', flags: ['--echo'] })).body as unknown as RunnerDto
+  await until('the runner to run', async () => ((await rest('GET', `/api/v1/runners/${launched.id}`)).body as unknown as RunnerDto).status === 'running')
+
+  const socket = new WebSocket(`wss://localhost:${port}/api/v1/runners/${launched.id}/attach`, { ca, headers: api.headers() })
+  let output = ''
+  socket.on('message', (data, isBinary) => { if (isBinary) output += data.toString() })
+  await new Promise((resolve, reject) => { socket.once('open', resolve); socket.once('error', reject) })
+  await until('the scrollback over wss', async () => output.includes('READY'), 15_000)
+  socket.send(Buffer.from('encrypted both ways'))
+  await until('the echo over wss', async () => output.includes('ECHO encrypted both ways'), 15_000)
+  t.pass('attach over wss reaches the node through its wss tunnel')
+  socket.close()
 })
