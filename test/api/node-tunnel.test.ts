@@ -7,7 +7,8 @@ import t from 'tap'
 import type { WebSocket } from 'ws'
 import { WebSocket as Client } from 'ws'
 import { nodes } from '../../src/adapters/db/schema.js'
-import { loadNodeIdentity } from '../../src/adapters/supervisor/node-identity.js'
+import { mintAttachTicket } from '../../src/adapters/supervisor/attach-ticket.js'
+import { attachKeyOf, loadNodeIdentity } from '../../src/adapters/supervisor/node-identity.js'
 import { createNodeTunnels } from '../../src/adapters/supervisor/node-tunnels.js'
 import { startNodeTunnel } from '../../src/adapters/supervisor/tunnel-client.js'
 import { createTunnelDecoder, encodeMessage, encodeSignal } from '../../src/adapters/supervisor/tunnel-frames.js'
@@ -64,6 +65,17 @@ t.test(`attach and output through a node's tunnel on ${backendName()}`, async t 
   const output = await app.inject({ method: 'GET', url: `/api/v1/runners/${runner.id}/output` })
   t.equal(output.statusCode, 200)
   t.match(output.body, /ECHO hello tunnel/, 'GET …/output through the tunnel')
+
+  // What the node's attach channel refuses comes back as the dialed socket's refusal would.
+  const refusal = async (runnerId: string, key: string) => {
+    const socket = ctx.nodeTunnels.dial(identity.id, `/v1/runners/${runnerId}/attach`, mintAttachTicket(key, runnerId, 'viewer'))
+    const status = await new Promise(resolve => socket.on('unexpected-response', (_req: unknown, res: { statusCode?: number }) => { resolve(res.statusCode); socket.terminate() }))
+    await new Promise(resolve => socket.on('close', resolve))
+    return status
+  }
+  const gone = '00000000-0000-7000-8000-000000000000'
+  t.equal(await refusal(gone, attachKeyOf(identity.credential)), 410, 'a runner the node has no process for: 410')
+  t.equal(await refusal(runner.id, 'not the key'), 401, 'a ticket the node cannot verify: 401')
 
   // A node's frame over 64 KiB on its control socket closes it (1009), and the node reconnects.
   const big = new Client(`${server.replace('http', 'ws')}/api/v1/nodes/tunnel`, { headers: bearer(identity.credential) })
