@@ -130,6 +130,10 @@ export const CONFIG_SPEC = {
     // credential kept in <data_dir>/node-identity.json (0600), and uses that from then on.
     server_url: str('', { pattern: /^$|^https?:\/\/[^\s/]+\/?$/ }),
     join_token_file: str(''),
+    // How the API reaches this node's attach channel. tunnel: the node opens a connection to the
+    // API (server_url) and attach comes back through it, so no inbound port is needed (behind NAT);
+    // dial: the API dials listen_host:listen_port (or advertise_url). auto: tunnel with server_url, else dial.
+    attach_via: oneOf('auto', ['auto', 'tunnel', 'dial']),
     // Each runner's terminal is held by a small process of its own (a shim) under
     // <data_dir>/shims, so agents outlive this supervisor: a restart, crash or upgrade takes the
     // running agents back (same pid, scrollback, token counting) instead of restarting them.

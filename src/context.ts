@@ -46,6 +46,7 @@ import { createStatusService, type StatusService } from './core/status/status-se
 import { createHeartbeatService, type HeartbeatService } from './core/supervisor/heartbeat-service.js'
 import type { NodeSupervisor } from './core/supervisor/node-supervisor.js'
 import { attachKeyOf, credentialHash } from './adapters/supervisor/node-identity.js'
+import { createNodeTunnels, type NodeTunnels } from './adapters/supervisor/node-tunnels.js'
 import { createSupervisionService, type SupervisionService } from './core/supervisor/supervision-service.js'
 import { VERSION } from './version.js'
 
@@ -68,6 +69,8 @@ export interface Context {
   budgets: BudgetService
   /** Where a runner's terminal is (GET /api/v1/runners/{id}/attach dials it). */
   attach: AttachService
+  /** The control sockets of the nodes that dial out to this process (attach and output reach them through these). */
+  nodeTunnels: NodeTunnels
   /** Heartbeats reported over the API by supervisors that authenticate with their node's credential. */
   heartbeats: HeartbeatService
   /** What remote supervisors (node credentials) call instead of the database: SupervisionService. */
@@ -200,6 +203,7 @@ export const createContext = async (config: Config, logger: Logger, options: Con
         },
       },
     })
+    const nodeTunnels = createNodeTunnels({ log: logger.child({ component: 'node-tunnels' }) })
     const auditReader = createAuditReader(database.db)
     const checkpointLog = createCheckpointFile(config.dataDir)
     const auditService = createAuditService({ reader: auditReader, signer, checkpoints: checkpointLog })
@@ -227,6 +231,7 @@ export const createContext = async (config: Config, logger: Logger, options: Con
       pauses,
       budgets,
       attach: createAttachService({ repos, getRunner: runners.get }),
+      nodeTunnels,
       heartbeats: createHeartbeatService({ repos, uow, clock, ids, hashCredential: credentialHash, instruments: metrics.instruments }),
       supervision: createSupervisionService({
         repos, uow, clock, ids, hashCredential: credentialHash, attachKeyOf, archiveMaxBytes: config.sessions.archive_max_bytes,
@@ -260,6 +265,7 @@ export const createContext = async (config: Config, logger: Logger, options: Con
       doctor: () => runDoctor({ config, database, audit: auditService }),
       async close () {
         databaseGate.close()
+        nodeTunnels.close()
         await feed.close().catch(err => logger.warn({ err }, 'could not close the event feed'))
         await repos.daemons.markStopped(instance.id).catch(err => logger.warn({ err }, 'could not mark the daemon stopped'))
         await bus.close().catch(err => logger.warn({ err }, 'could not close the bus'))

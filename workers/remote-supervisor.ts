@@ -15,6 +15,7 @@ import { startAttachServer } from '../src/adapters/supervisor/attach-server.js'
 import { attachKeyOf, credentialHash, loadNodeIdentity, saveNodeIdentity, type NodeIdentity } from '../src/adapters/supervisor/node-identity.js'
 import { createReportBuffer } from '../src/adapters/supervisor/report-buffer.js'
 import { createRpcSupervision } from '../src/adapters/supervisor/rpc-supervision.js'
+import { startNodeTunnel } from '../src/adapters/supervisor/tunnel-client.js'
 import { systemClock, uuidV7Ids } from '../src/adapters/system/clock-and-ids.js'
 import type { Config } from '../src/config.js'
 import { errors } from '../src/core/errors.js'
@@ -104,9 +105,13 @@ export const startRemoteSupervisor = async ({ config, logger }: RemoteShared, op
     await attach.close()
     throw err
   }
-  log.info({ nodeId: node.id, node: node.name, server: serverUrl, attach: node.attachUrl, capacity: node.capacity, labels, agents }, 'remote supervisor started')
+  // With a tunnel (the default here) the API reaches the attach channel through a connection this
+  // node opens, and the attach server needs no address beyond loopback (supervisor.listen_host).
+  const tunnel = settings.attach_via === 'dial' ? null : startNodeTunnel({ serverUrl, credential: identity.credential, attachUrl: attach.url, log })
+  log.info({ nodeId: node.id, node: node.name, server: serverUrl, attach: tunnel ? 'tunnel' : node.attachUrl, capacity: node.capacity, labels, agents }, 'remote supervisor started')
   return [
     { name: 'attach-server', stop: () => attach.close() },
+    ...(tunnel ? [{ name: 'tunnel', stop: () => tunnel.close() }] : []),
     { name: 'supervisor', stop: () => supervisor.stop() },
   ]
 }

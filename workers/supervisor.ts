@@ -20,6 +20,8 @@ export const startSupervisor = async (ctx: Context): Promise<Part[]> => {
   const { supervisor: settings, daemon } = ctx.config
   const log = ctx.logger.child({ component: 'supervisor' })
   const identity = loadOrCreateNodeIdentity(ctx.config.dataDir)
+  // A tunnel goes to an API (supervisor.server_url); a supervisor on the database is dialed.
+  if (settings.attach_via === 'tunnel') log.warn('supervisor.attach_via: tunnel needs --server (supervisor.server_url); this supervisor is dialed at its attach URL')
   const attachKey = attachKeyOf(identity.credential)
   // Neither the node's credential nor the admin token may reach an agent, under any variable name.
   const adminToken = readAdminToken(ctx.config.adminTokenFile)

@@ -51,6 +51,9 @@ export const ROUTE_ACCESS: Readonly<Record<string, Access>> = {
   'GET /api/v1/doctor': 'admin',
 
   'POST /api/v1/nodes/:id/heartbeats': 'node',
+  // A node that dials out: its control socket, and each terminal it relays (its own sessions only).
+  'GET /api/v1/nodes/tunnel': 'node',
+  'GET /api/v1/nodes/tunnel/:session': 'node',
   'GET /api/v1/nodes': 'viewer',
   'GET /api/v1/nodes/join-tokens': 'admin',
   'POST /api/v1/nodes/join-tokens': 'admin',

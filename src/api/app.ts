@@ -33,6 +33,7 @@ import { webuiSharedSchemas } from './webui/schemas.js'
 import { closeWebSockets } from './ws/close.js'
 import { attachRoutes } from './ws/attach.js'
 import { eventFeedRoutes } from './ws/events.js'
+import { nodeTunnelRoutes } from './ws/node-tunnel.js'
 import './types.js'
 
 export const buildApp = async (ctx: Context): Promise<FastifyInstance> => {
@@ -100,6 +101,7 @@ export const buildApp = async (ctx: Context): Promise<FastifyInstance> => {
   await app.register(webuiRoutes)
   await app.register(eventFeedRoutes)
   await app.register(attachRoutes)
+  await app.register(nodeTunnelRoutes)
   // Connect-RPC (stratavore.v1.*): the same use cases as REST, at /stratavore.v1.<Service>/<Method>.
   await app.register(rpcPlugin)
   const servesWebui = ctx.config.webui.dir !== ''

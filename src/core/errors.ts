@@ -123,6 +123,8 @@ export const errors = {
   feedOverflow: (limit: number) =>
     make('FEED_OVERFLOW', 'resource_exhausted')(`more than ${limit} live events arrived while the replay was still running`, { limit }),
 
+  // Unknown, expired, already used or another node's: a node learns nothing more from the refusal.
+  tunnelSessionNotFound: () => make('TUNNEL_SESSION_NOT_FOUND', 'not_found')('no tunnel session of this node waits under that id (unknown, expired or used)'),
   nodeNotFound: (id: string) => make('NODE_NOT_FOUND', 'not_found')(`node not found: ${id}`, { id }),
   nodeUnauthenticated: (id: string) =>
     make('NODE_UNAUTHENTICATED', 'unauthenticated')(`node ${id}: the credential is missing or wrong`, { id }),

@@ -5,6 +5,7 @@
 import { isAppError } from '../../core/errors.js'
 import type { AttachService, OutputSource } from '../../core/runners/attach-service.js'
 import { TERMINAL_STATUSES } from '../../core/runners/runner.js'
+import type { NodeTunnels } from './node-tunnels.js'
 import { readTerminal, type TerminalChunk } from './terminal-stream.js'
 
 // The supervisor records an exit within a heartbeat's reach; past this the reader stops waiting.
@@ -17,11 +18,11 @@ const keptChunks = function * (source: Extract<OutputSource, { kind: 'kept' }>, 
   if (follow && TERMINAL_STATUSES.includes(source.runner.status)) yield { kind: 'exit', code: source.runner.exitCode, signal: source.signal }
 }
 
-export async function * readRunnerOutput (attach: AttachService, runnerId: string, { follow, signal }: { follow: boolean, signal?: AbortSignal }): AsyncGenerator<TerminalChunk> {
+export async function * readRunnerOutput (attach: AttachService, runnerId: string, { follow, signal, tunnels }: { follow: boolean, signal?: AbortSignal, tunnels?: NodeTunnels }): AsyncGenerator<TerminalChunk> {
   let source = await attach.outputSource(runnerId)
   if (source.kind === 'live') {
     try {
-      for await (const chunk of readTerminal(source.target, { follow, ...(signal ? { signal } : {}) })) yield chunk
+      for await (const chunk of readTerminal(source.target, { follow, ...(signal ? { signal } : {}), ...(tunnels ? { tunnels } : {}) })) yield chunk
       return
     } catch (err) {
       if (!isAppError(err) || err.code !== 'RUNNER_FINISHED') throw err

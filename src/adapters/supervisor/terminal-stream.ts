@@ -1,22 +1,39 @@
 // Reads a runner's terminal output from its supervisor as a viewer (never the writer), for the
 // RPC output stream and `stratavore logs`: the scrollback first, then, when following, the
 // live bytes until the runner ends. Same channel and ticket as attach (docs/api/attach.md).
-import { WebSocket } from 'ws'
+import { WebSocket, type RawData } from 'ws'
 import { MAX_SCROLLBACK_BYTES } from '../../config-spec.js'
 import { errors } from '../../core/errors.js'
 import type { AttachTarget } from '../../core/runners/attach-service.js'
 import { mintAttachTicket, type AttachRole } from './attach-ticket.js'
+import type { NodeTunnels } from './node-tunnels.js'
+
+/** What callers use of a terminal's socket: a dialed `ws` WebSocket, or a TunnelSocket (node-tunnels.ts). */
+export interface TerminalSocket {
+  readonly readyState: number
+  send(data: RawData | string, options: { binary: boolean }): void
+  close(code?: number, reason?: string): void
+  terminate(): void
+  on(event: 'open', listener: () => void): this
+  on(event: 'message', listener: (data: RawData, isBinary: boolean) => void): this
+  on(event: 'close', listener: (code: number, reason: Buffer) => void): this
+  on(event: 'error', listener: (err: Error) => void): this
+  on(event: 'unexpected-response', listener: (req: unknown, res: { statusCode?: number }) => void): this
+}
 
 /**
- * Opens the runner's terminal on its supervisor's attach channel with a fresh one-use ticket.
+ * Opens the runner's terminal on its supervisor's attach channel with a fresh one-use ticket:
+ * through the node's tunnel when it holds one to this process, else by dialing its attach URL.
  * The first binary frame is the whole scrollback, so frames up to the largest scrollback a node
  * may keep are accepted.
  */
-export const dialTerminal = (target: AttachTarget, role: AttachRole, size?: { cols: number, rows: number }): WebSocket => {
-  const url = new URL(`${target.attachUrl}/v1/runners/${target.runner.id}/attach`)
-  if (size) url.search = new URLSearchParams({ cols: String(size.cols), rows: String(size.rows) }).toString()
-  return new WebSocket(url, {
-    headers: { authorization: `Bearer ${mintAttachTicket(target.attachKey, target.runner.id, role)}` },
+export const dialTerminal = (target: AttachTarget, role: AttachRole, size?: { cols: number, rows: number }, tunnels?: NodeTunnels): TerminalSocket => {
+  const path = `/v1/runners/${target.runner.id}/attach`
+  const query = size ? `?${new URLSearchParams({ cols: String(size.cols), rows: String(size.rows) }).toString()}` : ''
+  const ticket = mintAttachTicket(target.attachKey, target.runner.id, role)
+  if (tunnels?.has(target.nodeId)) return tunnels.dial(target.nodeId, path + query, ticket)
+  return new WebSocket(new URL(`${target.attachUrl}${path}${query}`), {
+    headers: { authorization: `Bearer ${ticket}` },
     maxPayload: MAX_SCROLLBACK_BYTES + 64 * 1024,
     handshakeTimeout: 10_000,
   })
@@ -29,8 +46,8 @@ export type TerminalChunk = { kind: 'output', data: Buffer } | { kind: 'exit', c
  * ends meanwhile. Without `follow` it ends after the scrollback (the first output frame after
  * the hello, or the hello alone when there is none yet).
  */
-export async function * readTerminal (target: AttachTarget, { follow, signal }: { follow: boolean, signal?: AbortSignal }): AsyncGenerator<TerminalChunk> {
-  const socket = dialTerminal(target, 'viewer')
+export async function * readTerminal (target: AttachTarget, { follow, signal, tunnels }: { follow: boolean, signal?: AbortSignal, tunnels?: NodeTunnels }): AsyncGenerator<TerminalChunk> {
+  const socket = dialTerminal(target, 'viewer', undefined, tunnels)
   const queue: Array<TerminalChunk | Error | null> = []
   let wake: (() => void) | null = null
   const push = (item: TerminalChunk | Error | null) => { queue.push(item); wake?.() }

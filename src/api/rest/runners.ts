@@ -45,7 +45,7 @@ export const runnerRoutes = async (app: FastifyInstance) => {
     },
   }, async (request, reply) => {
     const chunks: Buffer[] = []
-    for await (const chunk of readRunnerOutput(ctx.attach, request.params.id, { follow: false })) {
+    for await (const chunk of readRunnerOutput(ctx.attach, request.params.id, { follow: false, tunnels: ctx.nodeTunnels })) {
       if (chunk.kind === 'output') chunks.push(chunk.data)
     }
     return reply.type('text/plain; charset=utf-8').send(Buffer.concat(chunks))

@@ -67,7 +67,7 @@ export const runnerService = (ctx: Context): ServiceImpl<typeof RunnerService> =
     // from what was kept when its process ended.
     async * watchRunnerOutput (req, context) {
       const id = checkShape(RunnerParams, { id: req.runnerId }).id
-      for await (const chunk of readRunnerOutput(ctx.attach, id, { follow: req.follow, signal: context.signal })) {
+      for await (const chunk of readRunnerOutput(ctx.attach, id, { follow: req.follow, signal: context.signal, tunnels: ctx.nodeTunnels })) {
         yield chunk.kind === 'output' ? { data: chunk.data } : { data: new Uint8Array(), exit: { code: chunk.code ?? undefined, signal: chunk.signal ?? undefined } }
       }
     },

@@ -1,6 +1,7 @@
 // GET /api/v1/runners/{id}/attach: a runner's live terminal over a WebSocket. The API does not
 // run agents; it finds the runner's node (ctx.attach), mints a one-use ticket with that node's
-// attach key and relays frames between the client and the node's supervisor, wherever it runs.
+// attach key and relays frames between the client and the node's supervisor, wherever it runs
+// (dialed, or through the tunnel the node opened to this process: node-tunnels.ts).
 // The protocol is the supervisor's (docs/api/attach.md); refusals come before the upgrade as problems.
 import { Type, type Static } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
@@ -64,7 +65,7 @@ export const attachRoutes = async (app: FastifyInstance) => {
     wsHandler: (client, request) => {
       const target = targets.get(request)!
       const { mode = 'write', cols, rows } = request.query
-      const upstream = dialTerminal(target, mode === 'write' ? 'writer' : 'viewer', cols && rows ? { cols, rows } : undefined)
+      const upstream = dialTerminal(target, mode === 'write' ? 'writer' : 'viewer', cols && rows ? { cols, rows } : undefined, ctx.nodeTunnels)
       const early: Array<{ data: RawData, isBinary: boolean }> = []
       const log = request.log.child({ runnerId: target.runner.id, node: target.nodeId })
 
