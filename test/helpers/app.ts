@@ -72,6 +72,14 @@ export const build = async (t: TapTest, adjust?: (config: Config) => void, optio
   return { app, ctx, token: adminTokenOf(ctx) }
 }
 
+/** The app over `ctx`, listening on a loopback port (closed with the test), and the admin's headers. */
+export const serveApp = async (t: TapTest, ctx: Context): Promise<{ app: FastifyInstance, port: number, auth: Record<string, string> }> => {
+  const app = await buildApp(ctx)
+  t.teardown(() => app.close())
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  return { app, port: (app.server.address() as { port: number }).port, auth: bearer(adminTokenOf(ctx)) }
+}
+
 /**
  * `app.inject` authenticates as the context's admin unless the request names its own
  * `authorization` header (`authorization: undefined` sends none).

@@ -4,14 +4,13 @@
 // through attach makes it working, then idle when the turn ends. The runner's activity, its
 // runner.activity events and the inbox all say so.
 import t from 'tap'
-import { buildApp } from '../../src/api/app.js'
 import { startMockAnthropic } from '../fixtures/mock-anthropic.js'
 import { claudeBin, claudeEnv, cliAvailable } from '../helpers/agent-clis.js'
 import { openAttach } from '../helpers/attach-client.js'
 import { backendName } from '../helpers/database.js'
 import { createProject } from '../helpers/fixtures.js'
 import { buildSupervisedContext, runnerEventsOf, waitForRunner } from '../helpers/supervisor.js'
-import { adminTokenOf, bearer, buildContext } from '../helpers/app.js'
+import { buildContext, serveApp } from '../helpers/app.js'
 
 const PROBE = 'touch activity-probe.txt'
 
@@ -27,11 +26,7 @@ t.test(`Claude Code's activity through its hooks, on ${backendName()}`, async t 
     config.agents.claude = { name: 'claude', kind: 'claude', command: [bin, '--permission-mode', 'default'], env }
   })
   await ctx.projects.create({ name: project.name, path: project.path }, 'test')
-  const app = await buildApp(ctx)
-  t.teardown(() => app.close())
-  await app.listen({ host: '127.0.0.1', port: 0 })
-  const port = (app.server.address() as { port: number }).port
-  const auth = bearer(adminTokenOf(ctx))
+  const { app, port, auth } = await serveApp(t, ctx)
 
   const launched = await ctx.runners.launch({ project: project.name, agent: 'claude' }, 'test')
   const running = await waitForRunner(ctx, launched.id, 'running', 30_000)

@@ -4,7 +4,6 @@
 // through attach makes it working, then idle when the turn ends. Needs a supervisor running as
 // root (Gemini reads a system layer only from root-owned paths), as it does here.
 import t from 'tap'
-import { buildApp } from '../../src/api/app.js'
 import { geminiHooksPossible } from '../../src/adapters/agents/gemini-hooks.js'
 import { startMockGemini } from '../fixtures/mock-gemini.js'
 import { cliAvailable, geminiBin, geminiEnv } from '../helpers/agent-clis.js'
@@ -12,7 +11,7 @@ import { openAttach } from '../helpers/attach-client.js'
 import { backendName } from '../helpers/database.js'
 import { createProject } from '../helpers/fixtures.js'
 import { buildSupervisedContext, runnerEventsOf, waitForRunner } from '../helpers/supervisor.js'
-import { adminTokenOf, bearer, buildContext } from '../helpers/app.js'
+import { buildContext, serveApp } from '../helpers/app.js'
 
 const PROBE = 'touch activity-probe.txt'
 
@@ -35,11 +34,7 @@ t.test(`Gemini CLI's activity through its hooks, on ${backendName()}`, async t =
     config.agents.gemini = { name: 'gemini', kind: 'gemini', command: [bin], env }
   })
   await ctx.projects.create({ name: project.name, path: project.path }, 'test')
-  const app = await buildApp(ctx)
-  t.teardown(() => app.close())
-  await app.listen({ host: '127.0.0.1', port: 0 })
-  const port = (app.server.address() as { port: number }).port
-  const auth = bearer(adminTokenOf(ctx))
+  const { app, port, auth } = await serveApp(t, ctx)
 
   const launched = await ctx.runners.launch({ project: project.name, agent: 'gemini' }, 'test')
   const running = await waitForRunner(ctx, launched.id, 'running', 60_000)

@@ -6,14 +6,13 @@
 import t from 'tap'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { buildApp } from '../../src/api/app.js'
 import { startMockAnthropic } from '../fixtures/mock-anthropic.js'
 import { cliAvailable, opencodeBin, opencodeEnv } from '../helpers/agent-clis.js'
 import { openAttach } from '../helpers/attach-client.js'
 import { backendName } from '../helpers/database.js'
 import { createProject } from '../helpers/fixtures.js'
 import { buildSupervisedContext, runnerEventsOf, waitForRunner } from '../helpers/supervisor.js'
-import { adminTokenOf, bearer, buildContext } from '../helpers/app.js'
+import { buildContext, serveApp } from '../helpers/app.js'
 
 const PROBE = 'touch activity-probe.txt'
 
@@ -28,11 +27,7 @@ t.test(`OpenCode's activity through its plugin, on ${backendName()}`, async t =>
     config.agents.opencode = { name: 'opencode', kind: 'opencode', command: [bin], env }
   })
   await ctx.projects.create({ name: project.name, path: project.path }, 'test')
-  const app = await buildApp(ctx)
-  t.teardown(() => app.close())
-  await app.listen({ host: '127.0.0.1', port: 0 })
-  const port = (app.server.address() as { port: number }).port
-  const auth = bearer(adminTokenOf(ctx))
+  const { app, port, auth } = await serveApp(t, ctx)
 
   const launched = await ctx.runners.launch({ project: project.name, agent: 'opencode' }, 'test')
   const running = await waitForRunner(ctx, launched.id, 'running', 30_000)
