@@ -53,13 +53,17 @@ export const opencodeBin = (): string => {
  * Whether a real-CLI test may run. Under CI=true a missing CLI is a failure; elsewhere it is a
  * visible skip (counted in tap's skip total, with the reason), never a silent pass.
  */
+/** Something a test needs is missing here: a failure in CI, a named skip elsewhere, never a quiet pass. */
+export const unavailable = (t: Test, why: string) => {
+  if (process.env.CI === 'true') t.fail(why)
+  else t.test(why, { skip: why }, () => {})
+}
+
 export const cliAvailable = (t: Test, bin: () => string): string | null => {
   try {
     return bin()
   } catch (err) {
-    const msg = (err as Error).message
-    if (process.env.CI === 'true') t.fail(msg)
-    else t.test(msg, { skip: msg }, () => {})
+    unavailable(t, (err as Error).message)
     return null
   }
 }
