@@ -8,14 +8,13 @@ import { createCodexTranscriptFacts, createRolloutUsage, discoverRollout, findRo
 import { asRecord, createJsonlTail, parseJsonObject, str, type JsonlTail } from './jsonl-tail.js'
 import type { ActivitySink, AgentAdapter, AgentInvocation, AgentLaunchSpec, AgentObserver, TokenUsage } from './types.js'
 import { codexStreamSignal } from './activity-signals.js'
-import { HOOK_TOKEN_VARIABLE, HOOK_URL_VARIABLE } from './hook-variables.js'
+import { postToHookChannel } from './hook-variables.js'
 import { createCodexLimitReader } from './usage-limit.js'
 
 const GOD = '--dangerously-bypass-approvals-and-sandbox'
 
 // Node's fetch with a 3 s timeout; failures are dropped: a hook must never disturb the agent.
-const NOTIFY_SCRIPT = `fetch(process.env.${HOOK_URL_VARIABLE},{method:'POST',headers:{authorization:'Bearer '+process.env.${HOOK_TOKEN_VARIABLE},` +
-  `'content-type':'application/json'},body:process.argv[process.argv.length-1],signal:AbortSignal.timeout(3000)}).catch(()=>{})`
+const NOTIFY_SCRIPT = postToHookChannel('process.argv[process.argv.length-1]')
 
 const invocation = (spec: AgentLaunchSpec): AgentInvocation => {
   const argv = [...spec.command]

@@ -11,7 +11,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { GEMINI_HOOK_EVENTS } from './activity-signals.js'
-import { HOOK_TOKEN_VARIABLE, HOOK_URL_VARIABLE } from './hook-variables.js'
+import { postToHookChannel } from './hook-variables.js'
 import type { AgentLaunchSpec } from './types.js'
 
 export const GEMINI_DEFAULTS_VARIABLE = 'GEMINI_CLI_SYSTEM_DEFAULTS_PATH'
@@ -22,9 +22,7 @@ const HOOK_TIMEOUT_MS = 5000
 
 // Reads the payload from stdin and POSTs it to the runner's channel; failures are dropped and
 // nothing is printed (Gemini reads a hook's stdout as its decision).
-const HOOK_SCRIPT = `let b='';process.stdin.on('data',d=>b+=d).on('end',()=>fetch(process.env.${HOOK_URL_VARIABLE},{method:'POST',` +
-  `headers:{authorization:'Bearer '+process.env.${HOOK_TOKEN_VARIABLE},'content-type':'application/json'},body:b,` +
-  `signal:AbortSignal.timeout(3000)}).catch(()=>{}))`
+const HOOK_SCRIPT = `let b='';process.stdin.on('data',d=>b+=d).on('end',()=>${postToHookChannel('b')})`
 
 const shellQuote = (word: string) => `'${word.replace(/'/g, `'\\''`)}'`
 
